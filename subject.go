@@ -2,7 +2,20 @@ package sts
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/wire"
 )
 
 // Token type URNs used as subject, actor and requested token types.
@@ -61,4 +74,335 @@ func subjectKind(p SubjectTokenProvider) string {
 		return k.sourceKind()
 	}
 	return "custom"
+}
+
+// maxSubjectSize caps a subject token read from a file or URL.
+const maxSubjectSize = 1 << 20
+
+// Format says how a subject token is stored in a file or URL response.
+// The zero value means plain text, surrounding whitespace trimmed.
+type Format struct {
+	// Type is "text" or "json". Empty means "text".
+	Type string
+	// SubjectTokenField names the JSON field holding the token. Required
+	// when Type is "json".
+	SubjectTokenField string
+}
+
+func (f Format) validate(field string) error {
+	switch f.Type {
+	case "", "text":
+		if f.SubjectTokenField != "" {
+			return invalid(field+".SubjectTokenField", "only applies to the json format")
+		}
+	case "json":
+		if f.SubjectTokenField == "" {
+			return invalid(field+".SubjectTokenField", "must be set for the json format")
+		}
+	default:
+		return invalid(field+".Type", "must be \"text\" or \"json\", got %q", truncateString(f.Type, 32))
+	}
+	return nil
+}
+
+// extract reads the token out of raw content.
+func (f Format) extract(raw []byte) (string, error) {
+	if f.Type == "json" {
+		var m map[string]json.RawMessage
+		if err := wire.DecodeJSON(raw, &m); err != nil {
+			return "", err
+		}
+		v, ok := m[f.SubjectTokenField]
+		if !ok {
+			return "", fmt.Errorf("JSON has no field %q", f.SubjectTokenField)
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", fmt.Errorf("JSON field %q is not a string", f.SubjectTokenField)
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return "", fmt.Errorf("JSON field %q is empty", f.SubjectTokenField)
+		}
+		return s, nil
+	}
+	s := strings.TrimSpace(string(raw))
+	if s == "" {
+		return "", errors.New("subject token is empty")
+	}
+	return s, nil
+}
+
+// FileSubject reads the subject token from a file at every exchange, so
+// rotated tokens (Kubernetes projected service account tokens, CI job
+// tokens) are picked up. Path is required; the file may hold at most 1 MiB.
+type FileSubject struct {
+	// Path is the file to read. Required.
+	Path string
+	// Format says how the token is stored; the zero value is plain text.
+	Format Format
+}
+
+func (f FileSubject) validate() error {
+	if f.Path == "" {
+		return invalid("FileSubject.Path", "must not be empty")
+	}
+	return f.Format.validate("FileSubject.Format")
+}
+
+func (FileSubject) sourceKind() string { return "file" }
+
+// SubjectToken reads and returns the token.
+func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
+	if err := f.validate(); err != nil {
+		return "", err
+	}
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file: %w", err)}
+	}
+	defer fh.Close()
+	raw, err := io.ReadAll(io.LimitReader(fh, maxSubjectSize+1))
+	if err != nil {
+		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file %q: %w", f.Path, err)}
+	}
+	if len(raw) > maxSubjectSize {
+		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q is larger than 1 MiB", f.Path)}
+	}
+	tok, err := f.Format.extract(raw)
+	if err != nil {
+		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q: %w", f.Path, err)}
+	}
+	return tok, nil
+}
+
+// URLSubject fetches the subject token with a GET request at every exchange
+// (Azure instance metadata, a sidecar). URL is required.
+type URLSubject struct {
+	// URL is fetched with GET. Required; http or https.
+	URL string
+	// Headers are added to the request (for example Metadata: True). Their
+	// values are never logged or quoted in errors.
+	Headers map[string]string
+	// Format says how the token is stored; the zero value is plain text.
+	Format Format
+	// HTTPClient sends the request. Nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Timeout bounds the request. Zero means 10 s.
+	Timeout time.Duration
+}
+
+func (u URLSubject) validate() error {
+	if u.URL == "" {
+		return invalid("URLSubject.URL", "must not be empty")
+	}
+	p, err := url.Parse(u.URL)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return invalid("URLSubject.URL", "must be an absolute http or https URL")
+	}
+	for k := range u.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			return invalid("URLSubject.Headers", "invalid header name %q", truncateString(k, 64))
+		}
+	}
+	if u.Timeout < 0 {
+		return invalid("URLSubject.Timeout", "must not be negative")
+	}
+	return u.Format.validate("URLSubject.Format")
+}
+
+func (URLSubject) sourceKind() string { return "url" }
+
+// SubjectToken fetches and returns the token.
+func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
+	if err := u.validate(); err != nil {
+		return "", err
+	}
+	timeout := u.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.URL, nil)
+	if err != nil {
+		return "", &Error{Op: "subject", Err: errors.New("cannot build subject token request")}
+	}
+	for k, v := range u.Headers {
+		req.Header.Set(k, v)
+	}
+	client := u.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
+	}
+	endpoint := redactURL(req.URL)
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", &Error{Op: "subject", Err: fmt.Errorf("GET %s: %w", endpoint, err), temporary: true}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
+	if err != nil {
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: reading body: %w", endpoint, err), temporary: true}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("GET %s answered %s", endpoint, resp.Status), temporary: temporaryStatus(resp.StatusCode)}
+	}
+	if len(raw) > maxSubjectSize {
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: body larger than 1 MiB", endpoint)}
+	}
+	tok, err := u.Format.extract(raw)
+	if err != nil {
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: %w", endpoint, err)}
+	}
+	return tok, nil
+}
+
+// String describes u without header values.
+func (u URLSubject) String() string {
+	return fmt.Sprintf("sts.URLSubject{URL:%q Headers:%d}", u.URL, len(u.Headers))
+}
+
+// GoString is String, so %#v redacts too.
+func (u URLSubject) GoString() string { return u.String() }
+
+// StaticSubject is a fixed subject token. It prints as REDACTED. The empty
+// string is invalid.
+type StaticSubject string
+
+func (s StaticSubject) validate() error {
+	if s == "" {
+		return invalid("StaticSubject", "must not be empty")
+	}
+	return nil
+}
+
+func (StaticSubject) sourceKind() string { return "static" }
+
+// SubjectToken returns the token.
+func (s StaticSubject) SubjectToken(context.Context, SubjectRequest) (string, error) {
+	if s == "" {
+		return "", invalid("StaticSubject", "must not be empty")
+	}
+	return string(s), nil
+}
+
+// String returns "REDACTED".
+func (s StaticSubject) String() string { return "REDACTED" }
+
+// GoString returns "sts.StaticSubject(REDACTED)".
+func (s StaticSubject) GoString() string { return "sts.StaticSubject(REDACTED)" }
+
+// TokenSourceSubject uses the access token of any oauth2.TokenSource as the
+// subject (its type is TokenTypeAccessToken). STS gives no lifetime for such
+// exchanges, so the exchanged token expires with the subject token. Source is
+// required; if it implements ContextTokenSource, the exchange's context is
+// passed on.
+type TokenSourceSubject struct {
+	// Source supplies the access token. Required.
+	Source oauth2.TokenSource
+}
+
+func (t TokenSourceSubject) validate() error {
+	if t.Source == nil {
+		return invalid("TokenSourceSubject.Source", "must not be nil")
+	}
+	return nil
+}
+
+func (TokenSourceSubject) sourceKind() string { return "tokensource" }
+
+// SubjectToken returns the source's current access token.
+func (t TokenSourceSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
+	tok, _, err := t.subjectTokenExpiry(ctx, req)
+	return tok, err
+}
+
+func (t TokenSourceSubject) subjectTokenExpiry(ctx context.Context, _ SubjectRequest) (string, time.Time, error) {
+	if t.Source == nil {
+		return "", time.Time{}, invalid("TokenSourceSubject.Source", "must not be nil")
+	}
+	var tok *oauth2.Token
+	var err error
+	if cs, ok := t.Source.(ContextTokenSource); ok {
+		tok, err = cs.TokenContext(ctx)
+	} else {
+		tok, err = t.Source.Token()
+	}
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			return "", time.Time{}, err
+		}
+		return "", time.Time{}, &Error{Op: "subject", Err: fmt.Errorf("root token source: %w", err)}
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("root token source returned no access token")}
+	}
+	if !tok.Expiry.IsZero() && !tok.Expiry.After(time.Now()) {
+		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("root token source returned an expired token")}
+	}
+	return tok.AccessToken, tok.Expiry, nil
+}
+
+// MetadataSubject fetches a Google-signed ID token for Audience from the
+// GCE/GKE metadata server, for federating a Google workload into another
+// pool. Audience is required.
+type MetadataSubject struct {
+	// Audience is the aud claim of the ID token. Required.
+	Audience string
+	// Format is "standard" or "full". Empty means "full".
+	Format string
+	// Client talks to the metadata server. Nil means a client built with
+	// metadata.NewClient(nil), which honours GCE_METADATA_HOST.
+	Client *metadata.Client
+}
+
+func (m MetadataSubject) validate() error {
+	if m.Audience == "" {
+		return invalid("MetadataSubject.Audience", "must not be empty")
+	}
+	switch m.Format {
+	case "", "full", "standard":
+	default:
+		return invalid("MetadataSubject.Format", "must be \"standard\" or \"full\", got %q", truncateString(m.Format, 32))
+	}
+	return nil
+}
+
+func (MetadataSubject) sourceKind() string { return "metadata" }
+
+// SubjectToken asks the metadata server for an ID token.
+func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
+	if err := m.validate(); err != nil {
+		return "", err
+	}
+	format := m.Format
+	if format == "" {
+		format = "full"
+	}
+	c := m.Client
+	if c == nil {
+		c = metadata.NewClient(nil)
+	}
+	path := "instance/service-accounts/default/identity?audience=" + url.QueryEscape(m.Audience) + "&format=" + format
+	tok, err := c.GetWithContext(ctx, path)
+	if err != nil {
+		e := &Error{Op: "subject", Err: fmt.Errorf("metadata identity token: %w", err), temporary: true}
+		var nf metadata.NotDefinedError
+		if errors.As(err, &nf) {
+			e.temporary = false
+		}
+		return "", e
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", &Error{Op: "subject", Err: errors.New("metadata server returned an empty identity token")}
+	}
+	return tok, nil
 }

@@ -1,11 +1,20 @@
 package sts
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/stsgo/sts/internal/wire"
 )
 
 // isTransientTransport reports whether a failure to get a response is worth
@@ -74,4 +83,233 @@ func redactURL(u *url.URL) string {
 	c.RawQuery = ""
 	c.Fragment = ""
 	return c.String()
+}
+
+// RetryPolicy says how calls to STS and IAM endpoints are retried after a
+// temporary failure (a network error, a time-out, HTTP 408, 429 or 5xx, or
+// the OAuth code temporarily_unavailable). Permanent failures are never
+// retried. Backoff is exponential with full jitter, and a longer Retry-After
+// from the server is honoured; no retry starts that could not finish before
+// the call's deadline.
+//
+// The zero value means 3 attempts, 250 ms initial backoff, 10 s maximum.
+type RetryPolicy struct {
+	// MaxAttempts is the number of attempts including the first. Zero
+	// means 3; 1 disables retries; negative is invalid.
+	MaxAttempts int
+	// InitialBackoff is the upper bound of the first backoff. Zero means
+	// 250 ms.
+	InitialBackoff time.Duration
+	// MaxBackoff caps every backoff, Retry-After included. Zero means 10 s.
+	MaxBackoff time.Duration
+}
+
+func (p RetryPolicy) validate(field string) error {
+	switch {
+	case p.MaxAttempts < 0:
+		return invalid(field+".MaxAttempts", "must not be negative")
+	case p.MaxAttempts > 20:
+		return invalid(field+".MaxAttempts", "must be at most 20, got %d", p.MaxAttempts)
+	case p.InitialBackoff < 0:
+		return invalid(field+".InitialBackoff", "must not be negative")
+	case p.MaxBackoff < 0:
+		return invalid(field+".MaxBackoff", "must not be negative")
+	}
+	return nil
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 3
+	}
+	if p.InitialBackoff == 0 {
+		p.InitialBackoff = 250 * time.Millisecond
+	}
+	if p.MaxBackoff == 0 {
+		p.MaxBackoff = 10 * time.Second
+	}
+	if p.InitialBackoff > p.MaxBackoff {
+		p.InitialBackoff = p.MaxBackoff
+	}
+	return p
+}
+
+// backoff returns the delay before retry number n (1-based).
+func (p RetryPolicy) backoff(n int, retryAfter time.Duration) time.Duration {
+	ceil := p.InitialBackoff << min(n-1, 30)
+	if ceil <= 0 || ceil > p.MaxBackoff {
+		ceil = p.MaxBackoff
+	}
+	d := time.Duration(rand.Int64N(int64(ceil) + 1))
+	if retryAfter > d {
+		d = min(retryAfter, p.MaxBackoff)
+	}
+	return d
+}
+
+// defaultAttemptTimeout bounds one HTTP attempt when no timeout is configured.
+const defaultAttemptTimeout = 30 * time.Second
+
+// httpDoer sends requests to one kind of endpoint with the package's rules:
+// no redirects followed, bodies read through a limit, per-attempt deadlines,
+// retries, typed errors and redacted logs.
+type httpDoer struct {
+	client  *http.Client
+	timeout time.Duration
+	retry   RetryPolicy
+	logger  *slog.Logger
+	apiInfo string // x-goog-api-client value
+}
+
+func newHTTPDoer(base *http.Client, timeout time.Duration, retry RetryPolicy, logger *slog.Logger, apiInfo string) *httpDoer {
+	if base == nil {
+		base = http.DefaultClient
+	}
+	c := *base
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if timeout <= 0 {
+		timeout = defaultAttemptTimeout
+	}
+	return &httpDoer{client: &c, timeout: timeout, retry: retry.withDefaults(), logger: logger, apiInfo: apiInfo}
+}
+
+// request describes one call; body is re-sent on each attempt.
+type request struct {
+	op          string
+	method      string
+	url         string
+	contentType string
+	body        []byte
+	header      http.Header // extra headers (Authorization among them)
+}
+
+// do performs r, with retries, and returns the body of a 2xx answer. Any
+// failure is an *Error.
+func (d *httpDoer) do(ctx context.Context, r *request) ([]byte, error) {
+	var lastErr *Error
+	for attempt := 1; ; attempt++ {
+		body, err := d.attempt(ctx, r, attempt)
+		if err == nil {
+			return body, nil
+		}
+		lastErr = err
+		if !err.Temporary() || attempt >= d.retry.MaxAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := d.retry.backoff(attempt, err.RetryAfter)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, lastErr
+		}
+		d.log(ctx, slog.LevelInfo, "sts: retrying", "op", r.op, "attempt", attempt+1, "backoff", wait, "cause", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, lastErr
+		case <-t.C:
+		}
+	}
+}
+
+func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Error) {
+	actx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, r.method, r.url, bytes.NewReader(r.body))
+	if err != nil {
+		return nil, &Error{Op: r.op, Err: errors.New("cannot build request")}
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	if d.apiInfo != "" {
+		req.Header.Set("X-Goog-Api-Client", d.apiInfo)
+	}
+	endpoint := redactURL(req.URL)
+	d.log(ctx, slog.LevelDebug, "sts: request", "op", r.op, "method", r.method, "url", endpoint, "attempt", n)
+	start := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Op: r.op, Err: ctx.Err()}
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// url.Error quotes the full URL; keep the redacted one.
+			err = fmt.Errorf("%s %s: %w", r.method, endpoint, ue.Err)
+		}
+		if actx.Err() != nil {
+			err = fmt.Errorf("%s %s: attempt timed out after %v: %w", r.method, endpoint, d.timeout, context.DeadlineExceeded)
+		}
+		d.log(ctx, slog.LevelDebug, "sts: transport error", "op", r.op, "error", err.Error())
+		return nil, newTransportError(r.op, err)
+	}
+	defer resp.Body.Close()
+	body, err := wire.ReadBody(resp.Body)
+	d.log(ctx, slog.LevelDebug, "sts: response", "op", r.op, "status", resp.StatusCode, "elapsed", time.Since(start))
+	if err != nil {
+		if errors.Is(err, wire.ErrBodyTooLarge) {
+			return nil, &Error{Op: r.op, StatusCode: resp.StatusCode, Err: err}
+		}
+		if ctx.Err() != nil {
+			return nil, &Error{Op: r.op, StatusCode: resp.StatusCode, Err: ctx.Err()}
+		}
+		if actx.Err() != nil {
+			err = fmt.Errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)
+		} else {
+			err = fmt.Errorf("reading response: %w", err)
+		}
+		e := newTransportError(r.op, err)
+		e.StatusCode = resp.StatusCode
+		return nil, e
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {
+			return nil, &Error{Op: r.op, StatusCode: resp.StatusCode,
+				Err: fmt.Errorf("response has content type %q, want JSON", truncateString(resp.Header.Get("Content-Type"), 64))}
+		}
+		return body, nil
+	}
+	retryAfter := wire.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		loc := resp.Header.Get("Location")
+		host := ""
+		if u, err := url.Parse(loc); err == nil {
+			host = u.Host
+		}
+		return nil, newHTTPError(r.op, resp.StatusCode, "", fmt.Sprintf("redirect to host %q not followed", truncateString(host, 128)), "", 0)
+	}
+	eb, ok := wire.DecodeError(body)
+	if !ok {
+		eb.Description = http.StatusText(resp.StatusCode)
+		if eb.Description == "" {
+			eb.Description = "unexpected status"
+		}
+	}
+	e := newHTTPError(r.op, resp.StatusCode, eb.Code, eb.Description, eb.URI, retryAfter)
+	d.log(ctx, slog.LevelDebug, "sts: error response", "op", r.op, "status", resp.StatusCode, "code", eb.Code)
+	return nil, e
+}
+
+func (d *httpDoer) log(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if d.logger != nil {
+		d.logger.Log(ctx, level, msg, args...)
+	}
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// basicAuth returns the Authorization header value for client credentials,
+// with both parts form-encoded as RFC 6749 section 2.3.1 requires.
+func basicAuth(id, secret string) string {
+	raw := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(raw))
 }

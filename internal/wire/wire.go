@@ -1,0 +1,308 @@
+// Package wire holds the wire formats of Google's Security Token Service and
+// IAM Credentials APIs: request encoding, response and error decoding. It does
+// no I/O beyond reading bodies through a size limit.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxBodySize is the largest response body read from any endpoint.
+const MaxBodySize = 1 << 20
+
+// GrantTypeTokenExchange is the RFC 8693 grant type.
+const GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+// ErrBodyTooLarge reports a response body over MaxBodySize.
+var ErrBodyTooLarge = errors.New("response body exceeds 1 MiB")
+
+// ReadBody reads r through the MaxBodySize limit.
+func ReadBody(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxBodySize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBodySize {
+		return nil, ErrBodyTooLarge
+	}
+	return b, nil
+}
+
+// TokenRequest is an RFC 8693 token exchange request to /v1/token.
+type TokenRequest struct {
+	RequestedTokenType string
+	SubjectToken       string
+	SubjectTokenType   string
+	Audience           string
+	Scopes             []string
+	Options            []byte // JSON object, or nil
+	ActorToken         string
+	ActorTokenType     string
+	Resource           string
+}
+
+// Form encodes r as an application/x-www-form-urlencoded body. Empty fields
+// are left out.
+func (r *TokenRequest) Form() url.Values {
+	v := url.Values{}
+	v.Set("grant_type", GrantTypeTokenExchange)
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("requested_token_type", r.RequestedTokenType)
+	set("subject_token", r.SubjectToken)
+	set("subject_token_type", r.SubjectTokenType)
+	set("audience", r.Audience)
+	if len(r.Scopes) > 0 {
+		v.Set("scope", strings.Join(r.Scopes, " "))
+	}
+	if len(r.Options) > 0 {
+		v.Set("options", string(r.Options))
+	}
+	set("actor_token", r.ActorToken)
+	set("actor_token_type", r.ActorTokenType)
+	set("resource", r.Resource)
+	return v
+}
+
+// TokenResponse is a successful answer of /v1/token or /v1/oauthtoken.
+type TokenResponse struct {
+	AccessToken     string
+	IssuedTokenType string
+	TokenType       string
+	// ExpiresIn is the lifetime the server gave, or 0 when it gave none.
+	ExpiresIn time.Duration
+	// HasExpiresIn tells whether expires_in was present.
+	HasExpiresIn bool
+	RefreshToken string
+	IDToken      string
+	Scope        string
+	SessionKey   string // access_boundary_session_key
+}
+
+type tokenResponseJSON struct {
+	AccessToken     string          `json:"access_token"`
+	IssuedTokenType string          `json:"issued_token_type"`
+	TokenType       string          `json:"token_type"`
+	ExpiresIn       json.RawMessage `json:"expires_in"`
+	RefreshToken    string          `json:"refresh_token"`
+	IDToken         string          `json:"id_token"`
+	Scope           string          `json:"scope"`
+	SessionKey      string          `json:"access_boundary_session_key"`
+}
+
+// maxExpiresIn bounds lifetimes: nothing Google issues lives for more than a
+// few days; anything beyond ten years is a broken server.
+const maxExpiresIn = 10 * 365 * 24 * time.Hour
+
+// DecodeTokenResponse decodes and checks a token response body. The error
+// never quotes the body, which holds secrets.
+func DecodeTokenResponse(body []byte) (*TokenResponse, error) {
+	var j tokenResponseJSON
+	if err := decodeJSON(body, &j); err != nil {
+		return nil, err
+	}
+	if j.AccessToken == "" {
+		return nil, errors.New("response has no access_token")
+	}
+	if j.TokenType != "" && !strings.EqualFold(j.TokenType, "bearer") && !strings.EqualFold(j.TokenType, "N_A") {
+		return nil, fmt.Errorf("response token_type %q is not Bearer", truncate(j.TokenType, 32))
+	}
+	r := &TokenResponse{
+		AccessToken:     j.AccessToken,
+		IssuedTokenType: j.IssuedTokenType,
+		TokenType:       j.TokenType,
+		RefreshToken:    j.RefreshToken,
+		IDToken:         j.IDToken,
+		Scope:           j.Scope,
+		SessionKey:      j.SessionKey,
+	}
+	d, ok, err := ParseSeconds(j.ExpiresIn)
+	if err != nil {
+		return nil, fmt.Errorf("response expires_in: %w", err)
+	}
+	if ok {
+		if d <= 0 {
+			return nil, fmt.Errorf("response expires_in must be positive, got %d", int64(d/time.Second))
+		}
+		r.ExpiresIn, r.HasExpiresIn = d, true
+	}
+	return r, nil
+}
+
+// ParseSeconds decodes a JSON number of seconds that may also arrive as a
+// string ("3600"). A missing or null value reports ok == false.
+func ParseSeconds(raw json.RawMessage) (d time.Duration, ok bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, false, nil
+	}
+	n, err := ParseJSONInt(raw)
+	if err != nil {
+		return 0, false, err
+	}
+	if n > int64(maxExpiresIn/time.Second) {
+		return 0, false, fmt.Errorf("value %d is out of range", n)
+	}
+	if n < -int64(maxExpiresIn/time.Second) {
+		return 0, false, fmt.Errorf("value %d is out of range", n)
+	}
+	return time.Duration(n) * time.Second, true, nil
+}
+
+// ParseJSONInt decodes a JSON integer given as a number or as a string holding
+// one. Fractions are rejected unless zero ("3600.0").
+func ParseJSONInt(raw json.RawMessage) (int64, error) {
+	s := string(bytes.TrimSpace(raw))
+	if strings.HasPrefix(s, `"`) {
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return 0, errors.New("not a number")
+		}
+		s = strings.TrimSpace(str)
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("%q is not an integer", truncate(s, 32))
+	}
+	return int64(f), nil
+}
+
+// ErrorBody is a decoded error answer. It reads both the RFC 6749 shape
+// ({"error":"invalid_grant","error_description":"…"}) and Google's JSON shape
+// ({"error":{"code":403,"message":"…","status":"PERMISSION_DENIED"}}).
+type ErrorBody struct {
+	Code        string
+	Description string
+	URI         string
+}
+
+// DecodeError decodes an error body. It returns ok == false when the body is
+// in neither shape (an HTML page from a proxy, say).
+func DecodeError(body []byte) (e ErrorBody, ok bool) {
+	var j struct {
+		Error            json.RawMessage `json:"error"`
+		ErrorDescription string          `json:"error_description"`
+		ErrorURI         string          `json:"error_uri"`
+	}
+	if json.Unmarshal(body, &j) != nil || len(j.Error) == 0 {
+		return e, false
+	}
+	var code string
+	if json.Unmarshal(j.Error, &code) == nil {
+		return ErrorBody{Code: clean(code, 64), Description: clean(j.ErrorDescription, 512), URI: clean(j.ErrorURI, 256)}, code != ""
+	}
+	var g struct {
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
+		Status  string          `json:"status"`
+	}
+	if json.Unmarshal(j.Error, &g) != nil {
+		return e, false
+	}
+	e = ErrorBody{Code: clean(g.Status, 64), Description: clean(g.Message, 512)}
+	if e.Code == "" && len(g.Code) > 0 {
+		if n, err := ParseJSONInt(g.Code); err == nil {
+			e.Code = strconv.FormatInt(n, 10)
+		}
+	}
+	return e, e.Code != "" || e.Description != ""
+}
+
+// decodeJSON decodes a JSON object, with errors that say what was wrong
+// without quoting the body.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("empty response body")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("response is not valid JSON (syntax error at offset %d)", se.Offset)
+		case errors.As(err, &te):
+			return fmt.Errorf("response field %q has the wrong type", te.Field)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errors.New("response JSON is truncated")
+		}
+		return errors.New("response is not valid JSON")
+	}
+	return nil
+}
+
+// DecodeJSON is decodeJSON for other packages of the module.
+func DecodeJSON(body []byte, v any) error { return decodeJSON(body, v) }
+
+// clean trims a server-provided string to max bytes and strips control
+// characters, so it is safe to put in an error message.
+func clean(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return truncate(strings.TrimSpace(s), max)
+}
+
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8Start(s[max]) {
+		max--
+	}
+	return s[:max] + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// ParseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+// It returns 0 for a missing, invalid or past value.
+func ParseRetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > 86400 {
+			n = 86400
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, 24*time.Hour)
+		}
+	}
+	return 0
+}
+
+// ContentTypeIsJSON reports whether a Content-Type header names JSON. An
+// empty header is accepted, since some servers omit it.
+func ContentTypeIsJSON(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	ct = strings.ToLower(ct)
+	return strings.Contains(ct, "json")
+}

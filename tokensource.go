@@ -1,0 +1,452 @@
+package sts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// Version is the version of this package reported in the x-goog-api-client
+// header.
+const Version = "0.1.0"
+
+// DefaultUniverseDomain is the universe domain of Google Cloud.
+const DefaultUniverseDomain = "googleapis.com"
+
+// CloudPlatformScope is the scope asked for when none is configured.
+const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
+
+// maxOptionsSize is the largest options JSON the package sends. STS documents
+// no number; Google's client libraries keep access boundaries well under it.
+const maxOptionsSize = 2048
+
+// Config configures an RFC 8693 token exchange at STS. Subject and
+// SubjectTokenType are always required; Audience is required unless the
+// subject is an access token (downscoping). Every other field has a
+// documented default. A Config is checked by NewExchanger and NewTokenSource;
+// it is not used after they return, so it may be reused or changed.
+type Config struct {
+	// Subject supplies the subject token. Required.
+	Subject SubjectTokenProvider
+	// SubjectTokenType is the subject token's type URN, one of the
+	// TokenType constants. Required.
+	SubjectTokenType string
+	// Audience is the full resource name of the workload or workforce
+	// identity pool provider, such as
+	// "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov".
+	// Required unless SubjectTokenType is TokenTypeAccessToken.
+	Audience string
+	// Scopes are the OAuth scopes of the token asked for. Nil means
+	// CloudPlatformScope; an empty non-nil slice sends no scope.
+	Scopes []string
+	// RequestedTokenType is the type of the token asked for. Empty means
+	// TokenTypeAccessToken.
+	RequestedTokenType string
+	// WorkforcePoolUserProject is the project billed for a workforce pool
+	// token; it is sent as options.userProject, and only when ClientID is
+	// empty (as STS expects). Empty means none.
+	WorkforcePoolUserProject string
+	// ClientID and ClientSecret, when both set, authenticate the client with
+	// HTTP Basic auth. When empty, no Authorization header is sent.
+	ClientID, ClientSecret string
+	// ActorToken and ActorTokenType are the optional RFC 8693 actor; the
+	// token is fetched at each exchange. Both or neither must be set.
+	ActorToken     SubjectTokenProvider
+	ActorTokenType string
+	// Resource is the optional RFC 8693 resource parameter (a URI).
+	Resource string
+	// Options are extra keys of the options JSON object (userProject and
+	// accessBoundary are set by the package). Nil means none. The encoded
+	// options must stay under 2048 bytes.
+	Options map[string]any
+	// TokenURL is the STS token endpoint. Empty means
+	// "https://sts.<UniverseDomain>/v1/token". It must be https unless its
+	// host is a loopback address.
+	TokenURL string
+	// UniverseDomain is the Google Cloud universe. Empty means
+	// "googleapis.com".
+	UniverseDomain string
+	// HTTPClient sends the requests. Nil means http.DefaultClient (with
+	// redirects never followed, and deadlines set per attempt).
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP attempt. Zero means 30 s.
+	Timeout time.Duration
+	// Retry governs retries of temporary failures. The zero value retries
+	// up to 3 attempts.
+	Retry RetryPolicy
+	// Cache tunes the refresh-ahead cache of NewTokenSource; NewExchanger
+	// ignores it.
+	Cache CacheOptions
+	// Logger receives request, response, retry and refresh events, with
+	// secrets redacted. Nil means no logging.
+	Logger *slog.Logger
+
+	// accessBoundary is set by downscoping layers.
+	accessBoundary json.RawMessage
+	// impersonating and lifetimeSet feed the x-goog-api-client header.
+	impersonating, lifetimeSet bool
+}
+
+// String describes c without any secret.
+func (c Config) String() string {
+	secret := ""
+	if c.ClientSecret != "" {
+		secret = " ClientSecret:REDACTED"
+	}
+	return fmt.Sprintf("sts.Config{Audience:%q SubjectTokenType:%q TokenURL:%q ClientID:%q%s}",
+		c.Audience, c.SubjectTokenType, c.TokenURL, c.ClientID, secret)
+}
+
+// GoString is String, so %#v redacts too.
+func (c Config) GoString() string { return c.String() }
+
+var knownSubjectTypes = map[string]bool{
+	TokenTypeJWT: true, TokenTypeIDToken: true, TokenTypeSAML2: true,
+	TokenTypeAccessToken: true, TokenTypeMTLS: true, TokenTypeAWS4Request: true,
+}
+
+// validator is implemented by providers with configuration to check.
+type validator interface{ validate() error }
+
+func (c *Config) validate() error {
+	if c.Subject == nil {
+		return invalid("Config.Subject", "must not be nil")
+	}
+	if v, ok := c.Subject.(validator); ok {
+		if err := v.validate(); err != nil {
+			return err
+		}
+	}
+	if c.SubjectTokenType == "" {
+		return invalid("Config.SubjectTokenType", "must not be empty")
+	}
+	if !knownSubjectTypes[c.SubjectTokenType] {
+		return invalid("Config.SubjectTokenType", "unknown token type %q", truncateString(c.SubjectTokenType, 100))
+	}
+	if c.Audience == "" && c.SubjectTokenType != TokenTypeAccessToken {
+		return invalid("Config.Audience", "must not be empty")
+	}
+	if c.Audience != "" {
+		if err := checkAudience(c.Audience); err != nil {
+			return err
+		}
+	}
+	switch c.RequestedTokenType {
+	case "", TokenTypeAccessToken:
+	case TokenTypeIntermediary:
+		if c.SubjectTokenType != TokenTypeAccessToken {
+			return invalid("Config.RequestedTokenType", "an intermediary token needs an access token subject")
+		}
+	default:
+		return invalid("Config.RequestedTokenType", "unsupported token type %q", truncateString(c.RequestedTokenType, 100))
+	}
+	for i, s := range c.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n") {
+			return invalid(fmt.Sprintf("Config.Scopes[%d]", i), "must be a non-empty scope without spaces")
+		}
+	}
+	if (c.ClientID == "") != (c.ClientSecret == "") {
+		if c.ClientID == "" {
+			return invalid("Config.ClientID", "must be set when ClientSecret is")
+		}
+		return invalid("Config.ClientSecret", "must be set when ClientID is")
+	}
+	if c.WorkforcePoolUserProject != "" && c.Audience != "" && !isWorkforceAudience(c.Audience) {
+		return invalid("Config.WorkforcePoolUserProject", "only applies to workforce pool audiences")
+	}
+	if (c.ActorToken == nil) != (c.ActorTokenType == "") {
+		return invalid("Config.ActorTokenType", "ActorToken and ActorTokenType must be set together")
+	}
+	if c.ActorTokenType != "" && !knownSubjectTypes[c.ActorTokenType] {
+		return invalid("Config.ActorTokenType", "unknown token type %q", truncateString(c.ActorTokenType, 100))
+	}
+	if c.Resource != "" {
+		if u, err := url.Parse(c.Resource); err != nil || !u.IsAbs() {
+			return invalid("Config.Resource", "must be an absolute URI")
+		}
+	}
+	if c.UniverseDomain != "" && !validDomain(c.UniverseDomain) {
+		return invalid("Config.UniverseDomain", "%q is not a domain name", truncateString(c.UniverseDomain, 100))
+	}
+	if c.TokenURL != "" {
+		if err := checkEndpoint("Config.TokenURL", c.TokenURL); err != nil {
+			return err
+		}
+	}
+	if c.Timeout < 0 {
+		return invalid("Config.Timeout", "must not be negative")
+	}
+	if err := c.Retry.validate("Config.Retry"); err != nil {
+		return err
+	}
+	if _, err := c.optionsJSON(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkAudience accepts the pool provider resource names STS knows, in any
+// universe.
+func checkAudience(aud string) error {
+	if !strings.HasPrefix(aud, "//") {
+		return invalid("Config.Audience", "must be a full resource name starting with \"//\"")
+	}
+	if strings.ContainsAny(aud, " \t\r\n") {
+		return invalid("Config.Audience", "must not contain spaces")
+	}
+	return nil
+}
+
+// isWorkforceAudience reports whether aud names a workforce pool provider.
+func isWorkforceAudience(aud string) bool {
+	rest, ok := strings.CutPrefix(aud, "//iam.")
+	if !ok {
+		return false
+	}
+	_, path, ok := strings.Cut(rest, "/")
+	return ok && strings.HasPrefix(path, "locations/") && strings.Contains(path, "/workforcePools/")
+}
+
+func validDomain(d string) bool {
+	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || !strings.Contains(d, ".") {
+		return false
+	}
+	for _, r := range d {
+		if !(r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) optionsJSON() ([]byte, error) {
+	opts := make(map[string]any, len(c.Options)+2)
+	for k, v := range c.Options {
+		if k == "userProject" || k == "accessBoundary" {
+			return nil, invalid("Config.Options", "key %q is set by the package", k)
+		}
+		opts[k] = v
+	}
+	if c.WorkforcePoolUserProject != "" && c.ClientID == "" {
+		opts["userProject"] = c.WorkforcePoolUserProject
+	}
+	if len(c.accessBoundary) > 0 {
+		opts["accessBoundary"] = c.accessBoundary
+	}
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(opts)
+	if err != nil {
+		return nil, invalid("Config.Options", "cannot be encoded as JSON: %v", err)
+	}
+	if len(b) > maxOptionsSize {
+		return nil, invalid("Config.Options", "encoded options are %d bytes, limit %d", len(b), maxOptionsSize)
+	}
+	return b, nil
+}
+
+// Exchanger performs one token exchange per call, without caching. Use it to
+// build other layers; most programs want NewTokenSource. Create it with
+// NewExchanger; it is safe for concurrent use.
+type Exchanger struct {
+	subject     SubjectTokenProvider
+	subjectReq  SubjectRequest
+	actor       SubjectTokenProvider
+	actorType   string
+	requested   string
+	scopes      []string
+	options     []byte
+	resource    string
+	tokenURL    string
+	authHeader  string
+	impersonate string
+	doer        *httpDoer
+}
+
+// NewExchanger checks cfg and returns an uncached exchanging source.
+func NewExchanger(cfg Config) (*Exchanger, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opts, _ := cfg.optionsJSON()
+	universe := cfg.UniverseDomain
+	if universe == "" {
+		universe = DefaultUniverseDomain
+	}
+	tokenURL := cfg.TokenURL
+	if tokenURL == "" {
+		tokenURL = "https://sts." + universe + "/v1/token"
+	}
+	scopes := cfg.Scopes
+	if scopes == nil {
+		scopes = []string{CloudPlatformScope}
+	}
+	client := cfg.HTTPClient
+	if cp, ok := cfg.Subject.(clientProvider); ok {
+		c, err := cp.exchangeClient(client)
+		if err != nil {
+			return nil, err
+		}
+		client = c
+	}
+	requested := cfg.RequestedTokenType
+	if requested == "" {
+		requested = TokenTypeAccessToken
+	}
+	x := &Exchanger{
+		subject:    cfg.Subject,
+		subjectReq: SubjectRequest{Audience: cfg.Audience, SubjectTokenType: cfg.SubjectTokenType},
+		actor:      cfg.ActorToken,
+		actorType:  cfg.ActorTokenType,
+		requested:  requested,
+		scopes:     append([]string(nil), scopes...),
+		options:    opts,
+		resource:   cfg.Resource,
+		tokenURL:   tokenURL,
+		doer: newHTTPDoer(client, cfg.Timeout, cfg.Retry, cfg.Logger,
+			apiClientHeader(subjectKind(cfg.Subject), cfg.impersonating, cfg.lifetimeSet)),
+	}
+	if cfg.ClientID != "" {
+		x.authHeader = basicAuth(cfg.ClientID, cfg.ClientSecret)
+	}
+	return x, nil
+}
+
+// apiClientHeader builds the x-goog-api-client value Google's libraries send
+// for external accounts, naming this package.
+func apiClientHeader(source string, impersonating, lifetime bool) string {
+	return fmt.Sprintf("gl-go/%s sts/%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
+		strings.TrimPrefix(runtime.Version(), "go"), Version, source, impersonating, lifetime)
+}
+
+// Token performs an exchange with context.Background().
+func (x *Exchanger) Token() (*oauth2.Token, error) { return x.TokenContext(context.Background()) }
+
+// TokenContext fetches a subject token and exchanges it at STS.
+func (x *Exchanger) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	tok, _, err := x.exchange(ctx)
+	return tok, err
+}
+
+// exchange returns the token and the raw response (for session keys).
+func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenResponse, error) {
+	subject, subjectExpiry, err := fetchSubject(ctx, x.subject, x.subjectReq)
+	if err != nil {
+		return nil, nil, err
+	}
+	req := wire.TokenRequest{
+		RequestedTokenType: x.requested,
+		SubjectToken:       subject,
+		SubjectTokenType:   x.subjectReq.SubjectTokenType,
+		Audience:           x.subjectReq.Audience,
+		Scopes:             x.scopes,
+		Options:            x.options,
+		Resource:           x.resource,
+	}
+	if x.requested == TokenTypeIntermediary {
+		req.Scopes = nil
+	}
+	if x.actor != nil {
+		actor, _, err := fetchSubject(ctx, x.actor, x.subjectReq)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.ActorToken, req.ActorTokenType = actor, x.actorType
+	}
+	hdr := http.Header{}
+	if x.authHeader != "" {
+		hdr.Set("Authorization", x.authHeader)
+	}
+	start := time.Now()
+	body, err := x.doer.do(ctx, &request{
+		op:          "exchange",
+		method:      http.MethodPost,
+		url:         x.tokenURL,
+		contentType: "application/x-www-form-urlencoded",
+		body:        []byte(req.Form().Encode()),
+		header:      hdr,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, derr := wire.DecodeTokenResponse(body)
+	if derr != nil {
+		return nil, nil, &Error{Op: "exchange", StatusCode: http.StatusOK, Err: derr}
+	}
+	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
+	switch {
+	case resp.HasExpiresIn:
+		tok.Expiry = start.Add(resp.ExpiresIn)
+	case !subjectExpiry.IsZero():
+		tok.Expiry = subjectExpiry
+	}
+	return tok, resp, nil
+}
+
+// expiringSubject is implemented by providers that know when their subject
+// token expires (an oauth2.TokenSource's token does); STS gives no expires_in
+// for access token subjects, so their expiry applies.
+type expiringSubject interface {
+	subjectTokenExpiry(ctx context.Context, req SubjectRequest) (string, time.Time, error)
+}
+
+// fetchSubject gets a subject token and wraps failures as *Error.
+func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectRequest) (tok string, exp time.Time, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tok, exp, err = "", time.Time{}, &Error{Op: "subject", Err: errors.New("subject token provider panicked")}
+		}
+	}()
+	if e, ok := p.(expiringSubject); ok {
+		tok, exp, err = e.subjectTokenExpiry(ctx, req)
+	} else {
+		tok, err = p.SubjectToken(ctx, req)
+	}
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			return "", time.Time{}, err
+		}
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return "", time.Time{}, err
+		}
+		return "", time.Time{}, &Error{Op: "subject", Err: err, temporary: isTransientTransport(err)}
+	}
+	if tok == "" {
+		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("provider returned an empty subject token")}
+	}
+	return tok, exp, nil
+}
+
+// String describes x without secrets.
+func (x *Exchanger) String() string {
+	return fmt.Sprintf("sts.Exchanger{Audience:%q TokenURL:%q}", x.subjectReq.Audience, x.tokenURL)
+}
+
+// NewTokenSource checks cfg and returns a cached source of exchanged tokens:
+// an Exchanger wrapped in a CachedTokenSource configured by cfg.Cache. Use
+// it with Google Cloud clients through option.WithTokenSource.
+func NewTokenSource(cfg Config) (*CachedTokenSource, error) {
+	x, err := NewExchanger(cfg)
+	if err != nil {
+		return nil, err
+	}
+	co := cfg.Cache
+	if co.Logger == nil {
+		co.Logger = cfg.Logger
+	}
+	return NewCachedTokenSource(x, co)
+}

@@ -1,0 +1,397 @@
+package sts
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/cel-go/common"
+	"github.com/google/cel-go/parser"
+)
+
+// Limits of a Credential Access Boundary, from Google's STS API reference
+// (the Options message): at most 10 rules, and the options parameter that
+// carries the boundary at most 2048 characters.
+const (
+	// MaxAccessBoundaryRules is the largest number of rules a boundary may
+	// hold. A boundary of exactly this many rules is legal.
+	MaxAccessBoundaryRules = 10
+	// MaxAccessBoundaryOptionsLength is the largest size, in characters
+	// (Unicode code points), of the serialized options parameter
+	// {"accessBoundary":{…}} that carries a boundary to STS.
+	MaxAccessBoundaryOptionsLength = 2048
+
+	// maxBoundaryFileSize bounds what ParseAccessBoundary reads; a legal
+	// boundary is far smaller, but a file may be indented generously.
+	maxBoundaryFileSize = 64 << 10
+
+	storageResourcePrefix = "//storage.googleapis.com/projects/_/buckets/"
+	inRolePrefix          = "inRole:"
+)
+
+// AccessBoundary is a Credential Access Boundary: the upper bound of what a
+// downscoped token may do. Each rule names a resource (a Cloud Storage
+// bucket), the roles whose permissions remain available on it and,
+// optionally, a CEL condition that narrows them further; a request is allowed
+// when any rule allows it.
+//
+// It marshals to the JSON that STS and Google's documentation use inside the
+// "accessBoundary" wrapper ({"accessBoundaryRules":[…]}). The zero value
+// holds no rule and is not valid: a boundary needs 1 to 10 rules. Validate
+// reports what is wrong with a boundary; the constructors that take one call
+// it.
+type AccessBoundary struct {
+	// Rules are the access boundary rules, 1 to MaxAccessBoundaryRules.
+	Rules []AccessBoundaryRule `json:"accessBoundaryRules"`
+}
+
+// AccessBoundaryRule is the upper bound of the permissions available on one
+// resource.
+type AccessBoundaryRule struct {
+	// AvailableResource is the full resource name the rule applies to, for
+	// example "//storage.googleapis.com/projects/_/buckets/example-bucket".
+	// Required.
+	AvailableResource string `json:"availableResource"`
+	// AvailablePermissions lists the roles whose permissions stay available
+	// on the resource, each in the form "inRole:ROLE", for example
+	// "inRole:roles/storage.objectViewer". At least one is required.
+	AvailablePermissions []string `json:"availablePermissions"`
+	// AvailabilityCondition optionally narrows the rule to the requests for
+	// which its CEL expression is true. Nil means no condition.
+	AvailabilityCondition *AvailabilityCondition `json:"availabilityCondition,omitempty"`
+}
+
+// AvailabilityCondition is a condition, in the Common Expression Language,
+// that a request must meet for a rule's permissions to be available.
+type AvailabilityCondition struct {
+	// Expression is the CEL expression, for example
+	// "resource.name.startsWith('projects/_/buckets/b/objects/customer-a')".
+	// Required; it must parse as CEL.
+	Expression string `json:"expression"`
+	// Title optionally names the condition.
+	Title string `json:"title,omitempty"`
+	// Description optionally explains the condition.
+	Description string `json:"description,omitempty"`
+}
+
+// BucketRule returns a rule that makes the given roles' permissions
+// available on every object of a Cloud Storage bucket. Each role is an IAM
+// role name such as "roles/storage.objectViewer"; a value that already starts
+// with "inRole:" is kept as it is. The rule is not checked here: an empty
+// bucket or no role makes the boundary that holds it fail validation.
+func BucketRule(bucket string, roles ...string) AccessBoundaryRule {
+	perms := make([]string, len(roles))
+	for i, r := range roles {
+		if !strings.HasPrefix(r, inRolePrefix) {
+			r = inRolePrefix + r
+		}
+		perms[i] = r
+	}
+	return AccessBoundaryRule{
+		AvailableResource:    storageResourcePrefix + bucket,
+		AvailablePermissions: perms,
+	}
+}
+
+// ObjectPrefixRule returns a rule like BucketRule's, narrowed by a condition
+// to the objects whose names start with prefix, in the form Google's
+// documentation gives:
+//
+//	resource.name.startsWith('projects/_/buckets/BUCKET/objects/PREFIX') ||
+//	api.getAttribute('storage.googleapis.com/objectListPrefix', '').startsWith('PREFIX')
+//
+// The first half covers requests on objects; the second lets objects.list
+// requests through when the listing prefix they ask for lies under PREFIX.
+// Matching is on plain string prefixes: to stop at a "directory", end prefix
+// with "/". An empty prefix allows the whole bucket. Quotes and backslashes
+// in bucket and prefix are escaped for CEL.
+func ObjectPrefixRule(bucket, prefix string, roles ...string) AccessBoundaryRule {
+	r := BucketRule(bucket, roles...)
+	r.AvailabilityCondition = &AvailabilityCondition{
+		Expression: "resource.name.startsWith(" + celQuote("projects/_/buckets/"+bucket+"/objects/"+prefix) + ") || " +
+			"api.getAttribute('storage.googleapis.com/objectListPrefix', '').startsWith(" + celQuote(prefix) + ")",
+	}
+	return r
+}
+
+// celQuote renders s as a single-quoted CEL string literal.
+func celQuote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// Validate reports the first problem with the boundary as a
+// *ValidationError whose Field is a Go path such as
+// "AccessBoundary.Rules[2].AvailablePermissions[0]": the number of rules
+// (1 to 10), a missing resource or permission, a permission not of the form
+// "inRole:ROLE", a condition that does not parse as CEL, or a boundary whose
+// options parameter would exceed MaxAccessBoundaryOptionsLength characters.
+func (b *AccessBoundary) Validate() error {
+	return b.validate(goNames)
+}
+
+// fieldNames spells the paths of a boundary's fields, as Go fields or as the
+// JSON of a boundary file.
+type fieldNames struct {
+	root, rules, resource, permissions, condition, expression string
+}
+
+var (
+	goNames = fieldNames{
+		root: "AccessBoundary", rules: "Rules", resource: "AvailableResource",
+		permissions: "AvailablePermissions", condition: "AvailabilityCondition", expression: "Expression",
+	}
+	jsonNames = fieldNames{
+		root: "accessBoundary", rules: "accessBoundaryRules", resource: "availableResource",
+		permissions: "availablePermissions", condition: "availabilityCondition", expression: "expression",
+	}
+)
+
+func (b *AccessBoundary) validate(n fieldNames) error {
+	if b == nil {
+		return invalid(n.root, "must not be nil")
+	}
+	rulesField := n.root + "." + n.rules
+	switch {
+	case len(b.Rules) == 0:
+		return invalid(rulesField, "must hold at least one rule")
+	case len(b.Rules) > MaxAccessBoundaryRules:
+		return invalid(rulesField, "holds %d rules, at most %d are allowed", len(b.Rules), MaxAccessBoundaryRules)
+	}
+	for i := range b.Rules {
+		if err := b.Rules[i].validate(fmt.Sprintf("%s[%d]", rulesField, i), n); err != nil {
+			return err
+		}
+	}
+	opts, err := b.optionsJSON()
+	if err != nil {
+		return invalid(n.root, "cannot be encoded: %v", err)
+	}
+	if l := utf8.RuneCount(opts); l > MaxAccessBoundaryOptionsLength {
+		return invalid(n.root, "encodes to %d characters of options, at most %d are allowed", l, MaxAccessBoundaryOptionsLength)
+	}
+	return nil
+}
+
+func (r *AccessBoundaryRule) validate(path string, n fieldNames) error {
+	field := path + "." + n.resource
+	switch res := r.AvailableResource; {
+	case res == "":
+		return invalid(field, "must not be empty")
+	case !cleanText(res):
+		return invalid(field, "must be valid UTF-8 without spaces or control characters")
+	case !strings.HasPrefix(res, "//"):
+		return invalid(field, "must be a full resource name starting with \"//\", such as %q", storageResourcePrefix+"BUCKET")
+	case strings.HasPrefix(res, storageResourcePrefix):
+		if bucket := res[len(storageResourcePrefix):]; bucket == "" || strings.Contains(bucket, "/") {
+			return invalid(field, "must name one bucket: %q", storageResourcePrefix+"BUCKET")
+		}
+	}
+	field = path + "." + n.permissions
+	if len(r.AvailablePermissions) == 0 {
+		return invalid(field, "must hold at least one permission")
+	}
+	for j, p := range r.AvailablePermissions {
+		if err := checkPermission(p); err != "" {
+			return invalid(fmt.Sprintf("%s[%d]", field, j), "%s", err)
+		}
+	}
+	if c := r.AvailabilityCondition; c != nil {
+		field = path + "." + n.condition + "." + n.expression
+		if strings.TrimSpace(c.Expression) == "" {
+			return invalid(field, "must not be empty")
+		}
+		if err := parseCondition(c.Expression); err != nil {
+			return invalid(field, "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkPermission returns what is wrong with an available permission, or "".
+func checkPermission(p string) string {
+	role, ok := strings.CutPrefix(p, inRolePrefix)
+	if !ok {
+		return fmt.Sprintf("must have the form %q, as in %q", "inRole:ROLE", "inRole:roles/storage.objectViewer")
+	}
+	if !cleanText(role) {
+		return "role must be valid UTF-8 without spaces or control characters"
+	}
+	parts := strings.Split(role, "/")
+	switch {
+	case len(parts) == 2 && parts[0] == "roles" && parts[1] != "":
+	case len(parts) == 4 && (parts[0] == "projects" || parts[0] == "organizations") &&
+		parts[1] != "" && parts[2] == "roles" && parts[3] != "":
+	default:
+		return fmt.Sprintf("role %q must be \"roles/NAME\", \"projects/ID/roles/NAME\" or \"organizations/ID/roles/NAME\"", role)
+	}
+	return ""
+}
+
+// cleanText reports whether s is valid UTF-8 with no white space or control
+// characters.
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+var celParser = func() *parser.Parser {
+	p, err := parser.NewParser(parser.Macros(parser.AllMacros...))
+	if err != nil {
+		panic(err) // the options are fixed; this cannot happen
+	}
+	return p
+}()
+
+// parseCondition reports whether expr is a syntactically valid CEL
+// expression, as STS requires of an availability condition. It only parses:
+// it does not type-check, so names such as resource.name are not resolved.
+// The error, if any, describes the first problem and its position, without
+// a prefix (it becomes a ValidationError's reason).
+func parseCondition(expr string) (err error) {
+	if !utf8.ValidString(expr) {
+		return errors.New("not valid UTF-8")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("could not be parsed as CEL")
+		}
+	}()
+	_, errs := celParser.Parse(common.NewTextSource(expr))
+	if errs != nil && len(errs.GetErrors()) > 0 {
+		e := errs.GetErrors()[0]
+		return fmt.Errorf("not a CEL expression: %s at %d:%d", e.Message, e.Location.Line(), e.Location.Column()+1)
+	}
+	return nil
+}
+
+// boundaryOptions is the STS options parameter that carries a boundary.
+type boundaryOptions struct {
+	AccessBoundary *AccessBoundary `json:"accessBoundary"`
+}
+
+// optionsJSON renders the STS options parameter {"accessBoundary":{…}},
+// without HTML escaping so that "&&" in conditions stays short.
+func (b *AccessBoundary) optionsJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(boundaryOptions{AccessBoundary: b}); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// boundaryFile is the JSON of a boundary file: the documented form
+// {"accessBoundary":{"accessBoundaryRules":[…]}}, or the bare
+// {"accessBoundaryRules":[…]}.
+type boundaryFile struct {
+	AccessBoundary *AccessBoundary      `json:"accessBoundary"`
+	Rules          []AccessBoundaryRule `json:"accessBoundaryRules"`
+}
+
+// ParseAccessBoundary reads a Credential Access Boundary from JSON in the
+// form Google's documentation uses,
+//
+//	{"accessBoundary": {"accessBoundaryRules": [{"availableResource": …,
+//	  "availablePermissions": […], "availabilityCondition": {…}}]}}
+//
+// or the same without the "accessBoundary" wrapper, and validates it.
+// Unknown fields and trailing data are errors. Every error is a
+// *ValidationError whose Field is a JSON path such as
+// "accessBoundary.accessBoundaryRules[0].availablePermissions[1]".
+func ParseAccessBoundary(data []byte) (*AccessBoundary, error) {
+	if len(data) > maxBoundaryFileSize {
+		return nil, invalid("accessBoundary", "file is %d bytes, larger than the %d allowed", len(data), maxBoundaryFileSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f boundaryFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, invalid("accessBoundary", "unexpected data after the JSON object")
+	}
+	var b *AccessBoundary
+	switch {
+	case f.AccessBoundary != nil && f.Rules != nil:
+		return nil, invalid("accessBoundaryRules", "must be inside \"accessBoundary\", not beside it")
+	case f.AccessBoundary != nil:
+		b = f.AccessBoundary
+	case f.Rules != nil:
+		b = &AccessBoundary{Rules: f.Rules}
+	default:
+		return nil, invalid("accessBoundary", "missing: the file must hold {\"accessBoundary\":{\"accessBoundaryRules\":[…]}}")
+	}
+	if err := b.validate(jsonNames); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// jsonError turns a decoding error into a *ValidationError naming the field.
+func jsonError(err error) *ValidationError {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "accessBoundary"
+		}
+		want := "different type"
+		if te.Type != nil {
+			want = jsonKind(te.Type.Kind().String())
+		}
+		return invalid(field, "must be a JSON %s, got %s", want, te.Value)
+	case errors.As(err, &se):
+		return invalid("accessBoundary", "not valid JSON at offset %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("accessBoundary", "not valid JSON: unexpected end of input")
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		if n, err := strconv.Unquote(name); err == nil {
+			return invalid(n, "unknown field")
+		}
+	}
+	return invalid("accessBoundary", "not valid JSON: %s", msg)
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return k
+}

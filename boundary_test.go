@@ -1,0 +1,307 @@
+package sts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/cel-go/common"
+	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/parser"
+)
+
+func rules(n int) []AccessBoundaryRule {
+	out := make([]AccessBoundaryRule, n)
+	for i := range out {
+		out[i] = BucketRule(fmt.Sprintf("b%d", i), "roles/storage.objectViewer")
+	}
+	return out
+}
+
+func TestAccessBoundaryValidate(t *testing.T) {
+	long := strings.Repeat("x", MaxAccessBoundaryOptionsLength)
+	cond := func(expr string) AccessBoundaryRule {
+		r := BucketRule("b", "roles/storage.objectViewer")
+		r.AvailabilityCondition = &AvailabilityCondition{Expression: expr}
+		return r
+	}
+	perm := func(p ...string) AccessBoundaryRule {
+		return AccessBoundaryRule{AvailableResource: storageResourcePrefix + "b", AvailablePermissions: p}
+	}
+	res := func(r string) AccessBoundaryRule {
+		return AccessBoundaryRule{AvailableResource: r, AvailablePermissions: []string{"inRole:roles/storage.objectViewer"}}
+	}
+	tests := []struct {
+		name  string
+		b     *AccessBoundary
+		field string // "" means valid
+	}{
+		{"nil", nil, "AccessBoundary"},
+		{"no rules", &AccessBoundary{}, "AccessBoundary.Rules"},
+		{"one rule", &AccessBoundary{Rules: rules(1)}, ""},
+		{"ten rules is legal", &AccessBoundary{Rules: rules(10)}, ""},
+		{"eleven rules", &AccessBoundary{Rules: rules(11)}, "AccessBoundary.Rules"},
+		{"empty resource", &AccessBoundary{Rules: []AccessBoundaryRule{res("")}}, "AccessBoundary.Rules[0].AvailableResource"},
+		{"relative resource", &AccessBoundary{Rules: []AccessBoundaryRule{res("projects/_/buckets/b")}}, "AccessBoundary.Rules[0].AvailableResource"},
+		{"resource with space", &AccessBoundary{Rules: []AccessBoundaryRule{res("//storage.googleapis.com/projects/_/buckets/a b")}}, "AccessBoundary.Rules[0].AvailableResource"},
+		{"empty bucket", &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("", "roles/storage.objectViewer")}}, "AccessBoundary.Rules[0].AvailableResource"},
+		{"object as resource", &AccessBoundary{Rules: []AccessBoundaryRule{res(storageResourcePrefix + "b/objects/o")}}, "AccessBoundary.Rules[0].AvailableResource"},
+		{"other service resource", &AccessBoundary{Rules: []AccessBoundaryRule{res("//cloudresourcemanager.googleapis.com/projects/p")}}, ""},
+		{"invalid utf8 resource", &AccessBoundary{Rules: []AccessBoundaryRule{res("//storage.googleapis.com/\xff")}}, "AccessBoundary.Rules[0].AvailableResource"},
+		{"no permissions", &AccessBoundary{Rules: []AccessBoundaryRule{perm()}}, "AccessBoundary.Rules[0].AvailablePermissions"},
+		{"bare role", &AccessBoundary{Rules: []AccessBoundaryRule{perm("roles/storage.objectViewer")}}, "AccessBoundary.Rules[0].AvailablePermissions[0]"},
+		{"bare permission", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:roles/storage.objectViewer", "storage.objects.get")}}, "AccessBoundary.Rules[0].AvailablePermissions[1]"},
+		{"empty role", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:")}}, "AccessBoundary.Rules[0].AvailablePermissions[0]"},
+		{"role with space", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:roles/storage. objectViewer")}}, "AccessBoundary.Rules[0].AvailablePermissions[0]"},
+		{"role not a role", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:storage.objectViewer")}}, "AccessBoundary.Rules[0].AvailablePermissions[0]"},
+		{"custom project role", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:projects/p/roles/reader")}}, ""},
+		{"custom org role", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:organizations/123/roles/reader")}}, ""},
+		{"bad custom role", &AccessBoundary{Rules: []AccessBoundaryRule{perm("inRole:projects//roles/reader")}}, "AccessBoundary.Rules[0].AvailablePermissions[0]"},
+		{"third rule bad", &AccessBoundary{Rules: append(rules(2), perm("inRole:roles/x", "nope"))}, "AccessBoundary.Rules[2].AvailablePermissions[1]"},
+		{"good condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name.startsWith('projects/_/buckets/b/objects/a')")}}, ""},
+		{"macro condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("['a','b'].exists(p, resource.name.endsWith(p))")}}, ""},
+		{"empty condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("  ")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
+		{"unparsable condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name.startsWith(")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
+		{"unbalanced quote", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name == 'a")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
+		{"invalid utf8 condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("'\xff' == 'a'")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
+		{"ten prefix rules do not fit", &AccessBoundary{Rules: func() []AccessBoundaryRule {
+			var rs []AccessBoundaryRule
+			for i := range 10 {
+				rs = append(rs, ObjectPrefixRule("bkt", fmt.Sprint(i), "roles/storage.objectViewer"))
+			}
+			return rs
+		}()}, "AccessBoundary"},
+		{"too long for options", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name == '" + long + "'")}}, "AccessBoundary"},
+		{"six prefix rules fit", &AccessBoundary{Rules: func() []AccessBoundaryRule {
+			var rs []AccessBoundaryRule
+			for i := range 6 {
+				rs = append(rs, ObjectPrefixRule("bkt", fmt.Sprint(i), "roles/storage.objectViewer"))
+			}
+			return rs
+		}()}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.b.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Validate() = %v (%T), want *ValidationError", err, err)
+			}
+			if ve.Field != tt.field {
+				t.Errorf("Field = %q, want %q (error %v)", ve.Field, tt.field, err)
+			}
+			if !strings.HasPrefix(err.Error(), "sts: ") || strings.Count(err.Error(), "sts:") != 1 {
+				t.Errorf("error %q: want a single sts: prefix", err)
+			}
+		})
+	}
+}
+
+func TestBucketRuleJSONMatchesDocs(t *testing.T) {
+	b := &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("example-bucket", "roles/storage.objectViewer")}}
+	got, err := b.optionsJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//storage.googleapis.com/projects/_/buckets/example-bucket","availablePermissions":["inRole:roles/storage.objectViewer"]}]}}`
+	if string(got) != want {
+		t.Errorf("options JSON\n got %s\nwant %s", got, want)
+	}
+	// The documented example parses to the same boundary.
+	doc := `{
+	  "accessBoundary": {
+	    "accessBoundaryRules": [
+	      {
+	        "availablePermissions": [
+	          "inRole:roles/storage.objectViewer"
+	        ],
+	        "availableResource": "//storage.googleapis.com/projects/_/buckets/example-bucket"
+	      }
+	    ]
+	  }
+	}`
+	parsed, err := ParseAccessBoundary([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := parsed.optionsJSON()
+	if string(again) != want {
+		t.Errorf("parsed doc example re-encodes to %s", again)
+	}
+}
+
+func TestBucketRuleKeepsInRole(t *testing.T) {
+	r := BucketRule("b", "inRole:roles/storage.objectAdmin", "roles/storage.objectViewer")
+	want := []string{"inRole:roles/storage.objectAdmin", "inRole:roles/storage.objectViewer"}
+	if fmt.Sprint(r.AvailablePermissions) != fmt.Sprint(want) {
+		t.Errorf("permissions = %q, want %q", r.AvailablePermissions, want)
+	}
+}
+
+// stringArgs returns the string constants passed to startsWith calls in expr,
+// in order, checking that the expression parses.
+func stringArgs(t *testing.T, expr string) []string {
+	t.Helper()
+	p, err := parser.NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, errs := p.Parse(common.NewTextSource(expr))
+	if errs != nil && len(errs.GetErrors()) > 0 {
+		t.Fatalf("%q does not parse: %s", expr, errs.ToDisplayString())
+	}
+	var out []string
+	var walk func(e ast.Expr)
+	walk = func(e ast.Expr) {
+		if e.Kind() != ast.CallKind {
+			return
+		}
+		c := e.AsCall()
+		if c.FunctionName() == "startsWith" {
+			out = append(out, c.Args()[0].AsLiteral().Value().(string))
+		}
+		if c.IsMemberFunction() {
+			walk(c.Target())
+		}
+		for _, a := range c.Args() {
+			walk(a)
+		}
+	}
+	walk(a.Expr())
+	return out
+}
+
+func TestObjectPrefixRule(t *testing.T) {
+	r := ObjectPrefixRule("example-bucket", "customer-a/", "roles/storage.objectViewer")
+	want := "resource.name.startsWith('projects/_/buckets/example-bucket/objects/customer-a/') || " +
+		"api.getAttribute('storage.googleapis.com/objectListPrefix', '').startsWith('customer-a/')"
+	if r.AvailabilityCondition == nil || r.AvailabilityCondition.Expression != want {
+		t.Fatalf("condition = %+v\nwant %s", r.AvailabilityCondition, want)
+	}
+	if err := (&AccessBoundary{Rules: []AccessBoundaryRule{r}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Awkward prefixes are quoted so that they stay one literal.
+	for _, prefix := range []string{"it's", `back\slash`, "quote' || true || '", "new\nline", "tab\t", "ünïcode/", "\"dq\""} {
+		r := ObjectPrefixRule("b", prefix, "roles/storage.objectViewer")
+		got := stringArgs(t, r.AvailabilityCondition.Expression)
+		want := []string{"projects/_/buckets/b/objects/" + prefix, prefix}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+			t.Errorf("prefix %q: literals %q, want %q", prefix, got, want)
+		}
+	}
+}
+
+func TestParseAccessBoundary(t *testing.T) {
+	good := `{"accessBoundary":{"accessBoundaryRules":[
+		{"availableResource":"//storage.googleapis.com/projects/_/buckets/b1","availablePermissions":["inRole:roles/storage.objectViewer"]},
+		{"availableResource":"//storage.googleapis.com/projects/_/buckets/b2","availablePermissions":["inRole:roles/storage.objectAdmin"],
+		 "availabilityCondition":{"expression":"resource.name.startsWith('projects/_/buckets/b2/objects/x')","title":"x only","description":"d"}}]}}`
+	b, err := ParseAccessBoundary([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Rules) != 2 || b.Rules[1].AvailabilityCondition.Title != "x only" || b.Rules[1].AvailabilityCondition.Description != "d" {
+		t.Errorf("parsed %+v", b)
+	}
+	bare := `{"accessBoundaryRules":[{"availableResource":"//storage.googleapis.com/projects/_/buckets/b1","availablePermissions":["inRole:roles/storage.objectViewer"]}]}`
+	if _, err := ParseAccessBoundary([]byte(bare)); err != nil {
+		t.Errorf("bare form: %v", err)
+	}
+
+	bad := []struct{ name, in, field string }{
+		{"empty", ``, "accessBoundary"},
+		{"not json", `nope`, "accessBoundary"},
+		{"truncated", `{"accessBoundary":{`, "accessBoundary"},
+		{"array", `[]`, "accessBoundary"},
+		{"empty object", `{}`, "accessBoundary"},
+		{"null boundary", `{"accessBoundary":null}`, "accessBoundary"},
+		{"both forms", `{"accessBoundary":{"accessBoundaryRules":[]},"accessBoundaryRules":[]}`, "accessBoundaryRules"},
+		{"unknown top field", `{"accessBoundary":{"accessBoundaryRules":[]},"extra":1}`, "extra"},
+		{"unknown rule field", `{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a"],"resource":"z"}]}`, "resource"},
+		{"trailing data", `{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a"]}]} {}`, "accessBoundary"},
+		{"permissions not array", `{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":"inRole:roles/a"}]}`, "accessBoundaryRules.availablePermissions"},
+		{"no rules", `{"accessBoundary":{"accessBoundaryRules":[]}}`, "accessBoundary.accessBoundaryRules"},
+		{"bad permission", `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a","roles/b"]}]}}`,
+			"accessBoundary.accessBoundaryRules[0].availablePermissions[1]"},
+		{"bad condition", `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a"],"availabilityCondition":{"expression":"a &&"}}]}}`,
+			"accessBoundary.accessBoundaryRules[0].availabilityCondition.expression"},
+		{"huge", `{"accessBoundaryRules":[` + strings.Repeat(" ", maxBoundaryFileSize) + `]}`, "accessBoundary"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseAccessBoundary([]byte(tt.in))
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("err = %v (%T), want *ValidationError", err, err)
+			}
+			if ve.Field != tt.field {
+				t.Errorf("Field = %q, want %q (%v)", ve.Field, tt.field, err)
+			}
+		})
+	}
+}
+
+func TestAccessBoundaryJSONRoundTrip(t *testing.T) {
+	b := &AccessBoundary{Rules: []AccessBoundaryRule{
+		BucketRule("b1", "roles/storage.objectViewer"),
+		ObjectPrefixRule("b2", "logs/", "roles/storage.objectAdmin", "roles/storage.legacyBucketReader"),
+	}}
+	opts, err := b.optionsJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(opts), `\u0026`) {
+		t.Errorf("options JSON is HTML-escaped: %s", opts)
+	}
+	back, err := ParseAccessBoundary(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.Marshal(back)
+	first, _ := json.Marshal(b)
+	if string(again) != string(first) {
+		t.Errorf("round trip\n got %s\nwant %s", again, first)
+	}
+}
+
+func FuzzParseAccessBoundary(f *testing.F) {
+	f.Add([]byte(`{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//storage.googleapis.com/projects/_/buckets/b","availablePermissions":["inRole:roles/storage.objectViewer"]}]}}`))
+	f.Add([]byte(`{"accessBoundaryRules":[{"availableResource":"//storage.googleapis.com/projects/_/buckets/b","availablePermissions":["inRole:roles/storage.objectViewer"],"availabilityCondition":{"expression":"resource.name.startsWith('projects/_/buckets/b/objects/a') || api.getAttribute('storage.googleapis.com/objectListPrefix', '').startsWith('a')"}}]}`))
+	f.Add([]byte(`{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a"],"availabilityCondition":{"expression":"[1,2].all(x, x > 0) ? a.b['c'] : 1u + 2.0"}}]}`))
+	f.Add([]byte(`{"accessBoundary":null}`))
+	f.Add([]byte(`{"accessBoundaryRules":[{"availablePermissions":"x"}]}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := ParseAccessBoundary(data)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %v is %T, want *ValidationError", err, err)
+			}
+			if b != nil {
+				t.Fatal("boundary returned with an error")
+			}
+			return
+		}
+		if err := b.Validate(); err != nil {
+			t.Fatalf("parsed boundary does not validate: %v", err)
+		}
+		// What parses re-encodes to options that parse again.
+		opts, err := b.optionsJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseAccessBoundary(opts); err != nil {
+			t.Fatalf("re-encoded boundary does not parse: %v\n%s", err, opts)
+		}
+	})
+}

@@ -1,0 +1,117 @@
+package ststest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// ErrConnectionReset is the error the in-memory client's transport returns
+// for a request dropped by a Reset fault (or by closing the server while the
+// request waited).
+var ErrConnectionReset = errors.New("ststest: connection reset by the emulator")
+
+// ErrServerClosed is the error the in-memory client's transport returns once
+// the server is closed.
+var ErrServerClosed = errors.New("ststest: server closed")
+
+// memTransport is an http.RoundTripper that calls the server's handler in the
+// calling goroutine.
+type memTransport struct{ s *Server }
+
+func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ststest: reading request body: %w", err)
+		}
+		body = b
+	}
+	ctx := req.Context()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.s.closed:
+		return nil, ErrServerClosed
+	default:
+	}
+	r := req.Clone(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.GetBody = nil
+	r.RequestURI = req.URL.RequestURI()
+	r.RemoteAddr = "127.0.0.1:1"
+	if r.Host == "" {
+		r.Host = req.URL.Host
+	}
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+
+	w := &memWriter{header: http.Header{}}
+	t.s.ServeHTTP(w, r)
+	if w.wasReset {
+		return nil, ErrConnectionReset
+	}
+	if err := ctx.Err(); err != nil && !w.wroteHeader {
+		return nil, err
+	}
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	resp := &http.Response{
+		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        w.header.Clone(),
+		ContentLength: int64(w.body.Len()),
+		Request:       req,
+	}
+	var rc io.Reader = bytes.NewReader(w.body.Bytes())
+	if cl, err := strconv.ParseInt(w.header.Get("Content-Length"), 10, 64); err == nil && cl > int64(w.body.Len()) {
+		resp.ContentLength = cl
+		rc = io.MultiReader(rc, errReader{io.ErrUnexpectedEOF})
+	}
+	if req.Method == http.MethodHead {
+		rc = bytes.NewReader(nil)
+	}
+	resp.Body = io.NopCloser(rc)
+	return resp, nil
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// memWriter is the in-memory http.ResponseWriter.
+type memWriter struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+	wasReset    bool
+}
+
+func (m *memWriter) Header() http.Header { return m.header }
+
+func (m *memWriter) WriteHeader(status int) {
+	if m.wroteHeader {
+		return
+	}
+	m.wroteHeader = true
+	m.status = status
+}
+
+func (m *memWriter) Write(p []byte) (int, error) {
+	m.WriteHeader(http.StatusOK)
+	return m.body.Write(p)
+}
+
+func (m *memWriter) reset() { m.wasReset = true }

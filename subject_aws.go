@@ -1,0 +1,456 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	awssub "github.com/stsgo/sts/internal/aws"
+)
+
+// DefaultAWSRegionalCredVerificationURL is the GetCallerIdentity endpoint an
+// AWSSubject signs a request for when its RegionalCredVerificationURL is
+// empty. "{region}" is replaced by the resolved region.
+const DefaultAWSRegionalCredVerificationURL = "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
+
+const (
+	awsMetadataTimeout    = 10 * time.Second
+	awsMetadataMaxBody    = 64 << 10
+	awsIMDSv2TTLHeader    = "X-aws-ec2-metadata-token-ttl-seconds"
+	awsIMDSv2TokenHeader  = "X-aws-ec2-metadata-token"
+	awsIMDSv2TTL          = "300"
+	awsCredentialsRefresh = 5 * time.Minute
+)
+
+// AWSSubject is the subject-token provider of workload identity federation
+// from AWS (subject token type TokenTypeAWS4Request). Its subject token is a
+// GetCallerIdentity request signed with the workload's AWS credentials
+// (AWS Signature Version 4), serialized as Google's STS expects, including the
+// header x-goog-cloud-target-resource set to the exchange's audience. Google
+// verifies it with AWS; the AWS secret key never leaves the process.
+//
+// The region is, in order: Region; the environment's AWS_REGION, then
+// AWS_DEFAULT_REGION; the availability zone served at RegionURL with its zone
+// letter dropped. The credentials are, in order: Credentials; the environment's
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN, if set);
+// the role credentials of the EC2 instance metadata service at CredentialsURL,
+// fetched with an IMDSv2 session token when IMDSv2TokenURL is set.
+//
+// What the metadata service served (region and credentials) is cached until
+// the credentials expire (less a five-minute margin). Use an AWSSubject
+// through a pointer. Copying one is safe: a copy made before first use has a
+// cache of its own, a copy made after shares the original's, and a cache is
+// dropped when the metadata URLs it was filled from change. All methods are
+// safe for concurrent use, but the exported fields must not be changed while
+// the provider is in use.
+//
+// The fields mirror the "credential_source" of an external_account
+// credential file whose environment_id is "aws1".
+type AWSSubject struct {
+	// Region is the AWS region (such as "us-east-2") of the GetCallerIdentity
+	// endpoint. Empty means: from the environment or RegionURL.
+	Region string
+	// RegionURL is the metadata endpoint that serves the instance's
+	// availability zone, for example
+	// "http://169.254.169.254/latest/meta-data/placement/availability-zone"
+	// (the file's "region_url"). Required only when the region is not given
+	// otherwise.
+	RegionURL string
+	// CredentialsURL is the metadata endpoint that serves the instance role's
+	// name, under which the role's credentials are served, for example
+	// "http://169.254.169.254/latest/meta-data/iam/security-credentials"
+	// (the file's "url"). Required only when the credentials are not given
+	// otherwise.
+	CredentialsURL string
+	// IMDSv2TokenURL is the endpoint that hands out IMDSv2 session tokens,
+	// for example "http://169.254.169.254/latest/api/token" (the file's
+	// "imdsv2_session_token_url"). Empty means IMDSv1: no session token.
+	IMDSv2TokenURL string
+	// RegionalCredVerificationURL is the GetCallerIdentity URL to sign, with
+	// "{region}" standing for the region (the file's
+	// "regional_cred_verification_url"). Empty means
+	// DefaultAWSRegionalCredVerificationURL. It must be https.
+	RegionalCredVerificationURL string
+	// Credentials, when set, supplies the AWS credentials, taking precedence
+	// over the environment and the metadata service; use the AWS SDK's
+	// default chain (config.LoadDefaultConfig(ctx).Credentials) to get EKS web
+	// identity, ECS task roles, SSO and profiles. It is called once per
+	// subject token; wrap it in aws.NewCredentialsCache to cache.
+	Credentials aws.CredentialsProvider
+	// HTTPClient sends the metadata requests. Nil means http.DefaultClient.
+	// Each request also gets a 10 s deadline.
+	HTTPClient *http.Client
+	// Getenv reads the environment. Nil means os.Getenv.
+	Getenv func(string) string
+	// Now tells the time, for signing and for the cache. Nil means time.Now.
+	Now func() time.Time
+
+	cache atomic.Value // *awsCache, shared by copies
+}
+
+// awsCacheKey names the metadata endpoints a cache was filled from.
+type awsCacheKey struct{ regionURL, credentialsURL, imdsv2URL string }
+
+type awsCache struct {
+	key awsCacheKey
+	sem chan struct{} // held while the metadata service is asked: one fetch at a time
+
+	// guarded by sem
+	region   string
+	creds    aws.Credentials
+	hasCreds bool
+	expires  time.Time // when creds and region must be fetched again; zero: never
+}
+
+var _ SubjectTokenProvider = (*AWSSubject)(nil)
+
+func (s *AWSSubject) sourceKind() string { return "aws" }
+
+// String describes the provider without any credential.
+func (s *AWSSubject) String() string {
+	if s == nil {
+		return "sts.AWSSubject(nil)"
+	}
+	var src []string
+	switch {
+	case s.Credentials != nil:
+		src = append(src, "credentials=provider")
+	case s.CredentialsURL != "":
+		src = append(src, "credentials=metadata")
+	default:
+		src = append(src, "credentials=environment")
+	}
+	if s.Region != "" {
+		src = append(src, "region="+s.Region)
+	}
+	return "sts.AWSSubject{" + strings.Join(src, " ") + "}"
+}
+
+// GoString is String, so that %#v shows no cached state.
+func (s *AWSSubject) GoString() string { return s.String() }
+
+func (s *AWSSubject) getenv(k string) string {
+	if s.Getenv != nil {
+		return s.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (s *AWSSubject) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *AWSSubject) client() *http.Client {
+	if s.HTTPClient != nil {
+		return s.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+func (s *AWSSubject) verificationURL() string {
+	if s.RegionalCredVerificationURL != "" {
+		return s.RegionalCredVerificationURL
+	}
+	return DefaultAWSRegionalCredVerificationURL
+}
+
+// validate checks the configuration, naming the offending field.
+func (s *AWSSubject) validate() error {
+	if s == nil {
+		return invalid("AWSSubject", "must not be nil")
+	}
+	if s.Region != "" && !awssub.ValidRegion(s.Region) {
+		return invalid("AWSSubject.Region", "%q is not an AWS region name", s.Region)
+	}
+	for _, f := range []struct{ name, url string }{
+		{"AWSSubject.RegionURL", s.RegionURL},
+		{"AWSSubject.CredentialsURL", s.CredentialsURL},
+		{"AWSSubject.IMDSv2TokenURL", s.IMDSv2TokenURL},
+	} {
+		if f.url != "" {
+			if err := checkAWSMetadataURL(f.name, f.url); err != nil {
+				return err
+			}
+		}
+	}
+	if err := checkEndpoint("AWSSubject.RegionalCredVerificationURL", strings.ReplaceAll(s.verificationURL(), "{region}", "us-east-1")); err != nil {
+		return err
+	}
+	envRegion := ""
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if v := s.getenv(k); v != "" {
+			if s.Region == "" && envRegion == "" && !awssub.ValidRegion(v) {
+				return invalid(k, "%q is not an AWS region name", v)
+			}
+			if envRegion == "" {
+				envRegion = v
+			}
+		}
+	}
+	if s.Region == "" && envRegion == "" && s.RegionURL == "" {
+		return invalid("AWSSubject.RegionURL", "required when neither AWSSubject.Region nor AWS_REGION nor AWS_DEFAULT_REGION is set")
+	}
+	if s.Credentials == nil && !s.envHasCredentials() && s.CredentialsURL == "" {
+		return invalid("AWSSubject.CredentialsURL", "required when neither AWSSubject.Credentials nor AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set")
+	}
+	return nil
+}
+
+func (s *AWSSubject) envHasCredentials() bool {
+	return s.getenv("AWS_ACCESS_KEY_ID") != "" && s.getenv("AWS_SECRET_ACCESS_KEY") != ""
+}
+
+// checkAWSMetadataURL allows https anywhere, and plain http only to the
+// metadata service's link-local addresses and to loopback hosts.
+func checkAWSMetadataURL(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid(field, "not a valid URL")
+	}
+	if u.Scheme == "http" && u.User == nil {
+		if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.Equal(net.ParseIP("169.254.169.254")) || ip.Equal(net.ParseIP("fd00:ec2::254"))) {
+			return nil
+		}
+	}
+	if err := checkEndpoint(field, raw); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) && u.Scheme == "http" {
+			ve.Reason = "plain http is only allowed to the metadata service (169.254.169.254, fd00:ec2::254) or loopback hosts, got host " + fmt.Sprintf("%q", u.Hostname())
+		}
+		return err
+	}
+	return nil
+}
+
+// SubjectToken returns the serialized, signed GetCallerIdentity request, with
+// req.Audience as its x-goog-cloud-target-resource header. Failures to reach
+// the metadata service or the credentials provider are *Error values with Op
+// "subject"; none of them contains a secret.
+func (s *AWSSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
+	if err := s.validate(); err != nil {
+		return "", err
+	}
+	region, creds, err := s.resolve(ctx)
+	if err != nil {
+		return "", err
+	}
+	target := strings.ReplaceAll(s.verificationURL(), "{region}", region)
+	tok, err := awssub.SubjectToken(ctx, creds, region, target, req.Audience, s.now())
+	if err != nil {
+		return "", &Error{Op: "subject", Err: fmt.Errorf("aws: %w", err)}
+	}
+	return tok, nil
+}
+
+// resolve finds the region and the credentials, asking the metadata service
+// (through the cache) for what the configuration and environment lack.
+func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, error) {
+	region := s.Region
+	if region == "" {
+		region = s.getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = s.getenv("AWS_DEFAULT_REGION")
+	}
+	var creds aws.Credentials
+	haveCreds := false
+	switch {
+	case s.Credentials != nil:
+		c, err := s.Credentials.Retrieve(ctx)
+		if err != nil {
+			return "", aws.Credentials{}, &Error{Op: "subject", Err: fmt.Errorf("aws credentials provider: %w", err), temporary: isTransientTransport(err)}
+		}
+		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials provider returned credentials without an access key id or secret access key"}
+		}
+		creds, haveCreds = c, true
+	case s.envHasCredentials():
+		creds = aws.Credentials{
+			AccessKeyID:     s.getenv("AWS_ACCESS_KEY_ID"),
+			SecretAccessKey: s.getenv("AWS_SECRET_ACCESS_KEY"),
+			SessionToken:    s.getenv("AWS_SESSION_TOKEN"),
+			Source:          "environment",
+		}
+		haveCreds = true
+	}
+	if region != "" && haveCreds {
+		return region, creds, nil
+	}
+	if region == "" && s.RegionURL == "" {
+		return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws region unknown: set AWS_REGION or a region URL"}
+	}
+	if !haveCreds && s.CredentialsURL == "" {
+		return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials unknown: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a credentials provider or a credentials URL"}
+	}
+	mdRegion, mdCreds, err := s.fromMetadata(ctx, region == "", !haveCreds)
+	if err != nil {
+		return "", aws.Credentials{}, err
+	}
+	if region == "" {
+		region = mdRegion
+	}
+	if !haveCreds {
+		creds = mdCreds
+	}
+	return region, creds, nil
+}
+
+func (s *AWSSubject) sharedCache() *awsCache {
+	key := awsCacheKey{s.RegionURL, s.CredentialsURL, s.IMDSv2TokenURL}
+	for {
+		old, _ := s.cache.Load().(*awsCache)
+		if old != nil && old.key == key {
+			return old
+		}
+		c := &awsCache{key: key, sem: make(chan struct{}, 1)}
+		var prev any
+		if old != nil {
+			prev = old
+		}
+		if s.cache.CompareAndSwap(prev, c) {
+			return c
+		}
+	}
+}
+
+// fromMetadata returns the region and/or the credentials from the cache, or
+// from the metadata service when the cache lacks them or they expired.
+func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) (string, aws.Credentials, error) {
+	c := s.sharedCache()
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", aws.Credentials{}, newTransportError("subject", ctx.Err())
+	}
+	defer func() { <-c.sem }()
+
+	now := s.now()
+	if !c.expires.IsZero() && !now.Before(c.expires) {
+		// The cached credentials expired: forget them and the region.
+		c.region, c.creds, c.hasCreds, c.expires = "", aws.Credentials{}, false, time.Time{}
+	}
+	if (!wantRegion || c.region != "") && (!wantCreds || c.hasCreds) {
+		return c.region, c.creds, nil
+	}
+
+	var hdr http.Header
+	if s.IMDSv2TokenURL != "" {
+		tok, err := s.metadata(ctx, http.MethodPut, s.IMDSv2TokenURL, http.Header{awsIMDSv2TTLHeader: {awsIMDSv2TTL}}, "IMDSv2 session token")
+		if err != nil {
+			return "", aws.Credentials{}, err
+		}
+		t := strings.TrimSpace(string(tok))
+		if t == "" {
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned an empty IMDSv2 session token"}
+		}
+		hdr = http.Header{awsIMDSv2TokenHeader: {t}}
+	}
+	if wantRegion && c.region == "" {
+		body, err := s.metadata(ctx, http.MethodGet, s.RegionURL, hdr, "availability zone")
+		if err != nil {
+			return "", aws.Credentials{}, err
+		}
+		r, ok := awssub.RegionFromZone(string(body))
+		if !ok {
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata returned an invalid availability zone %q", truncateForError(string(body), 64))}
+		}
+		c.region = r
+	}
+	if wantCreds && !c.hasCreds {
+		body, err := s.metadata(ctx, http.MethodGet, s.CredentialsURL, hdr, "role name")
+		if err != nil {
+			return "", aws.Credentials{}, err
+		}
+		role := strings.TrimSpace(string(body))
+		if i := strings.IndexByte(role, '\n'); i >= 0 {
+			role = strings.TrimSpace(role[:i])
+		}
+		if role == "" || strings.ContainsAny(role, "/?#\\ \t\r") {
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata returned an invalid role name %q", truncateForError(role, 64))}
+		}
+		body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), hdr, "role credentials")
+		if err != nil {
+			return "", aws.Credentials{}, err
+		}
+		mc, err := awssub.ParseMetadataCredentials(body)
+		if err != nil {
+			return "", aws.Credentials{}, &Error{Op: "subject", Err: err}
+		}
+		if !mc.Expires.IsZero() && !now.Before(mc.Expires) {
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned expired role credentials", temporary: true}
+		}
+		creds := aws.Credentials{
+			AccessKeyID: mc.AccessKeyID, SecretAccessKey: mc.SecretAccessKey, SessionToken: mc.SessionToken,
+			Source: "ec2 instance metadata", CanExpire: !mc.Expires.IsZero(), Expires: mc.Expires,
+		}
+		if mc.Expires.IsZero() || !now.Before(mc.Expires.Add(-awsCredentialsRefresh)) {
+			// Nothing to cache against: use once, keep the region only.
+			return c.region, creds, nil
+		}
+		c.creds, c.hasCreds, c.expires = creds, true, mc.Expires.Add(-awsCredentialsRefresh)
+	}
+	return c.region, c.creds, nil
+}
+
+// metadata performs one request to the metadata service and returns its body.
+func (s *AWSSubject) metadata(ctx context.Context, method, rawURL string, hdr http.Header, what string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, awsMetadataTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
+	if err != nil {
+		return nil, &Error{Op: "subject", Description: "aws metadata " + what + ": invalid URL"}
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := s.client().Do(req)
+	if err != nil {
+		return nil, newTransportError("subject", fmt.Errorf("aws metadata %s: %w", what, stripURLError(err)))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMetadataMaxBody+1))
+	if err != nil {
+		return nil, newTransportError("subject", fmt.Errorf("aws metadata %s: reading the response: %w", what, err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, newHTTPError("subject", resp.StatusCode, "", fmt.Sprintf("aws metadata %s request to %s failed", what, redactURL(req.URL)), "", 0)
+	}
+	if len(body) > awsMetadataMaxBody {
+		return nil, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata %s response is larger than %d bytes", what, awsMetadataMaxBody)}
+	}
+	return body, nil
+}
+
+// stripURLError replaces a *url.Error's URL by its redacted form, keeping the
+// error chain.
+func stripURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			c := *ue
+			c.URL = redactURL(u)
+			return &c
+		}
+	}
+	return err
+}
+
+func truncateForError(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stsgo/sts/ststest"
 )
 
 const (
@@ -573,5 +575,66 @@ func TestAWSSubjectNoSecretsInFormatting(t *testing.T) {
 	}
 	if got := subjectKind(s); got != "aws" {
 		t.Errorf("subjectKind = %q", got)
+	}
+}
+
+func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
+	f := newFakeIMDS(t, true)
+	var seen atomic.Int32
+	srv := ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
+		seen.Add(1)
+		if typ != TokenTypeAWS4Request {
+			return fmt.Errorf("subject token type %q", typ)
+		}
+		raw, err := url.QueryUnescape(tok)
+		if err != nil {
+			return errors.New("not query-escaped")
+		}
+		var d decodedAWSToken
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			return errors.New("not JSON")
+		}
+		if d.Method != "POST" || d.URL != testAWSVerify2 || d.header("x-goog-cloud-target-resource") != testAWSAud ||
+			!strings.Contains(d.header("Authorization"), "x-goog-cloud-target-resource") {
+			return errors.New("not a signed GetCallerIdentity request for this audience")
+		}
+		return nil
+	}})
+	defer srv.Close()
+
+	// The provider and the exchange use different clients: the metadata
+	// service's and the emulator's.
+	ts, err := NewTokenSource(Config{
+		Subject:          f.subject(true),
+		SubjectTokenType: TokenTypeAWS4Request,
+		Audience:         testAWSAud,
+		TokenURL:         srv.TokenURL(),
+		HTTPClient:       srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.Valid() || seen.Load() != 1 {
+		t.Fatalf("token %v, %d exchanges", tok.Valid(), seen.Load())
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 || !strings.Contains(reqs[0].Header.Get("x-goog-api-client"), "source/aws") {
+		t.Errorf("requests = %v", reqs)
+	}
+
+	// A bad configuration fails at construction, naming the field.
+	_, err = NewTokenSource(Config{
+		Subject:          &AWSSubject{Getenv: envMap(nil)},
+		SubjectTokenType: TokenTypeAWS4Request,
+		Audience:         testAWSAud,
+		TokenURL:         srv.TokenURL(),
+	})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "AWSSubject.RegionURL" {
+		t.Errorf("NewTokenSource with no region: %v", err)
 	}
 }

@@ -1,0 +1,259 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// IntrospectOptions configures calls to STS's token introspection endpoint,
+// POST /v1/introspect. The zero value introspects access tokens at
+// https://sts.googleapis.com/v1/introspect without client authentication.
+type IntrospectOptions struct {
+	// URL is the introspection endpoint (the token_info_url of a credential
+	// file). Empty means "https://sts.<UniverseDomain>/v1/introspect". It
+	// must be https unless its host is a loopback address.
+	URL string
+	// UniverseDomain is the Google Cloud universe used to build the default
+	// URL. Empty means "googleapis.com".
+	UniverseDomain string
+	// TokenTypeHint is sent as tokenTypeHint. Empty means TokenTypeAccessToken;
+	// STS documents TokenTypeAccessToken and "access_token" as the supported
+	// values, and only those are accepted.
+	TokenTypeHint string
+	// ClientID and ClientSecret, when both set, authenticate the client with
+	// HTTP Basic auth. When empty, no Authorization header is sent.
+	ClientID, ClientSecret string
+	// HTTPClient sends the requests. Nil means http.DefaultClient (with
+	// redirects never followed, and deadlines set per attempt).
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP attempt. Zero means 30 s.
+	Timeout time.Duration
+	// Retry governs retries of temporary failures. The zero value retries
+	// up to 3 attempts.
+	Retry RetryPolicy
+	// Logger receives request and retry events, with secrets redacted. Nil
+	// means no logging.
+	Logger *slog.Logger
+}
+
+// String describes o without the client secret.
+func (o IntrospectOptions) String() string {
+	secret := ""
+	if o.ClientSecret != "" {
+		secret = " ClientSecret:REDACTED"
+	}
+	return fmt.Sprintf("sts.IntrospectOptions{URL:%q ClientID:%q%s}", o.URL, o.ClientID, secret)
+}
+
+// GoString is String, so %#v redacts too.
+func (o IntrospectOptions) GoString() string { return o.String() }
+
+func (o *IntrospectOptions) validate() error {
+	if o.URL != "" {
+		if err := checkEndpoint("IntrospectOptions.URL", o.URL); err != nil {
+			return err
+		}
+	}
+	if o.UniverseDomain != "" && !validDomain(o.UniverseDomain) {
+		return invalid("IntrospectOptions.UniverseDomain", "%q is not a domain name", truncateString(o.UniverseDomain, 100))
+	}
+	switch o.TokenTypeHint {
+	case "", TokenTypeAccessToken, "access_token":
+	default:
+		return invalid("IntrospectOptions.TokenTypeHint", "must be %q or \"access_token\", got %q",
+			TokenTypeAccessToken, truncateString(o.TokenTypeHint, 100))
+	}
+	if (o.ClientID == "") != (o.ClientSecret == "") {
+		if o.ClientID == "" {
+			return invalid("IntrospectOptions.ClientID", "must be set when ClientSecret is")
+		}
+		return invalid("IntrospectOptions.ClientSecret", "must be set when ClientID is")
+	}
+	if o.Timeout < 0 {
+		return invalid("IntrospectOptions.Timeout", "must not be negative")
+	}
+	return o.Retry.validate("IntrospectOptions.Retry")
+}
+
+// Introspection is what STS says about a token (RFC 7662 section 2.2). An
+// inactive token (expired, revoked, unknown, or not issued by STS) has
+// Active false and usually no other field set.
+type Introspection struct {
+	// Active reports whether the token is currently valid.
+	Active bool
+	// ClientID is the OAuth client that requested the token, if any.
+	ClientID string
+	// Expiry is when the token expires; zero when not reported.
+	Expiry time.Time
+	// IssuedAt is when the token was issued; zero when not reported.
+	IssuedAt time.Time
+	// Issuer is the token's issuer.
+	Issuer string
+	// Scopes are the token's OAuth scopes.
+	Scopes []string
+	// Subject is the unique ID of the token's principal.
+	Subject string
+	// Username is the human-readable name of the token's principal.
+	Username string
+}
+
+// String describes the introspection result. It holds no secret: the token
+// itself is never part of an Introspection.
+func (in *Introspection) String() string {
+	if in == nil {
+		return "sts.Introspection(nil)"
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "none"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("sts.Introspection{Active:%t ClientID:%q Subject:%q Username:%q Issuer:%q Scopes:%q Expiry:%s IssuedAt:%s}",
+		in.Active, in.ClientID, in.Subject, in.Username, in.Issuer, in.Scopes, ts(in.Expiry), ts(in.IssuedAt))
+}
+
+// GoString is String.
+func (in *Introspection) GoString() string { return in.String() }
+
+// Introspector calls STS's /v1/introspect endpoint. Create it with
+// NewIntrospector; it is safe for concurrent use.
+type Introspector struct {
+	url        string
+	hint       string
+	authHeader string
+	doer       *httpDoer
+}
+
+// NewIntrospector checks opts and returns an Introspector.
+func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	universe := opts.UniverseDomain
+	if universe == "" {
+		universe = DefaultUniverseDomain
+	}
+	u := opts.URL
+	if u == "" {
+		u = "https://sts." + universe + "/v1/introspect"
+	}
+	hint := opts.TokenTypeHint
+	if hint == "" {
+		hint = TokenTypeAccessToken
+	}
+	in := &Introspector{
+		url:  u,
+		hint: hint,
+		doer: newHTTPDoer(opts.HTTPClient, opts.Timeout, opts.Retry, opts.Logger,
+			fmt.Sprintf("gl-go/%s sts/%s", strings.TrimPrefix(runtime.Version(), "go"), Version)),
+	}
+	if opts.ClientID != "" {
+		in.authHeader = basicAuth(opts.ClientID, opts.ClientSecret)
+	}
+	return in, nil
+}
+
+// String describes the introspector without secrets.
+func (i *Introspector) String() string {
+	return fmt.Sprintf("sts.Introspector{URL:%q ClientAuth:%t}", i.url, i.authHeader != "")
+}
+
+// Introspect asks STS about token. An inactive token is a result with Active
+// false, not an error. A failed call, an OAuth error answer or a malformed
+// response is an *Error with Op "introspect"; an empty token is a
+// *ValidationError.
+func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspection, error) {
+	if token == "" {
+		return nil, invalid("token", "must not be empty")
+	}
+	hdr := http.Header{}
+	if i.authHeader != "" {
+		hdr.Set("Authorization", i.authHeader)
+	}
+	req := wire.IntrospectRequest{Token: token, TokenTypeHint: i.hint}
+	body, err := i.doer.do(ctx, &request{
+		op:          "introspect",
+		method:      http.MethodPost,
+		url:         i.url,
+		contentType: "application/json",
+		body:        req.JSON(),
+		header:      hdr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r, derr := wire.DecodeIntrospection(body)
+	if derr != nil {
+		return nil, &Error{Op: "introspect", StatusCode: http.StatusOK, Err: derr}
+	}
+	return &Introspection{
+		Active:   r.Active,
+		ClientID: r.ClientID,
+		Expiry:   r.Exp,
+		IssuedAt: r.Iat,
+		Issuer:   r.Issuer,
+		Scopes:   r.Scopes,
+		Subject:  r.Subject,
+		Username: r.Username,
+	}, nil
+}
+
+// IntrospectTokenSource introspects the current access token of src. If src
+// implements ContextTokenSource, ctx is passed to it. A failure to get the
+// token is an *Error with Op "introspect" wrapping the cause (or the
+// source's own *Error).
+func (i *Introspector) IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource) (*Introspection, error) {
+	if src == nil {
+		return nil, invalid("src", "must not be nil")
+	}
+	var tok *oauth2.Token
+	var err error
+	if cs, ok := src.(ContextTokenSource); ok {
+		tok, err = cs.TokenContext(ctx)
+	} else {
+		tok, err = src.Token()
+	}
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, &Error{Op: "introspect", Err: fmt.Errorf("token source: %w", err)}
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, &Error{Op: "introspect", Err: errors.New("token source returned no access token")}
+	}
+	return i.Introspect(ctx, tok.AccessToken)
+}
+
+// Introspect asks STS about token with the given options; see
+// Introspector.Introspect. Programs that introspect often should keep one
+// Introspector.
+func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Introspection, error) {
+	i, err := NewIntrospector(opts)
+	if err != nil {
+		return nil, err
+	}
+	return i.Introspect(ctx, token)
+}
+
+// IntrospectTokenSource introspects the current access token of src with the
+// given options; see Introspector.IntrospectTokenSource.
+func IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource, opts IntrospectOptions) (*Introspection, error) {
+	i, err := NewIntrospector(opts)
+	if err != nil {
+		return nil, err
+	}
+	return i.IntrospectTokenSource(ctx, src)
+}

@@ -47,8 +47,9 @@ type CacheOptions struct {
 	// InitialToken, if valid, is served first (as with
 	// oauth2.ReuseTokenSource).
 	InitialToken *oauth2.Token
-	// Logger receives refresh events (never token values). Nil means no
-	// logging.
+	// Logger receives refresh events (never token values). Nil means what
+	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see LoggingLevelEnv): by
+	// default, no logging.
 	Logger *slog.Logger
 }
 
@@ -142,6 +143,7 @@ func NewCachedTokenSource(src oauth2.TokenSource, opts CacheOptions) (*CachedTok
 		return nil, err
 	}
 	c := &CachedTokenSource{src: src, opts: opts}
+	c.opts.Logger = resolveLogger(opts.Logger)
 	c.csrc, _ = src.(ContextTokenSource)
 	c.stale = opts.StaleFraction
 	if c.stale == 0 {

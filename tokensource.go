@@ -89,7 +89,8 @@ type Config struct {
 	// ignores it.
 	Cache CacheOptions
 	// Logger receives request, response, retry and refresh events, with
-	// secrets redacted. Nil means no logging.
+	// secrets redacted. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks
+	// for (see LoggingLevelEnv): by default, no logging.
 	Logger *slog.Logger
 
 	// accessBoundary is set by downscoping layers.

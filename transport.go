@@ -170,7 +170,7 @@ func newHTTPDoer(base *http.Client, timeout time.Duration, retry RetryPolicy, lo
 	if timeout <= 0 {
 		timeout = defaultAttemptTimeout
 	}
-	return &httpDoer{client: &c, timeout: timeout, retry: retry.withDefaults(), logger: logger, apiInfo: apiInfo}
+	return &httpDoer{client: &c, timeout: timeout, retry: retry.withDefaults(), logger: resolveLogger(logger), apiInfo: apiInfo}
 }
 
 // request describes one call; body is re-sent on each attempt.

@@ -1,0 +1,153 @@
+package sts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stsgo/sts/ststest"
+)
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLogsRedactSecrets runs exchanges, a retry, a refresh and a failing
+// refresh with debug logging on, and checks that the log has those events
+// and none of the secrets involved.
+func TestLogsRedactSecrets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			subject      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb2ctdGVzdCJ9.c2VjcmV0LXN1YmplY3Q"
+			clientID     = "log-test-client"
+			clientSecret = "client-secret-4f7a1d9c2e"
+		)
+		emu := ststest.NewUnstartedServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret, RequireClientAuth: true})
+		defer emu.Close()
+		var sink syncBuffer
+		logger := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		ts, err := NewTokenSource(Config{
+			Subject:          StaticSubject(subject),
+			SubjectTokenType: TokenTypeJWT,
+			Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+			ClientID:         clientID,
+			ClientSecret:     clientSecret,
+			TokenURL:         emu.TokenURL(),
+			HTTPClient:       emu.Client(),
+			Retry:            RetryPolicy{InitialBackoff: 10 * time.Millisecond},
+			Logger:           logger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		emu.PushFaults(ststest.UnavailableFault(0))
+		tok1, err := ts.TokenContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.Invalidate(tok1)
+		tok2, err := ts.TokenContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.Invalidate(tok2)
+		emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "the subject token is not accepted"))
+		if _, err := ts.TokenContext(ctx); err == nil {
+			t.Fatal("want the refresh to fail")
+		}
+		synctest.Wait()
+
+		out := sink.String()
+		for _, want := range []string{`"msg":"sts: request"`, `"msg":"sts: response"`, `"msg":"sts: retrying"`,
+			`"msg":"sts: token refreshed"`, `"msg":"sts: token refresh failed"`, `"msg":"sts: error response"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log lacks %s:\n%s", want, out)
+			}
+		}
+		for name, secret := range map[string]string{
+			"subject token":  subject,
+			"subject part":   "c2VjcmV0LXN1YmplY3Q",
+			"client secret":  clientSecret,
+			"basic header":   strings.TrimPrefix(basicAuth(clientID, clientSecret), "Basic "),
+			"access token 1": tok1.AccessToken,
+			"access token 2": tok2.AccessToken,
+		} {
+			if strings.Contains(out, secret) {
+				t.Errorf("log holds the %s", name)
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("log line is not JSON: %q", line)
+			}
+		}
+	})
+}
+
+func TestLoggingLevelEnv(t *testing.T) {
+	for v, want := range map[string]slog.Level{"debug": slog.LevelDebug, "INFO": slog.LevelInfo, " warn ": slog.LevelWarn, "Error": slog.LevelError} {
+		if got, ok := envLogLevel(v); !ok || got != want {
+			t.Errorf("envLogLevel(%q) = %v, %t; want %v", v, got, ok, want)
+		}
+	}
+	for _, v := range []string{"", "trace", "0", "true", "verbose"} {
+		if _, ok := envLogLevel(v); ok {
+			t.Errorf("envLogLevel(%q) enables logging", v)
+		}
+	}
+
+	t.Setenv(LoggingLevelEnv, "")
+	if l := resolveLogger(nil); l != nil {
+		t.Error("logging on without the environment variable")
+	}
+	given := slog.New(slog.DiscardHandler)
+	t.Setenv(LoggingLevelEnv, "debug")
+	if l := resolveLogger(given); l != given {
+		t.Error("a given logger is not used as is")
+	}
+	l := resolveLogger(nil)
+	if l == nil || !l.Enabled(context.Background(), slog.LevelDebug) {
+		t.Fatal("GOOGLE_SDK_GO_LOGGING_LEVEL=debug does not enable debug logs")
+	}
+	t.Setenv(LoggingLevelEnv, "warn")
+	if l := resolveLogger(nil); l == nil || l.Enabled(context.Background(), slog.LevelInfo) || !l.Enabled(context.Background(), slog.LevelWarn) {
+		t.Error("GOOGLE_SDK_GO_LOGGING_LEVEL=warn does not log from warn up only")
+	}
+}
+
+func TestGoogleLogKeys(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: googleLogKeys}))
+	l.Info("hello", slog.Group("g", "level", "nested"))
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["severity"] != "INFO" || m["message"] != "hello" || m["timestamp"] == nil {
+		t.Errorf("keys not renamed: %s", buf.String())
+	}
+	if g, _ := m["g"].(map[string]any); g["level"] != "nested" {
+		t.Errorf("grouped attribute renamed: %s", buf.String())
+	}
+}

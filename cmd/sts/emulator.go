@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/ststest"
+)
+
+func init() {
+	register("emulator", &command{
+		summary: "Run the STS emulator (package ststest) as a loopback HTTP server for other programs' tests.\n" +
+			"It prints its base URL on the first line of standard output, logs one line per request\n" +
+			"(method, path, status; never a token) on standard error, and stops cleanly on SIGINT or SIGTERM.\n" +
+			"It keeps every request in memory: run it for tests, not as a service.",
+		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--quiet]",
+		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
+			lifetime := fs.Duration("token-lifetime", ststest.DefaultTokenLifetime, "lifetime of the tokens the emulator issues")
+			quiet := fs.Bool("quiet", false, "do not log requests on standard error")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("takes no arguments")
+				}
+				if *lifetime <= 0 {
+					return usagef("--token-lifetime must be positive")
+				}
+				return runEmulator(ctx, e, *listen, *lifetime, *quiet)
+			}
+		},
+	})
+}
+
+func runEmulator(ctx context.Context, e *env, listen string, lifetime time.Duration, quiet bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usagef("--listen %q: %v", truncate(listen, 64), err)
+	}
+	if !sts.IsLoopback(host) {
+		// Clients only accept plain http for loopback hosts, and the
+		// emulator keeps credentials in memory: it never listens elsewhere.
+		return usagef("--listen must name a loopback host (127.0.0.1, ::1 or localhost), got %q", truncate(host, 64))
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: lifetime})
+	emu.URL = "http://" + ln.Addr().String()
+	var h http.Handler = emu
+	if !quiet {
+		h = logRequests(e, emu)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	fmt.Fprintf(e.stdout, "%s\n", emu.URL)
+	fmt.Fprintf(e.stdout, "STS emulator listening; token endpoint %s\n", emu.TokenURL())
+	fmt.Fprintf(e.stdout, "Stop it with Ctrl-C or SIGTERM.\n")
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		emu.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	emu.Close() // releases requests held by latency or hang faults
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "STS emulator stopped after %d requests.\n", emu.Count(""))
+	return nil
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (the emulator's
+// reset faults need it).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logRequests logs method, path (no query), status and duration of each
+// request: nothing that can hold a secret.
+func logRequests(e *env, h http.Handler) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(e.stderr, "%s %s %s %d %s\n", start.UTC().Format(time.RFC3339), r.Method, truncate(r.URL.Path, 100), rec.status, time.Since(start).Round(time.Microsecond))
+	})
+}

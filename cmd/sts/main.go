@@ -1,0 +1,194 @@
+// Command sts exchanges, inspects and narrows Google Cloud credentials
+// through Google's Security Token Service, and runs a local STS emulator.
+//
+// Usage:
+//
+//	sts <command> [flags]
+//
+// Commands:
+//
+//	demo        run every layer of the library end to end against an embedded emulator
+//	emulator    run the STS emulator as a loopback server for other programs' tests
+//	token       print an access token for a credential configuration file
+//	downscope   print a token narrowed by a Credential Access Boundary
+//	introspect  show what STS knows about a token
+//	login       sign in to a workforce identity pool
+//	version     print the version
+//
+// Every command takes --help. Results go to standard output; errors go to
+// standard error, with a non-zero exit status (1 for a failure, 2 for a
+// usage error). No command writes a secret to standard error. Set
+// GOOGLE_SDK_GO_LOGGING_LEVEL=debug to log requests, responses, retries and
+// refreshes (secrets redacted) as JSON on standard error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// env is what a command may touch of the outside world; tests replace none
+// of it (they run the built binary), but it keeps commands honest about
+// their streams.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	usage   string // the line after "Usage: "
+	// setup defines the command's flags on fs and returns the function
+	// that does the work once they are parsed; args are the positional
+	// arguments left.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+var commands = map[string]*command{}
+
+// register adds a command; each command file calls it from init.
+func register(name string, c *command) { commands[name] = c }
+
+// usageError is returned for bad command lines; it exits with status 2.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 {
+		topUsage(e.stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				fs := newFlagSet(args[1], e)
+				c.setup(fs)
+				printUsage(e.stdout, c, fs)
+				return 0
+			}
+		}
+		topUsage(e.stdout)
+		return 0
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(e.stderr, "sts: unknown command %q\n", truncate(name, 40))
+		topUsage(e.stderr)
+		return 2
+	}
+	fs := newFlagSet(name, e)
+	runner := c.setup(fs)
+	err := parse(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(e.stdout, c, fs)
+		return 0
+	}
+	if err == nil {
+		err = runner(ctx, e, fs.Args())
+	}
+	if err == nil {
+		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		if ue.msg != "" {
+			fmt.Fprintf(e.stderr, "sts %s: %s\n", name, ue.msg)
+		}
+		fmt.Fprintf(e.stderr, "Run 'sts %s --help' for usage.\n", name)
+		return 2
+	}
+	fmt.Fprintf(e.stderr, "sts %s: %s\n", name, strings.TrimPrefix(err.Error(), "sts: "))
+	return 1
+}
+
+// newFlagSet returns the command's flag set. Parse errors are printed by the
+// flag package to stderr; help is printed by run to stdout.
+func newFlagSet(name string, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet("sts "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses args and maps flag errors to usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{} // the flag package already printed why
+	}
+	return nil
+}
+
+func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.usage, c.summary)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+func topUsage(w io.Writer) {
+	fmt.Fprintf(w, "sts exchanges, inspects and narrows Google Cloud credentials through the Security Token Service.\n\n")
+	fmt.Fprintf(w, "Usage: sts <command> [flags]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-11s %s\n", n, firstLine(commands[n].summary))
+	}
+	fmt.Fprintf(w, "\nRun 'sts <command> --help' for a command's flags.\n")
+	fmt.Fprintf(w, "GOOGLE_SDK_GO_LOGGING_LEVEL=debug logs requests (secrets redacted) as JSON on standard error.\n")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSuffix(line, ".")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// preview shows a secret as a short prefix and its length, never whole.
+func preview(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	n := min(12, len(secret)/4)
+	return fmt.Sprintf("%s… (%d chars)", secret[:n], len(secret))
+}

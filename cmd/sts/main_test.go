@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stsgo/sts"
+)
+
+// binary is the sts command built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "sts-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "sts")
+	if runtime.GOOS == "windows" {
+		binary += ".exe"
+	}
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building sts: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// result is what one run of the binary produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cli runs the binary with args; env entries are added to a minimal
+// environment (no GOOGLE_* variables of the machine leak in).
+func cli(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(baseEnv(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("running sts %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}
+
+func baseEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "SYSTEMROOT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// issuedToken matches an emulator-issued access token in full.
+var issuedToken = regexp.MustCompile(`ststest-[a-z]+-[A-Za-z0-9_-]{20,}`)
+
+func TestVersion(t *testing.T) {
+	r := cli(t, nil, "", "version")
+	if r.code != 0 || !strings.Contains(r.stdout, "sts "+sts.Version) || r.stderr != "" {
+		t.Fatalf("version: %+v", r)
+	}
+	if r := cli(t, nil, "", "version", "extra"); r.code != 2 {
+		t.Fatalf("version with an argument: %+v", r)
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	top := cli(t, nil, "", "--help")
+	if top.code != 0 || !strings.Contains(top.stdout, "Commands:") {
+		t.Fatalf("--help: %+v", top)
+	}
+	for name := range commands {
+		t.Run(name, func(t *testing.T) {
+			for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
+				r := cli(t, nil, "", args...)
+				if r.code != 0 || !strings.Contains(r.stdout, "Usage: sts "+name) || r.stderr != "" {
+					t.Fatalf("sts %v: %+v", args, r)
+				}
+			}
+			if !strings.Contains(top.stdout, "  "+name+" ") {
+				t.Errorf("top-level help does not list %s", name)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"no-such-command"},
+		{"demo", "--no-such-flag"},
+		{"demo", "extra-argument"},
+		{"emulator", "--listen", "0.0.0.0:0"},
+		{"emulator", "--listen", "nonsense"},
+	} {
+		r := cli(t, nil, "", args...)
+		if r.code != 2 || r.stderr == "" || r.stdout != "" {
+			t.Errorf("sts %v: want exit 2 with a message on stderr only, got %+v", args, r)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	r := cli(t, nil, "", "demo")
+	if r.code != 0 {
+		t.Fatalf("demo failed: %+v", r)
+	}
+	if r.stderr != "" {
+		t.Errorf("demo wrote to stderr: %q", r.stderr)
+	}
+	for _, want := range []string{
+		"Start the STS emulator",
+		"Exchange it at STS",
+		"emulator token requests: 0 -> 1",
+		"emulator token requests: 1 -> 1", // the cached call
+		"same token: true",
+		`issued to subject "demo-workload-rotated"`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if m := issuedToken.FindString(r.stdout); m != "" {
+		t.Errorf("demo printed a whole token %q", m)
+	}
+	// The subject JWT's payload (its second part) is never printed.
+	if strings.Contains(r.stdout, "eyJhdWQi") || strings.Contains(r.stdout, "eyJleHAi") {
+		t.Errorf("demo printed a subject token's claims:\n%s", r.stdout)
+	}
+}
+
+// startEmulator runs `sts emulator` and returns its base URL, a stop
+// function that sends sig and returns the exit code, and the stdout and
+// stderr read so far.
+func startEmulator(t *testing.T, args ...string) (url string, cmd *exec.Cmd, rest *bytes.Buffer, stderr *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	cmd = exec.CommandContext(ctx, binary, append([]string{"emulator"}, args...)...)
+	cmd.Env = baseEnv()
+	stderr = &bytes.Buffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	br := bufio.NewReader(out)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the emulator's endpoint: %v (stderr %q)", err, stderr.String())
+	}
+	rest = &bytes.Buffer{}
+	go func() { _, _ = rest.ReadFrom(br) }()
+	return strings.TrimSpace(line), cmd, rest, stderr
+}
+
+func TestEmulatorServesAndStopsOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			if runtime.GOOS == "windows" {
+				t.Skip("signals")
+			}
+			url, cmd, _, stderr := startEmulator(t, "--listen", "127.0.0.1:0", "--token-lifetime", "10m")
+			if !strings.HasPrefix(url, "http://127.0.0.1:") {
+				t.Fatalf("endpoint line %q", url)
+			}
+			ts, err := sts.NewTokenSource(sts.Config{
+				Subject:          sts.StaticSubject("a.b.c"),
+				SubjectTokenType: sts.TokenTypeJWT,
+				Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+				TokenURL:         url + "/v1/token",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := ts.TokenContext(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if life := time.Until(tok.Expiry); life < 9*time.Minute || life > 11*time.Minute {
+				t.Errorf("token lifetime %v, want about 10m", life)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("emulator exit after %v: %v (stderr %q)", sig, err, stderr.String())
+			}
+			if strings.Contains(stderr.String(), tok.AccessToken) || strings.Contains(stderr.String(), "a.b.c") {
+				t.Errorf("emulator logged a token: %q", stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "POST /v1/token 200") {
+				t.Errorf("emulator did not log the request: %q", stderr.String())
+			}
+		})
+	}
+}

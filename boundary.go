@@ -2,29 +2,37 @@ package sts
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/oauth2"
 
 	"github.com/google/cel-go/common"
 	"github.com/google/cel-go/parser"
 )
 
 // Limits of a Credential Access Boundary, from Google's STS API reference
-// (the Options message): at most 10 rules, and the options parameter that
-// carries the boundary at most 2048 characters.
+// (the Options message: "The access boundary can include up to 10 rules. The
+// size of the parameter value should not exceed 2048 characters.").
 const (
 	// MaxAccessBoundaryRules is the largest number of rules a boundary may
 	// hold. A boundary of exactly this many rules is legal.
 	MaxAccessBoundaryRules = 10
-	// MaxAccessBoundaryOptionsLength is the largest size, in characters
-	// (Unicode code points), of the serialized options parameter
-	// {"accessBoundary":{…}} that carries a boundary to STS.
+	// MaxAccessBoundaryOptionsLength is the largest size, in bytes, of the
+	// options parameter {"accessBoundary":{…}} that carries a boundary to
+	// STS, measured as the package encodes it (compact JSON; "&" and "<"
+	// are escaped as \u0026 and \u003c, so each costs 6 bytes). Counting
+	// bytes rather than characters is the stricter reading of the limit.
 	MaxAccessBoundaryOptionsLength = 2048
 
 	// maxBoundaryFileSize bounds what ParseAccessBoundary reads; a legal
@@ -187,8 +195,8 @@ func (b *AccessBoundary) validate(n fieldNames) error {
 	if err != nil {
 		return invalid(n.root, "cannot be encoded: %v", err)
 	}
-	if l := utf8.RuneCount(opts); l > MaxAccessBoundaryOptionsLength {
-		return invalid(n.root, "encodes to %d characters of options, at most %d are allowed", l, MaxAccessBoundaryOptionsLength)
+	if l := len(opts); l > MaxAccessBoundaryOptionsLength {
+		return invalid(n.root, "encodes to %d bytes of options, at most %d are allowed", l, MaxAccessBoundaryOptionsLength)
 	}
 	return nil
 }
@@ -297,16 +305,11 @@ type boundaryOptions struct {
 	AccessBoundary *AccessBoundary `json:"accessBoundary"`
 }
 
-// optionsJSON renders the STS options parameter {"accessBoundary":{…}},
-// without HTML escaping so that "&&" in conditions stays short.
+// optionsJSON renders the STS options parameter {"accessBoundary":{…}}
+// byte for byte as the exchange sends it (Config.optionsJSON marshals the
+// boundary's JSON inside a map with encoding/json).
 func (b *AccessBoundary) optionsJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(boundaryOptions{AccessBoundary: b}); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return json.Marshal(boundaryOptions{AccessBoundary: b})
 }
 
 // boundaryFile is the JSON of a boundary file: the documented form
@@ -394,4 +397,168 @@ func jsonKind(k string) string {
 		return "object"
 	}
 	return k
+}
+
+// DownscopeConfig configures downscoping of the tokens of a root credential:
+// server-side by NewDownscopedTokenSource, or client-side through
+// NewIntermediaryExchanger (used by package github.com/stsgo/sts/downscope).
+// Source is required. A DownscopeConfig is not used after the constructor
+// returns.
+type DownscopeConfig struct {
+	// Source supplies the root access tokens to downscope: any
+	// oauth2.TokenSource, ideally a cached one (a CachedTokenSource, or
+	// oauth2.ReuseTokenSource), since each exchange asks it for a token.
+	// If it implements ContextTokenSource, the exchange's context is passed
+	// on. Required.
+	Source oauth2.TokenSource
+	// Boundary is the Credential Access Boundary to apply. Required by
+	// NewDownscopedTokenSource, which validates it and copies it; ignored
+	// by NewIntermediaryExchanger.
+	Boundary *AccessBoundary
+	// TokenURL is the STS token endpoint. Empty means
+	// "https://sts.<UniverseDomain>/v1/token". It must be https unless its
+	// host is a loopback address.
+	TokenURL string
+	// UniverseDomain is the Google Cloud universe. Empty means
+	// "googleapis.com".
+	UniverseDomain string
+	// HTTPClient sends the requests. Nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP attempt. Zero means 30 s.
+	Timeout time.Duration
+	// Retry governs retries of temporary failures. The zero value retries
+	// up to 3 attempts.
+	Retry RetryPolicy
+	// Cache tunes the refresh-ahead cache of NewDownscopedTokenSource.
+	Cache CacheOptions
+	// Logger receives request, retry and refresh events, with secrets
+	// redacted. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// String describes c without secrets.
+func (c DownscopeConfig) String() string {
+	rules := 0
+	if c.Boundary != nil {
+		rules = len(c.Boundary.Rules)
+	}
+	return fmt.Sprintf("sts.DownscopeConfig{TokenURL:%q Rules:%d}", c.TokenURL, rules)
+}
+
+// exchangeConfig builds the exchange configuration shared by both kinds of
+// downscoping: the root token is the subject, no audience and no scope.
+func (c DownscopeConfig) exchangeConfig(requested string) (Config, error) {
+	if c.Source == nil {
+		return Config{}, invalid("DownscopeConfig.Source", "must not be nil")
+	}
+	return Config{
+		Subject:            TokenSourceSubject{Source: c.Source},
+		SubjectTokenType:   TokenTypeAccessToken,
+		RequestedTokenType: requested,
+		Scopes:             []string{},
+		TokenURL:           c.TokenURL,
+		UniverseDomain:     c.UniverseDomain,
+		HTTPClient:         c.HTTPClient,
+		Timeout:            c.Timeout,
+		Retry:              c.Retry,
+		Cache:              c.Cache,
+		Logger:             c.Logger,
+	}, nil
+}
+
+// NewDownscopedTokenSource returns a source of server-side downscoped tokens:
+// each refresh exchanges a root token at STS for one limited by
+// cfg.Boundary (subject_token_type access_token, options
+// {"accessBoundary":…}, no audience, no scope). Unlike the downscoping of
+// golang.org/x/oauth2 and cloud.google.com/go/auth, tokens are cached and
+// refreshed ahead of expiry (cfg.Cache), so a boundary costs one STS request
+// per token lifetime, not one per call. STS gives no lifetime for these
+// exchanges: a downscoped token expires with the root token it came from.
+//
+// The boundary is validated here (see AccessBoundary.Validate); later
+// changes to it do not affect the source.
+func NewDownscopedTokenSource(cfg DownscopeConfig) (*CachedTokenSource, error) {
+	if cfg.Boundary == nil {
+		return nil, invalid("DownscopeConfig.Boundary", "must not be nil")
+	}
+	if err := cfg.Boundary.Validate(); err != nil {
+		return nil, err
+	}
+	xc, err := cfg.exchangeConfig(TokenTypeAccessToken)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(cfg.Boundary)
+	if err != nil {
+		return nil, invalid("DownscopeConfig.Boundary", "cannot be encoded: %v", err)
+	}
+	xc.accessBoundary = raw
+	return NewTokenSource(xc)
+}
+
+// Intermediary is an access boundary intermediary token and its session
+// key, the two things STS returns for client-side downscoping. Both are
+// secrets: String, GoString and %v print neither.
+type Intermediary struct {
+	// Token is the intermediary access token; client-side downscoped tokens
+	// start with it and expire with it. Its Expiry is STS's lifetime, or
+	// the root token's expiry when STS gives none.
+	Token *oauth2.Token
+	// SessionKey is access_boundary_session_key as STS sent it: the
+	// standard base64 of a serialized Tink keyset.
+	SessionKey string
+}
+
+// String describes i without its secrets.
+func (i Intermediary) String() string {
+	exp := "none"
+	if i.Token != nil && !i.Token.Expiry.IsZero() {
+		exp = i.Token.Expiry.UTC().Format(time.RFC3339)
+	}
+	return "sts.Intermediary{Token:REDACTED SessionKey:REDACTED Expiry:" + exp + "}"
+}
+
+// GoString is String, so %#v redacts too.
+func (i Intermediary) GoString() string { return i.String() }
+
+// IntermediaryExchanger fetches access boundary intermediary tokens from STS
+// (requested_token_type
+// urn:ietf:params:oauth:token-type:access_boundary_intermediary_token). It
+// does not cache: package github.com/stsgo/sts/downscope builds the
+// client-side token sources on top of it. Create it with
+// NewIntermediaryExchanger; it is safe for concurrent use.
+type IntermediaryExchanger struct {
+	x *Exchanger
+}
+
+// NewIntermediaryExchanger checks cfg (Source is required; Boundary and
+// Cache are ignored) and returns an exchanger of intermediary tokens.
+func NewIntermediaryExchanger(cfg DownscopeConfig) (*IntermediaryExchanger, error) {
+	xc, err := cfg.exchangeConfig(TokenTypeIntermediary)
+	if err != nil {
+		return nil, err
+	}
+	x, err := NewExchanger(xc)
+	if err != nil {
+		return nil, err
+	}
+	return &IntermediaryExchanger{x: x}, nil
+}
+
+// Intermediary exchanges a root token for an intermediary token and its
+// session key. A response without a session key is an *Error.
+func (e *IntermediaryExchanger) Intermediary(ctx context.Context) (*Intermediary, error) {
+	tok, resp, err := e.x.exchange(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if resp.SessionKey == "" {
+		return nil, &Error{Op: "exchange", StatusCode: http.StatusOK, Err: errors.New("response has no access_boundary_session_key")}
+	}
+	return &Intermediary{Token: tok, SessionKey: resp.SessionKey}, nil
+}
+
+// String describes e without secrets.
+func (e *IntermediaryExchanger) String() string {
+	return fmt.Sprintf("sts.IntermediaryExchanger{TokenURL:%q}", e.x.tokenURL)
 }

@@ -42,7 +42,8 @@ type IntrospectOptions struct {
 	// up to 3 attempts.
 	Retry RetryPolicy
 	// Logger receives request and retry events, with secrets redacted. Nil
-	// means no logging.
+	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
+	// LoggingLevelEnv): by default, no logging.
 	Logger *slog.Logger
 }
 

@@ -64,6 +64,15 @@ type usageError struct{ msg string }
 
 func (u *usageError) Error() string { return u.msg }
 
+// exitError ends a command with a given status and message, for outcomes
+// that are answers rather than failures (an inactive token).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (x *exitError) Error() string { return x.msg }
+
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
@@ -113,6 +122,13 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	if err == nil {
 		return 0
+	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		if xe.msg != "" {
+			fmt.Fprintf(e.stderr, "sts %s: %s\n", name, xe.msg)
+		}
+		return xe.code
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {

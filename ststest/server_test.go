@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -105,6 +106,194 @@ func TestExchangeInMemory(t *testing.T) {
 	}
 }
 
+func TestLookupAndSubjects(t *testing.T) {
+	s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 10 * time.Minute})
+	defer s.Close()
+	if _, ok := s.Lookup("ststest-at-unknown"); ok {
+		t.Fatal("unknown token found")
+	}
+	if _, ok := s.Lookup(""); ok {
+		t.Fatal("empty token found")
+	}
+	cases := []struct {
+		typ, token, wantSubject string
+	}{
+		{ttJWT, testJWT, "user-42"},
+		{ttIDToken, testJWT, "user-42"},
+		{ttJWT, "not-a-jwt", ""},
+		{ttJWT, "a.b.c", ""},
+		{"urn:ietf:params:oauth:token-type:saml2", "PHNhbWw+", ""},
+	}
+	for _, c := range cases {
+		form := exchangeForm()
+		form.Set("subject_token_type", c.typ)
+		form.Set("subject_token", c.token)
+		status, tr := postForm(t, s.Client(), s.TokenURL(), form)
+		if status != 200 {
+			t.Fatalf("%s: status %d %+v", c.token, status, tr)
+		}
+		info, ok := s.Lookup(tr.AccessToken)
+		if !ok {
+			t.Fatalf("%s: issued token not found", c.token)
+		}
+		if c.wantSubject != "" && info.Subject != c.wantSubject {
+			t.Errorf("%s: subject %q, want %q", c.token, info.Subject, c.wantSubject)
+		}
+		if c.wantSubject == "" && (!strings.HasPrefix(info.Subject, "subject-") || strings.Contains(info.Subject, c.token)) {
+			t.Errorf("%s: subject %q, want a hash-derived id", c.token, info.Subject)
+		}
+		if info.Token != tr.AccessToken || info.Kind != "exchange" || info.SubjectTokenType != c.typ ||
+			info.Audience != workloadAud || len(info.Scopes) != 1 || info.Scopes[0] != cloudScope ||
+			info.ExpiresAt.Sub(info.IssuedAt) != 10*time.Minute || *tr.ExpiresIn != 600 {
+			t.Errorf("%s: info %v, expires_in %d", c.token, info, *tr.ExpiresIn)
+		}
+	}
+	// The same subject yields the same hash-derived id; different ones differ.
+	a1 := exchangeSubject(t, s, "opaque-1")
+	a2 := exchangeSubject(t, s, "opaque-1")
+	b := exchangeSubject(t, s, "opaque-2")
+	if a1 != a2 || a1 == b {
+		t.Fatalf("subject ids %q %q %q", a1, a2, b)
+	}
+	// Lookup returns copies.
+	_, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
+	info, _ := s.Lookup(tr.AccessToken)
+	info.Scopes[0] = "changed"
+	if again, _ := s.Lookup(tr.AccessToken); again.Scopes[0] != cloudScope {
+		t.Fatal("Lookup result aliases the server's record")
+	}
+}
+
+func exchangeSubject(t *testing.T, s *ststest.Server, subject string) string {
+	t.Helper()
+	form := exchangeForm()
+	form.Set("subject_token", subject)
+	_, tr := postForm(t, s.Client(), s.TokenURL(), form)
+	info, _ := s.Lookup(tr.AccessToken)
+	return info.Subject
+}
+
+func TestTokensAreUnique(t *testing.T) {
+	s := ststest.NewUnstartedServer(ststest.Options{})
+	defer s.Close()
+	seen := map[string]bool{}
+	for range 50 {
+		_, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
+		if seen[tr.AccessToken] || len(tr.AccessToken) < 40 || strings.Contains(tr.AccessToken, ".") {
+			t.Fatalf("bad or repeated token %q", tr.AccessToken)
+		}
+		seen[tr.AccessToken] = true
+	}
+}
+
+func TestRecording(t *testing.T) {
+	s := ststest.NewServer(ststest.Options{ClientID: "client", ClientSecret: "s3cret"})
+	defer s.Close()
+	form := exchangeForm()
+	form.Set("options", `{"accessBoundary":{"accessBoundaryRules":[`+okRule+`]}}`)
+	req, _ := http.NewRequest(http.MethodPost, s.TokenURL(), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("client", "s3cret")
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp)
+	body := `{"grantType":"` + grantTE + `","subjectToken":"tok","subjectTokenType":"` + ttAccess + `","scope":"` + cloudScope + `"}`
+	resp, err = s.Client().Post(s.URL+"/v1beta/token", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp)
+
+	reqs := s.Requests()
+	if len(reqs) != 2 || s.Count("/v1/token") != 1 || s.Count("/v1beta/token") != 1 || s.Count("") != 2 || s.Count("/nope") != 0 {
+		t.Fatalf("requests %v", reqs)
+	}
+	r0, r1 := reqs[0], reqs[1]
+	if r0.Method != "POST" || r0.Path != "/v1/token" || r0.Form.Get("subject_token") != testJWT ||
+		r0.Form.Get("options") != form.Get("options") || !strings.HasPrefix(r0.Header.Get("Authorization"), "Basic ") || r0.Time.IsZero() {
+		t.Errorf("first request %#v: %v", r0, r0.Form)
+	}
+	if r1.Path != "/v1beta/token" || r1.Form.Get("grant_type") != grantTE || r1.Form.Get("subject_token") != "tok" ||
+		r1.Form.Get("subject_token_type") != ttAccess || r1.Form.Has("subjectToken") {
+		t.Errorf("JSON request not normalised: %v", r1.Form)
+	}
+	// Returned requests are copies.
+	reqs[0].Form.Set("subject_token", "changed")
+	reqs[0].Header.Set("Authorization", "changed")
+	if again := s.Requests()[0]; again.Form.Get("subject_token") != testJWT || again.Header.Get("Authorization") == "changed" {
+		t.Fatal("Requests result aliases the server's record")
+	}
+	// String forms carry no secret.
+	info, _ := s.Lookup(mustToken(t, s))
+	for _, v := range []any{s, r0, &r0, info, &info, ststest.Request{}, ststest.TokenInfo{}} {
+		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+			out := fmt.Sprintf(f, v)
+			for _, secret := range []string{testJWT, "s3cret", "Basic ", info.Token, "Y2xpZW50OnMzY3JldA"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s of %T leaks %q: %.300s", f, v, secret, out)
+				}
+			}
+		}
+	}
+}
+
+func mustToken(t *testing.T, s *ststest.Server) string {
+	t.Helper()
+	status, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
+	if status != 200 {
+		t.Fatalf("exchange failed: %d %+v", status, tr)
+	}
+	return tr.AccessToken
+}
+
+func TestConcurrentUse(t *testing.T) {
+	for _, mk := range []func(ststest.Options) *ststest.Server{ststest.NewServer, ststest.NewUnstartedServer} {
+		s := mk(ststest.Options{})
+		done := make(chan error)
+		for i := range 8 {
+			go func() {
+				var err error
+				for range 10 {
+					if i%2 == 0 {
+						s.PushFaults(ststest.Fault{})
+					}
+					resp, e := s.Client().PostForm(s.TokenURL(), exchangeForm())
+					if e != nil {
+						err = e
+						continue
+					}
+					resp.Body.Close()
+					_ = s.Requests()
+					_ = s.Count("/v1/token")
+					_ = s.String()
+				}
+				done <- err
+			}()
+		}
+		for range 8 {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+		if n := s.Count("/v1/token"); n != 80 {
+			t.Errorf("count %d, want 80", n)
+		}
+		s.Close()
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	s := ststest.NewServer(ststest.Options{})
+	s.Close()
+	s.Close()
+	m := ststest.NewUnstartedServer(ststest.Options{})
+	m.Close()
+	m.Close()
+	if _, err := m.Client().PostForm(m.TokenURL(), exchangeForm()); !errors.Is(err, ststest.ErrServerClosed) {
+		t.Fatalf("request after Close: %v", err)
+	}
+}
+
 var _ = context.Background
-var _ = errors.New
-var _ = time.Second

@@ -1,0 +1,379 @@
+// Package executable runs a credential executable ("pluggable auth") and
+// validates its response, for the root package's ExecutableSubject.
+//
+// The command runs only when the environment allows it, as an argv (never
+// through a shell), with a deadline that kills its whole process group, with
+// bounded output, and with the response contract checked field by field.
+// Errors never contain the token or the command's standard output.
+package executable
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Environment variables of the executable contract.
+const (
+	EnvAllow             = "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"
+	EnvAudience          = "GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE"
+	EnvTokenType         = "GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE"
+	EnvInteractive       = "GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE"
+	EnvImpersonatedEmail = "GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL"
+	EnvOutputFile        = "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE"
+)
+
+// Limits. MinTimeout and MaxTimeout are the range the public configuration
+// accepts; Run itself accepts any positive timeout so tests can be fast.
+const (
+	DefaultTimeout = 30 * time.Second
+	MinTimeout     = 5 * time.Second
+	MaxTimeout     = 120 * time.Second
+	// MaxOutput bounds the command's standard output and the output file.
+	MaxOutput = 1 << 20
+	// StderrReport is how much of the (redacted) standard error an
+	// ExitError reports.
+	StderrReport = 256
+	stderrKeep   = 4 << 10
+	// waitDelay bounds how long Run waits for the command's pipes to close
+	// after it exits or is killed (a detached grandchild may hold them).
+	waitDelay = time.Second
+)
+
+// ErrNotAllowed is returned when the environment does not allow executables.
+var ErrNotAllowed = errors.New("executable: running credential executables is not allowed; " +
+	"set the environment variable " + EnvAllow + "=1 to allow it")
+
+// ErrOutputTooLarge is returned when the command writes more than MaxOutput
+// bytes to its standard output.
+var ErrOutputTooLarge = fmt.Errorf("executable: command wrote more than %d bytes to standard output", MaxOutput)
+
+// Config configures one Run.
+type Config struct {
+	// Command is the argv; Command[0] is the program. Required.
+	Command []string
+	// Timeout bounds the run; 0 means DefaultTimeout. Not range-checked.
+	Timeout time.Duration
+	// OutputFile, if set, is read before running the command: a valid,
+	// unexpired success response there is used instead. It is also passed to
+	// the command, which is expected to write its response there.
+	OutputFile string
+	// Audience, TokenType and ImpersonatedEmail describe the exchange; they
+	// are passed to the command. TokenType is required and must be one of
+	// the token types an executable may return.
+	Audience          string
+	TokenType         string
+	ImpersonatedEmail string
+	// Getenv reads the allow switch; nil means os.Getenv.
+	Getenv func(string) string
+	// Environ gives the parent environment handed to the command; nil
+	// means os.Environ.
+	Environ func() []string
+	// Now is the clock for expiry checks; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is a token obtained by Run. Never print Token.
+type Result struct {
+	Token    string
+	Expiry   time.Time // zero when the response carried no expiration_time
+	FromFile bool      // the token came from the output file
+}
+
+// String implements fmt.Stringer without the token.
+func (r Result) String() string {
+	return fmt.Sprintf("executable.Result{Expiry: %s, FromFile: %t}", r.Expiry, r.FromFile)
+}
+
+// GoString implements fmt.GoStringer without the token.
+func (r Result) GoString() string { return r.String() }
+
+// ExitError reports a command that exited unsuccessfully.
+type ExitError struct {
+	// Code is the exit status, or -1 when the process was killed by a
+	// signal.
+	Code int
+	// Stderr is the start of the command's standard error, with
+	// token-shaped text redacted and control characters removed.
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	if e.Stderr == "" {
+		return fmt.Sprintf("executable: command exited with status %d", e.Code)
+	}
+	return fmt.Sprintf("executable: command exited with status %d: stderr: %s", e.Code, e.Stderr)
+}
+
+// TimeoutError reports a command killed at its deadline. It unwraps to
+// context.DeadlineExceeded.
+type TimeoutError struct {
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("executable: command did not finish within %s and was killed", e.Timeout)
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// check validates c; it does not check the timeout range.
+func (c *Config) check() error {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return errors.New("executable: no command configured")
+	}
+	for _, a := range c.Command {
+		if strings.IndexByte(a, 0) >= 0 {
+			return errors.New("executable: command contains a NUL byte")
+		}
+	}
+	if c.Timeout < 0 {
+		return errors.New("executable: negative timeout")
+	}
+	if !KnownTokenType(c.TokenType) {
+		return fmt.Errorf("executable: subject token type %q cannot be supplied by an executable (want %s, %s or %s)",
+			c.TokenType, TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2)
+	}
+	return nil
+}
+
+// Allowed reports whether getenv (nil means os.Getenv) allows executables.
+func Allowed(getenv func(string) string) bool {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return getenv(EnvAllow) == "1"
+}
+
+// Run returns a subject token: from the output file when it holds a valid,
+// unexpired success response, otherwise from running the command.
+func Run(ctx context.Context, c Config) (Result, error) {
+	if err := c.check(); err != nil {
+		return Result{}, err
+	}
+	if !Allowed(c.Getenv) {
+		return Result{}, ErrNotAllowed
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	requireExpiry := c.OutputFile != ""
+	if c.OutputFile != "" {
+		res, ok, err := readOutputFile(c.OutputFile, c.TokenType, now())
+		if err != nil || ok {
+			return res, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("executable: %w", err)
+	}
+	out, err := execute(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := ParseResponse(out)
+	if err != nil {
+		return Result{}, err
+	}
+	tok, exp, err := Validate(r, c.TokenType, now(), requireExpiry)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Token: tok, Expiry: exp}, nil
+}
+
+// readOutputFile reports ok with a usable cached token, neither ok nor an
+// error when the command must run (no file, an expired or failure
+// response), and an error for an unreadable or corrupt file.
+func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Result{}, false, fmt.Errorf("executable: output file %s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxOutput+1))
+	if err != nil {
+		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+	}
+	if len(data) > MaxOutput {
+		return Result{}, false, fmt.Errorf("executable: output file %s is larger than %d bytes", path, MaxOutput)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		// An empty file is what a command that has not written yet leaves.
+		return Result{}, false, nil
+	}
+	r, err := ParseResponse(data)
+	if err != nil {
+		return Result{}, false, fmt.Errorf("executable: output file %s is corrupt: %w", path, err)
+	}
+	tok, exp, err := Validate(r, tokenType, now, true)
+	var fe *FailureError
+	switch {
+	case err == nil:
+		return Result{Token: tok, Expiry: exp, FromFile: true}, true, nil
+	case errors.Is(err, ErrExpired), errors.As(err, &fe):
+		return Result{}, false, nil
+	default:
+		return Result{}, false, fmt.Errorf("executable: output file %s is corrupt: %w", path, err)
+	}
+}
+
+// childEnv is the parent environment without the contract's variables,
+// followed by the contract's variables for this run.
+func childEnv(parent []string, c *Config) []string {
+	own := []string{EnvAudience, EnvTokenType, EnvInteractive, EnvImpersonatedEmail, EnvOutputFile}
+	env := make([]string, 0, len(parent)+len(own))
+outer:
+	for _, kv := range parent {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, o := range own {
+			if strings.EqualFold(k, o) {
+				continue outer
+			}
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		EnvAudience+"="+c.Audience,
+		EnvTokenType+"="+c.TokenType,
+		EnvInteractive+"=0",
+	)
+	if c.ImpersonatedEmail != "" {
+		env = append(env, EnvImpersonatedEmail+"="+c.ImpersonatedEmail)
+	}
+	if c.OutputFile != "" {
+		env = append(env, EnvOutputFile+"="+c.OutputFile)
+	}
+	return env
+}
+
+// execute runs the command and returns its standard output.
+func execute(ctx context.Context, c Config) ([]byte, error) {
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	environ := os.Environ
+	if c.Environ != nil {
+		environ = c.Environ
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	stdout := &capped{max: MaxOutput, onOverflow: cancel}
+	stderr := &capped{max: stderrKeep, discard: true}
+	cmd := exec.CommandContext(runCtx, c.Command[0], c.Command[1:]...)
+	cmd.Env = childEnv(environ(), &c)
+	cmd.Stdin = nil // the null device: the command is not interactive
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.WaitDelay = waitDelay
+	inOwnGroup(cmd)
+
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("executable: cannot start %s: %w", c.Command[0], startErr(err))
+	}
+	err := cmd.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) || runCtx.Err() != nil {
+		// Whatever is left of the command's process group goes too.
+		killGroup(cmd)
+	}
+	switch {
+	case stdout.overflowed():
+		return nil, ErrOutputTooLarge
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("executable: %w", ctx.Err())
+	case runCtx.Err() != nil:
+		return nil, &TimeoutError{Timeout: timeout}
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, &ExitError{Code: ee.ExitCode(), Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
+		}
+		if !errors.Is(err, exec.ErrWaitDelay) {
+			return nil, fmt.Errorf("executable: running command: %w", err)
+		}
+		// The command exited successfully but left a process holding its
+		// output open; what it wrote is complete.
+	}
+	return stdout.bytes(), nil
+}
+
+// startErr strips the command path that exec errors repeat.
+func startErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
+// capped is a concurrency-safe buffer that keeps at most max bytes. Beyond
+// that it either discards silently or records the overflow, calls
+// onOverflow and fails the write (which closes the pipe).
+type capped struct {
+	mu         sync.Mutex
+	buf        []byte
+	max        int
+	discard    bool
+	over       bool
+	onOverflow func()
+}
+
+func (w *capped) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	room := w.max - len(w.buf)
+	if len(p) <= room {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p[:max(room, 0)]...)
+	if w.discard {
+		return len(p), nil
+	}
+	if !w.over {
+		w.over = true
+		if w.onOverflow != nil {
+			w.onOverflow()
+		}
+	}
+	return 0, ErrOutputTooLarge
+}
+
+func (w *capped) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf
+}
+
+func (w *capped) overflowed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.over
+}

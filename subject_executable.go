@@ -1,0 +1,181 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/stsgo/sts/internal/executable"
+)
+
+// ExecutableSubject is a SubjectTokenProvider that runs a local command (the
+// "executable-sourced credentials" or pluggable auth of Google's client
+// libraries) and returns the token it prints.
+//
+// The command runs only when the environment holds
+// GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1; otherwise SubjectToken fails
+// with an error saying so. It is run directly from its argv, never through a
+// shell, with standard input from the null device and the parent environment
+// plus GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE, GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE,
+// GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=0, GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL
+// (when impersonating) and GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE (when
+// OutputFile is set). At the deadline the command and, on Unix, every process
+// in its process group are killed. Its standard output is limited to 1 MiB.
+//
+// The command prints a JSON response:
+//
+//	{"version": 1, "success": true, "token_type": "urn:ietf:params:oauth:token-type:id_token",
+//	 "id_token": "…", "expiration_time": 1700000000}
+//
+// (saml_response instead of id_token for SAML), or
+// {"version": 1, "success": false, "code": "…", "message": "…"}. The response
+// is checked fully: version 1, token_type equal to the exchange's subject
+// token type (JWT, ID token or SAML 2 only), the token field that type needs,
+// and an expiration_time, when present, at least 30 s in the future.
+//
+// With OutputFile set, a valid unexpired success response found in that file
+// is used without running the command; an expired or failure response there
+// is ignored (the command runs), a missing or empty file too, and a corrupt
+// one is an error. The command's response must then carry expiration_time.
+//
+// The zero value is not usable: Command is required. The zero value of every
+// other field selects its default. An ExecutableSubject must not be modified
+// while in use; it is safe for concurrent use, each call running the command
+// anew (the exchange's cache sees that calls are rare).
+type ExecutableSubject struct {
+	// Command is the program and its arguments. Required. To split a
+	// command line from a configuration file, use ParseExecutableCommand.
+	Command []string
+	// Timeout bounds one run of the command. 0 means 30 s; otherwise it
+	// must be between 5 s and 120 s.
+	Timeout time.Duration
+	// OutputFile, if set, is a file where the command caches its response;
+	// see the type's documentation.
+	OutputFile string
+	// Getenv reads GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES. nil means
+	// os.Getenv. The command itself always receives the process
+	// environment.
+	Getenv func(string) string
+	// Now is the clock used to check expiration_time. nil means time.Now.
+	Now func() time.Time
+}
+
+// Executable timeout limits, as in credential configuration files.
+const (
+	ExecutableDefaultTimeout = executable.DefaultTimeout
+	ExecutableMinTimeout     = executable.MinTimeout
+	ExecutableMaxTimeout     = executable.MaxTimeout
+)
+
+func (e *ExecutableSubject) sourceKind() string { return "executable" }
+
+// validate checks the configuration. Errors are *ValidationError.
+func (e *ExecutableSubject) validate() error {
+	if e == nil || len(e.Command) == 0 {
+		return invalid("ExecutableSubject.Command", "must not be empty")
+	}
+	if e.Command[0] == "" {
+		return invalid("ExecutableSubject.Command", "program name (Command[0]) must not be empty")
+	}
+	for _, a := range e.Command {
+		if strings.IndexByte(a, 0) >= 0 {
+			return invalid("ExecutableSubject.Command", "must not contain NUL bytes")
+		}
+	}
+	if e.Timeout != 0 && (e.Timeout < ExecutableMinTimeout || e.Timeout > ExecutableMaxTimeout) {
+		return invalid("ExecutableSubject.Timeout", "must be 0 (for %s) or between %s and %s, got %s",
+			ExecutableDefaultTimeout, ExecutableMinTimeout, ExecutableMaxTimeout, e.Timeout)
+	}
+	if strings.IndexByte(e.OutputFile, 0) >= 0 {
+		return invalid("ExecutableSubject.OutputFile", "must not contain NUL bytes")
+	}
+	return nil
+}
+
+// SubjectToken implements SubjectTokenProvider. req.SubjectTokenType must be
+// TokenTypeJWT, TokenTypeIDToken or TokenTypeSAML2; req.Audience and
+// req.ImpersonatedEmail are passed to the command.
+//
+// A configuration error is a *ValidationError; any other failure (not
+// allowed, cannot start, time-out, non-zero exit, bad or failure response,
+// corrupt output file) is an *Error with Op "subject" that wraps the cause.
+// Errors never contain the token or the command's standard output; the part
+// of standard error they quote has token-shaped text redacted.
+func (e *ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
+	if err := e.validate(); err != nil {
+		return "", err
+	}
+	if !executable.KnownTokenType(req.SubjectTokenType) {
+		return "", invalid("SubjectTokenType", "%q cannot be supplied by an executable (want %s, %s or %s)",
+			req.SubjectTokenType, TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2)
+	}
+	res, err := executable.Run(ctx, executable.Config{
+		Command:           e.Command,
+		Timeout:           e.Timeout,
+		OutputFile:        e.OutputFile,
+		Audience:          req.Audience,
+		TokenType:         req.SubjectTokenType,
+		ImpersonatedEmail: req.ImpersonatedEmail,
+		Getenv:            e.Getenv,
+		Now:               e.Now,
+	})
+	if err != nil {
+		var te *executable.TimeoutError
+		return "", &Error{Op: "subject", Err: err, temporary: errors.As(err, &te)}
+	}
+	return res.Token, nil
+}
+
+// ParseExecutableCommand splits the command line of a credential file's
+// credential_source.executable.command into an argv, honouring single
+// quotes, double quotes and backslash escapes as a POSIX shell does, without
+// any expansion; nothing is ever run through a shell. Inside double quotes a
+// backslash escapes only '"' and '\\', so quoted Windows paths keep their
+// backslashes. An empty command, an unbalanced quote or a trailing backslash
+// is a *ValidationError naming credential_source.executable.command.
+func ParseExecutableCommand(s string) ([]string, error) {
+	argv, err := executable.SplitCommand(s)
+	if err != nil {
+		return nil, invalid("credential_source.executable.command", "%s",
+			strings.TrimPrefix(err.Error(), "executable: "))
+	}
+	return argv, nil
+}
+
+// executableFromCredentialSource builds an ExecutableSubject from the fields
+// of a credential file's credential_source.executable object. Millisecond
+// values of 0 mean absent. interactive_timeout_millis is checked (30 s to
+// 30 min) but unused: the command always runs non-interactively. Validation
+// errors name the JSON fields.
+func executableFromCredentialSource(command string, timeoutMillis int64, outputFile string, interactiveTimeoutMillis int64) (*ExecutableSubject, error) {
+	argv, err := ParseExecutableCommand(command)
+	if err != nil {
+		return nil, err
+	}
+	const maxMillis = int64(time.Hour / time.Millisecond)
+	if timeoutMillis != 0 {
+		if d := time.Duration(timeoutMillis) * time.Millisecond; timeoutMillis < 0 || timeoutMillis > maxMillis ||
+			d < ExecutableMinTimeout || d > ExecutableMaxTimeout {
+			return nil, invalid("credential_source.executable.timeout_millis", "must be between %d and %d, got %d",
+				ExecutableMinTimeout.Milliseconds(), ExecutableMaxTimeout.Milliseconds(), timeoutMillis)
+		}
+	}
+	if interactiveTimeoutMillis != 0 && (interactiveTimeoutMillis < 30_000 || interactiveTimeoutMillis > 1_800_000) {
+		return nil, invalid("credential_source.executable.interactive_timeout_millis",
+			"must be between 30000 and 1800000, got %d", interactiveTimeoutMillis)
+	}
+	e := &ExecutableSubject{
+		Command:    argv,
+		Timeout:    time.Duration(timeoutMillis) * time.Millisecond,
+		OutputFile: outputFile,
+	}
+	if err := e.validate(); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) && ve.Field == "ExecutableSubject.OutputFile" {
+			ve.Field = "credential_source.executable.output_file"
+		}
+		return nil, err
+	}
+	return e, nil
+}

@@ -15,8 +15,8 @@ import (
 // quotes a backslash escapes only '"' and '\\' (so "C:\Program Files\x" keeps
 // its backslashes); any other backslash is literal. Outside quotes a
 // backslash makes the next character literal. Quotes may appear inside a word
-// ("/opt/my tools"/bin and /opt/'my tools'/bin are the same word), and '' or
-// "" is an empty argument.
+// ("/opt/my tools"/bin and /opt/'my tools'/bin are the same word), and an
+// empty pair of quotes, single or double, is an empty argument.
 //
 // It returns an error for an empty command, an unbalanced quote, a trailing
 // backslash or a NUL byte. The error never quotes the input.

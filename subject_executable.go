@@ -39,10 +39,12 @@ import (
 // is ignored (the command runs), a missing or empty file too, and a corrupt
 // one is an error. The command's response must then carry expiration_time.
 //
-// The zero value is not usable: Command is required. The zero value of every
-// other field selects its default. An ExecutableSubject must not be modified
-// while in use; it is safe for concurrent use, each call running the command
-// anew (the exchange's cache sees that calls are rare).
+// The zero value is safe but not usable: its SubjectToken (and NewTokenSource
+// given it) returns a *ValidationError, because Command is required. The zero
+// value of every other field selects its default. Use it as a value or a
+// pointer; it holds no state and is safe for concurrent use, each call
+// running the command anew (the exchange's cache keeps calls rare). Do not
+// modify it while in use.
 type ExecutableSubject struct {
 	// Command is the program and its arguments. Required. To split a
 	// command line from a configuration file, use ParseExecutableCommand.
@@ -68,11 +70,11 @@ const (
 	ExecutableMaxTimeout     = executable.MaxTimeout
 )
 
-func (e *ExecutableSubject) sourceKind() string { return "executable" }
+func (ExecutableSubject) sourceKind() string { return "executable" }
 
 // validate checks the configuration. Errors are *ValidationError.
-func (e *ExecutableSubject) validate() error {
-	if e == nil || len(e.Command) == 0 {
+func (e ExecutableSubject) validate() error {
+	if len(e.Command) == 0 {
 		return invalid("ExecutableSubject.Command", "must not be empty")
 	}
 	if e.Command[0] == "" {
@@ -102,7 +104,7 @@ func (e *ExecutableSubject) validate() error {
 // corrupt output file) is an *Error with Op "subject" that wraps the cause.
 // Errors never contain the token or the command's standard output; the part
 // of standard error they quote has token-shaped text redacted.
-func (e *ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
+func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
 	if err := e.validate(); err != nil {
 		return "", err
 	}

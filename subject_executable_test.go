@@ -1,0 +1,352 @@
+package sts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stsgo/sts/ststest"
+)
+
+// The root test binary doubles as the credential executable, as in
+// internal/executable: execHelper returns an argv re-running it with only
+// TestExecutableHelperProcess selected.
+
+const execHelperSep = "--sts-exec-helper--"
+
+const execTestToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJleGVjLXN1YmplY3QifQ.ZXhlYy1zaWduYXR1cmUtU0VDUkVU"
+
+const execTestAud = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/exec"
+
+func execHelper(t *testing.T, mode ...string) []string {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Under the race detector a process otherwise lingers a second at exit.
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	return append([]string{bin, "-test.run=^TestExecutableHelperProcess$", "--", execHelperSep}, mode...)
+}
+
+func TestExecutableHelperProcess(t *testing.T) {
+	i := slices.Index(os.Args, execHelperSep)
+	if i < 0 {
+		return
+	}
+	args := os.Args[i+1:]
+	switch args[0] {
+	case "print": // print <stdout>
+		fmt.Print(args[1])
+		os.Exit(0)
+	case "check-env": // print the token only if the contract's variables are right
+		if os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE") != execTestAud ||
+			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE") != TokenTypeIDToken ||
+			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE") != "0" ||
+			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL") != args[1] {
+			fmt.Fprintln(os.Stderr, "wrong environment")
+			os.Exit(4)
+		}
+		fmt.Print(execResponse(TokenTypeIDToken, time.Now().Add(time.Hour)))
+		os.Exit(0)
+	case "exit": // exit <status> <stderr>
+		fmt.Fprint(os.Stderr, args[2])
+		code := 1
+		fmt.Sscan(args[1], &code)
+		os.Exit(code)
+	}
+	os.Exit(99)
+}
+
+func execResponse(tokenType string, exp time.Time) string {
+	field := "id_token"
+	if tokenType == TokenTypeSAML2 {
+		field = "saml_response"
+	}
+	b, _ := json.Marshal(map[string]any{
+		"version": 1, "success": true, "token_type": tokenType, field: execTestToken, "expiration_time": exp.Unix(),
+	})
+	return string(b)
+}
+
+func allowExecutables(k string) string {
+	if k == "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES" {
+		return "1"
+	}
+	return ""
+}
+
+func assertNoExecToken(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, s := range []string{err.Error(), fmt.Sprintf("%v %+v %#v", err, err, err)} {
+		if strings.Contains(s, execTestToken) || strings.Contains(s, "eyJ") {
+			t.Errorf("error leaks the token: %s", s)
+		}
+	}
+}
+
+func TestExecutableSubjectValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		e     ExecutableSubject
+		field string
+	}{
+		{"zero", ExecutableSubject{}, "ExecutableSubject.Command"},
+		{"empty program", ExecutableSubject{Command: []string{""}}, "ExecutableSubject.Command"},
+		{"NUL", ExecutableSubject{Command: []string{"prog", "a\x00"}}, "ExecutableSubject.Command"},
+		{"short timeout", ExecutableSubject{Command: []string{"prog"}, Timeout: 4999 * time.Millisecond}, "ExecutableSubject.Timeout"},
+		{"long timeout", ExecutableSubject{Command: []string{"prog"}, Timeout: 121 * time.Second}, "ExecutableSubject.Timeout"},
+		{"negative timeout", ExecutableSubject{Command: []string{"prog"}, Timeout: -time.Second}, "ExecutableSubject.Timeout"},
+		{"NUL output file", ExecutableSubject{Command: []string{"prog"}, OutputFile: "a\x00"}, "ExecutableSubject.OutputFile"},
+	}
+	for _, tt := range tests {
+		err := tt.e.validate()
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != tt.field {
+			t.Errorf("%s: validate() = %v, want a *ValidationError for %s", tt.name, err, tt.field)
+		}
+		// SubjectToken reports the same error without running anything.
+		_, err = tt.e.SubjectToken(context.Background(), SubjectRequest{SubjectTokenType: TokenTypeIDToken})
+		if !errors.As(err, &ve) || ve.Field != tt.field {
+			t.Errorf("%s: SubjectToken = %v", tt.name, err)
+		}
+	}
+	for _, d := range []time.Duration{0, ExecutableMinTimeout, 30 * time.Second, ExecutableMaxTimeout} {
+		if err := (ExecutableSubject{Command: []string{"prog"}, Timeout: d}).validate(); err != nil {
+			t.Errorf("Timeout %s: %v", d, err)
+		}
+	}
+	var p SubjectTokenProvider = ExecutableSubject{}
+	if subjectKind(p) != "executable" || subjectKind(&ExecutableSubject{}) != "executable" {
+		t.Errorf("subjectKind = %q", subjectKind(p))
+	}
+}
+
+func TestParseExecutableCommand(t *testing.T) {
+	got, err := ParseExecutableCommand(`"/opt/my tools/fetch token" --audience 'a b' c\ d`)
+	if err != nil || !slices.Equal(got, []string{"/opt/my tools/fetch token", "--audience", "a b", "c d"}) {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "   ", `"/opt/x`, `prog 'x`, `prog \`} {
+		_, err := ParseExecutableCommand(bad)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "credential_source.executable.command" || !strings.HasPrefix(err.Error(), "sts: invalid credential_source.executable.command: ") {
+			t.Errorf("ParseExecutableCommand(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestExecutableFromCredentialSource(t *testing.T) {
+	// The credential_source of the shared sample executable.json.
+	raw := []byte(`{"credential_source": {"executable": {
+		"command": "/opt/idp/bin/fetch-assertion --audience gcp --format json",
+		"timeout_millis": 10000,
+		"output_file": "/var/cache/idp/assertion.json"}}}`)
+	var f struct {
+		CredentialSource struct {
+			Executable struct {
+				Command                  string `json:"command"`
+				TimeoutMillis            int64  `json:"timeout_millis"`
+				OutputFile               string `json:"output_file"`
+				InteractiveTimeoutMillis int64  `json:"interactive_timeout_millis"`
+			} `json:"executable"`
+		} `json:"credential_source"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	x := f.CredentialSource.Executable
+	e, err := executableFromCredentialSource(x.Command, x.TimeoutMillis, x.OutputFile, x.InteractiveTimeoutMillis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/opt/idp/bin/fetch-assertion", "--audience", "gcp", "--format", "json"}
+	if !slices.Equal(e.Command, want) || e.Timeout != 10*time.Second || e.OutputFile != "/var/cache/idp/assertion.json" {
+		t.Errorf("got %+v", e)
+	}
+
+	e, err = executableFromCredentialSource("prog", 0, "", 0)
+	if err != nil || e.Timeout != 0 {
+		t.Errorf("defaults: %+v, %v", e, err)
+	}
+	for _, tt := range []struct {
+		cmd                 string
+		timeout, interactiv int64
+		field               string
+	}{
+		{"", 0, 0, "credential_source.executable.command"},
+		{"'prog", 0, 0, "credential_source.executable.command"},
+		{"prog", 4999, 0, "credential_source.executable.timeout_millis"},
+		{"prog", 120001, 0, "credential_source.executable.timeout_millis"},
+		{"prog", -1, 0, "credential_source.executable.timeout_millis"},
+		{"prog", 1 << 62, 0, "credential_source.executable.timeout_millis"},
+		{"prog", 0, 29999, "credential_source.executable.interactive_timeout_millis"},
+		{"prog", 0, 1800001, "credential_source.executable.interactive_timeout_millis"},
+	} {
+		_, err := executableFromCredentialSource(tt.cmd, tt.timeout, "", tt.interactiv)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != tt.field {
+			t.Errorf("%q %d %d: %v, want a *ValidationError for %s", tt.cmd, tt.timeout, tt.interactiv, err, tt.field)
+		}
+	}
+}
+
+func TestExecutableSubjectToken(t *testing.T) {
+	ctx := context.Background()
+	req := SubjectRequest{Audience: execTestAud, SubjectTokenType: TokenTypeIDToken}
+
+	e := ExecutableSubject{Command: execHelper(t, "check-env", ""), Getenv: allowExecutables}
+	tok, err := e.SubjectToken(ctx, req)
+	if err != nil || tok != execTestToken {
+		t.Fatalf("SubjectToken: %v (token match %t)", err, tok == execTestToken)
+	}
+	// As a pointer too, with impersonation.
+	imp := req
+	imp.ImpersonatedEmail = "sa@p.iam.gserviceaccount.com"
+	e.Command = execHelper(t, "check-env", imp.ImpersonatedEmail)
+	if tok, err := (&e).SubjectToken(ctx, imp); err != nil || tok != execTestToken {
+		t.Fatalf("SubjectToken with impersonation: %v", err)
+	}
+
+	// A token type executables cannot supply.
+	_, err = e.SubjectToken(ctx, SubjectRequest{Audience: execTestAud, SubjectTokenType: TokenTypeAWS4Request})
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Errorf("AWS token type: %v", err)
+	}
+}
+
+func TestExecutableSubjectErrors(t *testing.T) {
+	ctx := context.Background()
+	req := SubjectRequest{Audience: execTestAud, SubjectTokenType: TokenTypeIDToken}
+	tests := []struct {
+		name string
+		e    ExecutableSubject
+		want string
+	}{
+		{"not allowed", ExecutableSubject{Command: execHelper(t, "print", execResponse(TokenTypeIDToken, time.Now().Add(time.Hour))),
+			Getenv: func(string) string { return "" }}, "set the environment variable GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1"},
+		{"exit with token on stderr", ExecutableSubject{Command: execHelper(t, "exit", "7", "cannot refresh "+execTestToken),
+			Getenv: allowExecutables}, "status 7: stderr: cannot refresh [REDACTED]"},
+		{"failure response", ExecutableSubject{Command: execHelper(t, "print", `{"version":1,"success":false,"code":"401","message":"IdP said no"}`),
+			Getenv: allowExecutables}, `code "401": IdP said no`},
+		{"type mismatch", ExecutableSubject{Command: execHelper(t, "print", execResponse(TokenTypeSAML2, time.Now().Add(time.Hour))),
+			Getenv: allowExecutables}, "does not match the configured subject token type"},
+		{"expired by injected clock", ExecutableSubject{Command: execHelper(t, "print", execResponse(TokenTypeIDToken, time.Unix(1_700_000_000, 0))),
+			Getenv: allowExecutables, Now: func() time.Time { return time.Unix(1_700_000_000, 0) }}, "expired"},
+		{"garbage", ExecutableSubject{Command: execHelper(t, "print", "token="+execTestToken),
+			Getenv: allowExecutables}, "not a JSON object"},
+		{"corrupt output file", ExecutableSubject{Command: execHelper(t, "exit", "9", ""), OutputFile: writeTemp(t, `{"version":1,`+execTestToken),
+			Getenv: allowExecutables}, "output file"},
+		{"no such program", ExecutableSubject{Command: []string{filepath.Join(t.TempDir(), "nope")}, Getenv: allowExecutables}, "cannot start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := tt.e.SubjectToken(ctx, req)
+			var se *Error
+			if !errors.As(err, &se) || se.Op != "subject" || tok != "" {
+				t.Fatalf("error %v, want an *Error with Op subject", err)
+			}
+			if !strings.HasPrefix(err.Error(), "sts: subject: executable: ") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to contain %q", err, tt.want)
+			}
+			if se.Temporary() {
+				t.Errorf("error %v is temporary", err)
+			}
+			assertNoExecToken(t, err)
+		})
+	}
+}
+
+func TestExecutableSubjectOutputFileHit(t *testing.T) {
+	out := writeTemp(t, execResponse(TokenTypeIDToken, time.Now().Add(time.Hour)))
+	e := ExecutableSubject{Command: execHelper(t, "exit", "9", "must not run"), OutputFile: out, Getenv: allowExecutables}
+	tok, err := e.SubjectToken(context.Background(), SubjectRequest{Audience: execTestAud, SubjectTokenType: TokenTypeIDToken})
+	if err != nil || tok != execTestToken {
+		t.Fatalf("cached token: %v", err)
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "out.json")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {
+	var seen atomic.Int32
+	srv := ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
+		seen.Add(1)
+		if typ != TokenTypeIDToken || tok != execTestToken {
+			return errors.New("unexpected subject")
+		}
+		return nil
+	}})
+	defer srv.Close()
+
+	ts, err := NewTokenSource(Config{
+		Subject:          ExecutableSubject{Command: execHelper(t, "check-env", ""), Getenv: allowExecutables},
+		SubjectTokenType: TokenTypeIDToken,
+		Audience:         execTestAud,
+		TokenURL:         srv.TokenURL(),
+		HTTPClient:       srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.Valid() || seen.Load() != 1 {
+		t.Fatalf("token valid %t, %d exchanges", tok.Valid(), seen.Load())
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 || !strings.Contains(reqs[0].Header.Get("x-goog-api-client"), "source/executable") {
+		t.Errorf("requests = %v", reqs)
+	}
+
+	// A bad configuration fails at construction, naming the field.
+	_, err = NewTokenSource(Config{
+		Subject:          &ExecutableSubject{Command: []string{"prog"}, Timeout: time.Second},
+		SubjectTokenType: TokenTypeIDToken,
+		Audience:         execTestAud,
+		TokenURL:         srv.TokenURL(),
+	})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "ExecutableSubject.Timeout" {
+		t.Errorf("NewTokenSource with a 1s timeout: %v", err)
+	}
+
+	// A failing command surfaces from Token as the provider's *Error.
+	ts, err = NewTokenSource(Config{
+		Subject:          ExecutableSubject{Command: execHelper(t, "exit", "3", execTestToken), Getenv: allowExecutables},
+		SubjectTokenType: TokenTypeIDToken,
+		Audience:         execTestAud,
+		TokenURL:         srv.TokenURL(),
+		HTTPClient:       srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.Token()
+	var se *Error
+	if !errors.As(err, &se) || se.Op != "subject" || !strings.Contains(err.Error(), "status 3") {
+		t.Errorf("Token with a failing command: %v", err)
+	}
+	assertNoExecToken(t, err)
+}

@@ -107,3 +107,28 @@ func TestOptionsString(t *testing.T) {
 		}
 	}
 }
+
+func TestUnexpectedClientAuth(t *testing.T) {
+	s := ststest.NewUnstartedServer(ststest.Options{})
+	defer s.Close()
+	for _, mod := range []func(*http.Request){
+		func(r *http.Request) { r.SetBasicAuth("client", "secret") },
+		func(r *http.Request) { r.Header.Set("Authorization", "Bearer x") },
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.TokenURL(), strings.NewReader(exchangeForm().Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		mod(req)
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, tr := decode(t, resp); status != 401 || tr.Error != "invalid_client" {
+			t.Fatalf("got %d %+v", status, tr)
+		}
+	}
+	form := exchangeForm()
+	form.Set("client_id", "client")
+	if status, tr := postForm(t, s.Client(), s.TokenURL(), form); status != 401 || tr.Error != "invalid_client" {
+		t.Fatalf("client_id in body: %d %+v", status, tr)
+	}
+}

@@ -2,6 +2,7 @@ package ststest_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -43,6 +44,19 @@ func TestExpiry(t *testing.T) {
 		if !ok || down.Kind != "downscoped" || !down.ExpiresAt.Equal(info.ExpiresAt) || down.Subject != info.Subject ||
 			string(down.AccessBoundary) != `{"accessBoundaryRules":[`+okRule+`]}` || down.Audience != "" {
 			t.Fatalf("downscoped %v", down)
+		}
+		if len(down.Scopes) != 1 || down.Scopes[0] != cloudScope {
+			t.Fatalf("downscoped token did not inherit the scopes: %v", down.Scopes)
+		}
+		// A boundary cannot be added to a token that has one.
+		status, tr2 := postForm(t, s.Client(), s.TokenURL(), downscopeForm(tr.AccessToken, true))
+		if status != 400 || tr2.Error != "invalid_request" || !strings.Contains(tr2.ErrorDescription, "already") {
+			t.Fatalf("boundary on boundary: %d %+v", status, tr2)
+		}
+		// Exchanging it without a boundary keeps its boundary.
+		_, tr2 = postForm(t, s.Client(), s.TokenURL(), downscopeForm(tr.AccessToken, false))
+		if again, _ := s.Lookup(tr2.AccessToken); string(again.AccessBoundary) != string(down.AccessBoundary) {
+			t.Fatalf("re-exchange lost the boundary: %v", again)
 		}
 		// Without a boundary the kind stays "exchange".
 		_, tr = postForm(t, s.Client(), s.TokenURL(), downscopeForm(tok, false))

@@ -53,8 +53,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 
 	w := &memWriter{header: http.Header{}}
-	t.s.ServeHTTP(w, r)
-	if w.wasReset {
+	if aborted := serve(t.s, w, r); aborted || w.wasReset {
 		return nil, ErrConnectionReset
 	}
 	if err := ctx.Err(); err != nil && !w.wroteHeader {
@@ -115,3 +114,19 @@ func (m *memWriter) Write(p []byte) (int, error) {
 }
 
 func (m *memWriter) reset() { m.wasReset = true }
+
+// serve calls the handler, turning the http.ErrAbortHandler panic (the
+// conventional way for a handler to abort a response) into aborted, as a
+// real server would by dropping the connection. Other panics propagate.
+func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			aborted = true
+		}
+	}()
+	h.ServeHTTP(w, r)
+	return false
+}

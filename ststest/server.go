@@ -56,8 +56,8 @@ const maxBodyBytes = 1 << 20
 // non-empty subject token is accepted, tokens live one hour and no client
 // authentication is checked.
 type Options struct {
-	// TokenLifetime is the lifetime of issued access tokens. Zero means
-	// DefaultTokenLifetime (one hour).
+	// TokenLifetime is the lifetime of issued access tokens. Zero (or
+	// negative) means DefaultTokenLifetime, one hour.
 	TokenLifetime time.Duration
 
 	// ValidateSubject, if set, is called for every token exchange with the
@@ -70,7 +70,9 @@ type Options struct {
 	// credentials accepted: a request that carries HTTP Basic credentials
 	// (or client_id/client_secret body parameters) that do not match both
 	// gets 401 invalid_client. Requests without client credentials are
-	// accepted unless RequireClientAuth is set.
+	// accepted unless RequireClientAuth is set. When ClientID is empty, a
+	// token request carrying any Authorization header or client_id gets 401
+	// invalid_client: clients must not send credentials they were not given.
 	ClientID, ClientSecret string
 
 	// RequireClientAuth makes requests without client credentials fail with
@@ -218,10 +220,13 @@ type TokenInfo struct {
 	SubjectTokenType string
 	// Audience is the audience of the exchange ("" for downscoping).
 	Audience string
-	// Scopes are the requested scopes, in request order.
+	// Scopes are the requested scopes, in request order. A token obtained
+	// by exchanging a token this server issued, without scopes, inherits
+	// its scopes.
 	Scopes []string
 	// AccessBoundary is the accessBoundary member of the request's options
-	// (the object holding accessBoundaryRules), or nil.
+	// (the object holding accessBoundaryRules, compacted), or the subject
+	// token's when it was issued here with one, or nil.
 	AccessBoundary json.RawMessage
 	// UserProject is the userProject member of the request's options.
 	UserProject string

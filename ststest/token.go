@@ -338,6 +338,11 @@ func checkBoundary(raw json.RawMessage) error {
 // the request may proceed.
 func (s *Server) checkClient(r *http.Request, form url.Values) *oauthError {
 	if s.opts.ClientID == "" {
+		// Clients must not send credentials nobody gave them.
+		if r.Header.Get("Authorization") != "" || form.Has("client_id") || form.Has("client_secret") {
+			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client",
+				desc: "unexpected client authentication (the emulator has no client configured)"}
+		}
 		return nil
 	}
 	id, secret, basic := r.BasicAuth()
@@ -402,8 +407,18 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 				writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the subject token has expired"})
 				return
 			}
+			if parent.AccessBoundary != nil && req.AccessBoundary != nil {
+				writeOAuthError(w, badRequest("the subject token already carries an access boundary"))
+				return
+			}
 			info.Subject = parent.Subject
 			info.ExpiresAt = parent.ExpiresAt
+			if len(info.Scopes) == 0 {
+				info.Scopes = parent.Scopes
+			}
+			if info.AccessBoundary == nil {
+				info.AccessBoundary = parent.AccessBoundary
+			}
 		}
 	}
 	if info.Subject == "" {

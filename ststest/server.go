@@ -109,6 +109,8 @@ type Server struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
+	cab cabState // client-side access boundary session keys (intermediary.go)
+
 	mu       sync.Mutex
 	tokens   map[string]TokenInfo
 	requests []Request

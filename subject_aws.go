@@ -88,7 +88,8 @@ type AWSSubject struct {
 	// subject token; wrap it in aws.NewCredentialsCache to cache.
 	Credentials aws.CredentialsProvider
 	// HTTPClient sends the metadata requests. Nil means http.DefaultClient.
-	// Each request also gets a 10 s deadline.
+	// Each request also gets a 10 s deadline, and redirects are not
+	// followed.
 	HTTPClient *http.Client
 	// Getenv reads the environment. Nil means os.Getenv.
 	Getenv func(string) string
@@ -153,11 +154,15 @@ func (s *AWSSubject) now() time.Time {
 	return time.Now()
 }
 
+// client returns the metadata client. Redirects are never followed, so the
+// IMDSv2 session token cannot be carried to another host.
 func (s *AWSSubject) client() *http.Client {
+	c := http.Client{}
 	if s.HTTPClient != nil {
-		return s.HTTPClient
+		c = *s.HTTPClient
 	}
-	return http.DefaultClient
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 func (s *AWSSubject) verificationURL() string {

@@ -423,6 +423,9 @@ func TestAWSSubjectMetadataFailures(t *testing.T) {
 		{"creds failure code", credPath, body(`{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A","SecretAccessKey":"` + testAWSSecret + `"}`), 0, false, "AssumeRoleUnauthorizedAccess"},
 		{"creds without secret", credPath, body(`{"AccessKeyId":"A","Token":"` + testAWSToken + `"}`), 0, false, "lack SecretAccessKey"},
 		{"creds expired", credPath, body(`{"AccessKeyId":"A","SecretAccessKey":"` + testAWSSecret + `","Expiration":"2020-01-01T00:00:00Z"}`), 0, true, "expired"},
+		{"creds redirect", credPath, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://192.0.2.1/steal", http.StatusFound)
+		}, 302, false, "role credentials"},
 		{"creds huge", credPath, body(strings.Repeat(" ", 70<<10)), 0, false, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

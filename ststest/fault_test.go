@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -177,6 +179,11 @@ func TestResetFault(t *testing.T) {
 		}
 		if s.URL == ststest.InMemoryURL && !errors.Is(err, ststest.ErrConnectionReset) {
 			t.Fatalf("in-memory reset error: %v", err)
+		}
+		// Both modes fail the same way: a net.Error matching ECONNRESET.
+		var ne net.Error
+		if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &ne) {
+			t.Fatalf("reset error %v is not a connection reset", err)
 		}
 		resp, err = post(s)
 		if err != nil {

@@ -2,21 +2,38 @@ package ststest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 )
 
 // ErrConnectionReset is the error the in-memory client's transport returns
-// for a request dropped by a Reset fault (or by closing the server while the
-// request waited).
-var ErrConnectionReset = errors.New("ststest: connection reset by the emulator")
+// (wrapped in a *net.OpError, and by http.Client in a *url.Error) for a
+// request dropped by a Reset fault or by closing the server while the
+// request waited. Like a real reset it is a net.Error and matches
+// syscall.ECONNRESET with errors.Is.
+var ErrConnectionReset error = errno{"connection reset by the emulator", syscall.ECONNRESET}
 
-// ErrServerClosed is the error the in-memory client's transport returns once
-// the server is closed.
-var ErrServerClosed = errors.New("ststest: server closed")
+// ErrServerClosed is the error the in-memory client's transport returns
+// (wrapped in a *net.OpError) once the server is closed. Like a real refused
+// connection it is a net.Error and matches syscall.ECONNREFUSED with
+// errors.Is.
+var ErrServerClosed error = errno{"server closed", syscall.ECONNREFUSED}
+
+// errno is an emulated network error.
+type errno struct {
+	msg string
+	sys syscall.Errno
+}
+
+func (e errno) Error() string            { return "ststest: " + e.msg + " (" + e.sys.Error() + ")" }
+func (e errno) Timeout() bool            { return false }
+func (e errno) Temporary() bool          { return false }
+func (e errno) Is(target error) bool     { return target == e.sys }
+func opError(op string, err error) error { return &net.OpError{Op: op, Net: "tcp", Err: err} }
 
 // memTransport is an http.RoundTripper that calls the server's handler in the
 // calling goroutine.
@@ -38,7 +55,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	select {
 	case <-t.s.closed:
-		return nil, ErrServerClosed
+		return nil, opError("dial", ErrServerClosed)
 	default:
 	}
 	r := req.Clone(ctx)
@@ -54,7 +71,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	w := &memWriter{header: http.Header{}}
 	if aborted := serve(t.s, w, r); aborted || w.wasReset {
-		return nil, ErrConnectionReset
+		return nil, opError("read", ErrConnectionReset)
 	}
 	if err := ctx.Err(); err != nil && !w.wroteHeader {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -291,7 +292,7 @@ func TestCloseTwice(t *testing.T) {
 	m := ststest.NewUnstartedServer(ststest.Options{})
 	m.Close()
 	m.Close()
-	if _, err := m.Client().PostForm(m.TokenURL(), exchangeForm()); !errors.Is(err, ststest.ErrServerClosed) {
+	if _, err := m.Client().PostForm(m.TokenURL(), exchangeForm()); !errors.Is(err, ststest.ErrServerClosed) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("request after Close: %v", err)
 	}
 }

@@ -671,3 +671,49 @@ func FuzzX509SubjectToken(f *testing.F) {
 		}
 	})
 }
+
+func TestX509SubjectConcurrentRotation(t *testing.T) {
+	f := newX509Fixture(t)
+	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
+	if err := s.validate(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.shared(f.config)
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if c, err := st.clientCertificate(nil); c == nil {
+					errs <- fmt.Errorf("no client certificate: %v", err)
+					return
+				}
+				// During a rotation the token may fail (files half
+				// written); it must never panic or mix pairs silently.
+				s.SubjectToken(context.Background(), SubjectRequest{})
+			}
+		}()
+	}
+	for range 5 {
+		f.rotate(t)
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	tok, err := s.SubjectToken(context.Background(), SubjectRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeX509Token(t, tok); string(got[0]) != string(f.leafDER) {
+		t.Error("final token does not hold the last rotated leaf")
+	}
+}

@@ -1,0 +1,74 @@
+package sts
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"golang.org/x/oauth2"
+)
+
+// AuthTransport is an http.RoundTripper that authorizes each request with a
+// token of Source and, when QuotaProject is set, bills it to that project
+// with the x-goog-user-project header (as Google's client libraries do with a
+// credential file's quota_project_id). A request that already carries
+// x-goog-user-project keeps it. If Source is a *CachedTokenSource, a 401
+// answer invalidates the token that was used, so the next request gets a
+// fresh one (the 401 itself is returned: the request is not resent).
+type AuthTransport struct {
+	// Source supplies the tokens. Required. If it implements
+	// ContextTokenSource, the request's context is passed on.
+	Source oauth2.TokenSource
+	// Base sends the requests. Nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// QuotaProject is sent as x-goog-user-project. Empty means none.
+	QuotaProject string
+}
+
+// RoundTrip implements http.RoundTripper. It does not modify req.
+func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	closeBody := func() {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+	}
+	if t.Source == nil {
+		closeBody()
+		return nil, invalid("AuthTransport.Source", "must not be nil")
+	}
+	var tok *oauth2.Token
+	var err error
+	if cs, ok := t.Source.(ContextTokenSource); ok {
+		tok, err = cs.TokenContext(req.Context())
+	} else {
+		tok, err = t.Source.Token()
+	}
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = &Error{Op: "token", Err: errors.New("token source returned no access token")}
+	}
+	if err != nil {
+		closeBody()
+		var se *Error
+		var ve *ValidationError
+		if errors.As(err, &se) || errors.As(err, &ve) {
+			return nil, err
+		}
+		return nil, &Error{Op: "token", Err: fmt.Errorf("token source: %w", err)}
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+	if t.QuotaProject != "" && r.Header.Get("X-Goog-User-Project") == "" {
+		r.Header.Set("X-Goog-User-Project", t.QuotaProject)
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		if c, ok := t.Source.(*CachedTokenSource); ok {
+			c.Invalidate(tok)
+		}
+	}
+	return resp, err
+}

@@ -1,0 +1,222 @@
+package sts
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// AuthorizedUserConfig configures the refresh of a workforce identity
+// federation user's token (a credential file of type
+// external_account_authorized_user, as "gcloud auth application-default
+// login --login-config" writes): a refresh_token grant at STS's
+// /v1/oauthtoken endpoint, authenticated with the OAuth client's ID and
+// secret (HTTP Basic). RefreshToken, ClientID and ClientSecret are required;
+// every other field has a documented default.
+type AuthorizedUserConfig struct {
+	// RefreshToken is the user's refresh token. Required.
+	RefreshToken string
+	// ClientID and ClientSecret authenticate the OAuth client. Required.
+	ClientID, ClientSecret string
+	// TokenURL is the refresh endpoint. Empty means
+	// "https://sts.<UniverseDomain>/v1/oauthtoken". It must be https
+	// unless its host is a loopback address.
+	TokenURL string
+	// UniverseDomain is the Google Cloud universe. Empty means
+	// "googleapis.com".
+	UniverseDomain string
+	// OnRefreshTokenRotated, if set, is called with the new refresh token
+	// whenever the server returns one that differs from the current one.
+	// The new token is already in use when it is called; persist it, or
+	// the next process start will use a revoked token. It is called from
+	// the refreshing goroutine, one call at a time, and should return
+	// quickly. Nil means rotations are kept in memory only.
+	OnRefreshTokenRotated func(newToken string)
+	// HTTPClient sends the requests. Nil means http.DefaultClient (with
+	// redirects never followed, and deadlines set per attempt).
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP attempt. Zero means 30 s.
+	Timeout time.Duration
+	// Retry governs retries of temporary failures. The zero value retries
+	// up to 3 attempts.
+	Retry RetryPolicy
+	// Cache tunes the refresh-ahead cache of
+	// NewAuthorizedUserTokenSource; NewRefresher ignores it.
+	Cache CacheOptions
+	// Logger receives request and refresh events, with secrets redacted.
+	// Nil means no logging.
+	Logger *slog.Logger
+}
+
+// String describes c without its secrets.
+func (c AuthorizedUserConfig) String() string {
+	return fmt.Sprintf("sts.AuthorizedUserConfig{ClientID:%q ClientSecret:%s RefreshToken:%s TokenURL:%q}",
+		c.ClientID, redactedIfSet(c.ClientSecret), redactedIfSet(c.RefreshToken), c.TokenURL)
+}
+
+// GoString is String, so %#v redacts too.
+func (c AuthorizedUserConfig) GoString() string { return c.String() }
+
+func redactedIfSet(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "REDACTED"
+}
+
+func (c *AuthorizedUserConfig) validate() (tokenURL string, err error) {
+	if c.RefreshToken == "" {
+		return "", invalid("AuthorizedUserConfig.RefreshToken", "must not be empty")
+	}
+	if c.ClientID == "" {
+		return "", invalid("AuthorizedUserConfig.ClientID", "must not be empty")
+	}
+	if c.ClientSecret == "" {
+		return "", invalid("AuthorizedUserConfig.ClientSecret", "must not be empty")
+	}
+	if c.UniverseDomain != "" && !validDomain(c.UniverseDomain) {
+		return "", invalid("AuthorizedUserConfig.UniverseDomain", "%q is not a domain name", truncateString(c.UniverseDomain, 100))
+	}
+	tokenURL = c.TokenURL
+	if tokenURL == "" {
+		u := c.UniverseDomain
+		if u == "" {
+			u = DefaultUniverseDomain
+		}
+		tokenURL = "https://sts." + u + "/v1/oauthtoken"
+	} else if err := checkEndpoint("AuthorizedUserConfig.TokenURL", tokenURL); err != nil {
+		return "", err
+	}
+	if c.Timeout < 0 {
+		return "", invalid("AuthorizedUserConfig.Timeout", "must not be negative")
+	}
+	if err := c.Retry.validate("AuthorizedUserConfig.Retry"); err != nil {
+		return "", err
+	}
+	return tokenURL, nil
+}
+
+// Refresher performs one refresh_token grant per call, without caching, and
+// keeps the refresh token the server last returned. Most programs want
+// NewAuthorizedUserTokenSource. Create it with NewRefresher; it is safe for
+// concurrent use.
+type Refresher struct {
+	tokenURL   string
+	authHeader string
+	onRotate   func(string)
+	logger     *slog.Logger
+	doer       *httpDoer
+
+	grant   sync.Mutex             // serialises grants, so a rotation is never raced
+	current atomic.Pointer[string] // the refresh token in use
+}
+
+// NewRefresher checks cfg and returns an uncached refreshing source.
+func NewRefresher(cfg AuthorizedUserConfig) (*Refresher, error) {
+	tokenURL, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	r := &Refresher{
+		tokenURL:   tokenURL,
+		authHeader: basicAuth(cfg.ClientID, cfg.ClientSecret),
+		onRotate:   cfg.OnRefreshTokenRotated,
+		logger:     cfg.Logger,
+		doer: newHTTPDoer(cfg.HTTPClient, cfg.Timeout, cfg.Retry, cfg.Logger,
+			baseAPIClientHeader()+" cred-type/external-account-authorized-user"),
+	}
+	rt := cfg.RefreshToken
+	r.current.Store(&rt)
+	return r, nil
+}
+
+// NewAuthorizedUserTokenSource checks cfg and returns a cached source of the
+// user's access tokens: a Refresher wrapped in a CachedTokenSource configured
+// by cfg.Cache (whose single-flight refresh means one grant at a time).
+func NewAuthorizedUserTokenSource(cfg AuthorizedUserConfig) (*CachedTokenSource, error) {
+	r, err := NewRefresher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	co := cfg.Cache
+	if co.Logger == nil {
+		co.Logger = cfg.Logger
+	}
+	return NewCachedTokenSource(r, co)
+}
+
+// RefreshToken returns the refresh token currently in use: the configured
+// one, or the last one the server rotated to.
+func (r *Refresher) RefreshToken() string {
+	return *r.current.Load()
+}
+
+// String describes r without its secrets.
+func (r *Refresher) String() string {
+	return fmt.Sprintf("sts.Refresher{TokenURL:%q}", r.tokenURL)
+}
+
+// Token refreshes with context.Background().
+func (r *Refresher) Token() (*oauth2.Token, error) { return r.TokenContext(context.Background()) }
+
+// TokenContext performs a refresh_token grant. Failures are *Error with Op
+// "refresh"; invalid_grant means the refresh token was revoked or expired
+// and the user must log in again.
+func (r *Refresher) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	// One grant at a time: concurrent uncached callers must not race a
+	// rotation with the refresh token it replaces.
+	r.grant.Lock()
+	defer r.grant.Unlock()
+	current := *r.current.Load()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {current}}
+	hdr := http.Header{}
+	hdr.Set("Authorization", r.authHeader)
+	start := time.Now()
+	body, err := r.doer.do(ctx, &request{
+		op:          "refresh",
+		method:      http.MethodPost,
+		url:         r.tokenURL,
+		contentType: "application/x-www-form-urlencoded",
+		body:        []byte(form.Encode()),
+		header:      hdr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp, derr := wire.DecodeTokenResponse(body)
+	if derr != nil {
+		return nil, &Error{Op: "refresh", StatusCode: http.StatusOK, Err: derr}
+	}
+	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
+	if resp.HasExpiresIn {
+		tok.Expiry = start.Add(resp.ExpiresIn)
+	}
+	if rt := resp.RefreshToken; rt != "" && rt != current {
+		r.current.Store(&rt)
+		if r.logger != nil {
+			r.logger.LogAttrs(ctx, slog.LevelInfo, "sts: refresh token rotated")
+		}
+		if r.onRotate != nil {
+			r.callHook(ctx, resp.RefreshToken)
+		}
+	}
+	return tok, nil
+}
+
+func (r *Refresher) callHook(ctx context.Context, tok string) {
+	defer func() {
+		if p := recover(); p != nil && r.logger != nil {
+			r.logger.LogAttrs(ctx, slog.LevelError, "sts: OnRefreshTokenRotated panicked")
+		}
+	}()
+	r.onRotate(tok)
+}

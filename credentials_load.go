@@ -1,0 +1,714 @@
+package sts
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// credentialsFile holds every field of both file types. Strings that must be
+// told apart from absent are pointers; numbers are raw so that "600" and 600
+// both read.
+type credentialsFile struct {
+	Type                           string                       `json:"type"`
+	Audience                       string                       `json:"audience"`
+	SubjectTokenType               string                       `json:"subject_token_type"`
+	TokenURL                       *string                      `json:"token_url"`
+	TokenInfoURL                   *string                      `json:"token_info_url"`
+	ServiceAccountImpersonationURL *string                      `json:"service_account_impersonation_url"`
+	ServiceAccountImpersonation    *serviceAccountImpersonation `json:"service_account_impersonation"`
+	ClientID                       string                       `json:"client_id"`
+	ClientSecret                   string                       `json:"client_secret"`
+	QuotaProjectID                 string                       `json:"quota_project_id"`
+	WorkforcePoolUserProject       string                       `json:"workforce_pool_user_project"`
+	UniverseDomain                 *string                      `json:"universe_domain"`
+	CredentialSource               *credentialSource            `json:"credential_source"`
+
+	// external_account_authorized_user
+	RefreshToken *string `json:"refresh_token"`
+	RevokeURL    *string `json:"revoke_url"`
+}
+
+type serviceAccountImpersonation struct {
+	TokenLifetimeSeconds json.RawMessage `json:"token_lifetime_seconds"`
+}
+
+type credentialSource struct {
+	File                        *string            `json:"file"`
+	URL                         *string            `json:"url"`
+	Headers                     map[string]string  `json:"headers"`
+	Format                      *credentialFormat  `json:"format"`
+	Executable                  *executableSource  `json:"executable"`
+	EnvironmentID               *string            `json:"environment_id"`
+	RegionURL                   *string            `json:"region_url"`
+	RegionalCredVerificationURL *string            `json:"regional_cred_verification_url"`
+	IMDSv2SessionTokenURL       *string            `json:"imdsv2_session_token_url"`
+	Certificate                 *certificateSource `json:"certificate"`
+}
+
+type credentialFormat struct {
+	Type                  string `json:"type"`
+	SubjectTokenFieldName string `json:"subject_token_field_name"`
+}
+
+type executableSource struct {
+	Command                  *string         `json:"command"`
+	TimeoutMillis            json.RawMessage `json:"timeout_millis"`
+	OutputFile               string          `json:"output_file"`
+	InteractiveTimeoutMillis json.RawMessage `json:"interactive_timeout_millis"`
+}
+
+type certificateSource struct {
+	UseDefaultCertificateConfig *bool   `json:"use_default_certificate_config"`
+	CertificateConfigLocation   *string `json:"certificate_config_location"`
+	TrustChainPath              string  `json:"trust_chain_path"`
+}
+
+// Executable time-out limits of credential files, in milliseconds.
+const (
+	execDefaultTimeoutMillis = 30_000
+	execMinTimeoutMillis     = 5_000
+	execMaxTimeoutMillis     = 120_000
+	execMinInteractiveMillis = 30_000
+	execMaxInteractiveMillis = 1_800_000
+)
+
+// checkProjectID rejects project IDs that cannot go in an HTTP header (they
+// end up in x-goog-user-project or the options JSON).
+func checkProjectID(field, v string) error {
+	if len(v) > 100 {
+		return invalid(field, "is longer than 100 bytes")
+	}
+	if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return invalid(field, "must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// checkFileAudience is checkAudience with the file's field name.
+func checkFileAudience(aud string) error {
+	if aud == "" {
+		return invalid("audience", "must not be empty")
+	}
+	if !strings.HasPrefix(aud, "//") {
+		return invalid("audience", "must be a full resource name starting with \"//\"")
+	}
+	if strings.ContainsFunc(aud, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return invalid("audience", "must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// isWorkforceAudienceIn reports whether aud names a workforce pool provider of
+// the given universe: //iam.<universe>/locations/LOC/workforcePools/POOL/providers/PROV.
+func isWorkforceAudienceIn(aud, universe string) bool {
+	rest, ok := strings.CutPrefix(aud, "//iam."+universe+"/locations/")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rest, "/")
+	return len(parts) >= 3 && parts[0] != "" && parts[1] == "workforcePools" && parts[2] != ""
+}
+
+func fileUniverse(f *credentialsFile) (string, error) {
+	if f.UniverseDomain == nil {
+		return DefaultUniverseDomain, nil
+	}
+	u := *f.UniverseDomain
+	if u == "" {
+		return "", invalid("universe_domain", "must not be empty when present")
+	}
+	if !validDomain(u) {
+		return "", invalid("universe_domain", "%q is not a domain name", truncateString(u, 100))
+	}
+	return u, nil
+}
+
+// optionalEndpoint checks an optional endpoint field; present but empty is
+// an error.
+func optionalEndpoint(field string, v *string) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	if err := checkEndpoint(field, *v); err != nil {
+		return "", err
+	}
+	return *v, nil
+}
+
+// quotaProject applies GOOGLE_CLOUD_QUOTA_PROJECT over the file's value.
+func quotaProject(f *credentialsFile, o *LoadOptions) (string, error) {
+	if err := checkProjectID("quota_project_id", f.QuotaProjectID); err != nil {
+		return "", err
+	}
+	if env := strings.TrimSpace(o.getenv(EnvQuotaProject)); env != "" {
+		if err := checkProjectID(EnvQuotaProject, env); err != nil {
+			return "", err
+		}
+		return env, nil
+	}
+	return f.QuotaProjectID, nil
+}
+
+// loadExternalAccount validates an external_account file and builds its
+// token source.
+func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, error) {
+	universe, err := fileUniverse(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFileAudience(f.Audience); err != nil {
+		return nil, err
+	}
+	if f.SubjectTokenType == "" {
+		return nil, invalid("subject_token_type", "must not be empty")
+	}
+	if !knownSubjectTypes[f.SubjectTokenType] {
+		return nil, invalid("subject_token_type", "unknown token type %q", truncateString(f.SubjectTokenType, 100))
+	}
+	if f.RefreshToken != nil {
+		return nil, invalid("refresh_token", "only applies to %s files", TypeExternalAccountAuthorizedUser)
+	}
+	tokenURL, err := optionalEndpoint("token_url", f.TokenURL)
+	if err != nil {
+		return nil, err
+	}
+	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL)
+	if err != nil {
+		return nil, err
+	}
+	if tokenInfoURL == "" {
+		tokenInfoURL = "https://sts." + universe + "/v1/introspect"
+	}
+	var impURL, email string
+	if f.ServiceAccountImpersonationURL != nil {
+		impURL = *f.ServiceAccountImpersonationURL
+		email, err = principalFromImpersonationURL("service_account_impersonation_url", impURL)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var lifetime time.Duration
+	if sai := f.ServiceAccountImpersonation; sai != nil && len(sai.TokenLifetimeSeconds) > 0 && string(sai.TokenLifetimeSeconds) != "null" {
+		const field = "service_account_impersonation.token_lifetime_seconds"
+		if impURL == "" {
+			return nil, invalid(field, "only applies with service_account_impersonation_url")
+		}
+		n, err := wire.ParseJSONInt(sai.TokenLifetimeSeconds)
+		if err != nil {
+			return nil, invalid(field, "must be an integer number of seconds")
+		}
+		if n < int64(MinImpersonationLifetime/time.Second) || n > int64(MaxImpersonationLifetime/time.Second) {
+			return nil, invalid(field, "must be between %d and %d, got %d",
+				int64(MinImpersonationLifetime/time.Second), int64(MaxImpersonationLifetime/time.Second), n)
+		}
+		lifetime = time.Duration(n) * time.Second
+	}
+	if f.ClientID != "" && f.ClientSecret == "" {
+		return nil, invalid("client_secret", "must be set when client_id is")
+	}
+	if f.ClientSecret != "" && f.ClientID == "" {
+		return nil, invalid("client_id", "must be set when client_secret is")
+	}
+	if strings.ContainsAny(f.ClientID, "\r\n") {
+		return nil, invalid("client_id", "must not contain line breaks")
+	}
+	quota, err := quotaProject(f, o)
+	if err != nil {
+		return nil, err
+	}
+	if p := f.WorkforcePoolUserProject; p != "" {
+		if err := checkProjectID("workforce_pool_user_project", p); err != nil {
+			return nil, err
+		}
+		if !isWorkforceAudienceIn(f.Audience, universe) {
+			return nil, invalid("workforce_pool_user_project",
+				"only applies to workforce pool audiences (//iam.%s/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)", universe)
+		}
+	}
+	if f.RevokeURL != nil {
+		return nil, invalid("revoke_url", "only applies to %s files", TypeExternalAccountAuthorizedUser)
+	}
+	if f.CredentialSource == nil {
+		return nil, invalid("credential_source", "must be set")
+	}
+	src, err := buildSubject(f.CredentialSource, f.SubjectTokenType, o)
+	if err != nil {
+		return nil, err
+	}
+	if tokenURL == "" {
+		if src.mtls {
+			tokenURL = "https://sts.mtls." + universe + "/v1/token"
+		} else {
+			tokenURL = "https://sts." + universe + "/v1/token"
+		}
+	}
+
+	cfg := Config{
+		Subject:                  src.provider,
+		SubjectTokenType:         f.SubjectTokenType,
+		Audience:                 f.Audience,
+		WorkforcePoolUserProject: f.WorkforcePoolUserProject,
+		ClientID:                 f.ClientID,
+		ClientSecret:             f.ClientSecret,
+		TokenURL:                 tokenURL,
+		UniverseDomain:           universe,
+		HTTPClient:               o.HTTPClient,
+		Timeout:                  o.Timeout,
+		Retry:                    o.Retry,
+		Cache:                    o.Cache,
+		Logger:                   o.Logger,
+		impersonating:            impURL != "",
+		lifetimeSet:              lifetime != 0,
+	}
+	c := &Credentials{
+		typ:            TypeExternalAccount,
+		audience:       f.Audience,
+		universe:       universe,
+		tokenURL:       tokenURL,
+		tokenInfoURL:   tokenInfoURL,
+		quotaProject:   quota,
+		serviceAccount: email,
+	}
+	if impURL == "" {
+		cfg.Scopes = o.Scopes
+		c.ts, err = NewTokenSource(cfg)
+		if err != nil {
+			return nil, fileFieldError(err)
+		}
+		return c, nil
+	}
+	// The exchange asks for cloud-platform; the caller's scopes go to
+	// generateAccessToken.
+	x, err := NewExchanger(cfg)
+	if err != nil {
+		return nil, fileFieldError(err)
+	}
+	x.subjectReq.ImpersonatedEmail = email
+	c.ts, err = NewImpersonatedTokenSource(ImpersonationConfig{
+		Source:     x,
+		URL:        impURL,
+		Scopes:     o.Scopes,
+		Lifetime:   lifetime,
+		HTTPClient: o.HTTPClient,
+		Timeout:    o.Timeout,
+		Retry:      o.Retry,
+		Cache:      o.Cache,
+		Logger:     o.Logger,
+		apiInfo:    x.doer.apiInfo,
+	})
+	if err != nil {
+		return nil, fileFieldError(err)
+	}
+	return c, nil
+}
+
+// loadAuthorizedUser validates an external_account_authorized_user file and
+// builds its token source.
+func loadAuthorizedUser(f *credentialsFile, o *LoadOptions) (*Credentials, error) {
+	universe, err := fileUniverse(f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Audience != "" {
+		if err := checkFileAudience(f.Audience); err != nil {
+			return nil, err
+		}
+		if !isWorkforceAudienceIn(f.Audience, universe) {
+			return nil, invalid("audience", "must be a workforce pool provider (//iam.%s/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)", universe)
+		}
+	}
+	if f.RefreshToken == nil || *f.RefreshToken == "" {
+		return nil, invalid("refresh_token", "must not be empty")
+	}
+	if f.ClientID == "" {
+		return nil, invalid("client_id", "must not be empty")
+	}
+	if f.ClientSecret == "" {
+		return nil, invalid("client_secret", "must not be empty")
+	}
+	if strings.ContainsAny(f.ClientID, "\r\n") {
+		return nil, invalid("client_id", "must not contain line breaks")
+	}
+	tokenURL, err := optionalEndpoint("token_url", f.TokenURL)
+	if err != nil {
+		return nil, err
+	}
+	if tokenURL == "" {
+		tokenURL = "https://sts." + universe + "/v1/oauthtoken"
+	}
+	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL)
+	if err != nil {
+		return nil, err
+	}
+	if tokenInfoURL == "" {
+		tokenInfoURL = "https://sts." + universe + "/v1/introspect"
+	}
+	revokeURL, err := optionalEndpoint("revoke_url", f.RevokeURL)
+	if err != nil {
+		return nil, err
+	}
+	quota, err := quotaProject(f, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range []struct {
+		field string
+		set   bool
+	}{
+		{"credential_source", f.CredentialSource != nil},
+		{"subject_token_type", f.SubjectTokenType != ""},
+		{"service_account_impersonation_url", f.ServiceAccountImpersonationURL != nil},
+		{"service_account_impersonation", f.ServiceAccountImpersonation != nil},
+		{"workforce_pool_user_project", f.WorkforcePoolUserProject != ""},
+	} {
+		if x.set {
+			return nil, invalid(x.field, "does not apply to %s files", TypeExternalAccountAuthorizedUser)
+		}
+	}
+	ts, err := NewAuthorizedUserTokenSource(AuthorizedUserConfig{
+		RefreshToken:          *f.RefreshToken,
+		ClientID:              f.ClientID,
+		ClientSecret:          f.ClientSecret,
+		TokenURL:              tokenURL,
+		UniverseDomain:        universe,
+		OnRefreshTokenRotated: o.OnRefreshTokenRotated,
+		HTTPClient:            o.HTTPClient,
+		Timeout:               o.Timeout,
+		Retry:                 o.Retry,
+		Cache:                 o.Cache,
+		Logger:                o.Logger,
+	})
+	if err != nil {
+		return nil, fileFieldError(err)
+	}
+	return &Credentials{
+		typ:          TypeExternalAccountAuthorizedUser,
+		audience:     f.Audience,
+		universe:     universe,
+		tokenURL:     tokenURL,
+		tokenInfoURL: tokenInfoURL,
+		revokeURL:    revokeURL,
+		quotaProject: quota,
+		ts:           ts,
+	}, nil
+}
+
+// builtSubject is the provider chosen from credential_source.
+type builtSubject struct {
+	provider SubjectTokenProvider
+	mtls     bool // exchange over mTLS: default token URL is sts.mtls.<universe>
+}
+
+// presentSources lists the source selectors of credential_source, in the order
+// their conflicts are reported.
+func presentSources(cs *credentialSource) []string {
+	var s []string
+	if cs.File != nil {
+		s = append(s, "file")
+	}
+	if cs.URL != nil && cs.EnvironmentID == nil {
+		s = append(s, "url")
+	}
+	if cs.Executable != nil {
+		s = append(s, "executable")
+	}
+	if cs.EnvironmentID != nil {
+		s = append(s, "environment_id")
+	}
+	if cs.Certificate != nil {
+		s = append(s, "certificate")
+	}
+	return s
+}
+
+// buildSubject validates credential_source and builds its provider.
+func buildSubject(cs *credentialSource, tokenType string, o *LoadOptions) (*builtSubject, error) {
+	srcs := presentSources(cs)
+	switch len(srcs) {
+	case 0:
+		return nil, invalid("credential_source", "must name one source: file, url, executable, environment_id or certificate")
+	case 1:
+	default:
+		return nil, invalid("credential_source."+srcs[1], "cannot be combined with credential_source.%s", srcs[0])
+	}
+	kind := srcs[0]
+	// Fields that belong to other kinds of source.
+	onlyFor := func(field, owner string, set bool) error {
+		if set {
+			return invalid("credential_source."+field, "only applies to %s sources", owner)
+		}
+		return nil
+	}
+	if kind != "file" && kind != "url" {
+		if err := onlyFor("format", "file and url", cs.Format != nil); err != nil {
+			return nil, err
+		}
+	}
+	if kind != "url" {
+		if err := onlyFor("headers", "url", cs.Headers != nil); err != nil {
+			return nil, err
+		}
+	}
+	if kind != "environment_id" {
+		for _, x := range []struct {
+			field string
+			set   bool
+		}{
+			{"region_url", cs.RegionURL != nil},
+			{"regional_cred_verification_url", cs.RegionalCredVerificationURL != nil},
+			{"imdsv2_session_token_url", cs.IMDSv2SessionTokenURL != nil},
+		} {
+			if err := onlyFor(x.field, "environment_id (AWS)", x.set); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The subject token type must match the kind of source.
+	switch {
+	case tokenType == TokenTypeAWS4Request && kind != "environment_id":
+		return nil, invalid("subject_token_type", "%s needs an environment_id (AWS) source", TokenTypeAWS4Request)
+	case tokenType == TokenTypeMTLS && kind != "certificate":
+		return nil, invalid("subject_token_type", "%s needs a certificate source", TokenTypeMTLS)
+	}
+
+	switch kind {
+	case "file":
+		if *cs.File == "" {
+			return nil, invalid("credential_source.file", "must not be empty")
+		}
+		format, err := fileFormat(cs.Format)
+		if err != nil {
+			return nil, err
+		}
+		return &builtSubject{provider: FileSubject{Path: *cs.File, Format: format}}, nil
+	case "url":
+		raw := *cs.URL
+		if err := checkSourceURL("credential_source.url", raw); err != nil {
+			return nil, err
+		}
+		for k, v := range cs.Headers {
+			if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) {
+				return nil, invalid("credential_source.headers", "invalid header name %q", truncateString(k, 64))
+			}
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return nil, invalid("credential_source.headers."+k, "value must not contain line breaks")
+			}
+		}
+		format, err := fileFormat(cs.Format)
+		if err != nil {
+			return nil, err
+		}
+		return &builtSubject{provider: URLSubject{URL: raw, Headers: cs.Headers, Format: format, HTTPClient: o.HTTPClient}}, nil
+	case "executable":
+		return buildExecutable(cs.Executable, tokenType, o)
+	case "environment_id":
+		return buildAWS(cs, tokenType, o)
+	case "certificate":
+		return buildX509(cs.Certificate, tokenType, o)
+	}
+	return nil, invalid("credential_source", "unsupported source")
+}
+
+// fileFormat converts credential_source.format. A subject_token_field_name
+// given with the text format is ignored, as Google's libraries do.
+func fileFormat(f *credentialFormat) (Format, error) {
+	if f == nil {
+		return Format{}, nil
+	}
+	switch f.Type {
+	case "", "text":
+		return Format{Type: "text"}, nil
+	case "json":
+		if f.SubjectTokenFieldName == "" {
+			return Format{}, invalid("credential_source.format.subject_token_field_name", "must be set for the json format")
+		}
+		return Format{Type: "json", SubjectTokenField: f.SubjectTokenFieldName}, nil
+	}
+	return Format{}, invalid("credential_source.format.type", "must be \"text\" or \"json\", got %q", truncateString(f.Type, 32))
+}
+
+// checkSourceURL accepts absolute http and https URLs: subject tokens and
+// AWS metadata are served over plain http by link-local metadata services.
+func checkSourceURL(field, raw string) error {
+	if raw == "" {
+		return invalid(field, "must not be empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid(field, "not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalid(field, "scheme must be http or https, got %q", truncateString(u.Scheme, 16))
+	}
+	if u.Host == "" {
+		return invalid(field, "URL has no host")
+	}
+	if u.User != nil {
+		return invalid(field, "URL must not carry user information")
+	}
+	return nil
+}
+
+// millis reads an optional millisecond count.
+func millis(field string, raw json.RawMessage, def, lo, hi int64) (int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return def, nil
+	}
+	n, err := wire.ParseJSONInt(raw)
+	if err != nil {
+		return 0, invalid(field, "must be an integer number of milliseconds")
+	}
+	if n < lo || n > hi {
+		return 0, invalid(field, "must be between %d and %d, got %d", lo, hi, n)
+	}
+	return n, nil
+}
+
+// checkExecutable validates credential_source.executable and returns its
+// time-outs in milliseconds.
+func checkExecutable(e *executableSource, tokenType string) (timeout, interactive int64, err error) {
+	if e.Command == nil || strings.TrimSpace(*e.Command) == "" {
+		return 0, 0, invalid("credential_source.executable.command", "must not be empty")
+	}
+	switch tokenType {
+	case TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2:
+	default:
+		return 0, 0, invalid("subject_token_type", "executable sources supply JWT, ID token or SAML 2 tokens, not %q", tokenType)
+	}
+	timeout, err = millis("credential_source.executable.timeout_millis", e.TimeoutMillis,
+		execDefaultTimeoutMillis, execMinTimeoutMillis, execMaxTimeoutMillis)
+	if err != nil {
+		return 0, 0, err
+	}
+	interactive, err = millis("credential_source.executable.interactive_timeout_millis", e.InteractiveTimeoutMillis,
+		0, execMinInteractiveMillis, execMaxInteractiveMillis)
+	if err != nil {
+		return 0, 0, err
+	}
+	return timeout, interactive, nil
+}
+
+// checkAWSSource validates the AWS fields of credential_source.
+func checkAWSSource(cs *credentialSource, tokenType string) error {
+	id := *cs.EnvironmentID
+	if !strings.HasPrefix(id, "aws") {
+		return invalid("credential_source.environment_id", "unsupported environment %q (want \"aws1\")", truncateString(id, 32))
+	}
+	if id != "aws1" {
+		return invalid("credential_source.environment_id", "unsupported AWS version %q (want \"aws1\")", truncateString(id, 32))
+	}
+	if tokenType != TokenTypeAWS4Request {
+		return invalid("subject_token_type", "an AWS source needs %s", TokenTypeAWS4Request)
+	}
+	for _, x := range []struct {
+		field string
+		v     *string
+	}{
+		{"credential_source.region_url", cs.RegionURL},
+		{"credential_source.url", cs.URL},
+		{"credential_source.imdsv2_session_token_url", cs.IMDSv2SessionTokenURL},
+	} {
+		if x.v != nil {
+			if err := checkSourceURL(x.field, *x.v); err != nil {
+				return err
+			}
+		}
+	}
+	if v := cs.RegionalCredVerificationURL; v != nil {
+		const field = "credential_source.regional_cred_verification_url"
+		if *v == "" {
+			return invalid(field, "must not be empty")
+		}
+		u, err := url.Parse(strings.ReplaceAll(*v, "{region}", "region"))
+		if err != nil || u.Host == "" {
+			return invalid(field, "not a valid URL")
+		}
+		if u.Scheme != "https" {
+			return invalid(field, "scheme must be https, got %q", truncateString(u.Scheme, 16))
+		}
+	}
+	return nil
+}
+
+// checkCertificate validates credential_source.certificate.
+func checkCertificate(c *certificateSource, tokenType string) error {
+	useDefault := c.UseDefaultCertificateConfig != nil && *c.UseDefaultCertificateConfig
+	hasLocation := c.CertificateConfigLocation != nil
+	switch {
+	case useDefault && hasLocation:
+		return invalid("credential_source.certificate.certificate_config_location", "cannot be combined with use_default_certificate_config")
+	case !useDefault && !hasLocation:
+		return invalid("credential_source.certificate", "must set use_default_certificate_config or certificate_config_location")
+	case hasLocation && *c.CertificateConfigLocation == "":
+		return invalid("credential_source.certificate.certificate_config_location", "must not be empty")
+	}
+	if tokenType != TokenTypeMTLS {
+		return invalid("subject_token_type", "a certificate source needs %s", TokenTypeMTLS)
+	}
+	return nil
+}
+
+// fieldMap translates Go field names of provider and Config validation
+// errors to JSON paths of the file.
+var fieldMap = []struct{ goPrefix, jsonPath string }{
+	{"Config.Audience", "audience"},
+	{"Config.SubjectTokenType", "subject_token_type"},
+	{"Config.TokenURL", "token_url"},
+	{"Config.ClientID", "client_id"},
+	{"Config.ClientSecret", "client_secret"},
+	{"Config.WorkforcePoolUserProject", "workforce_pool_user_project"},
+	{"Config.UniverseDomain", "universe_domain"},
+	{"Config.Scopes", "LoadOptions.Scopes"},
+	{"Config.Timeout", "LoadOptions.Timeout"},
+	{"Config.Retry", "LoadOptions.Retry"},
+	{"ImpersonationConfig.URL", "service_account_impersonation_url"},
+	{"ImpersonationConfig.Lifetime", "service_account_impersonation.token_lifetime_seconds"},
+	{"ImpersonationConfig.Scopes", "LoadOptions.Scopes"},
+	{"ImpersonationConfig.Timeout", "LoadOptions.Timeout"},
+	{"ImpersonationConfig.Retry", "LoadOptions.Retry"},
+	{"AuthorizedUserConfig.RefreshToken", "refresh_token"},
+	{"AuthorizedUserConfig.ClientID", "client_id"},
+	{"AuthorizedUserConfig.ClientSecret", "client_secret"},
+	{"AuthorizedUserConfig.TokenURL", "token_url"},
+	{"AuthorizedUserConfig.UniverseDomain", "universe_domain"},
+	{"AuthorizedUserConfig.Timeout", "LoadOptions.Timeout"},
+	{"AuthorizedUserConfig.Retry", "LoadOptions.Retry"},
+	{"CacheOptions", "LoadOptions.Cache"},
+	{"FileSubject.Path", "credential_source.file"},
+	{"FileSubject.Format.SubjectTokenField", "credential_source.format.subject_token_field_name"},
+	{"FileSubject.Format.Type", "credential_source.format.type"},
+	{"URLSubject.URL", "credential_source.url"},
+	{"URLSubject.Headers", "credential_source.headers"},
+	{"URLSubject.Format.SubjectTokenField", "credential_source.format.subject_token_field_name"},
+	{"URLSubject.Format.Type", "credential_source.format.type"},
+	{"ExecutableSubject.Command", "credential_source.executable.command"},
+	{"ExecutableSubject.Timeout", "credential_source.executable.timeout_millis"},
+	{"ExecutableSubject.OutputFile", "credential_source.executable.output_file"},
+	{"ExecutableSubject", "credential_source.executable"},
+	{"AWSSubject.RegionURL", "credential_source.region_url"},
+	{"AWSSubject.CredentialsURL", "credential_source.url"},
+	{"AWSSubject.IMDSv2TokenURL", "credential_source.imdsv2_session_token_url"},
+	{"AWSSubject.RegionalCredVerificationURL", "credential_source.regional_cred_verification_url"},
+	{"AWSSubject", "credential_source"},
+	{"X509Subject", "credential_source.certificate"},
+}
+
+// fileFieldError renames the field of a *ValidationError raised by a
+// constructor to the file's JSON path; other errors pass unchanged.
+func fileFieldError(err error) error {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	for _, m := range fieldMap {
+		if rest, ok := strings.CutPrefix(ve.Field, m.goPrefix); ok {
+			return invalid(m.jsonPath+rest, "%s", ve.Reason)
+		}
+	}
+	return err
+}

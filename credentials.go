@@ -294,7 +294,7 @@ func decodeCredentialsFile(data []byte) (*credentialsFile, error) {
 	var f credentialsFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
-		return nil, jsonError(data, err)
+		return nil, credJSONError(data, err)
 	}
 	if dec.More() {
 		off := dec.InputOffset()
@@ -309,19 +309,19 @@ func decodeCredentialsFile(data []byte) (*credentialsFile, error) {
 	return &f, nil
 }
 
-func jsonError(data []byte, err error) error {
+func credJSONError(data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		line, col := textPosition(data, se.Offset)
+		line, col := textPosition(data, max(se.Offset-1, 0)) // Offset is just past the bad byte
 		return invalid("credentials JSON", "syntax error at line %d, column %d (byte %d)", line, col, se.Offset)
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
 			field = "credentials JSON"
 		}
-		return invalid(field, "must be %s, got a JSON %s", jsonKind(te.Type), te.Value)
+		return invalid(field, "must be %s, got a JSON %s", credJSONKind(te.Type), te.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		line, col := textPosition(data, int64(len(data)))
 		return invalid("credentials JSON", "truncated at line %d, column %d", line, col)
@@ -329,8 +329,8 @@ func jsonError(data []byte, err error) error {
 	return invalid("credentials JSON", "is not valid JSON")
 }
 
-// jsonKind names the JSON kind a Go type decodes from.
-func jsonKind(t reflect.Type) string {
+// credJSONKind names the JSON kind a Go type decodes from.
+func credJSONKind(t reflect.Type) string {
 	if t == nil {
 		return "a value"
 	}
@@ -353,7 +353,8 @@ func jsonKind(t reflect.Type) string {
 	return "a value"
 }
 
-// textPosition converts a byte offset into a 1-based line and column.
+// textPosition converts the 0-based byte offset of a character into its
+// 1-based line and column.
 func textPosition(data []byte, off int64) (line, col int) {
 	if off > int64(len(data)) {
 		off = int64(len(data))

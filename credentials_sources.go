@@ -17,7 +17,24 @@ func buildAWS(cs *credentialSource, tokenType string, o *LoadOptions) (*builtSub
 	if err := checkAWSSource(cs, tokenType); err != nil {
 		return nil, err
 	}
-	return nil, invalid("credential_source.environment_id", "AWS sources are not supported yet")
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	a := &AWSSubject{
+		RegionURL:                   str(cs.RegionURL),
+		CredentialsURL:              str(cs.URL),
+		IMDSv2TokenURL:              str(cs.IMDSv2SessionTokenURL),
+		RegionalCredVerificationURL: str(cs.RegionalCredVerificationURL),
+		HTTPClient:                  o.HTTPClient,
+		Getenv:                      o.Getenv,
+	}
+	if err := a.validate(); err != nil {
+		return nil, fileFieldError(err)
+	}
+	return &builtSubject{provider: a}, nil
 }
 
 // buildX509 validates credential_source.certificate and builds its provider.

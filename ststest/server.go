@@ -116,6 +116,8 @@ type Server struct {
 	requests []Request
 	faults   []Fault
 	latency  time.Duration
+	iam      iamState   // iam.go
+	oauth    oauthState // oauthtoken.go
 }
 
 // routes is the emulator's route table: one line per endpoint, as
@@ -128,6 +130,8 @@ var routes = []struct {
 }{
 	{"POST /v1/token", (*Server).serveToken},
 	{"POST /v1beta/token", (*Server).serveToken},
+	{"POST /v1/projects/{project}/serviceAccounts/{name}", (*Server).serveGenerateAccessToken},
+	{"POST /v1/oauthtoken", (*Server).serveOAuthToken},
 }
 
 // NewServer starts an emulator on a loopback port and returns it. Use

@@ -1,0 +1,203 @@
+package ststest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Impersonation limits of IAM Credentials' generateAccessToken: the lifetime
+// defaults to one hour and may reach 12 hours (IAM needs an organisation
+// policy beyond one hour; the emulator does not model it).
+const (
+	defaultImpersonationLifetime = time.Hour
+	maxImpersonationLifetime     = 12 * time.Hour
+)
+
+// ImpersonationCheck decides whether the principal of an access token the
+// server issued (caller) may obtain a token for serviceAccount through the
+// given delegation chain (each "projects/-/serviceAccounts/EMAIL"). A non-nil
+// error makes the server answer 403 PERMISSION_DENIED with the error's text.
+type ImpersonationCheck func(caller TokenInfo, serviceAccount string, delegates []string) error
+
+// iamState is the Server's IAM Credentials state.
+type iamState struct {
+	check ImpersonationCheck // nil: every issued token may impersonate
+}
+
+// SetImpersonationCheck installs the policy of generateAccessToken; nil (the
+// default) lets every valid token the server issued impersonate any service
+// account.
+func (s *Server) SetImpersonationCheck(check ImpersonationCheck) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.iam.check = check
+}
+
+// ImpersonationURL returns the generateAccessToken endpoint of a service
+// account on this server:
+// URL+"/v1/projects/-/serviceAccounts/"+serviceAccount+":generateAccessToken".
+func (s *Server) ImpersonationURL(serviceAccount string) string {
+	return s.URL + "/v1/projects/-/serviceAccounts/" + serviceAccount + ":generateAccessToken"
+}
+
+// googleError is an error answer in Google's JSON shape, as IAM Credentials
+// sends it.
+type googleError struct {
+	code    int
+	status  string
+	message string
+}
+
+func writeGoogleError(w http.ResponseWriter, e googleError) {
+	if e.code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ststest"`)
+	}
+	writeJSON(w, e.code, map[string]any{"error": map[string]any{
+		"code": e.code, "message": e.message, "status": e.status,
+	}})
+}
+
+func invalidArgument(format string, args ...any) googleError {
+	return googleError{http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf(format, args...)}
+}
+
+// bearerCaller authenticates the Bearer token of r against the tokens the
+// server issued.
+func (s *Server) bearerCaller(r *http.Request) (TokenInfo, *googleError) {
+	auth := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return TokenInfo{}, &googleError{http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request is missing required authentication credential. Expected OAuth 2 access token."}
+	}
+	info, found := s.Lookup(strings.TrimSpace(tok))
+	if !found || !info.Valid(time.Now()) {
+		return TokenInfo{}, &googleError{http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials. Expected OAuth 2 access token."}
+	}
+	switch info.Kind {
+	case "downscoped", "intermediary":
+		return TokenInfo{}, &googleError{http.StatusForbidden, "PERMISSION_DENIED",
+			"Permission 'iam.serviceAccounts.getAccessToken' denied: the token is downscoped"}
+	}
+	return info, nil
+}
+
+// serveGenerateAccessToken answers POST
+// /v1/projects/-/serviceAccounts/{email}:generateAccessToken as IAM
+// Credentials does: the caller must present, as a Bearer token, a valid
+// access token the server issued; the body is JSON {"scope": […],
+// "lifetime": "3600s", "delegates": […]}; the answer is {"accessToken",
+// "expireTime"}. The token is recorded with Kind "impersonated" and the
+// service account as Subject. Errors are in Google's JSON shape.
+func (s *Server) serveGenerateAccessToken(w http.ResponseWriter, r *http.Request) {
+	// The route is "/v1/projects/{project}/serviceAccounts/{name}"; the
+	// server dispatches with ServeMux.Handler, which sets no path values.
+	rest := strings.TrimPrefix(r.URL.Path, "/v1/projects/")
+	project, name, _ := strings.Cut(rest, "/serviceAccounts/")
+	email, ok := strings.CutSuffix(name, ":generateAccessToken")
+	if !ok {
+		writeGoogleError(w, googleError{http.StatusNotFound, "NOT_FOUND", "unknown method"})
+		return
+	}
+	if p := project; p != "-" {
+		writeGoogleError(w, invalidArgument("the project must be \"-\", got %q", clip(p)))
+		return
+	}
+	if email == "" || strings.ContainsAny(email, "/ ") {
+		writeGoogleError(w, invalidArgument("invalid service account name"))
+		return
+	}
+	caller, ge := s.bearerCaller(r)
+	if ge != nil {
+		writeGoogleError(w, *ge)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeGoogleError(w, invalidArgument("the body must be application/json"))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeGoogleError(w, invalidArgument("could not read the body"))
+		return
+	}
+	var req struct {
+		Scope     []string `json:"scope"`
+		Lifetime  *string  `json:"lifetime"`
+		Delegates []string `json:"delegates"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeGoogleError(w, invalidArgument("invalid JSON payload"))
+		return
+	}
+	if len(req.Scope) == 0 {
+		writeGoogleError(w, invalidArgument("scope must not be empty"))
+		return
+	}
+	for _, sc := range req.Scope {
+		if sc == "" || strings.ContainsAny(sc, " \t\r\n") {
+			writeGoogleError(w, invalidArgument("invalid scope"))
+			return
+		}
+	}
+	lifetime := defaultImpersonationLifetime
+	if req.Lifetime != nil {
+		d, ok := parseGoogleDuration(*req.Lifetime)
+		if !ok || d <= 0 || d > maxImpersonationLifetime {
+			writeGoogleError(w, invalidArgument("lifetime must be between 1s and %ds, got %q",
+				int64(maxImpersonationLifetime/time.Second), clip(*req.Lifetime)))
+			return
+		}
+		lifetime = d
+	}
+	for _, d := range req.Delegates {
+		rest, ok := strings.CutPrefix(d, "projects/-/serviceAccounts/")
+		if !ok || rest == "" || strings.Contains(rest, "/") {
+			writeGoogleError(w, invalidArgument("delegates must be projects/-/serviceAccounts/EMAIL, got %q", clip(d)))
+			return
+		}
+	}
+	s.mu.Lock()
+	check := s.iam.check
+	s.mu.Unlock()
+	if check != nil {
+		if err := check(caller, email, append([]string(nil), req.Delegates...)); err != nil {
+			writeGoogleError(w, googleError{http.StatusForbidden, "PERMISSION_DENIED", err.Error()})
+			return
+		}
+	}
+	now := time.Now()
+	info := s.issue(TokenInfo{
+		Kind:      "impersonated",
+		Subject:   email,
+		Audience:  caller.Audience,
+		Scopes:    req.Scope,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(lifetime),
+	})
+	writeJSON(w, http.StatusOK, map[string]string{
+		"accessToken": info.Token,
+		"expireTime":  info.ExpiresAt.UTC().Format(time.RFC3339Nano),
+	})
+}
+
+// parseGoogleDuration reads a google.protobuf.Duration in JSON ("3600s",
+// "1.5s").
+func parseGoogleDuration(s string) (time.Duration, bool) {
+	num, ok := strings.CutSuffix(s, "s")
+	if !ok || num == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f != f || f > float64(maxImpersonationLifetime/time.Second)*10 || f < 0 {
+		return 0, false
+	}
+	return time.Duration(f * float64(time.Second)), true
+}

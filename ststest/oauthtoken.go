@@ -1,0 +1,140 @@
+package ststest
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// oauthState is the Server's state for POST /v1/oauthtoken, guarded by
+// Server.mu.
+type oauthState struct {
+	refresh map[string]refreshEntry // by refresh token
+	rotate  bool
+}
+
+type refreshEntry struct {
+	clientID string
+	subject  string
+}
+
+// oauthGrants routes the grant_type values of POST /v1/oauthtoken. Each
+// grant is handled in its own function, given the decoded form after the
+// request's client authentication was read (id and secret from HTTP Basic
+// auth, "" when absent).
+var oauthGrants = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, form url.Values, clientID string){
+	"refresh_token": (*Server).serveRefreshGrant,
+}
+
+// AddRefreshToken registers a refresh token issued to the OAuth client
+// clientID, for the refresh_token grant of POST /v1/oauthtoken. Access tokens
+// obtained with it are recorded with Kind "refreshed" and a Subject derived
+// from the first refresh token (it stays the same across rotations).
+func (s *Server) AddRefreshToken(token, clientID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.oauth.refresh == nil {
+		s.oauth.refresh = make(map[string]refreshEntry)
+	}
+	s.oauth.refresh[token] = refreshEntry{clientID: clientID, subject: "user-" + subjectID(token)}
+}
+
+// SetRefreshTokenRotation makes every later successful refresh_token grant
+// return a new refresh token and revoke the one used (on), or keep refresh
+// tokens valid and return none (off, the default).
+func (s *Server) SetRefreshTokenRotation(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oauth.rotate = on
+}
+
+// RefreshTokenValid reports whether token is a refresh token the server
+// currently accepts (registered and not rotated away).
+func (s *Server) RefreshTokenValid(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.oauth.refresh[token]
+	return ok
+}
+
+// serveOAuthToken answers POST /v1/oauthtoken, STS's OAuth 2.0 token
+// endpoint for workforce identity federation. The client must authenticate
+// with HTTP Basic auth; when Options.ClientID is set, only that client (with
+// Options.ClientSecret) is accepted. Errors are RFC 6749 error JSON.
+func (s *Server) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
+	form, oe := requestForm(r)
+	if oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok || id == "" {
+		writeOAuthError(w, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication (HTTP Basic) is required"})
+		return
+	}
+	if s.opts.ClientID != "" {
+		idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) == 1
+		secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
+		if !idOK || !secretOK {
+			writeOAuthError(w, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"})
+			return
+		}
+	}
+	for k, v := range form {
+		if len(v) > 1 {
+			writeOAuthError(w, badRequest("parameter %q is repeated", clip(k)))
+			return
+		}
+	}
+	grant := form.Get("grant_type")
+	h, ok := oauthGrants[grant]
+	if !ok {
+		if grant == "" {
+			writeOAuthError(w, badRequest("grant_type is required"))
+			return
+		}
+		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
+			desc: "unsupported grant_type " + clip(grant)})
+		return
+	}
+	h(s, w, r, form, id)
+}
+
+// serveRefreshGrant handles grant_type=refresh_token.
+func (s *Server) serveRefreshGrant(w http.ResponseWriter, _ *http.Request, form url.Values, clientID string) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		writeOAuthError(w, badRequest("refresh_token is required"))
+		return
+	}
+	s.mu.Lock()
+	entry, ok := s.oauth.refresh[rt]
+	if ok && entry.clientID != clientID {
+		s.mu.Unlock()
+		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the refresh token was issued to another client"})
+		return
+	}
+	if !ok {
+		s.mu.Unlock()
+		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the refresh token is invalid, expired or revoked"})
+		return
+	}
+	newRT := ""
+	if s.oauth.rotate {
+		newRT = newToken("ststest-rt-")
+		delete(s.oauth.refresh, rt)
+		s.oauth.refresh[newRT] = entry
+	}
+	s.mu.Unlock()
+	info := s.issue(TokenInfo{Kind: "refreshed", Subject: entry.subject, IssuedAt: time.Now()})
+	resp := map[string]any{
+		"access_token": info.Token,
+		"token_type":   "Bearer",
+		"expires_in":   int64(info.ExpiresAt.Sub(info.IssuedAt).Round(time.Second) / time.Second),
+	}
+	if newRT != "" {
+		resp["refresh_token"] = newRT
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -195,56 +195,56 @@ func TestResetFault(t *testing.T) {
 	})
 }
 
-func TestHangFaultStarted(t *testing.T) {
-	s := ststest.NewServer(ststest.Options{})
-	defer s.Close()
-	s.PushFaults(ststest.Fault{Hang: true})
-	c := *s.Client()
-	c.Timeout = 100 * time.Millisecond
-	start := time.Now()
-	_, err := c.PostForm(s.TokenURL(), exchangeForm())
-	if err == nil || !strings.Contains(err.Error(), "Client.Timeout") {
-		t.Fatalf("hung request: %v", err)
-	}
-	if time.Since(start) < 100*time.Millisecond || s.Count("/v1/token") != 1 {
-		t.Fatalf("returned after %v, count %d", time.Since(start), s.Count("/v1/token"))
+// arrivals returns options whose OnRequest signals each request's arrival.
+func arrivals() (ststest.Options, <-chan ststest.Request) {
+	ch := make(chan ststest.Request, 16)
+	return ststest.Options{OnRequest: func(r ststest.Request) { ch <- r }}, ch
+}
+
+func TestHangAndDelayCancelled(t *testing.T) {
+	for _, f := range []ststest.Fault{{Hang: true}, {Delay: time.Hour}} {
+		opts, arrived := arrivals()
+		modes(t, opts, func(t *testing.T, s *ststest.Server) {
+			s.PushFaults(f)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go func() {
+				<-arrived
+				cancel()
+			}()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.TokenURL(), strings.NewReader(exchangeForm().Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if _, err := s.Client().Do(req); !errors.Is(err, context.Canceled) {
+				t.Fatalf("%v: cancelled request: %v", f, err)
+			}
+			if s.Count("/v1/token") != 1 {
+				t.Fatalf("count %d", s.Count("/v1/token"))
+			}
+		})
 	}
 }
 
 func TestHangReleasedByClose(t *testing.T) {
-	s := ststest.NewServer(ststest.Options{})
-	s.PushFaults(ststest.Fault{Hang: true})
-	done := make(chan error)
-	go func() {
-		_, err := post(s)
-		done <- err
-	}()
-	for s.Count("/v1/token") == 0 {
-		// Wait for the request to arrive; Close must release it.
-		select {
-		case err := <-done:
-			t.Fatalf("request ended early: %v", err)
-		case <-time.After(time.Millisecond):
-		}
-	}
-	s.Close()
-	if err := <-done; err == nil {
-		t.Fatal("request released by Close got a response")
-	}
-}
-
-func TestDelayFaultStarted(t *testing.T) {
-	s := ststest.NewServer(ststest.Options{})
-	defer s.Close()
-	s.PushFaults(ststest.Fault{Delay: 30 * time.Millisecond})
-	start := time.Now()
-	resp, err := post(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAll(t, resp)
-	if d := time.Since(start); d < 30*time.Millisecond || resp.StatusCode != 200 {
-		t.Fatalf("status %d after %v", resp.StatusCode, d)
+	for _, f := range []ststest.Fault{{Hang: true}, {Delay: time.Hour}} {
+		opts, arrived := arrivals()
+		modes(t, opts, func(t *testing.T, s *ststest.Server) {
+			s.PushFaults(f)
+			done := make(chan error)
+			go func() {
+				resp, err := post(s)
+				if err == nil {
+					resp.Body.Close()
+				}
+				done <- err
+			}()
+			<-arrived
+			s.Close()
+			err := <-done
+			var ne net.Error
+			if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &ne) {
+				t.Fatalf("%v: request released by Close: %v", f, err)
+			}
+		})
 	}
 }
 
@@ -300,23 +300,6 @@ func TestTimeInMemory(t *testing.T) {
 		}
 		if n := s.Count("/v1/token"); n != 7 {
 			t.Fatalf("count %d", n)
-		}
-	})
-}
-
-func TestHangReleasedByCloseInMemory(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
-		s.PushFaults(ststest.Fault{Hang: true})
-		done := make(chan error)
-		go func() {
-			_, err := post(s)
-			done <- err
-		}()
-		synctest.Wait()
-		s.Close()
-		if err := <-done; !errors.Is(err, ststest.ErrConnectionReset) {
-			t.Fatalf("released request: %v", err)
 		}
 	})
 }

@@ -78,6 +78,13 @@ type Options struct {
 	// RequireClientAuth makes requests without client credentials fail with
 	// 401 invalid_client. It needs ClientID.
 	RequireClientAuth bool
+
+	// OnRequest, if set, is called with a copy of every request as soon as
+	// it is recorded, before latency, faults and handling: a test can use it
+	// to learn that a request arrived (for example to cancel it, or to
+	// close the server while it hangs). It runs on the request's goroutine
+	// and should return quickly.
+	OnRequest func(Request)
 }
 
 // String describes the options without the client secret.
@@ -86,8 +93,8 @@ func (o Options) String() string {
 	if o.ClientSecret != "" {
 		secret = "REDACTED"
 	}
-	return fmt.Sprintf("ststest.Options{TokenLifetime:%v ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t}",
-		o.TokenLifetime, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth)
+	return fmt.Sprintf("ststest.Options{TokenLifetime:%v ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t OnRequest:%t}",
+		o.TokenLifetime, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.OnRequest != nil)
 }
 
 // GoString is like String, so that %#v does not print the secret either.
@@ -405,6 +412,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, rec.clone())
 	s.mu.Unlock()
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(rec)
+	}
 
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" { // unknown path or method: no faults, no latency

@@ -3,8 +3,10 @@ package sts_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -67,4 +69,32 @@ func ExampleX509Subject() {
 	// Here the files do not exist: construction fails, naming the field.
 	fmt.Println(err != nil && strings.Contains(err.Error(), "X509Subject.CertificateConfigFile"))
 	// Output: true
+}
+
+// An ExecutableSubject runs a local command for the subject token. The command
+// line of a credential file is split with quoting honoured and never run
+// through a shell; nothing runs unless the environment allows executables.
+func ExampleExecutableSubject() {
+	argv, err := sts.ParseExecutableCommand(`"/opt/my idp/bin/fetch-token" --audience gcp`)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q\n", argv)
+
+	subject := sts.ExecutableSubject{
+		Command:    argv,
+		Timeout:    10 * time.Second,
+		OutputFile: "/var/cache/idp/token.json",
+		// As if GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES were not set. Leave
+		// Getenv nil to read the process environment.
+		Getenv: func(string) string { return "" },
+	}
+	_, err = subject.SubjectToken(context.Background(), sts.SubjectRequest{
+		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/idp",
+		SubjectTokenType: sts.TokenTypeIDToken,
+	})
+	fmt.Println(err)
+	// Output:
+	// ["/opt/my idp/bin/fetch-token" "--audience" "gcp"]
+	// sts: subject: executable: running credential executables is not allowed; set the environment variable GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 to allow it
 }

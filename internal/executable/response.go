@@ -50,6 +50,7 @@ type FormatError struct {
 	Reason string
 }
 
+// Error implements the error interface.
 func (e *FormatError) Error() string { return "executable: invalid response: " + e.Reason }
 
 // FailureError is a well-formed response with "success": false. Code and
@@ -59,6 +60,7 @@ type FailureError struct {
 	Message string
 }
 
+// Error implements the error interface; it quotes the code and message.
 func (e *FailureError) Error() string {
 	code, msg := e.Code, e.Message
 	if code == "" {

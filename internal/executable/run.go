@@ -106,6 +106,7 @@ type ExitError struct {
 	Stderr string
 }
 
+// Error implements the error interface.
 func (e *ExitError) Error() string {
 	if e.Stderr == "" {
 		return fmt.Sprintf("executable: command exited with status %d", e.Code)
@@ -119,6 +120,7 @@ type TimeoutError struct {
 	Timeout time.Duration
 }
 
+// Error implements the error interface.
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("executable: command did not finish within %s and was killed", e.Timeout)
 }

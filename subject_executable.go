@@ -123,10 +123,17 @@ func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest)
 		Now:               e.Now,
 	})
 	if err != nil {
-		var te *executable.TimeoutError
-		return "", &Error{Op: "subject", Err: err, temporary: errors.As(err, &te)}
+		return "", executableError(err)
 	}
 	return res.Token, nil
+}
+
+// executableError wraps a failure of the executable runner. Only a command
+// killed at its deadline is temporary: a retry may be faster. A cancelled
+// caller, a refusal, a bad response or a failed command are not.
+func executableError(err error) *Error {
+	var te *executable.TimeoutError
+	return &Error{Op: "subject", Err: err, temporary: errors.As(err, &te)}
 }
 
 // ParseExecutableCommand splits the command line of a credential file's

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -266,6 +267,18 @@ func TestExecutableSubjectErrors(t *testing.T) {
 			}
 			assertNoExecToken(t, err)
 		})
+	}
+}
+
+func TestExecutableErrorTemporary(t *testing.T) {
+	err := executableError(&executable.TimeoutError{Timeout: 5 * time.Second})
+	if !err.Temporary() || !errors.Is(err, context.DeadlineExceeded) || err.Error() != "sts: subject: executable: command did not finish within 5s and was killed" {
+		t.Errorf("time-out: %v, temporary %t", err, err.Temporary())
+	}
+	for _, cause := range []error{executable.ErrNotAllowed, fmt.Errorf("executable: %w", context.Canceled), &executable.ExitError{Code: 1}} {
+		if err := executableError(cause); err.Temporary() {
+			t.Errorf("%v is temporary", err)
+		}
 	}
 }
 

@@ -1,0 +1,447 @@
+package downscope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stsgo/sts"
+	"golang.org/x/oauth2"
+)
+
+// Defaults of Config, those of Google's Java implementation for the two
+// windows.
+const (
+	DefaultRefreshWindow  = 45 * time.Minute
+	DefaultBlockingWindow = 30 * time.Minute
+	DefaultExpiryMargin   = 10 * time.Second
+	DefaultFetchTimeout   = 2 * time.Minute
+)
+
+// Config configures a Minter. Source is required; every other field has a
+// documented default. A Config is not used after NewMinter returns.
+type Config struct {
+	// Source supplies the root access tokens exchanged for intermediary
+	// tokens: any oauth2.TokenSource, ideally a cached one. If it
+	// implements sts.ContextTokenSource the exchange's context is passed
+	// on. Required.
+	Source oauth2.TokenSource
+	// TokenURL is the STS token endpoint. Empty means
+	// "https://sts.<UniverseDomain>/v1/token"; it must be https unless its
+	// host is a loopback address.
+	TokenURL string
+	// UniverseDomain is the Google Cloud universe. Empty means
+	// "googleapis.com".
+	UniverseDomain string
+	// HTTPClient sends the requests. Nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP attempt. Zero means 30 s.
+	Timeout time.Duration
+	// Retry governs retries of temporary failures of one fetch. The zero
+	// value retries up to 3 attempts.
+	Retry sts.RetryPolicy
+
+	// RefreshWindow: once the intermediary token has this much lifetime
+	// left or less, one background fetch of a new one starts while tokens
+	// keep being minted from the current one. Zero means 45 minutes.
+	RefreshWindow time.Duration
+	// BlockingWindow: once the intermediary token has this much lifetime
+	// left or less, minting waits for a new one (all waiting callers share
+	// one fetch). If that fetch fails, minting goes on from the current
+	// token while it is valid, and fetches back off. Zero means 30
+	// minutes; it must be shorter than RefreshWindow.
+	//
+	// For intermediary tokens that live shorter than the windows assume
+	// (STS gives them the lifetime of the root token, which may be partly
+	// used), the windows are capped at 3/4 and 1/2 of the lifetime the
+	// token had when fetched, so that a token is used at all.
+	BlockingWindow time.Duration
+	// ExpiryMargin is how long before its expiry an intermediary token
+	// stops being used at all. Zero means 10 s; negative means none.
+	ExpiryMargin time.Duration
+	// FetchTimeout bounds one fetch of an intermediary token, retries
+	// included; it runs under its own deadline, not a caller's. Zero means
+	// 2 minutes.
+	FetchTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between failed fetches
+	// (doubling from MinBackoff). Zero means 1 s and 1 minute.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives fetch events, never token or key values. Nil means
+	// no logging.
+	Logger *slog.Logger
+}
+
+// String describes c without secrets.
+func (c Config) String() string {
+	return fmt.Sprintf("downscope.Config{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", c.TokenURL, c.RefreshWindow, c.BlockingWindow)
+}
+
+// Minter mints client-side downscoped tokens for any number of compiled
+// boundaries from one intermediary token, which it fetches from STS and
+// refreshes ahead of expiry:
+//
+//   - with more than RefreshWindow left, minting takes no lock and does no
+//     I/O (about a microsecond: one AES-GCM encryption);
+//   - within RefreshWindow, one background fetch starts and minting goes on;
+//   - within BlockingWindow, or with no token, callers wait for one shared
+//     fetch (a caller whose context ends stops waiting without cancelling
+//     it);
+//   - a token is never minted from an intermediary past its expiry (minus
+//     ExpiryMargin).
+//
+// Neither the intermediary token nor the session key appears in errors,
+// logs or String. A Minter holds no goroutine while idle. Create it with
+// NewMinter; it is safe for concurrent use.
+type Minter struct {
+	x       *sts.IntermediaryExchanger
+	refresh time.Duration
+	block   time.Duration
+	margin  time.Duration
+	timeout time.Duration
+	minBack time.Duration
+	maxBack time.Duration
+	logger  *slog.Logger
+	url     string
+
+	cur atomic.Pointer[session]
+	// quiet holds the Unix nanoseconds before which no background fetch
+	// may start (one runs, or the last one failed recently).
+	quiet atomic.Int64
+
+	mu       sync.Mutex
+	flight   *fetch
+	failures int
+	retryAt  time.Time
+	lastErr  error
+}
+
+// session is one intermediary token with its parsed key and deadlines (Unix
+// nanoseconds).
+type session struct {
+	token     string
+	key       *SessionKey
+	expiry    time.Time
+	refreshAt int64
+	blockAt   int64
+	validTo   int64
+}
+
+type fetch struct {
+	done chan struct{}
+	s    *session
+	err  error
+}
+
+// NewMinter checks cfg and returns a Minter. It does no I/O: the first
+// intermediary token is fetched by the first mint.
+func NewMinter(cfg Config) (*Minter, error) {
+	if cfg.Source == nil {
+		return nil, &sts.ValidationError{Field: "Config.Source", Reason: "must not be nil"}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"RefreshWindow", cfg.RefreshWindow}, {"BlockingWindow", cfg.BlockingWindow},
+		{"FetchTimeout", cfg.FetchTimeout}, {"MinBackoff", cfg.MinBackoff}, {"MaxBackoff", cfg.MaxBackoff}} {
+		if d.v < 0 {
+			return nil, &sts.ValidationError{Field: "Config." + d.name, Reason: "must not be negative"}
+		}
+	}
+	m := &Minter{
+		refresh: orDefault(cfg.RefreshWindow, DefaultRefreshWindow),
+		block:   orDefault(cfg.BlockingWindow, DefaultBlockingWindow),
+		margin:  cfg.ExpiryMargin,
+		timeout: orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
+		minBack: orDefault(cfg.MinBackoff, time.Second),
+		maxBack: orDefault(cfg.MaxBackoff, time.Minute),
+		logger:  cfg.Logger,
+		url:     cfg.TokenURL,
+	}
+	if m.block >= m.refresh {
+		return nil, &sts.ValidationError{Field: "Config.BlockingWindow",
+			Reason: fmt.Sprintf("must be shorter than RefreshWindow (%v), got %v", m.refresh, m.block)}
+	}
+	switch {
+	case m.margin == 0:
+		m.margin = DefaultExpiryMargin
+	case m.margin < 0:
+		m.margin = 0
+	}
+	x, err := sts.NewIntermediaryExchanger(sts.DownscopeConfig{
+		Source:         cfg.Source,
+		TokenURL:       cfg.TokenURL,
+		UniverseDomain: cfg.UniverseDomain,
+		HTTPClient:     cfg.HTTPClient,
+		Timeout:        cfg.Timeout,
+		Retry:          cfg.Retry,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		// Field names match: the exchange validates Config.TokenURL,
+		// Config.Timeout, Config.Retry… as this Config spells them.
+		return nil, err
+	}
+	m.x = x
+	return m, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Token mints a downscoped token for cb. Its Expiry is the intermediary
+// token's. ctx bounds only how long this call waits for an intermediary
+// token when it must.
+func (m *Minter) Token(ctx context.Context, cb *CompiledBoundary) (*oauth2.Token, error) {
+	if cb == nil {
+		return nil, &sts.ValidationError{Field: "CompiledBoundary", Reason: "must not be nil"}
+	}
+	s, err := m.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.mint(cb)
+}
+
+func (s *session) mint(cb *CompiledBoundary) (*oauth2.Token, error) {
+	tok, err := s.key.Mint(s.token, cb)
+	if err != nil {
+		return nil, &sts.Error{Op: "mint", Err: err}
+	}
+	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: s.expiry}, nil
+}
+
+// session returns an intermediary token fit for minting now, fetching one as
+// described on Minter.
+func (m *Minter) session(ctx context.Context) (*session, error) {
+	if s := m.cur.Load(); s != nil {
+		now := time.Now().UnixNano()
+		if now < s.refreshAt {
+			return s, nil
+		}
+		if now < s.blockAt {
+			if now >= m.quiet.Load() {
+				m.startIfIdle()
+			}
+			return s, nil
+		}
+		if now < s.validTo && now < m.quiet.Load() && !m.fetching() {
+			// Blocking window, but the last fetch failed moments ago:
+			// keep minting from the valid token until the backoff ends.
+			return s, nil
+		}
+	}
+	return m.wait(ctx)
+}
+
+func (m *Minter) fetching() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.flight != nil
+}
+
+// startIfIdle starts a background fetch unless one runs or backoff holds.
+func (m *Minter) startIfIdle() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.flight != nil || time.Now().Before(m.retryAt) {
+		return
+	}
+	m.startLocked()
+}
+
+// wait joins or starts a fetch and waits for it or for ctx. If the fetch
+// fails, a still-valid current token is used.
+func (m *Minter) wait(ctx context.Context) (*session, error) {
+	m.mu.Lock()
+	if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.blockAt {
+		m.mu.Unlock()
+		return s, nil // another caller stored a new token meanwhile
+	}
+	f := m.flight
+	if f == nil {
+		f = m.startLocked()
+	}
+	m.mu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.validTo {
+			return s, nil
+		}
+		return nil, &sts.Error{Op: "intermediary", Err: ctx.Err()}
+	}
+	if f.err == nil {
+		return f.s, nil
+	}
+	if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.validTo {
+		return s, nil
+	}
+	return nil, f.err
+}
+
+func (m *Minter) startLocked() *fetch {
+	f := &fetch{done: make(chan struct{})}
+	m.flight = f
+	m.quiet.Store(math.MaxInt64)
+	go m.run(f)
+	return f
+}
+
+// run fetches one intermediary token and publishes the outcome.
+func (m *Minter) run(f *fetch) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	start := time.Now()
+	s, err := m.fetch(ctx)
+	now := time.Now()
+	m.mu.Lock()
+	if err == nil {
+		m.cur.Store(s)
+		m.failures, m.retryAt, m.lastErr = 0, time.Time{}, nil
+		m.quiet.Store(0)
+	} else {
+		m.failures++
+		back := m.minBack << min(m.failures-1, 20)
+		if back <= 0 || back > m.maxBack {
+			back = m.maxBack
+		}
+		m.retryAt = now.Add(back)
+		m.quiet.Store(m.retryAt.UnixNano())
+		m.lastErr = err
+	}
+	m.flight = nil
+	f.s, f.err = s, err
+	m.mu.Unlock()
+	close(f.done)
+	if m.logger != nil {
+		if err == nil {
+			m.logger.Debug("sts: downscope: intermediary token fetched", "elapsed", now.Sub(start), "expiry", s.expiry)
+		} else {
+			m.logger.Warn("sts: downscope: intermediary token fetch failed", "elapsed", now.Sub(start), "error", err.Error())
+		}
+	}
+}
+
+func (m *Minter) fetch(ctx context.Context) (s *session, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, &sts.Error{Op: "intermediary", Err: errors.New("intermediary fetch panicked")}
+		}
+	}()
+	in, err := m.x.Intermediary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ParseSessionKey(in.SessionKey)
+	if err != nil {
+		return nil, &sts.Error{Op: "intermediary", StatusCode: http.StatusOK, Err: err}
+	}
+	now := time.Now()
+	s = &session{token: in.Token.AccessToken, key: key, expiry: in.Token.Expiry}
+	if s.expiry.IsZero() {
+		s.refreshAt, s.blockAt, s.validTo = math.MaxInt64, math.MaxInt64, math.MaxInt64
+		return s, nil
+	}
+	life := s.expiry.Sub(now)
+	if life <= m.margin {
+		return nil, &sts.Error{Op: "intermediary", Err: errors.New("STS returned an intermediary token that is already expired")}
+	}
+	refresh := min(m.refresh, life*3/4)
+	block := min(m.block, life/2)
+	s.refreshAt = s.expiry.Add(-refresh).UnixNano()
+	s.blockAt = s.expiry.Add(-block).UnixNano()
+	s.validTo = s.expiry.Add(-m.margin).UnixNano()
+	if s.blockAt > s.validTo {
+		s.blockAt = s.validTo
+	}
+	if s.refreshAt > s.blockAt {
+		s.refreshAt = s.blockAt
+	}
+	return s, nil
+}
+
+// Invalidate drops the current intermediary token, so that the next mint
+// fetches a new one; call it when tokens minted from it are rejected.
+func (m *Minter) Invalidate() {
+	m.cur.Store(nil)
+	m.mu.Lock()
+	m.retryAt = time.Time{}
+	if m.flight == nil {
+		m.quiet.Store(0)
+	}
+	m.mu.Unlock()
+}
+
+// LastError returns the error of the most recent fetch if it failed, or nil.
+func (m *Minter) LastError() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastErr
+}
+
+// String describes m without secrets.
+func (m *Minter) String() string {
+	return fmt.Sprintf("downscope.Minter{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", m.url, m.refresh, m.block)
+}
+
+// TokenSource returns an oauth2.TokenSource of tokens for cb minted by m.
+// It mints once per intermediary token and then returns the same token (a
+// pointer load, no allocation) until m moves to a new intermediary token.
+// Returned tokens are shared and must not be modified.
+func (m *Minter) TokenSource(cb *CompiledBoundary) *TokenSource {
+	return &TokenSource{m: m, cb: cb}
+}
+
+// TokenSource is the oauth2.TokenSource of one compiled boundary, made by
+// Minter.TokenSource. It also implements sts.ContextTokenSource. It is safe
+// for concurrent use.
+type TokenSource struct {
+	m     *Minter
+	cb    *CompiledBoundary
+	cache atomic.Pointer[minted]
+}
+
+type minted struct {
+	s   *session
+	tok *oauth2.Token
+}
+
+// Token returns a token for the boundary; see TokenContext.
+func (ts *TokenSource) Token() (*oauth2.Token, error) { return ts.TokenContext(context.Background()) }
+
+// TokenContext returns a token for the boundary, minted from the Minter's
+// current intermediary token. ctx bounds only how long the call waits for a
+// new intermediary token when it must.
+func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	if ts.cb == nil {
+		return nil, &sts.ValidationError{Field: "CompiledBoundary", Reason: "must not be nil"}
+	}
+	s, err := ts.m.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c := ts.cache.Load(); c != nil && c.s == s {
+		return c.tok, nil
+	}
+	tok, err := s.mint(ts.cb)
+	if err != nil {
+		return nil, err
+	}
+	ts.cache.Store(&minted{s: s, tok: tok})
+	return tok, nil
+}
+
+// String describes the source without secrets.
+func (ts *TokenSource) String() string {
+	return "downscope.TokenSource{" + ts.cb.String() + "}"
+}

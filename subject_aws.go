@@ -281,6 +281,9 @@ func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, erro
 		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
 			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials provider returned credentials without an access key id or secret access key"}
 		}
+		if c.CanExpire && !s.now().Before(c.Expires) {
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials provider returned expired credentials", temporary: true}
+		}
 		creds, haveCreds = c, true
 	case s.envHasCredentials():
 		creds = aws.Credentials{

@@ -501,6 +501,13 @@ func TestAWSSubjectCredentialsProvider(t *testing.T) {
 	if _, err := s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &e) {
 		t.Errorf("incomplete provider credentials: err = %v", err)
 	}
+	s.Now = func() time.Time { return testAWSTime }
+	s.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "sdk-secret", CanExpire: true, Expires: testAWSTime.Add(-time.Second)}, nil
+	})
+	if _, err := s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &e) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired provider credentials: err = %v", err)
+	}
 }
 
 func TestAWSSubjectValidate(t *testing.T) {

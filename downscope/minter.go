@@ -322,7 +322,7 @@ func (m *Minter) run(f *fetch) {
 	m.flight = nil
 	f.s, f.err = s, err
 	m.mu.Unlock()
-	close(f.done)
+	// Log before waking the waiters, so that what they see is logged.
 	if m.logger != nil {
 		if err == nil {
 			m.logger.Debug("sts: downscope: intermediary token fetched", "elapsed", now.Sub(start), "expiry", s.expiry)
@@ -330,6 +330,7 @@ func (m *Minter) run(f *fetch) {
 			m.logger.Warn("sts: downscope: intermediary token fetch failed", "elapsed", now.Sub(start), "error", err.Error())
 		}
 	}
+	close(f.done)
 }
 
 func (m *Minter) fetch(ctx context.Context) (s *session, err error) {

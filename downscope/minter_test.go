@@ -327,6 +327,7 @@ func TestMinterBlockingAndFailures(t *testing.T) {
 			ok, aerr := s.Allows(tok.AccessToken, "storage.objects.get", bucketA+"/objects/customer-a/x", "")
 			t.Fatalf("minted near expiry: %v (Allows %v %v)", tok.Expiry, ok, aerr)
 		}
+		synctest.Wait() // background fetches have finished logging
 		for _, secret := range []string{rootTok.AccessToken, interOf(first), interOf(tok)} {
 			if strings.Contains(logs.String(), secret) || strings.Contains(fmt.Sprint(m.LastError()), secret) {
 				t.Error("a token appears in the logs or the error")

@@ -35,7 +35,9 @@ const maxCertFileSize = 1 << 20
 // array of the standard-base64 DER certificates (the leaf, then the optional
 // trust chain), and the token exchange itself goes over mutual TLS with that
 // certificate: the Exchanger built from a Config with an X509Subject uses an
-// HTTP client that presents it.
+// HTTP client that presents it. Google serves mutual TLS at the mTLS host, so
+// set Config.TokenURL to "https://sts.mtls.googleapis.com/v1/token" (the
+// token_url gcloud writes for such pools).
 //
 // The certificate and key file names come from a certificate configuration
 // file, as gcloud writes it:

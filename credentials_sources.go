@@ -3,13 +3,30 @@ package sts
 // Providers of credential_source kinds whose provider types live in other
 // files of the package.
 
+import "time"
+
 // buildExecutable validates credential_source.executable and builds its
-// provider.
+// provider. interactive_timeout_millis is checked but unused: the command
+// always runs non-interactively. Nothing runs at load time.
 func buildExecutable(e *executableSource, tokenType string, o *LoadOptions) (*builtSubject, error) {
-	if _, _, err := checkExecutable(e, tokenType); err != nil {
+	timeout, _, err := checkExecutable(e, tokenType)
+	if err != nil {
 		return nil, err
 	}
-	return nil, invalid("credential_source.executable", "executable sources are not supported yet")
+	argv, err := ParseExecutableCommand(*e.Command)
+	if err != nil {
+		return nil, err
+	}
+	x := ExecutableSubject{
+		Command:    argv,
+		Timeout:    time.Duration(timeout) * time.Millisecond,
+		OutputFile: e.OutputFile,
+		Getenv:     o.Getenv,
+	}
+	if err := x.validate(); err != nil {
+		return nil, fileFieldError(err)
+	}
+	return &builtSubject{provider: x}, nil
 }
 
 // buildAWS validates the AWS credential_source and builds its provider.

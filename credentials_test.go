@@ -117,6 +117,13 @@ func (f *credFixture) rewrite(m map[string]any) map[string]any {
 		}
 		cs["file"] = p
 	}
+	if x, ok := cs["executable"].(map[string]any); ok {
+		// The test binary prints a response for the configured token type
+		// (see execCommandLine), caching it in an output file in f.dir.
+		x["command"] = execCommandLine(t, m["subject_token_type"].(string), f.subject)
+		x["output_file"] = filepath.Join(f.dir, "executable-output.json")
+		f.getenv = envMap(map[string]string{"GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"})
+	}
 	if cs["environment_id"] != nil {
 		if f.imds == nil {
 			f.imds = newFakeIMDS(t, true)
@@ -184,7 +191,15 @@ func TestLoadTestdataFiles(t *testing.T) {
 					t.Errorf("x-goog-api-client = %q, want source/aws", ex.Header.Get("X-Goog-Api-Client"))
 				}
 			}},
-		{file: "executable.json", skip: "executable provider"},
+		{file: "executable.json", kind: "exchange", check: func(t *testing.T, f *credFixture, c *Credentials) {
+			ex := lastRequest(t, f.emu, "/v1/token")
+			if ex.Form.Get("subject_token_type") != TokenTypeSAML2 || ex.Form.Get("subject_token") != f.subject {
+				t.Errorf("exchange did not send the executable's SAML response")
+			}
+			if !strings.Contains(ex.Header.Get("X-Goog-Api-Client"), "source/executable") {
+				t.Errorf("x-goog-api-client = %q, want source/executable", ex.Header.Get("X-Goog-Api-Client"))
+			}
+		}},
 		{file: "impersonation.json", kind: "impersonated", subject: sa, quota: "example-project", serviceAc: sa,
 			scopes: []string{"https://www.googleapis.com/auth/devstorage.read_write"},
 			check: func(t *testing.T, f *credFixture, c *Credentials) {

@@ -68,14 +68,39 @@ func TestExecutableHelperProcess(t *testing.T) {
 }
 
 func execResponse(tokenType string, exp time.Time) string {
+	return execResponseFor(tokenType, execTestToken, exp)
+}
+
+func execResponseFor(tokenType, token string, exp time.Time) string {
 	field := "id_token"
 	if tokenType == TokenTypeSAML2 {
 		field = "saml_response"
 	}
 	b, _ := json.Marshal(map[string]any{
-		"version": 1, "success": true, "token_type": tokenType, field: execTestToken, "expiration_time": exp.Unix(),
+		"version": 1, "success": true, "token_type": tokenType, field: token, "expiration_time": exp.Unix(),
 	})
 	return string(b)
+}
+
+// execCommandLine is a credential-file command line that prints a success
+// response with token for tokenType. The program is the test binary, reached
+// through a link whose path has spaces (where links can be made), so the
+// line needs quoting.
+func execCommandLine(t *testing.T, tokenType, token string) string {
+	t.Helper()
+	argv := execHelper(t, "print", execResponseFor(tokenType, token, time.Now().Add(time.Hour)))
+	dir := filepath.Join(t.TempDir(), "my tools")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if link := filepath.Join(dir, "get token"); os.Symlink(argv[0], link) == nil {
+		argv[0] = link
+	}
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = executable.QuoteArg(a)
+	}
+	return strings.Join(quoted, " ")
 }
 
 func allowExecutables(k string) string {
@@ -144,61 +169,6 @@ func TestParseExecutableCommand(t *testing.T) {
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != "credential_source.executable.command" || !strings.HasPrefix(err.Error(), "sts: invalid credential_source.executable.command: ") {
 			t.Errorf("ParseExecutableCommand(%q) = %v", bad, err)
-		}
-	}
-}
-
-func TestExecutableFromCredentialSource(t *testing.T) {
-	// The credential_source of the shared sample executable.json.
-	raw := []byte(`{"credential_source": {"executable": {
-		"command": "/opt/idp/bin/fetch-assertion --audience gcp --format json",
-		"timeout_millis": 10000,
-		"output_file": "/var/cache/idp/assertion.json"}}}`)
-	var f struct {
-		CredentialSource struct {
-			Executable struct {
-				Command                  string `json:"command"`
-				TimeoutMillis            int64  `json:"timeout_millis"`
-				OutputFile               string `json:"output_file"`
-				InteractiveTimeoutMillis int64  `json:"interactive_timeout_millis"`
-			} `json:"executable"`
-		} `json:"credential_source"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	x := f.CredentialSource.Executable
-	e, err := executableFromCredentialSource(x.Command, x.TimeoutMillis, x.OutputFile, x.InteractiveTimeoutMillis)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"/opt/idp/bin/fetch-assertion", "--audience", "gcp", "--format", "json"}
-	if !slices.Equal(e.Command, want) || e.Timeout != 10*time.Second || e.OutputFile != "/var/cache/idp/assertion.json" {
-		t.Errorf("got %+v", e)
-	}
-
-	e, err = executableFromCredentialSource("prog", 0, "", 0)
-	if err != nil || e.Timeout != 0 {
-		t.Errorf("defaults: %+v, %v", e, err)
-	}
-	for _, tt := range []struct {
-		cmd                 string
-		timeout, interactiv int64
-		field               string
-	}{
-		{"", 0, 0, "credential_source.executable.command"},
-		{"'prog", 0, 0, "credential_source.executable.command"},
-		{"prog", 4999, 0, "credential_source.executable.timeout_millis"},
-		{"prog", 120001, 0, "credential_source.executable.timeout_millis"},
-		{"prog", -1, 0, "credential_source.executable.timeout_millis"},
-		{"prog", 1 << 62, 0, "credential_source.executable.timeout_millis"},
-		{"prog", 0, 29999, "credential_source.executable.interactive_timeout_millis"},
-		{"prog", 0, 1800001, "credential_source.executable.interactive_timeout_millis"},
-	} {
-		_, err := executableFromCredentialSource(tt.cmd, tt.timeout, "", tt.interactiv)
-		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("%q %d %d: %v, want a *ValidationError for %s", tt.cmd, tt.timeout, tt.interactiv, err, tt.field)
 		}
 	}
 }
@@ -298,6 +268,68 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestLoadCredentialsExecutable(t *testing.T) {
+	srv := ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
+		if typ != TokenTypeJWT || tok != execTestToken {
+			return errors.New("unexpected subject")
+		}
+		return nil
+	}})
+	defer srv.Close()
+	file := func(command string, timeoutMillis any) []byte {
+		b, err := json.Marshal(map[string]any{
+			"type":               "external_account",
+			"audience":           execTestAud,
+			"subject_token_type": TokenTypeJWT,
+			"token_url":          srv.TokenURL(),
+			"credential_source": map[string]any{"executable": map[string]any{
+				"command": command, "timeout_millis": timeoutMillis,
+				"output_file": filepath.Join(t.TempDir(), "out.json"),
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	line := execCommandLine(t, TokenTypeJWT, execTestToken)
+
+	c, err := LoadCredentials(file(line, 5000), LoadOptions{HTTPClient: srv.Client(), Getenv: allowExecutables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := c.TokenSource().Token(); err != nil || !tok.Valid() {
+		t.Fatalf("Token: %v", err)
+	}
+
+	// Loading runs nothing; the gate is checked when a token is needed.
+	c, err = LoadCredentials(file(line, 5000), LoadOptions{HTTPClient: srv.Client(), Getenv: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.TokenSource().Token()
+	var se *Error
+	if !errors.As(err, &se) || se.Op != "subject" || !strings.Contains(err.Error(), "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1") {
+		t.Errorf("Token with executables not allowed: %v", err)
+	}
+
+	for _, tt := range []struct {
+		command string
+		timeout any
+		field   string
+	}{
+		{`"/opt/unterminated --x`, 5000, "credential_source.executable.command"},
+		{`/opt/prog trailing\`, 5000, "credential_source.executable.command"},
+		{`/opt/prog`, 4000, "credential_source.executable.timeout_millis"},
+	} {
+		_, err := LoadCredentials(file(tt.command, tt.timeout), LoadOptions{Getenv: allowExecutables})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != tt.field {
+			t.Errorf("command %q timeout %v: %v, want a *ValidationError for %s", tt.command, tt.timeout, err, tt.field)
+		}
+	}
 }
 
 func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {

@@ -78,7 +78,7 @@ func Example() {
 
 // The in-memory form needs no socket: use its Client. Inside a
 // testing/synctest bubble, token lifetimes, delays and latency pass in
-// virtual time; create the server inside the bubble:
+// virtual time:
 //
 //	func TestExpiry(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {

@@ -303,3 +303,39 @@ func TestTimeInMemory(t *testing.T) {
 		}
 	})
 }
+
+// TestServerCreatedOutsideBubble checks that a server made outside a synctest
+// bubble still waits in virtual time inside it, and across two bubbles.
+func TestServerCreatedOutsideBubble(t *testing.T) {
+	s := ststest.NewUnstartedServer(ststest.Options{})
+	defer s.Close()
+	for range 2 {
+		synctest.Test(t, func(t *testing.T) {
+			s.SetLatency(time.Second)
+			defer s.SetLatency(0)
+			s.PushFaults(ststest.Fault{Delay: time.Minute})
+			start := time.Now()
+			resp, err := post(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+			if d := time.Since(start); d != time.Minute+time.Second {
+				t.Fatalf("waited %v", d)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		s.PushFaults(ststest.Fault{Hang: true})
+		done := make(chan error)
+		go func() {
+			_, err := post(s)
+			done <- err
+		}()
+		synctest.Wait()
+		s.Close()
+		if err := <-done; !errors.Is(err, ststest.ErrConnectionReset) {
+			t.Fatalf("released request: %v", err)
+		}
+	})
+}

@@ -53,10 +53,8 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	select {
-	case <-t.s.closed:
+	if t.s.isClosed() {
 		return nil, opError("dial", ErrServerClosed)
-	default:
 	}
 	r := req.Clone(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(body))

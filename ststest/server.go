@@ -12,9 +12,9 @@
 // NewServer starts a real HTTP server on a loopback port; NewUnstartedServer
 // builds one that is only reachable through Server.Client, whose transport
 // calls the handler in-process without sockets. The in-process form works
-// inside testing/synctest bubbles: everything it waits on is a channel or a
-// timer, and it starts no goroutines. Create the Server inside the bubble that
-// uses it.
+// inside testing/synctest bubbles, whether the Server was created inside or
+// outside the bubble: everything it waits on is a channel or a timer made by
+// the waiting request, and it starts no goroutines.
 //
 // The package is for tests only: it keeps every request, including subject
 // tokens and credentials, in memory.
@@ -113,12 +113,11 @@ type Server struct {
 	mux    *http.ServeMux
 	client *http.Client
 
-	closeOnce sync.Once
-	closed    chan struct{}
-
 	cab cabState // client-side access boundary session keys (intermediary.go)
 
 	mu       sync.Mutex
+	closed   bool
+	waiters  map[chan struct{}]struct{} // requests blocked in wait, released by Close
 	tokens   map[string]TokenInfo
 	requests []Request
 	faults   []Fault
@@ -155,7 +154,7 @@ func NewServer(opts Options) *Server {
 // NewUnstartedServer returns an emulator that does not listen on any socket.
 // Its URL is InMemoryURL and it is reachable only through Server.Client (or
 // by calling ServeHTTP directly). It is the form to use inside
-// testing/synctest bubbles; create it inside the bubble.
+// testing/synctest bubbles.
 func NewUnstartedServer(opts Options) *Server {
 	s := newServer(opts)
 	s.URL = InMemoryURL
@@ -168,10 +167,10 @@ func newServer(opts Options) *Server {
 		opts.TokenLifetime = DefaultTokenLifetime
 	}
 	s := &Server{
-		opts:   opts,
-		mux:    http.NewServeMux(),
-		closed: make(chan struct{}),
-		tokens: make(map[string]TokenInfo),
+		opts:    opts,
+		mux:     http.NewServeMux(),
+		tokens:  make(map[string]TokenInfo),
+		waiters: make(map[chan struct{}]struct{}),
 	}
 	for _, rt := range routes {
 		h := rt.handle
@@ -193,12 +192,23 @@ func (s *Server) Client() *http.Client { return s.client }
 // are released (their connection is reset). It is safe to call Close more
 // than once.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		if s.ts != nil {
-			s.ts.Close()
-		}
-	})
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	for ch := range s.waiters {
+		close(ch)
+		delete(s.waiters, ch)
+	}
+	s.mu.Unlock()
+	if !already && s.ts != nil {
+		s.ts.Close()
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // String describes the server without any token, credential or request
@@ -460,6 +470,23 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request, d time.Duration) b
 	if d == 0 {
 		return true
 	}
+	// The release channel and the timer are made here, on the request's
+	// goroutine, so that they belong to the caller's synctest bubble even
+	// when the Server was created outside it.
+	release := make(chan struct{})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		resetConn(w)
+		return false
+	}
+	s.waiters[release] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiters, release)
+		s.mu.Unlock()
+	}()
 	var tc <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -471,7 +498,7 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request, d time.Duration) b
 		return true
 	case <-r.Context().Done():
 		return false
-	case <-s.closed:
+	case <-release:
 		resetConn(w)
 		return false
 	}

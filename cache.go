@@ -281,6 +281,7 @@ func (c *CachedTokenSource) run(f *flight) {
 		c.failures, c.retryAt, c.lastErr = 0, time.Time{}, nil
 		c.quiet.Store(0)
 	} else {
+		tok = nil
 		c.failures++
 		back := c.opts.MinBackoff << min(c.failures-1, 20)
 		if back <= 0 || back > c.opts.MaxBackoff {

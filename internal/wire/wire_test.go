@@ -1,0 +1,189 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFormEncoding(t *testing.T) {
+	r := TokenRequest{
+		RequestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+		SubjectToken:       "subj",
+		SubjectTokenType:   "urn:ietf:params:oauth:token-type:jwt",
+		Audience:           "//iam.googleapis.com/x",
+		Scopes:             []string{"a", "b"},
+		Options:            []byte(`{"userProject":"p"}`),
+		ActorToken:         "act",
+		ActorTokenType:     "urn:ietf:params:oauth:token-type:jwt",
+		Resource:           "https://r",
+	}
+	got := r.Form()
+	want := map[string][]string{
+		"grant_type":           {GrantTypeTokenExchange},
+		"requested_token_type": {r.RequestedTokenType},
+		"subject_token":        {"subj"},
+		"subject_token_type":   {r.SubjectTokenType},
+		"audience":             {r.Audience},
+		"scope":                {"a b"},
+		"options":              {`{"userProject":"p"}`},
+		"actor_token":          {"act"},
+		"actor_token_type":     {r.ActorTokenType},
+		"resource":             {"https://r"},
+	}
+	if d := cmp.Diff(want, map[string][]string(got)); d != "" {
+		t.Fatalf("form (-want +got):\n%s", d)
+	}
+	min := (&TokenRequest{SubjectToken: "s", SubjectTokenType: "t"}).Form()
+	for _, k := range []string{"audience", "scope", "options", "actor_token", "actor_token_type", "resource", "requested_token_type"} {
+		if min.Has(k) {
+			t.Errorf("empty field %s encoded", k)
+		}
+	}
+}
+
+func TestDecodeTokenResponse(t *testing.T) {
+	cases := []struct {
+		name    string
+		body    string
+		want    *TokenResponse
+		wantErr string
+	}{
+		{"number", `{"access_token":"a","token_type":"Bearer","expires_in":3600,"issued_token_type":"x"}`,
+			&TokenResponse{AccessToken: "a", TokenType: "Bearer", ExpiresIn: time.Hour, HasExpiresIn: true, IssuedTokenType: "x"}, ""},
+		{"string", `{"access_token":"a","expires_in":"3600"}`, &TokenResponse{AccessToken: "a", ExpiresIn: time.Hour, HasExpiresIn: true}, ""},
+		{"float", `{"access_token":"a","expires_in":3600.0}`, &TokenResponse{AccessToken: "a", ExpiresIn: time.Hour, HasExpiresIn: true}, ""},
+		{"missing", `{"access_token":"a","token_type":"Bearer"}`, &TokenResponse{AccessToken: "a", TokenType: "Bearer"}, ""},
+		{"null", `{"access_token":"a","expires_in":null}`, &TokenResponse{AccessToken: "a"}, ""},
+		{"session key", `{"access_token":"a","expires_in":1,"access_boundary_session_key":"k","refresh_token":"r","id_token":"i"}`,
+			&TokenResponse{AccessToken: "a", ExpiresIn: time.Second, HasExpiresIn: true, SessionKey: "k", RefreshToken: "r", IDToken: "i"}, ""},
+		{"na type", `{"access_token":"a","token_type":"N_A"}`, &TokenResponse{AccessToken: "a", TokenType: "N_A"}, ""},
+		{"no token", `{"token_type":"Bearer","expires_in":3600}`, nil, "no access_token"},
+		{"zero", `{"access_token":"a","expires_in":0}`, nil, "must be positive"},
+		{"negative", `{"access_token":"a","expires_in":-5}`, nil, "must be positive"},
+		{"huge", `{"access_token":"a","expires_in":99999999999999}`, nil, "out of range"},
+		{"fraction", `{"access_token":"a","expires_in":1.5}`, nil, "not an integer"},
+		{"word", `{"access_token":"a","expires_in":"soon"}`, nil, "not an integer"},
+		{"bool", `{"access_token":"a","expires_in":true}`, nil, "not an integer"},
+		{"mac", `{"access_token":"a","token_type":"MAC"}`, nil, "not Bearer"},
+		{"html", `<html>502</html>`, nil, "not valid JSON"},
+		{"truncated", `{"access_token":"a","expi`, nil, "JSON"},
+		{"empty", ``, nil, "empty response body"},
+		{"array", `[]`, nil, "wrong type"},
+		{"token number", `{"access_token":5}`, nil, "wrong type"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeTokenResponse([]byte(tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), `"a"`) && strings.Contains(tc.body, `"access_token":"a"`) {
+					t.Fatalf("error quotes the body: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Fatalf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestDecodeError(t *testing.T) {
+	cases := []struct {
+		body string
+		want ErrorBody
+		ok   bool
+	}{
+		{`{"error":"invalid_grant","error_description":"The token is expired.","error_uri":"https://e"}`,
+			ErrorBody{"invalid_grant", "The token is expired.", "https://e"}, true},
+		{`{"error":{"code":403,"message":"Permission denied.","status":"PERMISSION_DENIED"}}`,
+			ErrorBody{Code: "PERMISSION_DENIED", Description: "Permission denied."}, true},
+		{`{"error":{"code":"404","message":"nope"}}`, ErrorBody{Code: "404", Description: "nope"}, true},
+		{`{"error":"x","error_description":"line1\nline2"}`, ErrorBody{Code: "x", Description: "line1 line2"}, true},
+		{`<html>`, ErrorBody{}, false},
+		{`{}`, ErrorBody{}, false},
+		{`{"error":""}`, ErrorBody{}, false},
+		{`{"error":42}`, ErrorBody{}, false},
+		{`{"error":{}}`, ErrorBody{}, false},
+	}
+	for _, tc := range cases {
+		got, ok := DecodeError([]byte(tc.body))
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("DecodeError(%s) = %+v, %v; want %+v, %v", tc.body, got, ok, tc.want, tc.ok)
+		}
+	}
+	long := `{"error":"e","error_description":"` + strings.Repeat("x", 5000) + `"}`
+	got, _ := DecodeError([]byte(long))
+	if len(got.Description) > 520 {
+		t.Errorf("description not truncated: %d bytes", len(got.Description))
+	}
+}
+
+func TestReadBodyLimit(t *testing.T) {
+	if _, err := ReadBody(bytes.NewReader(make([]byte, MaxBodySize))); err != nil {
+		t.Fatalf("1 MiB body: %v", err)
+	}
+	if _, err := ReadBody(bytes.NewReader(make([]byte, MaxBodySize+1))); err != ErrBodyTooLarge {
+		t.Fatalf("1 MiB + 1 body: err = %v", err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"-1":                            0,
+		"x":                             0,
+		"999999999":                     24 * time.Hour,
+		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
+		"Wed, 31 Dec 2025 00:00:00 GMT": 0,
+	}
+	for h, want := range cases {
+		if got := ParseRetryAfter(h, now); got != want {
+			t.Errorf("ParseRetryAfter(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+func FuzzDecodeTokenResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"access_token":"a","token_type":"Bearer","expires_in":3600}`,
+		`{"access_token":"a","expires_in":"3600"}`,
+		`{"access_token":"a","expires_in":1e400}`,
+		`{"error":"invalid_grant"}`,
+		`{"error":{"code":403,"message":"m","status":"S"}}`,
+		`<html></html>`, ``, `null`, `{"expires_in":-1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := DecodeTokenResponse(body)
+		if err == nil {
+			if r.AccessToken == "" {
+				t.Fatal("accepted a response without access_token")
+			}
+			if r.HasExpiresIn && r.ExpiresIn <= 0 {
+				t.Fatal("accepted a non-positive lifetime")
+			}
+		}
+		e, ok := DecodeError(body)
+		if ok && e.Code == "" && e.Description == "" {
+			t.Fatal("ok error with nothing in it")
+		}
+		var raw json.RawMessage
+		if json.Unmarshal(body, &raw) == nil {
+			ParseSeconds(raw)
+		}
+	})
+}

@@ -698,7 +698,11 @@ var fieldMap = []struct{ goPrefix, jsonPath string }{
 	{"AWSSubject.IMDSv2TokenURL", "credential_source.imdsv2_session_token_url"},
 	{"AWSSubject.RegionalCredVerificationURL", "credential_source.regional_cred_verification_url"},
 	{"AWSSubject", "credential_source"},
+	{"X509Subject.CertificateConfigFile", "credential_source.certificate.certificate_config_location"},
+	{"X509Subject.UseDefaultCertificateConfig", "credential_source.certificate.use_default_certificate_config"},
+	{"X509Subject.TrustChainFile", "credential_source.certificate.trust_chain_path"},
 	{"X509Subject", "credential_source.certificate"},
+	{"Config.HTTPClient", "LoadOptions.HTTPClient"},
 }
 
 // fileFieldError renames the field of a *ValidationError raised by a

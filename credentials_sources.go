@@ -59,5 +59,18 @@ func buildX509(c *certificateSource, tokenType string, o *LoadOptions) (*builtSu
 	if err := checkCertificate(c, tokenType); err != nil {
 		return nil, err
 	}
-	return nil, invalid("credential_source.certificate", "certificate sources are not supported yet")
+	x := &X509Subject{
+		UseDefaultCertificateConfig: c.UseDefaultCertificateConfig != nil && *c.UseDefaultCertificateConfig,
+		TrustChainFile:              c.TrustChainPath,
+		Getenv:                      o.Getenv,
+	}
+	if c.CertificateConfigLocation != nil {
+		x.CertificateConfigFile = *c.CertificateConfigLocation
+	}
+	// validate reads the configuration, key pair and chain now, so that a
+	// missing or broken file fails the load.
+	if err := x.validate(); err != nil {
+		return nil, fileFieldError(err)
+	}
+	return &builtSubject{provider: x, mtls: true}, nil
 }

@@ -22,15 +22,15 @@ import (
 // credFixture is the world a rewritten credential file points to: the
 // emulator, a subject-token file, a subject-token URL and a fake IMDS.
 type credFixture struct {
-	t        *testing.T
-	emu      *ststest.Server
-	dir      string
-	urlSrv   *httptest.Server
-	urlHdr   chan http.Header
-	imds     *fakeIMDS
-	subject  string // the subject token every source serves
-	getenv   func(string) string
-	rewrites map[string]any // extra top-level overrides
+	t       *testing.T
+	emu     *ststest.Server
+	dir     string
+	urlSrv  *httptest.Server
+	urlHdr  chan http.Header
+	imds    *fakeIMDS
+	subject string // the subject token every source serves
+	getenv  func(string) string
+	client  *http.Client // nil: the emulator's client
 }
 
 const testSubjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2ItNDIifQ.c2ln" // sub: ci-job-42
@@ -143,6 +143,9 @@ func (f *credFixture) rewrite(m map[string]any) map[string]any {
 func (f *credFixture) load(t *testing.T, m map[string]any, opts LoadOptions) (*Credentials, error) {
 	t.Helper()
 	if opts.HTTPClient == nil {
+		opts.HTTPClient = f.client
+	}
+	if opts.HTTPClient == nil {
 		opts.HTTPClient = f.emu.Client()
 	}
 	if opts.Getenv == nil {
@@ -157,7 +160,6 @@ func TestLoadTestdataFiles(t *testing.T) {
 	const sa = "deployer@example-project.iam.gserviceaccount.com"
 	tests := []struct {
 		file      string
-		skip      string // provider not available
 		scopes    []string
 		kind      string // Kind of the emulator's token
 		subject   string
@@ -165,6 +167,11 @@ func TestLoadTestdataFiles(t *testing.T) {
 		quota     string
 		serviceAc string
 		check     func(t *testing.T, f *credFixture, c *Credentials)
+		// prepare adjusts the rewritten file and the fixture.
+		prepare func(t *testing.T, f *credFixture, m map[string]any)
+		// unchangedErr is the field of the error the unchanged file gives
+		// (its certificate files do not exist here); "" means it loads.
+		unchangedErr string
 	}{
 		{file: "oidc-file.json", kind: "exchange", subject: "ci-job-42"},
 		{file: "oidc-file-json.json", kind: "exchange", subject: "ci-job-42"},
@@ -225,7 +232,17 @@ func TestLoadTestdataFiles(t *testing.T) {
 				}
 			}},
 		{file: "workforce.json", kind: "exchange", userProj: "example-billing-project"},
-		{file: "x509.json", skip: "X.509 provider"},
+		{file: "x509.json", kind: "exchange", unchangedErr: "credential_source.certificate.certificate_config_location",
+			prepare: func(t *testing.T, f *credFixture, m map[string]any) {
+				x := newX509Fixture(t)
+				writeFile(t, x.cert, append(pemOf("CERTIFICATE", x.leafDER), pemOf("CERTIFICATE", x.inter.der)...))
+				mt := newMTLSSTS(t, x.root, x.inter)
+				f.emu, f.client = mt.emu, mt.srv.Client()
+				m["token_url"] = mt.srv.URL + "/v1/token"
+				cert := m["credential_source"].(map[string]any)["certificate"].(map[string]any)
+				cert["certificate_config_location"] = x.config
+				cert["trust_chain_path"] = x.chain
+			}},
 		{file: "authorized-user.json", kind: "refreshed", check: func(t *testing.T, f *credFixture, c *Credentials) {
 			if c.RevokeURL() != f.emu.URL+"/v1/revoke" || c.TokenInfoURL() != f.emu.URL+"/v1/introspect" {
 				t.Errorf("RevokeURL %q TokenInfoURL %q", c.RevokeURL(), c.TokenInfoURL())
@@ -243,22 +260,19 @@ func TestLoadTestdataFiles(t *testing.T) {
 			raw := readTestdata(t, tc.file)
 			// The file loads unchanged (no request is made at load time).
 			orig, err := LoadCredentials(raw, LoadOptions{Getenv: envMap(nil)})
-			if tc.skip != "" {
-				if err != nil {
-					if ve := (*ValidationError)(nil); errors.As(err, &ve) && strings.Contains(ve.Reason, "not supported yet") {
-						t.Skipf("%s not on main yet; the file validated up to the provider: %v", tc.skip, err)
-					}
-					t.Fatalf("LoadCredentials(unchanged): %v", err)
-				}
+			if tc.unchangedErr != "" {
+				wantField(t, err, tc.unchangedErr)
 			} else if err != nil {
 				t.Fatalf("LoadCredentials(unchanged): %v", err)
-			}
-			if orig.ServiceAccount() != tc.serviceAc {
+			} else if orig.ServiceAccount() != tc.serviceAc {
 				t.Errorf("ServiceAccount = %q, want %q", orig.ServiceAccount(), tc.serviceAc)
 			}
 			f := newCredFixture(t)
 			f.emu.AddRefreshToken("placeholder-refresh-token", "placeholder-client-id")
 			m := f.rewrite(decodeMap(t, raw))
+			if tc.prepare != nil {
+				tc.prepare(t, f, m)
+			}
 			c, err := f.load(t, m, LoadOptions{Scopes: tc.scopes})
 			if err != nil {
 				t.Fatalf("LoadCredentials(rewritten): %v", err)

@@ -402,8 +402,8 @@ func wantField(t *testing.T, err error, field string) {
 }
 
 const (
-	secretClient  = "SECRET-client-secret-77"
-	secretRefresh = "SECRET-refresh-token-88"
+	credSecretClient  = "SECRET-client-secret-77"
+	credSecretRefresh = "SECRET-refresh-token-88"
 )
 
 // TestLoadCredentialsInvalid is the table of malformed configurations.
@@ -424,8 +424,8 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 		{name: "empty", raw: "", field: "credentials JSON"},
 		{name: "not object", raw: `["external_account"]`, field: "credentials JSON"},
 		{name: "null", raw: `null`, field: "credentials JSON"},
-		{name: "syntax", raw: "{\n  \"type\": \"external_account\",\n  \"client_secret\": \"" + secretClient + "\" \"x\"}", field: "credentials JSON"},
-		{name: "truncated", raw: `{"type": "external_account", "client_secret": "` + secretClient, field: "credentials JSON"},
+		{name: "syntax", raw: "{\n  \"type\": \"external_account\",\n  \"client_secret\": \"" + credSecretClient + "\" \"x\"}", field: "credentials JSON"},
+		{name: "truncated", raw: `{"type": "external_account", "client_secret": "` + credSecretClient, field: "credentials JSON"},
 		{name: "trailing data", raw: `{"type": "external_account"} {}`, field: "credentials JSON"},
 		{name: "audience not string", base: oidc, edit: func(m map[string]any) { m["audience"] = 42 }, field: "audience"},
 		{name: "credential_source not object", base: oidc, edit: func(m map[string]any) { m["credential_source"] = "file" }, field: "credential_source"},
@@ -465,13 +465,13 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 			m["service_account_impersonation"] = map[string]any{"token_lifetime_seconds": 1200}
 		}, field: "service_account_impersonation.token_lifetime_seconds"},
 		{name: "client_id without secret", base: oidc, edit: func(m map[string]any) { m["client_id"] = "id" }, field: "client_secret"},
-		{name: "client_secret without id", base: oidc, edit: func(m map[string]any) { m["client_secret"] = secretClient }, field: "client_id"},
+		{name: "client_secret without id", base: oidc, edit: func(m map[string]any) { m["client_secret"] = credSecretClient }, field: "client_id"},
 		{name: "quota project with space", base: imp, edit: func(m map[string]any) { m["quota_project_id"] = "a b" }, field: "quota_project_id"},
 		{name: "user project on workload pool", base: oidc, edit: func(m map[string]any) { m["workforce_pool_user_project"] = "p" }, field: "workforce_pool_user_project"},
 		{name: "user project bad chars", base: wf, edit: func(m map[string]any) { m["workforce_pool_user_project"] = "p\n" }, field: "workforce_pool_user_project"},
 		{name: "bad universe", base: oidc, edit: func(m map[string]any) { m["universe_domain"] = "not a domain" }, field: "universe_domain"},
 		{name: "empty universe", base: oidc, edit: func(m map[string]any) { m["universe_domain"] = "" }, field: "universe_domain"},
-		{name: "refresh_token on external_account", base: oidc, edit: func(m map[string]any) { m["refresh_token"] = secretRefresh }, field: "refresh_token"},
+		{name: "refresh_token on external_account", base: oidc, edit: func(m map[string]any) { m["refresh_token"] = credSecretRefresh }, field: "refresh_token"},
 		{name: "revoke_url on external_account", base: oidc, edit: func(m map[string]any) { m["revoke_url"] = "https://sts.googleapis.com/v1/revoke" }, field: "revoke_url"},
 		{name: "missing credential_source", base: oidc, edit: func(m map[string]any) { delete(m, "credential_source") }, field: "credential_source"},
 		{name: "empty credential_source", base: oidc, edit: func(m map[string]any) { m["credential_source"] = map[string]any{} }, field: "credential_source"},
@@ -538,10 +538,10 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 				// Every file carries secrets, to check none leaks.
 				if m["type"] == TypeExternalAccountAuthorizedUser {
 					if _, ok := m["refresh_token"].(string); ok {
-						m["refresh_token"] = secretRefresh
+						m["refresh_token"] = credSecretRefresh
 					}
 					if _, ok := m["client_secret"].(string); ok {
-						m["client_secret"] = secretClient
+						m["client_secret"] = credSecretClient
 					}
 				}
 				tc.edit(m)
@@ -623,20 +623,20 @@ func TestLoadCredentialsFileAndEnv(t *testing.T) {
 
 func TestCredentialsNoSecrets(t *testing.T) {
 	a := decodeMap(t, readTestdata(t, "authorized-user.json"))
-	a["refresh_token"] = secretRefresh
-	a["client_secret"] = secretClient
+	a["refresh_token"] = credSecretRefresh
+	a["client_secret"] = credSecretClient
 	c, err := LoadCredentials(encodeMap(t, a), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := decodeMap(t, readTestdata(t, "workforce.json"))
-	m["client_id"], m["client_secret"] = "id", secretClient
+	m["client_id"], m["client_secret"] = "id", credSecretClient
 	delete(m, "workforce_pool_user_project")
 	c2, err := LoadCredentials(encodeMap(t, m), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := AuthorizedUserConfig{RefreshToken: secretRefresh, ClientID: "id", ClientSecret: secretClient}
+	cfg := AuthorizedUserConfig{RefreshToken: credSecretRefresh, ClientID: "id", ClientSecret: credSecretClient}
 	r, err := NewRefresher(cfg)
 	if err != nil {
 		t.Fatal(err)

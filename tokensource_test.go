@@ -27,7 +27,7 @@ const (
 	testWorkforce = "//iam.googleapis.com/locations/global/workforcePools/corp/providers/okta"
 	secretSubject = "SECRET-SUBJECT-TOKEN-4d1f"
 	secretAccess  = "SECRET-ACCESS-TOKEN-99ab"
-	secretClient  = "SECRET-CLIENT-SECRET-77e0"
+	secretClientSecret  = "SECRET-CLIENT-SECRET-77e0"
 )
 
 // stsStub is a scripted token endpoint: it records requests and answers
@@ -181,7 +181,7 @@ func TestExchangeDefaultsAndOptions(t *testing.T) {
 		t.Errorf("actor/resource not sent: %v", f)
 	}
 	// With a client ID, userProject is not sent and Basic auth is.
-	cfg.ClientID, cfg.ClientSecret = "client id", secretClient
+	cfg.ClientID, cfg.ClientSecret = "client id", secretClientSecret
 	cfg.Options = nil
 	x, _ = NewExchanger(cfg)
 	if _, err := x.Token(); err != nil {
@@ -191,7 +191,7 @@ func TestExchangeDefaultsAndOptions(t *testing.T) {
 	if r.form.Has("options") {
 		t.Errorf("options sent with a client ID: %s", r.form.Get("options"))
 	}
-	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("client+id:"+secretClient))
+	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("client+id:"+secretClientSecret))
 	if got := r.header.Get("Authorization"); got != wantAuth {
 		t.Errorf("Authorization = %q, want %q", got, wantAuth)
 	}
@@ -503,7 +503,7 @@ func TestLoopbackHTTPAllowed(t *testing.T) {
 
 func TestSecretsRedactedInStrings(t *testing.T) {
 	cfg := Config{Subject: StaticSubject(secretSubject), SubjectTokenType: TokenTypeJWT, Audience: testAudience,
-		ClientID: "id", ClientSecret: secretClient}
+		ClientID: "id", ClientSecret: secretClientSecret}
 	u := URLSubject{URL: "http://x", Headers: map[string]string{"Authorization": "Bearer " + secretSubject}}
 	x, _ := NewExchanger(cfg)
 	c, _ := NewTokenSource(cfg)
@@ -519,7 +519,7 @@ func TestSecretsRedactedInStrings(t *testing.T) {
 func assertNoSecrets(t *testing.T, texts ...string) {
 	t.Helper()
 	for _, s := range texts {
-		for _, secret := range []string{secretSubject, secretAccess, secretClient} {
+		for _, secret := range []string{secretSubject, secretAccess, secretClientSecret} {
 			if strings.Contains(s, secret) {
 				t.Fatalf("secret %q leaked in %q", secret, s)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"syscall"
@@ -298,3 +299,36 @@ func TestCloseTwice(t *testing.T) {
 }
 
 var _ = context.Background
+
+// statusWriter is a middleware's ResponseWriter that hides Hijack.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+// TestAsHandler serves the emulator from the caller's own HTTP server, as
+// the sts emulator command does, with and without a middleware in between.
+func TestAsHandler(t *testing.T) {
+	s := ststest.NewUnstartedServer(ststest.Options{})
+	defer s.Close()
+	for _, h := range []http.Handler{s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.ServeHTTP(&statusWriter{ResponseWriter: w}, r)
+	})} {
+		hs := httptest.NewServer(h)
+		status, tr := postForm(t, hs.Client(), hs.URL+"/v1/token", exchangeForm())
+		if status != 200 {
+			t.Fatalf("status %d %+v", status, tr)
+		}
+		if _, ok := s.Lookup(tr.AccessToken); !ok {
+			t.Fatal("token not recorded")
+		}
+		s.PushFaults(ststest.Fault{Reset: true})
+		if resp, err := hs.Client().PostForm(hs.URL+"/v1/token", exchangeForm()); err == nil {
+			resp.Body.Close()
+			t.Fatalf("reset request got %d", resp.StatusCode)
+		}
+		hs.Close()
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -446,13 +447,16 @@ func (c DownscopeConfig) String() string {
 }
 
 // exchangeConfig builds the exchange configuration shared by both kinds of
-// downscoping: the root token is the subject, no audience and no scope.
+// downscoping: the root token is the subject, no audience and no scope. The
+// subject is the root token the caller fetched and put in the exchange's
+// context (see withRoot), so that each layer can tell whether the root token
+// changed since its last exchange.
 func (c DownscopeConfig) exchangeConfig(requested string) (Config, error) {
 	if c.Source == nil {
 		return Config{}, invalid("DownscopeConfig.Source", "must not be nil")
 	}
 	return Config{
-		Subject:            TokenSourceSubject{Source: c.Source},
+		Subject:            pinnedRoot{},
 		SubjectTokenType:   TokenTypeAccessToken,
 		RequestedTokenType: requested,
 		Scopes:             []string{},
@@ -466,18 +470,61 @@ func (c DownscopeConfig) exchangeConfig(requested string) (Config, error) {
 	}, nil
 }
 
+// rootKey carries the root token of one exchange in its context.
+type rootKey struct{}
+
+func withRoot(ctx context.Context, root *oauth2.Token) context.Context {
+	return context.WithValue(ctx, rootKey{}, root)
+}
+
+// pinnedRoot is the subject provider of downscoping exchanges: the root
+// token put in the context by withRoot, with its expiry (which the exchanged
+// token inherits, since STS gives no expires_in for access token subjects).
+type pinnedRoot struct{}
+
+func (pinnedRoot) sourceKind() string { return "tokensource" }
+
+func (p pinnedRoot) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
+	tok, _, err := p.subjectTokenExpiry(ctx, req)
+	return tok, err
+}
+
+func (pinnedRoot) subjectTokenExpiry(ctx context.Context, _ SubjectRequest) (string, time.Time, error) {
+	t, _ := ctx.Value(rootKey{}).(*oauth2.Token)
+	if t == nil || t.AccessToken == "" {
+		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("no root token")}
+	}
+	return t.AccessToken, t.Expiry, nil
+}
+
+// rootToken fetches a valid token from a root source, as TokenSourceSubject
+// does (errors are *Error, with ctx passed to a ContextTokenSource).
+func rootToken(ctx context.Context, src oauth2.TokenSource) (*oauth2.Token, error) {
+	tok, exp, err := TokenSourceSubject{Source: src}.subjectTokenExpiry(ctx, SubjectRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: tok, Expiry: exp}, nil
+}
+
 // NewDownscopedTokenSource returns a source of server-side downscoped tokens:
 // each refresh exchanges a root token at STS for one limited by
 // cfg.Boundary (subject_token_type access_token, options
 // {"accessBoundary":…}, no audience, no scope). Unlike the downscoping of
 // golang.org/x/oauth2 and cloud.google.com/go/auth, tokens are cached and
 // refreshed ahead of expiry (cfg.Cache), so a boundary costs one STS request
-// per token lifetime, not one per call. STS gives no lifetime for these
-// exchanges: a downscoped token expires with the root token it came from.
+// per token lifetime, not one per call.
+//
+// STS gives no lifetime for these exchanges: a downscoped token expires with
+// the root token it came from. So a refresh first asks cfg.Source for its
+// current token and exchanges only if that token changed (a stale root
+// source then starts its own refresh); while the root token is the same,
+// the current downscoped token is kept, since a new one could not live
+// longer. The cost is one exchange per boundary per root token.
 //
 // The boundary is validated here (see AccessBoundary.Validate); later
 // changes to it do not affect the source.
-func NewDownscopedTokenSource(cfg DownscopeConfig) (*CachedTokenSource, error) {
+func NewDownscopedTokenSource(cfg DownscopeConfig) (*DownscopedTokenSource, error) {
 	if cfg.Boundary == nil {
 		return nil, invalid("DownscopeConfig.Boundary", "must not be nil")
 	}
@@ -493,8 +540,105 @@ func NewDownscopedTokenSource(cfg DownscopeConfig) (*CachedTokenSource, error) {
 		return nil, invalid("DownscopeConfig.Boundary", "cannot be encoded: %v", err)
 	}
 	xc.accessBoundary = raw
-	return NewTokenSource(xc)
+	x, err := NewExchanger(xc)
+	if err != nil {
+		return nil, err
+	}
+	margin := cfg.Cache.ExpiryMargin
+	if margin < 10*time.Second {
+		margin = 10 * time.Second
+	}
+	co := cfg.Cache
+	if co.Logger == nil {
+		co.Logger = cfg.Logger
+	}
+	d := &downscoper{root: cfg.Source, x: x, margin: margin}
+	c, err := NewCachedTokenSource(d, co)
+	if err != nil {
+		return nil, err
+	}
+	return &DownscopedTokenSource{c: c, d: d}, nil
 }
+
+// DownscopedTokenSource is a cached source of server-side downscoped tokens,
+// made by NewDownscopedTokenSource. It behaves as a CachedTokenSource (the
+// cache options come from DownscopeConfig.Cache). It is safe for concurrent
+// use.
+type DownscopedTokenSource struct {
+	c *CachedTokenSource
+	d *downscoper
+}
+
+// Token returns a valid downscoped token; see TokenContext.
+func (s *DownscopedTokenSource) Token() (*oauth2.Token, error) { return s.c.Token() }
+
+// TokenContext returns a valid downscoped token, from the cache when it
+// can. ctx bounds only how long this caller waits when it must.
+func (s *DownscopedTokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	return s.c.TokenContext(ctx)
+}
+
+// Invalidate drops tok (nil: whatever is cached) so that the next call
+// exchanges again, even if the root token has not changed; call it after a
+// server rejected tok.
+func (s *DownscopedTokenSource) Invalidate(tok *oauth2.Token) {
+	s.d.forget(tok)
+	s.c.Invalidate(tok)
+}
+
+// LastError returns the error of the most recent refresh if it failed, or
+// nil.
+func (s *DownscopedTokenSource) LastError() error { return s.c.LastError() }
+
+// String describes the source without its token.
+func (s *DownscopedTokenSource) String() string { return "sts.DownscopedTokenSource" }
+
+// downscoper exchanges root tokens for downscoped ones, skipping the
+// exchange while the root token has not changed.
+type downscoper struct {
+	root   oauth2.TokenSource
+	x      *Exchanger
+	margin time.Duration
+
+	mu       sync.Mutex
+	lastRoot string
+	last     *oauth2.Token
+}
+
+func (d *downscoper) Token() (*oauth2.Token, error) { return d.TokenContext(context.Background()) }
+
+func (d *downscoper) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	root, err := rootToken(ctx, d.root)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	last, lastRoot := d.last, d.lastRoot
+	d.mu.Unlock()
+	if last != nil && lastRoot == root.AccessToken &&
+		(last.Expiry.IsZero() || time.Until(last.Expiry) > d.margin) {
+		return last, nil
+	}
+	tok, err := d.x.TokenContext(withRoot(ctx, root))
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.last, d.lastRoot = tok, root.AccessToken
+	d.mu.Unlock()
+	return tok, nil
+}
+
+// forget drops the remembered token if it is tok (or tok is nil).
+func (d *downscoper) forget(tok *oauth2.Token) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if tok == nil || d.last == tok {
+		d.last, d.lastRoot = nil, ""
+	}
+}
+
+func (d *downscoper) String() string { return "sts.downscoper" }
 
 // Intermediary is an access boundary intermediary token and its session
 // key, the two things STS returns for client-side downscoping. Both are
@@ -528,7 +672,8 @@ func (i Intermediary) GoString() string { return i.String() }
 // client-side token sources on top of it. Create it with
 // NewIntermediaryExchanger; it is safe for concurrent use.
 type IntermediaryExchanger struct {
-	x *Exchanger
+	root oauth2.TokenSource
+	x    *Exchanger
 }
 
 // NewIntermediaryExchanger checks cfg (Source is required; Boundary and
@@ -542,13 +687,37 @@ func NewIntermediaryExchanger(cfg DownscopeConfig) (*IntermediaryExchanger, erro
 	if err != nil {
 		return nil, err
 	}
-	return &IntermediaryExchanger{x: x}, nil
+	return &IntermediaryExchanger{root: cfg.Source, x: x}, nil
 }
 
-// Intermediary exchanges a root token for an intermediary token and its
-// session key. A response without a session key is an *Error.
+// RootToken returns the current token of the configured root source (with
+// ctx passed on if it is a ContextTokenSource), checked to be unexpired.
+// Callers compare it with the root token of their current intermediary: an
+// intermediary token expires with its root token, so exchanging the same
+// root token again cannot give a longer-lived one.
+func (e *IntermediaryExchanger) RootToken(ctx context.Context) (*oauth2.Token, error) {
+	return rootToken(ctx, e.root)
+}
+
+// Intermediary exchanges the root source's current token for an
+// intermediary token and its session key. It is Exchange with RootToken's
+// result.
 func (e *IntermediaryExchanger) Intermediary(ctx context.Context) (*Intermediary, error) {
-	tok, resp, err := e.x.exchange(ctx)
+	root, err := e.RootToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.Exchange(ctx, root)
+}
+
+// Exchange exchanges root (a token of the root source, see RootToken) for an
+// intermediary token and its session key. A response without a session key
+// is an *Error.
+func (e *IntermediaryExchanger) Exchange(ctx context.Context, root *oauth2.Token) (*Intermediary, error) {
+	if root == nil || root.AccessToken == "" {
+		return nil, &Error{Op: "subject", Err: errors.New("no root token")}
+	}
+	tok, resp, err := e.x.exchange(withRoot(ctx, root))
 	if err != nil {
 		return nil, err
 	}

@@ -206,63 +206,92 @@ func interOf(tok *oauth2.Token) string {
 	return i
 }
 
-// TestMinterWindows walks an intermediary token through its lifetime: fresh
-// (no I/O), the refresh window (background fetch, current token served), and
-// checks that every token handed out is valid at the server.
+// rotatingRoot is a root token source the test controls: it serves one
+// emulator token until rotate fetches a new one.
+type rotatingRoot struct {
+	t   testing.TB
+	s   *ststest.Server
+	mu  sync.Mutex
+	tok *oauth2.Token
+}
+
+func newRotatingRoot(t testing.TB, s *ststest.Server) *rotatingRoot {
+	r := &rotatingRoot{t: t, s: s}
+	r.rotate()
+	return r
+}
+
+func (r *rotatingRoot) rotate() {
+	x, err := sts.NewExchanger(sts.Config{Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT,
+		Audience: workloadAud, TokenURL: r.s.TokenURL(), HTTPClient: r.s.Client()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	tok, err := x.Token()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.tok = tok
+	r.mu.Unlock()
+}
+
+func (r *rotatingRoot) Token() (*oauth2.Token, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tok, nil
+}
+
+// TestMinterWindows runs a Minter for three hours over the package's own
+// refresh-ahead root cache, minting every minute, with a slow STS: no call
+// waits after the first, every token is accepted, and there is one
+// intermediary exchange per root token (no exchange can outlive its root
+// token, so none is made while the root token is unchanged).
 func TestMinterWindows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
-		// A root whose tokens live 1 h and are refreshed only at the end,
-		// so that intermediary tokens get the full hour.
-		root, err := sts.NewTokenSource(sts.Config{
-			Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT, Audience: workloadAud,
-			TokenURL: s.TokenURL(), HTTPClient: s.Client(), Cache: sts.CacheOptions{StaleFraction: 1, ExpiryMargin: -1},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := newMinter(t, s, root, nil)
+		s.SetLatency(time.Second)
+		m := newMinter(t, s, rootSource(t, s), nil)
 		ts := m.TokenSource(prefixBoundary(t))
 		ctx := context.Background()
-
-		t0, err := ts.TokenContext(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := t0.Expiry.Sub(time.Now()); got != time.Hour {
-			t.Fatalf("expiry in %v, want 1h (the root token's)", got)
-		}
-		base := s.Count("")
-		// Fresh: the same token, no request.
-		time.Sleep(15*time.Minute - time.Second)
-		if t1, _ := ts.TokenContext(ctx); t1 != t0 {
-			t.Fatal("fresh token not reused")
-		}
-		synctest.Wait()
-		if s.Count("") != base {
-			t.Fatalf("%d requests while fresh", s.Count("")-base)
-		}
-		// Refresh window (45 min left): served at once from the current
-		// intermediary, one background fetch.
-		time.Sleep(2 * time.Second)
-		t2, err := ts.TokenContext(ctx)
-		if err != nil || interOf(t2) != interOf(t0) {
-			t.Fatalf("refresh window: %v, same intermediary %v", err, interOf(t2) == interOf(t0))
-		}
-		synctest.Wait()
-		if n := intermediaryFetches(s); n != 2 {
-			t.Fatalf("%d intermediary fetches, want 2", n)
-		}
-		t3, _ := ts.TokenContext(ctx)
-		if interOf(t3) == interOf(t0) {
-			t.Fatal("new intermediary not used after the background fetch")
-		}
-		for _, tok := range []*oauth2.Token{t0, t2, t3} {
+		var prev *oauth2.Token
+		minLeft := time.Duration(1 << 62)
+		for minute := range 180 {
+			start := time.Now()
+			tok, err := ts.TokenContext(ctx)
+			if err != nil {
+				t.Fatalf("minute %d: %v", minute, err)
+			}
+			if waited := time.Since(start); minute > 0 && waited > 0 {
+				t.Errorf("minute %d: waited %v for a token", minute, waited)
+			}
+			minLeft = min(minLeft, time.Until(tok.Expiry))
+			if left := time.Until(tok.Expiry); left < 10*time.Minute {
+				t.Errorf("minute %d: token with %v left", minute, left)
+			}
 			if ok, err := s.Allows(tok.AccessToken, "storage.objects.get", bucketA+"/objects/customer-a/x", ""); !ok || err != nil {
-				t.Errorf("token rejected: %v %v", ok, err)
+				t.Fatalf("minute %d: token rejected: %v %v", minute, ok, err)
+			}
+			if prev != nil && interOf(prev) == interOf(tok) && prev != tok {
+				t.Errorf("minute %d: token re-minted for the same intermediary", minute)
+			}
+			prev = tok
+			synctest.Wait()
+			time.Sleep(time.Minute)
+		}
+		inter, roots := 0, 0
+		for _, r := range s.Requests() {
+			if r.Form.Get("requested_token_type") == sts.TokenTypeIntermediary {
+				inter++
+			} else {
+				roots++
 			}
 		}
+		if inter != roots {
+			t.Errorf("%d intermediary exchanges for %d root tokens, want one each", inter, roots)
+		}
+		t.Logf("3 h, minting every minute: %d root tokens, %d intermediary exchanges, shortest lifetime left on a minted token %v", roots, inter, minLeft)
 	})
 }
 
@@ -273,14 +302,9 @@ func TestMinterBlockingAndFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
-		// A static root token that expires in an hour and is never
-		// refreshed: every intermediary ends at the same instant.
-		rootTok, err := rootSource(t, s).Token()
-		if err != nil {
-			t.Fatal(err)
-		}
+		root := newRotatingRoot(t, s)
 		var logs bytes.Buffer
-		m := newMinter(t, s, oauth2.StaticTokenSource(rootTok), func(c *downscope.Config) {
+		m := newMinter(t, s, root, func(c *downscope.Config) {
 			c.Retry = sts.RetryPolicy{MaxAttempts: 1}
 			c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		})
@@ -290,45 +314,67 @@ func TestMinterBlockingAndFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(10 * time.Minute)
+		root.rotate() // expires at 70 min
 		// Blocking window (30 min left) with STS failing: the caller
 		// waits for the fetch, which fails, and gets a token from the
 		// current, still valid intermediary.
-		time.Sleep(30*time.Minute + time.Second)
+		time.Sleep(20*time.Minute + time.Second)
 		s.PushFaults(ststest.ErrorFault(503, "temporarily_unavailable", "try later"))
+		before := intermediaryFetches(s)
 		tok, err := m.Token(ctx, cb)
 		if err != nil || interOf(tok) != interOf(first) {
 			t.Fatalf("blocking window with failing STS: %v", err)
+		}
+		if intermediaryFetches(s) != before+1 {
+			t.Fatal("no fetch in the blocking window")
 		}
 		if m.LastError() == nil || !sts.IsTemporary(m.LastError()) {
 			t.Fatalf("LastError = %v, want a temporary error", m.LastError())
 		}
 		// Backoff: no new fetch right away.
-		before := intermediaryFetches(s)
 		if _, err := m.Token(ctx, cb); err != nil {
 			t.Fatal(err)
 		}
-		if intermediaryFetches(s) != before {
+		if intermediaryFetches(s) != before+1 {
 			t.Fatal("fetch retried without backoff")
 		}
-		// After the backoff, a blocking fetch succeeds (same root, so the
-		// same expiry) and is used.
+		// After the backoff, a blocking fetch succeeds and is used.
 		time.Sleep(2 * time.Second)
-		tok, err = m.Token(ctx, cb)
-		if err != nil || interOf(tok) == interOf(first) {
-			t.Fatalf("after backoff: %v, new intermediary %v", err, interOf(tok) != interOf(first))
+		second, err := m.Token(ctx, cb)
+		if err != nil || interOf(second) == interOf(first) {
+			t.Fatalf("after backoff: %v, new intermediary %v", err, interOf(second) != interOf(first))
 		}
-		// Past the expiry (minus the margin), with STS failing, there is
-		// no token at all.
-		time.Sleep(time.Until(first.Expiry) - 5*time.Second)
-		for range 4 {
-			s.PushFaults(ststest.ErrorFault(503, "temporarily_unavailable", "down"))
+		if got := second.Expiry.Sub(first.Expiry); got != 10*time.Minute {
+			t.Fatalf("new intermediary expires %v after the first, want 10m", got)
 		}
+		// The root is not rotated again: the intermediary is kept to its
+		// end without exchanges (none could live longer); past its expiry
+		// (minus the margin), with STS failing, there is no token at all.
+		before = intermediaryFetches(s)
+		for time.Until(second.Expiry) > 15*time.Second {
+			if _, err := m.Token(ctx, cb); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+		}
+		if intermediaryFetches(s) != before {
+			t.Fatalf("%d exchanges with an unchanged root token", intermediaryFetches(s)-before)
+		}
+		time.Sleep(time.Until(second.Expiry) - 5*time.Second)
+		s.PushFaults(ststest.ErrorFault(503, "temporarily_unavailable", "down"))
 		if tok, err := m.Token(ctx, cb); err == nil {
 			ok, aerr := s.Allows(tok.AccessToken, "storage.objects.get", bucketA+"/objects/customer-a/x", "")
 			t.Fatalf("minted near expiry: %v (Allows %v %v)", tok.Expiry, ok, aerr)
 		}
+		// Without faults, an exchange of a root token about to expire
+		// gives an intermediary that is already unusable: still no token.
+		if tok, err := m.Token(ctx, cb); err == nil {
+			t.Fatalf("minted from an intermediary expiring in %v", time.Until(tok.Expiry))
+		}
 		synctest.Wait() // background fetches have finished logging
-		for _, secret := range []string{rootTok.AccessToken, interOf(first), interOf(tok)} {
+		rootTok, _ := root.Token()
+		for _, secret := range []string{rootTok.AccessToken, interOf(first), interOf(second)} {
 			if strings.Contains(logs.String(), secret) || strings.Contains(fmt.Sprint(m.LastError()), secret) {
 				t.Error("a token appears in the logs or the error")
 			}
@@ -440,15 +486,17 @@ func TestMinterErrors(t *testing.T) {
 }
 
 // TestDownscopedServerSideOneExchangePerLifetime: 1,000 distinct
-// boundaries, each asked for many times over two token lifetimes, cost one
-// STS exchange per boundary per lifetime.
+// boundaries, each asked for every minute, cost one STS exchange per
+// boundary in the first token lifetime, and over three hours one per
+// boundary per root token at most (a downscoped token cannot outlive its
+// root token, so none is exchanged while the root token is unchanged).
 func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 1000
 		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		root := rootSource(t, s)
-		sources := make([]*sts.CachedTokenSource, n)
+		sources := make([]*sts.DownscopedTokenSource, n)
 		for i := range sources {
 			b := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
 				sts.ObjectPrefixRule("bucket-a", fmt.Sprintf("customer-%04d/", i), "roles/storage.objectViewer")}}
@@ -458,26 +506,39 @@ func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 			}
 			sources[i] = ts
 		}
-		downscoped := func() int {
-			c := 0
+		count := func() (downscoped, roots int) {
 			for _, r := range s.Requests() {
 				if r.Form.Get("options") != "" {
-					c++
+					downscoped++
+				} else {
+					roots++
 				}
 			}
-			return c
+			return
 		}
-		for range 10 {
+		calls := 0
+		for minute := range 180 {
 			for _, ts := range sources {
-				if _, err := ts.Token(); err != nil {
+				tok, err := ts.Token()
+				if err != nil {
 					t.Fatal(err)
+				}
+				if time.Until(tok.Expiry) <= 0 {
+					t.Fatalf("minute %d: expired token", minute)
+				}
+				calls++
+			}
+			synctest.Wait()
+			if minute == 29 {
+				if d, _ := count(); d != n {
+					t.Fatalf("%d downscoping exchanges in the first 30 minutes for %d boundaries, want %d", d, n, n)
 				}
 			}
 			time.Sleep(time.Minute)
 		}
-		synctest.Wait()
-		if got := downscoped(); got != n {
-			t.Fatalf("%d downscoping exchanges for %d boundaries × 10 calls, want %d", got, n, n)
+		d, roots := count()
+		if d > n*roots {
+			t.Errorf("%d downscoping exchanges for %d boundaries and %d root tokens, want at most %d", d, n, roots, n*roots)
 		}
 		tok, _ := sources[7].Token()
 		if ok, err := s.Allows(tok.AccessToken, "storage.objects.get", bucketA+"/objects/customer-0007/x", ""); !ok || err != nil {
@@ -486,6 +547,74 @@ func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 		if ok, _ := s.Allows(tok.AccessToken, "storage.objects.get", bucketA+"/objects/customer-0008/x", ""); ok {
 			t.Fatal("token for one prefix opens another")
 		}
-		t.Logf("%d boundaries x 10 calls in the first lifetime: %d STS downscoping requests", n, downscoped())
+		t.Logf("%d boundaries, %d calls over 3 h: %d root tokens, %d STS downscoping requests (%.2f per boundary per hour)",
+			n, calls, roots, d, float64(d)/n/3)
 	})
+}
+
+// BenchmarkDownscopedServerSide1000 asks 1,000 server-side downscoped
+// sources for tokens in turn and reports the STS requests made.
+func BenchmarkDownscopedServerSide1000(b *testing.B) {
+	const n = 1000
+	s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+	defer s.Close()
+	root := rootSource(b, s)
+	sources := make([]*sts.DownscopedTokenSource, n)
+	for i := range sources {
+		bd := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
+			sts.ObjectPrefixRule("bucket-a", fmt.Sprintf("customer-%04d/", i), "roles/storage.objectViewer")}}
+		ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: bd, TokenURL: s.TokenURL(), HTTPClient: s.Client()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sources[i] = ts
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := sources[i%n].Token(); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(s.Count("/v1/token")-1), "STS-requests")
+	b.ReportMetric(float64(min(i, n)), "boundaries")
+}
+
+// BenchmarkTokenSourceMinted measures a Minter's TokenSource once its token
+// is minted (the common path: a pointer load).
+func BenchmarkTokenSourceMinted(b *testing.B) {
+	s := ststest.NewUnstartedServer(ststest.Options{})
+	defer s.Close()
+	m := newMinter(b, s, rootSource(b, s), nil)
+	ts := m.TokenSource(prefixBoundary(b))
+	if _, err := ts.Token(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ts.Token(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMinterToken measures minting a fresh token per call through a
+// Minter (intermediary cached): tokens/s on one core with -cpu 1.
+func BenchmarkMinterToken(b *testing.B) {
+	s := ststest.NewUnstartedServer(ststest.Options{})
+	defer s.Close()
+	m := newMinter(b, s, rootSource(b, s), nil)
+	cb := prefixBoundary(b)
+	ctx := context.Background()
+	if _, err := m.Token(ctx, cb); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Token(ctx, cb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }

@@ -148,6 +148,12 @@ func TestDemo(t *testing.T) {
 		"emulator token requests: 1 -> 1", // the cached call
 		"same token: true",
 		`issued to subject "demo-workload-rotated"`,
+		`issued it as "impersonated" to "demo-runner@demo-project.iam.gserviceaccount.com"`,
+		"generateAccessToken requests 0 -> 1, exchanges 2 -> 2",
+		`issued it as "downscoped"`,
+		"exchanges 2 -> 3, same token: true",
+		"same intermediary token: true",
+		"exchanges for both tokens: 3 -> 4",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)

@@ -13,8 +13,8 @@ import (
 // The fields combine: Delay (plus the server's latency) is waited first, then
 // Hang or Reset end the exchange, else a response is produced — the canned
 // one described by Status, Body, ContentType and HTML, or the normal answer
-// when none of those is set — and then altered by RetryAfter, Header and
-// Truncate.
+// when none of those is set — and then altered by RetryAfter, Header, and
+// Truncate or Stall.
 //
 // The zero Fault lets the request through unchanged, so Fault{Delay: d}
 // slows one request and Fault{Truncate: true} cuts one normal answer.
@@ -47,10 +47,16 @@ type Fault struct {
 	// Hang blocks the request until its context ends (or the server is
 	// closed); no response is written.
 	Hang bool
-	// Truncate declares the full Content-Length but sends only half of the
-	// body (at least one byte short), so that reading the body fails with
-	// an unexpected EOF.
+	// Truncate declares the full Content-Length but sends only the first
+	// half of the body, so that reading the body fails with an unexpected
+	// EOF.
 	Truncate bool
+	// Stall sends the status, the headers (with the full Content-Length)
+	// and the first half of the body, then stops sending until the
+	// request's context ends or the server is closed: reading the body
+	// blocks, which tests deadlines that cover the body and not only the
+	// headers.
+	Stall bool
 	// Reset drops the connection without any response. With a started
 	// server the connection is closed with a TCP reset; the in-memory
 	// client's RoundTrip returns an error.
@@ -59,8 +65,8 @@ type Fault struct {
 
 // String describes the fault.
 func (f Fault) String() string {
-	return fmt.Sprintf("ststest.Fault{Path:%q Status:%d Body:%d bytes HTML:%t RetryAfter:%q Delay:%v Hang:%t Truncate:%t Reset:%t}",
-		f.Path, f.Status, len(f.Body), f.HTML, f.RetryAfter, f.Delay, f.Hang, f.Truncate, f.Reset)
+	return fmt.Sprintf("ststest.Fault{Path:%q Status:%d Body:%d bytes HTML:%t RetryAfter:%q Delay:%v Hang:%t Truncate:%t Stall:%t Reset:%t}",
+		f.Path, f.Status, len(f.Body), f.HTML, f.RetryAfter, f.Delay, f.Hang, f.Truncate, f.Stall, f.Reset)
 }
 
 // ErrorFault returns a fault answering an RFC 6749 error, as STS does:
@@ -158,8 +164,11 @@ func (f Fault) writeCanned(w http.ResponseWriter) {
 	_, _ = w.Write([]byte(body))
 }
 
-// resetter is implemented by the in-memory response writer.
-type resetter interface{ reset() }
+// resetter and staller are implemented by the in-memory response writer.
+type (
+	resetter interface{ reset() }
+	staller  interface{ stall() }
+)
 
 // resetConn drops the connection under w without a response.
 func resetConn(w http.ResponseWriter) {

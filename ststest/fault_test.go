@@ -339,3 +339,70 @@ func TestServerCreatedOutsideBubble(t *testing.T) {
 		}
 	})
 }
+
+func TestStallFault(t *testing.T) {
+	t.Run("in-memory", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			s := ststest.NewUnstartedServer(ststest.Options{})
+			defer s.Close()
+			s.PushFaults(ststest.Fault{Stall: true})
+			c := &http.Client{Transport: s.Client().Transport, Timeout: 10 * time.Second}
+			start := time.Now()
+			resp, err := c.PostForm(s.TokenURL(), exchangeForm())
+			if err != nil || resp.StatusCode != 200 || time.Since(start) != 0 {
+				t.Fatalf("headers: %v after %v", err, time.Since(start))
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil || time.Since(start) != 10*time.Second || !strings.HasPrefix(string(b), `{"access_token"`) {
+				t.Fatalf("stalled body: %q, %v after %v", b, err, time.Since(start))
+			}
+
+			// Close releases a stalled read.
+			s.PushFaults(ststest.Fault{Stall: true, Status: 503, Body: `{"error":"temporarily_unavailable"}`})
+			resp, err = s.Client().PostForm(s.TokenURL(), exchangeForm())
+			if err != nil || resp.StatusCode != 503 {
+				t.Fatalf("stalled error response: %v", err)
+			}
+			done := make(chan error)
+			go func() {
+				_, err := io.ReadAll(resp.Body)
+				done <- err
+			}()
+			synctest.Wait()
+			s.Close()
+			if err := <-done; !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("read released by Close: %v", err)
+			}
+		})
+	})
+	t.Run("started", func(t *testing.T) {
+		s := ststest.NewServer(ststest.Options{})
+		defer s.Close()
+		for _, release := range []string{"cancel", "close"} {
+			s.PushFaults(ststest.Fault{Stall: true})
+			ctx, cancel := context.WithCancel(t.Context())
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.TokenURL(), strings.NewReader(exchangeForm().Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := s.Client().Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("headers: %v", err)
+			}
+			done := make(chan error)
+			go func() {
+				_, err := io.ReadAll(resp.Body)
+				done <- err
+			}()
+			if release == "cancel" {
+				cancel()
+			} else {
+				s.Close()
+			}
+			if err := <-done; err == nil {
+				t.Fatalf("%s: stalled body read completed", release)
+			}
+			resp.Body.Close()
+			cancel()
+		}
+	})
+}

@@ -93,6 +93,9 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.ContentLength = cl
 		rc = io.MultiReader(rc, errReader{io.ErrUnexpectedEOF})
 	}
+	if w.stalled {
+		rc = io.MultiReader(bytes.NewReader(w.body.Bytes()), &stallReader{s: t.s, req: req})
+	}
 	if req.Method == http.MethodHead {
 		rc = bytes.NewReader(nil)
 	}
@@ -111,6 +114,7 @@ type memWriter struct {
 	wroteHeader bool
 	body        bytes.Buffer
 	wasReset    bool
+	stalled     bool
 }
 
 func (m *memWriter) Header() http.Header { return m.header }
@@ -129,6 +133,39 @@ func (m *memWriter) Write(p []byte) (int, error) {
 }
 
 func (m *memWriter) reset() { m.wasReset = true }
+
+func (m *memWriter) stall() { m.stalled = true }
+
+// stallReader is the rest of a stalled body: reading blocks until the
+// request's context ends (then it returns the context's error) or the server
+// is closed (then a connection reset).
+type stallReader struct {
+	s   *Server
+	req *http.Request
+}
+
+func (r *stallReader) Read([]byte) (int, error) {
+	release := make(chan struct{})
+	s := r.s
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, opError("read", ErrConnectionReset)
+	}
+	s.waiters[release] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiters, release)
+		s.mu.Unlock()
+	}()
+	select {
+	case <-r.req.Context().Done():
+		return 0, r.req.Context().Err()
+	case <-release:
+		return 0, opError("read", ErrConnectionReset)
+	}
+}
 
 // serve calls the handler, turning the http.ErrAbortHandler panic (the
 // conventional way for a handler to abort a response) into aborted, as a

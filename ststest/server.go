@@ -460,6 +460,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.RetryAfter != "" {
 		bw.header.Set("Retry-After", f.RetryAfter)
 	}
+	if f.Stall {
+		bw.copyTo(w, true)
+		if st, ok := w.(staller); ok {
+			st.stall()
+			return
+		}
+		_ = http.NewResponseController(w).Flush()
+		s.wait(w, r, -1)
+		return
+	}
 	bw.copyTo(w, f.Truncate)
 }
 
@@ -567,8 +577,8 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 }
 
 // copyTo sends the collected response to w. With truncate, it declares the
-// full Content-Length but sends only half the body (at least one byte
-// short).
+// full Content-Length (at least 1) but sends only the first half of the
+// body.
 func (b *bufferedWriter) copyTo(w http.ResponseWriter, truncate bool) {
 	h := w.Header()
 	for k, v := range b.header {
@@ -580,7 +590,7 @@ func (b *bufferedWriter) copyTo(w http.ResponseWriter, truncate bool) {
 	}
 	body := b.body.Bytes()
 	if truncate {
-		h.Set("Content-Length", fmt.Sprint(len(body)+1))
+		h.Set("Content-Length", fmt.Sprint(max(len(body), 1)))
 		body = body[:len(body)/2]
 	} else {
 		h.Set("Content-Length", fmt.Sprint(len(body)))

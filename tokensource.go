@@ -272,7 +272,6 @@ type Exchanger struct {
 	resource    string
 	tokenURL    string
 	authHeader  string
-	impersonate string
 	doer        *httpDoer
 }
 

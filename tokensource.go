@@ -262,17 +262,17 @@ func (c *Config) optionsJSON() ([]byte, error) {
 // build other layers; most programs want NewTokenSource. Create it with
 // NewExchanger; it is safe for concurrent use.
 type Exchanger struct {
-	subject     SubjectTokenProvider
-	subjectReq  SubjectRequest
-	actor       SubjectTokenProvider
-	actorType   string
-	requested   string
-	scopes      []string
-	options     []byte
-	resource    string
-	tokenURL    string
-	authHeader  string
-	doer        *httpDoer
+	subject    SubjectTokenProvider
+	subjectReq SubjectRequest
+	actor      SubjectTokenProvider
+	actorType  string
+	requested  string
+	scopes     []string
+	options    []byte
+	resource   string
+	tokenURL   string
+	authHeader string
+	doer       *httpDoer
 }
 
 // NewExchanger checks cfg and returns an uncached exchanging source.

@@ -23,11 +23,11 @@ import (
 )
 
 const (
-	testAudience  = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov"
-	testWorkforce = "//iam.googleapis.com/locations/global/workforcePools/corp/providers/okta"
-	secretSubject = "SECRET-SUBJECT-TOKEN-4d1f"
-	secretAccess  = "SECRET-ACCESS-TOKEN-99ab"
-	secretClientSecret  = "SECRET-CLIENT-SECRET-77e0"
+	testAudience       = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov"
+	testWorkforce      = "//iam.googleapis.com/locations/global/workforcePools/corp/providers/okta"
+	secretSubject      = "SECRET-SUBJECT-TOKEN-4d1f"
+	secretAccess       = "SECRET-ACCESS-TOKEN-99ab"
+	secretClientSecret = "SECRET-CLIENT-SECRET-77e0"
 )
 
 // stsStub is a scripted token endpoint: it records requests and answers

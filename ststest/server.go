@@ -9,6 +9,13 @@
 // (Server.PushFaults, Server.SetLatency) to exercise a client's error
 // handling and retries.
 //
+// Besides token exchange, the server emulates the neighbouring endpoints a
+// federation client calls: IAM Credentials generateAccessToken
+// (Server.ImpersonationURL, Server.SetImpersonationCheck), the workforce
+// /v1/oauthtoken endpoint (Server.AddRefreshToken), and the access boundary
+// intermediary token of client-side Credential Access Boundaries
+// (Server.Allows checks what a downscoped token may do). Other paths get 404.
+//
 // NewServer starts a real HTTP server on a loopback port; NewUnstartedServer
 // builds one that is only reachable through Server.Client, whose transport
 // calls the handler in-process without sockets. The in-process form works

@@ -52,8 +52,9 @@ type AuthorizedUserConfig struct {
 	// Cache tunes the refresh-ahead cache of
 	// NewAuthorizedUserTokenSource; NewRefresher ignores it.
 	Cache CacheOptions
-	// Logger receives request and refresh events, with secrets redacted.
-	// Nil means no logging.
+	// Logger receives request and refresh events, with secrets redacted. Nil
+	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
+	// LoggingLevelEnv): by default, no logging.
 	Logger *slog.Logger
 }
 
@@ -130,7 +131,7 @@ func NewRefresher(cfg AuthorizedUserConfig) (*Refresher, error) {
 		tokenURL:   tokenURL,
 		authHeader: basicAuth(cfg.ClientID, cfg.ClientSecret),
 		onRotate:   cfg.OnRefreshTokenRotated,
-		logger:     cfg.Logger,
+		logger:     resolveLogger(cfg.Logger),
 		doer: newHTTPDoer(cfg.HTTPClient, cfg.Timeout, cfg.Retry, cfg.Logger,
 			baseAPIClientHeader()+" cred-type/external-account-authorized-user"),
 	}

@@ -433,7 +433,8 @@ type DownscopeConfig struct {
 	// Cache tunes the refresh-ahead cache of NewDownscopedTokenSource.
 	Cache CacheOptions
 	// Logger receives request, retry and refresh events, with secrets
-	// redacted. Nil means no logging.
+	// redacted. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
+	// LoggingLevelEnv): by default, no logging.
 	Logger *slog.Logger
 }
 

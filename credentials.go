@@ -64,8 +64,9 @@ type LoadOptions struct {
 	// Cache tunes the refresh-ahead cache in front of the returned token
 	// source.
 	Cache CacheOptions
-	// Logger receives request and refresh events, with secrets redacted.
-	// Nil means no logging.
+	// Logger receives request and refresh events, with secrets redacted. Nil
+	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
+	// LoggingLevelEnv): by default, no logging.
 	Logger *slog.Logger
 	// Getenv reads the environment: GOOGLE_APPLICATION_CREDENTIALS,
 	// GOOGLE_CLOUD_QUOTA_PROJECT, and whatever the subject-token provider

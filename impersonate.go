@@ -78,8 +78,9 @@ type ImpersonationConfig struct {
 	// Cache tunes the refresh-ahead cache of NewImpersonatedTokenSource;
 	// NewImpersonator ignores it.
 	Cache CacheOptions
-	// Logger receives request and refresh events, with secrets redacted.
-	// Nil means no logging.
+	// Logger receives request and refresh events, with secrets redacted. Nil
+	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
+	// LoggingLevelEnv): by default, no logging.
 	Logger *slog.Logger
 
 	// apiInfo, when set by the credential file loader, replaces the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/logenv"
 	"golang.org/x/oauth2"
 )
 
@@ -73,7 +74,8 @@ type Config struct {
 	// (doubling from MinBackoff). Zero means 1 s and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives fetch events, never token or key values. Nil means
-	// no logging.
+	// what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see sts.LoggingLevelEnv):
+	// by default, no logging.
 	Logger *slog.Logger
 }
 
@@ -172,7 +174,7 @@ func NewMinter(cfg Config) (*Minter, error) {
 		timeout: orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
 		minBack: orDefault(cfg.MinBackoff, time.Second),
 		maxBack: orDefault(cfg.MaxBackoff, time.Minute),
-		logger:  cfg.Logger,
+		logger:  logenv.Resolve(cfg.Logger),
 		url:     cfg.TokenURL,
 	}
 	if m.block >= m.refresh {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -241,5 +242,38 @@ func TestEmulatorServesAndStopsOnSignal(t *testing.T) {
 				t.Errorf("emulator did not log the request: %q", stderr.String())
 			}
 		})
+	}
+}
+
+// TestDemoDebugLogs runs the demo with GOOGLE_SDK_GO_LOGGING_LEVEL=debug:
+// every layer logs JSON on stderr, and no token appears there.
+func TestDemoDebugLogs(t *testing.T) {
+	r := cli(t, []string{"GOOGLE_SDK_GO_LOGGING_LEVEL=debug"}, "", "demo")
+	if r.code != 0 {
+		t.Fatalf("demo failed: %+v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("only %d log lines:\n%s", len(lines), r.stderr)
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["severity"] == nil || m["message"] == nil {
+			t.Fatalf("not a Google-style JSON log line: %q", l)
+		}
+	}
+	for _, want := range []string{`"op":"exchange"`, `"op":"impersonate"`, `"message":"sts: token refreshed"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("debug log lacks %s", want)
+		}
+	}
+	if m := issuedToken.FindString(r.stderr); m != "" {
+		t.Errorf("debug log holds a token %q", m)
+	}
+	if strings.Contains(r.stderr, "eyJ") {
+		t.Errorf("debug log holds a JWT")
+	}
+	if r := cli(t, []string{"GOOGLE_SDK_GO_LOGGING_LEVEL=bogus"}, "", "demo"); r.code != 0 || r.stderr != "" {
+		t.Errorf("an unknown level turned logging on: %q", r.stderr)
 	}
 }

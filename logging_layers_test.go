@@ -1,0 +1,165 @@
+package sts_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/ststest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLogsRedactSecretsAcrossLayers runs every layer (exchange with client
+// authentication, impersonation with a retried failure, server-side and
+// client-side downscoping, an authorized user's refresh with a rotated
+// refresh token, introspection) with one debug logger, and checks that the
+// log shows each layer at work and holds none of the secrets involved.
+func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			subject      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJsYXllcnMifQ.bGF5ZXJzLXN1YmplY3Q"
+			clientID     = "layers-client"
+			clientSecret = "client-secret-layers-31c8"
+			refreshToken = "refresh-token-layers-5a0b"
+			sa           = "logger@demo.iam.gserviceaccount.com"
+		)
+		emu := ststest.NewUnstartedServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret})
+		defer emu.Close()
+		emu.AddRefreshToken(refreshToken, clientID)
+		emu.SetRefreshTokenRotation(true)
+		var sink lockedBuffer
+		logger := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		ctx := context.Background()
+		var secrets []string
+		keep := func(s string) { secrets = append(secrets, s) }
+		keep(subject)
+		keep(clientSecret)
+		keep(refreshToken)
+		keep(base64.StdEncoding.EncodeToString([]byte(clientID + ":" + clientSecret)))
+
+		root, err := sts.NewTokenSource(sts.Config{
+			Subject: sts.StaticSubject(subject), SubjectTokenType: sts.TokenTypeJWT,
+			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+			ClientID: clientID, ClientSecret: clientSecret,
+			TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: logger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
+			Source: root, URL: emu.ImpersonationURL(sa), HTTPClient: emu.Client(), Logger: logger,
+			Retry: sts.RetryPolicy{InitialBackoff: time.Millisecond},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		emu.PushFaults(ststest.Fault{Path: "/v1/projects/-/serviceAccounts/" + sa + ":generateAccessToken", Status: 503,
+			Body: `{"error":{"code":503,"message":"unavailable","status":"UNAVAILABLE"}}`})
+		saTok, err := imp.TokenContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rootTok, _ := root.TokenContext(ctx)
+		keep(saTok.AccessToken)
+		keep(rootTok.AccessToken)
+
+		down, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
+			Source:   imp,
+			Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}},
+			TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: logger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dTok, err := down.TokenContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep(dTok.AccessToken)
+
+		m, err := downscope.NewMinter(downscope.Config{Source: imp, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, err := downscope.Compile(&sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.ObjectPrefixRule("b", "p/", "roles/storage.objectViewer")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cTok, err := m.TokenSource(cb).TokenContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		intermediary, sealed, _ := strings.Cut(cTok.AccessToken, ".")
+		keep(intermediary)
+		keep(sealed)
+
+		var rotated []string
+		user, err := sts.NewAuthorizedUserTokenSource(sts.AuthorizedUserConfig{
+			RefreshToken: refreshToken, ClientID: clientID, ClientSecret: clientSecret,
+			TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(), Logger: logger,
+			OnRefreshTokenRotated: func(s string) { rotated = append(rotated, s) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uTok, err := user.TokenContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep(uTok.AccessToken)
+		synctest.Wait()
+		if len(rotated) != 1 {
+			t.Fatalf("refresh token rotated %d times, want 1", len(rotated))
+		}
+		keep(rotated[0])
+
+		// The emulator may not serve introspection: the call is logged
+		// either way, and the token it carries must not be.
+		_, _ = sts.Introspect(ctx, saTok.AccessToken, sts.IntrospectOptions{
+			URL: emu.URL + "/v1/introspect", HTTPClient: emu.Client(), Logger: logger, Retry: sts.RetryPolicy{MaxAttempts: 1},
+		})
+		synctest.Wait()
+
+		out := sink.String()
+		for _, want := range []string{`"op":"exchange"`, `"op":"impersonate"`, `"op":"introspect"`, `"msg":"sts: retrying"`, `"msg":"sts: token refreshed"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log lacks %s", want)
+			}
+		}
+		for _, s := range secrets {
+			if s == "" {
+				t.Fatal("empty secret")
+			}
+			if strings.Contains(out, s) {
+				t.Errorf("log holds a secret starting %q", s[:8])
+			}
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", out)
+		}
+	})
+}

@@ -77,6 +77,12 @@ func helperMain(args []string) int {
 		code, _ := strconv.Atoi(args[0])
 		fmt.Fprint(os.Stderr, args[1])
 		return code
+	case "suicide": // suicide <stderr>: die of SIGKILL
+		fmt.Fprint(os.Stderr, args[0])
+		p, _ := os.FindProcess(os.Getpid())
+		p.Kill()
+		time.Sleep(time.Hour)
+		return 0
 	case "sleep":
 		time.Sleep(time.Hour)
 		return 0

@@ -101,6 +101,9 @@ type ExitError struct {
 	// Code is the exit status, or -1 when the process was killed by a
 	// signal.
 	Code int
+	// State describes how the process ended, such as "exit status 3" or
+	// "signal: killed".
+	State string
 	// Stderr is the start of the command's standard error, with
 	// token-shaped text redacted and control characters removed.
 	Stderr string
@@ -108,10 +111,17 @@ type ExitError struct {
 
 // Error implements the error interface.
 func (e *ExitError) Error() string {
-	if e.Stderr == "" {
-		return fmt.Sprintf("executable: command exited with status %d", e.Code)
+	msg := fmt.Sprintf("executable: command exited with status %d", e.Code)
+	if e.Code < 0 {
+		msg = "executable: command was terminated"
+		if e.State != "" {
+			msg += " (" + e.State + ")"
+		}
 	}
-	return fmt.Sprintf("executable: command exited with status %d: stderr: %s", e.Code, e.Stderr)
+	if e.Stderr != "" {
+		msg += ": stderr: " + e.Stderr
+	}
+	return msg
 }
 
 // TimeoutError reports a command killed at its deadline. It unwraps to
@@ -311,7 +321,8 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return nil, &ExitError{Code: ee.ExitCode(), Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
+			return nil, &ExitError{Code: ee.ExitCode(), State: ee.ProcessState.String(),
+				Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
 		}
 		if !errors.Is(err, exec.ErrWaitDelay) {
 			return nil, fmt.Errorf("executable: running command: %w", err)

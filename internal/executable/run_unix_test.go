@@ -95,3 +95,11 @@ func testKillsChildren(t *testing.T, deadline bool) {
 		t.Fatal("grandchild still alive after the run ended")
 	}
 }
+
+func TestRunKilledBySignal(t *testing.T) {
+	_, err := Run(context.Background(), config(t, "suicide", "dying"))
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != -1 || err.Error() != "executable: command was terminated (signal: killed): stderr: dying" {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -731,3 +734,102 @@ func TestCredentialsHTTPClient(t *testing.T) {
 type failingSource struct{}
 
 func (failingSource) Token() (*oauth2.Token, error) { return nil, errors.New("boom") }
+
+// TestLoadWorkforceClientID checks that a workforce file with a client ID
+// authenticates the exchange with Basic auth and sends no userProject.
+func TestLoadWorkforceClientID(t *testing.T) {
+	f := newCredFixture(t)
+	f.emu = ststest.NewServer(ststest.Options{ClientID: "wf-client", ClientSecret: credSecretClient, RequireClientAuth: true})
+	t.Cleanup(f.emu.Close)
+	m := f.rewrite(decodeMap(t, readTestdata(t, "workforce.json")))
+	m["client_id"], m["client_secret"] = "wf-client", credSecretClient
+	c, err := f.load(t, m, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.TokenSource().Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := f.emu.Lookup(tok.AccessToken); info.UserProject != "" {
+		t.Errorf("userProject %q sent with a client ID", info.UserProject)
+	}
+	ex := lastRequest(t, f.emu, "/v1/token")
+	if id, secret, ok := basicAuthOf(ex.Header); !ok || id != "wf-client" || secret != credSecretClient {
+		t.Error("exchange not authenticated with the file's client")
+	}
+}
+
+// TestLoadImpersonatedEmailReachesProvider checks the subject provider is
+// told which service account will be impersonated.
+func TestLoadImpersonatedEmailReachesProvider(t *testing.T) {
+	c, err := LoadCredentials(readTestdata(t, "impersonation.json"), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, ok := c.TokenSource().src.(*Impersonator)
+	if !ok {
+		t.Fatalf("source is %T", c.TokenSource().src)
+	}
+	x, ok := im.src.(*Exchanger)
+	if !ok {
+		t.Fatalf("impersonation source is %T", im.src)
+	}
+	if got := x.subjectReq.ImpersonatedEmail; got != "deployer@example-project.iam.gserviceaccount.com" {
+		t.Errorf("ImpersonatedEmail = %q", got)
+	}
+}
+
+// TestCredentialLogsHoldNoSecrets runs impersonation and a rotating refresh
+// with debug logging and checks no token or secret is logged.
+func TestCredentialLogsHoldNoSecrets(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	f := newCredFixture(t)
+	m := f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json")))
+	c, err := f.load(t, m, LoadOptions{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.TokenSource().Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{tok.AccessToken, f.subject, "ststest-at-", "ststest-rt-"}
+
+	emu := newOAuthEmulator(t)
+	emu.SetRefreshTokenRotation(true)
+	ac, err := LoadCredentials(encodeMap(t, authorizedUserFile(t, emu)), LoadOptions{HTTPClient: emu.Client(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atok, err := ac.TokenSource().Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, atok.AccessToken, testRefreshToken, testClientSecret)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "refresh token rotated") || !strings.Contains(out, "impersonate") {
+		t.Errorf("expected rotation and impersonation events in the log:\n%s", out)
+	}
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("log holds a secret (%.12s…):\n%s", s, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

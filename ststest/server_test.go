@@ -332,3 +332,37 @@ func TestAsHandler(t *testing.T) {
 		hs.Close()
 	}
 }
+
+// TestCloseUnderLoad closes the server while requests hang, stall, wait or
+// are being answered; every request must end and nothing may leak.
+func TestCloseUnderLoad(t *testing.T) {
+	modes(t, ststest.Options{}, func(t *testing.T, s *ststest.Server) {
+		faults := []ststest.Fault{{Hang: true}, {Delay: time.Hour}, {Stall: true}, {}, {Reset: true}, {Truncate: true}}
+		const n = 24
+		for i := range n {
+			s.PushFaults(faults[i%len(faults)])
+		}
+		done := make(chan struct{})
+		arrived := make(chan struct{}, n)
+		for range n {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				resp, err := s.Client().PostForm(s.TokenURL(), exchangeForm())
+				arrived <- struct{}{}
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+		}
+		// Wait until the requests that answer at once have answered, so that
+		// the others are blocked in the server, then close it.
+		for range n / len(faults) * 4 {
+			<-arrived
+		}
+		s.Close()
+		for range n {
+			<-done
+		}
+	})
+}

@@ -205,7 +205,8 @@ func DecodeError(body []byte) (e ErrorBody, ok bool) {
 	}
 	var code string
 	if json.Unmarshal(j.Error, &code) == nil {
-		return ErrorBody{Code: clean(code, 64), Description: clean(j.ErrorDescription, 512), URI: clean(j.ErrorURI, 256)}, code != ""
+		e = ErrorBody{Code: clean(code, 64), Description: clean(j.ErrorDescription, 512), URI: clean(j.ErrorURI, 256)}
+		return e, e.Code != "" // a code of only control characters is no code
 	}
 	var g struct {
 		Code    json.RawMessage `json:"code"`

@@ -1,0 +1,117 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// FuzzDecodeError feeds error bodies of both shapes (RFC 6749 and Google
+// JSON) and anything else: the decoder must not panic, must strip control
+// characters, and must keep what it returns short enough for an error
+// message.
+func FuzzDecodeError(f *testing.F) {
+	for _, s := range []string{
+		`{"error":"invalid_grant","error_description":"The subject token is expired."}`,
+		`{"error":"invalid_request","error_description":"bad","error_uri":"https://example.com/e"}`,
+		`{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}`,
+		`{"error":{"code":"503","message":"unavailable"}}`,
+		`{"error":{"code":1e400}}`,
+		`{"error":""}`, `{"error":null}`, `{"error":[]}`, `{"error":{}}`,
+		`<html><body>502 Bad Gateway</body></html>`, ``, `null`, `[]`,
+		`{"error":"a\u0000b\r\nc"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, ok := DecodeError(body)
+		if !ok {
+			return
+		}
+		if e.Code == "" && e.Description == "" {
+			t.Fatal("ok with neither code nor description")
+		}
+		for name, s := range map[string]string{"code": e.Code, "description": e.Description, "uri": e.URI} {
+			if strings.ContainsAny(s, "\x00\r\n\x7f") {
+				t.Fatalf("%s keeps control characters: %q", name, s)
+			}
+			if len(s) > 512+len("…") {
+				t.Fatalf("%s is %d bytes long", name, len(s))
+			}
+		}
+		if utf8.Valid(body) && !utf8.ValidString(e.Description) {
+			t.Fatalf("truncation split a character: %q", e.Description)
+		}
+	})
+}
+
+// FuzzDecodeGenerateAccessTokenResponse feeds IAM Credentials answers: a
+// success must carry a token and a time, and an error must never quote the
+// access token.
+func FuzzDecodeGenerateAccessTokenResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"accessToken":"ya29.secret","expireTime":"2026-01-01T00:00:00Z"}`,
+		`{"accessToken":"ya29.secret","expireTime":"2026-01-01T00:00:00.123456789+02:00"}`,
+		`{"accessToken":"ya29.secret","expireTime":"tomorrow"}`,
+		`{"accessToken":"ya29.secret","expireTime":3600}`,
+		`{"accessToken":"ya29.secret"}`,
+		`{"expireTime":"2026-01-01T00:00:00Z"}`,
+		`{"accessToken":7}`, `{"error":{"code":403}}`, `<html>`, ``, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := DecodeGenerateAccessTokenResponse(body)
+		if err != nil {
+			if r != nil {
+				t.Fatal("result with error")
+			}
+			var j struct {
+				AccessToken string `json:"accessToken"`
+				ExpireTime  any    `json:"expireTime"`
+			}
+			if json.Unmarshal(body, &j) == nil && len(j.AccessToken) >= 8 && strings.Contains(err.Error(), j.AccessToken) &&
+				!strings.Contains(fmt.Sprint(j.ExpireTime), j.AccessToken) {
+				t.Fatalf("error quotes the access token: %v", err)
+			}
+			return
+		}
+		if r.AccessToken == "" || r.ExpireTime.IsZero() {
+			t.Fatalf("accepted an incomplete response: %+v", r)
+		}
+	})
+}
+
+// FuzzParseRetryAfter checks that any header gives a delay within [0, 24h].
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "1", "-5", "120", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", " 7 "} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, h string) {
+		d := ParseRetryAfter(h, now)
+		if d < 0 || d > 24*time.Hour {
+			t.Fatalf("ParseRetryAfter(%q) = %v", h, d)
+		}
+	})
+}
+
+// FuzzParseSeconds checks expires_in-like values: a number or a string
+// holding one, within ten years either way, never a panic.
+func FuzzParseSeconds(f *testing.F) {
+	for _, s := range []string{`3600`, `"3600"`, `3600.0`, `-1`, `0`, `1e400`, `"abc"`, `null`, `true`, `{}`, `9223372036854775807`, `"  12 "`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d, ok, err := ParseSeconds(raw)
+		if err != nil && ok {
+			t.Fatal("ok with error")
+		}
+		if ok && (d > maxExpiresIn || d < -maxExpiresIn) {
+			t.Fatalf("out of range: %v", d)
+		}
+	})
+}

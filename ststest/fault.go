@@ -114,6 +114,16 @@ func (s *Server) PendingFaults() int {
 	return len(s.faults)
 }
 
+// ClearFaults drops every queued fault and returns how many there were; use
+// it to end an outage simulated by pushing many faults.
+func (s *Server) ClearFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.faults)
+	s.faults = nil
+	return n
+}
+
 // SetLatency delays every later answer by d (zero removes the delay). The
 // delay uses timers, so it is virtual inside testing/synctest bubbles, and
 // ends early when the request's context ends.

@@ -1,0 +1,54 @@
+package downscope_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/ststest"
+)
+
+// Client-side downscoping: one intermediary token from STS, then any
+// number of boundaries minted locally.
+func Example() {
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	root, err := sts.NewTokenSource(sts.Config{
+		Subject:          sts.StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhcHAifQ.c2ln"),
+		SubjectTokenType: sts.TokenTypeJWT,
+		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
+		TokenURL:         emu.TokenURL(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := downscope.NewMinter(downscope.Config{Source: root, TokenURL: emu.TokenURL()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	const object = "//storage.googleapis.com/projects/_/buckets/example-bucket/objects/customer-%s/report.csv"
+	for _, customer := range []string{"a", "b", "c"} {
+		// Compile once per boundary (here, per customer), mint many.
+		cb, err := downscope.Compile(&sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
+			sts.ObjectPrefixRule("example-bucket", "customer-"+customer+"/", "roles/storage.objectViewer"),
+		}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		tok, err := m.Token(context.Background(), cb)
+		if err != nil {
+			log.Fatal(err)
+		}
+		own, _ := emu.Allows(tok.AccessToken, "storage.objects.get", fmt.Sprintf(object, customer), "")
+		other, _ := emu.Allows(tok.AccessToken, "storage.objects.get", fmt.Sprintf(object, "z"), "")
+		fmt.Println(customer, own, other)
+	}
+	fmt.Println("STS requests:", emu.Count("/v1/token"))
+	// Output:
+	// a true false
+	// b true false
+	// c true false
+	// STS requests: 2
+}

@@ -132,6 +132,9 @@ func ExampleLoadCredentials() {
 
 	creds, err := sts.LoadCredentials([]byte(file), sts.LoadOptions{
 		Scopes: []string{"https://www.googleapis.com/auth/devstorage.read_only"},
+		// An empty environment keeps the example's output fixed (a set
+		// GOOGLE_CLOUD_QUOTA_PROJECT would override quota_project_id).
+		Getenv: func(string) string { return "" },
 	})
 	if err != nil {
 		fmt.Println(err) // a *sts.ValidationError naming the JSON field

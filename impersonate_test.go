@@ -168,6 +168,17 @@ func TestImpersonationErrors(t *testing.T) {
 	}
 	emu.SetImpersonationCheck(nil)
 
+	// A cached source whose token IAM rejects is invalidated, so the next
+	// call exchanges again.
+	cached := exchangeSource(t, emu, emu.Client())
+	first, _ := cached.Token()
+	emu.PushFaults(ststest.GoogleErrorFault(401, "UNAUTHENTICATED", "revoked"))
+	_, err = newImp(cached).Token()
+	wantErr(err, 401, "UNAUTHENTICATED", false)
+	if second, err := cached.Token(); err != nil || second == first {
+		t.Errorf("source token not invalidated after IAM's 401: %v", err)
+	}
+
 	// A token the emulator did not issue.
 	_, err = newImp(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "foreign-token"})).Token()
 	wantErr(err, 401, "UNAUTHENTICATED", false)

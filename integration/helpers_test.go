@@ -44,21 +44,25 @@ type fakeAPI struct {
 	seen   []string // paths of authorized requests
 	tokens map[string]int
 	quota  []string // x-goog-user-project values
+	kinds  []string // ststest.TokenInfo.Kind of each authorized request's token
 }
 
 func newFakeAPI(t testing.TB, emu *ststest.Server, routes map[string]string) *fakeAPI {
 	f := &fakeAPI{emu: emu, tokens: map[string]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		info, issued := emu.Lookup(tok)
+		// A client-side downscoped token is an intermediary token the
+		// emulator issued, a dot, and the sealed boundary.
+		intermediary, _, _ := strings.Cut(tok, ".")
+		info, issued := emu.Lookup(intermediary)
 		if !ok || !issued {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`))
 			return
 		}
-		_ = info
 		f.mu.Lock()
+		f.kinds = append(f.kinds, info.Kind)
 		f.seen = append(f.seen, r.Method+" "+r.URL.Path)
 		f.tokens[tok]++
 		if q := r.Header.Get("X-Goog-User-Project"); q != "" {

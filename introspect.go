@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -257,4 +258,34 @@ func IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource, opts Int
 		return nil, err
 	}
 	return i.IntrospectTokenSource(ctx, src)
+}
+
+// Introspect introspects the current token of the credentials (see
+// Credentials.TokenSource) at the file's token_info_url. The client_id and
+// client_secret of the file, if it has them (external_account_authorized_user
+// files do), authenticate the call. opts supplies the HTTP settings; its URL,
+// UniverseDomain, ClientID and ClientSecret, when set, override the file's.
+//
+// STS only knows the tokens it issued: for files that impersonate a service
+// account, the token is IAM's and is reported inactive.
+func (c *Credentials) Introspect(ctx context.Context, opts IntrospectOptions) (*Introspection, error) {
+	if c == nil {
+		return nil, invalid("Credentials", "must not be nil")
+	}
+	if opts.URL == "" {
+		opts.URL = c.TokenInfoURL()
+	}
+	if opts.UniverseDomain == "" {
+		opts.UniverseDomain = c.UniverseDomain()
+	}
+	if opts.ClientID == "" && opts.ClientSecret == "" {
+		var f struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		if json.Unmarshal(c.raw, &f) == nil && f.ClientID != "" && f.ClientSecret != "" {
+			opts.ClientID, opts.ClientSecret = f.ClientID, f.ClientSecret
+		}
+	}
+	return IntrospectTokenSource(ctx, c.TokenSource(), opts)
 }

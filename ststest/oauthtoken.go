@@ -24,7 +24,8 @@ type refreshEntry struct {
 // request's client authentication was read (id and secret from HTTP Basic
 // auth, "" when absent).
 var oauthGrants = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, form url.Values, clientID string){
-	"refresh_token": (*Server).serveRefreshGrant,
+	"refresh_token":      (*Server).serveRefreshGrant,
+	"authorization_code": (*Server).serveAuthorizationCode, // login.go
 }
 
 // AddRefreshToken registers a refresh token issued to the OAuth client

@@ -131,6 +131,7 @@ type Server struct {
 	latency  time.Duration
 	iam      iamState   // iam.go
 	oauth    oauthState // oauthtoken.go
+	login    loginState // login.go: authorization codes
 }
 
 // routes is the emulator's route table: one line per endpoint, as
@@ -144,6 +145,8 @@ var routes = []struct {
 	{"POST /v1/token", (*Server).serveToken},
 	{"POST /v1beta/token", (*Server).serveToken},
 	{"POST /v1/projects/{project}/serviceAccounts/{name}", (*Server).serveGenerateAccessToken},
+	{"POST /v1/introspect", (*Server).serveIntrospect},
+	{"GET /authorize", (*Server).serveAuthorize},
 	{"POST /v1/oauthtoken", (*Server).serveOAuthToken},
 }
 

@@ -1,0 +1,539 @@
+package sts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// DefaultWorkforceAuthURL is the authorization endpoint of workforce identity
+// federation's browser sign-in in the googleapis.com universe.
+const DefaultWorkforceAuthURL = "https://auth.cloud.google/authorize"
+
+// defaultSignInTimeout bounds the wait for the browser when the context has
+// no earlier deadline.
+const defaultSignInTimeout = 10 * time.Minute
+
+// LoginConfig configures a workforce identity federation browser sign-in, as
+// "gcloud auth login --login-config" performs it: the user signs in at the
+// workforce pool provider's identity provider, the browser is redirected to
+// a loopback listener with an authorization code, and the code is exchanged
+// with PKCE (RFC 7636, S256) at STS's /v1/oauthtoken endpoint for an access
+// token and a refresh token.
+//
+// Audience, ClientID and ClientSecret are required; every other field has a
+// documented default. A LoginConfig is not used after Login returns.
+type LoginConfig struct {
+	// Audience is the workforce pool provider, such as
+	// "//iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER".
+	// Required.
+	Audience string
+	// ClientID and ClientSecret are the OAuth client registered for the
+	// sign-in. They authenticate the code exchange (HTTP Basic) and are
+	// written to the credential file for later refreshes. Required.
+	ClientID, ClientSecret string
+	// Scopes are the OAuth scopes asked for. Nil means CloudPlatformScope.
+	Scopes []string
+	// AuthURL is the authorization endpoint. Empty means
+	// DefaultWorkforceAuthURL; it is required in universes other than
+	// googleapis.com. It must be https unless its host is a loopback
+	// address.
+	AuthURL string
+	// TokenURL is the code exchange and refresh endpoint. Empty means
+	// "https://sts.<UniverseDomain>/v1/oauthtoken".
+	TokenURL string
+	// TokenInfoURL and RevokeURL are written to the credential file. Empty
+	// means "https://sts.<UniverseDomain>/v1/introspect" and
+	// "https://sts.<UniverseDomain>/v1/revoke".
+	TokenInfoURL, RevokeURL string
+	// UniverseDomain is the Google Cloud universe. Empty means
+	// "googleapis.com".
+	UniverseDomain string
+	// QuotaProjectID is written to the credential file when set.
+	QuotaProjectID string
+	// ListenAddr is the loopback address the redirect listener binds, as
+	// "host:port". Empty means "127.0.0.1:0" (a free port). The host must
+	// be a loopback address.
+	ListenAddr string
+	// Listener, if set, is the redirect listener (ListenAddr is then
+	// ignored); its address must be a loopback TCP address. Login closes
+	// it. Nil means listening on ListenAddr.
+	Listener net.Listener
+	// RedirectPath is the path of the redirect URI. Empty means "/callback".
+	RedirectPath string
+	// OpenURL sends the user to the authorization URL, typically by opening
+	// a browser. It is called once and should return quickly; if it fails,
+	// the URL is printed to Output and the sign-in keeps waiting. Nil means
+	// printing the URL to Output.
+	OpenURL func(authURL string) error
+	// Output receives the authorization URL when it is printed. Nil means
+	// os.Stderr.
+	Output io.Writer
+	// SignInTimeout bounds the wait for the browser's redirect (the
+	// context's deadline applies too). Zero means 10 minutes.
+	SignInTimeout time.Duration
+	// HTTPClient sends the code exchange. Nil means http.DefaultClient
+	// (with redirects never followed).
+	HTTPClient *http.Client
+	// Timeout bounds the code exchange. Zero means 30 s. The exchange is
+	// not retried: an authorization code is single use.
+	Timeout time.Duration
+	// Logger receives sign-in events, never secrets. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// String describes c without its client secret.
+func (c LoginConfig) String() string {
+	secret := ""
+	if c.ClientSecret != "" {
+		secret = " ClientSecret:REDACTED"
+	}
+	return fmt.Sprintf("sts.LoginConfig{Audience:%q ClientID:%q%s AuthURL:%q TokenURL:%q}",
+		c.Audience, c.ClientID, secret, c.AuthURL, c.TokenURL)
+}
+
+// GoString is String, so %#v redacts too.
+func (c LoginConfig) GoString() string { return c.String() }
+
+// loginPlan is a validated LoginConfig with defaults applied.
+type loginPlan struct {
+	audience, provider                 string
+	authURL, tokenURL, infoURL, revoke string
+	universe, listen, path             string
+	scopes                             []string
+}
+
+func (c *LoginConfig) validate() (*loginPlan, error) {
+	if c.Audience == "" {
+		return nil, invalid("LoginConfig.Audience", "must not be empty")
+	}
+	if strings.ContainsAny(c.Audience, " \t\r\n") || !isWorkforceAudience(c.Audience) {
+		return nil, invalid("LoginConfig.Audience", "must name a workforce pool provider (//iam.googleapis.com/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)")
+	}
+	if c.ClientID == "" {
+		return nil, invalid("LoginConfig.ClientID", "must not be empty")
+	}
+	if c.ClientSecret == "" {
+		return nil, invalid("LoginConfig.ClientSecret", "must not be empty")
+	}
+	for i, s := range c.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n") {
+			return nil, invalid(fmt.Sprintf("LoginConfig.Scopes[%d]", i), "must be a non-empty scope without spaces")
+		}
+	}
+	p := &loginPlan{audience: c.Audience, universe: c.UniverseDomain, path: c.RedirectPath, listen: c.ListenAddr}
+	if p.universe == "" {
+		p.universe = DefaultUniverseDomain
+	} else if !validDomain(p.universe) {
+		return nil, invalid("LoginConfig.UniverseDomain", "%q is not a domain name", truncateString(p.universe, 100))
+	}
+	// provider_name is the audience without its "//iam.<universe>/" prefix.
+	_, p.provider, _ = strings.Cut(strings.TrimPrefix(c.Audience, "//"), "/")
+	urls := []struct {
+		field string
+		val   string
+		def   string
+		dst   *string
+	}{
+		{"LoginConfig.AuthURL", c.AuthURL, "", &p.authURL},
+		{"LoginConfig.TokenURL", c.TokenURL, "https://sts." + p.universe + "/v1/oauthtoken", &p.tokenURL},
+		{"LoginConfig.TokenInfoURL", c.TokenInfoURL, "https://sts." + p.universe + "/v1/introspect", &p.infoURL},
+		{"LoginConfig.RevokeURL", c.RevokeURL, "https://sts." + p.universe + "/v1/revoke", &p.revoke},
+	}
+	if p.universe == DefaultUniverseDomain {
+		urls[0].def = DefaultWorkforceAuthURL
+	}
+	for _, u := range urls {
+		if u.val == "" {
+			if u.def == "" {
+				return nil, invalid(u.field, "must be set outside the %s universe", DefaultUniverseDomain)
+			}
+			*u.dst = u.def
+			continue
+		}
+		if err := checkEndpoint(u.field, u.val); err != nil {
+			return nil, err
+		}
+		*u.dst = u.val
+	}
+	if c.Listener != nil {
+		a, ok := c.Listener.Addr().(*net.TCPAddr)
+		if !ok || !a.IP.IsLoopback() {
+			return nil, invalid("LoginConfig.Listener", "address %q is not a loopback TCP address", truncateString(c.Listener.Addr().String(), 100))
+		}
+	} else {
+		if p.listen == "" {
+			p.listen = "127.0.0.1:0"
+		}
+		host, _, err := net.SplitHostPort(p.listen)
+		if err != nil {
+			return nil, invalid("LoginConfig.ListenAddr", "must be host:port")
+		}
+		if !IsLoopback(host) {
+			return nil, invalid("LoginConfig.ListenAddr", "host %q is not a loopback address", truncateString(host, 100))
+		}
+	}
+	if p.path == "" {
+		p.path = "/callback"
+	}
+	if !strings.HasPrefix(p.path, "/") || strings.ContainsAny(p.path, "?#%{} \t\r\n") {
+		return nil, invalid("LoginConfig.RedirectPath", "must be an absolute URL path without query")
+	}
+	if c.SignInTimeout < 0 {
+		return nil, invalid("LoginConfig.SignInTimeout", "must not be negative")
+	}
+	if c.Timeout < 0 {
+		return nil, invalid("LoginConfig.Timeout", "must not be negative")
+	}
+	p.scopes = c.Scopes
+	if p.scopes == nil {
+		p.scopes = []string{CloudPlatformScope}
+	}
+	return p, nil
+}
+
+// LoginResult is the outcome of a successful Login: the user's tokens, and
+// the external_account_authorized_user credential they make.
+type LoginResult struct {
+	// Token holds the access token, its expiry and the refresh token. It
+	// is secret.
+	Token *oauth2.Token
+	// IDToken is the OpenID Connect ID token the server returned, or "".
+	IDToken string
+
+	cred loginCredentialFile
+}
+
+// loginCredentialFile is the JSON of an external_account_authorized_user
+// credential file.
+type loginCredentialFile struct {
+	Type           string `json:"type"`
+	Audience       string `json:"audience"`
+	ClientID       string `json:"client_id"`
+	ClientSecret   string `json:"client_secret"`
+	RefreshToken   string `json:"refresh_token"`
+	TokenURL       string `json:"token_url"`
+	TokenInfoURL   string `json:"token_info_url"`
+	RevokeURL      string `json:"revoke_url,omitempty"`
+	QuotaProjectID string `json:"quota_project_id,omitempty"`
+	UniverseDomain string `json:"universe_domain"`
+}
+
+// String describes the result without any token or secret.
+func (r *LoginResult) String() string {
+	if r == nil {
+		return "sts.LoginResult(nil)"
+	}
+	exp := "none"
+	if r.Token != nil && !r.Token.Expiry.IsZero() {
+		exp = r.Token.Expiry.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("sts.LoginResult{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", r.cred.Audience, r.cred.ClientID, exp)
+}
+
+// GoString is String.
+func (r *LoginResult) GoString() string { return r.String() }
+
+// CredentialsJSON returns the external_account_authorized_user credential
+// file for the signed-in user (the format "gcloud auth application-default
+// login --login-config" writes). It holds the refresh token and the client
+// secret: keep it private.
+func (r *LoginResult) CredentialsJSON() []byte {
+	b, _ := json.MarshalIndent(r.cred, "", "  ") // only strings: cannot fail
+	return append(b, '\n')
+}
+
+// WriteCredentialsFile writes CredentialsJSON to path with mode 0600,
+// atomically (a temporary file in the same directory is renamed over path),
+// creating the directory with mode 0700 if needed. Failures are *Error
+// with Op "login".
+func (r *LoginResult) WriteCredentialsFile(path string) error {
+	if path == "" {
+		return invalid("path", "must not be empty")
+	}
+	fail := func(err error) error {
+		return &Error{Op: "login", Err: fmt.Errorf("writing credential file: %w", err)}
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail(err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fail(err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fail(err)
+	}
+	if _, err := f.Write(r.CredentialsJSON()); err != nil {
+		f.Close()
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// callbackResult is what the redirect listener got.
+type callbackResult struct {
+	code string
+	err  *Error
+}
+
+// Login runs a workforce identity federation browser sign-in:
+//
+//  1. It listens on a loopback address (LoginConfig.ListenAddr) for the
+//     redirect.
+//  2. It builds the authorization URL (client_id, redirect_uri,
+//     response_type=code, scope, state, access_type=offline, PKCE
+//     code_challenge with method S256, and provider_name, the workforce
+//     pool provider) and hands it to LoginConfig.OpenURL.
+//  3. It waits for one redirect carrying the state it sent; a redirect with
+//     another state ends the sign-in with an error, and later requests to
+//     the listener are turned away.
+//  4. It exchanges the code with its PKCE verifier at /v1/oauthtoken
+//     (grant_type=authorization_code, HTTP Basic client authentication).
+//
+// The wait ends with ctx, or after LoginConfig.SignInTimeout. Configuration
+// errors are *ValidationError; every other failure is an *Error with Op
+// "login" (an error redirect from the authorization server carries its
+// OAuth code). Use LoginResult.WriteCredentialsFile to save the credential.
+func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
+	plan, err := cfg.validate()
+	if err != nil {
+		if cfg.Listener != nil {
+			_ = cfg.Listener.Close()
+		}
+		return nil, err
+	}
+	logf := func(msg string, args ...any) {
+		if cfg.Logger != nil {
+			cfg.Logger.Log(ctx, slog.LevelInfo, msg, args...)
+		}
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", plan.listen)
+		if err != nil {
+			return nil, &Error{Op: "login", Err: fmt.Errorf("redirect listener: %w", err)}
+		}
+	}
+	redirectURI := "http://" + ln.Addr().String() + plan.path
+
+	state := randomState()
+	verifier := oauth2.GenerateVerifier()
+	oc := &oauth2.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: plan.authURL, TokenURL: plan.tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+		RedirectURL:  redirectURI,
+		Scopes:       plan.scopes,
+	}
+	authURL := oc.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("provider_name", plan.provider))
+
+	results := make(chan callbackResult, 1)
+	var handled atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc(plan.path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet || r.URL.Path != plan.path {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		if !handled.CompareAndSwap(false, true) {
+			http.Error(w, "This sign-in has already been handled; start a new one.", http.StatusGone)
+			return
+		}
+		res := readCallback(r.URL.Query(), state)
+		status, page := http.StatusOK, "Sign-in received. You can close this window and return to the application.\n"
+		if res.err != nil {
+			status, page = http.StatusBadRequest, "Sign-in failed: "+res.err.Error()+"\n"
+		}
+		// The whole page goes out before Login may close the listener.
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, page)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		results <- res
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+		<-served
+	}()
+
+	out := cfg.Output
+	if out == nil {
+		out = os.Stderr
+	}
+	printURL := func() {
+		_, _ = fmt.Fprintf(out, "Go to the following link in your browser to sign in:\n\n    %s\n\n", authURL)
+	}
+	logf("sts: login: waiting for the browser", "redirect_uri", redirectURI)
+	if cfg.OpenURL == nil {
+		printURL()
+	} else if err := cfg.OpenURL(authURL); err != nil {
+		logf("sts: login: could not open the browser", "error", err.Error())
+		printURL()
+	}
+
+	wait := cfg.SignInTimeout
+	if wait == 0 {
+		wait = defaultSignInTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var res callbackResult
+	select {
+	case res = <-results:
+	case <-wctx.Done():
+		if ctx.Err() != nil {
+			return nil, &Error{Op: "login", Err: fmt.Errorf("waiting for the browser: %w", ctx.Err())}
+		}
+		return nil, &Error{Op: "login", Err: fmt.Errorf("no sign-in within %v: %w", wait, context.DeadlineExceeded)}
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	return exchangeCode(ctx, &cfg, plan, oc, res.code, verifier)
+}
+
+// readCallback checks the redirect's parameters against the state sent.
+func readCallback(q url.Values, state string) callbackResult {
+	got := q.Get("state")
+	if got == "" || len(q["state"]) != 1 || subtle.ConstantTimeCompare([]byte(got), []byte(state)) != 1 {
+		return callbackResult{err: &Error{Op: "login", Description: "the redirect's state does not match this sign-in"}}
+	}
+	if code := q.Get("error"); code != "" {
+		b, _ := json.Marshal(map[string]string{"error": code, "error_description": q.Get("error_description")})
+		eb, _ := wire.DecodeError(b) // cleans and bounds server text
+		return callbackResult{err: &Error{Op: "login", Code: eb.Code, Description: eb.Description}}
+	}
+	code := q.Get("code")
+	if code == "" || len(q["code"]) != 1 {
+		return callbackResult{err: &Error{Op: "login", Description: "the redirect carries no authorization code"}}
+	}
+	return callbackResult{code: code}
+}
+
+// exchangeCode redeems the authorization code with x/oauth2, on a client
+// that follows no redirect, within cfg.Timeout.
+func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, oc *oauth2.Config, code, verifier string) (*LoginResult, error) {
+	base := cfg.HTTPClient
+	if base == nil {
+		base = http.DefaultClient
+	}
+	client := *base
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = defaultAttemptTimeout
+	}
+	ectx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, &client), timeout)
+	defer cancel()
+	tok, err := oc.Exchange(ectx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, exchangeError(ctx, err)
+	}
+	if tok.RefreshToken == "" {
+		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
+		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: fmt.Errorf("response token_type %q is not Bearer", truncateString(tok.TokenType, 32))}
+	}
+	res := &LoginResult{Token: tok}
+	if id, ok := tok.Extra("id_token").(string); ok {
+		res.IDToken = id
+	}
+	res.cred = loginCredentialFile{
+		Type:           "external_account_authorized_user",
+		Audience:       plan.audience,
+		ClientID:       cfg.ClientID,
+		ClientSecret:   cfg.ClientSecret,
+		RefreshToken:   tok.RefreshToken,
+		TokenURL:       plan.tokenURL,
+		TokenInfoURL:   plan.infoURL,
+		RevokeURL:      plan.revoke,
+		QuotaProjectID: cfg.QuotaProjectID,
+		UniverseDomain: plan.universe,
+	}
+	return res, nil
+}
+
+// exchangeError turns an x/oauth2 failure into an *Error without quoting
+// the response body.
+func exchangeError(ctx context.Context, err error) *Error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		eb, ok := wire.DecodeError(re.Body)
+		if !ok {
+			eb.Description = http.StatusText(status)
+		}
+		if status >= 300 && status < 400 {
+			eb.Description = "redirect not followed"
+		}
+		return newHTTPError("login", status, eb.Code, eb.Description, eb.URI, 0)
+	}
+	if ctx.Err() != nil {
+		return &Error{Op: "login", Err: ctx.Err()}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return newTransportError("login", fmt.Errorf("code exchange: %w", ue.Err))
+	}
+	return &Error{Op: "login", StatusCode: http.StatusOK, Err: fmt.Errorf("code exchange: %w", err)}
+}
+
+// randomState returns 256 random bits in unpadded base64url.
+func randomState() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,612 @@
+package sts
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stsgo/sts/ststest"
+)
+
+const (
+	loginAud      = "//iam.googleapis.com/locations/global/workforcePools/wf-pool/providers/wf-prov"
+	loginClientID = "login-client.apps.example"
+	loginSecret   = "login-client-secret-7777"
+)
+
+func newLoginServer(t *testing.T) *ststest.Server {
+	t.Helper()
+	srv := ststest.NewServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func loginConfig(srv *ststest.Server, open func(string) error) LoginConfig {
+	return LoginConfig{
+		Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret,
+		AuthURL: srv.AuthorizeURL(), TokenURL: srv.OAuthTokenURL(), TokenInfoURL: srv.IntrospectURL(),
+		HTTPClient: srv.Client(), OpenURL: open, Output: io.Discard,
+	}
+}
+
+// browser follows the authorization URL and its redirect to the listener,
+// as a browser would, and returns the listener's page.
+func browser(t *testing.T, client *http.Client) (func(string) error, func() (int, string)) {
+	var mu sync.Mutex
+	var status int
+	var page string
+	open := func(u string) error {
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Errorf("browser: %v", err)
+			return nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		mu.Lock()
+		status, page = resp.StatusCode, string(b)
+		mu.Unlock()
+		return nil
+	}
+	return open, func() (int, string) { mu.Lock(); defer mu.Unlock(); return status, page }
+}
+
+// noFollow is a client that stops at the first redirect.
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// noFollowVia is c, stopping at the first redirect.
+func noFollowVia(c *http.Client) *http.Client {
+	return &http.Client{Transport: c.Transport, CheckRedirect: noFollow.CheckRedirect}
+}
+
+// authorizeOnly asks the emulator for a code and returns the redirect URL
+// the browser would go to next.
+func authorizeOnly(t *testing.T, client *http.Client, authURL string) *url.URL {
+	t.Helper()
+	resp, err := client.Get(authURL)
+	if err != nil {
+		t.Fatalf("authorize: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize: status %d", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestLoginHappyPath(t *testing.T) {
+	srv := newLoginServer(t)
+	var authURL string
+	open, page := browser(t, http.DefaultClient)
+	cfg := loginConfig(srv, func(u string) error { authURL = u; return open(u) })
+	cfg.QuotaProjectID = "quota-proj"
+	res, err := Login(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, p := page(); st != 200 || !strings.Contains(p, "Sign-in received") {
+		t.Errorf("browser page: %d %q", st, p)
+	}
+
+	// The authorization URL has gcloud's shape.
+	u, _ := url.Parse(authURL)
+	q := u.Query()
+	if u.Scheme+"://"+u.Host+u.Path != srv.AuthorizeURL() {
+		t.Errorf("auth URL %s", u.Redacted())
+	}
+	for k, want := range map[string]string{
+		"client_id": loginClientID, "response_type": "code", "scope": CloudPlatformScope, "access_type": "offline",
+		"code_challenge_method": "S256", "provider_name": "locations/global/workforcePools/wf-pool/providers/wf-prov",
+	} {
+		if q.Get(k) != want {
+			t.Errorf("auth URL %s = %q, want %q", k, q.Get(k), want)
+		}
+	}
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/callback$`).MatchString(q.Get("redirect_uri")) {
+		t.Errorf("redirect_uri %q", q.Get("redirect_uri"))
+	}
+	if len(q.Get("state")) < 32 || len(q.Get("code_challenge")) != 43 {
+		t.Errorf("state %q challenge %q", q.Get("state"), q.Get("code_challenge"))
+	}
+
+	// The exchange used PKCE, Basic client auth, and the same redirect_uri.
+	var ex ststest.Request
+	for _, r := range srv.Requests() {
+		if r.Path == "/v1/oauthtoken" {
+			ex = r
+		}
+	}
+	f := ex.Form
+	sum := sha256.Sum256([]byte(f.Get("code_verifier")))
+	if f.Get("grant_type") != "authorization_code" || f.Get("code") == "" || f.Get("redirect_uri") != q.Get("redirect_uri") ||
+		base64.RawURLEncoding.EncodeToString(sum[:]) != q.Get("code_challenge") {
+		t.Errorf("exchange form %v", ex)
+	}
+	if id, secret, ok := (&http.Request{Header: ex.Header}).BasicAuth(); !ok || id != loginClientID || secret != loginSecret {
+		t.Errorf("exchange not Basic-authenticated")
+	}
+
+	// The tokens are real emulator tokens.
+	if res.Token.RefreshToken == "" || res.IDToken == "" || res.Token.Expiry.IsZero() {
+		t.Errorf("token %v", res)
+	}
+	if !srv.RefreshTokenValid(res.Token.RefreshToken) {
+		t.Error("refresh token unknown to the emulator")
+	}
+	in, err := Introspect(context.Background(), res.Token.AccessToken,
+		IntrospectOptions{URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret})
+	if err != nil || !in.Active || in.ClientID != loginClientID || in.Username != ststest.DefaultLoginUser {
+		t.Errorf("introspection %v, %v", in, err)
+	}
+
+	// The credential file.
+	path := filepath.Join(t.TempDir(), "sub", "creds.json")
+	if err := res.WriteCredentialsFile(path); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("file mode %v, %v", st.Mode(), err)
+	}
+	raw, _ := os.ReadFile(path)
+	var file map[string]string
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"type": "external_account_authorized_user", "audience": loginAud, "client_id": loginClientID,
+		"client_secret": loginSecret, "refresh_token": res.Token.RefreshToken, "token_url": srv.OAuthTokenURL(),
+		"token_info_url": srv.IntrospectURL(), "revoke_url": "https://sts.googleapis.com/v1/revoke",
+		"quota_project_id": "quota-proj", "universe_domain": "googleapis.com",
+	}
+	if fmt.Sprint(file) != fmt.Sprint(want) {
+		t.Errorf("file\n got %v\nwant %v", file, want)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+
+	// The loader reads the file back; its token source refreshes with the
+	// refresh token, and the refreshed token introspects as the same user.
+	creds, err := LoadCredentialsFile(path, LoadOptions{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.Type() != TypeExternalAccountAuthorizedUser || creds.Audience() != loginAud || creds.TokenInfoURL() != srv.IntrospectURL() ||
+		creds.QuotaProjectID() != "quota-proj" {
+		t.Errorf("loaded %v", creds)
+	}
+	refreshed, err := creds.TokenSource().Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, ok := srv.Lookup(refreshed.AccessToken); !ok || info.Kind != "refreshed" {
+		t.Errorf("not a refreshed token: %v", info)
+	}
+	in, err = creds.Introspect(context.Background(), IntrospectOptions{HTTPClient: srv.Client()})
+	if err != nil || !in.Active || in.Username != ststest.DefaultLoginUser {
+		t.Errorf("introspect loaded credentials: %v, %v", in, err)
+	}
+	var introReq ststest.Request
+	for _, r := range srv.Requests() {
+		if r.Path == "/v1/introspect" {
+			introReq = r
+		}
+	}
+	if id, secret, ok := (&http.Request{Header: introReq.Header}).BasicAuth(); !ok || id != loginClientID || secret != loginSecret ||
+		introReq.Form.Get("token") != refreshed.AccessToken {
+		t.Errorf("introspection of loaded credentials: %v", introReq)
+	}
+
+	// Nothing secret in String or %v.
+	for _, s := range []string{res.String(), fmt.Sprintf("%v %#v %v %#v", res, res, cfg, cfg)} {
+		for _, secret := range []string{res.Token.AccessToken, res.Token.RefreshToken, loginSecret, f.Get("code"), f.Get("code_verifier")} {
+			if strings.Contains(s, secret) {
+				t.Errorf("secret in %q", s)
+			}
+		}
+	}
+
+	// The listener is gone.
+	if _, err := http.Get(q.Get("redirect_uri")); err == nil {
+		t.Error("listener still up after Login returned")
+	}
+
+	// Reusing the code fails, even with the right verifier.
+	req, _ := http.NewRequest(http.MethodPost, srv.OAuthTokenURL(), strings.NewReader(url.Values{"grant_type": {"authorization_code"},
+		"code": {f.Get("code")}, "code_verifier": {f.Get("code_verifier")}, "redirect_uri": {f.Get("redirect_uri")}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(loginClientID, loginSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "invalid_grant") || !strings.Contains(string(body), "already used") {
+		t.Errorf("reused code: %d %s", resp.StatusCode, body)
+	}
+}
+
+func wantLoginError(t *testing.T, err error, code, text string) {
+	t.Helper()
+	var se *Error
+	if !errors.As(err, &se) || se.Op != "login" {
+		t.Fatalf("got %T %v, want *Error with Op login", err, err)
+	}
+	if se.Code != code || !strings.Contains(err.Error(), text) {
+		t.Errorf("got %v (code %q), want code %q and text %q", err, se.Code, code, text)
+	}
+	if strings.Contains(err.Error(), loginSecret) {
+		t.Errorf("secret in %q", err)
+	}
+}
+
+func TestLoginBadVerifier(t *testing.T) {
+	srv := newLoginServer(t)
+	cfg := loginConfig(srv, func(u string) error {
+		// A code bound to another challenge: the verifier Login holds no
+		// longer matches.
+		pu, _ := url.Parse(u)
+		q := pu.Query()
+		sum := sha256.Sum256([]byte(strings.Repeat("x", 43)))
+		q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+		pu.RawQuery = q.Encode()
+		resp, err := http.Get(pu.String())
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	_, err := Login(context.Background(), cfg)
+	wantLoginError(t, err, "invalid_grant", "code_verifier does not match")
+	var se *Error
+	if errors.As(err, &se) && (se.StatusCode != 400 || se.Temporary()) {
+		t.Errorf("status %d temporary %t", se.StatusCode, se.Temporary())
+	}
+}
+
+func TestLoginStateMismatch(t *testing.T) {
+	srv := newLoginServer(t)
+	var status int
+	cfg := loginConfig(srv, func(u string) error {
+		loc := authorizeOnly(t, noFollow, u)
+		q := loc.Query()
+		q.Set("state", "forged-state")
+		loc.RawQuery = q.Encode()
+		resp, err := http.Get(loc.String())
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+		return nil
+	})
+	_, err := Login(context.Background(), cfg)
+	wantLoginError(t, err, "", "state does not match")
+	if status != http.StatusBadRequest {
+		t.Errorf("browser got %d", status)
+	}
+	if n := srv.Count("/v1/oauthtoken"); n != 0 {
+		t.Errorf("%d code exchanges after a state mismatch", n)
+	}
+}
+
+func TestLoginSingleUseListener(t *testing.T) {
+	srv := newLoginServer(t)
+	var second int
+	cfg := loginConfig(srv, func(u string) error {
+		loc := authorizeOnly(t, noFollow, u)
+		for i := range 2 {
+			resp, err := http.Get(loc.String())
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if i == 1 {
+				second = resp.StatusCode
+			}
+		}
+		return nil
+	})
+	if _, err := Login(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if second != http.StatusGone {
+		t.Errorf("second redirect got %d", second)
+	}
+	if n := srv.Count("/v1/oauthtoken"); n != 1 {
+		t.Errorf("%d code exchanges", n)
+	}
+}
+
+func TestLoginErrorRedirect(t *testing.T) {
+	srv := newLoginServer(t)
+	cfg := loginConfig(srv, func(u string) error {
+		pu, _ := url.Parse(u)
+		q := pu.Query()
+		cb, _ := url.Parse(q.Get("redirect_uri"))
+		cb.RawQuery = url.Values{"error": {"access_denied"}, "error_description": {"user said\nno"}, "state": {q.Get("state")}}.Encode()
+		resp, err := http.Get(cb.String())
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	_, err := Login(context.Background(), cfg)
+	wantLoginError(t, err, "access_denied", "user said no")
+}
+
+func TestLoginCancelled(t *testing.T) {
+	srv := newLoginServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := loginConfig(srv, func(string) error { cancel(); return nil })
+	_, err := Login(ctx, cfg)
+	wantLoginError(t, err, "", "waiting for the browser")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("not context.Canceled: %v", err)
+	}
+}
+
+// pipeListener is an in-memory loopback listener, so that Login runs inside
+// a synctest bubble.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error { l.once.Do(func() { close(l.done) }); return nil }
+
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8085} }
+
+func (l *pipeListener) client() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, s := net.Pipe()
+			select {
+			case l.conns <- s:
+				return c, nil
+			case <-l.done:
+				return nil, net.ErrClosed
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		},
+	}}
+}
+
+func TestLoginExpiredCode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+		defer srv.Close()
+		ln := newPipeListener()
+		cfg := loginConfig(srv, func(u string) error {
+			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+			time.Sleep(ststest.AuthorizationCodeLifetime + time.Second)
+			resp, err := ln.client().Get(loc.String())
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		})
+		cfg.Listener = ln
+		_, err := Login(context.Background(), cfg)
+		wantLoginError(t, err, "invalid_grant", "expired")
+	})
+}
+
+func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+		defer srv.Close()
+		ln := newPipeListener()
+		cfg := loginConfig(srv, func(u string) error {
+			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+			time.Sleep(ststest.AuthorizationCodeLifetime - time.Second)
+			resp, err := ln.client().Get(loc.String())
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		})
+		cfg.Listener = ln
+		if _, err := Login(context.Background(), cfg); err != nil {
+			t.Fatalf("code redeemed just in time: %v", err)
+		}
+
+		// Nobody comes back from the browser: the wait is bounded.
+		cfg = loginConfig(srv, func(string) error { return nil })
+		cfg.Listener = newPipeListener()
+		start := time.Now()
+		_, err := Login(context.Background(), cfg)
+		wantLoginError(t, err, "", "no sign-in within 10m0s")
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != defaultSignInTimeout {
+			t.Errorf("waited %v: %v", time.Since(start), err)
+		}
+	})
+}
+
+// urlCatcher is an Output that follows the printed URL in a browser.
+type urlCatcher struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan struct{}
+	t    *testing.T
+}
+
+func (c *urlCatcher) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if m := regexp.MustCompile(`https?://\S+`).FindString(c.buf.String()); m != "" && c.done == nil {
+		c.done = make(chan struct{})
+		go func() {
+			defer close(c.done)
+			resp, err := http.Get(m)
+			if err != nil {
+				c.t.Errorf("browser: %v", err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	return len(p), nil
+}
+
+func TestLoginPrintsURL(t *testing.T) {
+	srv := newLoginServer(t)
+	for _, failing := range []bool{false, true} {
+		out := &urlCatcher{t: t}
+		cfg := loginConfig(srv, nil)
+		if failing {
+			cfg.OpenURL = func(string) error { return errors.New("no browser") }
+		}
+		cfg.Output = out
+		if _, err := Login(context.Background(), cfg); err != nil {
+			t.Fatalf("failing=%t: %v", failing, err)
+		}
+		<-out.done
+		if !strings.Contains(out.buf.String(), "Go to the following link") {
+			t.Errorf("output %q", out.buf.String())
+		}
+	}
+}
+
+func TestLoginExchangeFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  ststest.Fault
+		code   string
+		text   string
+		status int
+	}{
+		{"server error", ststest.Fault{Path: "/v1/oauthtoken", Status: 503, HTML: true}, "", "Service Unavailable", 503},
+		{"no refresh token", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","token_type":"Bearer","expires_in":3600}`}, "", "no refresh_token", 200},
+		{"not bearer", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","token_type":"MAC"}`}, "", "not Bearer", 200},
+		{"google error", withPath(ststest.GoogleErrorFault(403, "PERMISSION_DENIED", "nope")), "PERMISSION_DENIED", "nope", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newLoginServer(t)
+			open, _ := browser(t, http.DefaultClient)
+			srv.PushFaults(tc.fault)
+			_, err := Login(context.Background(), loginConfig(srv, open))
+			wantLoginError(t, err, tc.code, tc.text)
+			var se *Error
+			if errors.As(err, &se) && se.StatusCode != tc.status {
+				t.Errorf("status %d", se.StatusCode)
+			}
+			if strings.Contains(err.Error(), "rt-1") || strings.Contains(err.Error(), "at-1") {
+				t.Errorf("token in %q", err)
+			}
+		})
+	}
+}
+
+func TestLoginValidation(t *testing.T) {
+	base := LoginConfig{Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret}
+	for _, tc := range []struct {
+		mod   func(*LoginConfig)
+		field string
+	}{
+		{func(c *LoginConfig) { c.Audience = "" }, "LoginConfig.Audience"},
+		{func(c *LoginConfig) {
+			c.Audience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q"
+		}, "LoginConfig.Audience"},
+		{func(c *LoginConfig) { c.ClientID = "" }, "LoginConfig.ClientID"},
+		{func(c *LoginConfig) { c.ClientSecret = "" }, "LoginConfig.ClientSecret"},
+		{func(c *LoginConfig) { c.Scopes = []string{"a b"} }, "LoginConfig.Scopes[0]"},
+		{func(c *LoginConfig) { c.AuthURL = "http://auth.example.com/authorize" }, "LoginConfig.AuthURL"},
+		{func(c *LoginConfig) { c.TokenURL = "ftp://127.0.0.1/" }, "LoginConfig.TokenURL"},
+		{func(c *LoginConfig) { c.TokenInfoURL = "http://example.com/" }, "LoginConfig.TokenInfoURL"},
+		{func(c *LoginConfig) { c.RevokeURL = "nope" }, "LoginConfig.RevokeURL"},
+		{func(c *LoginConfig) { c.UniverseDomain = "example.goog" }, "LoginConfig.AuthURL"},
+		{func(c *LoginConfig) { c.UniverseDomain = "bad domain" }, "LoginConfig.UniverseDomain"},
+		{func(c *LoginConfig) { c.ListenAddr = "0.0.0.0:0" }, "LoginConfig.ListenAddr"},
+		{func(c *LoginConfig) { c.ListenAddr = "nonsense" }, "LoginConfig.ListenAddr"},
+		{func(c *LoginConfig) { c.RedirectPath = "callback" }, "LoginConfig.RedirectPath"},
+		{func(c *LoginConfig) { c.RedirectPath = "/{x}" }, "LoginConfig.RedirectPath"},
+		{func(c *LoginConfig) { c.SignInTimeout = -1 }, "LoginConfig.SignInTimeout"},
+		{func(c *LoginConfig) { c.Timeout = -1 }, "LoginConfig.Timeout"},
+	} {
+		cfg := base
+		tc.mod(&cfg)
+		_, err := Login(context.Background(), cfg)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Errorf("%v: got %v, want field %s", cfg, err, tc.field)
+		}
+		if err != nil && strings.Contains(err.Error(), loginSecret) {
+			t.Errorf("secret in %q", err)
+		}
+	}
+	ln := newPipeListener()
+	cfg := base
+	cfg.Listener = &badAddrListener{ln}
+	var ve *ValidationError
+	if _, err := Login(context.Background(), cfg); !errors.As(err, &ve) || ve.Field != "LoginConfig.Listener" {
+		t.Errorf("listener: %v", err)
+	}
+	select {
+	case <-ln.done:
+	default:
+		t.Error("listener not closed after a validation error")
+	}
+	var r *LoginResult
+	if r.String() != "sts.LoginResult(nil)" {
+		t.Error(r.String())
+	}
+	if err := (&LoginResult{}).WriteCredentialsFile(""); !errors.As(err, &ve) {
+		t.Errorf("empty path: %v", err)
+	}
+	var se *Error
+	if err := (&LoginResult{}).WriteCredentialsFile(filepath.Join(t.TempDir(), "missing\x00", "x")); !errors.As(err, &se) {
+		t.Errorf("bad path: %v", err)
+	}
+}
+
+type badAddrListener struct{ *pipeListener }
+
+func (badAddrListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 80} }
+
+func withPath(f ststest.Fault) ststest.Fault {
+	f.Path = "/v1/oauthtoken"
+	return f
+}

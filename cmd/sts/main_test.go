@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"go.uber.org/goleak"
 )
 
 // binary is the sts command built once for all tests.
@@ -43,7 +44,14 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building sts: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // result is what one run of the binary produced.

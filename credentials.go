@@ -139,17 +139,15 @@ func (c *Credentials) QuotaProjectID() string { return c.quotaProject }
 // account (from service_account_impersonation_url), or "".
 func (c *Credentials) ServiceAccount() string { return c.serviceAccount }
 
-// String describes c without any secret.
-func (c *Credentials) String() string {
-	if c == nil {
-		return "sts.Credentials(nil)"
-	}
+// String describes c without any secret. It has a value receiver so that
+// a dereferenced Credentials prints redacted too.
+func (c Credentials) String() string {
 	return fmt.Sprintf("sts.Credentials{Type:%q Audience:%q ServiceAccount:%q UniverseDomain:%q QuotaProject:%q TokenURL:%q}",
 		c.typ, c.audience, c.serviceAccount, c.universe, c.quotaProject, c.tokenURL)
 }
 
 // GoString is String, so %#v redacts too.
-func (c *Credentials) GoString() string { return c.String() }
+func (c Credentials) GoString() string { return c.String() }
 
 // GoogleCredentials returns the credentials as a *google.Credentials of
 // golang.org/x/oauth2/google, for option.WithCredentials of Google Cloud
@@ -285,6 +283,7 @@ func checkLoadOptions(o *LoadOptions) error {
 // decodeCredentialsFile decodes the JSON, turning decoding errors into
 // *ValidationError that give a position or a field but never quote a value.
 func decodeCredentialsFile(data []byte) (*credentialsFile, error) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte order mark, as Windows editors write
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, invalid("credentials JSON", "is empty")

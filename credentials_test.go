@@ -565,6 +565,12 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 	}
 }
 
+func TestLoadCredentialsByteOrderMark(t *testing.T) {
+	if _, err := LoadCredentials(append([]byte("\ufeff"), readTestdata(t, "oidc-file.json")...), LoadOptions{}); err != nil {
+		t.Errorf("file with a byte order mark: %v", err)
+	}
+}
+
 func TestLoadCredentialsSyntaxPosition(t *testing.T) {
 	_, err := LoadCredentials([]byte("{\n  \"type\": \"external_account\",\n  \"audience\" \"x\"\n}"), LoadOptions{})
 	var ve *ValidationError
@@ -646,6 +652,7 @@ func TestCredentialsNoSecrets(t *testing.T) {
 	}
 	for _, s := range []string{
 		c.String(), fmt.Sprintf("%v %+v %#v", c, c, c), c2.String(), fmt.Sprintf("%v %#v", c2, c2),
+		fmt.Sprintf("%v %+v %#v", *c, *c, *c), fmt.Sprint((*Credentials)(nil)),
 		fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), fmt.Sprintf("%v %+v %#v", r, r, r),
 		fmt.Sprint(c.TokenSource()),
 	} {

@@ -82,13 +82,15 @@ func (c *credFlags) load(e *env) (*sts.Credentials, error) {
 	if len(c.scopes) > 0 {
 		opts.Scopes = c.scopes
 	}
-	if c.path != "" {
-		return sts.LoadCredentialsFile(c.path, opts)
+	path := c.path
+	if path == "" {
+		path = e.getenv(sts.EnvCredentials)
 	}
-	if e.getenv(sts.EnvCredentials) == "" {
+	if path == "" {
 		return nil, usagef("no credentials: pass --credentials FILE or set %s", sts.EnvCredentials)
 	}
-	return sts.LoadCredentialsFromEnv(opts)
+	opts.OnRefreshTokenRotated = saveRotatedRefreshToken(path, e.stderr)
+	return sts.LoadCredentialsFile(path, opts)
 }
 
 func checkTokenFormat(f string) error {

@@ -122,6 +122,37 @@ func TestToken(t *testing.T) {
 		}
 	})
 
+	t.Run("rotated refresh token is saved", func(t *testing.T) {
+		emu.SetRefreshTokenRotation(true)
+		defer emu.SetRefreshTokenRotation(false)
+		before, _ := os.ReadFile(files["user"])
+		for i := range 2 {
+			r := cli(t, nil, "", "token", "--credentials", files["user"])
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("run %d: %+v", i, r)
+			}
+		}
+		after, _ := os.ReadFile(files["user"])
+		var b, a map[string]any
+		if json.Unmarshal(before, &b) != nil || json.Unmarshal(after, &a) != nil {
+			t.Fatal("credential file is not JSON")
+		}
+		if a["refresh_token"] == b["refresh_token"] || !emu.RefreshTokenValid(a["refresh_token"].(string)) {
+			t.Errorf("refresh token not saved: %v -> %v", b["refresh_token"], a["refresh_token"])
+		}
+		if emu.RefreshTokenValid(b["refresh_token"].(string)) {
+			t.Error("the original refresh token was not rotated away")
+		}
+		delete(a, "refresh_token")
+		delete(b, "refresh_token")
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("other fields changed: %v -> %v", b, a)
+		}
+		if st, _ := os.Stat(files["user"]); st.Mode().Perm() != 0o600 {
+			t.Errorf("mode %v", st.Mode())
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "the subject token was rejected"))
 		for _, c := range []struct {

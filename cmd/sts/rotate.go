@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// saveRotatedRefreshToken returns an OnRefreshTokenRotated hook that writes
+// the new refresh token into the credential file at path, so that the next
+// run does not use the revoked one. The file's other fields are kept as they
+// are; it is replaced atomically with its mode kept. A failure is reported
+// on stderr without the token.
+func saveRotatedRefreshToken(path string, stderr io.Writer) func(string) {
+	return func(newToken string) {
+		if err := rewriteRefreshToken(path, newToken); err != nil {
+			fmt.Fprintf(stderr, "sts: warning: the server rotated the refresh token, and saving the new one to %s failed: %v\n", path, err)
+		}
+	}
+}
+
+func rewriteRefreshToken(path, newToken string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return fmt.Errorf("the file is no longer a JSON object")
+	}
+	tok, _ := json.Marshal(newToken)
+	fields["refresh_token"] = tok
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fields); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(st.Mode().Perm()); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -27,8 +27,9 @@ const DefaultUniverseDomain = "googleapis.com"
 // CloudPlatformScope is the scope asked for when none is configured.
 const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
-// maxOptionsSize is the largest options JSON the package sends. STS documents
-// no number; Google's client libraries keep access boundaries well under it.
+// maxOptionsSize is the largest options JSON the package sends: STS's API
+// reference limits the options parameter to 2048 characters (counted here
+// as bytes, the stricter reading).
 const maxOptionsSize = 2048
 
 // Config configures an RFC 8693 token exchange at STS. Subject and

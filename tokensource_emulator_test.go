@@ -177,3 +177,23 @@ func TestEmulatorPermanentErrorNotRetried(t *testing.T) {
 	}
 	assertNoSecrets(t, err.Error())
 }
+
+// TestEmulatorTruncatedAnswerRetried: a 200 whose body is cut short is a
+// broken connection, retried like one.
+func TestEmulatorTruncatedAnswerRetried(t *testing.T) {
+	s := ststest.NewServer(ststest.Options{})
+	defer s.Close()
+	s.PushFaults(ststest.Fault{Truncate: true})
+	cfg := emulatorConfig(s)
+	cfg.Retry = RetryPolicy{InitialBackoff: time.Millisecond}
+	ts, err := NewTokenSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatalf("truncated answer not retried: %v", err)
+	}
+	if n := s.Count("/v1/token"); n != 2 {
+		t.Fatalf("requests = %d, want 2", n)
+	}
+}

@@ -262,9 +262,9 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 		} else {
 			err = fmt.Errorf("reading response: %w", err)
 		}
-		e := newTransportError(r.op, err)
-		e.StatusCode = resp.StatusCode
-		return nil, e
+		// The connection broke mid-body (a truncated or stalled answer):
+		// worth another attempt whatever the status was.
+		return nil, &Error{Op: r.op, StatusCode: resp.StatusCode, Err: err, temporary: true}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -224,4 +225,91 @@ func ExampleParseAccessBoundary() {
 	// Output:
 	// 1 <nil>
 	// sts: invalid accessBoundary.accessBoundaryRules[0].availablePermissions[0]: must have the form "inRole:ROLE", as in "inRole:roles/storage.objectViewer"
+}
+
+// Introspecting the current token of a token source: here an exchanged
+// token from the emulator. Unknown and expired tokens are inactive results,
+// not errors.
+func ExampleIntrospectTokenSource() {
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	ts, err := sts.NewTokenSource(sts.Config{
+		Subject:          sts.StaticSubject("header.eyJzdWIiOiJjaS1qb2IifQ.signature"),
+		SubjectTokenType: sts.TokenTypeJWT,
+		Audience:         "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci-pool/providers/gitlab",
+		TokenURL:         emu.TokenURL(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	opts := sts.IntrospectOptions{URL: emu.IntrospectURL()}
+	info, err := sts.IntrospectTokenSource(ctx, ts, opts)
+	if err != nil {
+		fmt.Println(err) // an *sts.Error with Op "introspect"
+		return
+	}
+	fmt.Println(info.Active, info.Subject, info.Scopes, info.Expiry.Sub(info.IssuedAt))
+
+	info, err = sts.Introspect(ctx, "a-token-nobody-issued", opts)
+	fmt.Println(info.Active, err)
+	// Output:
+	// true ci-job [https://www.googleapis.com/auth/cloud-platform] 1h0m0s
+	// false <nil>
+}
+
+// A workforce identity federation browser sign-in against the emulator,
+// which approves at once. A real program leaves AuthURL, TokenURL and
+// TokenInfoURL empty (Google's endpoints) and opens a browser in OpenURL;
+// here the example plays the browser, following the redirect to Login's
+// loopback listener.
+func ExampleLogin() {
+	emu := ststest.NewServer(ststest.Options{ClientID: "my-client", ClientSecret: "my-client-secret"})
+	defer emu.Close()
+	ctx := context.Background()
+	res, err := sts.Login(ctx, sts.LoginConfig{
+		Audience:     "//iam.googleapis.com/locations/global/workforcePools/corp/providers/okta",
+		ClientID:     "my-client",
+		ClientSecret: "my-client-secret",
+		AuthURL:      emu.AuthorizeURL(),
+		TokenURL:     emu.OAuthTokenURL(),
+		TokenInfoURL: emu.IntrospectURL(),
+		OpenURL: func(authURL string) error {
+			resp, err := http.Get(authURL)
+			if err != nil {
+				return err
+			}
+			return resp.Body.Close()
+		},
+	})
+	if err != nil {
+		fmt.Println(err) // an *sts.Error with Op "login"
+		return
+	}
+	dir, err := os.MkdirTemp("", "sts-login")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "credentials.json")
+	if err := res.WriteCredentialsFile(path); err != nil {
+		log.Fatal(err)
+	}
+
+	// The file is an external_account_authorized_user credential: its token
+	// source refreshes with the refresh token the sign-in returned.
+	creds, err := sts.LoadCredentialsFile(path, sts.LoadOptions{Getenv: func(string) string { return "" }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, err := creds.Introspect(ctx, sts.IntrospectOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	fmt.Println(creds.Type(), fi.Mode().Perm())
+	fmt.Println(info.Active, info.Username)
+	// Output:
+	// external_account_authorized_user -rw-------
+	// true user@ststest.example
 }

@@ -149,6 +149,23 @@ func TestCompileRules(t *testing.T) {
 	}
 }
 
+func TestCompileTenRules(t *testing.T) {
+	var rs []sts.AccessBoundaryRule
+	for i := range 10 {
+		rs = append(rs, sts.BucketRule(fmt.Sprintf("bucket-%d", i), "roles/storage.objectViewer"))
+	}
+	cb, err := Compile(&sts.AccessBoundary{Rules: rs})
+	if err != nil {
+		t.Fatalf("a legal 10-rule boundary: %v", err)
+	}
+	if got := decodeBoundary(t, cb.plaintext); len(got) != 10 || got[9].resource != "//storage.googleapis.com/projects/_/buckets/bucket-9" {
+		t.Fatalf("decoded %d rules", len(got))
+	}
+	if _, err := Compile(&sts.AccessBoundary{Rules: append(rs, rs[0])}); err == nil {
+		t.Fatal("an 11-rule boundary compiled")
+	}
+}
+
 func TestCompileErrors(t *testing.T) {
 	for _, b := range []*sts.AccessBoundary{
 		nil,
@@ -312,4 +329,20 @@ func BenchmarkMint(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+func BenchmarkCompile(b *testing.B) {
+	bd := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
+		sts.ObjectPrefixRule("example-bucket", "customer-a/", "roles/storage.objectViewer"),
+		sts.BucketRule("other-bucket", "roles/storage.objectViewer"),
+	}}
+	if _, err := Compile(bd); err != nil { // builds the CEL environment once
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(bd); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -63,7 +63,10 @@ func runEmulator(ctx context.Context, e *env, listen string, lifetime time.Durat
 	go func() { served <- srv.Serve(ln) }()
 
 	fmt.Fprintf(e.stdout, "%s\n", emu.URL)
-	fmt.Fprintf(e.stdout, "STS emulator listening; token endpoint %s\n", emu.TokenURL())
+	fmt.Fprintf(e.stdout, "STS emulator listening. Endpoints (put them in credential files as token_url, ...):\n")
+	for _, ep := range emulatorEndpoints(emu) {
+		fmt.Fprintf(e.stdout, "  %-22s %s\n", ep[0], ep[1])
+	}
 	fmt.Fprintf(e.stdout, "Stop it with Ctrl-C or SIGTERM.\n")
 
 	select {
@@ -84,6 +87,15 @@ func runEmulator(ctx context.Context, e *env, listen string, lifetime time.Durat
 	}
 	fmt.Fprintf(e.stdout, "STS emulator stopped after %d requests.\n", emu.Count(""))
 	return nil
+}
+
+// emulatorEndpoints lists what the emulator serves, by name.
+func emulatorEndpoints(emu *ststest.Server) [][2]string {
+	return [][2]string{
+		{"token exchange", emu.TokenURL()},
+		{"impersonation", emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL")},
+		{"refresh (oauthtoken)", emu.URL + "/v1/oauthtoken"},
+	}
 }
 
 // statusRecorder remembers the status a handler wrote.

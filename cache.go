@@ -36,7 +36,8 @@ type CacheOptions struct {
 	Jitter float64
 	// ExpiryMargin is how long before its expiry a token stops being
 	// served. Zero means 10 s; negative means none (serve to the last
-	// nanosecond).
+	// nanosecond). For a token living less than ten margins, a tenth of
+	// its lifetime is used instead.
 	ExpiryMargin time.Duration
 	// RefreshTimeout bounds one refresh, retries included. Zero means
 	// 2 minutes.
@@ -184,8 +185,11 @@ func (c *CachedTokenSource) entry(t *oauth2.Token, now time.Time) *cacheEntry {
 	if t.Expiry.IsZero() {
 		return &cacheEntry{tok: t, staleAt: math.MaxInt64, validTo: math.MaxInt64}
 	}
-	validTo := t.Expiry.Add(-c.margin).UnixNano()
 	life := t.Expiry.Sub(now)
+	// A token living less than ten margins (short-lived test tokens, a
+	// lifetime cut by the root token's) keeps a tenth of its life.
+	margin := min(c.margin, life/10)
+	validTo := t.Expiry.Add(-margin).UnixNano()
 	share := c.stale
 	if c.jitter > 0 {
 		share -= rand.Float64() * c.jitter
@@ -268,16 +272,17 @@ func (c *CachedTokenSource) run(f *flight) {
 	start := time.Now()
 	tok, err := c.fetch(ctx)
 	now := time.Now()
+	var e *cacheEntry
 	if err == nil {
 		if tok == nil || tok.AccessToken == "" {
 			err = &Error{Op: "token", Err: errors.New("source returned no token")}
-		} else if !tok.Expiry.IsZero() && !tok.Expiry.Add(-c.margin).After(now) {
+		} else if e = c.entry(tok, now); e.validTo <= now.UnixNano() {
 			err = &Error{Op: "token", Err: errors.New("source returned a token that is already expired")}
 		}
 	}
 	c.mu.Lock()
 	if err == nil {
-		c.cur.Store(c.entry(tok, now))
+		c.cur.Store(e)
 		c.failures, c.retryAt, c.lastErr = 0, time.Time{}, nil
 		c.quiet.Store(0)
 	} else {

@@ -401,3 +401,22 @@ func TestCacheContinuousCallersNeverWaitAfterFirstFill(t *testing.T) {
 		}
 	})
 }
+
+func TestCacheShortLivedTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{lifetime: 8 * time.Second} // shorter than the 10 s margin
+		c := newCache(t, src, CacheOptions{Jitter: -1})
+		tok, err := c.Token()
+		if err != nil {
+			t.Fatalf("short-lived token refused: %v", err)
+		}
+		time.Sleep(6500 * time.Millisecond) // stale (75%) but valid (margin 0.8 s)
+		if got, err := c.Token(); err != nil || got != tok {
+			t.Fatalf("got %v, %v; want the cached token", got, err)
+		}
+		synctest.Wait()
+		if n := src.calls.Load(); n != 2 {
+			t.Fatalf("fetches = %d, want 2 (one refresh-ahead)", n)
+		}
+	})
+}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,7 +116,7 @@ type Refresher struct {
 	logger     *slog.Logger
 	doer       *httpDoer
 
-	grant   sync.Mutex             // serialises grants, so a rotation is never raced
+	grant   chan struct{}          // holds one token while a grant runs, so a rotation is never raced
 	current atomic.Pointer[string] // the refresh token in use
 }
 
@@ -128,6 +127,7 @@ func NewRefresher(cfg AuthorizedUserConfig) (*Refresher, error) {
 		return nil, err
 	}
 	r := &Refresher{
+		grant:      make(chan struct{}, 1),
 		tokenURL:   tokenURL,
 		authHeader: basicAuth(cfg.ClientID, cfg.ClientSecret),
 		onRotate:   cfg.OnRefreshTokenRotated,
@@ -174,9 +174,13 @@ func (r *Refresher) Token() (*oauth2.Token, error) { return r.TokenContext(conte
 // and the user must log in again.
 func (r *Refresher) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	// One grant at a time: concurrent uncached callers must not race a
-	// rotation with the refresh token it replaces.
-	r.grant.Lock()
-	defer r.grant.Unlock()
+	// rotation with the refresh token it replaces. Waiting ends with ctx.
+	select {
+	case r.grant <- struct{}{}:
+	case <-ctx.Done():
+		return nil, &Error{Op: "refresh", Err: ctx.Err()}
+	}
+	defer func() { <-r.grant }()
 	current := *r.current.Load()
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {current}}
 	hdr := http.Header{}

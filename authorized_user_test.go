@@ -197,3 +197,26 @@ func TestAuthorizedUserErrors(t *testing.T) {
 		wantField(t, err, tc.field)
 	}
 }
+
+// TestRefresherWaitHonoursContext checks a caller waiting behind a running
+// grant stops when its context ends.
+func TestRefresherWaitHonoursContext(t *testing.T) {
+	emu := newOAuthEmulator(t)
+	r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
+		TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.grant <- struct{}{} // a grant in progress
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = r.TokenContext(ctx)
+	var se *Error
+	if !errors.As(err, &se) || !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting caller: %v", err)
+	}
+	<-r.grant
+	if _, err := r.Token(); err != nil {
+		t.Errorf("after the grant: %v", err)
+	}
+}

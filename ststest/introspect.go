@@ -18,7 +18,7 @@ func (s *Server) IntrospectURL() string { return s.URL + "/v1/introspect" }
 // server issued and that has not expired is active; unknown and expired
 // tokens are answered {"active": false}. A client-side downscoped token
 // (intermediary token "." ciphertext) is active while its intermediary token
-// is. Like STS's JSON, exp and iat are strings of Unix seconds.
+// is, if its ciphertext opens with the intermediary's session key. Like STS's JSON, exp and iat are strings of Unix seconds.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	form, oe := requestForm(r)
 	if oe != nil {
@@ -76,8 +76,12 @@ func (s *Server) introspectLookup(token string) (TokenInfo, bool) {
 		return info, true
 	}
 	if base, _, ok := strings.Cut(token, "."); ok {
+		// Only a boundary sealed with the intermediary's session key makes
+		// a client-side token.
 		if info, ok := s.Lookup(base); ok && info.Kind == "intermediary" {
-			return info, true
+			if _, err := s.tokenBoundary(token); err == nil {
+				return info, true
+			}
 		}
 	}
 	return TokenInfo{}, false

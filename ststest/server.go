@@ -242,7 +242,8 @@ type TokenInfo struct {
 	Token string
 	// Kind says how the token was obtained: "exchange" (token exchange),
 	// "downscoped" (an access token exchanged with an access boundary);
-	// other endpoints use "impersonated", "refreshed" and "intermediary".
+	// other endpoints use "impersonated", "refreshed", "intermediary" and
+	// "authorization_code" (a workforce sign-in, see AuthorizeURL).
 	Kind string
 	// Subject identifies the principal: the "sub" claim of a JWT or ID
 	// token subject, the Subject of the original token when the subject was

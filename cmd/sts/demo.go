@@ -56,6 +56,8 @@ type demo struct {
 	base    *sts.CachedTokenSource
 	tok     *oauth2.Token
 	sa      *sts.CachedTokenSource // impersonated
+	down    *oauth2.Token          // server-side downscoped
+	minted  *oauth2.Token          // client-side downscoped
 }
 
 func (d *demo) header(title string) {
@@ -94,6 +96,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		d.impersonate,
 		d.serverSide,
 		d.clientSide,
+		d.introspect,
 	}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {
@@ -264,6 +267,7 @@ func (d *demo) serverSide(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.down = tok
 	again, err := ts.TokenContext(ctx)
 	if err != nil {
 		return err
@@ -301,6 +305,7 @@ func (d *demo) clientSide(ctx context.Context) error {
 			demoBucket+"/", customer, preview(intermediary), preview(sealed))
 		if first == "" {
 			first = intermediary
+			d.minted = tok
 		} else {
 			d.say("same intermediary token: %t", first == intermediary)
 		}
@@ -309,6 +314,39 @@ func (d *demo) clientSide(ctx context.Context) error {
 	d.say("each boundary is encrypted locally with AES-256-GCM, about a microsecond per token)")
 	if info, ok := d.emu.Lookup(first); ok {
 		d.say("the emulator issued the intermediary token as %q to %q", info.Kind, info.Subject)
+	}
+	return nil
+}
+
+func (d *demo) introspect(ctx context.Context) error {
+	d.header("Introspect tokens: what does STS say about them? (POST /v1/introspect)")
+	in, err := sts.NewIntrospector(sts.IntrospectOptions{URL: d.emu.IntrospectURL()})
+	if err != nil {
+		return err
+	}
+	saTok, err := d.sa.TokenContext(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name  string
+		token string
+	}{
+		{"federated token (step 5)", d.tok.AccessToken},
+		{"service account token (step 6)", saTok.AccessToken},
+		{"server-side downscoped token (step 7)", d.down.AccessToken},
+		{"client-side downscoped token (step 8)", d.minted.AccessToken},
+		{"a made-up token", "not-a-token-the-emulator-issued"},
+	} {
+		r, err := in.Introspect(ctx, c.token)
+		if err != nil {
+			return err
+		}
+		if !r.Active {
+			d.say("%-38s active=false", c.name+":")
+			continue
+		}
+		d.say("%-38s active=true sub=%q expires in %s", c.name+":", r.Subject, until(r.Expiry))
 	}
 	return nil
 }

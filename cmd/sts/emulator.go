@@ -94,7 +94,9 @@ func emulatorEndpoints(emu *ststest.Server) [][2]string {
 	return [][2]string{
 		{"token exchange", emu.TokenURL()},
 		{"impersonation", emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL")},
-		{"refresh (oauthtoken)", emu.URL + "/v1/oauthtoken"},
+		{"oauthtoken", emu.URL + "/v1/oauthtoken"},
+		{"introspection", emu.IntrospectURL()},
+		{"authorization (login)", emu.AuthorizeURL()},
 	}
 }
 

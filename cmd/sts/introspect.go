@@ -20,13 +20,16 @@ func init() {
 	register("introspect", &command{
 		summary: "Show what STS knows about an access token (POST /v1/introspect).\n" +
 			"The token is read from standard input when no argument is given, or when the argument is \"-\";\n" +
-			"prefer standard input: an argument is visible to other users in the process list.",
-		usage: "sts introspect [--url URL] [--format text|json] [--active] [TOKEN]",
+			"prefer standard input: an argument is visible to other users in the process list.\n" +
+			"With --credentials FILE, the credential file's own current token is introspected instead, at the\n" +
+			"file's token_info_url, with its client_id and client_secret when it has them.",
+		usage: "sts introspect [--url URL] [--format text|json] [--active] [TOKEN | --credentials FILE]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			endpoint := fs.String("url", "", "introspection `endpoint`; empty means https://sts.googleapis.com/v1/introspect")
 			format := fs.String("format", "text", "output `format`: text or json (RFC 7662 field names)")
 			active := fs.Bool("active", false, "exit with status 3 when the token is not active")
 			timeout := fs.Duration("timeout", time.Minute, "give up after this long")
+			credentials := fs.String("credentials", "", "introspect the current token of this credential configuration `file`")
 			return func(ctx context.Context, e *env, args []string) error {
 				if *format != "text" && *format != "json" {
 					return usagef("--format must be text or json, got %q", truncate(*format, 20))
@@ -34,15 +37,29 @@ func init() {
 				if len(args) > 1 {
 					return usagef("takes at most one token argument")
 				}
-				token, err := tokenArg(e, args)
-				if err != nil {
-					return err
-				}
 				ctx, cancel := context.WithTimeout(ctx, *timeout)
 				defer cancel()
-				in, err := sts.Introspect(ctx, token, sts.IntrospectOptions{URL: *endpoint})
-				if err != nil {
-					return err
+				var in *sts.Introspection
+				if *credentials != "" {
+					if len(args) > 0 {
+						return usagef("--credentials introspects the file's token: give no TOKEN")
+					}
+					cf := &credFlags{path: *credentials}
+					creds, err := cf.load(e)
+					if err != nil {
+						return err
+					}
+					if in, err = creds.Introspect(ctx, sts.IntrospectOptions{URL: *endpoint}); err != nil {
+						return err
+					}
+				} else {
+					token, err := tokenArg(e, args)
+					if err != nil {
+						return err
+					}
+					if in, err = sts.Introspect(ctx, token, sts.IntrospectOptions{URL: *endpoint}); err != nil {
+						return err
+					}
 				}
 				if err := printIntrospection(e.stdout, in, *format); err != nil {
 					return err

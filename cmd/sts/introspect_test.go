@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stsgo/sts/ststest"
 )
 
 // introspectServer answers /v1/introspect: the token "good-token-…" is
@@ -89,5 +92,36 @@ func TestIntrospect(t *testing.T) {
 		if r.code != c.code || r.stderr == "" || strings.Contains(r.stderr, good) {
 			t.Errorf("sts %v <%q: want exit %d, got %+v", c.args, c.stdin, c.code, r)
 		}
+	}
+}
+
+// TestIntrospectAgainstEmulator introspects tokens the emulator issued: a
+// credential file's own token, and one given on standard input.
+func TestIntrospectAgainstEmulator(t *testing.T) {
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	files := credFiles(t, emu)
+	dir := t.TempDir()
+	// The oidc file with a token_info_url on the emulator.
+	raw, _ := os.ReadFile(files["oidc"])
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	m["token_info_url"] = emu.IntrospectURL()
+	b, _ := json.Marshal(m)
+	oidc := writeFile(t, dir, "oidc-info.json", string(b))
+
+	r := cli(t, nil, "", "introspect", "--credentials", oidc, "--format", "json")
+	var got map[string]any
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &got) != nil || got["active"] != true || got["sub"] != "cli-test" {
+		t.Fatalf("--credentials: %+v", r)
+	}
+	tok := cli(t, nil, "", "token", "--credentials", files["impersonation"])
+	r = cli(t, nil, tok.stdout, "introspect", "--url", emu.IntrospectURL(), "--active")
+	if r.code != 0 || !strings.Contains(r.stdout, `subject:    deployer@demo-project.iam.gserviceaccount.com`) {
+		t.Fatalf("stdin: %+v", r)
+	}
+	r = cli(t, nil, "", "introspect", "--credentials", oidc, "some-token")
+	if r.code != 2 {
+		t.Errorf("--credentials with a token: %+v", r)
 	}
 }

@@ -163,6 +163,8 @@ func TestDemo(t *testing.T) {
 		"exchanges 2 -> 3, same token: true",
 		"same intermediary token: true",
 		"exchanges for both tokens: 3 -> 4",
+		"server-side downscoped token (step 7): active=true",
+		"a made-up token:                       active=false",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)

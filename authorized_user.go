@@ -166,6 +166,9 @@ func (r *Refresher) String() string {
 	return fmt.Sprintf("sts.Refresher{TokenURL:%q}", r.tokenURL)
 }
 
+// GoString is String, so %#v redacts too.
+func (r *Refresher) GoString() string { return r.String() }
+
 // Token refreshes with context.Background().
 func (r *Refresher) Token() (*oauth2.Token, error) { return r.TokenContext(context.Background()) }
 

@@ -447,6 +447,9 @@ func (c DownscopeConfig) String() string {
 	return fmt.Sprintf("sts.DownscopeConfig{TokenURL:%q Rules:%d}", c.TokenURL, rules)
 }
 
+// GoString is String, so %#v redacts too.
+func (c DownscopeConfig) GoString() string { return c.String() }
+
 // exchangeConfig builds the exchange configuration shared by both kinds of
 // downscoping: the root token is the subject, no audience and no scope. The
 // subject is the root token the caller fetched and put in the exchange's
@@ -594,6 +597,9 @@ func (s *DownscopedTokenSource) LastError() error { return s.c.LastError() }
 // String describes the source without its token.
 func (s *DownscopedTokenSource) String() string { return "sts.DownscopedTokenSource" }
 
+// GoString is String, so %#v redacts too.
+func (s *DownscopedTokenSource) GoString() string { return s.String() }
+
 // downscoper exchanges root tokens for downscoped ones, skipping the
 // exchange while the root token has not changed.
 type downscoper struct {
@@ -732,3 +738,6 @@ func (e *IntermediaryExchanger) Exchange(ctx context.Context, root *oauth2.Token
 func (e *IntermediaryExchanger) String() string {
 	return fmt.Sprintf("sts.IntermediaryExchanger{TokenURL:%q}", e.x.tokenURL)
 }
+
+// GoString is String, so %#v redacts too.
+func (e *IntermediaryExchanger) GoString() string { return e.String() }

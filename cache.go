@@ -354,3 +354,6 @@ func (c *CachedTokenSource) LastError() error {
 
 // String describes the cache without its token.
 func (c *CachedTokenSource) String() string { return "sts.CachedTokenSource" }
+
+// GoString is String, so %#v redacts too.
+func (c *CachedTokenSource) GoString() string { return c.String() }

@@ -284,6 +284,9 @@ func (im *Impersonator) String() string {
 	return fmt.Sprintf("sts.Impersonator{ServiceAccount:%q URL:%q}", im.principal, im.endpoint)
 }
 
+// GoString is String, so %#v redacts too.
+func (im *Impersonator) GoString() string { return im.String() }
+
 // Token impersonates with context.Background().
 func (im *Impersonator) Token() (*oauth2.Token, error) { return im.TokenContext(context.Background()) }
 

@@ -171,6 +171,9 @@ func (i *Introspector) String() string {
 	return fmt.Sprintf("sts.Introspector{URL:%q ClientAuth:%t}", i.url, i.authHeader != "")
 }
 
+// GoString is String, so %#v redacts too.
+func (i *Introspector) GoString() string { return i.String() }
+
 // Introspect asks STS about token. An inactive token is a result with Active
 // false, not an error. A failed call, an OAuth error answer or a malformed
 // response is an *Error with Op "introspect"; an empty token is a

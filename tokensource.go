@@ -437,6 +437,9 @@ func (x *Exchanger) String() string {
 	return fmt.Sprintf("sts.Exchanger{Audience:%q TokenURL:%q}", x.subjectReq.Audience, x.tokenURL)
 }
 
+// GoString is String, so %#v redacts too.
+func (x *Exchanger) GoString() string { return x.String() }
+
 // NewTokenSource checks cfg and returns a cached source of exchanged tokens:
 // an Exchanger wrapped in a CachedTokenSource configured by cfg.Cache. Use
 // it with Google Cloud clients through option.WithTokenSource.

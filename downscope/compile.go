@@ -69,6 +69,9 @@ func (c *CompiledBoundary) String() string {
 	return fmt.Sprintf("downscope.CompiledBoundary{Rules:%d Bytes:%d}", c.rules, len(c.plaintext))
 }
 
+// GoString is String, so %#v redacts too.
+func (c *CompiledBoundary) GoString() string { return c.String() }
+
 // celEnv is the standard CEL environment (standard macros); only its
 // parser is used, as the Java implementation does: conditions are not
 // type-checked on the client.

@@ -84,6 +84,9 @@ func (c Config) String() string {
 	return fmt.Sprintf("downscope.Config{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", c.TokenURL, c.RefreshWindow, c.BlockingWindow)
 }
 
+// GoString is String, so %#v redacts too.
+func (c Config) GoString() string { return c.String() }
+
 // Minter mints client-side downscoped tokens for any number of compiled
 // boundaries from one intermediary token, which it fetches from STS and
 // refreshes ahead of expiry:
@@ -430,6 +433,9 @@ func (m *Minter) String() string {
 	return fmt.Sprintf("downscope.Minter{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", m.url, m.refresh, m.block)
 }
 
+// GoString is String, so %#v redacts too.
+func (m *Minter) GoString() string { return m.String() }
+
 // TokenSource returns an oauth2.TokenSource of tokens for cb minted by m.
 // It mints once per intermediary token and then returns the same token (a
 // pointer load, no allocation) until m moves to a new intermediary token.
@@ -483,3 +489,6 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 func (ts *TokenSource) String() string {
 	return "downscope.TokenSource{" + ts.cb.String() + "}"
 }
+
+// GoString is String, so %#v redacts too.
+func (ts *TokenSource) GoString() string { return ts.String() }

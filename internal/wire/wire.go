@@ -237,6 +237,8 @@ func decodeJSON(body []byte, v any) error {
 		switch {
 		case errors.As(err, &se):
 			return fmt.Errorf("response is not valid JSON (syntax error at offset %d)", se.Offset)
+		case errors.As(err, &te) && te.Field == "":
+			return fmt.Errorf("response has the wrong type: a JSON %s, not an object", te.Value)
 		case errors.As(err, &te):
 			return fmt.Errorf("response field %q has the wrong type", te.Field)
 		case errors.Is(err, io.ErrUnexpectedEOF):

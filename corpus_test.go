@@ -1,0 +1,453 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// The bad-input corpus: malformed answers of every endpoint the package
+// calls (STS token exchange, IAM generateAccessToken, the authorized-user
+// refresh, introspection) and broken transports, each run in a synctest
+// bubble against an in-memory transport. Every run must end in a typed
+// error whose text says what was wrong, within its deadline, without a
+// panic, a leaked goroutine (the bubble would not end) or a secret in the
+// error or the debug log.
+
+// Endpoint kinds the HTTP corpus runs against.
+const (
+	relOpExchange    = "exchange"
+	relOpCached      = "cached" // exchange behind the refresh-ahead cache
+	relOpImpersonate = "impersonate"
+	relOpRefresh     = "refresh"
+	relOpIntrospect  = "introspect"
+)
+
+var (
+	relAllOps   = []string{relOpExchange, relOpCached, relOpImpersonate, relOpRefresh, relOpIntrospect}
+	relTokenOps = []string{relOpExchange, relOpCached, relOpRefresh}
+	relIAMOps   = []string{relOpImpersonate}
+	relIntroOps = []string{relOpIntrospect}
+)
+
+// Timing of every corpus run: a failing call may take at most
+// relAttempts × relTimeout plus one backoff.
+const (
+	relTimeout  = 5 * time.Second
+	relAttempts = 2
+	relMaxBack  = time.Second
+)
+
+type relHTTPCase struct {
+	name   string
+	ops    []string
+	status int
+	ctype  string
+	body   string
+	reader func(r *http.Request) io.Reader // replaces body when set
+	hdr    []string                        // extra response headers, key value …
+	fail   error                           // transport error instead of a response
+	want   string                          // what the error must say (case-insensitive)
+}
+
+const relJSON = "application/json; charset=utf-8"
+
+// relEndless is a body that never runs dry.
+type relEndless struct{}
+
+func (relEndless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}
+
+// relStall sends prefix, then blocks until the request is cancelled: a body
+// that never ends.
+type relStall struct {
+	prefix []byte
+	ctx    context.Context
+}
+
+func (s *relStall) Read(p []byte) (int, error) {
+	if len(s.prefix) > 0 {
+		n := copy(p, s.prefix)
+		s.prefix = s.prefix[n:]
+		return n, nil
+	}
+	<-s.ctx.Done()
+	return 0, s.ctx.Err()
+}
+
+// relBroken sends prefix, then fails with err.
+type relBroken struct {
+	prefix []byte
+	err    error
+}
+
+func (b *relBroken) Read(p []byte) (int, error) {
+	if len(b.prefix) > 0 {
+		n := copy(p, b.prefix)
+		b.prefix = b.prefix[n:]
+		return n, nil
+	}
+	return 0, b.err
+}
+
+func relTokenBody(fields string) string {
+	return `{"access_token":"` + relAccessToken + `","issued_token_type":"urn:ietf:params:oauth:token-type:access_token"` + fields + `}`
+}
+
+func relHTTPCorpus() []relHTTPCase {
+	big := func(n int) string {
+		return `{"access_token":"` + relAccessToken + `","pad":"` + strings.Repeat("x", n) + `"}`
+	}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	cs := []relHTTPCase{
+		// Bodies that are not JSON objects, on a 200.
+		{name: "empty body", ops: relAllOps, status: 200, ctype: relJSON, body: ``, want: "empty response body"},
+		{name: "blank body", ops: relAllOps, status: 200, ctype: relJSON, body: " \r\n\t ", want: "empty response body"},
+		{name: "204 no content", ops: relAllOps, status: 204, body: ``, want: "empty response body"},
+		{name: "open brace", ops: relAllOps, status: 200, ctype: relJSON, body: `{`, want: "json"},
+		{name: "truncated object", ops: relAllOps, status: 200, ctype: relJSON, body: relTokenBody("")[:40], want: "json"},
+		{name: "truncated after colon", ops: relAllOps, status: 200, ctype: relJSON, body: `{"access_token":`, want: "json"},
+		{name: "json null", ops: relTokenOps, status: 200, ctype: relJSON, body: `null`, want: "no access_token"},
+		{name: "json array", ops: relAllOps, status: 200, ctype: relJSON, body: `[]`, want: "json"},
+		{name: "json string", ops: relAllOps, status: 200, ctype: relJSON, body: `"` + relAccessToken + `"`, want: "json"},
+		{name: "json number", ops: relAllOps, status: 200, ctype: relJSON, body: `42`, want: "json"},
+		{name: "json true", ops: relAllOps, status: 200, ctype: relJSON, body: `true`, want: "json"},
+		{name: "trailing garbage", ops: relAllOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":3600`) + ` xyz`, want: "not valid json"},
+		{name: "two objects", ops: relAllOps, status: 200, ctype: relJSON, body: `{}{}`, want: "not valid json"},
+		{name: "byte order mark", ops: relAllOps, status: 200, ctype: relJSON, body: "\ufeff" + relTokenBody(""), want: "not valid json"},
+		{name: "single quotes", ops: relAllOps, status: 200, ctype: relJSON, body: `{'access_token':'x'}`, want: "not valid json"},
+		{name: "nested too deep", ops: relAllOps, status: 200, ctype: relJSON, body: strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000), want: "json"},
+		{name: "NaN value", ops: relAllOps, status: 200, ctype: relJSON, body: `{"access_token":"a","expires_in":NaN}`, want: "not valid json"},
+		{name: "invalid utf8 outside strings", ops: relAllOps, status: 200, ctype: relJSON, body: "{\xff}", want: "not valid json"},
+		{name: "html with json type", ops: relAllOps, status: 200, ctype: relJSON, body: `<!DOCTYPE html><html><body>Sign in</body></html>`, want: "not valid json"},
+		{name: "html page", ops: relAllOps, status: 200, ctype: "text/html; charset=utf-8", body: `<!DOCTYPE html><html><body>Sign in</body></html>`, want: "content type"},
+		{name: "xml", ops: relAllOps, status: 200, ctype: "application/xml", body: `<token>` + relAccessToken + `</token>`, want: "content type"},
+		{name: "form encoded", ops: relAllOps, status: 200, ctype: "application/x-www-form-urlencoded", body: "access_token=" + relAccessToken + "&expires_in=3600", want: "content type"},
+		{name: "plain text token", ops: relAllOps, status: 200, ctype: "text/plain", body: relAccessToken, want: "content type"},
+		{name: "valid token as html", ops: relTokenOps, status: 200, ctype: "text/html", body: relTokenBody(`,"expires_in":3600`), want: "content type"},
+		{name: "octet stream", ops: relAllOps, status: 200, ctype: "application/octet-stream", body: "\x00\x01\x02", want: "content type"},
+
+		// Token responses with wrong members.
+		{name: "empty object", ops: relTokenOps, status: 200, ctype: relJSON, body: `{}`, want: "no access_token"},
+		{name: "missing access_token", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"token_type":"Bearer","expires_in":3600}`, want: "no access_token"},
+		{name: "empty access_token", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"access_token":"","expires_in":3600}`, want: "no access_token"},
+		{name: "null access_token", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"access_token":null,"expires_in":3600}`, want: "no access_token"},
+		{name: "numeric access_token", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"access_token":12345,"expires_in":3600}`, want: "access_token"},
+		{name: "array access_token", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"access_token":["` + relAccessToken + `"]}`, want: "access_token"},
+		{name: "object access_token", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"access_token":{"value":"` + relAccessToken + `"}}`, want: "access_token"},
+		{name: "camelCase accessToken", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expiresIn":3600}`, want: "no access_token"},
+		{name: "duplicate access_token last empty", ops: relTokenOps, status: 200, ctype: relJSON, body: `{"access_token":"` + relAccessToken + `","access_token":""}`, want: "no access_token"},
+		{name: "token_type MAC", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"token_type":"MAC","expires_in":3600`), want: "not bearer"},
+		{name: "token_type DPoP", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"token_type":"DPoP","expires_in":3600`), want: "not bearer"},
+		{name: "token_type Basic", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"token_type":"Basic","expires_in":3600`), want: "not bearer"},
+		{name: "token_type long", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"token_type":"` + strings.Repeat("Z", 5000) + `"`), want: "not bearer"},
+		{name: "token_type number", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"token_type":1`), want: "token_type"},
+		{name: "expires_in negative", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":-1`), want: "expires_in must be positive"},
+		{name: "expires_in very negative", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":-3600`), want: "expires_in must be positive"},
+		{name: "expires_in zero", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":0`), want: "expires_in must be positive"},
+		{name: "expires_in zero string", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":"0"`), want: "expires_in must be positive"},
+		{name: "expires_in negative string", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":"-60"`), want: "expires_in must be positive"},
+		{name: "expires_in huge", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":999999999999`), want: "out of range"},
+		{name: "expires_in max int64", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":9223372036854775807`), want: "out of range"},
+		{name: "expires_in beyond int64", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":92233720368547758070`), want: "expires_in"},
+		{name: "expires_in 1e400", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":1e400`), want: "expires_in"},
+		{name: "expires_in fraction", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":3600.5`), want: "not an integer"},
+		{name: "expires_in word", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":"soon"`), want: "not an integer"},
+		{name: "expires_in empty string", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":""`), want: "not an integer"},
+		{name: "expires_in duration string", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":"3600s"`), want: "not an integer"},
+		{name: "expires_in bool", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":true`), want: "expires_in"},
+		{name: "expires_in object", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":{"seconds":3600}`), want: "expires_in"},
+		{name: "expires_in array", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":[3600]`), want: "expires_in"},
+		{name: "expires_in hex", ops: relTokenOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":"0x10"`), want: "not an integer"},
+
+		// IAM generateAccessToken answers.
+		{name: "iam empty object", ops: relIAMOps, status: 200, ctype: relJSON, body: `{}`, want: "no accesstoken"},
+		{name: "iam null", ops: relIAMOps, status: 200, ctype: relJSON, body: `null`, want: "no accesstoken"},
+		{name: "iam snake case", ops: relIAMOps, status: 200, ctype: relJSON, body: relTokenBody(`,"expires_in":3600`), want: "no accesstoken"},
+		{name: "iam missing expireTime", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `"}`, want: "no expiretime"},
+		{name: "iam empty expireTime", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":""}`, want: "no expiretime"},
+		{name: "iam expireTime word", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":"tomorrow"}`, want: "not an rfc 3339 time"},
+		{name: "iam expireTime no zone", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":"2030-01-01T00:00:00"}`, want: "not an rfc 3339 time"},
+		{name: "iam expireTime month 13", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":"2030-13-01T00:00:00Z"}`, want: "not an rfc 3339 time"},
+		{name: "iam expireTime number", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":3600}`, want: "expiretime"},
+		{name: "iam expireTime past", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":"1999-01-01T00:00:00Z"}`, want: "in the past"},
+		{name: "iam expireTime epoch", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"` + relAccessToken + `","expireTime":"1970-01-01T00:00:00Z"}`, want: "in the past"},
+		{name: "iam empty accessToken", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":"","expireTime":"2999-01-01T00:00:00Z"}`, want: "no accesstoken"},
+		{name: "iam numeric accessToken", ops: relIAMOps, status: 200, ctype: relJSON, body: `{"accessToken":7,"expireTime":"2999-01-01T00:00:00Z"}`, want: "accesstoken"},
+
+		// Introspection answers.
+		{name: "introspect empty object", ops: relIntroOps, status: 200, ctype: relJSON, body: `{}`, want: "active"},
+		{name: "introspect active string", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":"yes"}`, want: "active"},
+		{name: "introspect active number", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":1}`, want: "active"},
+		{name: "introspect active null", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":null}`, want: "active"},
+		{name: "introspect exp word", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"exp":"never"}`, want: "exp"},
+		{name: "introspect exp fraction", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"exp":1.5}`, want: "exp"},
+		{name: "introspect exp object", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"exp":{}}`, want: "exp"},
+		{name: "introspect iat bool", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"iat":false}`, want: "iat"},
+		{name: "introspect scope array", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"scope":["a","b"]}`, want: "scope"},
+		{name: "introspect client_id number", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"client_id":5}`, want: "client_id"},
+		{name: "introspect sub object", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"sub":{}}`, want: "sub"},
+		{name: "introspect username array", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"username":[]}`, want: "username"},
+		{name: "introspect iss number", ops: relIntroOps, status: 200, ctype: relJSON, body: `{"active":true,"iss":1}`, want: "iss"},
+
+		// Error answers, in both shapes and neither.
+		{name: "400 invalid_grant", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"invalid_grant","error_description":"The subject token is expired."}`, want: "invalid_grant: the subject token is expired"},
+		{name: "400 invalid_request", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"invalid_request","error_description":"Missing subject_token."}`, want: "invalid_request"},
+		{name: "400 invalid_target", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"invalid_target","error_description":"The target service indicated by the audience parameter is invalid."}`, want: "invalid_target"},
+		{name: "400 unsupported_grant_type", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"unsupported_grant_type"}`, want: "unsupported_grant_type"},
+		{name: "400 invalid_scope", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"invalid_scope","error_uri":"https://example.com/e"}`, want: "invalid_scope"},
+		{name: "401 invalid_client", ops: relAllOps, status: 401, ctype: relJSON, body: `{"error":"invalid_client","error_description":"Client authentication failed."}`, want: "status 401: invalid_client"},
+		{name: "403 permission denied", ops: relAllOps, status: 403, ctype: relJSON, body: `{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied","status":"PERMISSION_DENIED"}}`, want: "permission_denied"},
+		{name: "404 not found", ops: relAllOps, status: 404, ctype: relJSON, body: `{"error":{"code":404,"message":"Not found; Gaia id not found","status":"NOT_FOUND"}}`, want: "not_found"},
+		{name: "400 google code only", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":{"code":400}}`, want: "status 400: 400"},
+		{name: "400 google message only", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":{"message":"Request contains an invalid argument."}}`, want: "invalid argument"},
+		{name: "400 empty error", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":""}`, want: "status 400: bad request"},
+		{name: "400 control character error", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"\u0000\u0007"}`, want: "status 400: bad request"},
+		{name: "400 error null", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":null}`, want: "bad request"},
+		{name: "400 error array", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":["invalid_grant"]}`, want: "bad request"},
+		{name: "400 no error member", ops: relAllOps, status: 400, ctype: relJSON, body: `{"message":"nope"}`, want: "bad request"},
+		{name: "400 html", ops: relAllOps, status: 400, ctype: "text/html", body: `<html><body>400 Bad Request</body></html>`, want: "status 400: bad request"},
+		{name: "400 empty", ops: relAllOps, status: 400, body: ``, want: "status 400"},
+		{name: "400 description with newlines", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"invalid_grant","error_description":"line one\nline two\r\n\u001b[31mred"}`, want: "line one line two"},
+		{name: "400 huge description", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"invalid_grant","error_description":"` + strings.Repeat("d", 100000) + `"}`, want: "invalid_grant"},
+		{name: "400 huge code", ops: relAllOps, status: 400, ctype: relJSON, body: `{"error":"` + strings.Repeat("c", 10000) + `"}`, want: "status 400"},
+		{name: "408 request timeout", ops: relAllOps, status: 408, body: ``, want: "request timeout"},
+		{name: "413 too large", ops: relAllOps, status: 413, ctype: "text/html", body: `<html>Request Entity Too Large</html>`, want: "status 413"},
+		{name: "418 teapot", ops: relAllOps, status: 418, body: ``, want: "status 418"},
+		{name: "429 rate limited", ops: relAllOps, status: 429, ctype: relJSON, body: `{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}`, hdr: []string{"Retry-After", "1"}, want: "resource_exhausted"},
+		{name: "500 internal", ops: relAllOps, status: 500, ctype: relJSON, body: `{"error":"server_error"}`, want: "status 500: server_error"},
+		{name: "500 html", ops: relAllOps, status: 500, ctype: "text/html", body: `<html><body><h1>Internal Server Error</h1></body></html>`, want: "internal server error"},
+		{name: "502 proxy html", ops: relAllOps, status: 502, ctype: "text/html", body: `<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>`, want: "status 502: bad gateway"},
+		{name: "503 temporarily_unavailable", ops: relAllOps, status: 503, ctype: relJSON, body: `{"error":"temporarily_unavailable","error_description":"try later"}`, want: "temporarily_unavailable"},
+		{name: "503 retry-after huge", ops: relAllOps, status: 503, ctype: relJSON, body: `{"error":"temporarily_unavailable"}`, hdr: []string{"Retry-After", "999999999"}, want: "temporarily_unavailable"},
+		{name: "503 retry-after date", ops: relAllOps, status: 503, ctype: relJSON, body: `{"error":"temporarily_unavailable"}`, hdr: []string{"Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT"}, want: "temporarily_unavailable"},
+		{name: "503 unavailable google", ops: relAllOps, status: 503, ctype: relJSON, body: `{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}`, want: "unavailable"},
+		{name: "504 empty", ops: relAllOps, status: 504, body: ``, want: "gateway timeout"},
+		{name: "599 unknown", ops: relAllOps, status: 599, body: ``, want: "status 599: unexpected status"},
+		{name: "499 unknown", ops: relAllOps, status: 499, body: `garbage`, want: "status 499"},
+
+		// Redirects, which are never followed.
+		{name: "301 to another host", ops: relAllOps, status: 301, hdr: []string{"Location", "https://evil.example/v1/token"}, want: `redirect to host "evil.example" not followed`},
+		{name: "302 to another host", ops: relAllOps, status: 302, hdr: []string{"Location", "http://attacker.example:8080/collect"}, want: `redirect to host "attacker.example:8080" not followed`},
+		{name: "303 see other", ops: relAllOps, status: 303, hdr: []string{"Location", "https://evil.example/"}, want: "not followed"},
+		{name: "307 temporary redirect", ops: relAllOps, status: 307, hdr: []string{"Location", "https://evil.example/"}, want: "not followed"},
+		{name: "308 permanent redirect", ops: relAllOps, status: 308, hdr: []string{"Location", "https://evil.example/"}, want: "not followed"},
+		{name: "302 relative location", ops: relAllOps, status: 302, hdr: []string{"Location", "/elsewhere"}, want: "not followed"},
+		{name: "302 without location", ops: relAllOps, status: 302, want: "not followed"},
+		{name: "302 location with credentials", ops: relAllOps, status: 302, hdr: []string{"Location", "https://user:" + relClientSecret + "@evil.example/?token=" + relAccessToken}, want: "not followed"},
+
+		// Bodies too large, endless, stalled or broken, and broken connections.
+		{name: "2 MB body", ops: relAllOps, status: 200, ctype: relJSON, body: big(2 << 20), want: "exceeds 1 mib"},
+		{name: "10 MB body", ops: relAllOps, status: 200, ctype: relJSON, body: big(10 << 20), want: "exceeds 1 mib"},
+		{name: "10 MB error body", ops: relAllOps, status: 500, ctype: relJSON, body: `{"error":"` + strings.Repeat("e", 10<<20) + `"}`, want: "exceeds 1 mib"},
+		{name: "endless body", ops: relAllOps, status: 200, ctype: relJSON, reader: func(*http.Request) io.Reader { return relEndless{} }, want: "exceeds 1 mib"},
+		{name: "body that never ends", ops: relAllOps, status: 200, ctype: relJSON,
+			reader: func(r *http.Request) io.Reader {
+				return &relStall{prefix: []byte(`{"access_token":"`), ctx: r.Context()}
+			}, want: "timed out"},
+		{name: "error body that never ends", ops: relAllOps, status: 503, ctype: relJSON,
+			reader: func(r *http.Request) io.Reader { return &relStall{ctx: r.Context()} }, want: "timed out"},
+		{name: "body cut short", ops: relAllOps, status: 200, ctype: relJSON,
+			reader: func(*http.Request) io.Reader {
+				return &relBroken{prefix: []byte(relTokenBody("")[:30]), err: io.ErrUnexpectedEOF}
+			}, want: "unexpected eof"},
+		{name: "body reset", ops: relAllOps, status: 200, ctype: relJSON,
+			reader: func(*http.Request) io.Reader { return &relBroken{prefix: []byte(`{"a`), err: reset} }, want: "connection reset"},
+		{name: "connection reset", ops: relAllOps, fail: reset, want: "connection reset"},
+		{name: "connection refused", ops: relAllOps, fail: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, want: "connection refused"},
+		{name: "dns failure", ops: relAllOps, fail: &net.DNSError{Err: "no such host", Name: "sts.localhost", IsNotFound: true}, want: "no such host"},
+		{name: "tls failure", ops: relAllOps, fail: errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority"), want: "certificate"},
+		{name: "eof before response", ops: relAllOps, fail: io.EOF, want: "eof"},
+	}
+	return cs
+}
+
+// relHang marks the transport case where no response ever comes.
+var relHang = errors.New("hang")
+
+// relCorpusHangs adds the cases that need the transport to block.
+func relCorpusHangs() []relHTTPCase {
+	return []relHTTPCase{
+		{name: "server never answers", ops: relAllOps, fail: relHang, want: "timed out"},
+	}
+}
+
+// relClient returns an in-memory client answering c.
+func relClient(c relHTTPCase) *http.Client {
+	return &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+		if r.Body != nil {
+			_, _ = io.Copy(io.Discard, r.Body)
+			_ = r.Body.Close()
+		}
+		switch {
+		case c.fail == relHang:
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		case c.fail != nil:
+			return nil, c.fail
+		}
+		var body io.Reader = strings.NewReader(c.body)
+		if c.reader != nil {
+			body = c.reader(r)
+		}
+		return relResponse(r, c.status, c.ctype, body, c.hdr...), nil
+	})}
+}
+
+// relCall runs one call of kind op with client and returns its error and
+// the texts (String, %+v) of the objects involved.
+func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, log *slog.Logger) ([]string, error) {
+	t.Helper()
+	retry := RetryPolicy{MaxAttempts: relAttempts, InitialBackoff: 100 * time.Millisecond, MaxBackoff: relMaxBack}
+	var (
+		obj any
+		err error
+		tok *oauth2.Token
+	)
+	switch op {
+	case relOpExchange, relOpCached:
+		cfg := Config{
+			Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT,
+			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+			ClientID: relClientID, ClientSecret: relClientSecret,
+			TokenURL: "http://sts.localhost/v1/token", HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+			Cache: CacheOptions{RefreshTimeout: time.Minute},
+		}
+		obj = cfg
+		if op == relOpExchange {
+			x, cerr := NewExchanger(cfg)
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			obj = x
+			tok, err = x.TokenContext(ctx)
+		} else {
+			ts, cerr := NewTokenSource(cfg)
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			obj = ts
+			tok, err = ts.TokenContext(ctx)
+			if err != nil && ts.LastError() == nil {
+				t.Error("LastError is nil after a failed refresh")
+			}
+		}
+	case relOpImpersonate:
+		im, cerr := NewImpersonator(ImpersonationConfig{
+			Source:     oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
+			URL:        "http://iamcredentials.localhost/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
+			HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+		})
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		obj = im
+		tok, err = im.TokenContext(ctx)
+	case relOpRefresh:
+		r, cerr := NewRefresher(AuthorizedUserConfig{
+			RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
+			TokenURL: "http://sts.localhost/v1/oauthtoken", HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+		})
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		obj = r
+		tok, err = r.TokenContext(ctx)
+	case relOpIntrospect:
+		in, cerr := NewIntrospector(IntrospectOptions{
+			URL: "http://sts.localhost/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
+			HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+		})
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		obj = in
+		var res *Introspection
+		res, err = in.Introspect(ctx, relAccessToken)
+		if err == nil {
+			t.Errorf("accepted: %v", res)
+		}
+	default:
+		t.Fatalf("unknown op %q", op)
+	}
+	if err == nil && tok != nil {
+		t.Errorf("accepted: token with expiry %v", tok.Expiry)
+	}
+	return []string{fmt.Sprint(obj), fmt.Sprintf("%+v", obj), fmt.Sprintf("%#v", obj)}, err
+}
+
+// relCheckCorpusError checks a corpus error: typed, prefixed, saying want,
+// and free of secrets.
+func relCheckCorpusError(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var se *Error
+	var ve *ValidationError
+	if !errors.As(err, &se) && !errors.As(err, &ve) {
+		t.Fatalf("error %T is neither *Error nor *ValidationError: %v", err, err)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "sts: ") {
+		t.Errorf("error lacks the sts: prefix: %v", msg)
+	}
+	if want != "" && !strings.Contains(strings.ToLower(msg), strings.ToLower(want)) {
+		t.Errorf("error %q does not say %q", truncateString(msg, 300), want)
+	}
+	if len(msg) > 2048 {
+		t.Errorf("error text is %d bytes long", len(msg))
+	}
+}
+
+func TestCorpusHTTP(t *testing.T) {
+	cases := append(relHTTPCorpus(), relCorpusHangs()...)
+	runs := 0
+	for _, c := range cases {
+		for _, op := range c.ops {
+			runs++
+			t.Run(op+"/"+c.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					log, buf := newRelLogger()
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					start := time.Now()
+					var err error
+					var texts []string
+					func() {
+						defer func() {
+							if p := recover(); p != nil {
+								t.Fatalf("panic: %v", p)
+							}
+						}()
+						texts, err = relCall(ctx, t, op, relClient(c), log)
+					}()
+					if d := time.Since(start); d > relAttempts*relTimeout+relMaxBack {
+						t.Errorf("took %v, past the deadline %v", d, relAttempts*relTimeout+relMaxBack)
+					}
+					relCheckCorpusError(t, err, c.want)
+					relCheckErrorSecrets(t, "corpus", err, buf.String())
+					for _, l := range relLeaks(texts...) {
+						t.Errorf("String/%%+v: %s", l)
+					}
+				})
+			})
+		}
+	}
+	t.Logf("HTTP corpus: %d malformed inputs, %d runs across %d endpoint kinds", len(cases), runs, len(relAllOps))
+}

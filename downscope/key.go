@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/stsgo/sts"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -24,16 +25,16 @@ type SessionKey struct {
 	aead tink.AEAD
 }
 
-// errBadSessionKey is the only error text a bad key produces: the causes
+// errBadSessionKey is the only error a bad key produces: the causes
 // reported by the keyset parser could describe key material.
-var errBadSessionKey = errors.New("sts: access boundary session key is not a base64 Tink AEAD keyset")
+var errBadSessionKey = &sts.ValidationError{Field: "SessionKey", Reason: "not a base64 Tink AEAD keyset"}
 
 // ParseSessionKey parses access_boundary_session_key as STS returns it: the
 // standard base64 encoding (padding optional) of a serialized cleartext Tink
 // keyset holding an AEAD key (AES-256-GCM with the TINK output prefix, in
 // practice). The key comes from STS over TLS, in clear, which is why the
-// cleartext keyset reader is the right one here. The error never quotes the
-// key.
+// cleartext keyset reader is the right one here. The error, a
+// *sts.ValidationError for the field "SessionKey", never quotes the key.
 func ParseSessionKey(encoded string) (*SessionKey, error) {
 	if encoded == "" || len(encoded) > maxSessionKeyLen {
 		return nil, errBadSessionKey
@@ -77,17 +78,17 @@ func (k *SessionKey) GoString() string { return k.String() }
 // with the intermediary token this key came with.
 func (k *SessionKey) Mint(intermediary string, cb *CompiledBoundary) (string, error) {
 	if k == nil || k.aead == nil {
-		return "", errors.New("sts: downscope: nil session key")
+		return "", &sts.ValidationError{Field: "SessionKey", Reason: "must not be nil"}
 	}
 	if cb == nil {
-		return "", errors.New("sts: downscope: nil compiled boundary")
+		return "", &sts.ValidationError{Field: "CompiledBoundary", Reason: "must not be nil"}
 	}
 	if intermediary == "" {
-		return "", errors.New("sts: downscope: empty intermediary token")
+		return "", &sts.ValidationError{Field: "intermediary", Reason: "must not be empty"}
 	}
 	ct, err := k.aead.Encrypt(cb.plaintext, nil)
 	if err != nil {
-		return "", errors.New("sts: downscope: encrypting the boundary failed")
+		return "", &sts.Error{Op: "mint", Err: errors.New("encrypting the boundary failed")}
 	}
 	var b strings.Builder
 	b.Grow(len(intermediary) + 1 + base64.RawURLEncoding.EncodedLen(len(ct)))

@@ -204,7 +204,8 @@ func TestSessionKeyErrors(t *testing.T) {
 			t.Errorf("ParseSessionKey(%.20q) = %v, %v; want an error", in, k, err)
 			continue
 		}
-		if err.Error() != errBadSessionKey.Error() {
+		var ve *sts.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "SessionKey" || err.Error() != "sts: invalid SessionKey: not a base64 Tink AEAD keyset" {
 			t.Errorf("error %q", err)
 		}
 	}

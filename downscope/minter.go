@@ -232,7 +232,7 @@ func (m *Minter) Token(ctx context.Context, cb *CompiledBoundary) (*oauth2.Token
 func (s *session) mint(cb *CompiledBoundary) (*oauth2.Token, error) {
 	tok, err := s.key.Mint(s.token, cb)
 	if err != nil {
-		return nil, &sts.Error{Op: "mint", Err: err}
+		return nil, err
 	}
 	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: s.expiry}, nil
 }
@@ -380,7 +380,8 @@ func (m *Minter) fetch(ctx context.Context) (s *session, err error) {
 	}
 	key, err := ParseSessionKey(in.SessionKey)
 	if err != nil {
-		return nil, &sts.Error{Op: "intermediary", StatusCode: http.StatusOK, Err: err}
+		return nil, &sts.Error{Op: "intermediary", StatusCode: http.StatusOK,
+			Err: errors.New("response access_boundary_session_key is not a base64 Tink AEAD keyset")}
 	}
 	return m.windows(&session{token: in.Token.AccessToken, key: key, expiry: in.Token.Expiry, root: root.AccessToken}, time.Now())
 }

@@ -483,6 +483,15 @@ func TestMinterErrors(t *testing.T) {
 	if _, err := m.Token(context.Background(), nil); err == nil {
 		t.Error("nil boundary accepted")
 	}
+	// A session key that is not a keyset: a permanent *sts.Error that does
+	// not quote it.
+	const badKey = "U0VDUkVULUtFWS1NQVRFUklBTA=="
+	s.PushFaults(ststest.Fault{Status: 200, Body: `{"access_token":"inter","token_type":"Bearer","access_boundary_session_key":"` + badKey + `"}`})
+	m = newMinter(t, s, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "root-secret-token"}), nil)
+	_, err = m.Token(context.Background(), prefixBoundary(t))
+	if !errors.As(err, &se) || se.Temporary() || !strings.Contains(err.Error(), "access_boundary_session_key") || strings.Contains(err.Error(), badKey) {
+		t.Fatalf("bad session key: %v", err)
+	}
 }
 
 // TestDownscopedServerSideOneExchangePerLifetime: 1,000 distinct

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stsgo/sts/ststest"
 )
@@ -219,4 +221,38 @@ func TestRefresherWaitHonoursContext(t *testing.T) {
 	if _, err := r.Token(); err != nil {
 		t.Errorf("after the grant: %v", err)
 	}
+}
+
+// TestAuthorizedUserRefreshAhead renews a refreshed token in the background
+// in virtual time, following a rotation.
+func TestAuthorizedUserRefreshAhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		emu := ststest.NewUnstartedServer(ststest.Options{ClientID: testClientID, ClientSecret: testClientSecret})
+		defer emu.Close()
+		emu.AddRefreshToken(testRefreshToken, testClientID)
+		emu.SetRefreshTokenRotation(true)
+		var rotated []string
+		ts, err := NewAuthorizedUserTokenSource(AuthorizedUserConfig{
+			RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
+			TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(),
+			OnRefreshTokenRotated: func(tok string) { rotated = append(rotated, tok) },
+			Cache:                 CacheOptions{Jitter: -1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := ts.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Minute)
+		if tok, _ := ts.Token(); tok != first {
+			t.Fatal("stale token not served while renewing")
+		}
+		synctest.Wait()
+		second, _ := ts.Token()
+		if second == first || len(rotated) != 2 || !emu.RefreshTokenValid(rotated[1]) {
+			t.Errorf("renewed %t, rotations %d", second != first, len(rotated))
+		}
+	})
 }

@@ -29,12 +29,9 @@ const (
 	maxEvalDuration = time.Second
 )
 
-// RolePermissions maps the Cloud Storage roles the emulator knows to the
-// permissions they hold, as used by Server.Allows to expand a rule's
-// "inRole:ROLE" entries. It is a subset of IAM's predefined roles, enough
-// for object and bucket access tests; a role missing here grants nothing.
-// Treat it as read-only.
-var RolePermissions = map[string][]string{
+// rolePermissions maps the Cloud Storage roles the emulator knows to the
+// permissions they hold (see RolePermissions).
+var rolePermissions = map[string][]string{
 	"roles/storage.objectViewer": {"storage.objects.get", "storage.objects.list",
 		"storage.folders.get", "storage.folders.list", "storage.managedFolders.get", "storage.managedFolders.list"},
 	"roles/storage.objectCreator": {"storage.objects.create", "storage.folders.create", "storage.managedFolders.create",
@@ -68,6 +65,17 @@ var RolePermissions = map[string][]string{
 		"storage.objects.setIamPolicy", "storage.objects.update",
 		"storage.multipartUploads.create", "storage.multipartUploads.abort", "storage.multipartUploads.list",
 		"storage.multipartUploads.listParts"},
+}
+
+// RolePermissions returns the permissions the emulator's Server.Allows
+// gives a role when expanding a rule's "inRole:ROLE" entries, or nil for a
+// role it does not know (which grants nothing). The table is a subset of
+// IAM's predefined Cloud Storage roles (objectViewer, objectCreator,
+// objectUser, objectAdmin, legacyObjectReader, legacyObjectOwner,
+// legacyBucketReader, legacyBucketWriter, legacyBucketOwner, admin), enough
+// for object and bucket access tests.
+func RolePermissions(role string) []string {
+	return slices.Clone(rolePermissions[role])
 }
 
 // ErrTokenExpired is returned by Server.Allows for a token (or the
@@ -366,7 +374,7 @@ func evalCondition(a *cel.Ast, vars map[string]any) (ok bool, err error) {
 func rolesHold(perms []string, permission string) bool {
 	for _, p := range perms {
 		role, ok := strings.CutPrefix(p, "inRole:")
-		if ok && slices.Contains(RolePermissions[role], permission) {
+		if ok && slices.Contains(rolePermissions[role], permission) {
 			return true
 		}
 	}

@@ -286,3 +286,17 @@ func TestIntermediaryRejectsBoundary(t *testing.T) {
 		t.Fatalf("status %d, want 400", status)
 	}
 }
+
+func TestRolePermissions(t *testing.T) {
+	p := ststest.RolePermissions("roles/storage.objectViewer")
+	if len(p) == 0 || p[0] != "storage.objects.get" {
+		t.Fatalf("objectViewer = %q", p)
+	}
+	p[0] = "changed"
+	if ststest.RolePermissions("roles/storage.objectViewer")[0] != "storage.objects.get" {
+		t.Fatal("RolePermissions returns the table itself")
+	}
+	if ststest.RolePermissions("roles/unknown") != nil {
+		t.Fatal("unknown role has permissions")
+	}
+}

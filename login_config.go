@@ -1,0 +1,126 @@
+package sts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// TypeLoginConfig is the type of the login configuration files that
+// "gcloud iam workforce-pools create-login-config" writes.
+const TypeLoginConfig = "external_account_authorized_user_login_config"
+
+// ParseLoginConfig reads a workforce login configuration file (type
+// TypeLoginConfig: audience, auth_url, token_url, token_info_url,
+// universe_domain, universe_cloud_web_domain) into a LoginConfig. Such files
+// name no OAuth client: set ClientID and ClientSecret (and OpenURL) on the
+// result before calling Login. When the file has no auth_url but a
+// universe_cloud_web_domain, the authorization URL is
+// "https://auth.<universe_cloud_web_domain>/authorize".
+//
+// Problems are *ValidationError naming the JSON field. The endpoints are
+// checked (https, or http on a loopback host); everything else is checked by
+// Login.
+func ParseLoginConfig(data []byte) (*LoginConfig, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case len(strings.TrimSpace(string(data))) == 0:
+			return nil, invalid("login configuration", "is empty")
+		case errors.As(err, &se):
+			return nil, invalid("login configuration", "is not valid JSON (syntax error at offset %d)", se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, invalid("login configuration", "is truncated JSON")
+		}
+		return nil, invalid("login configuration", "must be a JSON object")
+	}
+	if raw == nil {
+		return nil, invalid("login configuration", "must be a JSON object")
+	}
+	str := func(name string) (string, error) {
+		v, ok := raw[name]
+		if !ok || string(v) == "null" {
+			return "", nil
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", invalid(name, "must be a string")
+		}
+		return strings.TrimSpace(s), nil
+	}
+	var f struct{ typ, audience, authURL, tokenURL, infoURL, universe, web string }
+	for _, x := range []struct {
+		name string
+		dst  *string
+	}{
+		{"type", &f.typ}, {"audience", &f.audience}, {"auth_url", &f.authURL}, {"token_url", &f.tokenURL},
+		{"token_info_url", &f.infoURL}, {"universe_domain", &f.universe}, {"universe_cloud_web_domain", &f.web},
+	} {
+		s, err := str(x.name)
+		if err != nil {
+			return nil, err
+		}
+		*x.dst = s
+	}
+	if f.typ != TypeLoginConfig {
+		if f.typ == "" {
+			return nil, invalid("type", "must be %q", TypeLoginConfig)
+		}
+		return nil, invalid("type", "must be %q, got %q", TypeLoginConfig, truncateString(f.typ, 64))
+	}
+	if f.audience == "" {
+		return nil, invalid("audience", "must not be empty")
+	}
+	if !isWorkforceAudience(f.audience) || strings.ContainsAny(f.audience, " \t\r\n") {
+		return nil, invalid("audience", "must name a workforce pool provider")
+	}
+	if f.universe != "" && !validDomain(f.universe) {
+		return nil, invalid("universe_domain", "%q is not a domain name", truncateString(f.universe, 100))
+	}
+	if f.authURL == "" && f.web != "" {
+		if !validDomain(f.web) {
+			return nil, invalid("universe_cloud_web_domain", "%q is not a domain name", truncateString(f.web, 100))
+		}
+		f.authURL = "https://auth." + f.web + "/authorize"
+	}
+	for _, u := range []struct{ field, val string }{{"auth_url", f.authURL}, {"token_url", f.tokenURL}, {"token_info_url", f.infoURL}} {
+		if u.val != "" {
+			if err := checkEndpoint(u.field, u.val); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &LoginConfig{
+		Audience:       f.audience,
+		AuthURL:        f.authURL,
+		TokenURL:       f.tokenURL,
+		TokenInfoURL:   f.infoURL,
+		UniverseDomain: f.universe,
+	}, nil
+}
+
+// ReadLoginConfigFile reads a login configuration file (at most 1 MiB) and
+// parses it with ParseLoginConfig. A file that cannot be read gives an
+// *Error with Op "load".
+func ReadLoginConfigFile(path string) (*LoginConfig, error) {
+	if path == "" {
+		return nil, invalid("path", "must not be empty")
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{Op: "load", Err: fmt.Errorf("reading login configuration: %w", err)}
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxCredentialsFileSize+1))
+	if err != nil {
+		return nil, &Error{Op: "load", Err: fmt.Errorf("reading login configuration: %w", err)}
+	}
+	if len(data) > maxCredentialsFileSize {
+		return nil, &Error{Op: "load", Err: fmt.Errorf("login configuration %q is larger than 1 MiB", path)}
+	}
+	return ParseLoginConfig(data)
+}

@@ -488,6 +488,7 @@ type pinnedRoot struct{}
 
 func (pinnedRoot) sourceKind() string { return "tokensource" }
 
+// SubjectToken returns the root token pinned in ctx.
 func (p pinnedRoot) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
 	tok, _, err := p.subjectTokenExpiry(ctx, req)
 	return tok, err
@@ -612,8 +613,11 @@ type downscoper struct {
 	last     *oauth2.Token
 }
 
+// Token is TokenContext with context.Background().
 func (d *downscoper) Token() (*oauth2.Token, error) { return d.TokenContext(context.Background()) }
 
+// TokenContext returns the last downscoped token if the root token is
+// unchanged and it is still valid, else exchanges the current root token.
 func (d *downscoper) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	root, err := rootToken(ctx, d.root)
 	if err != nil {
@@ -645,6 +649,7 @@ func (d *downscoper) forget(tok *oauth2.Token) {
 	}
 }
 
+// String describes d without its tokens.
 func (d *downscoper) String() string { return "sts.downscoper" }
 
 // Intermediary is an access boundary intermediary token and its session

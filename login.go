@@ -97,7 +97,9 @@ type LoginConfig struct {
 	// Timeout bounds the code exchange. Zero means 30 s. The exchange is
 	// not retried: an authorization code is single use.
 	Timeout time.Duration
-	// Logger receives sign-in events, never secrets. Nil means no logging.
+	// Logger receives sign-in events, never secrets. Nil means what
+	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see LoggingLevelEnv): by
+	// default, no logging.
 	Logger *slog.Logger
 }
 
@@ -336,6 +338,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 		}
 		return nil, err
 	}
+	cfg.Logger = resolveLogger(cfg.Logger)
 	logf := func(msg string, args ...any) {
 		if cfg.Logger != nil {
 			cfg.Logger.Log(ctx, slog.LevelInfo, msg, args...)

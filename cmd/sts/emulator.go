@@ -94,7 +94,7 @@ func emulatorEndpoints(emu *ststest.Server) [][2]string {
 	return [][2]string{
 		{"token exchange", emu.TokenURL()},
 		{"impersonation", emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL")},
-		{"oauthtoken", emu.URL + "/v1/oauthtoken"},
+		{"oauthtoken", emu.OAuthTokenURL()},
 		{"introspection", emu.IntrospectURL()},
 		{"authorization (login)", emu.AuthorizeURL()},
 	}

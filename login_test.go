@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -609,4 +610,39 @@ func (badAddrListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(10, 0,
 func withPath(f ststest.Fault) ststest.Fault {
 	f.Path = "/v1/oauthtoken"
 	return f
+}
+
+func TestLoginAndIntrospectLogsHoldNoSecrets(t *testing.T) {
+	srv := newLoginServer(t)
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	open, _ := browser(t, http.DefaultClient)
+	cfg := loginConfig(srv, func(u string) error { _ = open(u); return errors.New("pretend the browser failed") })
+	cfg.Logger = logger
+	res, err := Login(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.PushFaults(ststest.Fault{Path: "/v1/introspect", Status: 503, HTML: true})
+	if _, err := Introspect(context.Background(), res.Token.AccessToken, IntrospectOptions{
+		URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret, Logger: logger,
+		Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	logs := buf.String()
+	if !strings.Contains(logs, "waiting for the browser") || !strings.Contains(logs, "retrying") {
+		t.Errorf("expected events missing:\n%s", logs)
+	}
+	var code, verifier string
+	for _, r := range srv.Requests() {
+		if r.Path == "/v1/oauthtoken" {
+			code, verifier = r.Form.Get("code"), r.Form.Get("code_verifier")
+		}
+	}
+	for _, secret := range []string{res.Token.AccessToken, res.Token.RefreshToken, loginSecret, code, verifier, basicAuth(loginClientID, loginSecret)} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("secret in logs:\n%s", logs)
+		}
+	}
 }

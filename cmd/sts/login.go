@@ -114,6 +114,15 @@ func readLoginConfig(path string, cfg *sts.LoginConfig) error {
 	if err != nil {
 		return fmt.Errorf("login configuration: %w", err)
 	}
+	if err := parseLoginConfig(data, cfg); err != nil {
+		return fmt.Errorf("login configuration %s: %w", path, err)
+	}
+	return nil
+}
+
+// parseLoginConfig applies the JSON of a gcloud workforce login
+// configuration to cfg.
+func parseLoginConfig(data []byte, cfg *sts.LoginConfig) error {
 	var lc struct {
 		Type           string `json:"type"`
 		Audience       string `json:"audience"`
@@ -123,10 +132,13 @@ func readLoginConfig(path string, cfg *sts.LoginConfig) error {
 		UniverseDomain string `json:"universe_domain"`
 	}
 	if err := json.Unmarshal(data, &lc); err != nil {
-		return fmt.Errorf("login configuration %s: not valid JSON", path)
+		return errors.New("not a valid JSON object with string fields")
 	}
 	if lc.Type != loginConfigType {
-		return fmt.Errorf("login configuration %s: type is %q, want %q", path, truncate(lc.Type, 64), loginConfigType)
+		return fmt.Errorf("type is %q, want %q", truncate(lc.Type, 64), loginConfigType)
+	}
+	if lc.Audience == "" {
+		return errors.New("audience is missing")
 	}
 	cfg.Audience, cfg.AuthURL, cfg.TokenURL, cfg.TokenInfoURL, cfg.UniverseDomain =
 		lc.Audience, lc.AuthURL, lc.TokenURL, lc.TokenInfoURL, lc.UniverseDomain

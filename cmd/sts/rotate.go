@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,17 +32,8 @@ func rewriteRefreshToken(path, newToken string) error {
 	if err != nil {
 		return err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return fmt.Errorf("the file is no longer a JSON object")
-	}
-	tok, _ := json.Marshal(newToken)
-	fields["refresh_token"] = tok
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(fields); err != nil {
+	out, err := replaceRefreshToken(data, newToken)
+	if err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
@@ -54,7 +46,7 @@ func rewriteRefreshToken(path, newToken string) error {
 		f.Close()
 		return err
 	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	if _, err := f.Write(out); err != nil {
 		f.Close()
 		return err
 	}
@@ -66,4 +58,26 @@ func rewriteRefreshToken(path, newToken string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// replaceRefreshToken returns the credential file data with its
+// refresh_token set to tok and every other member kept.
+func replaceRefreshToken(data []byte, tok string) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
+		return nil, errors.New("the file is no longer a JSON object")
+	}
+	enc, err := json.Marshal(tok)
+	if err != nil {
+		return nil, err
+	}
+	fields["refresh_token"] = enc
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetIndent("", "  ")
+	e.SetEscapeHTML(false)
+	if err := e.Encode(fields); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -50,3 +50,20 @@ func TestGoogleKeys(t *testing.T) {
 		t.Errorf("grouped attribute renamed: %s", buf.String())
 	}
 }
+
+func FuzzLevel(f *testing.F) {
+	for _, s := range []string{"debug", "INFO", " warn\n", "error", "", "trace", "DEBUG2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		level, ok := Level(v)
+		if !ok {
+			return
+		}
+		switch level {
+		case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+		default:
+			t.Fatalf("Level(%q) = %v", v, level)
+		}
+	})
+}

@@ -101,6 +101,9 @@ type Credentials struct {
 	serviceAccount string
 	raw            []byte
 	ts             *CachedTokenSource
+	// for IntrospectOptions
+	clientID, clientSecret string
+	opts                   LoadOptions
 }
 
 // Type returns the file's type: TypeExternalAccount or
@@ -138,6 +141,24 @@ func (c *Credentials) QuotaProjectID() string { return c.quotaProject }
 // ServiceAccount returns the e-mail address of the impersonated service
 // account (from service_account_impersonation_url), or "".
 func (c *Credentials) ServiceAccount() string { return c.serviceAccount }
+
+// IntrospectOptions returns the options that introspect tokens the way the
+// file says: its token_info_url (TokenInfoURL), universe, and client
+// credentials (client_id and client_secret, which STS needs to introspect
+// workforce tokens), with the HTTP client, time-out, retries and logger of
+// the LoadOptions. Use it with Introspect or NewIntrospector.
+func (c *Credentials) IntrospectOptions() IntrospectOptions {
+	return IntrospectOptions{
+		URL:            c.tokenInfoURL,
+		UniverseDomain: c.universe,
+		ClientID:       c.clientID,
+		ClientSecret:   c.clientSecret,
+		HTTPClient:     c.opts.HTTPClient,
+		Timeout:        c.opts.Timeout,
+		Retry:          c.opts.Retry,
+		Logger:         c.opts.Logger,
+	}
+}
 
 // String describes c without any secret. It has a value receiver so that
 // a dereferenced Credentials prints redacted too.
@@ -219,6 +240,9 @@ func LoadCredentials(data []byte, opts LoadOptions) (*Credentials, error) {
 		return nil, err
 	}
 	c.raw = bytes.Clone(data)
+	c.clientID, c.clientSecret = f.ClientID, f.ClientSecret
+	c.opts = opts
+	c.opts.OnRefreshTokenRotated = nil // not kept: only the token source uses it
 	return c, nil
 }
 

@@ -2,7 +2,6 @@ package sts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -264,10 +263,10 @@ func IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource, opts Int
 }
 
 // Introspect introspects the current token of the credentials (see
-// Credentials.TokenSource) at the file's token_info_url. The client_id and
-// client_secret of the file, if it has them (external_account_authorized_user
-// files do), authenticate the call. opts supplies the HTTP settings; its URL,
-// UniverseDomain, ClientID and ClientSecret, when set, override the file's.
+// Credentials.TokenSource) with c.IntrospectOptions(): the file's
+// token_info_url, universe and client credentials (external_account_authorized_user
+// files have them), and the HTTP settings it was loaded with. Non-zero
+// fields of opts override those.
 //
 // STS only knows the tokens it issued: for files that impersonate a service
 // account, the token is IAM's and is reported inactive.
@@ -275,20 +274,30 @@ func (c *Credentials) Introspect(ctx context.Context, opts IntrospectOptions) (*
 	if c == nil {
 		return nil, invalid("Credentials", "must not be nil")
 	}
-	if opts.URL == "" {
-		opts.URL = c.TokenInfoURL()
+	base := c.IntrospectOptions()
+	if opts.URL != "" {
+		base.URL = opts.URL
 	}
-	if opts.UniverseDomain == "" {
-		opts.UniverseDomain = c.UniverseDomain()
+	if opts.UniverseDomain != "" {
+		base.UniverseDomain = opts.UniverseDomain
 	}
-	if opts.ClientID == "" && opts.ClientSecret == "" {
-		var f struct {
-			ClientID     string `json:"client_id"`
-			ClientSecret string `json:"client_secret"`
-		}
-		if json.Unmarshal(c.raw, &f) == nil && f.ClientID != "" && f.ClientSecret != "" {
-			opts.ClientID, opts.ClientSecret = f.ClientID, f.ClientSecret
-		}
+	if opts.TokenTypeHint != "" {
+		base.TokenTypeHint = opts.TokenTypeHint
 	}
-	return IntrospectTokenSource(ctx, c.TokenSource(), opts)
+	if opts.ClientID != "" || opts.ClientSecret != "" {
+		base.ClientID, base.ClientSecret = opts.ClientID, opts.ClientSecret
+	}
+	if opts.HTTPClient != nil {
+		base.HTTPClient = opts.HTTPClient
+	}
+	if opts.Timeout != 0 {
+		base.Timeout = opts.Timeout
+	}
+	if opts.Retry != (RetryPolicy{}) {
+		base.Retry = opts.Retry
+	}
+	if opts.Logger != nil {
+		base.Logger = opts.Logger
+	}
+	return IntrospectTokenSource(ctx, c.TokenSource(), base)
 }

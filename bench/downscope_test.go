@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/auth"
+	authdownscope "cloud.google.com/go/auth/credentials/downscope"
+	"golang.org/x/oauth2"
+	oauthdownscope "golang.org/x/oauth2/google/downscope"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/ststest"
+)
+
+// Downscoping: distinct boundaries (one bucket each, objectViewer) over one
+// root token, for x/oauth2's google/downscope, auth's
+// credentials/downscope, sts's server-side NewDownscopedTokenSource (one
+// STS exchange per boundary, then cached) and sts's client-side
+// downscope.Minter (one intermediary token for all boundaries, each token
+// minted locally).
+
+const boundaries = 1000
+
+var downscopeLibs = []string{"oauth2", "auth", "sts-server", "sts-client"}
+
+func bucket(i int) string { return fmt.Sprintf("bench-bucket-%d", i) }
+
+// rootToken exchanges the subject once for the root token to downscope.
+func rootToken(tb testing.TB, e *env) *oauth2.Token {
+	tb.Helper()
+	x, err := sts.NewExchanger(sts.Config{
+		Subject:          sts.FileSubject{Path: e.subject},
+		SubjectTokenType: sts.TokenTypeJWT,
+		Audience:         audience,
+		TokenURL:         e.srv.TokenURL(),
+		HTTPClient:       e.client,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := x.Token()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// staticProvider is an auth.TokenProvider of one token.
+type staticProvider struct{ t *auth.Token }
+
+func (p staticProvider) Token(context.Context) (*auth.Token, error) { return p.t, nil }
+
+// downscoper returns, for the named library, a function that builds the
+// token source of boundary i over root.
+func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i int) getter {
+	tb.Helper()
+	rootSrc := oauth2.StaticTokenSource(root)
+	switch lib {
+	case "oauth2":
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.client)
+		return func(i int) getter {
+			ts, err := oauthdownscope.NewTokenSource(ctx, oauthdownscope.DownscopingConfig{
+				RootSource: rootSrc,
+				Rules: []oauthdownscope.AccessBoundaryRule{{
+					AvailableResource:    "//storage.googleapis.com/projects/_/buckets/" + bucket(i),
+					AvailablePermissions: []string{"inRole:roles/storage.objectViewer"},
+				}},
+			})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return oauth2Getter(ts)
+		}
+	case "auth":
+		creds := auth.NewCredentials(&auth.CredentialsOptions{
+			TokenProvider: staticProvider{&auth.Token{Value: root.AccessToken, Type: "Bearer", Expiry: root.Expiry}},
+		})
+		return func(i int) getter {
+			c, err := authdownscope.NewCredentials(&authdownscope.Options{
+				Credentials: creds,
+				Rules: []authdownscope.AccessBoundaryRule{{
+					AvailableResource:    "//storage.googleapis.com/projects/_/buckets/" + bucket(i),
+					AvailablePermissions: []string{"inRole:roles/storage.objectViewer"},
+				}},
+				Client: e.client,
+			})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return authGetter(c)
+		}
+	case "sts-server":
+		return func(i int) getter {
+			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
+				Source:     rootSrc,
+				Boundary:   &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(bucket(i), "roles/storage.objectViewer")}},
+				TokenURL:   e.srv.TokenURL(),
+				HTTPClient: e.client,
+			})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return stsGetter(ts)
+		}
+	case "sts-client":
+		m, err := downscope.NewMinter(downscope.Config{Source: rootSrc, TokenURL: e.srv.TokenURL(), HTTPClient: e.client})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return func(i int) getter {
+			cb, err := downscope.Compile(&sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(bucket(i), "roles/storage.objectViewer")}})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			ts := m.TokenSource(cb)
+			return func(ctx context.Context) (string, time.Time, error) {
+				t, err := ts.TokenContext(ctx)
+				if err != nil {
+					return "", time.Time{}, err
+				}
+				return t.AccessToken, t.Expiry, nil
+			}
+		}
+	}
+	tb.Fatalf("unknown library %q", lib)
+	return nil
+}
+
+// TestDownscope builds one source per boundary for 1,000 boundaries and
+// asks each for a token twice (as a program asks again for each request),
+// counting STS exchanges. sts's server-side sources exchange once per
+// boundary; its client-side minter once for all of them. Each token is
+// checked against the emulator: it allows reading its own bucket only.
+func TestDownscope(t *testing.T) {
+	ctx := context.Background()
+	for _, lib := range downscopeLibs {
+		e := newEnv(t, ststest.Options{})
+		root := rootToken(t, e)
+		before := e.exchanges()
+		mk := downscoper(t, lib, e, root)
+		gets := make([]getter, boundaries)
+		for i := range gets {
+			gets[i] = mk(i)
+		}
+		for round := range 2 {
+			for i, get := range gets {
+				v, _, err := get(ctx)
+				if err != nil {
+					t.Fatalf("%s: boundary %d, round %d: %v", lib, i, round, err)
+				}
+				if i < 3 && round == 0 {
+					own, err := e.srv.Allows(v, "storage.objects.get", "//storage.googleapis.com/projects/_/buckets/"+bucket(i)+"/objects/x", "")
+					other, err2 := e.srv.Allows(v, "storage.objects.get", "//storage.googleapis.com/projects/_/buckets/"+bucket(i+1)+"/objects/x", "")
+					if !own || other || err != nil || err2 != nil {
+						t.Errorf("%s: token of boundary %d: allows own bucket %v (%v), other bucket %v (%v)", lib, i, own, err, other, err2)
+					}
+				}
+			}
+		}
+		n := e.exchanges() - before
+		t.Logf("%-10s boundaries=%d calls=%d exchanges=%d", lib, boundaries, 2*boundaries, n)
+		switch lib {
+		case "sts-server":
+			if n != boundaries {
+				t.Errorf("sts server-side: %d exchanges for %d boundaries asked twice; want %d", n, boundaries, boundaries)
+			}
+		case "sts-client":
+			if n != 1 {
+				t.Errorf("sts client-side: %d exchanges for %d boundaries asked twice; want 1", n, boundaries)
+			}
+		}
+	}
+}
+
+// BenchmarkDownscope measures the time to the first token of a new
+// boundary: build the boundary's source and get its token. For the anchors
+// and sts's server-side source that is one STS exchange (with the
+// in-process emulator's work included; see BenchmarkExchange's floor); for
+// sts's client-side minter it is compiling the boundary and minting
+// locally (the one intermediary exchange per 500 ops is included too).
+func BenchmarkDownscope(b *testing.B) {
+	ctx := context.Background()
+	for _, lib := range downscopeLibs {
+		b.Run("lib="+lib, func(b *testing.B) {
+			measureCPU(b, func(e *env) func(int) {
+				mk := downscoper(b, lib, e, rootToken(b, e))
+				return func(i int) {
+					if _, _, err := mk(i % boundaries)(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}

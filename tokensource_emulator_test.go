@@ -197,3 +197,26 @@ func TestEmulatorTruncatedAnswerRetried(t *testing.T) {
 		t.Fatalf("requests = %d, want 2", n)
 	}
 }
+
+// TestEmulatorClientCredentialsWithSpecialCharacters: Basic credentials are
+// form-encoded (RFC 6749 section 2.3.1) and the emulator decodes them.
+func TestEmulatorClientCredentialsWithSpecialCharacters(t *testing.T) {
+	id, secret := "client@example.com:42", "s3cr3t/+ with space%"
+	s := ststest.NewServer(ststest.Options{ClientID: id, ClientSecret: secret, RequireClientAuth: true})
+	defer s.Close()
+	cfg := emulatorConfig(s)
+	cfg.ClientID, cfg.ClientSecret = id, secret
+	ts, err := NewTokenSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClientSecret = "wrong"
+	x, _ := NewExchanger(cfg)
+	var se *Error
+	if _, err := x.Token(); !errors.As(err, &se) || se.Code != "invalid_client" {
+		t.Fatalf("wrong secret: err = %v", err)
+	}
+}

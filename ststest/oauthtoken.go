@@ -69,7 +69,7 @@ func (s *Server) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oe)
 		return
 	}
-	id, secret, ok := r.BasicAuth()
+	id, secret, ok := clientBasicAuth(r)
 	if !ok || id == "" {
 		writeOAuthError(w, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication (HTTP Basic) is required"})
 		return

@@ -345,7 +345,7 @@ func (s *Server) checkClient(r *http.Request, form url.Values) *oauthError {
 		}
 		return nil
 	}
-	id, secret, basic := r.BasicAuth()
+	id, secret, basic := clientBasicAuth(r)
 	if !basic && r.Header.Get("Authorization") != "" {
 		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "unsupported client authentication"}
 	}
@@ -364,6 +364,23 @@ func (s *Server) checkClient(r *http.Request, form url.Values) *oauthError {
 		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"}
 	}
 	return nil
+}
+
+// clientBasicAuth reads HTTP Basic client credentials, undoing the
+// form-encoding RFC 6749 section 2.3.1 applies to both parts. A part that is
+// not valid form-encoding is taken as it is.
+func clientBasicAuth(r *http.Request) (id, secret string, ok bool) {
+	id, secret, ok = r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	if u, err := url.QueryUnescape(id); err == nil {
+		id = u
+	}
+	if u, err := url.QueryUnescape(secret); err == nil {
+		secret = u
+	}
+	return id, secret, true
 }
 
 // serveToken answers POST /v1/token and /v1beta/token.

@@ -93,10 +93,12 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		d.exchange,
 		d.cached,
 		d.rotate,
+		d.retry,
 		d.impersonate,
 		d.serverSide,
 		d.clientSide,
 		d.introspect,
+		d.credentialFile,
 	}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {
@@ -221,7 +223,7 @@ const demoServiceAccount = "demo-runner@demo-project.iam.gserviceaccount.com"
 
 func (d *demo) impersonate(ctx context.Context) error {
 	d.header("Impersonate a service account with the federated token (IAM Credentials generateAccessToken)")
-	d.say("sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{Source: <step 3's source>,")
+	d.say("sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{Source: <the exchange source>,")
 	d.say("    TargetPrincipal: %s, Lifetime: 30m}) (here with the emulator's URL)", demoServiceAccount)
 	ts, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
 		Source:   d.base,
@@ -256,7 +258,7 @@ const demoBucket = "demo-bucket"
 func (d *demo) serverSide(ctx context.Context) error {
 	d.header("Downscope server-side: STS applies a Credential Access Boundary")
 	b := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(demoBucket, "roles/storage.objectViewer")}}
-	d.say("sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: <step 6's source>,")
+	d.say("sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: <the impersonated source>,")
 	d.say("    Boundary: {BucketRule(%q, \"roles/storage.objectViewer\")}})", demoBucket)
 	ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: d.sa, Boundary: b, TokenURL: d.emu.TokenURL()})
 	if err != nil {
@@ -287,7 +289,7 @@ func (d *demo) clientSide(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("m := downscope.NewMinter(downscope.Config{Source: <step 6's source>})")
+	d.say("m := downscope.NewMinter(downscope.Config{Source: <the impersonated source>})")
 	before := d.emu.Count("/v1/token")
 	var first string
 	for _, customer := range []string{"customer-a/", "customer-b/"} {
@@ -332,10 +334,10 @@ func (d *demo) introspect(ctx context.Context) error {
 		name  string
 		token string
 	}{
-		{"federated token (step 5)", d.tok.AccessToken},
-		{"service account token (step 6)", saTok.AccessToken},
-		{"server-side downscoped token (step 7)", d.down.AccessToken},
-		{"client-side downscoped token (step 8)", d.minted.AccessToken},
+		{"federated token", d.tok.AccessToken},
+		{"service account token", saTok.AccessToken},
+		{"server-side downscoped token", d.down.AccessToken},
+		{"client-side downscoped token", d.minted.AccessToken},
 		{"a made-up token", "not-a-token-the-emulator-issued"},
 	} {
 		r, err := in.Introspect(ctx, c.token)
@@ -348,6 +350,59 @@ func (d *demo) introspect(ctx context.Context) error {
 		}
 		d.say("%-38s active=true sub=%q expires in %s", c.name+":", r.Subject, until(r.Expiry))
 	}
+	return nil
+}
+
+func (d *demo) retry(ctx context.Context) error {
+	d.header("Survive the server: a 503 temporarily_unavailable is retried with jittered backoff")
+	d.emu.PushFaults(ststest.UnavailableFault(0))
+	d.base.Invalidate(nil)
+	before := d.emu.Count("/v1/token")
+	tok, err := d.base.TokenContext(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("the emulator answered the next exchange with 503; Token() still returned %s", preview(tok.AccessToken))
+	d.say("emulator token requests: %d -> %d (one failure, one retry); 400, 401, 403 and invalid_grant are not retried",
+		before, d.emu.Count("/v1/token"))
+	d.tok = tok
+	return nil
+}
+
+func (d *demo) credentialFile(ctx context.Context) error {
+	d.header("Load a credential configuration file, as gcloud iam workload-identity-pools create-cred-config writes")
+	cfg := map[string]any{
+		"type":                              "external_account",
+		"audience":                          demoAudience,
+		"subject_token_type":                sts.TokenTypeJWT,
+		"token_url":                         d.emu.TokenURL(),
+		"service_account_impersonation_url": d.emu.ImpersonationURL(demoServiceAccount),
+		"credential_source":                 map[string]any{"file": d.subject, "format": map[string]any{"type": "text"}},
+	}
+	raw, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(d.dir, "credentials.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return fmt.Errorf("writing credential file: %w", err)
+	}
+	d.say("file %s: external_account, file source, impersonation of %s", path, demoServiceAccount)
+	creds, err := sts.LoadCredentialsFile(path, sts.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	d.say("sts.LoadCredentialsFile: %v", creds)
+	tok, err := creds.TokenSource().TokenContext(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("token %s, expires in %s", preview(tok.AccessToken), until(tok.Expiry))
+	if info, ok := d.emu.Lookup(tok.AccessToken); ok {
+		d.say("the emulator issued it as %q to %q: the same pipeline, from the file", info.Kind, info.Subject)
+	}
+	d.say("the same file works with sts token --credentials FILE, and with Google Cloud clients")
+	d.say("through creds.TokenSource() (option.WithTokenSource) or creds.GoogleCredentials()")
 	return nil
 }
 

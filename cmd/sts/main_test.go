@@ -158,16 +158,21 @@ func TestDemo(t *testing.T) {
 		"same token: true",
 		`issued to subject "demo-workload-rotated"`,
 		`issued it as "impersonated" to "demo-runner@demo-project.iam.gserviceaccount.com"`,
-		"generateAccessToken requests 0 -> 1, exchanges 2 -> 2",
+		"generateAccessToken requests 0 -> 1, exchanges 4 -> 4",
 		`issued it as "downscoped"`,
-		"exchanges 2 -> 3, same token: true",
+		"exchanges 4 -> 5, same token: true",
 		"same intermediary token: true",
-		"exchanges for both tokens: 3 -> 4",
-		"server-side downscoped token (step 7): active=true",
-		"a made-up token:                       active=false",
+		"exchanges for both tokens: 5 -> 6",
+		"one failure, one retry",
+		`issued it as "impersonated" to "demo-runner@demo-project.iam.gserviceaccount.com": the same pipeline, from the file`,
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, re := range []string{`server-side downscoped token:\s+active=true`, `client-side downscoped token:\s+active=true`, `a made-up token:\s+active=false`} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("demo output does not match %s", re)
 		}
 	}
 	if m := issuedToken.FindString(r.stdout); m != "" {

@@ -299,7 +299,8 @@ func (c *CachedTokenSource) run(f *flight) {
 	c.flight = nil
 	f.tok, f.err = tok, err
 	c.mu.Unlock()
-	close(f.done)
+	// Log before waking the waiters, so that a caller holding the outcome
+	// also finds its log record.
 	if l := c.opts.Logger; l != nil {
 		if err == nil {
 			l.Debug("sts: token refreshed", "elapsed", now.Sub(start), "expiry", tok.Expiry)
@@ -307,6 +308,7 @@ func (c *CachedTokenSource) run(f *flight) {
 			l.Warn("sts: token refresh failed", "elapsed", now.Sub(start), "error", err.Error())
 		}
 	}
+	close(f.done)
 }
 
 func (c *CachedTokenSource) fetch(ctx context.Context) (tok *oauth2.Token, err error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -312,4 +313,47 @@ func ExampleLogin() {
 	// Output:
 	// external_account_authorized_user -rw-------
 	// true user@ststest.example
+}
+
+// Logging: give a config a *slog.Logger (or set GOOGLE_SDK_GO_LOGGING_LEVEL
+// to debug, info, warn or error to log JSON to standard error). Requests,
+// responses, retries and refreshes are logged; tokens and secrets never are.
+func ExampleConfig_logger() {
+	emu := ststest.NewUnstartedServer(ststest.Options{})
+	defer emu.Close()
+	emu.PushFaults(ststest.UnavailableFault(0)) // one 503, to show a retry
+
+	// Drop the attributes that change from run to run.
+	steady := func(_ []string, a slog.Attr) slog.Attr {
+		switch a.Key {
+		case slog.TimeKey, "elapsed", "expiry", "backoff":
+			return slog.Attr{}
+		}
+		return a
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: steady}))
+
+	ts, err := sts.NewTokenSource(sts.Config{
+		Subject:          sts.StaticSubject("subject-token-never-logged"),
+		SubjectTokenType: sts.TokenTypeJWT,
+		Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/oidc",
+		TokenURL:         emu.TokenURL(),
+		HTTPClient:       emu.Client(),
+		Retry:            sts.RetryPolicy{InitialBackoff: time.Millisecond},
+		Logger:           logger,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=1
+	// level=DEBUG msg="sts: response" op=exchange status=503
+	// level=DEBUG msg="sts: error response" op=exchange status=503 code=temporarily_unavailable
+	// level=INFO msg="sts: retrying" op=exchange attempt=2 cause="sts: exchange: status 503: temporarily_unavailable: the service is temporarily unavailable"
+	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=2
+	// level=DEBUG msg="sts: response" op=exchange status=200
+	// level=DEBUG msg="sts: token refreshed"
 }

@@ -127,7 +127,7 @@ func newGetter(tb testing.TB, lib string, e *env) getter {
 	return nil
 }
 
-func stsGetter(ts *sts.CachedTokenSource) getter {
+func stsGetter(ts sts.ContextTokenSource) getter {
 	return func(ctx context.Context) (string, time.Time, error) {
 		t, err := ts.TokenContext(ctx)
 		if err != nil {

@@ -3,29 +3,7 @@ package main
 import (
 	"encoding/json"
 	"testing"
-
-	"github.com/stsgo/sts"
 )
-
-func FuzzParseLoginConfig(f *testing.F) {
-	f.Add([]byte(`{"type":"external_account_authorized_user_login_config","audience":"//iam.googleapis.com/locations/global/workforcePools/p/providers/q","auth_url":"https://auth.cloud.google/authorize","token_url":"https://sts.googleapis.com/v1/oauthtoken","token_info_url":"https://sts.googleapis.com/v1/introspect","universe_domain":"googleapis.com"}`))
-	f.Add([]byte(`{"type":"external_account"}`))
-	f.Add([]byte(`{"type":"external_account_authorized_user_login_config","audience":7}`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte(`null`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var cfg sts.LoginConfig
-		if err := parseLoginConfig(data, &cfg); err != nil {
-			if cfg.Audience != "" {
-				t.Fatal("a rejected file changed the configuration")
-			}
-			return
-		}
-		if cfg.Audience == "" {
-			t.Fatal("accepted a file without audience")
-		}
-	})
-}
 
 func FuzzReplaceRefreshToken(f *testing.F) {
 	f.Add([]byte(`{"type":"external_account_authorized_user","refresh_token":"old","client_id":"c"}`), "new")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,9 +18,6 @@ import (
 // clientSecretEnv is the environment variable login reads the OAuth client
 // secret from when --client-secret-file is not given.
 const clientSecretEnv = "STS_CLIENT_SECRET"
-
-// loginConfigType is the type of gcloud's workforce login configuration.
-const loginConfigType = "external_account_authorized_user_login_config"
 
 func init() {
 	register("login", &command{
@@ -110,35 +106,9 @@ func init() {
 
 // readLoginConfig applies a gcloud workforce login configuration file.
 func readLoginConfig(path string, cfg *sts.LoginConfig) error {
-	data, err := readSmallFile(path)
+	lc, err := sts.ReadLoginConfigFile(path)
 	if err != nil {
-		return fmt.Errorf("login configuration: %w", err)
-	}
-	if err := parseLoginConfig(data, cfg); err != nil {
 		return fmt.Errorf("login configuration %s: %w", path, err)
-	}
-	return nil
-}
-
-// parseLoginConfig applies the JSON of a gcloud workforce login
-// configuration to cfg.
-func parseLoginConfig(data []byte, cfg *sts.LoginConfig) error {
-	var lc struct {
-		Type           string `json:"type"`
-		Audience       string `json:"audience"`
-		AuthURL        string `json:"auth_url"`
-		TokenURL       string `json:"token_url"`
-		TokenInfoURL   string `json:"token_info_url"`
-		UniverseDomain string `json:"universe_domain"`
-	}
-	if err := json.Unmarshal(data, &lc); err != nil {
-		return errors.New("not a valid JSON object with string fields")
-	}
-	if lc.Type != loginConfigType {
-		return fmt.Errorf("type is %q, want %q", truncate(lc.Type, 64), loginConfigType)
-	}
-	if lc.Audience == "" {
-		return errors.New("audience is missing")
 	}
 	cfg.Audience, cfg.AuthURL, cfg.TokenURL, cfg.TokenInfoURL, cfg.UniverseDomain =
 		lc.Audience, lc.AuthURL, lc.TokenURL, lc.TokenInfoURL, lc.UniverseDomain

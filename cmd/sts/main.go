@@ -138,7 +138,9 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "Run 'sts %s --help' for usage.\n", name)
 		return 2
 	}
-	fmt.Fprintf(e.stderr, "sts %s: %s\n", name, strings.TrimPrefix(err.Error(), "sts: "))
+	// Library errors start with "sts: "; the command's name already says it.
+	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "sts: "), ": sts: ", ": ")
+	fmt.Fprintf(e.stderr, "sts %s: %s\n", name, msg)
 	return 1
 }
 

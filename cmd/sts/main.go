@@ -94,12 +94,16 @@ func run(ctx context.Context, args []string, e *env) int {
 	switch name {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				fs := newFlagSet(args[1], e)
-				c.setup(fs)
-				printUsage(e.stdout, c, fs)
-				return 0
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(e.stderr, "sts: unknown command %q\n", truncate(args[1], 40))
+				topUsage(e.stderr)
+				return 2
 			}
+			fs := newFlagSet(args[1], e)
+			c.setup(fs)
+			printUsage(e.stdout, c, fs)
+			return 0
 		}
 		topUsage(e.stdout)
 		return 0

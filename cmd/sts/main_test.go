@@ -130,6 +130,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
 		{"no-such-command"},
+		{"help", "no-such-command"},
 		{"demo", "--no-such-flag"},
 		{"demo", "extra-argument"},
 		{"emulator", "--listen", "0.0.0.0:0"},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,10 +186,10 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// startEmulator runs `sts emulator` and returns its base URL, a stop
-// function that sends sig and returns the exit code, and the stdout and
-// stderr read so far.
-func startEmulator(t *testing.T, args ...string) (url string, cmd *exec.Cmd, rest *bytes.Buffer, stderr *bytes.Buffer) {
+// startEmulator runs `sts emulator` and returns its base URL, the command,
+// the banner it printed (up to its "Stop it with" line) and its stderr
+// (read it after cmd.Wait).
+func startEmulator(t *testing.T, args ...string) (url string, cmd *exec.Cmd, banner string, stderr *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -210,13 +211,17 @@ func startEmulator(t *testing.T, args ...string) (url string, cmd *exec.Cmd, res
 		}
 	})
 	br := bufio.NewReader(out)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the emulator's endpoint: %v (stderr %q)", err, stderr.String())
+	var b strings.Builder
+	for !strings.Contains(b.String(), "Stop it with") {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the emulator's banner: %v (got %q, stderr %q)", err, b.String(), stderr.String())
+		}
+		b.WriteString(line)
 	}
-	rest = &bytes.Buffer{}
-	go func() { _, _ = rest.ReadFrom(br) }()
-	return strings.TrimSpace(line), cmd, rest, stderr
+	go func() { _, _ = io.Copy(io.Discard, br) }() // until the pipe closes
+	url, _, _ = strings.Cut(b.String(), "\n")
+	return url, cmd, b.String(), stderr
 }
 
 func TestEmulatorServesAndStopsOnSignal(t *testing.T) {
@@ -291,5 +296,31 @@ func TestDemoDebugLogs(t *testing.T) {
 	}
 	if r := cli(t, []string{"GOOGLE_SDK_GO_LOGGING_LEVEL=bogus"}, "", "demo"); r.code != 0 || r.stderr != "" {
 		t.Errorf("an unknown level turned logging on: %q", r.stderr)
+	}
+}
+
+func TestEmulatorQuietAndEndpoints(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	url, cmd, banner, stderr := startEmulator(t, "--quiet")
+	r := cli(t, nil, "not-issued", "introspect", "--url", url+"/v1/introspect")
+	if r.code != 0 || !strings.Contains(r.stdout, "active:     false") {
+		t.Fatalf("introspect against the emulator: %+v", r)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("--quiet logged: %q", stderr.String())
+	}
+	for _, want := range []string{url + "/v1/token", url + "/v1/introspect", url + "/v1/oauthtoken", url + "/authorize",
+		url + "/v1/projects/-/serviceAccounts/SERVICE_ACCOUNT_EMAIL:generateAccessToken"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %s:\n%s", want, banner)
+		}
 	}
 }

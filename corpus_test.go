@@ -277,13 +277,13 @@ func relHTTPCorpus() []relHTTPCase {
 	return cs
 }
 
-// relHang marks the transport case where no response ever comes.
-var relHang = errors.New("hang")
+// errRelHang marks the transport case where no response ever comes.
+var errRelHang = errors.New("hang")
 
 // relCorpusHangs adds the cases that need the transport to block.
 func relCorpusHangs() []relHTTPCase {
 	return []relHTTPCase{
-		{name: "server never answers", ops: relAllOps, fail: relHang, want: "timed out"},
+		{name: "server never answers", ops: relAllOps, fail: errRelHang, want: "timed out"},
 	}
 }
 
@@ -295,7 +295,7 @@ func relClient(c relHTTPCase) *http.Client {
 			_ = r.Body.Close()
 		}
 		switch {
-		case c.fail == relHang:
+		case c.fail == errRelHang:
 			<-r.Context().Done()
 			return nil, r.Context().Err()
 		case c.fail != nil:

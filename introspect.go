@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -156,8 +154,7 @@ func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
 	in := &Introspector{
 		url:  u,
 		hint: hint,
-		doer: newHTTPDoer(opts.HTTPClient, opts.Timeout, opts.Retry, opts.Logger,
-			fmt.Sprintf("gl-go/%s sts/%s", strings.TrimPrefix(runtime.Version(), "go"), Version)),
+		doer: newHTTPDoer(opts.HTTPClient, opts.Timeout, opts.Retry, opts.Logger, baseAPIClientHeader()),
 	}
 	if opts.ClientID != "" {
 		in.authHeader = basicAuth(opts.ClientID, opts.ClientSecret)

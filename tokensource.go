@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"time"
 
@@ -328,8 +327,8 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 // apiClientHeader builds the x-goog-api-client value Google's libraries send
 // for external accounts, naming this package.
 func apiClientHeader(source string, impersonating, lifetime bool) string {
-	return fmt.Sprintf("gl-go/%s sts/%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
-		strings.TrimPrefix(runtime.Version(), "go"), Version, source, impersonating, lifetime)
+	return fmt.Sprintf("%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
+		baseAPIClientHeader(), source, impersonating, lifetime)
 }
 
 // Token performs an exchange with context.Background().

@@ -373,7 +373,7 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 		}
 		r, ok := awssub.RegionFromZone(string(body))
 		if !ok {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata returned an invalid availability zone %q", truncateForError(string(body), 64))}
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned an invalid availability zone " + quoteIfPlain(strings.TrimSpace(string(body)))}
 		}
 		c.region = r
 	}
@@ -386,8 +386,10 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 		if i := strings.IndexByte(role, '\n'); i >= 0 {
 			role = strings.TrimSpace(role[:i])
 		}
-		if role == "" || strings.ContainsAny(role, "/?#\\ \t\r") {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata returned an invalid role name %q", truncateForError(role, 64))}
+		if !awssub.ValidRoleName(role) {
+			// A role name goes into the next request's path: anything else
+			// (credentials JSON from a misconfigured URL, say) must not.
+			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned an invalid role name " + quoteIfPlain(role)}
 		}
 		body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), hdr, "role credentials")
 		if err != nil {
@@ -456,9 +458,13 @@ func stripURLError(err error) error {
 	return err
 }
 
-func truncateForError(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "…"
+// quoteIfPlain quotes a short metadata answer made of name characters, and
+// otherwise gives only its length: a misconfigured URL may serve credentials.
+func quoteIfPlain(s string) string {
+	if len(s) <= 64 && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	}) {
+		return fmt.Sprintf("%q", s)
 	}
-	return s
+	return fmt.Sprintf("(%d bytes)", len(s))
 }

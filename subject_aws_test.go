@@ -418,6 +418,8 @@ func TestAWSSubjectMetadataFailures(t *testing.T) {
 		{"role 500", "/latest/meta-data/iam/security-credentials", status(500), 500, true, "role name"},
 		{"role empty", "/latest/meta-data/iam/security-credentials", body(""), 0, false, "invalid role name"},
 		{"role with slash", "/latest/meta-data/iam/security-credentials", body("../admin"), 0, false, "invalid role name"},
+		{"role is credentials JSON", "/latest/meta-data/iam/security-credentials", body(`{"AccessKeyId":"A","SecretAccessKey":"` + testAWSSecret + `","Token":"` + testAWSToken + `"}`), 0, false, "invalid role name"},
+		{"zone is credentials JSON", "/latest/meta-data/placement/availability-zone", body(`{"SecretAccessKey":"` + testAWSSecret + `"}`), 0, false, "invalid availability zone"},
 		{"creds 404", credPath, status(404), 404, false, "role credentials"},
 		{"creds not JSON", credPath, body("<html>" + testAWSSecret), 0, false, "not a JSON object"},
 		{"creds failure code", credPath, body(`{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A","SecretAccessKey":"` + testAWSSecret + `"}`), 0, false, "AssumeRoleUnauthorizedAccess"},

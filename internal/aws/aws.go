@@ -124,6 +124,20 @@ func ValidRegion(s string) bool {
 	return true
 }
 
+// ValidRoleName reports whether s is an IAM role name: 1 to 64 characters,
+// each a letter, a digit or one of "+=,.@_-".
+func ValidRoleName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("+=,.@_-", c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // RegionFromZone turns an availability zone ("us-east-2b") into its region
 // ("us-east-2") by dropping the zone letter, as the metadata service's
 // placement/availability-zone answers with a zone. Surrounding white space is

@@ -331,3 +331,16 @@ func referenceAuthorization(t *testing.T, r *Request, creds sdkaws.Credentials, 
 	scope := ts.Format("20060102") + "/" + region + "/sts/aws4_request"
 	return "AWS4-HMAC-SHA256 Credential=" + creds.AccessKeyID + "/" + scope + ", SignedHeaders=" + referenceSignedHeaders(in) + ", Signature=" + referenceSignature(in)
 }
+
+func TestValidRoleName(t *testing.T) {
+	for _, s := range []string{"my-role", "Role_1", "a+b=c,d.e@f", strings.Repeat("r", 64)} {
+		if !ValidRoleName(s) {
+			t.Errorf("ValidRoleName(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "../admin", "role name", "a/b", `{"AccessKeyId":"A"}`, strings.Repeat("r", 65), "rôle"} {
+		if ValidRoleName(s) {
+			t.Errorf("ValidRoleName(%q) = true", s)
+		}
+	}
+}

@@ -245,6 +245,15 @@ func (c *CachedTokenSource) wait(ctx context.Context) (*oauth2.Token, error) {
 		return e.tok, nil
 	}
 	f := c.flight
+	if f == nil && ctx.Done() == nil {
+		// This caller cannot stop waiting, so it runs the refresh itself:
+		// no goroutine to start, grow a stack for and hand over to.
+		// Others join the flight as usual.
+		f = c.newFlightLocked()
+		c.mu.Unlock()
+		c.run(f)
+		return f.tok, f.err
+	}
 	if f == nil {
 		f = c.startLocked()
 	}
@@ -257,11 +266,18 @@ func (c *CachedTokenSource) wait(ctx context.Context) (*oauth2.Token, error) {
 	}
 }
 
+// startLocked starts a refresh in a new goroutine.
 func (c *CachedTokenSource) startLocked() *flight {
+	f := c.newFlightLocked()
+	go c.run(f)
+	return f
+}
+
+// newFlightLocked registers a refresh, for the caller to run.
+func (c *CachedTokenSource) newFlightLocked() *flight {
 	f := &flight{done: make(chan struct{})}
 	c.flight = f
 	c.quiet.Store(math.MaxInt64)
-	go c.run(f)
 	return f
 }
 

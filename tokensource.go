@@ -232,6 +232,9 @@ func validDomain(d string) bool {
 }
 
 func (c *Config) optionsJSON() ([]byte, error) {
+	if len(c.Options) == 0 && len(c.accessBoundary) == 0 && (c.WorkforcePoolUserProject == "" || c.ClientID != "") {
+		return nil, nil // the common case: no options, nothing to build
+	}
 	opts := make(map[string]any, len(c.Options)+2)
 	for k, v := range c.Options {
 		if k == "userProject" || k == "accessBoundary" {
@@ -375,7 +378,7 @@ func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenRes
 		method:      http.MethodPost,
 		url:         x.tokenURL,
 		contentType: "application/x-www-form-urlencoded",
-		body:        []byte(req.Form().Encode()),
+		body:        req.Encode(),
 		header:      hdr,
 	})
 	if err != nil {

@@ -234,7 +234,9 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 	resp, err := d.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, &Error{Op: r.op, Err: ctx.Err()}
+			// The call's own deadline is a time-out (temporary); a
+			// cancellation is not.
+			return nil, newTransportError(r.op, fmt.Errorf("%s %s: %w", r.method, endpoint, ctx.Err()))
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -255,7 +257,9 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 			return nil, &Error{Op: r.op, StatusCode: resp.StatusCode, Err: err}
 		}
 		if ctx.Err() != nil {
-			return nil, &Error{Op: r.op, StatusCode: resp.StatusCode, Err: ctx.Err()}
+			e := newTransportError(r.op, fmt.Errorf("reading response: %w", ctx.Err()))
+			e.StatusCode = resp.StatusCode
+			return nil, e
 		}
 		if actx.Err() != nil {
 			err = fmt.Errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)

@@ -349,6 +349,7 @@ func ExampleConfig_logger() {
 		log.Fatal(err)
 	}
 	// Output:
+	// level=DEBUG msg="sts: subject token" source=static
 	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=1
 	// level=DEBUG msg="sts: response" op=exchange status=503
 	// level=DEBUG msg="sts: error response" op=exchange status=503 code=temporarily_unavailable

@@ -79,7 +79,7 @@ func TestLogsRedactSecrets(t *testing.T) {
 		synctest.Wait()
 
 		out := sink.String()
-		for _, want := range []string{`"msg":"sts: request"`, `"msg":"sts: response"`, `"msg":"sts: retrying"`,
+		for _, want := range []string{`"msg":"sts: subject token"`, `"msg":"sts: request"`, `"msg":"sts: response"`, `"msg":"sts: retrying"`,
 			`"msg":"sts: token refreshed"`, `"msg":"sts: token refresh failed"`, `"msg":"sts: error response"`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("log lacks %s:\n%s", want, out)

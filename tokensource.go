@@ -275,6 +275,7 @@ type Exchanger struct {
 	resource   string
 	tokenURL   string
 	authHeader string
+	kind       string // subject source, for logs
 	doer       *httpDoer
 }
 
@@ -318,6 +319,7 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 		options:    opts,
 		resource:   cfg.Resource,
 		tokenURL:   tokenURL,
+		kind:       subjectKind(cfg.Subject),
 		doer: newHTTPDoer(client, cfg.Timeout, cfg.Retry, cfg.Logger,
 			apiClientHeader(subjectKind(cfg.Subject), cfg.impersonating, cfg.lifetimeSet)),
 	}
@@ -345,10 +347,13 @@ func (x *Exchanger) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 
 // exchange returns the token and the raw response (for session keys).
 func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenResponse, error) {
+	fetched := time.Now()
 	subject, subjectExpiry, err := fetchSubject(ctx, x.subject, x.subjectReq)
 	if err != nil {
+		x.doer.log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
 		return nil, nil, err
 	}
+	x.doer.log(ctx, slog.LevelDebug, "sts: subject token", "source", x.kind, "elapsed", time.Since(fetched))
 	req := wire.TokenRequest{
 		RequestedTokenType: x.requested,
 		SubjectToken:       subject,

@@ -233,6 +233,11 @@ func (c *CachedTokenSource) refreshAhead() {
 	if c.flight != nil || time.Now().Before(c.retryAt) {
 		return
 	}
+	// The caller saw a stale token, but a refresh may have replaced it
+	// since: then there is nothing to do.
+	if e := c.cur.Load(); e != nil && time.Now().UnixNano() < e.staleAt {
+		return
+	}
 	c.startLocked()
 }
 

@@ -273,6 +273,10 @@ func (m *Minter) startIfIdle() {
 	if m.flight != nil || time.Now().Before(m.retryAt) {
 		return
 	}
+	// A fetch may have replaced the token the caller saw since it looked.
+	if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.refreshAt {
+		return
+	}
 	m.startLocked()
 }
 

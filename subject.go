@@ -242,7 +242,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", &Error{Op: "subject", Err: fmt.Errorf("GET %s: %w", endpoint, err), temporary: true}
+		return "", newTransportError("subject", fmt.Errorf("GET %s: %w", endpoint, err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
@@ -263,9 +263,14 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	return tok, nil
 }
 
-// String describes u without header values.
+// String describes u without header values, and without the URL's query or
+// user information.
 func (u URLSubject) String() string {
-	return fmt.Sprintf("sts.URLSubject{URL:%q Headers:%d}", u.URL, len(u.Headers))
+	shown := "(not a URL)"
+	if p, err := url.Parse(u.URL); err == nil {
+		shown = redactURL(p)
+	}
+	return fmt.Sprintf("sts.URLSubject{URL:%q Headers:%d}", shown, len(u.Headers))
 }
 
 // GoString is String, so %#v redacts too.

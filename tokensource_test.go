@@ -504,7 +504,7 @@ func TestLoopbackHTTPAllowed(t *testing.T) {
 func TestSecretsRedactedInStrings(t *testing.T) {
 	cfg := Config{Subject: StaticSubject(secretSubject), SubjectTokenType: TokenTypeJWT, Audience: testAudience,
 		ClientID: "id", ClientSecret: secretClientSecret}
-	u := URLSubject{URL: "http://x", Headers: map[string]string{"Authorization": "Bearer " + secretSubject}}
+	u := URLSubject{URL: "http://x/token?key=" + secretSubject, Headers: map[string]string{"Authorization": "Bearer " + secretSubject}}
 	x, _ := NewExchanger(cfg)
 	c, _ := NewTokenSource(cfg)
 	for _, s := range []string{

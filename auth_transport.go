@@ -12,9 +12,10 @@ import (
 // token of Source and, when QuotaProject is set, bills it to that project
 // with the x-goog-user-project header (as Google's client libraries do with a
 // credential file's quota_project_id). A request that already carries
-// x-goog-user-project keeps it. If Source is a *CachedTokenSource, a 401
-// answer invalidates the token that was used, so the next request gets a
-// fresh one (the 401 itself is returned: the request is not resent).
+// x-goog-user-project keeps it. If Source has an Invalidate(*oauth2.Token)
+// method (CachedTokenSource, DownscopedTokenSource), a 401 answer
+// invalidates the token that was used, so the next request gets a fresh one
+// (the 401 itself is returned: the request is not resent).
 type AuthTransport struct {
 	// Source supplies the tokens. Required. If it implements
 	// ContextTokenSource, the request's context is passed on.
@@ -66,9 +67,18 @@ func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {
-		if c, ok := t.Source.(*CachedTokenSource); ok {
-			c.Invalidate(tok)
-		}
+		invalidate(t.Source, tok)
 	}
 	return resp, err
+}
+
+// invalidator is implemented by the caching sources of the package.
+type invalidator interface{ Invalidate(tok *oauth2.Token) }
+
+// invalidate drops tok from src's cache, if src has one: call it when a
+// server rejected tok.
+func invalidate(src oauth2.TokenSource, tok *oauth2.Token) {
+	if c, ok := src.(invalidator); ok {
+		c.Invalidate(tok)
+	}
 }

@@ -865,3 +865,35 @@ func TestCredentialsIntrospectOptions(t *testing.T) {
 		t.Errorf("refreshed token introspected inactive: %+v", info)
 	}
 }
+
+// recordingInvalidator is a token source with an Invalidate method that is
+// not a *CachedTokenSource.
+type recordingInvalidator struct {
+	tok         *oauth2.Token
+	invalidated []*oauth2.Token
+}
+
+func (r *recordingInvalidator) Token() (*oauth2.Token, error) { return r.tok, nil }
+func (r *recordingInvalidator) Invalidate(tok *oauth2.Token) {
+	r.invalidated = append(r.invalidated, tok)
+}
+
+// TestAuthTransportInvalidatesAnyCache checks that a 401 reaches the
+// Invalidate method of any source that has one (DownscopedTokenSource, or a
+// caller's own cache), not only a *CachedTokenSource.
+func TestAuthTransportInvalidatesAnyCache(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer api.Close()
+	src := &recordingInvalidator{tok: &oauth2.Token{AccessToken: "tok"}}
+	hc := &http.Client{Transport: &AuthTransport{Source: src, Base: api.Client().Transport}}
+	resp, err := hc.Get(api.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(src.invalidated) != 1 || src.invalidated[0] != src.tok {
+		t.Errorf("Invalidate calls = %v, want one with the token used", src.invalidated)
+	}
+}

@@ -326,8 +326,8 @@ func (im *Impersonator) TokenContext(ctx context.Context) (*oauth2.Token, error)
 		// IAM refused the caller's token: let a cached source fetch a new
 		// one for the next attempt instead of serving the rejected one.
 		var se *Error
-		if c, ok := im.src.(*CachedTokenSource); ok && errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized {
-			c.Invalidate(src)
+		if errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized {
+			invalidate(im.src, src)
 		}
 		return nil, err
 	}

@@ -83,23 +83,16 @@ func (c *AuthorizedUserConfig) validate() (tokenURL string, err error) {
 	if c.ClientSecret == "" {
 		return "", invalid("AuthorizedUserConfig.ClientSecret", "must not be empty")
 	}
-	if c.UniverseDomain != "" && !validDomain(c.UniverseDomain) {
-		return "", invalid("AuthorizedUserConfig.UniverseDomain", "%q is not a domain name", truncateString(c.UniverseDomain, 100))
+	if err := checkUniverse("AuthorizedUserConfig.UniverseDomain", c.UniverseDomain); err != nil {
+		return "", err
 	}
 	tokenURL = c.TokenURL
 	if tokenURL == "" {
-		u := c.UniverseDomain
-		if u == "" {
-			u = DefaultUniverseDomain
-		}
-		tokenURL = "https://sts." + u + "/v1/oauthtoken"
+		tokenURL = stsEndpoint(c.UniverseDomain, "/v1/oauthtoken")
 	} else if err := checkEndpoint("AuthorizedUserConfig.TokenURL", tokenURL); err != nil {
 		return "", err
 	}
-	if c.Timeout < 0 {
-		return "", invalid("AuthorizedUserConfig.Timeout", "must not be negative")
-	}
-	if err := c.Retry.validate("AuthorizedUserConfig.Retry"); err != nil {
+	if err := checkAttempts("AuthorizedUserConfig", c.Timeout, c.Retry); err != nil {
 		return "", err
 	}
 	return tokenURL, nil

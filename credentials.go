@@ -288,10 +288,7 @@ func checkLoadOptions(o *LoadOptions) error {
 	if o.Scopes != nil && len(o.Scopes) == 0 {
 		return invalid("LoadOptions.Scopes", "must hold at least one scope (nil means cloud-platform)")
 	}
-	if o.Timeout < 0 {
-		return invalid("LoadOptions.Timeout", "must not be negative")
-	}
-	if err := o.Retry.validate("LoadOptions.Retry"); err != nil {
+	if err := checkAttempts("LoadOptions", o.Timeout, o.Retry); err != nil {
 		return err
 	}
 	if err := o.Cache.validate(); err != nil {

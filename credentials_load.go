@@ -122,8 +122,8 @@ func fileUniverse(f *credentialsFile) (string, error) {
 	if u == "" {
 		return "", invalid("universe_domain", "must not be empty when present")
 	}
-	if !validDomain(u) {
-		return "", invalid("universe_domain", "%q is not a domain name", truncateString(u, 100))
+	if err := checkUniverse("universe_domain", u); err != nil {
+		return "", err
 	}
 	return u, nil
 }
@@ -182,7 +182,7 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 		return nil, err
 	}
 	if tokenInfoURL == "" {
-		tokenInfoURL = "https://sts." + universe + "/v1/introspect"
+		tokenInfoURL = stsEndpoint(universe, "/v1/introspect")
 	}
 	var impURL, email string
 	if f.ServiceAccountImpersonationURL != nil {
@@ -244,7 +244,7 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 		if src.mtls {
 			tokenURL = "https://sts.mtls." + universe + "/v1/token"
 		} else {
-			tokenURL = "https://sts." + universe + "/v1/token"
+			tokenURL = stsEndpoint(universe, "/v1/token")
 		}
 	}
 
@@ -339,14 +339,14 @@ func loadAuthorizedUser(f *credentialsFile, o *LoadOptions) (*Credentials, error
 		return nil, err
 	}
 	if tokenURL == "" {
-		tokenURL = "https://sts." + universe + "/v1/oauthtoken"
+		tokenURL = stsEndpoint(universe, "/v1/oauthtoken")
 	}
 	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL)
 	if err != nil {
 		return nil, err
 	}
 	if tokenInfoURL == "" {
-		tokenInfoURL = "https://sts." + universe + "/v1/introspect"
+		tokenInfoURL = stsEndpoint(universe, "/v1/introspect")
 	}
 	revokeURL, err := optionalEndpoint("revoke_url", f.RevokeURL)
 	if err != nil {

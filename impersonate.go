@@ -158,8 +158,8 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 	if c.Source == nil {
 		return "", "", invalid("ImpersonationConfig.Source", "must not be nil")
 	}
-	if c.UniverseDomain != "" && !validDomain(c.UniverseDomain) {
-		return "", "", invalid("ImpersonationConfig.UniverseDomain", "%q is not a domain name", truncateString(c.UniverseDomain, 100))
+	if err := checkUniverse("ImpersonationConfig.UniverseDomain", c.UniverseDomain); err != nil {
+		return "", "", err
 	}
 	switch {
 	case c.URL != "":
@@ -199,10 +199,7 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 			return "", "", err
 		}
 	}
-	if c.Timeout < 0 {
-		return "", "", invalid("ImpersonationConfig.Timeout", "must not be negative")
-	}
-	if err := c.Retry.validate("ImpersonationConfig.Retry"); err != nil {
+	if err := checkAttempts("ImpersonationConfig", c.Timeout, c.Retry); err != nil {
 		return "", "", err
 	}
 	return endpoint, principal, nil

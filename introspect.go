@@ -63,8 +63,8 @@ func (o *IntrospectOptions) validate() error {
 			return err
 		}
 	}
-	if o.UniverseDomain != "" && !validDomain(o.UniverseDomain) {
-		return invalid("IntrospectOptions.UniverseDomain", "%q is not a domain name", truncateString(o.UniverseDomain, 100))
+	if err := checkUniverse("IntrospectOptions.UniverseDomain", o.UniverseDomain); err != nil {
+		return err
 	}
 	switch o.TokenTypeHint {
 	case "", TokenTypeAccessToken, "access_token":
@@ -78,10 +78,7 @@ func (o *IntrospectOptions) validate() error {
 		}
 		return invalid("IntrospectOptions.ClientSecret", "must be set when ClientID is")
 	}
-	if o.Timeout < 0 {
-		return invalid("IntrospectOptions.Timeout", "must not be negative")
-	}
-	return o.Retry.validate("IntrospectOptions.Retry")
+	return checkAttempts("IntrospectOptions", o.Timeout, o.Retry)
 }
 
 // Introspection is what STS says about a token (RFC 7662 section 2.2). An
@@ -139,13 +136,9 @@ func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	universe := opts.UniverseDomain
-	if universe == "" {
-		universe = DefaultUniverseDomain
-	}
 	u := opts.URL
 	if u == "" {
-		u = "https://sts." + universe + "/v1/introspect"
+		u = stsEndpoint(opts.UniverseDomain, "/v1/introspect")
 	}
 	hint := opts.TokenTypeHint
 	if hint == "" {

@@ -143,10 +143,11 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 		}
 	}
 	p := &loginPlan{audience: c.Audience, universe: c.UniverseDomain, path: c.RedirectPath, listen: c.ListenAddr}
+	if err := checkUniverse("LoginConfig.UniverseDomain", p.universe); err != nil {
+		return nil, err
+	}
 	if p.universe == "" {
 		p.universe = DefaultUniverseDomain
-	} else if !validDomain(p.universe) {
-		return nil, invalid("LoginConfig.UniverseDomain", "%q is not a domain name", truncateString(p.universe, 100))
 	}
 	// provider_name is the audience without its "//iam.<universe>/" prefix.
 	_, p.provider, _ = strings.Cut(strings.TrimPrefix(c.Audience, "//"), "/")
@@ -157,9 +158,9 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 		dst   *string
 	}{
 		{"LoginConfig.AuthURL", c.AuthURL, "", &p.authURL},
-		{"LoginConfig.TokenURL", c.TokenURL, "https://sts." + p.universe + "/v1/oauthtoken", &p.tokenURL},
-		{"LoginConfig.TokenInfoURL", c.TokenInfoURL, "https://sts." + p.universe + "/v1/introspect", &p.infoURL},
-		{"LoginConfig.RevokeURL", c.RevokeURL, "https://sts." + p.universe + "/v1/revoke", &p.revoke},
+		{"LoginConfig.TokenURL", c.TokenURL, stsEndpoint(p.universe, "/v1/oauthtoken"), &p.tokenURL},
+		{"LoginConfig.TokenInfoURL", c.TokenInfoURL, stsEndpoint(p.universe, "/v1/introspect"), &p.infoURL},
+		{"LoginConfig.RevokeURL", c.RevokeURL, stsEndpoint(p.universe, "/v1/revoke"), &p.revoke},
 	}
 	if p.universe == DefaultUniverseDomain {
 		urls[0].def = DefaultWorkforceAuthURL

@@ -177,18 +177,15 @@ func (c *Config) validate() error {
 			return invalid("Config.Resource", "must be an absolute URI")
 		}
 	}
-	if c.UniverseDomain != "" && !validDomain(c.UniverseDomain) {
-		return invalid("Config.UniverseDomain", "%q is not a domain name", truncateString(c.UniverseDomain, 100))
+	if err := checkUniverse("Config.UniverseDomain", c.UniverseDomain); err != nil {
+		return err
 	}
 	if c.TokenURL != "" {
 		if err := checkEndpoint("Config.TokenURL", c.TokenURL); err != nil {
 			return err
 		}
 	}
-	if c.Timeout < 0 {
-		return invalid("Config.Timeout", "must not be negative")
-	}
-	if err := c.Retry.validate("Config.Retry"); err != nil {
+	if err := checkAttempts("Config", c.Timeout, c.Retry); err != nil {
 		return err
 	}
 	if _, err := c.optionsJSON(); err != nil {
@@ -285,13 +282,9 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 		return nil, err
 	}
 	opts, _ := cfg.optionsJSON()
-	universe := cfg.UniverseDomain
-	if universe == "" {
-		universe = DefaultUniverseDomain
-	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
-		tokenURL = "https://sts." + universe + "/v1/token"
+		tokenURL = stsEndpoint(cfg.UniverseDomain, "/v1/token")
 	}
 	scopes := cfg.Scopes
 	if scopes == nil {

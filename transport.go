@@ -64,6 +64,33 @@ func checkEndpoint(field, raw string) error {
 	}
 }
 
+// checkUniverse rejects a universe domain that is set but is not a domain
+// name. field names the configuration field.
+func checkUniverse(field, domain string) error {
+	if domain != "" && !validDomain(domain) {
+		return invalid(field, "%q is not a domain name", truncateString(domain, 100))
+	}
+	return nil
+}
+
+// checkAttempts checks the Timeout and Retry fields every configuration of
+// an HTTP caller has; config names the configuration type.
+func checkAttempts(config string, timeout time.Duration, retry RetryPolicy) error {
+	if timeout < 0 {
+		return invalid(config+".Timeout", "must not be negative")
+	}
+	return retry.validate(config + ".Retry")
+}
+
+// stsEndpoint returns the default URL of an STS method, such as
+// "/v1/token", in a universe ("" means DefaultUniverseDomain).
+func stsEndpoint(universe, path string) string {
+	if universe == "" {
+		universe = DefaultUniverseDomain
+	}
+	return "https://sts." + universe + path
+}
+
 // IsLoopback reports whether host (a host name or IP literal, without port)
 // is a loopback address: "localhost", 127.0.0.0/8 or ::1.
 func IsLoopback(host string) bool {

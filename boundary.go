@@ -456,8 +456,8 @@ func (c DownscopeConfig) GoString() string { return c.String() }
 // context (see withRoot), so that each layer can tell whether the root token
 // changed since its last exchange.
 func (c DownscopeConfig) exchangeConfig(requested string) (Config, error) {
-	if c.Source == nil {
-		return Config{}, invalid("DownscopeConfig.Source", "must not be nil")
+	if err := c.validate(); err != nil {
+		return Config{}, err
 	}
 	return Config{
 		Subject:            pinnedRoot{},
@@ -472,6 +472,23 @@ func (c DownscopeConfig) exchangeConfig(requested string) (Config, error) {
 		Cache:              c.Cache,
 		Logger:             c.Logger,
 	}, nil
+}
+
+// validate checks the fields both kinds of downscoping use, naming them as
+// DownscopeConfig fields (the Config built from them is valid then).
+func (c DownscopeConfig) validate() error {
+	if c.Source == nil {
+		return invalid("DownscopeConfig.Source", "must not be nil")
+	}
+	if c.TokenURL != "" {
+		if err := checkEndpoint("DownscopeConfig.TokenURL", c.TokenURL); err != nil {
+			return err
+		}
+	}
+	if err := checkUniverse("DownscopeConfig.UniverseDomain", c.UniverseDomain); err != nil {
+		return err
+	}
+	return checkAttempts("DownscopeConfig", c.Timeout, c.Retry)
 }
 
 // rootKey carries the root token of one exchange in its context.

@@ -140,7 +140,10 @@ func TestDownscopedConfigErrors(t *testing.T) {
 		{DownscopeConfig{Source: root}, "DownscopeConfig.Boundary"},
 		{DownscopeConfig{Source: root, Boundary: &AccessBoundary{}}, "AccessBoundary.Rules"},
 		{DownscopeConfig{Source: root, Boundary: &AccessBoundary{Rules: rules(11)}}, "AccessBoundary.Rules"},
-		{DownscopeConfig{Source: root, Boundary: dsBoundary(), TokenURL: "http://sts.example.com/v1/token"}, "Config.TokenURL"},
+		{DownscopeConfig{Source: root, Boundary: dsBoundary(), TokenURL: "http://sts.example.com/v1/token"}, "DownscopeConfig.TokenURL"},
+		{DownscopeConfig{Source: root, Boundary: dsBoundary(), UniverseDomain: "bad domain"}, "DownscopeConfig.UniverseDomain"},
+		{DownscopeConfig{Source: root, Boundary: dsBoundary(), Timeout: -1}, "DownscopeConfig.Timeout"},
+		{DownscopeConfig{Source: root, Boundary: dsBoundary(), Retry: RetryPolicy{MaxAttempts: -1}}, "DownscopeConfig.Retry.MaxAttempts"},
 		{DownscopeConfig{Source: root, Boundary: dsBoundary(), Cache: CacheOptions{StaleFraction: 2}}, "CacheOptions.StaleFraction"},
 	} {
 		_, err := NewDownscopedTokenSource(tc.cfg)

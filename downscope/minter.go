@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,8 +201,14 @@ func NewMinter(cfg Config) (*Minter, error) {
 		Logger:         cfg.Logger,
 	})
 	if err != nil {
-		// Field names match: the exchange validates Config.TokenURL,
-		// Config.Timeout, Config.Retry… as this Config spells them.
+		// The exchange names the fields as sts.DownscopeConfig's, which
+		// this Config shares.
+		var ve *sts.ValidationError
+		if errors.As(err, &ve) {
+			if rest, ok := strings.CutPrefix(ve.Field, "DownscopeConfig."); ok {
+				return nil, &sts.ValidationError{Field: "Config." + rest, Reason: ve.Reason}
+			}
+		}
 		return nil, err
 	}
 	m.x = x

@@ -461,6 +461,8 @@ func TestMinterErrors(t *testing.T) {
 		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), TokenURL: "http://example.com/v1/token"}, "Config.TokenURL"},
 		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), BlockingWindow: time.Hour}, "Config.BlockingWindow"},
 		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), RefreshWindow: -1}, "Config.RefreshWindow"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), Timeout: -1}, "Config.Timeout"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), Retry: sts.RetryPolicy{MaxAttempts: 99}}, "Config.Retry.MaxAttempts"},
 	}
 	for _, b := range bad {
 		_, err := downscope.NewMinter(b.cfg)

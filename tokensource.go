@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -325,8 +326,23 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 // apiClientHeader builds the x-goog-api-client value Google's libraries send
 // for external accounts, naming this package.
 func apiClientHeader(source string, impersonating, lifetime bool) string {
-	return fmt.Sprintf("%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
+	key := apiClientKey{source, impersonating, lifetime}
+	if h, ok := apiClientHeaders.Load(key); ok {
+		return h.(string)
+	}
+	h := fmt.Sprintf("%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
 		baseAPIClientHeader(), source, impersonating, lifetime)
+	apiClientHeaders.Store(key, h)
+	return h
+}
+
+// apiClientHeaders memoizes apiClientHeader, so that sources share one
+// string (there are a handful of source kinds).
+var apiClientHeaders sync.Map // apiClientKey → string
+
+type apiClientKey struct {
+	source                  string
+	impersonating, lifetime bool
 }
 
 // Token performs an exchange with context.Background().
@@ -366,9 +382,9 @@ func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenRes
 		}
 		req.ActorToken, req.ActorTokenType = actor, x.actorType
 	}
-	hdr := http.Header{}
+	var hdr http.Header
 	if x.authHeader != "" {
-		hdr.Set("Authorization", x.authHeader)
+		hdr = http.Header{"Authorization": {x.authHeader}}
 	}
 	start := time.Now()
 	body, err := x.doer.do(ctx, &request{

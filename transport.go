@@ -255,11 +255,13 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 	if d.apiInfo != "" {
 		req.Header.Set("X-Goog-Api-Client", d.apiInfo)
 	}
-	endpoint := redactURL(req.URL)
-	d.log(ctx, slog.LevelDebug, "sts: request", "op", r.op, "method", r.method, "url", endpoint, "attempt", n)
+	if d.logger != nil {
+		d.log(ctx, slog.LevelDebug, "sts: request", "op", r.op, "method", r.method, "url", redactURL(req.URL), "attempt", n)
+	}
 	start := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
+		endpoint := redactURL(req.URL)
 		if ctx.Err() != nil {
 			// The call's own deadline is a time-out (temporary); a
 			// cancellation is not.
@@ -278,7 +280,9 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 	}
 	defer resp.Body.Close()
 	body, err := wire.ReadBody(resp.Body)
-	d.log(ctx, slog.LevelDebug, "sts: response", "op", r.op, "status", resp.StatusCode, "elapsed", time.Since(start))
+	if d.logger != nil { // the arguments would allocate even unlogged
+		d.log(ctx, slog.LevelDebug, "sts: response", "op", r.op, "status", resp.StatusCode, "elapsed", time.Since(start))
+	}
 	if err != nil {
 		if errors.Is(err, wire.ErrBodyTooLarge) {
 			return nil, &Error{Op: r.op, StatusCode: resp.StatusCode, Err: err}

@@ -15,7 +15,7 @@ import (
 // calls over GOMAXPROCS goroutines, so ns/op is wall time per call across
 // all of them and should not grow from 1 to 2 CPUs.
 func BenchmarkHotPath(b *testing.B) {
-	b.Run("time.Now", func(b *testing.B) {
+	b.Run("lib=time.Now", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

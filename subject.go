@@ -186,7 +186,8 @@ type URLSubject struct {
 	Headers map[string]string
 	// Format says how the token is stored; the zero value is plain text.
 	Format Format
-	// HTTPClient sends the request. Nil means http.DefaultClient.
+	// HTTPClient sends the request. Nil means http.DefaultClient. Redirects
+	// are never followed, whatever its CheckRedirect says.
 	HTTPClient *http.Client
 	// Timeout bounds the request. Zero means 10 s.
 	Timeout time.Duration
@@ -231,10 +232,14 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	for k, v := range u.Headers {
 		req.Header.Set(k, v)
 	}
-	client := u.HTTPClient
-	if client == nil {
-		client = http.DefaultClient
+	base := u.HTTPClient
+	if base == nil {
+		base = http.DefaultClient
 	}
+	// Redirects are not followed: they would carry Headers (credentials,
+	// often) to wherever the server points.
+	client := *base
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	endpoint := redactURL(req.URL)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -248,6 +253,14 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
 	if err != nil {
 		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: reading body: %w", endpoint, err), temporary: true}
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		host := ""
+		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil {
+			host = loc.Host
+		}
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("GET %s answered %s: redirect to host %q not followed", endpoint, resp.Status, truncateString(host, 128))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", &Error{Op: "subject", StatusCode: resp.StatusCode,

@@ -30,11 +30,19 @@ type relDel struct{}
 
 // relMutate returns base (a JSON object) with the member at the dotted path
 // set to v (or deleted).
-func relMutate(t *testing.T, base, path string, v any) []byte {
-	t.Helper()
+func relMutate(t testing.TB, base, path string, v any) []byte {
+	if t != nil {
+		t.Helper()
+	}
+	fatal := func(err error) {
+		if t == nil {
+			panic(err)
+		}
+		t.Fatal(err)
+	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(base), &m); err != nil {
-		t.Fatal(err)
+		fatal(err)
 	}
 	parts := strings.Split(path, ".")
 	cur := m
@@ -54,7 +62,7 @@ func relMutate(t *testing.T, base, path string, v any) []byte {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		t.Fatal(err)
+		fatal(err)
 	}
 	return b
 }

@@ -1,0 +1,255 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/ststest"
+)
+
+// Endpoint safety: credentials travel only over https (or to loopback
+// hosts), redirects are never followed, and STS sees an Authorization
+// header only when client credentials are configured.
+
+var relInsecureURLs = []string{
+	"http://sts.googleapis.com/v1/token",
+	"http://example.com/v1/token",
+	"http://127.0.0.1.evil.example/v1/token",
+	"http://localhost.evil.example/v1/token",
+	"http://0.0.0.0/v1/token",
+	"http://10.0.0.1/v1/token",
+	"http://169.254.169.254/v1/token",
+	"http://2130706433/v1/token",
+	"http://[::]/v1/token",
+	"HTTP://EXAMPLE.COM/v1/token",
+	"ftp://sts.googleapis.com/v1/token",
+	"ws://127.0.0.1/v1/token",
+	"file:///etc/passwd",
+	"//sts.googleapis.com/v1/token",
+	"sts.googleapis.com/v1/token",
+	"https://user:" + relClientSecret + "@sts.googleapis.com/v1/token",
+}
+
+var relLoopbackURLs = []string{
+	"http://127.0.0.1:8080/v1/token",
+	"http://127.1.2.3/v1/token",
+	"http://localhost/v1/token",
+	"http://LOCALHOST./v1/token",
+	"http://sts.localhost/v1/token",
+	"http://[::1]:9/v1/token",
+}
+
+// relEndpointCtors builds each kind of source with endpoint u; the error is
+// what its constructor says.
+var relEndpointCtors = map[string]func(u string) error{
+	"Config.TokenURL": func(u string) error {
+		_, err := NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud, TokenURL: u})
+		return err
+	},
+	"ImpersonationConfig.URL": func(u string) error {
+		_, err := NewImpersonator(ImpersonationConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
+			URL: strings.Replace(u, "/v1/token", "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", 1)})
+		return err
+	},
+	"IntrospectOptions.URL": func(u string) error {
+		_, err := NewIntrospector(IntrospectOptions{URL: strings.Replace(u, "/v1/token", "/v1/introspect", 1)})
+		return err
+	},
+	"AuthorizedUserConfig.TokenURL": func(u string) error {
+		_, err := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
+			TokenURL: strings.Replace(u, "/v1/token", "/v1/oauthtoken", 1)})
+		return err
+	},
+	"DownscopeConfig.TokenURL": func(u string) error {
+		_, err := NewDownscopedTokenSource(DownscopeConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
+			Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}, TokenURL: u})
+		return err
+	},
+	"token_url (credential file)": func(u string) error {
+		_, err := LoadCredentials(relMutate(nil, relBaseFile, "token_url", u), LoadOptions{Getenv: func(string) string { return "" }})
+		return err
+	},
+	"service_account_impersonation_url (credential file)": func(u string) error {
+		_, err := LoadCredentials(relMutate(nil, relBaseFile, "service_account_impersonation_url",
+			strings.Replace(u, "/v1/token", "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", 1)),
+			LoadOptions{Getenv: func(string) string { return "" }})
+		return err
+	},
+	"token_info_url (credential file)": func(u string) error {
+		_, err := LoadCredentials(relMutate(nil, relBaseFile, "token_info_url", u), LoadOptions{Getenv: func(string) string { return "" }})
+		return err
+	},
+}
+
+func TestPlainHTTPRefusedForNonLoopbackEndpoints(t *testing.T) {
+	n := 0
+	for name, ctor := range relEndpointCtors {
+		for _, u := range relInsecureURLs {
+			n++
+			err := ctor(u)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Errorf("%s = %q: err = %v, want a *ValidationError", name, u, err)
+				continue
+			}
+			if strings.Contains(err.Error(), relClientSecret) {
+				t.Errorf("%s = %q: error shows the password: %v", name, u, err)
+			}
+		}
+		for _, u := range relLoopbackURLs {
+			if err := ctor(u); err != nil {
+				t.Errorf("%s = %q (loopback): %v", name, u, err)
+			}
+		}
+	}
+	t.Logf("%d insecure endpoint settings refused across %d fields", n, len(relEndpointCtors))
+}
+
+// TestRedirectsNeverFollowed: every endpoint answering a redirect to
+// another server leaves that server untouched, whatever the HTTP client's
+// own redirect policy.
+func TestRedirectsNeverFollowed(t *testing.T) {
+	var stolen atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer evil.Close()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, evil.URL+r.URL.Path, code)
+		}))
+		following := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
+		for _, client := range []*http.Client{nil, redirector.Client(), following} {
+			retry := RetryPolicy{MaxAttempts: 1}
+			calls := map[string]func() error{
+				"exchange": func() error {
+					x, err := NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
+						ClientID: relClientID, ClientSecret: relClientSecret, TokenURL: redirector.URL + "/v1/token", HTTPClient: client, Retry: retry})
+					if err != nil {
+						return err
+					}
+					_, err = x.Token()
+					return err
+				},
+				"impersonate": func() error {
+					im, err := NewImpersonator(ImpersonationConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
+						URL: redirector.URL + "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", HTTPClient: client, Retry: retry})
+					if err != nil {
+						return err
+					}
+					_, err = im.Token()
+					return err
+				},
+				"refresh": func() error {
+					r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
+						TokenURL: redirector.URL + "/v1/oauthtoken", HTTPClient: client, Retry: retry})
+					if err != nil {
+						return err
+					}
+					_, err = r.Token()
+					return err
+				},
+				"introspect": func() error {
+					in, err := NewIntrospector(IntrospectOptions{URL: redirector.URL + "/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
+						HTTPClient: client, Retry: retry})
+					if err != nil {
+						return err
+					}
+					_, err = in.Introspect(context.Background(), relAccessToken)
+					return err
+				},
+				"url subject": func() error {
+					_, err := URLSubject{URL: redirector.URL + "/token", Headers: map[string]string{"Authorization": "Bearer " + relAccessToken},
+						HTTPClient: client}.SubjectToken(context.Background(), SubjectRequest{})
+					return err
+				},
+			}
+			for name, call := range calls {
+				err := call()
+				var se *Error
+				if !errors.As(err, &se) {
+					t.Errorf("%d %s: err = %v, want an *Error", code, name, err)
+					continue
+				}
+				if se.StatusCode != code || !strings.Contains(err.Error(), "not followed") {
+					t.Errorf("%d %s: %v, want status %d and 'not followed'", code, name, err, code)
+				}
+			}
+		}
+		redirector.Close()
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("the other server received %d requests", n)
+	}
+}
+
+// TestAuthorizationOnlyWithClientCredentials: an exchange (plain,
+// downscoping, impersonation's STS leg) carries no Authorization header
+// unless a client ID and secret are configured, and then exactly HTTP
+// Basic with form-encoded parts.
+func TestAuthorizationOnlyWithClientCredentials(t *testing.T) {
+	id, secret := "client id/ü", "s3cr:et&+"
+	cases := []struct {
+		name     string
+		id, sec  string
+		wantAuth string
+	}{
+		{"without client credentials", "", "", ""},
+		{"with client credentials", id, secret, basicAuth(id, secret)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			emu := ststest.NewUnstartedServer(ststest.Options{ClientID: c.id, ClientSecret: c.sec})
+			defer emu.Close()
+			ts, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
+				ClientID: c.id, ClientSecret: c.sec, TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ts.Token(); err != nil {
+				t.Fatal(err)
+			}
+			reqs := emu.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests", len(reqs))
+			}
+			if got := reqs[0].Header.Get("Authorization"); got != c.wantAuth {
+				t.Errorf("Authorization = %q, want %q", got, c.wantAuth)
+			}
+			if reqs[0].Form.Get("client_secret") != "" || reqs[0].Form.Get("client_id") != "" {
+				t.Error("client credentials were sent in the body")
+			}
+		})
+	}
+
+	// Server-side downscoping sends the root token in the body only.
+	emu := ststest.NewUnstartedServer(ststest.Options{})
+	defer emu.Close()
+	root, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
+		TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(),
+		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ds.Token(); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range emu.Requests() {
+		if a := r.Header.Get("Authorization"); a != "" {
+			t.Errorf("request %d (%s) carries Authorization %q", i, r.Path, fmt.Sprintf("%.10s…", a))
+		}
+	}
+}

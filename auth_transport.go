@@ -1,6 +1,7 @@
 package sts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,24 +38,10 @@ func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody()
 		return nil, invalid("AuthTransport.Source", "must not be nil")
 	}
-	var tok *oauth2.Token
-	var err error
-	if cs, ok := t.Source.(ContextTokenSource); ok {
-		tok, err = cs.TokenContext(req.Context())
-	} else {
-		tok, err = t.Source.Token()
-	}
-	if err == nil && (tok == nil || tok.AccessToken == "") {
-		err = &Error{Op: "token", Err: errors.New("token source returned no access token")}
-	}
+	tok, err := sourceToken(req.Context(), t.Source, "token", "token source")
 	if err != nil {
 		closeBody()
-		var se *Error
-		var ve *ValidationError
-		if errors.As(err, &se) || errors.As(err, &ve) {
-			return nil, err
-		}
-		return nil, &Error{Op: "token", Err: fmt.Errorf("token source: %w", err)}
+		return nil, err
 	}
 	r := req.Clone(req.Context())
 	r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
@@ -70,6 +57,32 @@ func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		invalidate(t.Source, tok)
 	}
 	return resp, err
+}
+
+// sourceToken asks src for a token, passing ctx on if src is a
+// ContextTokenSource. An *Error or *ValidationError comes back as it is; any
+// other failure, and a missing token, is an *Error with Op op whose text
+// starts with what (the source's role, such as "token source").
+func sourceToken(ctx context.Context, src oauth2.TokenSource, op, what string) (*oauth2.Token, error) {
+	var tok *oauth2.Token
+	var err error
+	if cs, ok := src.(ContextTokenSource); ok {
+		tok, err = cs.TokenContext(ctx)
+	} else {
+		tok, err = src.Token()
+	}
+	if err != nil {
+		var se *Error
+		var ve *ValidationError
+		if errors.As(err, &se) || errors.As(err, &ve) {
+			return nil, err
+		}
+		return nil, &Error{Op: op, Err: fmt.Errorf("%s: %w", what, err)}
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, &Error{Op: op, Err: fmt.Errorf("%s returned no access token", what)}
+	}
+	return tok, nil
 }
 
 // invalidator is implemented by the caching sources of the package.

@@ -210,7 +210,6 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 // NewImpersonator; it is safe for concurrent use.
 type Impersonator struct {
 	src       oauth2.TokenSource
-	csrc      ContextTokenSource
 	endpoint  string
 	principal string
 	body      []byte
@@ -254,7 +253,6 @@ func NewImpersonator(cfg ImpersonationConfig) (*Impersonator, error) {
 		body:      body,
 		doer:      newHTTPDoer(cfg.HTTPClient, cfg.Timeout, cfg.Retry, cfg.Logger, info),
 	}
-	im.csrc, _ = cfg.Source.(ContextTokenSource)
 	return im, nil
 }
 
@@ -291,23 +289,9 @@ func (im *Impersonator) Token() (*oauth2.Token, error) { return im.TokenContext(
 // account's token. Failures of IAM Credentials are *Error with Op
 // "impersonate" (Code holds Google's status, such as "PERMISSION_DENIED").
 func (im *Impersonator) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	var src *oauth2.Token
-	var err error
-	if im.csrc != nil {
-		src, err = im.csrc.TokenContext(ctx)
-	} else {
-		src, err = im.src.Token()
-	}
+	src, err := sourceToken(ctx, im.src, "impersonate", "source")
 	if err != nil {
-		var se *Error
-		var ve *ValidationError
-		if errors.As(err, &se) || errors.As(err, &ve) {
-			return nil, err
-		}
-		return nil, &Error{Op: "impersonate", Err: fmt.Errorf("source token: %w", err)}
-	}
-	if src == nil || src.AccessToken == "" {
-		return nil, &Error{Op: "impersonate", Err: errors.New("source returned no access token")}
+		return nil, err
 	}
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+src.AccessToken)

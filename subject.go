@@ -345,22 +345,9 @@ func (t TokenSourceSubject) subjectTokenExpiry(ctx context.Context, _ SubjectReq
 	if t.Source == nil {
 		return "", time.Time{}, invalid("TokenSourceSubject.Source", "must not be nil")
 	}
-	var tok *oauth2.Token
-	var err error
-	if cs, ok := t.Source.(ContextTokenSource); ok {
-		tok, err = cs.TokenContext(ctx)
-	} else {
-		tok, err = t.Source.Token()
-	}
+	tok, err := sourceToken(ctx, t.Source, "subject", "root token source")
 	if err != nil {
-		var se *Error
-		if errors.As(err, &se) {
-			return "", time.Time{}, err
-		}
-		return "", time.Time{}, &Error{Op: "subject", Err: fmt.Errorf("root token source: %w", err)}
-	}
-	if tok == nil || tok.AccessToken == "" {
-		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("root token source returned no access token")}
+		return "", time.Time{}, err
 	}
 	if !tok.Expiry.IsZero() && !tok.Expiry.After(time.Now()) {
 		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("root token source returned an expired token")}

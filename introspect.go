@@ -2,7 +2,6 @@ package sts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -206,27 +205,14 @@ func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspec
 // IntrospectTokenSource introspects the current access token of src. If src
 // implements ContextTokenSource, ctx is passed to it. A failure to get the
 // token is an *Error with Op "introspect" wrapping the cause (or the
-// source's own *Error).
+// source's own *Error or *ValidationError).
 func (i *Introspector) IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource) (*Introspection, error) {
 	if src == nil {
 		return nil, invalid("src", "must not be nil")
 	}
-	var tok *oauth2.Token
-	var err error
-	if cs, ok := src.(ContextTokenSource); ok {
-		tok, err = cs.TokenContext(ctx)
-	} else {
-		tok, err = src.Token()
-	}
+	tok, err := sourceToken(ctx, src, "introspect", "token source")
 	if err != nil {
-		var se *Error
-		if errors.As(err, &se) {
-			return nil, err
-		}
-		return nil, &Error{Op: "introspect", Err: fmt.Errorf("token source: %w", err)}
-	}
-	if tok == nil || tok.AccessToken == "" {
-		return nil, &Error{Op: "introspect", Err: errors.New("token source returned no access token")}
+		return nil, err
 	}
 	return i.Introspect(ctx, tok.AccessToken)
 }

@@ -223,7 +223,10 @@ type LoginResult struct {
 	// IDToken is the OpenID Connect ID token the server returned, or "".
 	IDToken string
 
-	cred loginCredentialFile
+	// cred is a pointer so that %v of a LoginResult value (which does not
+	// use String) prints an address, not the client secret and refresh
+	// token.
+	cred *loginCredentialFile
 }
 
 // loginCredentialFile is the JSON of an external_account_authorized_user
@@ -250,7 +253,11 @@ func (r *LoginResult) String() string {
 	if r.Token != nil && !r.Token.Expiry.IsZero() {
 		exp = r.Token.Expiry.UTC().Format(time.RFC3339)
 	}
-	return fmt.Sprintf("sts.LoginResult{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", r.cred.Audience, r.cred.ClientID, exp)
+	var aud, id string
+	if r.cred != nil {
+		aud, id = r.cred.Audience, r.cred.ClientID
+	}
+	return fmt.Sprintf("sts.LoginResult{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", aud, id, exp)
 }
 
 // GoString is String.
@@ -492,7 +499,7 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, oc *oa
 	if id, ok := tok.Extra("id_token").(string); ok {
 		res.IDToken = id
 	}
-	res.cred = loginCredentialFile{
+	res.cred = &loginCredentialFile{
 		Type:           "external_account_authorized_user",
 		Audience:       plan.audience,
 		ClientID:       cfg.ClientID,

@@ -221,7 +221,7 @@ func TestLoginHappyPath(t *testing.T) {
 	}
 
 	// Nothing secret in String or %v.
-	for _, s := range []string{res.String(), fmt.Sprintf("%v %#v %v %#v", res, res, cfg, cfg)} {
+	for _, s := range []string{res.String(), fmt.Sprintf("%v %#v %v %#v", res, res, cfg, cfg), fmt.Sprintf("%v %+v", *res, *res)} {
 		for _, secret := range []string{res.Token.AccessToken, res.Token.RefreshToken, loginSecret, f.Get("code"), f.Get("code_verifier")} {
 			if strings.Contains(s, secret) {
 				t.Errorf("secret in %q", s)

@@ -154,13 +154,14 @@ func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
 	return in, nil
 }
 
-// String describes the introspector without secrets.
-func (i *Introspector) String() string {
+// String describes the introspector without secrets. It has a value
+// receiver so that a dereferenced Introspector prints redacted too.
+func (i Introspector) String() string {
 	return fmt.Sprintf("sts.Introspector{URL:%q ClientAuth:%t}", i.url, i.authHeader != "")
 }
 
 // GoString is String, so %#v redacts too.
-func (i *Introspector) GoString() string { return i.String() }
+func (i Introspector) GoString() string { return i.String() }
 
 // Introspect asks STS about token. An inactive token is a result with Active
 // false, not an error. A failed call, an OAuth error answer or a malformed

@@ -93,6 +93,10 @@ func TestIntrospectActive(t *testing.T) {
 	if strings.Contains(in.String(), testIntrospectToken) || strings.Contains(fmt.Sprintf("%#v %v", in, opts), testIntrospectSecret) {
 		t.Error("secret in String")
 	}
+	if i, err := NewIntrospector(opts); err != nil || strings.Contains(fmt.Sprintf("%v %+v %#v", *i, *i, i), testIntrospectSecret) ||
+		strings.Contains(fmt.Sprintf("%v", *i), strings.TrimPrefix(basicAuth("my client", testIntrospectSecret), "Basic ")) {
+		t.Errorf("secret in %%v of an Introspector (err %v)", err)
+	}
 }
 
 func TestIntrospectInactiveAndNoAuth(t *testing.T) {

@@ -448,13 +448,14 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 	return tok, exp, nil
 }
 
-// String describes x without secrets.
-func (x *Exchanger) String() string {
+// String describes x without secrets. It has a value receiver so that a
+// dereferenced Exchanger prints redacted too.
+func (x Exchanger) String() string {
 	return fmt.Sprintf("sts.Exchanger{Audience:%q TokenURL:%q}", x.subjectReq.Audience, x.tokenURL)
 }
 
 // GoString is String, so %#v redacts too.
-func (x *Exchanger) GoString() string { return x.String() }
+func (x Exchanger) GoString() string { return x.String() }
 
 // NewTokenSource checks cfg and returns a cached source of exchanged tokens:
 // an Exchanger wrapped in a CachedTokenSource configured by cfg.Cache. Use

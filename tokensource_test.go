@@ -510,7 +510,7 @@ func TestSecretsRedactedInStrings(t *testing.T) {
 	for _, s := range []string{
 		fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg),
 		fmt.Sprint(StaticSubject(secretSubject)), fmt.Sprintf("%#v", StaticSubject(secretSubject)),
-		fmt.Sprint(u), fmt.Sprintf("%#v", u), fmt.Sprint(x), fmt.Sprint(c),
+		fmt.Sprint(u), fmt.Sprintf("%#v", u), fmt.Sprint(x), fmt.Sprint(c), fmt.Sprintf("%v %+v", *x, *x),
 	} {
 		assertNoSecrets(t, s)
 	}

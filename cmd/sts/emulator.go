@@ -20,11 +20,14 @@ func init() {
 			"It prints its base URL on the first line of standard output, logs one line per request\n" +
 			"(method, path, status; never a token) on standard error, and stops cleanly on SIGINT or SIGTERM.\n" +
 			"It keeps every request in memory: run it for tests, not as a service.",
-		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--quiet]",
+		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--client-id ID [--require-client-auth]] [--quiet]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
 			lifetime := fs.Duration("token-lifetime", ststest.DefaultTokenLifetime, "lifetime of the tokens the emulator issues")
 			quiet := fs.Bool("quiet", false, "do not log requests on standard error")
+			latency := fs.Duration("latency", 0, "delay every answer by this long (to test time-outs and refresh-ahead)")
+			clientID := fs.String("client-id", "", "the only OAuth client `ID` accepted; its secret is read from $"+clientSecretEnv)
+			requireAuth := fs.Bool("require-client-auth", false, "reject requests without client credentials (needs --client-id)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("takes no arguments")
@@ -32,13 +35,26 @@ func init() {
 				if *lifetime <= 0 {
 					return usagef("--token-lifetime must be positive")
 				}
-				return runEmulator(ctx, e, *listen, *lifetime, *quiet)
+				if *latency < 0 {
+					return usagef("--latency must not be negative")
+				}
+				opts := ststest.Options{TokenLifetime: *lifetime}
+				if *clientID != "" {
+					secret := e.getenv(clientSecretEnv)
+					if secret == "" {
+						return usagef("--client-id needs the client secret in $%s", clientSecretEnv)
+					}
+					opts.ClientID, opts.ClientSecret, opts.RequireClientAuth = *clientID, secret, *requireAuth
+				} else if *requireAuth {
+					return usagef("--require-client-auth needs --client-id")
+				}
+				return runEmulator(ctx, e, *listen, opts, *latency, *quiet)
 			}
 		},
 	})
 }
 
-func runEmulator(ctx context.Context, e *env, listen string, lifetime time.Duration, quiet bool) error {
+func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Options, latency time.Duration, quiet bool) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return usagef("--listen %q: %v", truncate(listen, 64), err)
@@ -52,8 +68,9 @@ func runEmulator(ctx context.Context, e *env, listen string, lifetime time.Durat
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: lifetime})
+	emu := ststest.NewUnstartedServer(opts)
 	emu.URL = "http://" + ln.Addr().String()
+	emu.SetLatency(latency)
 	var h http.Handler = emu
 	if !quiet {
 		h = logRequests(e, emu)

@@ -324,3 +324,64 @@ func TestEmulatorQuietAndEndpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestEmulatorClientAuthAndLatency(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "emulator", "--client-id", "emu-client", "--require-client-auth", "--latency", "50ms")
+	cmd.Env = append(baseEnv(), clientSecretEnv+"=emu-secret-1f")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	br := bufio.NewReader(out)
+	url, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, br) }()
+	url = strings.TrimSpace(url)
+	cfg := func(id, secret string) sts.Config {
+		return sts.Config{
+			Subject: sts.StaticSubject("a.b.c"), SubjectTokenType: sts.TokenTypeJWT,
+			Audience: testAudience, TokenURL: url + "/v1/token", ClientID: id, ClientSecret: secret,
+			Retry: sts.RetryPolicy{MaxAttempts: 1},
+		}
+	}
+	x, err := sts.NewExchanger(cfg("", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *sts.Error
+	if _, err := x.TokenContext(ctx); !errors.As(err, &se) || se.Code != "invalid_client" {
+		t.Fatalf("without client credentials: %v", err)
+	}
+	x, err = sts.NewExchanger(cfg("emu-client", "emu-secret-1f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := x.TokenContext(ctx); err != nil {
+		t.Fatalf("with client credentials: %v", err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("answered in %v despite --latency 50ms", d)
+	}
+	for _, args := range [][]string{{"emulator", "--require-client-auth"}, {"emulator", "--client-id", "c"}, {"emulator", "--latency", "-1s"}} {
+		if r := cli(t, nil, "", args...); r.code != 2 {
+			t.Errorf("sts %v: %+v", args, r)
+		}
+	}
+}

@@ -449,7 +449,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 	if res.err != nil {
 		return nil, res.err
 	}
-	return exchangeCode(ctx, &cfg, plan, oc, res.code, verifier)
+	return exchangeCode(ctx, &cfg, plan, redirectURI, res.code, verifier)
 }
 
 // readCallback checks the redirect's parameters against the state sent.
@@ -470,35 +470,48 @@ func readCallback(q url.Values, state string) callbackResult {
 	return callbackResult{code: code}
 }
 
-// exchangeCode redeems the authorization code with x/oauth2, on a client
-// that follows no redirect, within cfg.Timeout.
-func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, oc *oauth2.Config, code, verifier string) (*LoginResult, error) {
-	base := cfg.HTTPClient
-	if base == nil {
-		base = http.DefaultClient
+// exchangeCode redeems the authorization code at the token endpoint, with
+// PKCE's verifier and HTTP Basic client authentication, through the
+// package's HTTP layer: one attempt (a code is single use), no redirect
+// followed, cfg.Timeout as its deadline.
+func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redirectURI, code, verifier string) (*LoginResult, error) {
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {redirectURI},
+		"code_verifier": {verifier},
 	}
-	client := *base
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = defaultAttemptTimeout
-	}
-	ectx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, &client), timeout)
-	defer cancel()
-	tok, err := oc.Exchange(ectx, code, oauth2.VerifierOption(verifier))
+	hdr := http.Header{}
+	hdr.Set("Authorization", basicAuth(cfg.ClientID, cfg.ClientSecret))
+	doer := newHTTPDoer(cfg.HTTPClient, cfg.Timeout, RetryPolicy{MaxAttempts: 1}, cfg.Logger, baseAPIClientHeader())
+	start := time.Now()
+	body, err := doer.do(ctx, &request{
+		op:          "login",
+		method:      http.MethodPost,
+		url:         plan.tokenURL,
+		contentType: "application/x-www-form-urlencoded",
+		body:        []byte(form.Encode()),
+		header:      hdr,
+	})
 	if err != nil {
-		return nil, exchangeError(ctx, err)
+		return nil, err
 	}
-	if tok.RefreshToken == "" {
+	resp, derr := wire.DecodeTokenResponse(body)
+	if derr != nil {
+		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: derr}
+	}
+	if resp.RefreshToken == "" {
 		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
 	}
-	if !strings.EqualFold(tok.TokenType, "bearer") && tok.TokenType != "" {
-		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: fmt.Errorf("response token_type %q is not Bearer", truncateString(tok.TokenType, 32))}
+	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer", RefreshToken: resp.RefreshToken}
+	if resp.HasExpiresIn {
+		tok.Expiry = start.Add(resp.ExpiresIn)
+		tok.ExpiresIn = int64(resp.ExpiresIn / time.Second)
 	}
-	res := &LoginResult{Token: tok}
-	if id, ok := tok.Extra("id_token").(string); ok {
-		res.IDToken = id
+	if resp.IDToken != "" {
+		tok = tok.WithExtra(map[string]any{"id_token": resp.IDToken})
 	}
+	res := &LoginResult{Token: tok, IDToken: resp.IDToken}
 	res.cred = &loginCredentialFile{
 		Type:           "external_account_authorized_user",
 		Audience:       plan.audience,
@@ -512,34 +525,6 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, oc *oa
 		UniverseDomain: plan.universe,
 	}
 	return res, nil
-}
-
-// exchangeError turns an x/oauth2 failure into an *Error without quoting
-// the response body.
-func exchangeError(ctx context.Context, err error) *Error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		status := 0
-		if re.Response != nil {
-			status = re.Response.StatusCode
-		}
-		eb, ok := wire.DecodeError(re.Body)
-		if !ok {
-			eb.Description = http.StatusText(status)
-		}
-		if status >= 300 && status < 400 {
-			eb.Description = "redirect not followed"
-		}
-		return newHTTPError("login", status, eb.Code, eb.Description, eb.URI, 0)
-	}
-	if ctx.Err() != nil {
-		return &Error{Op: "login", Err: ctx.Err()}
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return newTransportError("login", fmt.Errorf("code exchange: %w", ue.Err))
-	}
-	return &Error{Op: "login", StatusCode: http.StatusOK, Err: fmt.Errorf("code exchange: %w", err)}
 }
 
 // randomState returns 256 random bits in unpadded base64url.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,8 +27,17 @@ func Resolve(l *slog.Logger) *slog.Logger {
 	if !ok {
 		return nil
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: GoogleKeys}))
+	if v, ok := stderrLoggers.Load(level); ok {
+		return v.(*slog.Logger)
+	}
+	v, _ := stderrLoggers.LoadOrStore(level, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: GoogleKeys})))
+	return v.(*slog.Logger)
 }
+
+// stderrLoggers holds one standard-error logger per level, shared by every
+// source, so that their records go through one handler (one lock) and never
+// interleave.
+var stderrLoggers sync.Map // slog.Level -> *slog.Logger
 
 // Level parses an EnvVar value; ok is false for values that leave logging
 // off (empty or unknown).

@@ -30,8 +30,16 @@ func TestResolve(t *testing.T) {
 	if Resolve(given) != given {
 		t.Error("a given logger is replaced")
 	}
-	if l := Resolve(nil); l == nil || l.Enabled(t.Context(), slog.LevelWarn) || !l.Enabled(t.Context(), slog.LevelError) {
+	l := Resolve(nil)
+	if l == nil || l.Enabled(t.Context(), slog.LevelWarn) || !l.Enabled(t.Context(), slog.LevelError) {
 		t.Error("error level not honoured")
+	}
+	if Resolve(nil) != l {
+		t.Error("sources do not share the standard-error logger")
+	}
+	t.Setenv(EnvVar, "debug")
+	if d := Resolve(nil); d == l || !d.Enabled(t.Context(), slog.LevelDebug) {
+		t.Error("a new level does not get its own logger")
 	}
 }
 

@@ -232,14 +232,9 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	for k, v := range u.Headers {
 		req.Header.Set(k, v)
 	}
-	base := u.HTTPClient
-	if base == nil {
-		base = http.DefaultClient
-	}
 	// Redirects are not followed: they would carry Headers (credentials,
 	// often) to wherever the server points.
-	client := *base
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client := noRedirects(u.HTTPClient)
 	endpoint := redactURL(req.URL)
 	resp, err := client.Do(req)
 	if err != nil {

@@ -156,14 +156,7 @@ func (s *AWSSubject) now() time.Time {
 
 // client returns the metadata client. Redirects are never followed, so the
 // IMDSv2 session token cannot be carried to another host.
-func (s *AWSSubject) client() *http.Client {
-	c := http.Client{}
-	if s.HTTPClient != nil {
-		c = *s.HTTPClient
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+func (s *AWSSubject) client() *http.Client { return noRedirects(s.HTTPClient) }
 
 func (s *AWSSubject) verificationURL() string {
 	if s.RegionalCredVerificationURL != "" {

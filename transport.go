@@ -189,15 +189,23 @@ type httpDoer struct {
 }
 
 func newHTTPDoer(base *http.Client, timeout time.Duration, retry RetryPolicy, logger *slog.Logger, apiInfo string) *httpDoer {
+	if timeout <= 0 {
+		timeout = defaultAttemptTimeout
+	}
+	return &httpDoer{client: noRedirects(base), timeout: timeout, retry: retry.withDefaults(), logger: resolveLogger(logger), apiInfo: apiInfo}
+}
+
+// noRedirects returns a copy of base (nil means http.DefaultClient) that
+// never follows a redirect: a redirect would carry credentials (an
+// Authorization header, a request body with a token) wherever the server
+// points.
+func noRedirects(base *http.Client) *http.Client {
 	if base == nil {
 		base = http.DefaultClient
 	}
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if timeout <= 0 {
-		timeout = defaultAttemptTimeout
-	}
-	return &httpDoer{client: &c, timeout: timeout, retry: retry.withDefaults(), logger: resolveLogger(logger), apiInfo: apiInfo}
+	return &c
 }
 
 // request describes one call; body is re-sent on each attempt.

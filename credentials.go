@@ -253,17 +253,9 @@ func LoadCredentialsFile(path string, opts LoadOptions) (*Credentials, error) {
 	if path == "" {
 		return nil, invalid("path", "must not be empty")
 	}
-	fh, err := os.Open(path)
+	data, err := readFileLimited(path, maxCredentialsFileSize)
 	if err != nil {
 		return nil, &Error{Op: "load", Err: fmt.Errorf("reading credential file: %w", err)}
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxCredentialsFileSize+1))
-	if err != nil {
-		return nil, &Error{Op: "load", Err: fmt.Errorf("reading credential file %q: %w", path, err)}
-	}
-	if len(data) > maxCredentialsFileSize {
-		return nil, &Error{Op: "load", Err: fmt.Errorf("credential file %q is larger than 1 MiB", path)}
 	}
 	return LoadCredentials(data, opts)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -110,17 +109,9 @@ func ReadLoginConfigFile(path string) (*LoginConfig, error) {
 	if path == "" {
 		return nil, invalid("path", "must not be empty")
 	}
-	fh, err := os.Open(path)
+	data, err := readFileLimited(path, maxCredentialsFileSize)
 	if err != nil {
 		return nil, &Error{Op: "load", Err: fmt.Errorf("reading login configuration: %w", err)}
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxCredentialsFileSize+1))
-	if err != nil {
-		return nil, &Error{Op: "load", Err: fmt.Errorf("reading login configuration: %w", err)}
-	}
-	if len(data) > maxCredentialsFileSize {
-		return nil, &Error{Op: "load", Err: fmt.Errorf("login configuration %q is larger than 1 MiB", path)}
 	}
 	return ParseLoginConfig(data)
 }

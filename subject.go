@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -78,6 +79,24 @@ func subjectKind(p SubjectTokenProvider) string {
 
 // maxSubjectSize caps a subject token read from a file or URL.
 const maxSubjectSize = 1 << 20
+
+// readFileLimited reads the file at path, refusing one larger than limit
+// bytes (a multiple of 1 MiB). Every error is an *fs.PathError naming path.
+func readFileLimited(path string, limit int) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}
+	}
+	return data, nil
+}
 
 // Format says how a subject token is stored in a file or URL response.
 // The zero value means plain text, surrounding whitespace trimmed.
@@ -157,17 +176,9 @@ func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string
 	if err := f.validate(); err != nil {
 		return "", err
 	}
-	fh, err := os.Open(f.Path)
+	raw, err := readFileLimited(f.Path, maxSubjectSize)
 	if err != nil {
 		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file: %w", err)}
-	}
-	defer fh.Close()
-	raw, err := io.ReadAll(io.LimitReader(fh, maxSubjectSize+1))
-	if err != nil {
-		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file %q: %w", f.Path, err)}
-	}
-	if len(raw) > maxSubjectSize {
-		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q is larger than 1 MiB", f.Path)}
 	}
 	tok, err := f.Format.extract(raw)
 	if err != nil {

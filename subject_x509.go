@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -481,21 +480,7 @@ func loadKeyPair(certPath, keyPath string) (*tls.Certificate, error) {
 	return &pair, nil
 }
 
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCertFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxCertFileSize {
-		return nil, fmt.Errorf("larger than %d bytes", maxCertFileSize)
-	}
-	return data, nil
-}
+func readLimited(path string) ([]byte, error) { return readFileLimited(path, maxCertFileSize) }
 
 // describeFSError renders a file-system error without repeating the path.
 func describeFSError(err error) string {

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs the side-by-side benchmarks and scenario reports, as README.md
+# describes, and leaves raw results and benchstat tables in $1 (default
+# ./results). Needs benchstat on PATH:
+#   go install golang.org/x/perf/cmd/benchstat@latest
+set -eu
+cd "$(dirname "$0")"
+out=${1:-results}
+count=${COUNT:-6}
+mkdir -p "$out"
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "go: $(go env GOVERSION) $(go env GOOS)/$(go env GOARCH)"
+	echo "nproc: $(nproc)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$out/machine.txt"
+go test -run '^$' -bench 'HotPath' -benchmem -cpu 1,2 -count "$count" . >"$out/hotpath.txt"
+go test -run '^$' -bench 'Exchange|Downscope' -benchmem -count "$count" -timeout 60m . >"$out/exchange.txt"
+go test -count 1 -v -run 'Test' . | grep -v '^=== ' >"$out/scenarios.txt"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+benchstat -col /lib "$out/hotpath.txt" >"$out/hotpath.stat"
+benchstat -filter '.name:Exchange' -col /lib "$out/exchange.txt" >"$out/exchange.stat"
+benchstat -filter '.name:Downscope' -col /lib "$out/exchange.txt" >"$out/downscope.stat"
+cat "$out/machine.txt" "$out/hotpath.stat" "$out/exchange.stat" "$out/downscope.stat" "$out/scenarios.txt"

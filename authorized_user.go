@@ -66,13 +66,6 @@ func (c AuthorizedUserConfig) String() string {
 // GoString is String, so %#v redacts too.
 func (c AuthorizedUserConfig) GoString() string { return c.String() }
 
-func redactedIfSet(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "REDACTED"
-}
-
 func (c *AuthorizedUserConfig) validate() (tokenURL string, err error) {
 	if c.RefreshToken == "" {
 		return "", invalid("AuthorizedUserConfig.RefreshToken", "must not be empty")

@@ -684,11 +684,7 @@ type Intermediary struct {
 
 // String describes i without its secrets.
 func (i Intermediary) String() string {
-	exp := "none"
-	if i.Token != nil && !i.Token.Expiry.IsZero() {
-		exp = i.Token.Expiry.UTC().Format(time.RFC3339)
-	}
-	return "sts.Intermediary{Token:REDACTED SessionKey:REDACTED Expiry:" + exp + "}"
+	return "sts.Intermediary{Token:REDACTED SessionKey:REDACTED Expiry:" + tokenExpiryText(i.Token) + "}"
 }
 
 // GoString is String, so %#v redacts too.

@@ -46,10 +46,7 @@ type IntrospectOptions struct {
 
 // String describes o without the client secret.
 func (o IntrospectOptions) String() string {
-	secret := ""
-	if o.ClientSecret != "" {
-		secret = " ClientSecret:REDACTED"
-	}
+	secret := redactedField("ClientSecret", o.ClientSecret)
 	return fmt.Sprintf("sts.IntrospectOptions{URL:%q ClientID:%q%s}", o.URL, o.ClientID, secret)
 }
 
@@ -108,14 +105,8 @@ func (in *Introspection) String() string {
 	if in == nil {
 		return "sts.Introspection(nil)"
 	}
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "none"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	return fmt.Sprintf("sts.Introspection{Active:%t ClientID:%q Subject:%q Username:%q Issuer:%q Scopes:%q Expiry:%s IssuedAt:%s}",
-		in.Active, in.ClientID, in.Subject, in.Username, in.Issuer, in.Scopes, ts(in.Expiry), ts(in.IssuedAt))
+		in.Active, in.ClientID, in.Subject, in.Username, in.Issuer, in.Scopes, expiryText(in.Expiry), expiryText(in.IssuedAt))
 }
 
 // GoString is String.

@@ -2,6 +2,9 @@ package sts
 
 import (
 	"log/slog"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/logenv"
 )
@@ -14,6 +17,41 @@ import (
 // means no logging. The variable is read when a source is built. Logs never
 // hold a token, a client secret or a session key.
 const LoggingLevelEnv = logenv.EnvVar
+
+// redactedIfSet stands for a secret in String output: "REDACTED", or `""`
+// when it is not set.
+func redactedIfSet(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "REDACTED"
+}
+
+// redactedField renders " name:REDACTED" when the secret v is set, and
+// nothing when it is not, for String methods of configurations.
+func redactedField(name, v string) string {
+	if v == "" {
+		return ""
+	}
+	return " " + name + ":REDACTED"
+}
+
+// expiryText renders an expiry for String output: RFC 3339 in UTC, or
+// "none" for the zero time.
+func expiryText(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// tokenExpiryText is expiryText of tok's expiry; a nil token has none.
+func tokenExpiryText(tok *oauth2.Token) string {
+	if tok == nil {
+		return "none"
+	}
+	return expiryText(tok.Expiry)
+}
 
 // resolveLogger returns l if it is not nil, else the logger that
 // LoggingLevelEnv asks for, else nil (no logging).

@@ -105,10 +105,7 @@ type LoginConfig struct {
 
 // String describes c without its client secret.
 func (c LoginConfig) String() string {
-	secret := ""
-	if c.ClientSecret != "" {
-		secret = " ClientSecret:REDACTED"
-	}
+	secret := redactedField("ClientSecret", c.ClientSecret)
 	return fmt.Sprintf("sts.LoginConfig{Audience:%q ClientID:%q%s AuthURL:%q TokenURL:%q}",
 		c.Audience, c.ClientID, secret, c.AuthURL, c.TokenURL)
 }
@@ -249,15 +246,11 @@ func (r *LoginResult) String() string {
 	if r == nil {
 		return "sts.LoginResult(nil)"
 	}
-	exp := "none"
-	if r.Token != nil && !r.Token.Expiry.IsZero() {
-		exp = r.Token.Expiry.UTC().Format(time.RFC3339)
-	}
 	var aud, id string
 	if r.cred != nil {
 		aud, id = r.cred.Audience, r.cred.ClientID
 	}
-	return fmt.Sprintf("sts.LoginResult{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", aud, id, exp)
+	return fmt.Sprintf("sts.LoginResult{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", aud, id, tokenExpiryText(r.Token))
 }
 
 // GoString is String.

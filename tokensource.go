@@ -102,10 +102,7 @@ type Config struct {
 
 // String describes c without any secret.
 func (c Config) String() string {
-	secret := ""
-	if c.ClientSecret != "" {
-		secret = " ClientSecret:REDACTED"
-	}
+	secret := redactedField("ClientSecret", c.ClientSecret)
 	return fmt.Sprintf("sts.Config{Audience:%q SubjectTokenType:%q TokenURL:%q ClientID:%q%s}",
 		c.Audience, c.SubjectTokenType, c.TokenURL, c.ClientID, secret)
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/stsgo/sts/internal/wire"
 )
 
 // AuthorizedUserConfig configures the refresh of a workforce identity
@@ -174,25 +172,9 @@ func (r *Refresher) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {current}}
 	hdr := http.Header{}
 	hdr.Set("Authorization", r.authHeader)
-	start := time.Now()
-	body, err := r.doer.do(ctx, &request{
-		op:          "refresh",
-		method:      http.MethodPost,
-		url:         r.tokenURL,
-		contentType: "application/x-www-form-urlencoded",
-		body:        []byte(form.Encode()),
-		header:      hdr,
-	})
+	tok, resp, err := r.doer.postToken(ctx, "refresh", r.tokenURL, []byte(form.Encode()), hdr)
 	if err != nil {
 		return nil, err
-	}
-	resp, derr := wire.DecodeTokenResponse(body)
-	if derr != nil {
-		return nil, &Error{Op: "refresh", StatusCode: http.StatusOK, Err: derr}
-	}
-	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
-	if resp.HasExpiresIn {
-		tok.Expiry = start.Add(resp.ExpiresIn)
 	}
 	if rt := resp.RefreshToken; rt != "" && rt != current {
 		r.current.Store(&rt)

@@ -477,28 +477,15 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redire
 	hdr := http.Header{}
 	hdr.Set("Authorization", basicAuth(cfg.ClientID, cfg.ClientSecret))
 	doer := newHTTPDoer(cfg.HTTPClient, cfg.Timeout, RetryPolicy{MaxAttempts: 1}, cfg.Logger, baseAPIClientHeader())
-	start := time.Now()
-	body, err := doer.do(ctx, &request{
-		op:          "login",
-		method:      http.MethodPost,
-		url:         plan.tokenURL,
-		contentType: "application/x-www-form-urlencoded",
-		body:        []byte(form.Encode()),
-		header:      hdr,
-	})
+	tok, resp, err := doer.postToken(ctx, "login", plan.tokenURL, []byte(form.Encode()), hdr)
 	if err != nil {
 		return nil, err
-	}
-	resp, derr := wire.DecodeTokenResponse(body)
-	if derr != nil {
-		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: derr}
 	}
 	if resp.RefreshToken == "" {
 		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
 	}
-	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer", RefreshToken: resp.RefreshToken}
+	tok.RefreshToken = resp.RefreshToken
 	if resp.HasExpiresIn {
-		tok.Expiry = start.Add(resp.ExpiresIn)
 		tok.ExpiresIn = int64(resp.ExpiresIn / time.Second)
 	}
 	if resp.IDToken != "" {

@@ -383,27 +383,11 @@ func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenRes
 	if x.authHeader != "" {
 		hdr = http.Header{"Authorization": {x.authHeader}}
 	}
-	start := time.Now()
-	body, err := x.doer.do(ctx, &request{
-		op:          "exchange",
-		method:      http.MethodPost,
-		url:         x.tokenURL,
-		contentType: "application/x-www-form-urlencoded",
-		body:        req.Encode(),
-		header:      hdr,
-	})
+	tok, resp, err := x.doer.postToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, derr := wire.DecodeTokenResponse(body)
-	if derr != nil {
-		return nil, nil, &Error{Op: "exchange", StatusCode: http.StatusOK, Err: derr}
-	}
-	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
-	switch {
-	case resp.HasExpiresIn:
-		tok.Expiry = start.Add(resp.ExpiresIn)
-	case !subjectExpiry.IsZero():
+	if !resp.HasExpiresIn && !subjectExpiry.IsZero() {
 		tok.Expiry = subjectExpiry
 	}
 	return tok, resp, nil

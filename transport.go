@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -335,6 +337,34 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 	e := newHTTPError(r.op, resp.StatusCode, eb.Code, eb.Description, eb.URI, retryAfter)
 	d.log(ctx, slog.LevelDebug, "sts: error response", "op", r.op, "status", resp.StatusCode, "code", eb.Code)
 	return nil, e
+}
+
+// postToken sends a form-encoded body to a token endpoint (STS's /v1/token
+// or /v1/oauthtoken) and decodes the token answer; a malformed one is an
+// *Error with Op op. The token's Expiry counts expires_in from when the
+// call started, and is zero when the answer has none.
+func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, hdr http.Header) (*oauth2.Token, *wire.TokenResponse, error) {
+	start := time.Now()
+	body, err := d.do(ctx, &request{
+		op:          op,
+		method:      http.MethodPost,
+		url:         url,
+		contentType: "application/x-www-form-urlencoded",
+		body:        form,
+		header:      hdr,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, derr := wire.DecodeTokenResponse(body)
+	if derr != nil {
+		return nil, nil, &Error{Op: op, StatusCode: http.StatusOK, Err: derr}
+	}
+	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
+	if resp.HasExpiresIn {
+		tok.Expiry = start.Add(resp.ExpiresIn)
+	}
+	return tok, resp, nil
 }
 
 func (d *httpDoer) log(ctx context.Context, level slog.Level, msg string, args ...any) {

@@ -154,7 +154,9 @@ func (f Format) extract(raw []byte) (string, error) {
 
 // FileSubject reads the subject token from a file at every exchange, so
 // rotated tokens (Kubernetes projected service account tokens, CI job
-// tokens) are picked up. Path is required; the file may hold at most 1 MiB.
+// tokens) are picked up. Path is required; it must name a regular file (a
+// symbolic link to one is fine, a named pipe or device is refused), which
+// may hold at most 1 MiB.
 type FileSubject struct {
 	// Path is the file to read. Required.
 	Path string
@@ -175,6 +177,11 @@ func (FileSubject) sourceKind() string { return "file" }
 func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
 	if err := f.validate(); err != nil {
 		return "", err
+	}
+	// Only regular files: opening a named pipe (or a device) could block
+	// the refresh forever, whatever ctx says.
+	if fi, err := os.Stat(f.Path); err == nil && !fi.Mode().IsRegular() {
+		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q is not a regular file", f.Path)}
 	}
 	raw, err := readFileLimited(f.Path, maxSubjectSize)
 	if err != nil {

@@ -132,11 +132,7 @@ func NewAuthorizedUserTokenSource(cfg AuthorizedUserConfig) (*CachedTokenSource,
 	if err != nil {
 		return nil, err
 	}
-	co := cfg.Cache
-	if co.Logger == nil {
-		co.Logger = cfg.Logger
-	}
-	return NewCachedTokenSource(r, co)
+	return cacheWith(r, cfg.Cache, cfg.Logger)
 }
 
 // RefreshToken returns the refresh token currently in use: the configured

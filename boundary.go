@@ -570,12 +570,8 @@ func NewDownscopedTokenSource(cfg DownscopeConfig) (*DownscopedTokenSource, erro
 	if margin < 10*time.Second {
 		margin = 10 * time.Second
 	}
-	co := cfg.Cache
-	if co.Logger == nil {
-		co.Logger = cfg.Logger
-	}
 	d := &downscoper{root: cfg.Source, x: x, margin: margin}
-	c, err := NewCachedTokenSource(d, co)
+	c, err := cacheWith(d, cfg.Cache, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -180,6 +180,16 @@ func NewCachedTokenSource(src oauth2.TokenSource, opts CacheOptions) (*CachedTok
 	return c, nil
 }
 
+// cacheWith wraps src in a CachedTokenSource configured by opts, logging to
+// logger unless opts has a Logger of its own: how each layer's constructor
+// applies its configuration's Cache and Logger fields.
+func cacheWith(src oauth2.TokenSource, opts CacheOptions, logger *slog.Logger) (*CachedTokenSource, error) {
+	if opts.Logger == nil {
+		opts.Logger = logger
+	}
+	return NewCachedTokenSource(src, opts)
+}
+
 // entry computes the deadlines of a token obtained at now.
 func (c *CachedTokenSource) entry(t *oauth2.Token, now time.Time) *cacheEntry {
 	if t.Expiry.IsZero() {

@@ -264,11 +264,7 @@ func NewImpersonatedTokenSource(cfg ImpersonationConfig) (*CachedTokenSource, er
 	if err != nil {
 		return nil, err
 	}
-	co := cfg.Cache
-	if co.Logger == nil {
-		co.Logger = cfg.Logger
-	}
-	return NewCachedTokenSource(im, co)
+	return cacheWith(im, cfg.Cache, cfg.Logger)
 }
 
 // ServiceAccount returns the impersonated service account.

@@ -446,9 +446,5 @@ func NewTokenSource(cfg Config) (*CachedTokenSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	co := cfg.Cache
-	if co.Logger == nil {
-		co.Logger = cfg.Logger
-	}
-	return NewCachedTokenSource(x, co)
+	return cacheWith(x, cfg.Cache, cfg.Logger)
 }

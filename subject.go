@@ -197,7 +197,8 @@ func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string
 // URLSubject fetches the subject token with a GET request at every exchange
 // (Azure instance metadata, a sidecar). URL is required.
 type URLSubject struct {
-	// URL is fetched with GET. Required; http or https.
+	// URL is fetched with GET. Required: an absolute http or https URL,
+	// without user information.
 	URL string
 	// Headers are added to the request (for example Metadata: True). Their
 	// values are never logged or quoted in errors.
@@ -212,12 +213,8 @@ type URLSubject struct {
 }
 
 func (u URLSubject) validate() error {
-	if u.URL == "" {
-		return invalid("URLSubject.URL", "must not be empty")
-	}
-	p, err := url.Parse(u.URL)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return invalid("URLSubject.URL", "must be an absolute http or https URL")
+	if err := checkSourceURL("URLSubject.URL", u.URL); err != nil {
+		return err
 	}
 	for k := range u.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {

@@ -459,6 +459,7 @@ func TestConfigValidation(t *testing.T) {
 		{"file text with field", func(c *Config) { c.Subject = FileSubject{Path: "p", Format: Format{SubjectTokenField: "f"}} }, "FileSubject.Format.SubjectTokenField"},
 		{"url empty", func(c *Config) { c.Subject = URLSubject{} }, "URLSubject.URL"},
 		{"url relative", func(c *Config) { c.Subject = URLSubject{URL: "/token"} }, "URLSubject.URL"},
+		{"url user info", func(c *Config) { c.Subject = URLSubject{URL: "http://user:pw@x/token"} }, "URLSubject.URL"},
 		{"url bad header", func(c *Config) { c.Subject = URLSubject{URL: "http://x", Headers: map[string]string{"a b": "v"}} }, "URLSubject.Headers"},
 		{"url negative timeout", func(c *Config) { c.Subject = URLSubject{URL: "http://x", Timeout: -1} }, "URLSubject.Timeout"},
 		{"tokensource nil", func(c *Config) { c.Subject = TokenSourceSubject{} }, "TokenSourceSubject.Source"},

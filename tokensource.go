@@ -186,9 +186,8 @@ func (c *Config) validate() error {
 	if err := checkAttempts("Config", c.Timeout, c.Retry); err != nil {
 		return err
 	}
-	if _, err := c.optionsJSON(); err != nil {
-		return err
-	}
+	// The options (their encoding and size) are checked by NewExchanger,
+	// which encodes them once.
 	return nil
 }
 
@@ -279,7 +278,10 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	opts, _ := cfg.optionsJSON()
+	opts, err := cfg.optionsJSON()
+	if err != nil {
+		return nil, err
+	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
 		tokenURL = stsEndpoint(cfg.UniverseDomain, "/v1/token")

@@ -480,7 +480,14 @@ func loadKeyPair(certPath, keyPath string) (*tls.Certificate, error) {
 	return &pair, nil
 }
 
-func readLimited(path string) ([]byte, error) { return readFileLimited(path, maxCertFileSize) }
+func readLimited(path string) ([]byte, error) {
+	// Only regular files: opening a named pipe or a device could block
+	// forever, and with it every TLS handshake waiting for the key pair.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+	}
+	return readFileLimited(path, maxCertFileSize)
+}
 
 // describeFSError renders a file-system error without repeating the path.
 func describeFSError(err error) string {

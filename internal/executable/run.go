@@ -208,6 +208,18 @@ func Run(ctx context.Context, c Config) (Result, error) {
 // error when the command must run (no file, an expired or failure
 // response), and an error for an unreadable or corrupt file.
 func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error) {
+	// Stat before opening: opening a named pipe would block until a
+	// writer comes, which may be never.
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Result{}, false, fmt.Errorf("executable: output file %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Result{}, false, nil
@@ -216,13 +228,6 @@ func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error)
 		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Result{}, false, fmt.Errorf("executable: output file %s is not a regular file", path)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxOutput+1))
 	if err != nil {
 		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)

@@ -490,44 +490,46 @@ func TestCorpusCertificateConfig(t *testing.T) {
 		want   string
 	}
 	cfg := func(cert, key string) string {
-		return `{"cert_configs":{"workload":{"cert_path":` + jsonEscape(cert) + `,"key_path":` + jsonEscape(key) + `}}}`
+		return `{"cert_configs":{"workload":{"cert_path":` + relJSONQuote(cert) + `,"key_path":` + relJSONQuote(key) + `}}}`
 	}
 	cases := []certCase{
-		{"empty", func(c, k, d string) string { return `` }, "certificate"},
+		{"empty", func(c, k, d string) string { return `` }, "not valid JSON"},
 		{"not json", func(c, k, d string) string { return `cert_path=` + c }, "not valid JSON"},
 		{"array", func(c, k, d string) string { return `[]` }, "expected shape"},
 		{"truncated", func(c, k, d string) string { return cfg(c, k)[:20] }, "certificate"},
 		{"no cert_configs", func(c, k, d string) string { return `{}` }, "no cert_configs"},
 		{"no workload", func(c, k, d string) string { return `{"cert_configs":{}}` }, "no cert_configs.workload"},
 		{"workload null", func(c, k, d string) string { return `{"cert_configs":{"workload":null}}` }, "no cert_configs.workload"},
-		{"no cert_path", func(c, k, d string) string { return `{"cert_configs":{"workload":{"key_path":` + jsonEscape(k) + `}}}` }, "cert_path"},
+		{"no cert_path", func(c, k, d string) string {
+			return `{"cert_configs":{"workload":{"key_path":` + relJSONQuote(k) + `}}}`
+		}, "cert_path"},
 		{"no key_path", func(c, k, d string) string {
-			return `{"cert_configs":{"workload":{"cert_path":` + jsonEscape(c) + `}}}`
+			return `{"cert_configs":{"workload":{"cert_path":` + relJSONQuote(c) + `}}}`
 		}, "key_path"},
 		{"cert_path number", func(c, k, d string) string { return `{"cert_configs":{"workload":{"cert_path":1,"key_path":"k"}}}` }, "expected shape"},
-		{"missing cert file", func(c, k, d string) string { return cfg(filepath.Join(d, "nope.pem"), k) }, "cert"},
-		{"missing key file", func(c, k, d string) string { return cfg(c, filepath.Join(d, "nope.pem")) }, "key"},
-		{"cert is a directory", func(c, k, d string) string { return cfg(d, k) }, "cert"},
-		{"cert and key swapped", func(c, k, d string) string { return cfg(k, c) }, "certificate"},
+		{"missing cert file", func(c, k, d string) string { return cfg(filepath.Join(d, "nope.pem"), k) }, "no such file"},
+		{"missing key file", func(c, k, d string) string { return cfg(c, filepath.Join(d, "nope.pem")) }, "private key"},
+		{"cert is a directory", func(c, k, d string) string { return cfg(d, k) }, "not a regular file"},
+		{"cert and key swapped", func(c, k, d string) string { return cfg(k, c) }, "no PEM CERTIFICATE block"},
 		{"key for another cert", func(c, k, d string) string {
 			c2, _, _ := relCertFiles(t, t.TempDir())
 			return cfg(c2, k)
-		}, "key"},
+		}, "does not match"},
 		{"cert not pem", func(c, k, d string) string {
 			p := filepath.Join(d, "bad.pem")
 			os.WriteFile(p, []byte("not a certificate"), 0o600)
 			return cfg(p, k)
-		}, "cert"},
+		}, "no PEM CERTIFICATE block"},
 		{"key not pem", func(c, k, d string) string {
 			p := filepath.Join(d, "badkey.pem")
 			os.WriteFile(p, []byte("not a key"), 0o600)
 			return cfg(c, p)
-		}, "key"},
+		}, "no PEM PRIVATE KEY block"},
 		{"cert file too large", func(c, k, d string) string {
 			p := filepath.Join(d, "huge.pem")
 			os.WriteFile(p, make([]byte, 10<<20), 0o600)
 			return cfg(p, k)
-		}, "cert"},
+		}, "larger than"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -552,4 +554,10 @@ func TestCorpusCertificateConfig(t *testing.T) {
 		})
 	}
 	t.Logf("certificate configuration corpus: %d malformed configurations", len(cases))
+}
+
+// relJSONQuote returns s as a JSON string, quotes included.
+func relJSONQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -367,15 +367,7 @@ func jsonError(err error) *ValidationError {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "accessBoundary"
-		}
-		want := "different type"
-		if te.Type != nil {
-			want = jsonKind(te.Type.Kind().String())
-		}
-		return invalid(field, "must be a JSON %s, got %s", want, te.Value)
+		return typeMismatch("accessBoundary", te)
 	case errors.As(err, &se):
 		return invalid("accessBoundary", "not valid JSON at offset %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -388,16 +380,6 @@ func jsonError(err error) *ValidationError {
 		}
 	}
 	return invalid("accessBoundary", "not valid JSON: %s", msg)
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "slice", "array":
-		return "array"
-	case "struct", "map", "ptr":
-		return "object"
-	}
-	return k
 }
 
 // DownscopeConfig configures downscoping of the tokens of a root credential:

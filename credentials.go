@@ -330,16 +330,22 @@ func credJSONError(data []byte, err error) error {
 		line, col := textPosition(data, max(se.Offset-1, 0)) // Offset is just past the bad byte
 		return invalid("credentials JSON", "syntax error at line %d, column %d (byte %d)", line, col, se.Offset)
 	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "credentials JSON"
-		}
-		return invalid(field, "must be %s, got a JSON %s", credJSONKind(te.Type), te.Value)
+		return typeMismatch("credentials JSON", te)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		line, col := textPosition(data, int64(len(data)))
 		return invalid("credentials JSON", "truncated at line %d, column %d", line, col)
 	}
 	return invalid("credentials JSON", "is not valid JSON")
+}
+
+// typeMismatch reports a JSON value of the wrong kind, naming its field (or
+// root, for the document itself) without quoting the value.
+func typeMismatch(root string, te *json.UnmarshalTypeError) *ValidationError {
+	field := te.Field
+	if field == "" {
+		field = root
+	}
+	return invalid(field, "must be %s, got a JSON %s", credJSONKind(te.Type), te.Value)
 }
 
 // credJSONKind names the JSON kind a Go type decodes from.

@@ -91,7 +91,9 @@ func TestIdleSources(t *testing.T) {
 		if f.bytes > 1024 {
 			t.Errorf("sts: %.0f heap bytes per idle source; target at most 1024", f.bytes)
 		}
-		if f.goroutines != 0 {
+		// A goroutine per source would show as 1; allow for a stray
+		// goroutine of an earlier test ending during the measurement.
+		if f.goroutines*idleSources >= 10 {
 			t.Errorf("sts: %g goroutines per idle source; target 0", f.goroutines)
 		}
 	}

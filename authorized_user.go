@@ -168,7 +168,7 @@ func (r *Refresher) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {current}}
 	hdr := http.Header{}
 	hdr.Set("Authorization", r.authHeader)
-	tok, resp, err := r.doer.postToken(ctx, "refresh", r.tokenURL, []byte(form.Encode()), hdr)
+	tok, resp, err := r.doer.postToken(ctx, "refresh", r.tokenURL, []byte(form.Encode()), hdr, current)
 	if err != nil {
 		return nil, err
 	}

@@ -298,6 +298,7 @@ func (im *Impersonator) TokenContext(ctx context.Context) (*oauth2.Token, error)
 		contentType: "application/json",
 		body:        im.body,
 		header:      hdr,
+		secrets:     []string{src.AccessToken},
 	})
 	if err != nil {
 		// IAM refused the caller's token: let a cached source fetch a new

@@ -174,6 +174,7 @@ func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspec
 		contentType: "application/json",
 		body:        req.JSON(),
 		header:      hdr,
+		secrets:     []string{token},
 	})
 	if err != nil {
 		return nil, err

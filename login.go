@@ -477,7 +477,7 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redire
 	hdr := http.Header{}
 	hdr.Set("Authorization", basicAuth(cfg.ClientID, cfg.ClientSecret))
 	doer := newHTTPDoer(cfg.HTTPClient, cfg.Timeout, RetryPolicy{MaxAttempts: 1}, cfg.Logger, baseAPIClientHeader())
-	tok, resp, err := doer.postToken(ctx, "login", plan.tokenURL, []byte(form.Encode()), hdr)
+	tok, resp, err := doer.postToken(ctx, "login", plan.tokenURL, []byte(form.Encode()), hdr, code, verifier, cfg.ClientSecret)
 	if err != nil {
 		return nil, err
 	}

@@ -385,7 +385,7 @@ func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenRes
 	if x.authHeader != "" {
 		hdr = http.Header{"Authorization": {x.authHeader}}
 	}
-	tok, resp, err := x.doer.postToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr)
+	tok, resp, err := x.doer.postToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr, subject, req.ActorToken)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -218,6 +218,24 @@ type request struct {
 	contentType string
 	body        []byte
 	header      http.Header // extra headers (Authorization among them)
+	// secrets are the request's secret values (the subject token, the
+	// refresh token, …): a server that quotes one in its error answer has
+	// it replaced before the text reaches an *Error.
+	secrets []string
+}
+
+// minScrubbed is the shortest secret scrubbed from error answers: shorter
+// ones would match JSON syntax and field names, and cannot be real tokens.
+const minScrubbed = 8
+
+// scrubSecrets replaces every occurrence of one of secrets in body.
+func scrubSecrets(body []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		if len(s) >= minScrubbed && bytes.Contains(body, []byte(s)) {
+			body = bytes.ReplaceAll(body, []byte(s), []byte("REDACTED"))
+		}
+	}
+	return body
 }
 
 // do performs r, with retries, and returns the body of a 2xx answer. Any
@@ -327,7 +345,7 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 		}
 		return nil, newHTTPError(r.op, resp.StatusCode, "", fmt.Sprintf("redirect to host %q not followed", truncateString(host, 128)), "", 0)
 	}
-	eb, ok := wire.DecodeError(body)
+	eb, ok := wire.DecodeError(scrubSecrets(body, r.secrets))
 	if !ok {
 		eb.Description = http.StatusText(resp.StatusCode)
 		if eb.Description == "" {
@@ -341,9 +359,9 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 
 // postToken sends a form-encoded body to a token endpoint (STS's /v1/token
 // or /v1/oauthtoken) and decodes the token answer; a malformed one is an
-// *Error with Op op. The token's Expiry counts expires_in from when the
+// *Error with Op op. secrets are scrubbed from error answers. The token's Expiry counts expires_in from when the
 // call started, and is zero when the answer has none.
-func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, hdr http.Header) (*oauth2.Token, *wire.TokenResponse, error) {
+func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, hdr http.Header, secrets ...string) (*oauth2.Token, *wire.TokenResponse, error) {
 	start := time.Now()
 	body, err := d.do(ctx, &request{
 		op:          op,
@@ -352,6 +370,7 @@ func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, h
 		contentType: "application/x-www-form-urlencoded",
 		body:        form,
 		header:      hdr,
+		secrets:     secrets,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -15,9 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // CertificateConfigEnv names the environment variable that holds the path of
@@ -268,20 +270,24 @@ func stampOf(path string) (fileStamp, error) {
 type x509State struct {
 	key x509Key
 
-	mu         sync.Mutex
-	cfgStamp   fileStamp
-	certStamp  fileStamp
-	keyStamp   fileStamp
-	certPath   string
-	keyPath    string
-	pair       *tls.Certificate // last good pair, or nil
-	transports []*http.Transport
+	mu        sync.Mutex
+	cfgStamp  fileStamp
+	certStamp fileStamp
+	keyStamp  fileStamp
+	certPath  string
+	keyPath   string
+	pair      *tls.Certificate // last good pair, or nil
+	// transports are those of the exchange clients presenting the pair,
+	// held weakly: an Exchanger that is dropped takes its transport with
+	// it, however many Exchangers are built from one X509Subject.
+	transports []weak.Pointer[http.Transport]
 }
 
 func (st *x509State) track(tr *http.Transport) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.transports = append(st.transports, tr)
+	st.transports = slices.DeleteFunc(st.transports, func(p weak.Pointer[http.Transport]) bool { return p.Value() == nil })
+	st.transports = append(st.transports, weak.Make(tr))
 }
 
 // current returns the key pair, reading the files again if they changed.
@@ -330,7 +336,11 @@ func (st *x509State) current() (*tls.Certificate, error) {
 	st.pair, st.certStamp, st.keyStamp = pair, cs, ks
 	// Connections made with the previous certificate must not carry a
 	// subject token of the new one.
-	for _, tr := range st.transports {
+	for _, p := range st.transports {
+		tr := p.Value()
+		if tr == nil {
+			continue
+		}
 		tr.CloseIdleConnections()
 	}
 	return pair, nil

@@ -115,6 +115,7 @@ type CachedTokenSource struct {
 	mu       sync.Mutex
 	flight   *flight   // the refresh in progress, or nil
 	failures int       // consecutive failed refreshes
+	same     int       // consecutive refreshes that returned the cached token
 	retryAt  time.Time // no background refresh before this
 	lastErr  error     // error of the last failed refresh
 }
@@ -313,6 +314,23 @@ func (c *CachedTokenSource) run(f *flight) {
 	}
 	c.mu.Lock()
 	if err == nil {
+		if old := c.cur.Load(); old != nil && old.tok.AccessToken == tok.AccessToken && !tok.Expiry.IsZero() {
+			// The source handed back the token already cached: it has
+			// nothing newer yet (a layer whose own source refreshes in
+			// the background, say). Ask again soon, backing off, instead
+			// of at the stale share of what is left, which can fall in
+			// the last minutes of the token's life.
+			back := c.opts.MinBackoff << min(c.same, 20)
+			if back <= 0 || back > c.opts.MaxBackoff {
+				back = c.opts.MaxBackoff
+			}
+			c.same++
+			if at := now.Add(back).UnixNano(); at < e.staleAt {
+				e.staleAt = at
+			}
+		} else {
+			c.same = 0
+		}
 		c.cur.Store(e)
 		c.failures, c.retryAt, c.lastErr = 0, time.Time{}, nil
 		c.quiet.Store(0)

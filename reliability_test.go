@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/ststest"
 )
@@ -328,4 +331,84 @@ func TestCancelledCallerLeavesSharedRefresh(t *testing.T) {
 			t.Errorf("%d exchanges, want 1", got)
 		}
 	})
+}
+
+// TestOutageAroundEveryExpiry: STS (and IAM) are down from 5 minutes before
+// to 2 minutes after the expiry of every token callers were handed, for six
+// hours, for the cached exchange and for sources layered on it
+// (impersonation, server-side downscoping, whose tokens live only as long
+// as the root token they were exchanged for). Each layer must have its next
+// token before each outage begins: no caller fails or waits.
+func TestOutageAroundEveryExpiry(t *testing.T) {
+	for _, layer := range []string{"exchange", "impersonated", "downscoped"} {
+		t.Run(layer, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+				defer emu.Close()
+				emu.SetLatency(time.Second)
+				var mu sync.Mutex
+				expiries := map[time.Time]bool{}
+				var hits atomic.Int64
+				client := relOutage(emu, func(now time.Time) bool {
+					mu.Lock()
+					defer mu.Unlock()
+					for e := range expiries {
+						if !now.Before(e.Add(-5*time.Minute)) && now.Before(e.Add(2*time.Minute)) {
+							hits.Add(1)
+							return true
+						}
+					}
+					return false
+				})
+				root, err := NewTokenSource(relExchangeConfig(emu, client))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ts interface {
+					Token() (*oauth2.Token, error)
+				} = root
+				switch layer {
+				case "impersonated":
+					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: root, URL: emu.ImpersonationURL(relSA), HTTPClient: client})
+				case "downscoped":
+					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: client,
+						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				t0 := time.Now()
+				var failed []string
+				tokens := 0
+				for time.Since(t0) < 6*time.Hour {
+					start := time.Now()
+					tok, err := ts.Token()
+					switch {
+					case err != nil:
+						failed = append(failed, fmt.Sprintf("%v: %v", time.Since(t0), err))
+					case !tok.Valid():
+						failed = append(failed, fmt.Sprintf("%v: invalid token", time.Since(t0)))
+					case time.Since(start) > 0 && tokens > 0:
+						failed = append(failed, fmt.Sprintf("%v: waited %v", time.Since(t0), time.Since(start)))
+					}
+					if err == nil {
+						mu.Lock()
+						if !expiries[tok.Expiry] {
+							expiries[tok.Expiry] = true
+							tokens++
+						}
+						mu.Unlock()
+					}
+					time.Sleep(10 * time.Second)
+				}
+				if len(failed) > 0 {
+					t.Errorf("%d calls failed or waited, first: %s", len(failed), failed[0])
+				}
+				if tokens < 6 {
+					t.Errorf("only %d tokens in six hours", tokens)
+				}
+				t.Logf("%s: %d tokens, %d requests refused by outages", layer, tokens, hits.Load())
+			})
+		})
+	}
 }

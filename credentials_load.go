@@ -128,11 +128,11 @@ func fileUniverse(f *credentialsFile) (string, error) {
 	return u, nil
 }
 
-// optionalEndpoint checks an optional endpoint field; present but empty is
-// an error.
-func optionalEndpoint(field string, v *string) (string, error) {
+// optionalEndpoint checks an optional endpoint field and returns it, or def
+// when the field is absent; present but empty is an error.
+func optionalEndpoint(field string, v *string, def string) (string, error) {
 	if v == nil {
-		return "", nil
+		return def, nil
 	}
 	if err := checkEndpoint(field, *v); err != nil {
 		return "", err
@@ -173,16 +173,13 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 	if f.RefreshToken != nil {
 		return nil, invalid("refresh_token", "only applies to %s files", TypeExternalAccountAuthorizedUser)
 	}
-	tokenURL, err := optionalEndpoint("token_url", f.TokenURL)
+	tokenURL, err := optionalEndpoint("token_url", f.TokenURL, "") // the default depends on the source
 	if err != nil {
 		return nil, err
 	}
-	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL)
+	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL, stsEndpoint(universe, "/v1/introspect"))
 	if err != nil {
 		return nil, err
-	}
-	if tokenInfoURL == "" {
-		tokenInfoURL = stsEndpoint(universe, "/v1/introspect")
 	}
 	var impURL, email string
 	if f.ServiceAccountImpersonationURL != nil {
@@ -334,21 +331,15 @@ func loadAuthorizedUser(f *credentialsFile, o *LoadOptions) (*Credentials, error
 	if strings.ContainsAny(f.ClientID, "\r\n") {
 		return nil, invalid("client_id", "must not contain line breaks")
 	}
-	tokenURL, err := optionalEndpoint("token_url", f.TokenURL)
+	tokenURL, err := optionalEndpoint("token_url", f.TokenURL, stsEndpoint(universe, "/v1/oauthtoken"))
 	if err != nil {
 		return nil, err
 	}
-	if tokenURL == "" {
-		tokenURL = stsEndpoint(universe, "/v1/oauthtoken")
-	}
-	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL)
+	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL, stsEndpoint(universe, "/v1/introspect"))
 	if err != nil {
 		return nil, err
 	}
-	if tokenInfoURL == "" {
-		tokenInfoURL = stsEndpoint(universe, "/v1/introspect")
-	}
-	revokeURL, err := optionalEndpoint("revoke_url", f.RevokeURL)
+	revokeURL, err := optionalEndpoint("revoke_url", f.RevokeURL, "")
 	if err != nil {
 		return nil, err
 	}

@@ -523,28 +523,6 @@ func fileFormat(f *credentialFormat) (Format, error) {
 	return Format{}, invalid("credential_source.format.type", "must be \"text\" or \"json\", got %q", truncateString(f.Type, 32))
 }
 
-// checkSourceURL accepts absolute http and https URLs: subject tokens and
-// AWS metadata are served over plain http by link-local metadata services.
-func checkSourceURL(field, raw string) error {
-	if raw == "" {
-		return invalid(field, "must not be empty")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return invalid(field, "not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return invalid(field, "scheme must be http or https, got %q", truncateString(u.Scheme, 16))
-	}
-	if u.Host == "" {
-		return invalid(field, "URL has no host")
-	}
-	if u.User != nil {
-		return invalid(field, "URL must not carry user information")
-	}
-	return nil
-}
-
 // millis reads an optional millisecond count.
 func millis(field string, raw json.RawMessage, def, lo, hi int64) (int64, error) {
 	if len(raw) == 0 || string(raw) == "null" {

@@ -40,18 +40,9 @@ func isTransientTransport(err error) bool {
 // checkEndpoint enforces that credentials only travel over https, except to
 // loopback hosts (tests, emulators). field names the configuration field.
 func checkEndpoint(field, raw string) error {
-	if raw == "" {
-		return invalid(field, "must not be empty")
-	}
-	u, err := url.Parse(raw)
+	u, err := parseURLField(field, raw)
 	if err != nil {
-		return invalid(field, "not a valid URL")
-	}
-	if u.Host == "" {
-		return invalid(field, "URL %q has no host", redactURL(u))
-	}
-	if u.User != nil {
-		return invalid(field, "URL must not carry user information")
+		return err
 	}
 	switch u.Scheme {
 	case "https":
@@ -91,6 +82,39 @@ func stsEndpoint(universe, path string) string {
 		universe = DefaultUniverseDomain
 	}
 	return "https://sts." + universe + path
+}
+
+// checkSourceURL accepts absolute http and https URLs: subject tokens and
+// AWS metadata are served over plain http by link-local metadata services.
+func checkSourceURL(field, raw string) error {
+	u, err := parseURLField(field, raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalid(field, "scheme must be http or https, got %q", truncateString(u.Scheme, 16))
+	}
+	return nil
+}
+
+// parseURLField parses the URL of a configuration field: it must be
+// absolute, with a host and without user information (which would be a
+// password in the configuration).
+func parseURLField(field, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, invalid(field, "must not be empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, invalid(field, "not a valid URL")
+	}
+	if u.Host == "" {
+		return nil, invalid(field, "URL %q has no host", redactURL(u))
+	}
+	if u.User != nil {
+		return nil, invalid(field, "URL must not carry user information")
+	}
+	return u, nil
 }
 
 // IsLoopback reports whether host (a host name or IP literal, without port)

@@ -412,12 +412,33 @@ func TestCorpusAWSMetadata(t *testing.T) {
 		{name: "credentials 404", zone: "us-east-1a", role: "r", cred: map[string]string{"r": goodCreds}, status: 404, want: "404"},
 		{name: "credentials 500", zone: "us-east-1a", role: "r", cred: map[string]string{"r": goodCreds}, status: 500, want: "500"},
 		{name: "credentials redirect", zone: "us-east-1a", role: "r", cred: map[string]string{"r": goodCreds}, status: 302, want: "302"},
+		{name: "zone never answers", zone: "hang", role: "r", want: "deadline exceeded"},
+		{name: "zone body never ends", zone: "stall", role: "r", want: "deadline exceeded"},
+		{name: "role never answers", zone: "us-east-1a", role: "hang", want: "deadline exceeded"},
+		{name: "credentials never answer", zone: "us-east-1a", role: "r", cred: map[string]string{"r": "hang"}, want: "deadline exceeded"},
+	}
+	// hangs reports whether the answer to path is configured as "hang".
+	hangs := func(path, zone, role string, cred map[string]string) bool {
+		switch {
+		case path == "/latest/meta-data/placement/availability-zone":
+			return zone == "hang"
+		case strings.TrimSuffix(path, "/") == "/latest/meta-data/iam/security-credentials":
+			return role == "hang"
+		}
+		name := strings.TrimPrefix(path, "/latest/meta-data/iam/security-credentials/")
+		return cred[name] == "hang"
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				client := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+					if hangs(r.URL.Path, c.zone, c.role, c.cred) {
+						<-r.Context().Done()
+						return nil, r.Context().Err()
+					}
 					switch p := r.URL.Path; {
+					case p == "/latest/meta-data/placement/availability-zone" && c.zone == "stall":
+						return relResponse(r, 200, "text/plain", &relStall{prefix: []byte("us-ea"), ctx: r.Context()}), nil
 					case p == "/latest/meta-data/placement/availability-zone":
 						return relResponse(r, 200, "text/plain", strings.NewReader(c.zone)), nil
 					case p == "/latest/meta-data/iam/security-credentials" || p == "/latest/meta-data/iam/security-credentials/":
@@ -442,9 +463,13 @@ func TestCorpusAWSMetadata(t *testing.T) {
 					HTTPClient:     client,
 					Getenv:         func(string) string { return "" },
 				}
+				start := time.Now()
 				tok, err := s.SubjectToken(context.Background(), SubjectRequest{Audience: relAud, SubjectTokenType: TokenTypeAWS4Request})
 				if err == nil {
 					t.Fatalf("accepted: token of %d bytes", len(tok))
+				}
+				if d := time.Since(start); d > 10*time.Second {
+					t.Errorf("took %v, past the 10 s metadata deadline", d)
 				}
 				relCheckCorpusError(t, err, c.want)
 				relCheckErrorSecrets(t, "aws", err, "")

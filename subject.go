@@ -52,6 +52,13 @@ type SubjectTokenProvider interface {
 // SubjectTokenFunc adapts a function to a SubjectTokenProvider.
 type SubjectTokenFunc func(ctx context.Context, req SubjectRequest) (string, error)
 
+func (f SubjectTokenFunc) validate() error {
+	if f == nil {
+		return invalid("SubjectTokenFunc", "must not be nil")
+	}
+	return nil
+}
+
 // SubjectToken calls f(ctx, req).
 func (f SubjectTokenFunc) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
 	return f(ctx, req)

@@ -170,6 +170,11 @@ func (c *Config) validate() error {
 	if c.ActorTokenType != "" && !knownSubjectTypes[c.ActorTokenType] {
 		return invalid("Config.ActorTokenType", "unknown token type %q", truncateString(c.ActorTokenType, 100))
 	}
+	if v, ok := c.ActorToken.(validator); ok {
+		if err := v.validate(); err != nil {
+			return err
+		}
+	}
 	if c.Resource != "" {
 		if u, err := url.Parse(c.Resource); err != nil || !u.IsAbs() {
 			return invalid("Config.Resource", "must be an absolute URI")

@@ -440,6 +440,8 @@ func TestConfigValidation(t *testing.T) {
 		{"actor without type", func(c *Config) { c.ActorToken = StaticSubject("a") }, "Config.ActorTokenType"},
 		{"type without actor", func(c *Config) { c.ActorTokenType = TokenTypeJWT }, "Config.ActorTokenType"},
 		{"bad actor type", func(c *Config) { c.ActorToken = StaticSubject("a"); c.ActorTokenType = "x" }, "Config.ActorTokenType"},
+		{"bad actor provider", func(c *Config) { c.ActorToken = FileSubject{}; c.ActorTokenType = TokenTypeJWT }, "FileSubject.Path"},
+		{"nil subject func", func(c *Config) { c.Subject = SubjectTokenFunc(nil) }, "SubjectTokenFunc"},
 		{"relative resource", func(c *Config) { c.Resource = "storage" }, "Config.Resource"},
 		{"bad universe", func(c *Config) { c.UniverseDomain = "not a domain" }, "Config.UniverseDomain"},
 		{"http token url", func(c *Config) { c.TokenURL = "http://sts.googleapis.com/v1/token" }, "Config.TokenURL"},

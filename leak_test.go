@@ -25,7 +25,7 @@ func TestNoGoroutineOutlivesCalls(t *testing.T) {
 	emu.PushFaults(ststest.Fault{Hang: true})
 	ts, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
 		TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Retry: RetryPolicy{MaxAttempts: 1},
-		Cache: CacheOptions{RefreshTimeout: 200 * time.Millisecond}})
+		Cache: CacheOptions{RefreshTimeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -319,6 +320,9 @@ func relExecResponses() []relConfigCase {
 }
 
 func TestCorpusExecutableResponses(t *testing.T) {
+	if _, err := exec.LookPath("cat"); err != nil {
+		t.Skip("no cat command to print the responses")
+	}
 	cases := relExecResponses()
 	allow := func(k string) string {
 		if k == "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES" {

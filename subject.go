@@ -223,9 +223,13 @@ func (u URLSubject) validate() error {
 	if err := checkSourceURL("URLSubject.URL", u.URL); err != nil {
 		return err
 	}
-	for k := range u.Headers {
+	for k, v := range u.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {
 			return invalid("URLSubject.Headers", "invalid header name %q", truncateString(k, 64))
+		}
+		// The value is often a credential: say what is wrong, never quote it.
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return invalid("URLSubject.Headers."+k, "value must not contain line breaks or NUL")
 		}
 	}
 	if u.Timeout < 0 {

@@ -253,3 +253,19 @@ func TestAuthorizationOnlyWithClientCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestURLSubjectHeaderValuesCheckedAtConstruction: a header value that
+// cannot be sent fails in the constructor, naming the header, not at the
+// first refresh, and the value (a credential, often) is not quoted.
+func TestURLSubjectHeaderValuesCheckedAtConstruction(t *testing.T) {
+	for _, v := range []string{"Bearer " + relAccessToken + "\r\nX-Injected: 1", relAccessToken + "\n", "a\x00" + relAccessToken} {
+		_, err := NewTokenSource(Config{Subject: URLSubject{URL: "http://127.0.0.1:1/token", Headers: map[string]string{"Authorization": v}},
+			SubjectTokenType: TokenTypeJWT, Audience: relAud})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "URLSubject.Headers.Authorization" {
+			t.Errorf("err = %v, want a *ValidationError for URLSubject.Headers.Authorization", err)
+			continue
+		}
+		relCheckErrorSecrets(t, "header", err, "")
+	}
+}

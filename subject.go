@@ -403,6 +403,8 @@ func (m MetadataSubject) validate() error {
 
 func (MetadataSubject) sourceKind() string { return "metadata" }
 
+func (MetadataSubject) subjectTokenTypes() []string { return []string{TokenTypeIDToken, TokenTypeJWT} }
+
 // SubjectToken asks the metadata server for an ID token.
 func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
 	if err := m.validate(); err != nil {

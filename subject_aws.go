@@ -117,6 +117,8 @@ var _ SubjectTokenProvider = (*AWSSubject)(nil)
 
 func (s *AWSSubject) sourceKind() string { return "aws" }
 
+func (s *AWSSubject) subjectTokenTypes() []string { return []string{TokenTypeAWS4Request} }
+
 // String describes the provider without any credential.
 func (s *AWSSubject) String() string {
 	if s == nil {

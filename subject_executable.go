@@ -72,6 +72,10 @@ const (
 
 func (ExecutableSubject) sourceKind() string { return "executable" }
 
+func (ExecutableSubject) subjectTokenTypes() []string {
+	return []string{TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2}
+}
+
 // validate checks the configuration. Errors are *ValidationError.
 func (e ExecutableSubject) validate() error {
 	if len(e.Command) == 0 {

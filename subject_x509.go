@@ -85,6 +85,8 @@ var _ SubjectTokenProvider = (*X509Subject)(nil)
 
 func (s *X509Subject) sourceKind() string { return "x509" }
 
+func (s *X509Subject) subjectTokenTypes() []string { return []string{TokenTypeMTLS} }
+
 // String describes the provider without any key material.
 func (s *X509Subject) String() string {
 	if s == nil {

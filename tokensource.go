@@ -118,6 +118,26 @@ var knownSubjectTypes = map[string]bool{
 // validator is implemented by providers with configuration to check.
 type validator interface{ validate() error }
 
+// typedSubject is implemented by providers that can only supply some token
+// types, so that a mismatch fails at construction rather than at the first
+// exchange.
+type typedSubject interface{ subjectTokenTypes() []string }
+
+// checkSubjectType reports a provider that cannot supply tokens of type typ.
+func checkSubjectType(field string, p SubjectTokenProvider, typ string) error {
+	ts, ok := p.(typedSubject)
+	if !ok {
+		return nil
+	}
+	types := ts.subjectTokenTypes()
+	for _, t := range types {
+		if t == typ {
+			return nil
+		}
+	}
+	return invalid(field, "a %s subject supplies %s, not %q", subjectKind(p), strings.Join(types, " or "), truncateString(typ, 100))
+}
+
 func (c *Config) validate() error {
 	if c.Subject == nil {
 		return invalid("Config.Subject", "must not be nil")
@@ -132,6 +152,9 @@ func (c *Config) validate() error {
 	}
 	if !knownSubjectTypes[c.SubjectTokenType] {
 		return invalid("Config.SubjectTokenType", "unknown token type %q", truncateString(c.SubjectTokenType, 100))
+	}
+	if err := checkSubjectType("Config.SubjectTokenType", c.Subject, c.SubjectTokenType); err != nil {
+		return err
 	}
 	if c.Audience == "" && c.SubjectTokenType != TokenTypeAccessToken {
 		return invalid("Config.Audience", "must not be empty")
@@ -172,6 +195,11 @@ func (c *Config) validate() error {
 	}
 	if v, ok := c.ActorToken.(validator); ok {
 		if err := v.validate(); err != nil {
+			return err
+		}
+	}
+	if c.ActorToken != nil {
+		if err := checkSubjectType("Config.ActorTokenType", c.ActorToken, c.ActorTokenType); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -117,4 +118,40 @@ func TestCorpusURLSubject(t *testing.T) {
 		})
 	}
 	t.Logf("URL subject corpus: %d malformed answers", len(cases))
+}
+
+// TestSubjectTypeMismatchFailsAtConstruction: a provider that cannot supply
+// the configured token type fails in the constructor, naming the field.
+func TestSubjectTypeMismatchFailsAtConstruction(t *testing.T) {
+	aws := &AWSSubject{Region: "us-east-1", Getenv: func(k string) string {
+		return map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": relClientSecret}[k]
+	}}
+	cases := []struct {
+		name    string
+		subject SubjectTokenProvider
+		typ     string
+	}{
+		{"executable access token", ExecutableSubject{Command: []string{"x"}}, TokenTypeAccessToken},
+		{"executable aws", ExecutableSubject{Command: []string{"x"}}, TokenTypeAWS4Request},
+		{"executable pointer mtls", &ExecutableSubject{Command: []string{"x"}}, TokenTypeMTLS},
+		{"aws jwt", aws, TokenTypeJWT},
+		{"aws saml", aws, TokenTypeSAML2},
+		{"metadata saml", MetadataSubject{Audience: "x"}, TokenTypeSAML2},
+		{"metadata access token", MetadataSubject{Audience: "x"}, TokenTypeAccessToken},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewExchanger(Config{Subject: c.subject, SubjectTokenType: c.typ, Audience: relAud})
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != "Config.SubjectTokenType" {
+				t.Fatalf("err = %v, want a *ValidationError for Config.SubjectTokenType", err)
+			}
+			relCheckErrorSecrets(t, "type", err, "")
+			_, err = NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
+				ActorToken: c.subject, ActorTokenType: c.typ})
+			if !errors.As(err, &ve) || ve.Field != "Config.ActorTokenType" {
+				t.Fatalf("actor: err = %v, want a *ValidationError for Config.ActorTokenType", err)
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -369,7 +370,29 @@ func (c *CachedTokenSource) fetch(ctx context.Context) (tok *oauth2.Token, err e
 	if c.csrc != nil {
 		return c.csrc.TokenContext(ctx)
 	}
-	return c.src.Token()
+	// A source without a context cannot be told to stop: call it on its
+	// own goroutine, so that RefreshTimeout still ends the refresh (and a
+	// later one can start) even if the call never returns.
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{err: &Error{Op: "token", Err: errors.New("token source panicked")}}
+			}
+		}()
+		tok, err := c.src.Token()
+		done <- result{tok, err}
+	}()
+	select {
+	case r := <-done:
+		return r.tok, r.err
+	case <-ctx.Done():
+		return nil, &Error{Op: "token", Err: fmt.Errorf("token source did not answer within %v: %w", c.timeout, ctx.Err()), temporary: true}
+	}
 }
 
 // Invalidate drops tok from the cache if it is the token being served, so

@@ -412,3 +412,46 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 		})
 	}
 }
+
+// relHungSource is an oauth2.TokenSource (no context) whose first call
+// never returns until released; later calls succeed.
+type relHungSource struct {
+	release chan struct{}
+	calls   atomic.Int64
+}
+
+func (s *relHungSource) Token() (*oauth2.Token, error) {
+	if s.calls.Add(1) == 1 {
+		<-s.release
+		return nil, errors.New("released")
+	}
+	return &oauth2.Token{AccessToken: "fresh", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// TestRefreshTimeoutBoundsContextlessSource: a plain oauth2.TokenSource
+// that hangs cannot be cancelled, but the cache's refresh still ends at
+// RefreshTimeout, so callers are not stuck behind it and the next refresh
+// works.
+func TestRefreshTimeoutBoundsContextlessSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &relHungSource{release: make(chan struct{})}
+		defer close(src.release)
+		c, err := NewCachedTokenSource(src, CacheOptions{RefreshTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = c.Token()
+		if d := time.Since(start); d != 5*time.Second {
+			t.Errorf("hung refresh ended after %v, want 5 s", d)
+		}
+		var se *Error
+		if !errors.As(err, &se) || !se.Temporary() || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a temporary *Error wrapping the deadline", err)
+		}
+		tok, err := c.Token()
+		if err != nil || tok.AccessToken != "fresh" {
+			t.Fatalf("after the hang: %v, %v", tok, err)
+		}
+	})
+}

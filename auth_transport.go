@@ -69,7 +69,7 @@ func sourceToken(ctx context.Context, src oauth2.TokenSource, op, what string) (
 	if cs, ok := src.(ContextTokenSource); ok {
 		tok, err = cs.TokenContext(ctx)
 	} else {
-		tok, err = src.Token()
+		tok, err = tokenFromSource(ctx, src, op)
 	}
 	if err != nil {
 		var se *Error

@@ -370,9 +370,18 @@ func (c *CachedTokenSource) fetch(ctx context.Context) (tok *oauth2.Token, err e
 	if c.csrc != nil {
 		return c.csrc.TokenContext(ctx)
 	}
-	// A source without a context cannot be told to stop: call it on its
-	// own goroutine, so that RefreshTimeout still ends the refresh (and a
-	// later one can start) even if the call never returns.
+	return tokenFromSource(ctx, c.src, "token")
+}
+
+// tokenFromSource calls src.Token, for a source that takes no context. Such
+// a call cannot be told to stop, so when ctx can end it runs on its own
+// goroutine and ctx still bounds the wait: a hung source then costs one
+// parked goroutine instead of blocking its callers (and every later
+// refresh) forever.
+func tokenFromSource(ctx context.Context, src oauth2.TokenSource, op string) (*oauth2.Token, error) {
+	if ctx.Done() == nil {
+		return src.Token()
+	}
 	type result struct {
 		tok *oauth2.Token
 		err error
@@ -381,17 +390,17 @@ func (c *CachedTokenSource) fetch(ctx context.Context) (tok *oauth2.Token, err e
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
-				done <- result{err: &Error{Op: "token", Err: errors.New("token source panicked")}}
+				done <- result{err: &Error{Op: op, Err: errors.New("token source panicked")}}
 			}
 		}()
-		tok, err := c.src.Token()
+		tok, err := src.Token()
 		done <- result{tok, err}
 	}()
 	select {
 	case r := <-done:
 		return r.tok, r.err
 	case <-ctx.Done():
-		return nil, &Error{Op: "token", Err: fmt.Errorf("token source did not answer within %v: %w", c.timeout, ctx.Err()), temporary: true}
+		return nil, &Error{Op: op, Err: fmt.Errorf("token source did not answer: %w", ctx.Err()), temporary: isTransientTransport(ctx.Err())}
 	}
 }
 

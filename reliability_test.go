@@ -455,3 +455,47 @@ func TestRefreshTimeoutBoundsContextlessSource(t *testing.T) {
 		}
 	})
 }
+
+// TestHungContextlessRootIsCutInLayers: the same for layers whose root is
+// a plain oauth2.TokenSource (as golang.org/x/oauth2/google gives): the
+// impersonated or downscoped source's refresh ends at its RefreshTimeout.
+func TestHungContextlessRootIsCutInLayers(t *testing.T) {
+	for _, layer := range []string{"impersonated", "downscoped"} {
+		t.Run(layer, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				emu := ststest.NewUnstartedServer(ststest.Options{})
+				defer emu.Close()
+				// The root must be a token the emulator knows for
+				// impersonation; the hang comes first anyway.
+				src := &relHungSource{release: make(chan struct{})}
+				defer close(src.release)
+				co := CacheOptions{RefreshTimeout: 5 * time.Second}
+				var ts interface {
+					Token() (*oauth2.Token, error)
+				}
+				var err error
+				switch layer {
+				case "impersonated":
+					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: src, URL: emu.ImpersonationURL(relSA), HTTPClient: emu.Client(), Cache: co})
+				case "downscoped":
+					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: src, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Cache: co,
+						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				_, err = ts.Token()
+				if d := time.Since(start); d != 5*time.Second {
+					t.Errorf("refresh behind a hung root ended after %v, want 5 s", d)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) || !IsTemporary(err) {
+					t.Errorf("err = %v, want a temporary error wrapping the deadline", err)
+				}
+				if src.calls.Load() != 1 {
+					t.Errorf("root asked %d times", src.calls.Load())
+				}
+			})
+		})
+	}
+}

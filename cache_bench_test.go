@@ -44,8 +44,10 @@ func BenchmarkCachedTokenStale(b *testing.B) {
 	c, _ := NewCachedTokenSource(src, CacheOptions{StaleFraction: 1e-9, Jitter: -1, MinBackoff: time.Hour})
 	c.Token()
 	src.fail.Store(true)
-	c.Token()
+	// Call until a background refresh has failed: the token is stale
+	// within microseconds, and the failure starts an hour of backoff.
 	for c.LastError() == nil {
+		c.Token()
 		time.Sleep(time.Millisecond)
 	}
 	b.ReportAllocs()

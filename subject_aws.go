@@ -250,7 +250,7 @@ func (s *AWSSubject) SubjectToken(ctx context.Context, req SubjectRequest) (stri
 	target := strings.ReplaceAll(s.verificationURL(), "{region}", region)
 	tok, err := awssub.SubjectToken(ctx, creds, region, target, req.Audience, s.now())
 	if err != nil {
-		return "", &Error{Op: "subject", Err: fmt.Errorf("aws: %w", err)}
+		return "", &Error{Op: "subject", Err: err} // its text names AWS already
 	}
 	return tok, nil
 }

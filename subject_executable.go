@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -155,3 +156,17 @@ func ParseExecutableCommand(s string) ([]string, error) {
 	}
 	return argv, nil
 }
+
+// String describes e by its program and argument count only: arguments may
+// carry secrets.
+func (e ExecutableSubject) String() string {
+	prog := ""
+	if len(e.Command) > 0 {
+		prog = e.Command[0]
+	}
+	return fmt.Sprintf("sts.ExecutableSubject{Program:%q Args:%d Timeout:%v OutputFile:%q}",
+		prog, max(len(e.Command)-1, 0), e.Timeout, e.OutputFile)
+}
+
+// GoString is String, so %#v hides the arguments too.
+func (e ExecutableSubject) GoString() string { return e.String() }

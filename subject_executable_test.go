@@ -395,3 +395,15 @@ func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {
 	}
 	assertNoExecToken(t, err)
 }
+
+func TestExecutableSubjectStringHidesArguments(t *testing.T) {
+	e := ExecutableSubject{Command: []string{"/bin/idp", "--password", "hunter2-SECRET"}, Timeout: 10 * time.Second}
+	for _, s := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e), fmt.Sprint(&e)} {
+		if strings.Contains(s, "hunter2-SECRET") {
+			t.Fatalf("argument leaked: %s", s)
+		}
+		if !strings.Contains(s, "/bin/idp") {
+			t.Fatalf("program missing: %s", s)
+		}
+	}
+}

@@ -59,6 +59,14 @@ func (p staticProvider) Token(context.Context) (*auth.Token, error) { return p.t
 func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i int) getter {
 	tb.Helper()
 	rootSrc := oauth2.StaticTokenSource(root)
+	// sts's layers get the root through a CachedTokenSource, as its
+	// documentation recommends: a plain oauth2.TokenSource, which takes no
+	// context, is called on a goroutine of its own so that a hung one can
+	// be cut at the refresh deadline.
+	stsRoot, err := sts.NewCachedTokenSource(rootSrc, sts.CacheOptions{InitialToken: root})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	switch lib {
 	case "oauth2":
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.client)
@@ -96,7 +104,7 @@ func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i in
 	case "sts-server":
 		return func(i int) getter {
 			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
-				Source:     rootSrc,
+				Source:     stsRoot,
 				Boundary:   &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(bucket(i), "roles/storage.objectViewer")}},
 				TokenURL:   e.srv.TokenURL(),
 				HTTPClient: e.client,
@@ -107,7 +115,7 @@ func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i in
 			return stsGetter(ts)
 		}
 	case "sts-client":
-		m, err := downscope.NewMinter(downscope.Config{Source: rootSrc, TokenURL: e.srv.TokenURL(), HTTPClient: e.client})
+		m, err := downscope.NewMinter(downscope.Config{Source: stsRoot, TokenURL: e.srv.TokenURL(), HTTPClient: e.client})
 		if err != nil {
 			tb.Fatal(err)
 		}

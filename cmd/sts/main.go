@@ -13,7 +13,8 @@
 //	downscope   print a token narrowed by a Credential Access Boundary
 //	introspect  show what STS knows about a token
 //	login       sign in to a workforce identity pool
-//	version     print the version
+//	version     print the version (also: sts --version, sts -v)
+//	completion  print a shell completion script (bash, zsh or fish)
 //
 // Every command takes --help. Results go to standard output; errors go to
 // standard error, with a non-zero exit status (1 for a failure, 2 for a
@@ -92,6 +93,11 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	name := args[0]
 	switch name {
+	case "-v", "--version", "-version":
+		name = "version"
+		args = append([]string{"version"}, args[1:]...)
+	}
+	switch name {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
 			c, ok := commands[args[1]]
@@ -144,6 +150,8 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	// Library errors start with "sts: "; the command's name already says it.
 	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "sts: "), ": sts: ", ": ")
+	// An operation named like the command ("introspect") is said once.
+	msg = strings.TrimPrefix(msg, name+": ")
 	fmt.Fprintf(e.stderr, "sts %s: %s\n", name, msg)
 	return 1
 }
@@ -174,9 +182,25 @@ func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {
 		fmt.Fprintf(w, "\nFlags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
+		printFlags(w, fs)
 	}
+}
+
+// printFlags lists fs's flags the way they are typed on the command line,
+// with two dashes (the flag package prints one).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "[]" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 func topUsage(w io.Writer) {
@@ -190,7 +214,7 @@ func topUsage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-11s %s\n", n, firstLine(commands[n].summary))
 	}
-	fmt.Fprintf(w, "\nRun 'sts <command> --help' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'sts <command> --help' for a command's flags; 'sts --version' prints the version.\n")
 	fmt.Fprintf(w, "GOOGLE_SDK_GO_LOGGING_LEVEL=debug logs requests (secrets redacted) as JSON on standard error.\n")
 }
 

@@ -385,3 +385,84 @@ func TestEmulatorClientAuthAndLatency(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionFlags(t *testing.T) {
+	want := cli(t, nil, "", "version")
+	for _, arg := range []string{"--version", "-v", "-version"} {
+		r := cli(t, nil, "", arg)
+		if r.code != 0 || r.stdout != want.stdout || r.stderr != "" {
+			t.Errorf("sts %s: %+v, want %+v", arg, r, want)
+		}
+	}
+}
+
+func TestHelpPrintsFlagsAsTyped(t *testing.T) {
+	for name := range commands {
+		r := cli(t, nil, "", name, "--help")
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") {
+				t.Errorf("sts %s --help prints a flag with one dash: %q", name, line)
+			}
+		}
+	}
+	r := cli(t, nil, "", "token", "--help")
+	if !strings.Contains(r.stdout, "  --credentials file") {
+		t.Errorf("token --help does not list --credentials: %s", r.stdout)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := cli(t, nil, "", "completion", shell)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("completion %s: %+v", shell, r)
+		}
+		for name := range commands {
+			if !strings.Contains(r.stdout, name) {
+				t.Errorf("%s completion does not know %s", shell, name)
+			}
+		}
+		if !strings.Contains(r.stdout, "credentials") {
+			t.Errorf("%s completion does not know --credentials", shell)
+		}
+		// Check the script's syntax with the shell itself where it is installed.
+		if path, err := exec.LookPath(shell); err == nil {
+			cmd := exec.Command(path, "-n")
+			cmd.Stdin = strings.NewReader(r.stdout)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s -n rejects the script: %v\n%s", shell, err, out)
+			}
+		}
+	}
+	if r := cli(t, nil, "", "completion", "tcsh"); r.code != 2 || !strings.Contains(r.stderr, "unknown shell") {
+		t.Errorf("completion tcsh: %+v", r)
+	}
+	if r := cli(t, nil, "", "completion"); r.code != 2 {
+		t.Errorf("completion without a shell: %+v", r)
+	}
+}
+
+// TestCompletionBashCompletes loads the bash script and asks it to
+// complete, as bash does on a tab.
+func TestCompletionBashCompletes(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script := cli(t, nil, "", "completion", "bash").stdout
+	cases := []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"sts", "to"}, "token"},
+		{[]string{"sts", "token", "--cre"}, "--credentials"},
+		{[]string{"sts", "completion", "f"}, "fish"},
+	}
+	for _, c := range cases {
+		prog := script + "\nCOMP_WORDS=(" + strings.Join(c.words, " ") + "); COMP_CWORD=" +
+			fmt.Sprint(len(c.words)-1) + "; _sts; echo \"${COMPREPLY[@]}\"\n"
+		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != c.want {
+			t.Errorf("completing %v: %q (%v), want %q", c.words, out, err, c.want)
+		}
+	}
+}

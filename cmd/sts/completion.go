@@ -162,7 +162,7 @@ func writeFishCompletion(w io.Writer, specs []completionSpec) {
 }
 
 // shellQuote quotes s for bash, zsh and fish alike: single quotes, with each
-// single quote written as '\''.
+// single quote written as '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

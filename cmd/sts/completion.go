@@ -161,8 +161,8 @@ func writeFishCompletion(w io.Writer, specs []completionSpec) {
 	}
 }
 
-// shellQuote quotes s for bash, zsh and fish alike: single quotes, with each
-// single quote written as '\”.
+// shellQuote quotes s for bash, zsh and fish alike: in single quotes, each
+// single quote inside closed, escaped with a backslash and reopened.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -109,7 +109,7 @@ func TestOptionsString(t *testing.T) {
 }
 
 func TestUnexpectedClientAuth(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewUnstartedServer(ststest.Options{NoClientAuth: true})
 	defer s.Close()
 	for _, mod := range []func(*http.Request){
 		func(r *http.Request) { r.SetBasicAuth("client", "secret") },

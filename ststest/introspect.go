@@ -20,30 +20,15 @@ func (s *Server) IntrospectURL() string { return s.URL + "/v1/introspect" }
 // (intermediary token "." ciphertext) is active while its intermediary token
 // is, if its ciphertext opens with the intermediary's session key. Like STS's JSON, exp and iat are strings of Unix seconds.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	form, oe := requestForm(r)
+	_, token, hint, oe := s.tokenParams(r)
 	if oe != nil {
 		writeOAuthError(w, oe)
 		return
 	}
-	if oe := s.checkClient(r, form); oe != nil {
-		writeOAuthError(w, oe)
-		return
-	}
-	for _, p := range []string{"token", "token_type_hint"} {
-		if len(form[p]) > 1 {
-			writeOAuthError(w, badRequest("parameter %q is repeated", p))
-			return
-		}
-	}
-	token := form.Get("token")
-	if token == "" {
-		writeOAuthError(w, badRequest("token is required"))
-		return
-	}
-	switch form.Get("token_type_hint") {
+	switch hint {
 	case "", typeAccessToken, "access_token":
 	default:
-		writeOAuthError(w, badRequest("unsupported token_type_hint %q", clip(form.Get("token_type_hint"))))
+		writeOAuthError(w, badRequest("unsupported token_type_hint %q", clip(hint)))
 		return
 	}
 	info, ok := s.introspectLookup(token)
@@ -63,7 +48,7 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	if len(info.Scopes) > 0 {
 		resp["scope"] = strings.Join(info.Scopes, " ")
 	}
-	if id := s.login.clientOf(info.Token); id != "" {
+	if id := s.clientOf(info.Token); id != "" {
 		resp["client_id"] = id
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -85,4 +70,27 @@ func (s *Server) introspectLookup(token string) (TokenInfo, bool) {
 		}
 	}
 	return TokenInfo{}, false
+}
+
+// tokenParams reads the body of an introspection or revocation request:
+// the client under the client policy ("" for none), token (required) and
+// token_type_hint.
+func (s *Server) tokenParams(r *http.Request) (clientID, token, hint string, oe *oauthError) {
+	form, oe := requestForm(r)
+	if oe != nil {
+		return "", "", "", oe
+	}
+	clientID, oe = s.authClient(r, form, false)
+	if oe != nil {
+		return "", "", "", oe
+	}
+	for _, p := range []string{"token", "token_type_hint"} {
+		if len(form[p]) > 1 {
+			return "", "", "", badRequest("parameter %q is repeated", p)
+		}
+	}
+	if form.Get("token") == "" {
+		return "", "", "", badRequest("token is required")
+	}
+	return clientID, form.Get("token"), form.Get("token_type_hint"), nil
 }

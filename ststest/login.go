@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,12 +27,10 @@ func (s *Server) AuthorizeURL() string { return s.URL + "/authorize" }
 // refresh-token grants, URL+"/v1/oauthtoken".
 func (s *Server) OAuthTokenURL() string { return s.URL + "/v1/oauthtoken" }
 
-// loginState holds the authorization codes of the authorization-code flow,
-// and the OAuth client each access token it issued went to.
+// loginState holds the authorization codes of the authorization-code flow.
 type loginState struct {
-	mu      sync.Mutex
-	codes   map[string]*authCode
-	clients map[string]string // access token -> client_id
+	mu    sync.Mutex
+	codes map[string]*authCode
 }
 
 // authCode is an issued authorization code.
@@ -51,16 +48,7 @@ type authCode struct {
 func (l *loginState) init() {
 	if l.codes == nil {
 		l.codes = make(map[string]*authCode)
-		l.clients = make(map[string]string)
 	}
-}
-
-// clientOf returns the client an access token was issued to by the
-// authorization-code grant, or "".
-func (l *loginState) clientOf(token string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.clients[token]
 }
 
 // serveAuthorize answers GET /authorize, the authorization endpoint of
@@ -90,7 +78,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, badRequest("client_id is required"))
 		return
 	}
-	if s.opts.ClientID != "" && subtle.ConstantTimeCompare([]byte(clientID), []byte(s.opts.ClientID)) != 1 {
+	if !s.knownClientID(clientID) {
 		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_client", desc: "unknown client_id"})
 		return
 	}
@@ -141,6 +129,10 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if !workforceAudience.MatchString(audience) {
 		fail("invalid_request", "provider_name is not a workforce pool provider")
+		return
+	}
+	if oe := s.checkProvider(audience); oe != nil {
+		fail(oe.code, oe.desc)
 		return
 	}
 	scopes := strings.Fields(q.Get("scope"))
@@ -239,15 +231,7 @@ func (s *Server) serveAuthorizationCode(w http.ResponseWriter, _ *http.Request, 
 		IssuedAt: now,
 	})
 	rt := newToken("ststest-rt-")
-	s.mu.Lock()
-	if s.oauth.refresh == nil {
-		s.oauth.refresh = make(map[string]refreshEntry)
-	}
-	s.oauth.refresh[rt] = refreshEntry{clientID: clientID, subject: c.user}
-	s.mu.Unlock()
-	s.login.mu.Lock()
-	s.login.clients[info.Token] = clientID
-	s.login.mu.Unlock()
+	s.recordGrantToken(s.addRefreshToken(rt, clientID, c.user), info.Token)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token":  info.Token,
 		"token_type":    "Bearer",
@@ -261,12 +245,10 @@ func (s *Server) serveAuthorizationCode(w http.ResponseWriter, _ *http.Request, 
 // idToken builds an unsigned (alg "none") ID token: enough for clients that
 // read its claims; nothing should trust it.
 func (s *Server) idToken(clientID, user, audience string, iat, exp time.Time) string {
-	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
-	claims, _ := json.Marshal(map[string]any{
+	return unsignedJWT(map[string]any{
 		"iss": s.URL, "aud": clientID, "sub": user, "email": user, "provider": audience,
 		"iat": iat.Unix(), "exp": exp.Unix(),
 	})
-	return header + "." + base64.RawURLEncoding.EncodeToString(claims) + "."
 }
 
 func validVerifier(v string) bool {

@@ -1,22 +1,63 @@
 package ststest
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"time"
 )
 
-// oauthState is the Server's state for POST /v1/oauthtoken, guarded by
-// Server.mu.
+// oauthState is the Server's state for POST /v1/oauthtoken and
+// /v1/revoke, guarded by Server.mu.
 type oauthState struct {
 	refresh map[string]refreshEntry // by refresh token
+	clients map[string]string       // access token -> the client it was issued to
+	issued  map[string][]string     // refreshEntry.grant -> access tokens issued under it
 	rotate  bool
 }
 
+// refreshEntry is a valid refresh token's grant: the client it was issued
+// to, the principal, and an identifier shared by every refresh token of
+// one grant (rotation keeps it).
 type refreshEntry struct {
 	clientID string
 	subject  string
+	grant    string
+}
+
+func (o *oauthState) init() {
+	if o.refresh == nil {
+		o.refresh = make(map[string]refreshEntry)
+		o.clients = make(map[string]string)
+		o.issued = make(map[string][]string)
+	}
+}
+
+// addRefreshToken registers a refresh token for a new grant.
+func (s *Server) addRefreshToken(token, clientID, subject string) refreshEntry {
+	e := refreshEntry{clientID: clientID, subject: subject, grant: newToken("grant-")}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oauth.init()
+	s.oauth.refresh[token] = e
+	return e
+}
+
+// recordGrantToken remembers that an access token was issued to a client
+// under a grant, for introspection (client_id) and revocation.
+func (s *Server) recordGrantToken(e refreshEntry, accessToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oauth.init()
+	s.oauth.clients[accessToken] = e.clientID
+	s.oauth.issued[e.grant] = append(s.oauth.issued[e.grant], accessToken)
+}
+
+// clientOf returns the client an access token was issued to by a grant of
+// POST /v1/oauthtoken, or "".
+func (s *Server) clientOf(accessToken string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.oauth.clients[accessToken]
 }
 
 // oauthGrants routes the grant_type values of POST /v1/oauthtoken. Each
@@ -33,12 +74,7 @@ var oauthGrants = map[string]func(s *Server, w http.ResponseWriter, r *http.Requ
 // obtained with it are recorded with Kind "refreshed" and a Subject derived
 // from the first refresh token (it stays the same across rotations).
 func (s *Server) AddRefreshToken(token, clientID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.oauth.refresh == nil {
-		s.oauth.refresh = make(map[string]refreshEntry)
-	}
-	s.oauth.refresh[token] = refreshEntry{clientID: clientID, subject: "user-" + subjectID(token)}
+	s.addRefreshToken(token, clientID, "user-"+subjectID(token))
 }
 
 // SetRefreshTokenRotation makes every later successful refresh_token grant
@@ -51,7 +87,7 @@ func (s *Server) SetRefreshTokenRotation(on bool) {
 }
 
 // RefreshTokenValid reports whether token is a refresh token the server
-// currently accepts (registered and not rotated away).
+// currently accepts (registered, not rotated away, not revoked).
 func (s *Server) RefreshTokenValid(token string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -60,27 +96,19 @@ func (s *Server) RefreshTokenValid(token string) bool {
 }
 
 // serveOAuthToken answers POST /v1/oauthtoken, STS's OAuth 2.0 token
-// endpoint for workforce identity federation. The client must authenticate
-// with HTTP Basic auth; when Options.ClientID is set, only that client (with
-// Options.ClientSecret) is accepted. Errors are RFC 6749 error JSON.
+// endpoint for workforce identity federation. Its grants are bound to a
+// client, so the request must carry client credentials, checked with the
+// server's client policy (see authClient). Errors are RFC 6749 error JSON.
 func (s *Server) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
 	form, oe := requestForm(r)
 	if oe != nil {
 		writeOAuthError(w, oe)
 		return
 	}
-	id, secret, ok := clientBasicAuth(r)
-	if !ok || id == "" {
-		writeOAuthError(w, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication (HTTP Basic) is required"})
+	id, oe := s.authClient(r, form, true)
+	if oe != nil {
+		writeOAuthError(w, oe)
 		return
-	}
-	if s.opts.ClientID != "" {
-		idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) == 1
-		secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
-		if !idOK || !secretOK {
-			writeOAuthError(w, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"})
-			return
-		}
 	}
 	for k, v := range form {
 		if len(v) > 1 {
@@ -129,6 +157,7 @@ func (s *Server) serveRefreshGrant(w http.ResponseWriter, _ *http.Request, form 
 	}
 	s.mu.Unlock()
 	info := s.issue(TokenInfo{Kind: "refreshed", Subject: entry.subject, IssuedAt: time.Now()})
+	s.recordGrantToken(entry, info.Token)
 	resp := map[string]any{
 		"access_token": info.Token,
 		"token_type":   "Bearer",

@@ -9,12 +9,19 @@
 // (Server.PushFaults, Server.SetLatency) to exercise a client's error
 // handling and retries.
 //
+// With Options.Strict and Options.Providers it also refuses what STS
+// refuses: a subject that is not a JWT, an expired one, a provider that
+// does not exist (Server.SubjectJWT mints subjects that pass).
+//
 // Besides token exchange, the server emulates the neighbouring endpoints a
 // federation client calls: IAM Credentials generateAccessToken
 // (Server.ImpersonationURL, Server.SetImpersonationCheck), the workforce
-// /v1/oauthtoken endpoint (Server.AddRefreshToken), and the access boundary
-// intermediary token of client-side Credential Access Boundaries
-// (Server.Allows checks what a downscoped token may do). Other paths get 404.
+// /v1/oauthtoken endpoint (Server.AddRefreshToken), token introspection and
+// revocation (Server.IntrospectURL, Server.RevokeURL), and the access
+// boundary intermediary token of client-side Credential Access Boundaries
+// (Server.Allows checks what a downscoped token may do). Other paths get
+// 404. Every endpoint that takes client credentials applies the same client
+// policy (see Options.ClientID).
 //
 // NewServer starts a real HTTP server on a loopback port; NewUnstartedServer
 // builds one that is only reachable through Server.Client, whose transport
@@ -60,31 +67,57 @@ const DefaultTokenLifetime = time.Hour
 const maxBodyBytes = 1 << 20
 
 // Options configures a Server. The zero value is a permissive emulator: any
-// non-empty subject token is accepted, tokens live one hour and no client
-// authentication is checked.
+// non-empty subject token is accepted, tokens live one hour, and any client
+// credentials (or none) are accepted.
 type Options struct {
 	// TokenLifetime is the lifetime of issued access tokens. Zero (or
 	// negative) means DefaultTokenLifetime, one hour.
 	TokenLifetime time.Duration
 
+	// Strict makes the token exchange refuse, as STS does, a subject token
+	// of the JWT or ID token type that is not a JWT (400 invalid_grant
+	// "Unable to parse the ID Token.") and one whose exp claim is missing or
+	// past (400 invalid_grant "ID Token issued at N is stale to sign-in.").
+	// The emulator does not verify signatures. Server.SubjectJWT mints
+	// subject tokens that pass.
+	Strict bool
+
+	// Providers, if not empty, lists the audiences of the workload and
+	// workforce identity pool providers the emulator knows, each written
+	// as STS expects it ("//iam.googleapis.com/projects/NUMBER/locations/
+	// global/workloadIdentityPools/POOL/providers/PROVIDER" or
+	// "//iam.googleapis.com/locations/global/workforcePools/POOL/providers/
+	// PROVIDER"). A token exchange naming another provider gets what STS
+	// answers for a missing or disabled provider: 400 invalid_target. Nil
+	// accepts every well-formed audience.
+	Providers []string
+
 	// ValidateSubject, if set, is called for every token exchange with the
-	// request's subject_token_type and subject_token. A non-nil error makes
-	// the server answer 400 invalid_grant with the error's text as
-	// error_description. Nil accepts any non-empty subject token.
+	// request's subject_token_type and subject_token, after the checks of
+	// Strict. A non-nil error makes the server answer 400 invalid_grant
+	// with the error's text as error_description. Nil accepts any non-empty
+	// subject token.
 	ValidateSubject func(subjectTokenType, subjectToken string) error
 
 	// ClientID and ClientSecret, when ClientID is set, are the only client
-	// credentials accepted: a request that carries HTTP Basic credentials
-	// (or client_id/client_secret body parameters) that do not match both
-	// gets 401 invalid_client. Requests without client credentials are
-	// accepted unless RequireClientAuth is set. When ClientID is empty, a
-	// token request carrying any Authorization header or client_id gets 401
-	// invalid_client: clients must not send credentials they were not given.
+	// credentials any endpoint accepts: a request that carries HTTP Basic
+	// credentials (or client_id/client_secret body parameters) that do not
+	// match both gets 401 invalid_client. When ClientID is empty, any client
+	// ID is accepted, with any secret. Requests without client credentials
+	// are accepted unless RequireClientAuth is set, except where the
+	// endpoint needs the client (the workforce token endpoint, and the
+	// revocation of a token issued to a client).
 	ClientID, ClientSecret string
 
 	// RequireClientAuth makes requests without client credentials fail with
-	// 401 invalid_client. It needs ClientID.
+	// 401 invalid_client on every endpoint that takes them.
 	RequireClientAuth bool
+
+	// NoClientAuth makes every endpoint refuse client credentials with 401
+	// invalid_client, for tests that check that a client sends none (STS
+	// expects none unless the client was given an OAuth client). It cannot
+	// be combined with ClientID or RequireClientAuth.
+	NoClientAuth bool
 
 	// OnRequest, if set, is called with a copy of every request as soon as
 	// it is recorded, before latency, faults and handling: a test can use it
@@ -100,8 +133,8 @@ func (o Options) String() string {
 	if o.ClientSecret != "" {
 		secret = "REDACTED"
 	}
-	return fmt.Sprintf("ststest.Options{TokenLifetime:%v ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t OnRequest:%t}",
-		o.TokenLifetime, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.OnRequest != nil)
+	return fmt.Sprintf("ststest.Options{TokenLifetime:%v Strict:%t Providers:%q ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t NoClientAuth:%t OnRequest:%t}",
+		o.TokenLifetime, o.Strict, o.Providers, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.NoClientAuth, o.OnRequest != nil)
 }
 
 // GoString is like String, so that %#v does not print the secret either.
@@ -148,6 +181,7 @@ var routes = []struct {
 	{"POST /v1/introspect", (*Server).serveIntrospect},
 	{"GET /authorize", (*Server).serveAuthorize},
 	{"POST /v1/oauthtoken", (*Server).serveOAuthToken},
+	{"POST /v1/revoke", (*Server).serveRevoke},
 }
 
 // NewServer starts an emulator on a loopback port and returns it. Use

@@ -2,7 +2,6 @@ package ststest
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -334,55 +333,6 @@ func checkBoundary(raw json.RawMessage) error {
 	return nil
 }
 
-// checkClient enforces Options.ClientID/ClientSecret. It returns nil when
-// the request may proceed.
-func (s *Server) checkClient(r *http.Request, form url.Values) *oauthError {
-	if s.opts.ClientID == "" {
-		// Clients must not send credentials nobody gave them.
-		if r.Header.Get("Authorization") != "" || form.Has("client_id") || form.Has("client_secret") {
-			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client",
-				desc: "unexpected client authentication (the emulator has no client configured)"}
-		}
-		return nil
-	}
-	id, secret, basic := clientBasicAuth(r)
-	if !basic && r.Header.Get("Authorization") != "" {
-		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "unsupported client authentication"}
-	}
-	if !basic && form.Has("client_id") {
-		id, secret, basic = form.Get("client_id"), form.Get("client_secret"), true
-	}
-	if !basic {
-		if s.opts.RequireClientAuth {
-			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication required"}
-		}
-		return nil
-	}
-	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) == 1
-	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
-	if !idOK || !secretOK {
-		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"}
-	}
-	return nil
-}
-
-// clientBasicAuth reads HTTP Basic client credentials, undoing the
-// form-encoding RFC 6749 section 2.3.1 applies to both parts. A part that is
-// not valid form-encoding is taken as it is.
-func clientBasicAuth(r *http.Request) (id, secret string, ok bool) {
-	id, secret, ok = r.BasicAuth()
-	if !ok {
-		return "", "", false
-	}
-	if u, err := url.QueryUnescape(id); err == nil {
-		id = u
-	}
-	if u, err := url.QueryUnescape(secret); err == nil {
-		secret = u
-	}
-	return id, secret, true
-}
-
 // serveToken answers POST /v1/token and /v1beta/token.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	form, oe := requestForm(r)
@@ -390,7 +340,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oe)
 		return
 	}
-	if oe := s.checkClient(r, form); oe != nil {
+	if _, oe := s.authClient(r, form, false); oe != nil {
 		writeOAuthError(w, oe)
 		return
 	}
@@ -399,13 +349,21 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, err.(*oauthError))
 		return
 	}
+	now := time.Now()
+	if oe := s.checkProvider(req.Audience); oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	if oe := s.checkSubject(req.SubjectTokenType, req.SubjectToken, now); oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
 	if v := s.opts.ValidateSubject; v != nil {
 		if err := v(req.SubjectTokenType, req.SubjectToken); err != nil {
 			writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: err.Error()})
 			return
 		}
 	}
-	now := time.Now()
 	info := TokenInfo{
 		Kind:             "exchange",
 		SubjectTokenType: req.SubjectTokenType,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +21,8 @@ func init() {
 			"It prints its base URL on the first line of standard output, logs one line per request\n" +
 			"(method, path, status; never a token) on standard error, and stops cleanly on SIGINT or SIGTERM.\n" +
 			"It keeps every request in memory: run it for tests, not as a service.",
-		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--client-id ID [--require-client-auth]] [--quiet]",
+		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--strict] [--provider AUDIENCE]...\n" +
+			"       [--client-id ID [--require-client-auth] | --no-client-auth] [--quiet]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
 			lifetime := fs.Duration("token-lifetime", ststest.DefaultTokenLifetime, "lifetime of the tokens the emulator issues")
@@ -28,6 +30,10 @@ func init() {
 			latency := fs.Duration("latency", 0, "delay every answer by this long (to test time-outs and refresh-ahead)")
 			clientID := fs.String("client-id", "", "the only OAuth client `ID` accepted; its secret is read from $"+clientSecretEnv)
 			requireAuth := fs.Bool("require-client-auth", false, "reject requests without client credentials (needs --client-id)")
+			noClientAuth := fs.Bool("no-client-auth", false, "reject any client credentials (to check that a client sends none)")
+			strict := fs.Bool("strict", false, "refuse, as STS does, a JWT or ID token subject that is not a JWT or has expired")
+			var providers stringList
+			fs.Var(&providers, "provider", "the `audience` of a provider the emulator knows (repeatable); when given, exchanges for other providers are refused")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("takes no arguments")
@@ -38,7 +44,16 @@ func init() {
 				if *latency < 0 {
 					return usagef("--latency must not be negative")
 				}
-				opts := ststest.Options{TokenLifetime: *lifetime}
+				opts := ststest.Options{TokenLifetime: *lifetime, Strict: *strict, NoClientAuth: *noClientAuth}
+				for _, p := range providers {
+					if !strings.HasPrefix(p, "//iam.") || !strings.Contains(p, "/providers/") {
+						return usagef("--provider %q: want //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER or //iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER", truncate(p, 200))
+					}
+					opts.Providers = append(opts.Providers, p)
+				}
+				if *noClientAuth && (*clientID != "" || *requireAuth) {
+					return usagef("--no-client-auth cannot be combined with --client-id or --require-client-auth")
+				}
 				if *clientID != "" {
 					secret := e.getenv(clientSecretEnv)
 					if secret == "" {
@@ -113,6 +128,7 @@ func emulatorEndpoints(emu *ststest.Server) [][2]string {
 		{"impersonation", emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL")},
 		{"oauthtoken", emu.OAuthTokenURL()},
 		{"introspection", emu.IntrospectURL()},
+		{"revocation", emu.RevokeURL()},
 		{"authorization (login)", emu.AuthorizeURL()},
 	}
 }

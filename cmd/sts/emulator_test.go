@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stsgo/sts"
+)
+
+// TestEmulatorStrictAndProviders: with --strict and --provider the emulator
+// refuses what STS refuses, with STS's OAuth errors.
+func TestEmulatorStrictAndProviders(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	base, cmd, banner, _ := startEmulator(t, "--quiet", "--strict", "--provider", testAudience)
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	if !strings.Contains(banner, base+"/v1/revoke") {
+		t.Errorf("banner lacks the revocation endpoint:\n%s", banner)
+	}
+	exchange := func(subject, audience string) error {
+		x, err := sts.NewExchanger(sts.Config{
+			Subject: sts.StaticSubject(subject), SubjectTokenType: sts.TokenTypeJWT,
+			Audience: audience, TokenURL: base + "/v1/token", Retry: sts.RetryPolicy{MaxAttempts: 1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = x.TokenContext(t.Context())
+		return err
+	}
+	var se *sts.Error
+	if err := exchange("hello", testAudience); !errors.As(err, &se) || se.Code != "invalid_grant" || se.Description != "Unable to parse the ID Token." {
+		t.Errorf("not a JWT: %v", err)
+	}
+	other := strings.Replace(testAudience, "providers/oidc", "providers/other", 1)
+	if err := exchange("hello", other); !errors.As(err, &se) || se.Code != "invalid_target" {
+		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+func TestEmulatorNoClientAuth(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	base, cmd, _, _ := startEmulator(t, "--quiet", "--no-client-auth")
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	for _, path := range []string{"/v1/introspect", "/v1/revoke", "/v1/oauthtoken"} {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(url.Values{"token": {"x"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("client", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", path, resp.StatusCode)
+		}
+	}
+}
+
+func TestEmulatorFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"emulator", "--provider", "projects/1/providers/x"},
+		{"emulator", "--no-client-auth", "--client-id", "c"},
+		{"emulator", "--no-client-auth", "--require-client-auth"},
+	} {
+		if r := cli(t, []string{clientSecretEnv + "=s"}, "", args...); r.code != 2 {
+			t.Errorf("sts %v: %+v", args, r)
+		}
+	}
+}

@@ -172,6 +172,9 @@ func (r *Refresher) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !resp.HasExpiresIn {
+		return nil, &Error{Op: "refresh", StatusCode: http.StatusOK, Err: errNoExpiresIn}
+	}
 	if rt := resp.RefreshToken; rt != "" && rt != current {
 		r.current.Store(&rt)
 		if r.logger != nil {

@@ -201,17 +201,36 @@ func (c *CachedTokenSource) entry(t *oauth2.Token, now time.Time) *cacheEntry {
 	// A token living less than ten margins (short-lived test tokens, a
 	// lifetime cut by the root token's) keeps a tenth of its life.
 	margin := min(c.margin, life/10)
-	validTo := t.Expiry.Add(-margin).UnixNano()
+	validTo := unixNano(t.Expiry.Add(-margin))
 	share := c.stale
 	if c.jitter > 0 {
 		share -= rand.Float64() * c.jitter
 	}
-	staleAt := now.Add(time.Duration(float64(life) * share)).UnixNano()
+	staleAt := unixNano(now.Add(time.Duration(float64(life) * share)))
 	if c.stale >= 1 || staleAt > validTo {
 		staleAt = validTo
 	}
 	return &cacheEntry{tok: t, staleAt: staleAt, validTo: validTo}
 }
+
+// unixNano is t.UnixNano saturated at the ends of its range: an expiry past
+// year 2262 (which a source over some other service may give) counts as the
+// latest instant int64 nanoseconds hold, instead of wrapping around into
+// the past and reading as "already expired".
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+	minUnixNano = time.Unix(0, math.MinInt64)
+)
 
 // Token returns a valid token, refreshing as described on the type. It is
 // TokenContext with context.Background().

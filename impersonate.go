@@ -313,8 +313,13 @@ func (im *Impersonator) TokenContext(ctx context.Context) (*oauth2.Token, error)
 	if derr != nil {
 		return nil, &Error{Op: "impersonate", StatusCode: http.StatusOK, Err: derr}
 	}
-	if !resp.ExpireTime.After(time.Now()) {
+	now := time.Now()
+	if !resp.ExpireTime.After(now) {
 		return nil, &Error{Op: "impersonate", StatusCode: http.StatusOK, Err: errors.New("response expireTime is in the past")}
+	}
+	if resp.ExpireTime.Sub(now) > wire.MaxLifetime {
+		return nil, &Error{Op: "impersonate", StatusCode: http.StatusOK,
+			Err: fmt.Errorf("response expireTime %s is more than ten years away", resp.ExpireTime.UTC().Format(time.RFC3339))}
 	}
 	return &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer", Expiry: resp.ExpireTime}, nil
 }

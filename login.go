@@ -484,10 +484,11 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redire
 	if resp.RefreshToken == "" {
 		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
 	}
-	tok.RefreshToken = resp.RefreshToken
-	if resp.HasExpiresIn {
-		tok.ExpiresIn = int64(resp.ExpiresIn / time.Second)
+	if !resp.HasExpiresIn {
+		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errNoExpiresIn}
 	}
+	tok.RefreshToken = resp.RefreshToken
+	tok.ExpiresIn = int64(resp.ExpiresIn / time.Second)
 	if resp.IDToken != "" {
 		tok = tok.WithExtra(map[string]any{"id_token": resp.IDToken})
 	}

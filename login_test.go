@@ -522,6 +522,12 @@ func TestLoginExchangeFailures(t *testing.T) {
 		{"server error", ststest.Fault{Path: "/v1/oauthtoken", Status: 503, HTML: true}, "", "Service Unavailable", 503},
 		{"no refresh token", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","token_type":"Bearer","expires_in":3600}`}, "", "no refresh_token", 200},
 		{"not bearer", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","token_type":"MAC"}`}, "", "not Bearer", 200},
+		{"no expires_in", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer"}`}, "", "no expires_in", 200},
+		{"null expires_in", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":null,"id_token":"x.y.z"}`}, "", "no expires_in", 200},
+		{"camelCase expiresIn", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","expiresIn":3600}`}, "", "no expires_in", 200},
+		{"fraction expires_in", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","expires_in":3599.0}`}, "", "not an integer", 200},
+		{"hex float expires_in", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","expires_in":"0x1p12"}`}, "", "not an integer", 200},
+		{"exponent expires_in", ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: `{"access_token":"at-1","refresh_token":"rt-1","expires_in":3.6e3}`}, "", "not an integer", 200},
 		{"google error", withPath(ststest.GoogleErrorFault(403, "PERMISSION_DENIED", "nope")), "PERMISSION_DENIED", "nope", 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

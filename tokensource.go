@@ -422,7 +422,14 @@ func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenRes
 	if err != nil {
 		return nil, nil, err
 	}
-	if !resp.HasExpiresIn && !subjectExpiry.IsZero() {
+	if !resp.HasExpiresIn {
+		// STS leaves expires_in out only for an access token subject,
+		// whose own expiry then applies (zero if the caller's token has
+		// none). Any other answer without a lifetime is refused: it
+		// would be served forever.
+		if x.subjectReq.SubjectTokenType != TokenTypeAccessToken {
+			return nil, nil, &Error{Op: "exchange", StatusCode: http.StatusOK, Err: errNoExpiresIn}
+		}
 		tok.Expiry = subjectExpiry
 	}
 	return tok, resp, nil

@@ -381,6 +381,10 @@ func (d *httpDoer) attempt(ctx context.Context, r *request, n int) ([]byte, *Err
 	return nil, e
 }
 
+// errNoExpiresIn is the cause when a token answer gives no lifetime where
+// the protocol requires one.
+var errNoExpiresIn = errors.New("response has no expires_in: a token without a lifetime is refused")
+
 // postToken sends a form-encoded body to a token endpoint (STS's /v1/token
 // or /v1/oauthtoken) and decodes the token answer; a malformed one is an
 // *Error with Op op. secrets are scrubbed from error answers. The token's Expiry counts expires_in from when the

@@ -380,7 +380,7 @@ func (m *Minter) fetch(ctx context.Context) (s *session, err error) {
 		// token is what starts its refresh).
 		s, err := m.windows(&session{token: cur.token, key: cur.key, expiry: cur.expiry, root: cur.root}, now)
 		if err == nil && !s.expiry.IsZero() {
-			next := now.Add(max(s.expiry.Sub(now)/16, 5*time.Second)).UnixNano()
+			next := unixNano(now.Add(max(s.expiry.Sub(now)/16, 5*time.Second)))
 			s.refreshAt = min(s.refreshAt, next)
 		}
 		return s, err
@@ -397,6 +397,15 @@ func (m *Minter) fetch(ctx context.Context) (s *session, err error) {
 	return m.windows(&session{token: in.Token.AccessToken, key: key, expiry: in.Token.Expiry, root: root.AccessToken}, time.Now())
 }
 
+// unixNano is t.UnixNano saturated at the top of its range, so that a root
+// token expiring after year 2262 does not wrap around into the past.
+func unixNano(t time.Time) int64 {
+	if t.After(time.Unix(0, math.MaxInt64)) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
 // windows sets the deadlines of s for the lifetime it has left at now.
 func (m *Minter) windows(s *session, now time.Time) (*session, error) {
 	if s.expiry.IsZero() {
@@ -407,11 +416,11 @@ func (m *Minter) windows(s *session, now time.Time) (*session, error) {
 	if life <= m.margin {
 		return nil, &sts.Error{Op: "intermediary", Err: errors.New("the intermediary token (which expires with the root token) is already expired")}
 	}
-	refresh := min(m.refresh, life*3/4)
+	refresh := min(m.refresh, life/4*3) // life*3 could overflow
 	block := min(m.block, life/2)
-	s.refreshAt = s.expiry.Add(-refresh).UnixNano()
-	s.blockAt = s.expiry.Add(-block).UnixNano()
-	s.validTo = s.expiry.Add(-m.margin).UnixNano()
+	s.refreshAt = unixNano(s.expiry.Add(-refresh))
+	s.blockAt = unixNano(s.expiry.Add(-block))
+	s.validTo = unixNano(s.expiry.Add(-m.margin))
 	if s.blockAt > s.validTo {
 		s.blockAt = s.validTo
 	}

@@ -629,3 +629,44 @@ func BenchmarkMinterToken(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// TestMinterRootExpiryPast2262: a root token whose expiry lies beyond int64
+// nanoseconds (year 2262) gives an intermediary token that lives as long
+// (STS gives no expires_in for it): it is used, not refused as already
+// expired, and not fetched again.
+func TestMinterRootExpiryPast2262(t *testing.T) {
+	for _, exp := range []time.Time{
+		time.Date(2262, 4, 12, 0, 0, 0, 0, time.UTC),
+		time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		t.Run(exp.Format("2006"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := ststest.NewUnstartedServer(ststest.Options{})
+				defer s.Close()
+				r := newRotatingRoot(t, s)
+				r.tok.Expiry = exp
+				m := newMinter(t, s, r, nil)
+				cb := prefixBoundary(t)
+				for range 3 {
+					tok, err := m.Token(context.Background(), cb)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !tok.Expiry.Equal(exp) {
+						t.Fatalf("expiry %v, want the root's %v", tok.Expiry, exp)
+					}
+				}
+				time.Sleep(30 * time.Minute) // the emulator's root token itself lives an hour
+				if _, err := m.Token(context.Background(), cb); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				if n := intermediaryFetches(s); n != 1 {
+					t.Errorf("%d intermediary fetches, want 1", n)
+				}
+			})
+		})
+	}
+}

@@ -1,8 +1,11 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +90,8 @@ func FuzzDecodeGenerateAccessTokenResponse(f *testing.F) {
 
 // FuzzParseRetryAfter checks that any header gives a delay within [0, 24h].
 func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"", "0", "1", "-5", "120", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", " 7 "} {
+	for _, s := range []string{"", "0", "1", "-5", "120", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", " 7 ",
+		"+5", "5.5", "1e3", "0x10", "1_000", "007", "\t3", "5 s", "\u0665", "Thu, 01 Jan 2026 00:00:30 GMT"} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -96,13 +100,21 @@ func FuzzParseRetryAfter(f *testing.F) {
 		if d < 0 || d > 24*time.Hour {
 			t.Fatalf("ParseRetryAfter(%q) = %v", h, d)
 		}
+		// A delay comes from digits only, or from an HTTP date.
+		if s := strings.TrimSpace(h); d > 0 && strings.Trim(s, "0123456789") != "" {
+			if _, err := http.ParseTime(s); err != nil {
+				t.Fatalf("ParseRetryAfter(%q) = %v from neither digits nor a date", h, d)
+			}
+		}
 	})
 }
 
 // FuzzParseSeconds checks expires_in-like values: a number or a string
 // holding one, within ten years either way, never a panic.
 func FuzzParseSeconds(f *testing.F) {
-	for _, s := range []string{`3600`, `"3600"`, `3600.0`, `-1`, `0`, `1e400`, `"abc"`, `null`, `true`, `{}`, `9223372036854775807`, `"  12 "`} {
+	for _, s := range []string{`3600`, `"3600"`, `3600.0`, `-1`, `0`, `1e400`, `"abc"`, `null`, `true`, `{}`, `9223372036854775807`, `"  12 "`,
+		`"0x1p12"`, `"0x10"`, `"3_600"`, `36e2`, `3.6E3`, `"+3600"`, `"03600"`, `-0`, `"\u0033600"`, `"3600\u0000"`, `"Inf"`,
+		`315360001`, `"315360000"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -110,8 +122,21 @@ func FuzzParseSeconds(f *testing.F) {
 		if err != nil && ok {
 			t.Fatal("ok with error")
 		}
-		if ok && (d > maxExpiresIn || d < -maxExpiresIn) {
+		if ok && (d > MaxLifetime || d < -MaxLifetime) {
 			t.Fatalf("out of range: %v", d)
+		}
+		if !ok {
+			return
+		}
+		// Only an integer in its one canonical decimal spelling passes
+		// (a number, or a string holding one).
+		s := string(bytes.TrimSpace(raw))
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			s = str
+		}
+		if n := int64(d / time.Second); strconv.FormatInt(n, 10) != s && s != "-0" {
+			t.Fatalf("ParseSeconds(%s) = %v: not the canonical spelling %d", raw, d, n)
 		}
 	})
 }

@@ -49,6 +49,16 @@ func TestDecodeIntrospectionErrors(t *testing.T) {
 		{`{"active":true,"scope":["a","b"]}`, `"scope": is not a string`},
 		{`{"active":true,"client_id":7}`, `"client_id": is not a string`},
 		{`{"active":true,"sub":{}}`, `"sub": is not a string`},
+		{`{"active":true,"exp":1.7e9}`, `"exp": "1.7e9" is not an integer`},
+		{`{"active":true,"exp":1700000000.0}`, `"exp": "1700000000.0" is not an integer`},
+		{`{"active":true,"exp":"0x6553f100"}`, `"exp": "0x6553f100" is not an integer`},
+		{`{"active":true,"exp":"1_700_000_000"}`, `"exp": "1_700_000_000" is not an integer`},
+		{`{"active":true,"exp":"+1700000000"}`, `"exp": "+1700000000" is not an integer`},
+		{`{"active":true,"exp":"01700000000"}`, `"exp": "01700000000" is not an integer`},
+		{`{"active":true,"iat":" 1700000000"}`, `"iat": " 1700000000" is not an integer`},
+		{`{"active":true,"iat":"1e3"}`, `"iat": "1e3" is not an integer`},
+		{`{"active":true,"exp":253402300800}`, `"exp": timestamp 253402300800 is out of range`},
+		{`{"active":true,"exp":"99999999999999999999"}`, `"exp": value 99999999999999999999 is out of range`},
 	} {
 		_, err := DecodeIntrospection([]byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -182,9 +181,11 @@ type tokenResponseJSON struct {
 	SessionKey      string          `json:"access_boundary_session_key"`
 }
 
-// maxExpiresIn bounds lifetimes: nothing Google issues lives for more than a
-// few days; anything beyond ten years is a broken server.
-const maxExpiresIn = 10 * 365 * 24 * time.Hour
+// MaxLifetime bounds the lifetimes read from any answer (expires_in, an
+// expireTime): nothing Google issues lives for more than a few days;
+// anything beyond ten years is a broken server. It also keeps every expiry
+// far inside the range of int64 nanoseconds (year 2262).
+const MaxLifetime = 10 * 365 * 24 * time.Hour
 
 // DecodeTokenResponse decodes and checks a token response body. The error
 // never quotes the body, which holds secrets.
@@ -232,17 +233,22 @@ func ParseSeconds(raw json.RawMessage) (d time.Duration, ok bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	if n > int64(maxExpiresIn/time.Second) {
+	if n > int64(MaxLifetime/time.Second) {
 		return 0, false, fmt.Errorf("value %d is out of range", n)
 	}
-	if n < -int64(maxExpiresIn/time.Second) {
+	if n < -int64(MaxLifetime/time.Second) {
 		return 0, false, fmt.Errorf("value %d is out of range", n)
 	}
 	return time.Duration(n) * time.Second, true, nil
 }
 
-// ParseJSONInt decodes a JSON integer given as a number or as a string holding
-// one. Fractions are rejected unless zero ("3600.0").
+// ParseJSONInt decodes an integer given as a JSON number or as a JSON
+// string holding one: the forms Google's APIs use (int64 values travel as
+// strings) and the string form golang.org/x/oauth2 accepts. The text must
+// follow JSON's integer grammar exactly: an optional minus sign, then 0 or
+// a digit 1-9 followed by digits. A fraction ("3600.0"), an exponent
+// ("36e2"), a plus sign, leading zeros, hexadecimal, underscores, spaces
+// inside the string or a value beyond int64 are refused.
 func ParseJSONInt(raw json.RawMessage) (int64, error) {
 	s := string(bytes.TrimSpace(raw))
 	if strings.HasPrefix(s, `"`) {
@@ -250,16 +256,30 @@ func ParseJSONInt(raw json.RawMessage) (int64, error) {
 		if err := json.Unmarshal(raw, &str); err != nil {
 			return 0, errors.New("not a number")
 		}
-		s = strings.TrimSpace(str)
+		s = str
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
+	if !isJSONInteger(s) {
+		return 0, fmt.Errorf("%q is not an integer", truncate(s, 32)) // %q escapes control bytes
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return 0, fmt.Errorf("%q is not an integer", truncate(s, 32))
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("value %s is out of range", truncate(s, 32))
 	}
-	return int64(f), nil
+	return n, nil
+}
+
+// isJSONInteger reports whether s is -?(0|[1-9][0-9]*).
+func isJSONInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrorBody is a decoded error answer. It reads both the RFC 6749 shape
@@ -355,19 +375,24 @@ func truncate(s string, max int) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// ParseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-// It returns 0 for a missing, invalid or past value.
+// ParseRetryAfter reads a Retry-After header: delay seconds (digits only) or
+// an HTTP date, capped at a day. It returns 0 for a missing, invalid or past
+// value.
 func ParseRetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0
 	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > 86400 {
-			n = 86400
+	if h[0] >= '0' && h[0] <= '9' {
+		// delay-seconds is 1*DIGIT (RFC 9110 section 10.2.3): no sign,
+		// no fraction, any length, so a long one saturates at a day.
+		var n int64
+		for i := 0; i < len(h); i++ {
+			c := h[i]
+			if c < '0' || c > '9' {
+				return 0
+			}
+			n = min(n*10+int64(c-'0'), 86400)
 		}
 		return time.Duration(n) * time.Second
 	}

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestDecodeTokenResponse(t *testing.T) {
 		{"number", `{"access_token":"a","token_type":"Bearer","expires_in":3600,"issued_token_type":"x"}`,
 			&TokenResponse{AccessToken: "a", TokenType: "Bearer", ExpiresIn: time.Hour, HasExpiresIn: true, IssuedTokenType: "x"}, ""},
 		{"string", `{"access_token":"a","expires_in":"3600"}`, &TokenResponse{AccessToken: "a", ExpiresIn: time.Hour, HasExpiresIn: true}, ""},
-		{"float", `{"access_token":"a","expires_in":3600.0}`, &TokenResponse{AccessToken: "a", ExpiresIn: time.Hour, HasExpiresIn: true}, ""},
+		{"float", `{"access_token":"a","expires_in":3600.0}`, nil, "not an integer"},
 		{"missing", `{"access_token":"a","token_type":"Bearer"}`, &TokenResponse{AccessToken: "a", TokenType: "Bearer"}, ""},
 		{"null", `{"access_token":"a","expires_in":null}`, &TokenResponse{AccessToken: "a"}, ""},
 		{"session key", `{"access_token":"a","expires_in":1,"access_boundary_session_key":"k","refresh_token":"r","id_token":"i"}`,
@@ -138,6 +139,63 @@ func TestReadBodyLimit(t *testing.T) {
 	}
 }
 
+// TestParseJSONIntForms: integers as JSON numbers or strings holding a JSON
+// integer are accepted; every other spelling of a number is refused.
+func TestParseJSONIntForms(t *testing.T) {
+	for raw, want := range map[string]int64{
+		`3600`: 3600, `"3600"`: 3600, ` 3600 `: 3600, `0`: 0, `-5`: -5, `"-5"`: -5, `"0"`: 0, `-0`: 0,
+		`9223372036854775807`: math.MaxInt64, `"-9223372036854775808"`: math.MinInt64,
+	} {
+		got, err := ParseJSONInt(json.RawMessage(raw))
+		if err != nil || got != want {
+			t.Errorf("ParseJSONInt(%s) = %d, %v; want %d", raw, got, err, want)
+		}
+	}
+	for raw, want := range map[string]string{
+		`3600.0`: "not an integer", `"3600.0"`: "not an integer", `3600.5`: "not an integer",
+		`3.6e3`: "not an integer", `36e2`: "not an integer", `"36E2"`: "not an integer", `1e400`: "not an integer",
+		`"0x10"`: "not an integer", `"0x1p12"`: "not an integer", `"0X1P-2"`: "not an integer", `"0b101"`: "not an integer",
+		`"0o17"`: "not an integer", `"3_600"`: "not an integer", `"1_0"`: "not an integer", `"+3600"`: "not an integer",
+		`"03600"`: "not an integer", `"00"`: "not an integer", `"-03"`: "not an integer", `" 3600"`: "not an integer",
+		`"3600 "`: "not an integer", `"\t3600"`: "not an integer", `"3600\n"`: "not an integer", `""`: "not an integer",
+		`"-"`: "not an integer", `"Inf"`: "not an integer", `"NaN"`: "not an integer", `"infinity"`: "not an integer",
+		`"３６００"`: "not an integer", `"3600s"`: "not an integer", `"١٢"`: "not an integer",
+		`9223372036854775808`: "out of range", `"-9223372036854775809"`: "out of range",
+		`99999999999999999999999`: "out of range", `true`: "not an integer", `{}`: "not an integer", `[1]`: "not an integer",
+		`"\u0033600"`: "", // an escaped digit is still the digit 3: accepted below
+	} {
+		if want == "" {
+			continue
+		}
+		got, err := ParseJSONInt(json.RawMessage(raw))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseJSONInt(%s) = %d, %v; want an error saying %q", raw, got, err, want)
+		}
+	}
+	if got, err := ParseJSONInt(json.RawMessage(`"\u0033600"`)); err != nil || got != 3600 {
+		t.Errorf("escaped digit: %d, %v", got, err)
+	}
+}
+
+// TestParseSecondsBounds: expires_in-like values past ten years are refused
+// (they would reach beyond year 2262 in nanoseconds for the cache), and
+// missing or null is "absent", not zero.
+func TestParseSecondsBounds(t *testing.T) {
+	if d, ok, err := ParseSeconds(json.RawMessage(`315360000`)); err != nil || !ok || d != MaxLifetime {
+		t.Errorf("ten years: %v %v %v", d, ok, err)
+	}
+	for _, raw := range []string{`315360001`, `"315360001"`, `9223372036`, `9223372037`, `9223372036854775807`, `-315360001`} {
+		if _, ok, err := ParseSeconds(json.RawMessage(raw)); err == nil || ok || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("ParseSeconds(%s): ok %v, err %v; want out of range", raw, ok, err)
+		}
+	}
+	for _, raw := range []string{``, `null`, ` null `} {
+		if _, ok, err := ParseSeconds(json.RawMessage(raw)); ok || err != nil {
+			t.Errorf("ParseSeconds(%q): ok %v, err %v; want absent", raw, ok, err)
+		}
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cases := map[string]time.Duration{
@@ -146,6 +204,17 @@ func TestParseRetryAfter(t *testing.T) {
 		"-1":                            0,
 		"x":                             0,
 		"999999999":                     24 * time.Hour,
+		"99999999999999999999999999":    24 * time.Hour,  // beyond int64: still a long delay
+		"007":                           7 * time.Second, // 1*DIGIT allows leading zeros
+		" 12 ":                          12 * time.Second,
+		"+5":                            0,
+		"5.5":                           0,
+		"1e3":                           0,
+		"0x10":                          0,
+		"1_000":                         0,
+		"5 s":                           0,
+		"５":                             0,
+		"0":                             0,
 		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
 		"Wed, 31 Dec 2025 00:00:00 GMT": 0,
 	}

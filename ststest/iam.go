@@ -1,6 +1,8 @@
 package ststest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 const (
 	defaultImpersonationLifetime = time.Hour
 	maxImpersonationLifetime     = 12 * time.Hour
+	idTokenLifetime              = time.Hour // generateIdToken's tokens
 )
 
 // ImpersonationCheck decides whether the principal of an access token the
@@ -42,6 +45,7 @@ func (s *Server) SetImpersonationCheck(check ImpersonationCheck) {
 // ImpersonationURL returns the generateAccessToken endpoint of a service
 // account on this server:
 // URL+"/v1/projects/-/serviceAccounts/"+serviceAccount+":generateAccessToken".
+// The same path ending in ":generateIdToken" mints ID tokens.
 func (s *Server) ImpersonationURL(serviceAccount string) string {
 	return s.URL + "/v1/projects/-/serviceAccounts/" + serviceAccount + ":generateAccessToken"
 }
@@ -82,6 +86,9 @@ func (s *Server) bearerCaller(r *http.Request) (TokenInfo, *googleError) {
 			"Request had invalid authentication credentials. Expected OAuth 2 access token."}
 	}
 	switch info.Kind {
+	case "id_token":
+		return TokenInfo{}, &googleError{http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials. Expected OAuth 2 access token."}
 	case "downscoped", "intermediary":
 		return TokenInfo{}, &googleError{http.StatusForbidden, "PERMISSION_DENIED",
 			"Permission 'iam.serviceAccounts.getAccessToken' denied: the token is downscoped"}
@@ -89,20 +96,29 @@ func (s *Server) bearerCaller(r *http.Request) (TokenInfo, *googleError) {
 	return info, nil
 }
 
-// serveGenerateAccessToken answers POST
-// /v1/projects/-/serviceAccounts/{email}:generateAccessToken as IAM
-// Credentials does: the caller must present, as a Bearer token, a valid
-// access token the server issued; the body is JSON {"scope": […],
-// "lifetime": "3600s", "delegates": […]}; the answer is {"accessToken",
-// "expireTime"}. The token is recorded with Kind "impersonated" and the
-// service account as Subject. Errors are in Google's JSON shape.
-func (s *Server) serveGenerateAccessToken(w http.ResponseWriter, r *http.Request) {
+// iamMethods are the IAM Credentials methods of a service account the
+// emulator serves, by their ":method" suffix. Each gets the service
+// account's email, the authenticated caller and the JSON body.
+var iamMethods = map[string]func(s *Server, w http.ResponseWriter, caller TokenInfo, email string, body []byte){
+	":generateAccessToken": (*Server).generateAccessToken,
+	":generateIdToken":     (*Server).generateIDToken,
+}
+
+// serveIAM answers POST /v1/projects/-/serviceAccounts/{email}:{method} as
+// IAM Credentials does: the caller must present, as a Bearer token, a valid
+// access token the server issued, with a JSON body. Errors are in Google's
+// JSON shape.
+func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 	// The route is "/v1/projects/{project}/serviceAccounts/{name}"; the
 	// server dispatches with ServeMux.Handler, which sets no path values.
 	rest := strings.TrimPrefix(r.URL.Path, "/v1/projects/")
 	project, name, _ := strings.Cut(rest, "/serviceAccounts/")
-	email, ok := strings.CutSuffix(name, ":generateAccessToken")
-	if !ok {
+	var method func(*Server, http.ResponseWriter, TokenInfo, string, []byte)
+	email := ""
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		email, method = name[:i], iamMethods[name[i:]]
+	}
+	if method == nil {
 		writeGoogleError(w, googleError{http.StatusNotFound, "NOT_FOUND", "unknown method"})
 		return
 	}
@@ -128,6 +144,37 @@ func (s *Server) serveGenerateAccessToken(w http.ResponseWriter, r *http.Request
 		writeGoogleError(w, invalidArgument("could not read the body"))
 		return
 	}
+	method(s, w, caller, email, body)
+}
+
+// checkDelegation checks the delegation chain of an IAM Credentials request
+// and applies the impersonation check. It returns false after answering an
+// error.
+func (s *Server) checkDelegation(w http.ResponseWriter, caller TokenInfo, email string, delegates []string) bool {
+	for _, d := range delegates {
+		rest, ok := strings.CutPrefix(d, "projects/-/serviceAccounts/")
+		if !ok || rest == "" || strings.Contains(rest, "/") {
+			writeGoogleError(w, invalidArgument("delegates must be projects/-/serviceAccounts/EMAIL, got %q", clip(d)))
+			return false
+		}
+	}
+	s.mu.Lock()
+	check := s.iam.check
+	s.mu.Unlock()
+	if check != nil {
+		if err := check(caller, email, append([]string(nil), delegates...)); err != nil {
+			writeGoogleError(w, googleError{http.StatusForbidden, "PERMISSION_DENIED", err.Error()})
+			return false
+		}
+	}
+	return true
+}
+
+// generateAccessToken answers generateAccessToken: the body is JSON
+// {"scope": […], "lifetime": "3600s", "delegates": […]}; the answer is
+// {"accessToken", "expireTime"}. The token is recorded with Kind
+// "impersonated" and the service account as Subject.
+func (s *Server) generateAccessToken(w http.ResponseWriter, caller TokenInfo, email string, body []byte) {
 	var req struct {
 		Scope     []string `json:"scope"`
 		Lifetime  *string  `json:"lifetime"`
@@ -157,21 +204,8 @@ func (s *Server) serveGenerateAccessToken(w http.ResponseWriter, r *http.Request
 		}
 		lifetime = d
 	}
-	for _, d := range req.Delegates {
-		rest, ok := strings.CutPrefix(d, "projects/-/serviceAccounts/")
-		if !ok || rest == "" || strings.Contains(rest, "/") {
-			writeGoogleError(w, invalidArgument("delegates must be projects/-/serviceAccounts/EMAIL, got %q", clip(d)))
-			return
-		}
-	}
-	s.mu.Lock()
-	check := s.iam.check
-	s.mu.Unlock()
-	if check != nil {
-		if err := check(caller, email, append([]string(nil), req.Delegates...)); err != nil {
-			writeGoogleError(w, googleError{http.StatusForbidden, "PERMISSION_DENIED", err.Error()})
-			return
-		}
+	if !s.checkDelegation(w, caller, email, req.Delegates) {
+		return
 	}
 	now := time.Now()
 	info := s.issue(TokenInfo{
@@ -186,6 +220,60 @@ func (s *Server) serveGenerateAccessToken(w http.ResponseWriter, r *http.Request
 		"accessToken": info.Token,
 		"expireTime":  info.ExpiresAt.UTC().Format(time.RFC3339Nano),
 	})
+}
+
+// generateIDToken answers generateIdToken: the body is JSON {"audience",
+// "includeEmail", "delegates"}; the answer is {"token"}, an unsigned JWT
+// (alg "none") with Google's ID token claims: iss https://accounts.google.com,
+// aud the audience, sub and azp a numeric identifier of the service
+// account, email and email_verified with includeEmail, iat now and exp an
+// hour later. The token is recorded with Kind "id_token", the service
+// account as Subject and the audience as Audience, so Lookup and
+// introspection know it; like Google's ID tokens it is not an access token:
+// IAM and token exchange refuse it.
+func (s *Server) generateIDToken(w http.ResponseWriter, caller TokenInfo, email string, body []byte) {
+	var req struct {
+		Audience     string   `json:"audience"`
+		IncludeEmail bool     `json:"includeEmail"`
+		Delegates    []string `json:"delegates"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeGoogleError(w, invalidArgument("invalid JSON payload"))
+		return
+	}
+	if req.Audience == "" {
+		writeGoogleError(w, invalidArgument("audience must not be empty"))
+		return
+	}
+	if !s.checkDelegation(w, caller, email, req.Delegates) {
+		return
+	}
+	now := time.Now()
+	exp := now.Add(idTokenLifetime)
+	claims := map[string]any{
+		"iss": "https://accounts.google.com", "aud": req.Audience,
+		"sub": serviceAccountID(email), "azp": serviceAccountID(email),
+		"iat": now.Unix(), "exp": exp.Unix(),
+	}
+	if req.IncludeEmail {
+		claims["email"], claims["email_verified"] = email, true
+	}
+	info := s.issue(TokenInfo{
+		Token:     unsignedJWT(claims),
+		Kind:      "id_token",
+		Subject:   email,
+		Audience:  req.Audience,
+		IssuedAt:  now,
+		ExpiresAt: exp,
+	})
+	writeJSON(w, http.StatusOK, map[string]string{"token": info.Token})
+}
+
+// serviceAccountID derives the numeric unique ID Google gives a service
+// account (21 digits) from its email.
+func serviceAccountID(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return fmt.Sprintf("1%020d", binary.BigEndian.Uint64(sum[:8]))
 }
 
 // parseGoogleDuration reads a google.protobuf.Duration in JSON ("3600s",

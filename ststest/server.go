@@ -155,16 +155,17 @@ type Server struct {
 
 	cab cabState // client-side access boundary session keys (intermediary.go)
 
-	mu       sync.Mutex
-	closed   bool
-	waiters  map[chan struct{}]struct{} // requests blocked in wait, released by Close
-	tokens   map[string]TokenInfo
-	requests []Request
-	faults   []Fault
-	latency  time.Duration
-	iam      iamState   // iam.go
-	oauth    oauthState // oauthtoken.go
-	login    loginState // login.go: authorization codes
+	mu        sync.Mutex
+	closed    bool
+	waiters   map[chan struct{}]struct{} // requests blocked in wait, released by Close
+	tokens    map[string]TokenInfo
+	requests  []Request
+	faults    []Fault
+	latency   time.Duration
+	iam       iamState       // iam.go
+	oauth     oauthState     // oauthtoken.go
+	login     loginState     // login.go: authorization codes
+	locations locationsState // locations.go
 }
 
 // routes is the emulator's route table: one line per endpoint, as
@@ -177,11 +178,14 @@ var routes = []struct {
 }{
 	{"POST /v1/token", (*Server).serveToken},
 	{"POST /v1beta/token", (*Server).serveToken},
-	{"POST /v1/projects/{project}/serviceAccounts/{name}", (*Server).serveGenerateAccessToken},
+	{"POST /v1/projects/{project}/serviceAccounts/{name}", (*Server).serveIAM},
 	{"POST /v1/introspect", (*Server).serveIntrospect},
 	{"GET /authorize", (*Server).serveAuthorize},
 	{"POST /v1/oauthtoken", (*Server).serveOAuthToken},
 	{"POST /v1/revoke", (*Server).serveRevoke},
+	{"GET /v1/projects/{project}/serviceAccounts/{name}/allowedLocations", (*Server).serveAllowedLocations},
+	{"GET /v1/projects/{project}/locations/global/workloadIdentityPools/{pool}/allowedLocations", (*Server).serveAllowedLocations},
+	{"GET /v1/locations/global/workforcePools/{pool}/allowedLocations", (*Server).serveAllowedLocations},
 }
 
 // NewServer starts an emulator on a loopback port and returns it. Use
@@ -276,7 +280,8 @@ type TokenInfo struct {
 	Token string
 	// Kind says how the token was obtained: "exchange" (token exchange),
 	// "downscoped" (an access token exchanged with an access boundary);
-	// other endpoints use "impersonated", "refreshed", "intermediary" and
+	// other endpoints use "impersonated", "id_token" (IAM generateIdToken;
+	// not an access token), "refreshed", "intermediary" and
 	// "authorization_code" (a workforce sign-in, see AuthorizeURL).
 	Kind string
 	// Subject identifies the principal: the "sub" claim of a JWT or ID

@@ -378,6 +378,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			info.Kind = "downscoped"
 		}
 		if parent, ok := s.Lookup(req.SubjectToken); ok {
+			if parent.Kind == "id_token" {
+				writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the subject token is an ID token, not an access token"})
+				return
+			}
 			if !parent.Valid(now) {
 				writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the subject token has expired"})
 				return

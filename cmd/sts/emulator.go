@@ -22,7 +22,7 @@ func init() {
 			"(method, path, status; never a token) on standard error, and stops cleanly on SIGINT or SIGTERM.\n" +
 			"It keeps every request in memory: run it for tests, not as a service.",
 		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--strict] [--provider AUDIENCE]...\n" +
-			"       [--client-id ID [--require-client-auth] | --no-client-auth] [--quiet]",
+			"       [--allowed-locations ENCODED[=LOCATION,...]] [--client-id ID [--require-client-auth] | --no-client-auth] [--quiet]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
 			lifetime := fs.Duration("token-lifetime", ststest.DefaultTokenLifetime, "lifetime of the tokens the emulator issues")
@@ -32,6 +32,7 @@ func init() {
 			requireAuth := fs.Bool("require-client-auth", false, "reject requests without client credentials (needs --client-id)")
 			noClientAuth := fs.Bool("no-client-auth", false, "reject any client credentials (to check that a client sends none)")
 			strict := fs.Bool("strict", false, "refuse, as STS does, a JWT or ID token subject that is not a JWT or has expired")
+			allowed := fs.String("allowed-locations", "", "answer regional access boundary lookups with `ENCODED[=LOCATION,...]` (for example 0xA30=us-central1,europe-west1); default "+ststest.NoLocations+", no restriction")
 			var providers stringList
 			fs.Var(&providers, "provider", "the `audience` of a provider the emulator knows (repeatable); when given, exchanges for other providers are refused")
 			return func(ctx context.Context, e *env, args []string) error {
@@ -51,6 +52,10 @@ func init() {
 					}
 					opts.Providers = append(opts.Providers, p)
 				}
+				encoded, locations, _ := strings.Cut(*allowed, "=")
+				if *allowed != "" && (!strings.HasPrefix(encoded, "0x") || len(encoded) < 3 || strings.Trim(encoded[2:], "0123456789abcdefABCDEF") != "") {
+					return usagef("--allowed-locations %q: want a hexadecimal ENCODED such as 0xA30, then optionally =LOCATION,...", truncate(*allowed, 200))
+				}
 				if *noClientAuth && (*clientID != "" || *requireAuth) {
 					return usagef("--no-client-auth cannot be combined with --client-id or --require-client-auth")
 				}
@@ -63,13 +68,19 @@ func init() {
 				} else if *requireAuth {
 					return usagef("--require-client-auth needs --client-id")
 				}
-				return runEmulator(ctx, e, *listen, opts, *latency, *quiet)
+				var locs []string
+				if locations != "" {
+					locs = strings.Split(locations, ",")
+				}
+				return runEmulator(ctx, e, *listen, opts, *latency, *quiet, func(emu *ststest.Server) {
+					emu.SetAllowedLocations("", encoded, locs...)
+				})
 			}
 		},
 	})
 }
 
-func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Options, latency time.Duration, quiet bool) error {
+func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Options, latency time.Duration, quiet bool, setup func(*ststest.Server)) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return usagef("--listen %q: %v", truncate(listen, 64), err)
@@ -86,6 +97,7 @@ func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Option
 	emu := ststest.NewUnstartedServer(opts)
 	emu.URL = "http://" + ln.Addr().String()
 	emu.SetLatency(latency)
+	setup(emu)
 	var h http.Handler = emu
 	if !quiet {
 		h = logRequests(e, emu)
@@ -126,6 +138,8 @@ func emulatorEndpoints(emu *ststest.Server) [][2]string {
 	return [][2]string{
 		{"token exchange", emu.TokenURL()},
 		{"impersonation", emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL")},
+		{"ID tokens", strings.TrimSuffix(emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL"), ":generateAccessToken") + ":generateIdToken"},
+		{"allowed locations", emu.AllowedLocationsURL("projects/-/serviceAccounts/SERVICE_ACCOUNT_EMAIL")},
 		{"oauthtoken", emu.OAuthTokenURL()},
 		{"introspection", emu.IntrospectURL()},
 		{"revocation", emu.RevokeURL()},

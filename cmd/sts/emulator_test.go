@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -71,8 +73,50 @@ func TestEmulatorNoClientAuth(t *testing.T) {
 	}
 }
 
+func TestEmulatorAllowedLocations(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	base, cmd, banner, _ := startEmulator(t, "--quiet", "--allowed-locations", "0xA30=us-central1,europe-west1")
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	for _, want := range []string{":generateIdToken", "/allowedLocations"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %s:\n%s", want, banner)
+		}
+	}
+	resp, err := http.PostForm(base+"/v1/token", url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {"a.b.c"},
+		"subject_token_type": {sts.TokenTypeJWT}, "audience": {testAudience},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/projects/123/locations/global/workloadIdentityPools/pool/allowedLocations", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != `{"encodedLocations":"0xA30","locations":["us-central1","europe-west1"]}` {
+		t.Errorf("lookup: %d %s", resp.StatusCode, b)
+	}
+}
+
 func TestEmulatorFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
+		{"emulator", "--allowed-locations", "A30"},
+		{"emulator", "--allowed-locations", "0x=us"},
+		{"emulator", "--allowed-locations", "0xZZ"},
 		{"emulator", "--provider", "projects/1/providers/x"},
 		{"emulator", "--no-client-auth", "--client-id", "c"},
 		{"emulator", "--no-client-auth", "--require-client-auth"},

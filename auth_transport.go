@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"golang.org/x/oauth2"
 )
@@ -17,6 +20,12 @@ import (
 // method (CachedTokenSource, DownscopedTokenSource), a 401 answer
 // invalidates the token that was used, so the next request gets a fresh one
 // (the 401 itself is returned: the request is not resent).
+//
+// The token goes to the origin (scheme, host and port) of the request the
+// caller made, and nowhere else: when an http.Client follows a redirect to
+// another origin, the redirected request carries no Authorization (neither
+// the token nor one the caller set), Cookie, Cookie2 or X-Goog-Api-Key
+// header. x-goog-user-project, which is no credential, is still sent.
 type AuthTransport struct {
 	// Source supplies the tokens. Required. If it implements
 	// ContextTokenSource, the request's context is passed on.
@@ -38,6 +47,20 @@ func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody()
 		return nil, invalid("AuthTransport.Source", "must not be nil")
 	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if redirectedAway(req) {
+		r := req.Clone(req.Context())
+		for _, h := range credentialHeaders {
+			r.Header.Del(h)
+		}
+		if t.QuotaProject != "" && r.Header.Get("X-Goog-User-Project") == "" {
+			r.Header.Set("X-Goog-User-Project", t.QuotaProject)
+		}
+		return base.RoundTrip(r)
+	}
 	tok, err := sourceToken(req.Context(), t.Source, "token", "token source")
 	if err != nil {
 		closeBody()
@@ -48,15 +71,42 @@ func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.QuotaProject != "" && r.Header.Get("X-Goog-User-Project") == "" {
 		r.Header.Set("X-Goog-User-Project", t.QuotaProject)
 	}
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	resp, err := base.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {
 		invalidate(t.Source, tok)
 	}
 	return resp, err
+}
+
+// credentialHeaders are the request headers that carry credentials, which
+// never follow a redirect to another origin.
+var credentialHeaders = []string{"Authorization", "Cookie", "Cookie2", "X-Goog-Api-Key"}
+
+// redirectedAway reports whether req is a redirect (made by an
+// http.Client) whose origin differs from that of the request the caller
+// made, the first of the chain.
+func redirectedAway(req *http.Request) bool {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return first != req && origin(first.URL) != origin(req.URL)
+}
+
+// origin is u's scheme, host and port (the scheme's default when u has
+// none), lower-cased: "https://example.com:443".
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port)
 }
 
 // sourceToken asks src for a token, passing ctx on if src is a

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -123,8 +124,27 @@ type evalRule struct {
 //
 // Allows returns an error for a token the server did not issue, a malformed
 // client-side token (bad encoding, wrong key, bad protocol buffer or
-// condition), and ErrTokenExpired for an expired one.
+// condition), ErrTokenExpired for an expired one, and
+// ErrCertificateRequired for one bound to a client certificate (use
+// AllowsRequest for those).
 func (s *Server) Allows(token, permission, resource, listPrefix string) (bool, error) {
+	return s.allows(token, "", permission, resource, listPrefix)
+}
+
+// AllowsRequest is Allows for the Bearer token of r, an HTTP request a
+// test's stand-in for a Google API received: a token bound to a client
+// certificate is accepted only when r's connection presented that
+// certificate (a server started with NewTLSServer, or an httptest TLS
+// server that requests client certificates).
+func (s *Server) AllowsRequest(r *http.Request, permission, resource, listPrefix string) (bool, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false, errors.New("ststest: the request has no Bearer token")
+	}
+	return s.allows(strings.TrimSpace(token), peerFingerprint(r), permission, resource, listPrefix)
+}
+
+func (s *Server) allows(token, presented, permission, resource, listPrefix string) (bool, error) {
 	if token == "" || len(token) > maxTokenLength {
 		return false, errors.New("ststest: token is empty or too long")
 	}
@@ -135,9 +155,12 @@ func (s *Server) Allows(token, permission, resource, listPrefix string) (bool, e
 	if err != nil {
 		return false, err
 	}
-	rules, err := s.tokenBoundary(token)
+	info, rules, err := s.tokenBoundary(token)
 	if err != nil {
 		return false, err
+	}
+	if !presentedWith(info, presented) {
+		return false, ErrCertificateRequired
 	}
 	if rules == nil {
 		return true, nil
@@ -168,46 +191,50 @@ func (s *Server) Allows(token, permission, resource, listPrefix string) (bool, e
 	return false, nil
 }
 
-// tokenBoundary returns the rules a token carries: nil for a token without
-// a boundary, an empty non-nil slice for one that grants nothing.
-func (s *Server) tokenBoundary(token string) ([]evalRule, error) {
+// tokenBoundary returns what the server recorded about a token (for a
+// client-side token, about its intermediary token) and the rules it
+// carries: nil for a token without a boundary, an empty non-nil slice for
+// one that grants nothing.
+func (s *Server) tokenBoundary(token string) (TokenInfo, []evalRule, error) {
 	now := time.Now()
 	if inter, enc, ok := strings.Cut(token, "."); ok {
 		info, found := s.Lookup(inter)
 		if !found || info.Kind != "intermediary" {
-			return nil, errors.New("ststest: client-side token does not start with an intermediary token this server issued")
+			return TokenInfo{}, nil, errors.New("ststest: client-side token does not start with an intermediary token this server issued")
 		}
 		if !info.Valid(now) {
-			return nil, ErrTokenExpired
+			return TokenInfo{}, nil, ErrTokenExpired
 		}
 		key, found := s.cab.get(inter)
 		if !found {
-			return nil, errors.New("ststest: no session key for the intermediary token")
+			return TokenInfo{}, nil, errors.New("ststest: no session key for the intermediary token")
 		}
 		ct, err := base64.RawURLEncoding.DecodeString(enc)
 		if err != nil {
-			return nil, errors.New("ststest: client-side token: ciphertext is not unpadded base64url")
+			return TokenInfo{}, nil, errors.New("ststest: client-side token: ciphertext is not unpadded base64url")
 		}
 		pt, err := key.Decrypt(ct, nil)
 		if err != nil {
-			return nil, errors.New("ststest: client-side token: ciphertext does not open with the intermediary's session key")
+			return TokenInfo{}, nil, errors.New("ststest: client-side token: ciphertext does not open with the intermediary's session key")
 		}
-		return decodeClientBoundary(pt)
+		rules, err := decodeClientBoundary(pt)
+		return info, rules, err
 	}
 	info, found := s.Lookup(token)
 	if !found {
-		return nil, errors.New("ststest: token was not issued by this server")
+		return TokenInfo{}, nil, errors.New("ststest: token was not issued by this server")
 	}
 	if !info.Valid(now) {
-		return nil, ErrTokenExpired
+		return TokenInfo{}, nil, ErrTokenExpired
 	}
 	switch {
 	case info.Kind == "intermediary":
-		return []evalRule{}, nil
+		return info, []evalRule{}, nil
 	case info.AccessBoundary != nil:
-		return parseJSONBoundary(info.AccessBoundary)
+		rules, err := parseJSONBoundary(info.AccessBoundary)
+		return info, rules, err
 	}
-	return nil, nil
+	return info, nil, nil
 }
 
 // parseJSONBoundary reads the accessBoundary member of exchange options.

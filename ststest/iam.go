@@ -85,6 +85,10 @@ func (s *Server) bearerCaller(r *http.Request) (TokenInfo, *googleError) {
 		return TokenInfo{}, &googleError{http.StatusUnauthorized, "UNAUTHENTICATED",
 			"Request had invalid authentication credentials. Expected OAuth 2 access token."}
 	}
+	if !presentedWith(info, peerFingerprint(r)) {
+		return TokenInfo{}, &googleError{http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials: " + descCertRequired + "."}
+	}
 	switch info.Kind {
 	case "id_token":
 		return TokenInfo{}, &googleError{http.StatusUnauthorized, "UNAUTHENTICATED",

@@ -18,7 +18,11 @@ func (s *Server) IntrospectURL() string { return s.URL + "/v1/introspect" }
 // server issued and that has not expired is active; unknown and expired
 // tokens are answered {"active": false}. A client-side downscoped token
 // (intermediary token "." ciphertext) is active while its intermediary token
-// is, if its ciphertext opens with the intermediary's session key. Like STS's JSON, exp and iat are strings of Unix seconds.
+// is, if its ciphertext opens with the intermediary's session key. A token
+// bound to a client certificate is active only when the request's
+// connection presented that certificate, and its answer holds the binding
+// as RFC 8705 does ("cnf": {"x5t#S256": …}). Like STS's JSON, exp and iat
+// are strings of Unix seconds.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	_, token, hint, oe := s.tokenParams(r)
 	if oe != nil {
@@ -33,7 +37,7 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	info, ok := s.introspectLookup(token)
 	now := time.Now()
-	if !ok || !info.Valid(now) {
+	if !ok || !info.Valid(now) || !presentedWith(info, peerFingerprint(r)) {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}
@@ -44,6 +48,9 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		"iss":      s.URL,
 		"sub":      info.Subject,
 		"username": info.Subject,
+	}
+	if info.CertFingerprint != "" {
+		resp["cnf"] = map[string]string{"x5t#S256": info.CertFingerprint} // RFC 8705 section 3.2
 	}
 	if len(info.Scopes) > 0 {
 		resp["scope"] = strings.Join(info.Scopes, " ")
@@ -64,7 +71,7 @@ func (s *Server) introspectLookup(token string) (TokenInfo, bool) {
 		// Only a boundary sealed with the intermediary's session key makes
 		// a client-side token.
 		if info, ok := s.Lookup(base); ok && info.Kind == "intermediary" {
-			if _, err := s.tokenBoundary(token); err == nil {
+			if _, _, err := s.tokenBoundary(token); err == nil {
 				return info, true
 			}
 		}

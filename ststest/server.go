@@ -23,7 +23,9 @@
 // 404. Every endpoint that takes client credentials applies the same client
 // policy (see Options.ClientID).
 //
-// NewServer starts a real HTTP server on a loopback port; NewUnstartedServer
+// NewServer starts a real HTTP server on a loopback port; NewTLSServer an
+// HTTPS one that asks clients for certificates, against which it checks
+// certificate-bound tokens (TokenInfo.CertFingerprint); NewUnstartedServer
 // builds one that is only reachable through Server.Client, whose transport
 // calls the handler in-process without sockets. The in-process form works
 // inside testing/synctest bubbles, whether the Server was created inside or
@@ -303,15 +305,22 @@ type TokenInfo struct {
 	AccessBoundary json.RawMessage
 	// UserProject is the userProject member of the request's options.
 	UserProject string
+	// CertFingerprint is the certificate the token is bound to: the
+	// bindCertFingerprint member of the exchange's options (the unpadded
+	// base64url SHA-256 of the certificate's DER encoding), or the subject
+	// token's when it was issued here bound; "" for a token usable over any
+	// connection. A bound token is refused where it is presented over a
+	// connection without that client certificate (see NewTLSServer).
+	CertFingerprint string
 	// IssuedAt and ExpiresAt bound the token's validity.
 	IssuedAt, ExpiresAt time.Time
 }
 
 // String describes the token information without the token itself.
 func (t TokenInfo) String() string {
-	return fmt.Sprintf("ststest.TokenInfo{Token:%s Kind:%q Subject:%q SubjectTokenType:%q Audience:%q Scopes:%q AccessBoundary:%s UserProject:%q IssuedAt:%s ExpiresAt:%s}",
+	return fmt.Sprintf("ststest.TokenInfo{Token:%s Kind:%q Subject:%q SubjectTokenType:%q Audience:%q Scopes:%q AccessBoundary:%s UserProject:%q CertFingerprint:%q IssuedAt:%s ExpiresAt:%s}",
 		redacted(t.Token), t.Kind, t.Subject, t.SubjectTokenType, t.Audience, t.Scopes, t.AccessBoundary, t.UserProject,
-		t.IssuedAt.Format(time.RFC3339), t.ExpiresAt.Format(time.RFC3339))
+		t.CertFingerprint, t.IssuedAt.Format(time.RFC3339), t.ExpiresAt.Format(time.RFC3339))
 }
 
 // GoString is like String.

@@ -57,6 +57,7 @@ type tokenRequest struct {
 	Options            string // raw options JSON, "" when absent
 	AccessBoundary     json.RawMessage
 	UserProject        string
+	BindCert           string // options.bindCertFingerprint
 	ActorToken         string
 	ActorTokenType     string
 	Resource           string
@@ -266,6 +267,12 @@ func parseOptions(req *tokenRequest) error {
 	}
 	for k, raw := range opts {
 		switch k {
+		case "bindCertFingerprint":
+			var fp string
+			if err := json.Unmarshal(raw, &fp); err != nil || !validFingerprint(fp) {
+				return badRequest("options.bindCertFingerprint must be the unpadded base64url SHA-256 of a certificate's DER encoding (43 characters)")
+			}
+			req.BindCert = fp
 		case "userProject":
 			var p string
 			if err := json.Unmarshal(raw, &p); err != nil {
@@ -364,7 +371,13 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	presented := peerFingerprint(r)
+	if req.BindCert != "" && presented != "" && presented != req.BindCert {
+		writeOAuthError(w, badRequest("options.bindCertFingerprint does not match the client certificate of the connection"))
+		return
+	}
 	info := TokenInfo{
+		CertFingerprint:  req.BindCert,
 		Kind:             "exchange",
 		SubjectTokenType: req.SubjectTokenType,
 		Audience:         req.Audience,
@@ -381,6 +394,13 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			if parent.Kind == "id_token" {
 				writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the subject token is an ID token, not an access token"})
 				return
+			}
+			if parent.CertFingerprint != "" && parent.CertFingerprint != presented {
+				writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: descCertRequired})
+				return
+			}
+			if info.CertFingerprint == "" {
+				info.CertFingerprint = parent.CertFingerprint
 			}
 			if !parent.Valid(now) {
 				writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "the subject token has expired"})

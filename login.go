@@ -321,9 +321,11 @@ type callbackResult struct {
 //     response_type=code, scope, state, access_type=offline, PKCE
 //     code_challenge with method S256, and provider_name, the workforce
 //     pool provider) and hands it to LoginConfig.OpenURL.
-//  3. It waits for one redirect carrying the state it sent; a redirect with
-//     another state ends the sign-in with an error, and later requests to
-//     the listener are turned away.
+//  3. It waits for one redirect carrying the state it sent. A request
+//     without that state (missing, different, repeated) is answered with an
+//     error page (400) and ignored, so that no other program or page can end
+//     the sign-in; the first request with the state ends the wait, and later
+//     ones are turned away (410).
 //  4. It exchanges the code with its PKCE verifier at /v1/oauthtoken
 //     (grant_type=authorization_code, HTTP Basic client authentication).
 //
@@ -376,11 +378,20 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
+		q := r.URL.Query()
+		if !stateMatches(q, state) {
+			// Not the redirect of this sign-in (a stale tab, another
+			// program, a forged link): answer it and keep waiting for
+			// the right one, so that nobody else can end the sign-in.
+			logf("sts: login: ignored a request whose state does not match this sign-in")
+			http.Error(w, "Sign-in failed: this request does not belong to the sign-in in progress (its state does not match). Use the link the application printed.", http.StatusBadRequest)
+			return
+		}
 		if !handled.CompareAndSwap(false, true) {
 			http.Error(w, "This sign-in has already been handled; start a new one.", http.StatusGone)
 			return
 		}
-		res := readCallback(r.URL.Query(), state)
+		res := readCallback(q)
 		status, page := http.StatusOK, "Sign-in received. You can close this window and return to the application.\n"
 		if res.err != nil {
 			status, page = http.StatusBadRequest, "Sign-in failed: "+res.err.Error()+"\n"
@@ -445,12 +456,16 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 	return exchangeCode(ctx, &cfg, plan, redirectURI, res.code, verifier)
 }
 
-// readCallback checks the redirect's parameters against the state sent.
-func readCallback(q url.Values, state string) callbackResult {
-	got := q.Get("state")
-	if got == "" || len(q["state"]) != 1 || subtle.ConstantTimeCompare([]byte(got), []byte(state)) != 1 {
-		return callbackResult{err: &Error{Op: "login", Description: "the redirect's state does not match this sign-in"}}
-	}
+// stateMatches reports whether the redirect's query carries exactly one
+// state, equal to the one this sign-in sent.
+func stateMatches(q url.Values, state string) bool {
+	got := q["state"]
+	return len(got) == 1 && got[0] != "" && subtle.ConstantTimeCompare([]byte(got[0]), []byte(state)) == 1
+}
+
+// readCallback reads the code or the error of a redirect whose state
+// matched.
+func readCallback(q url.Values) callbackResult {
 	if code := q.Get("error"); code != "" {
 		b, _ := json.Marshal(map[string]string{"error": code, "error_description": q.Get("error_description")})
 		eb, _ := wire.DecodeError(b) // cleans and bounds server text

@@ -288,30 +288,131 @@ func TestLoginBadVerifier(t *testing.T) {
 	}
 }
 
-func TestLoginStateMismatch(t *testing.T) {
-	srv := newLoginServer(t)
-	var status int
-	cfg := loginConfig(srv, func(u string) error {
-		loc := authorizeOnly(t, noFollow, u)
-		q := loc.Query()
-		q.Set("state", "forged-state")
-		loc.RawQuery = q.Encode()
-		resp, err := http.Get(loc.String())
+// foreignCallbacks are requests to the redirect listener that do not belong
+// to the sign-in in progress, built from the genuine redirect loc: each is
+// answered with its status and none may end the sign-in.
+func foreignCallbacks(loc *url.URL) []struct {
+	name, method, url string
+	status            int
+} {
+	q := loc.Query()
+	state, code := q.Get("state"), q.Get("code")
+	with := func(v url.Values) string {
+		u := *loc
+		u.RawQuery = v.Encode()
+		return u.String()
+	}
+	raw := func(query string) string {
+		u := *loc
+		u.RawQuery = query
+		return u.String()
+	}
+	root := *loc
+	root.Path, root.RawQuery = "/favicon.ico", ""
+	return []struct {
+		name, method, url string
+		status            int
+	}{
+		{"no query", http.MethodGet, raw(""), http.StatusBadRequest},
+		{"code without state", http.MethodGet, with(url.Values{"code": {code}}), http.StatusBadRequest},
+		{"empty state", http.MethodGet, with(url.Values{"code": {code}, "state": {""}}), http.StatusBadRequest},
+		{"forged state", http.MethodGet, with(url.Values{"code": {"forged-code"}, "state": {"forged-state"}}), http.StatusBadRequest},
+		{"forged state with error", http.MethodGet, with(url.Values{"error": {"access_denied"}, "state": {"forged-state"}}), http.StatusBadRequest},
+		{"error without state", http.MethodGet, with(url.Values{"error": {"access_denied"}, "error_description": {"cancelled"}}), http.StatusBadRequest},
+		{"right and forged state", http.MethodGet, raw("code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state) + "&state=forged"), http.StatusBadRequest},
+		{"forged and right state", http.MethodGet, raw("code=" + url.QueryEscape(code) + "&state=forged&state=" + url.QueryEscape(state)), http.StatusBadRequest},
+		{"state twice", http.MethodGet, raw("code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state) + "&state=" + url.QueryEscape(state)), http.StatusBadRequest},
+		{"state prefix", http.MethodGet, with(url.Values{"code": {code}, "state": {state[:len(state)-1]}}), http.StatusBadRequest},
+		{"state with suffix", http.MethodGet, with(url.Values{"code": {code}, "state": {state + "x"}}), http.StatusBadRequest},
+		{"state with NUL", http.MethodGet, with(url.Values{"code": {code}, "state": {state + "\x00"}}), http.StatusBadRequest},
+		{"state in upper case", http.MethodGet, with(url.Values{"code": {code}, "state": {strings.ToUpper(state) + "!"}}), http.StatusBadRequest},
+		{"POST with the right state", http.MethodPost, loc.String(), http.StatusNotFound},
+		{"another path", http.MethodGet, root.String(), http.StatusNotFound},
+	}
+}
+
+// TestLoginIgnoresForeignState: requests without this sign-in's state
+// (missing, forged, repeated, an error redirect) get an error page and do
+// not end the sign-in; the genuine redirect after them completes it.
+func TestLoginIgnoresForeignState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+		defer srv.Close()
+		ln := newPipeListener()
+		cfg := loginConfig(srv, func(u string) error {
+			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+			for _, bad := range foreignCallbacks(loc) {
+				req, _ := http.NewRequest(bad.method, bad.url, nil)
+				resp, err := ln.client().Do(req)
+				if err != nil {
+					t.Errorf("%s: %v", bad.name, err)
+					continue
+				}
+				page, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != bad.status {
+					t.Errorf("%s: status %d, want %d", bad.name, resp.StatusCode, bad.status)
+				}
+				if strings.Contains(string(page), loc.Query().Get("state")) || strings.Contains(string(page), loc.Query().Get("code")) {
+					t.Errorf("%s: the page quotes the state or the code", bad.name)
+				}
+			}
+			resp, err := ln.client().Get(loc.String())
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("genuine redirect: status %d", resp.StatusCode)
+			}
+			return nil
+		})
+		cfg.Listener = ln
+		res, err := Login(context.Background(), cfg)
 		if err != nil {
-			return err
+			t.Fatalf("a foreign request ended the sign-in: %v", err)
 		}
-		resp.Body.Close()
-		status = resp.StatusCode
-		return nil
+		if res.Token.RefreshToken == "" {
+			t.Error("no refresh token")
+		}
+		if n := srv.Count("/v1/oauthtoken"); n != 1 {
+			t.Errorf("%d code exchanges, want 1", n)
+		}
 	})
-	_, err := Login(context.Background(), cfg)
-	wantLoginError(t, err, "", "state does not match")
-	if status != http.StatusBadRequest {
-		t.Errorf("browser got %d", status)
-	}
-	if n := srv.Count("/v1/oauthtoken"); n != 0 {
-		t.Errorf("%d code exchanges after a state mismatch", n)
-	}
+}
+
+// TestLoginForeignStateUntilDeadline: only foreign requests arrive; the
+// sign-in ends at its deadline, not at the first of them.
+func TestLoginForeignStateUntilDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+		defer srv.Close()
+		ln := newPipeListener()
+		cfg := loginConfig(srv, func(u string) error {
+			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+			go func() {
+				for _, bad := range foreignCallbacks(loc) {
+					time.Sleep(time.Minute)
+					req, _ := http.NewRequest(bad.method, bad.url, nil)
+					if resp, err := ln.client().Do(req); err == nil {
+						resp.Body.Close()
+					}
+				}
+			}()
+			return nil
+		})
+		cfg.Listener = ln
+		cfg.SignInTimeout = 20 * time.Minute
+		start := time.Now()
+		_, err := Login(context.Background(), cfg)
+		wantLoginError(t, err, "", "no sign-in within 20m0s")
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != cfg.SignInTimeout {
+			t.Errorf("ended after %v: %v", time.Since(start), err)
+		}
+		if n := srv.Count("/v1/oauthtoken"); n != 0 {
+			t.Errorf("%d code exchanges", n)
+		}
+	})
 }
 
 func TestLoginSingleUseListener(t *testing.T) {

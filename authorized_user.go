@@ -7,8 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"sync/atomic"
-	"time"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2"
 )
 
@@ -38,21 +39,12 @@ type AuthorizedUserConfig struct {
 	// the refreshing goroutine, one call at a time, and should return
 	// quickly. Nil means rotations are kept in memory only.
 	OnRefreshTokenRotated func(newToken string)
-	// HTTPClient sends the requests. Nil means http.DefaultClient (with
-	// redirects never followed, and deadlines set per attempt).
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
-	Retry RetryPolicy
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	HTTPOptions
 	// Cache tunes the refresh-ahead cache of
 	// NewAuthorizedUserTokenSource; NewRefresher ignores it.
 	Cache CacheOptions
-	// Logger receives request and refresh events, with secrets redacted. Nil
-	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
-	// LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
 }
 
 // String describes c without its secrets.
@@ -74,16 +66,16 @@ func (c *AuthorizedUserConfig) validate() (tokenURL string, err error) {
 	if c.ClientSecret == "" {
 		return "", invalid("AuthorizedUserConfig.ClientSecret", "must not be empty")
 	}
-	if err := checkUniverse("AuthorizedUserConfig.UniverseDomain", c.UniverseDomain); err != nil {
+	if err := verr(check.Universe("AuthorizedUserConfig.UniverseDomain", c.UniverseDomain)); err != nil {
 		return "", err
 	}
 	tokenURL = c.TokenURL
 	if tokenURL == "" {
 		tokenURL = stsEndpoint(c.UniverseDomain, "/v1/oauthtoken")
-	} else if err := checkEndpoint("AuthorizedUserConfig.TokenURL", tokenURL); err != nil {
+	} else if err := verr(check.Endpoint("AuthorizedUserConfig.TokenURL", tokenURL)); err != nil {
 		return "", err
 	}
-	if err := checkAttempts("AuthorizedUserConfig", c.Timeout, c.Retry); err != nil {
+	if err := c.HTTPOptions.validate("AuthorizedUserConfig"); err != nil {
 		return "", err
 	}
 	return tokenURL, nil
@@ -113,11 +105,11 @@ func NewRefresher(cfg AuthorizedUserConfig) (*Refresher, error) {
 	r := &Refresher{
 		grant:      make(chan struct{}, 1),
 		tokenURL:   tokenURL,
-		authHeader: basicAuth(cfg.ClientID, cfg.ClientSecret),
+		authHeader: httpx.BasicAuth(cfg.ClientID, cfg.ClientSecret),
 		onRotate:   cfg.OnRefreshTokenRotated,
 		logger:     resolveLogger(cfg.Logger),
-		doer: newHTTPDoer(cfg.HTTPClient, cfg.Timeout, cfg.Retry, cfg.Logger,
-			baseAPIClientHeader()+" cred-type/external-account-authorized-user"),
+		doer: newHTTPDoer(cfg.HTTPOptions,
+			httpx.BaseAPIClient()+" cred-type/external-account-authorized-user"),
 	}
 	rt := cfg.RefreshToken
 	r.current.Store(&rt)

@@ -45,7 +45,7 @@ func TestAuthorizedUserRotation(t *testing.T) {
 	var mu sync.Mutex
 	var rotated []string
 	c, err := LoadCredentials(encodeMap(t, authorizedUserFile(t, emu)), LoadOptions{
-		HTTPClient: emu.Client(),
+		HTTPOptions: HTTPOptions{HTTPClient: emu.Client()},
 		OnRefreshTokenRotated: func(tok string) {
 			mu.Lock()
 			rotated = append(rotated, tok)
@@ -99,7 +99,7 @@ func TestRefresherConcurrentRotation(t *testing.T) {
 	var hooks sync.Map
 	r, err := NewRefresher(AuthorizedUserConfig{
 		RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
-		TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(),
+		TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client()},
 		OnRefreshTokenRotated: func(tok string) { hooks.Store(tok, true) },
 	})
 	if err != nil {
@@ -131,7 +131,7 @@ func TestRefresherHookPanicKeepsToken(t *testing.T) {
 	emu.SetRefreshTokenRotation(true)
 	r, err := NewRefresher(AuthorizedUserConfig{
 		RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
-		TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(),
+		TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client()},
 		OnRefreshTokenRotated: func(string) { panic("hook") },
 	})
 	if err != nil {
@@ -156,7 +156,7 @@ func TestAuthorizedUserErrors(t *testing.T) {
 	newR := func(rt, secret string) *Refresher {
 		t.Helper()
 		r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: rt, ClientID: testClientID, ClientSecret: secret,
-			TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client()})
+			TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,8 +192,8 @@ func TestAuthorizedUserErrors(t *testing.T) {
 		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a"}, "AuthorizedUserConfig.ClientSecret"},
 		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a", ClientSecret: "b", TokenURL: "http://sts.example.com/v1/oauthtoken"}, "AuthorizedUserConfig.TokenURL"},
 		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a", ClientSecret: "b", UniverseDomain: "x"}, "AuthorizedUserConfig.UniverseDomain"},
-		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a", ClientSecret: "b", Timeout: -1}, "AuthorizedUserConfig.Timeout"},
-		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a", ClientSecret: "b", Retry: RetryPolicy{MaxAttempts: -1}}, "AuthorizedUserConfig.Retry.MaxAttempts"},
+		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a", ClientSecret: "b", HTTPOptions: HTTPOptions{Timeout: -1}}, "AuthorizedUserConfig.Timeout"},
+		{AuthorizedUserConfig{RefreshToken: "r", ClientID: "a", ClientSecret: "b", HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: -1}}}, "AuthorizedUserConfig.Retry.MaxAttempts"},
 	} {
 		_, err := NewAuthorizedUserTokenSource(tc.cfg)
 		wantField(t, err, tc.field)
@@ -205,7 +205,7 @@ func TestAuthorizedUserErrors(t *testing.T) {
 func TestRefresherWaitHonoursContext(t *testing.T) {
 	emu := newOAuthEmulator(t)
 	r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
-		TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client()})
+		TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestAuthorizedUserRefreshAhead(t *testing.T) {
 		var rotated []string
 		ts, err := NewAuthorizedUserTokenSource(AuthorizedUserConfig{
 			RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
-			TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(),
+			TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client()},
 			OnRefreshTokenRotated: func(tok string) { rotated = append(rotated, tok) },
 			Cache:                 CacheOptions{Jitter: -1},
 		})

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/google/cel-go/common"
 	"github.com/google/cel-go/parser"
+	"github.com/stsgo/sts/internal/check"
 )
 
 // Limits of a Credential Access Boundary, from Google's STS API reference
@@ -405,19 +405,11 @@ type DownscopeConfig struct {
 	// UniverseDomain is the Google Cloud universe. Empty means
 	// "googleapis.com".
 	UniverseDomain string
-	// HTTPClient sends the requests. Nil means http.DefaultClient.
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
-	Retry RetryPolicy
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	HTTPOptions
 	// Cache tunes the refresh-ahead cache of NewDownscopedTokenSource.
 	Cache CacheOptions
-	// Logger receives request, retry and refresh events, with secrets
-	// redacted. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
-	// LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
 }
 
 // String describes c without secrets.
@@ -448,11 +440,8 @@ func (c DownscopeConfig) exchangeConfig(requested string) (Config, error) {
 		Scopes:             []string{},
 		TokenURL:           c.TokenURL,
 		UniverseDomain:     c.UniverseDomain,
-		HTTPClient:         c.HTTPClient,
-		Timeout:            c.Timeout,
-		Retry:              c.Retry,
+		HTTPOptions:        c.HTTPOptions,
 		Cache:              c.Cache,
-		Logger:             c.Logger,
 	}, nil
 }
 
@@ -463,14 +452,14 @@ func (c DownscopeConfig) validate() error {
 		return invalid("DownscopeConfig.Source", "must not be nil")
 	}
 	if c.TokenURL != "" {
-		if err := checkEndpoint("DownscopeConfig.TokenURL", c.TokenURL); err != nil {
+		if err := verr(check.Endpoint("DownscopeConfig.TokenURL", c.TokenURL)); err != nil {
 			return err
 		}
 	}
-	if err := checkUniverse("DownscopeConfig.UniverseDomain", c.UniverseDomain); err != nil {
+	if err := verr(check.Universe("DownscopeConfig.UniverseDomain", c.UniverseDomain)); err != nil {
 		return err
 	}
-	return checkAttempts("DownscopeConfig", c.Timeout, c.Retry)
+	return c.HTTPOptions.validate("DownscopeConfig")
 }
 
 // rootKey carries the root token of one exchange in its context.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2"
 )
 
@@ -419,7 +420,7 @@ func tokenFromSource(ctx context.Context, src oauth2.TokenSource, op string) (*o
 	case r := <-done:
 		return r.tok, r.err
 	case <-ctx.Done():
-		return nil, &Error{Op: op, Err: fmt.Errorf("token source did not answer: %w", ctx.Err()), temporary: isTransientTransport(ctx.Err())}
+		return nil, &Error{Op: op, Err: httpx.Transient(fmt.Errorf("token source did not answer: %w", ctx.Err()))}
 	}
 }
 

@@ -37,7 +37,7 @@ func (f *fakeSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 		}
 	}
 	if f.fail.Load() {
-		return nil, newHTTPError("exchange", 503, "", "Service Unavailable", "", 0)
+		return nil, &Error{Op: "exchange", StatusCode: 503, Description: "Service Unavailable"}
 	}
 	tok := &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", n), TokenType: "Bearer"}
 	if !f.noExpiry {

@@ -216,7 +216,7 @@ func TestCorpusCredentialFiles(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			log, buf := newRelLogger()
-			creds, err := LoadCredentials(c.data, LoadOptions{Getenv: func(string) string { return "" }, HTTPClient: noNet, Logger: log})
+			creds, err := LoadCredentials(c.data, LoadOptions{Getenv: func(string) string { return "" }, HTTPOptions: HTTPOptions{HTTPClient: noNet, Logger: log}})
 			if err == nil {
 				t.Fatalf("accepted: %v", creds)
 			}

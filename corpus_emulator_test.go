@@ -95,7 +95,7 @@ func relEmuCall(ctx context.Context, t *testing.T, emu *ststest.Server, client *
 		Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT,
 		Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
 		ClientID: relClientID, ClientSecret: relClientSecret,
-		TokenURL: emu.TokenURL(), HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log,
+		TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log},
 	}
 	var (
 		obj any
@@ -123,7 +123,7 @@ func relEmuCall(ctx context.Context, t *testing.T, emu *ststest.Server, client *
 			t.Fatal(cerr)
 		}
 		im, cerr := NewImpersonator(ImpersonationConfig{Source: x, URL: emu.ImpersonationURL(relSA),
-			HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log})
+			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log}})
 		if cerr != nil {
 			t.Fatal(cerr)
 		}
@@ -132,7 +132,7 @@ func relEmuCall(ctx context.Context, t *testing.T, emu *ststest.Server, client *
 	case relOpRefresh:
 		emu.AddRefreshToken(relRefreshToken, relClientID)
 		r, cerr := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log})
+			TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log}})
 		if cerr != nil {
 			t.Fatal(cerr)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2"
 )
 
@@ -369,7 +370,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 			Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT,
 			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
 			ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: "http://sts.localhost/v1/token", HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+			TokenURL: "http://sts.localhost/v1/token", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 			Cache: CacheOptions{RefreshTimeout: time.Minute},
 		}
 		obj = cfg
@@ -393,9 +394,9 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 		}
 	case relOpImpersonate:
 		im, cerr := NewImpersonator(ImpersonationConfig{
-			Source:     oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
-			URL:        "http://iamcredentials.localhost/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
-			HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+			Source:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
+			URL:         "http://iamcredentials.localhost/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
+			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		})
 		if cerr != nil {
 			t.Fatal(cerr)
@@ -405,7 +406,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 	case relOpRefresh:
 		r, cerr := NewRefresher(AuthorizedUserConfig{
 			RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: "http://sts.localhost/v1/oauthtoken", HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+			TokenURL: "http://sts.localhost/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		})
 		if cerr != nil {
 			t.Fatal(cerr)
@@ -415,7 +416,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 	case relOpIntrospect:
 		in, cerr := NewIntrospector(IntrospectOptions{
 			URL: "http://sts.localhost/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
-			HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log,
+			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		})
 		if cerr != nil {
 			t.Fatal(cerr)
@@ -452,7 +453,7 @@ func relCheckCorpusError(t *testing.T, err error, want string) {
 		t.Errorf("error lacks the sts: prefix: %v", msg)
 	}
 	if want != "" && !strings.Contains(strings.ToLower(msg), strings.ToLower(want)) {
-		t.Errorf("error %q does not say %q", truncateString(msg, 300), want)
+		t.Errorf("error %q does not say %q", httpx.Truncate(msg, 300), want)
 	}
 	if len(msg) > 2048 {
 		t.Errorf("error text is %d bytes long", len(msg))

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"reflect"
 	"strings"
-	"time"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2/google"
 )
 
@@ -51,23 +51,12 @@ type LoadOptions struct {
 	// cloud-platform); authorized-user refreshes send no scope (the grant
 	// keeps the scopes of the login), so they are ignored there.
 	Scopes []string
-	// HTTPClient sends every request: token exchange, impersonation,
-	// refresh, and URL or metadata subject-token fetches. Nil means
-	// http.DefaultClient. (X.509 sources build their own mTLS client over
-	// its transport settings.)
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt to Google endpoints. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
-	Retry RetryPolicy
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	HTTPOptions
 	// Cache tunes the refresh-ahead cache in front of the returned token
 	// source.
 	Cache CacheOptions
-	// Logger receives request and refresh events, with secrets redacted. Nil
-	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
-	// LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
 	// Getenv reads the environment: GOOGLE_APPLICATION_CREDENTIALS,
 	// GOOGLE_CLOUD_QUOTA_PROJECT, and whatever the subject-token provider
 	// reads (GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES, AWS_REGION, …).
@@ -153,10 +142,7 @@ func (c *Credentials) IntrospectOptions() IntrospectOptions {
 		UniverseDomain: c.universe,
 		ClientID:       c.clientID,
 		ClientSecret:   c.clientSecret,
-		HTTPClient:     c.opts.HTTPClient,
-		Timeout:        c.opts.Timeout,
-		Retry:          c.opts.Retry,
-		Logger:         c.opts.Logger,
+		HTTPOptions:    c.opts.HTTPOptions,
 	}
 }
 
@@ -234,7 +220,7 @@ func LoadCredentials(data []byte, opts LoadOptions) (*Credentials, error) {
 		return nil, invalid("type", "must be set (%q or %q)", TypeExternalAccount, TypeExternalAccountAuthorizedUser)
 	default:
 		return nil, invalid("type", "unsupported credential type %q (want %q or %q)",
-			truncateString(f.Type, 64), TypeExternalAccount, TypeExternalAccountAuthorizedUser)
+			httpx.Truncate(f.Type, 64), TypeExternalAccount, TypeExternalAccountAuthorizedUser)
 	}
 	if err != nil {
 		return nil, err
@@ -272,15 +258,13 @@ func LoadCredentialsFromEnv(opts LoadOptions) (*Credentials, error) {
 }
 
 func checkLoadOptions(o *LoadOptions) error {
-	for i, s := range o.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t\r\n") {
-			return invalid(fmt.Sprintf("LoadOptions.Scopes[%d]", i), "must be a non-empty scope without spaces")
-		}
+	if err := check.Scopes("LoadOptions.Scopes", o.Scopes); err != nil {
+		return verr(err)
 	}
 	if o.Scopes != nil && len(o.Scopes) == 0 {
 		return invalid("LoadOptions.Scopes", "must hold at least one scope (nil means cloud-platform)")
 	}
-	if err := checkAttempts("LoadOptions", o.Timeout, o.Retry); err != nil {
+	if err := o.HTTPOptions.validate("LoadOptions"); err != nil {
 		return err
 	}
 	if err := o.Cache.validate(); err != nil {

@@ -3,10 +3,14 @@ package sts
 import (
 	"encoding/json"
 	"errors"
+	"github.com/stsgo/sts/internal/executable"
+	"math"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -68,52 +72,6 @@ type certificateSource struct {
 	TrustChainPath              string  `json:"trust_chain_path"`
 }
 
-// Executable time-out limits of credential files, in milliseconds.
-const (
-	execDefaultTimeoutMillis = 30_000
-	execMinTimeoutMillis     = 5_000
-	execMaxTimeoutMillis     = 120_000
-	execMinInteractiveMillis = 30_000
-	execMaxInteractiveMillis = 1_800_000
-)
-
-// checkProjectID rejects project IDs that cannot go in an HTTP header (they
-// end up in x-goog-user-project or the options JSON).
-func checkProjectID(field, v string) error {
-	if len(v) > 100 {
-		return invalid(field, "is longer than 100 bytes")
-	}
-	if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return invalid(field, "must not contain spaces or control characters")
-	}
-	return nil
-}
-
-// checkFileAudience is checkAudience with the file's field name.
-func checkFileAudience(aud string) error {
-	if aud == "" {
-		return invalid("audience", "must not be empty")
-	}
-	if !strings.HasPrefix(aud, "//") {
-		return invalid("audience", "must be a full resource name starting with \"//\"")
-	}
-	if strings.ContainsFunc(aud, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return invalid("audience", "must not contain spaces or control characters")
-	}
-	return nil
-}
-
-// isWorkforceAudienceIn reports whether aud names a workforce pool provider of
-// the given universe: //iam.<universe>/locations/LOC/workforcePools/POOL/providers/PROV.
-func isWorkforceAudienceIn(aud, universe string) bool {
-	rest, ok := strings.CutPrefix(aud, "//iam."+universe+"/locations/")
-	if !ok {
-		return false
-	}
-	parts := strings.Split(rest, "/")
-	return len(parts) >= 3 && parts[0] != "" && parts[1] == "workforcePools" && parts[2] != ""
-}
-
 func fileUniverse(f *credentialsFile) (string, error) {
 	if f.UniverseDomain == nil {
 		return DefaultUniverseDomain, nil
@@ -122,7 +80,7 @@ func fileUniverse(f *credentialsFile) (string, error) {
 	if u == "" {
 		return "", invalid("universe_domain", "must not be empty when present")
 	}
-	if err := checkUniverse("universe_domain", u); err != nil {
+	if err := verr(check.Universe("universe_domain", u)); err != nil {
 		return "", err
 	}
 	return u, nil
@@ -134,7 +92,7 @@ func optionalEndpoint(field string, v *string, def string) (string, error) {
 	if v == nil {
 		return def, nil
 	}
-	if err := checkEndpoint(field, *v); err != nil {
+	if err := verr(check.Endpoint(field, *v)); err != nil {
 		return "", err
 	}
 	return *v, nil
@@ -142,11 +100,11 @@ func optionalEndpoint(field string, v *string, def string) (string, error) {
 
 // quotaProject applies GOOGLE_CLOUD_QUOTA_PROJECT over the file's value.
 func quotaProject(f *credentialsFile, o *LoadOptions) (string, error) {
-	if err := checkProjectID("quota_project_id", f.QuotaProjectID); err != nil {
+	if err := verr(check.ProjectID("quota_project_id", f.QuotaProjectID)); err != nil {
 		return "", err
 	}
 	if env := strings.TrimSpace(o.getenv(EnvQuotaProject)); env != "" {
-		if err := checkProjectID(EnvQuotaProject, env); err != nil {
+		if err := verr(check.ProjectID(EnvQuotaProject, env)); err != nil {
 			return "", err
 		}
 		return env, nil
@@ -161,14 +119,14 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFileAudience(f.Audience); err != nil {
+	if err := verr(check.Audience("audience", f.Audience)); err != nil {
 		return nil, err
 	}
 	if f.SubjectTokenType == "" {
 		return nil, invalid("subject_token_type", "must not be empty")
 	}
 	if !knownSubjectTypes[f.SubjectTokenType] {
-		return nil, invalid("subject_token_type", "unknown token type %q", truncateString(f.SubjectTokenType, 100))
+		return nil, invalid("subject_token_type", "unknown token type %q", httpx.Truncate(f.SubjectTokenType, 100))
 	}
 	if f.RefreshToken != nil {
 		return nil, invalid("refresh_token", "only applies to %s files", TypeExternalAccountAuthorizedUser)
@@ -219,10 +177,10 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 		return nil, err
 	}
 	if p := f.WorkforcePoolUserProject; p != "" {
-		if err := checkProjectID("workforce_pool_user_project", p); err != nil {
+		if err := verr(check.ProjectID("workforce_pool_user_project", p)); err != nil {
 			return nil, err
 		}
-		if !isWorkforceAudienceIn(f.Audience, universe) {
+		if !check.WorkforceAudience(f.Audience, universe) {
 			return nil, invalid("workforce_pool_user_project",
 				"only applies to workforce pool audiences (//iam.%s/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)", universe)
 		}
@@ -254,11 +212,8 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 		ClientSecret:             f.ClientSecret,
 		TokenURL:                 tokenURL,
 		UniverseDomain:           universe,
-		HTTPClient:               o.HTTPClient,
-		Timeout:                  o.Timeout,
-		Retry:                    o.Retry,
+		HTTPOptions:              o.HTTPOptions,
 		Cache:                    o.Cache,
-		Logger:                   o.Logger,
 		impersonating:            impURL != "",
 		lifetimeSet:              lifetime != 0,
 	}
@@ -287,16 +242,13 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 	}
 	x.subjectReq.ImpersonatedEmail = email
 	c.ts, err = NewImpersonatedTokenSource(ImpersonationConfig{
-		Source:     x,
-		URL:        impURL,
-		Scopes:     o.Scopes,
-		Lifetime:   lifetime,
-		HTTPClient: o.HTTPClient,
-		Timeout:    o.Timeout,
-		Retry:      o.Retry,
-		Cache:      o.Cache,
-		Logger:     o.Logger,
-		apiInfo:    x.doer.apiInfo,
+		Source:      x,
+		URL:         impURL,
+		Scopes:      o.Scopes,
+		Lifetime:    lifetime,
+		HTTPOptions: o.HTTPOptions,
+		Cache:       o.Cache,
+		apiInfo:     x.doer.APIClient(),
 	})
 	if err != nil {
 		return nil, fileFieldError(err)
@@ -312,10 +264,10 @@ func loadAuthorizedUser(f *credentialsFile, o *LoadOptions) (*Credentials, error
 		return nil, err
 	}
 	if f.Audience != "" {
-		if err := checkFileAudience(f.Audience); err != nil {
+		if err := verr(check.Audience("audience", f.Audience)); err != nil {
 			return nil, err
 		}
-		if !isWorkforceAudienceIn(f.Audience, universe) {
+		if !check.WorkforceAudience(f.Audience, universe) {
 			return nil, invalid("audience", "must be a workforce pool provider (//iam.%s/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)", universe)
 		}
 	}
@@ -368,11 +320,8 @@ func loadAuthorizedUser(f *credentialsFile, o *LoadOptions) (*Credentials, error
 		TokenURL:              tokenURL,
 		UniverseDomain:        universe,
 		OnRefreshTokenRotated: o.OnRefreshTokenRotated,
-		HTTPClient:            o.HTTPClient,
-		Timeout:               o.Timeout,
-		Retry:                 o.Retry,
+		HTTPOptions:           o.HTTPOptions,
 		Cache:                 o.Cache,
-		Logger:                o.Logger,
 	})
 	if err != nil {
 		return nil, fileFieldError(err)
@@ -479,15 +428,12 @@ func buildSubject(cs *credentialSource, tokenType string, o *LoadOptions) (*buil
 		return &builtSubject{provider: FileSubject{Path: *cs.File, Format: format}}, nil
 	case "url":
 		raw := *cs.URL
-		if err := checkSourceURL("credential_source.url", raw); err != nil {
+		if err := verr(check.SourceURL("credential_source.url", raw)); err != nil {
 			return nil, err
 		}
 		for k, v := range cs.Headers {
-			if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) {
-				return nil, invalid("credential_source.headers", "invalid header name %q", truncateString(k, 64))
-			}
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return nil, invalid("credential_source.headers."+k, "value must not contain line breaks")
+			if err := check.Header("credential_source.headers", k, v); err != nil {
+				return nil, verr(err)
 			}
 		}
 		format, err := fileFormat(cs.Format)
@@ -520,11 +466,11 @@ func fileFormat(f *credentialFormat) (Format, error) {
 		}
 		return Format{Type: "json", SubjectTokenField: f.SubjectTokenFieldName}, nil
 	}
-	return Format{}, invalid("credential_source.format.type", "must be \"text\" or \"json\", got %q", truncateString(f.Type, 32))
+	return Format{}, invalid("credential_source.format.type", "must be \"text\" or \"json\", got %q", httpx.Truncate(f.Type, 32))
 }
 
 // millis reads an optional millisecond count.
-func millis(field string, raw json.RawMessage, def, lo, hi int64) (int64, error) {
+func millis(field string, raw json.RawMessage, def int64, bounds func(string, time.Duration) *check.Error) (int64, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return def, nil
 	}
@@ -532,8 +478,12 @@ func millis(field string, raw json.RawMessage, def, lo, hi int64) (int64, error)
 	if err != nil {
 		return 0, invalid(field, "must be an integer number of milliseconds")
 	}
-	if n < lo || n > hi {
-		return 0, invalid(field, "must be between %d and %d, got %d", lo, hi, n)
+	d := time.Duration(math.MaxInt64)
+	if n < math.MaxInt64/int64(time.Millisecond) {
+		d = time.Duration(n) * time.Millisecond
+	}
+	if err := bounds(field, d); err != nil {
+		return 0, verr(err)
 	}
 	return n, nil
 }
@@ -550,12 +500,12 @@ func checkExecutable(e *executableSource, tokenType string) (timeout, interactiv
 		return 0, 0, invalid("subject_token_type", "executable sources supply JWT, ID token or SAML 2 tokens, not %q", tokenType)
 	}
 	timeout, err = millis("credential_source.executable.timeout_millis", e.TimeoutMillis,
-		execDefaultTimeoutMillis, execMinTimeoutMillis, execMaxTimeoutMillis)
+		executable.DefaultTimeout.Milliseconds(), check.ExecutableTimeout)
 	if err != nil {
 		return 0, 0, err
 	}
 	interactive, err = millis("credential_source.executable.interactive_timeout_millis", e.InteractiveTimeoutMillis,
-		0, execMinInteractiveMillis, execMaxInteractiveMillis)
+		0, check.InteractiveTimeout)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -566,10 +516,10 @@ func checkExecutable(e *executableSource, tokenType string) (timeout, interactiv
 func checkAWSSource(cs *credentialSource, tokenType string) error {
 	id := *cs.EnvironmentID
 	if !strings.HasPrefix(id, "aws") {
-		return invalid("credential_source.environment_id", "unsupported environment %q (want \"aws1\")", truncateString(id, 32))
+		return invalid("credential_source.environment_id", "unsupported environment %q (want \"aws1\")", httpx.Truncate(id, 32))
 	}
 	if id != "aws1" {
-		return invalid("credential_source.environment_id", "unsupported AWS version %q (want \"aws1\")", truncateString(id, 32))
+		return invalid("credential_source.environment_id", "unsupported AWS version %q (want \"aws1\")", httpx.Truncate(id, 32))
 	}
 	if tokenType != TokenTypeAWS4Request {
 		return invalid("subject_token_type", "an AWS source needs %s", TokenTypeAWS4Request)
@@ -583,7 +533,7 @@ func checkAWSSource(cs *credentialSource, tokenType string) error {
 		{"credential_source.imdsv2_session_token_url", cs.IMDSv2SessionTokenURL},
 	} {
 		if x.v != nil {
-			if err := checkSourceURL(x.field, *x.v); err != nil {
+			if err := verr(check.SourceURL(x.field, *x.v)); err != nil {
 				return err
 			}
 		}
@@ -598,7 +548,7 @@ func checkAWSSource(cs *credentialSource, tokenType string) error {
 			return invalid(field, "not a valid URL")
 		}
 		if u.Scheme != "https" {
-			return invalid(field, "scheme must be https, got %q", truncateString(u.Scheme, 16))
+			return invalid(field, "scheme must be https, got %q", httpx.Truncate(u.Scheme, 16))
 		}
 	}
 	return nil

@@ -587,8 +587,8 @@ func TestLoadOptionsInvalid(t *testing.T) {
 	}{
 		{LoadOptions{Scopes: []string{""}}, "LoadOptions.Scopes[0]"},
 		{LoadOptions{Scopes: []string{}}, "LoadOptions.Scopes"},
-		{LoadOptions{Timeout: -1}, "LoadOptions.Timeout"},
-		{LoadOptions{Retry: RetryPolicy{MaxAttempts: -1}}, "LoadOptions.Retry.MaxAttempts"},
+		{LoadOptions{HTTPOptions: HTTPOptions{Timeout: -1}}, "LoadOptions.Timeout"},
+		{LoadOptions{HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: -1}}}, "LoadOptions.Retry.MaxAttempts"},
 		{LoadOptions{Cache: CacheOptions{StaleFraction: 2}}, "LoadOptions.Cache.StaleFraction"},
 		{LoadOptions{Getenv: envMap(map[string]string{EnvQuotaProject: "a b"})}, EnvQuotaProject},
 	} {
@@ -796,7 +796,7 @@ func TestCredentialLogsHoldNoSecrets(t *testing.T) {
 
 	f := newCredFixture(t)
 	m := f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json")))
-	c, err := f.load(t, m, LoadOptions{Logger: logger})
+	c, err := f.load(t, m, LoadOptions{HTTPOptions: HTTPOptions{Logger: logger}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -808,7 +808,7 @@ func TestCredentialLogsHoldNoSecrets(t *testing.T) {
 
 	emu := newOAuthEmulator(t)
 	emu.SetRefreshTokenRotation(true)
-	ac, err := LoadCredentials(encodeMap(t, authorizedUserFile(t, emu)), LoadOptions{HTTPClient: emu.Client(), Logger: logger})
+	ac, err := LoadCredentials(encodeMap(t, authorizedUserFile(t, emu)), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: logger}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -849,7 +849,7 @@ func TestCredentialsIntrospectOptions(t *testing.T) {
 	emu.AddRefreshToken(testRefreshToken, testClientID)
 	m := authorizedUserFile(t, emu)
 	m["token_info_url"] = emu.IntrospectURL()
-	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPClient: emu.Client()})
+	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestDownscopedRequestShapeAndExpiry(t *testing.T) {
 		root := &dsRoot{}
 		root.set(dsRootSecret, time.Now().Add(50*time.Minute))
 		b := dsBoundary()
-		ts, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, Boundary: b, TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+		ts, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, Boundary: b, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,8 +142,8 @@ func TestDownscopedConfigErrors(t *testing.T) {
 		{DownscopeConfig{Source: root, Boundary: &AccessBoundary{Rules: rules(11)}}, "AccessBoundary.Rules"},
 		{DownscopeConfig{Source: root, Boundary: dsBoundary(), TokenURL: "http://sts.example.com/v1/token"}, "DownscopeConfig.TokenURL"},
 		{DownscopeConfig{Source: root, Boundary: dsBoundary(), UniverseDomain: "bad domain"}, "DownscopeConfig.UniverseDomain"},
-		{DownscopeConfig{Source: root, Boundary: dsBoundary(), Timeout: -1}, "DownscopeConfig.Timeout"},
-		{DownscopeConfig{Source: root, Boundary: dsBoundary(), Retry: RetryPolicy{MaxAttempts: -1}}, "DownscopeConfig.Retry.MaxAttempts"},
+		{DownscopeConfig{Source: root, Boundary: dsBoundary(), HTTPOptions: HTTPOptions{Timeout: -1}}, "DownscopeConfig.Timeout"},
+		{DownscopeConfig{Source: root, Boundary: dsBoundary(), HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: -1}}}, "DownscopeConfig.Retry.MaxAttempts"},
 		{DownscopeConfig{Source: root, Boundary: dsBoundary(), Cache: CacheOptions{StaleFraction: 2}}, "CacheOptions.StaleFraction"},
 	} {
 		_, err := NewDownscopedTokenSource(tc.cfg)
@@ -165,7 +165,7 @@ func TestDownscopedErrors(t *testing.T) {
 	defer emu.Close()
 	emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "the subject token is invalid"))
 	root := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: dsRootSecret})
-	ts, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, Boundary: dsBoundary(), TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+	ts, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, Boundary: dsBoundary(), TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestDownscopedErrors(t *testing.T) {
 	}
 	// A failing root source.
 	bad := oauth2.TokenSource(failingRoot{})
-	ts, _ = NewDownscopedTokenSource(DownscopeConfig{Source: bad, Boundary: dsBoundary(), TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+	ts, _ = NewDownscopedTokenSource(DownscopeConfig{Source: bad, Boundary: dsBoundary(), TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 	if _, err := ts.Token(); !errors.As(err, &se) || se.Op != "subject" {
 		t.Fatalf("root failure: %v", err)
 	}
@@ -194,7 +194,7 @@ func TestIntermediaryExchanger(t *testing.T) {
 	defer emu.Close()
 	exp := time.Now().Add(time.Hour).Round(time.Second)
 	root := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: dsRootSecret, Expiry: exp})
-	x, err := NewIntermediaryExchanger(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+	x, err := NewIntermediaryExchanger(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}

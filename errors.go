@@ -2,11 +2,10 @@ package sts
 
 import (
 	"errors"
-	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 )
 
 // Error is the error returned for a failed call to a token, impersonation,
@@ -35,42 +34,10 @@ type Error struct {
 	// Err is the underlying cause (a network error, a decoding error, a
 	// context error), or nil.
 	Err error
-
-	temporary bool
 }
 
 // Error implements the error interface. The text starts with "sts: ".
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("sts: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
-	sep := ""
-	if e.StatusCode != 0 {
-		b.WriteString("status ")
-		b.WriteString(strconv.Itoa(e.StatusCode))
-		sep = ": "
-	}
-	if e.Code != "" {
-		b.WriteString(sep)
-		b.WriteString(e.Code)
-		sep = ": "
-	}
-	if e.Description != "" {
-		b.WriteString(sep)
-		b.WriteString(e.Description)
-		sep = ": "
-	}
-	if e.Err != nil {
-		b.WriteString(sep)
-		b.WriteString(e.Err.Error())
-	} else if sep == "" {
-		b.WriteString("failed")
-	}
-	return b.String()
-}
+func (e *Error) Error() string { return (*httpx.Error)(e).Error() }
 
 // Unwrap returns the underlying cause, so errors.Is and errors.As see
 // through an *Error.
@@ -79,30 +46,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // Temporary reports whether retrying the same call later may succeed: network
 // errors, time-outs, HTTP 408, 429 and 5xx, and the OAuth code
 // "temporarily_unavailable". Client errors (400, 401, 403, invalid_grant, …)
-// are permanent.
-func (e *Error) Temporary() bool { return e.temporary }
+// are permanent. It is computed from the fields.
+func (e *Error) Temporary() bool { return (*httpx.Error)(e).Temporary() }
 
-// newHTTPError builds an *Error for an HTTP response that was not a success.
-func newHTTPError(op string, status int, code, desc, uri string, retryAfter time.Duration) *Error {
-	return &Error{
-		Op:          op,
-		StatusCode:  status,
-		Code:        code,
-		Description: desc,
-		URI:         uri,
-		RetryAfter:  retryAfter,
-		temporary:   temporaryStatus(status) || code == "temporarily_unavailable" || code == "UNAVAILABLE",
+// fromHTTP converts an internal error, keeping nil an untyped nil.
+func fromHTTP(e *httpx.Error) error {
+	if e == nil {
+		return nil
 	}
-}
-
-// newTransportError wraps a failure to get any response at all. Such
-// failures are temporary unless the caller's context ended.
-func newTransportError(op string, err error) *Error {
-	return &Error{Op: op, Err: err, temporary: isTransientTransport(err)}
-}
-
-func temporaryStatus(status int) bool {
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+	return (*Error)(e)
 }
 
 // IsTemporary reports whether err, or an error it wraps, is an *Error that is
@@ -123,10 +75,18 @@ type ValidationError struct {
 }
 
 // Error implements the error interface.
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("sts: invalid %s: %s", e.Field, e.Reason)
+func (e *ValidationError) Error() string { return (*check.Error)(e).Error() }
+
+// invalid returns a *ValidationError for field with a formatted reason.
+func invalid(field, format string, args ...any) *ValidationError {
+	return (*ValidationError)(check.Errorf(field, format, args...))
 }
 
-func invalid(field, format string, args ...any) *ValidationError {
-	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+// verr converts the result of an internal check, keeping nil an untyped
+// nil.
+func verr(e *check.Error) error {
+	if e == nil {
+		return nil
+	}
+	return (*ValidationError)(e)
 }

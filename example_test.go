@@ -338,9 +338,7 @@ func ExampleConfig_logger() {
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/oidc",
 		TokenURL:         emu.TokenURL(),
-		HTTPClient:       emu.Client(),
-		Retry:            sts.RetryPolicy{InitialBackoff: time.Millisecond},
-		Logger:           logger,
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: emu.Client(), Retry: sts.RetryPolicy{InitialBackoff: time.Millisecond}, Logger: logger},
 	})
 	if err != nil {
 		log.Fatal(err)

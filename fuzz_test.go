@@ -109,7 +109,7 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 			Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT,
 			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
 			ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: "http://127.0.0.1:1/v1/token", HTTPClient: client, Retry: retry, Logger: log,
+			TokenURL: "http://127.0.0.1:1/v1/token", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry, Logger: log},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -119,8 +119,8 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 	case "impersonate":
 		im, err := NewImpersonator(ImpersonationConfig{
 			Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}), TargetPrincipal: "sa@p.iam.gserviceaccount.com",
-			URL:        "http://127.0.0.1:1/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
-			HTTPClient: client, Retry: retry, Logger: log,
+			URL:         "http://127.0.0.1:1/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
+			HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry, Logger: log},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -130,7 +130,7 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 	case "refresh":
 		r, err := NewRefresher(AuthorizedUserConfig{
 			RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: "http://127.0.0.1:1/v1/oauthtoken", HTTPClient: client, Retry: retry, Logger: log,
+			TokenURL: "http://127.0.0.1:1/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry, Logger: log},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -140,7 +140,7 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 	case "introspect":
 		in, err := NewIntrospector(IntrospectOptions{
 			URL: "http://127.0.0.1:1/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
-			HTTPClient: client, Retry: retry, Logger: log,
+			HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry, Logger: log},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -67,21 +67,12 @@ type ImpersonationConfig struct {
 	// "https://iamcredentials.<UniverseDomain>/v1/…". Empty means
 	// "googleapis.com".
 	UniverseDomain string
-	// HTTPClient sends the requests. Nil means http.DefaultClient (with
-	// redirects never followed, and deadlines set per attempt).
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
-	Retry RetryPolicy
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	HTTPOptions
 	// Cache tunes the refresh-ahead cache of NewImpersonatedTokenSource;
 	// NewImpersonator ignores it.
 	Cache CacheOptions
-	// Logger receives request and refresh events, with secrets redacted. Nil
-	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
-	// LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
 
 	// apiInfo, when set by the credential file loader, replaces the
 	// x-goog-api-client value.
@@ -104,7 +95,7 @@ const generateAccessTokenSuffix = ":generateAccessToken"
 // generateAccessToken URL's path
 // ".../projects/PROJECT/serviceAccounts/EMAIL:generateAccessToken".
 func principalFromImpersonationURL(field, raw string) (string, error) {
-	if err := checkEndpoint(field, raw); err != nil {
+	if err := verr(check.Endpoint(field, raw)); err != nil {
 		return "", err
 	}
 	u, _ := url.Parse(raw)
@@ -118,20 +109,10 @@ func principalFromImpersonationURL(field, raw string) (string, error) {
 		return "", invalid(field, "path must be …/projects/-/serviceAccounts/EMAIL%s", generateAccessTokenSuffix)
 	}
 	email := rest[i+len("/serviceAccounts/"):]
-	if err := checkPrincipal(field, email); err != nil {
+	if err := verr(check.Principal(field, email)); err != nil {
 		return "", err
 	}
 	return email, nil
-}
-
-func checkPrincipal(field, p string) error {
-	if p == "" {
-		return invalid(field, "service account must not be empty")
-	}
-	if len(p) > 320 || strings.ContainsAny(p, "/:?#% \t\r\n") {
-		return invalid(field, "%q is not a service account e-mail address or unique ID", truncateString(p, 64))
-	}
-	return nil
 }
 
 // impersonationEndpoint returns the generateAccessToken URL of a principal.
@@ -158,7 +139,7 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 	if c.Source == nil {
 		return "", "", invalid("ImpersonationConfig.Source", "must not be nil")
 	}
-	if err := checkUniverse("ImpersonationConfig.UniverseDomain", c.UniverseDomain); err != nil {
+	if err := verr(check.Universe("ImpersonationConfig.UniverseDomain", c.UniverseDomain)); err != nil {
 		return "", "", err
 	}
 	switch {
@@ -168,11 +149,11 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 			return "", "", err
 		}
 		if c.TargetPrincipal != "" && c.TargetPrincipal != principal {
-			return "", "", invalid("ImpersonationConfig.TargetPrincipal", "%q differs from the service account of URL", truncateString(c.TargetPrincipal, 64))
+			return "", "", invalid("ImpersonationConfig.TargetPrincipal", "%q differs from the service account of URL", httpx.Truncate(c.TargetPrincipal, 64))
 		}
 		endpoint = c.URL
 	case c.TargetPrincipal != "":
-		if err := checkPrincipal("ImpersonationConfig.TargetPrincipal", c.TargetPrincipal); err != nil {
+		if err := verr(check.Principal("ImpersonationConfig.TargetPrincipal", c.TargetPrincipal)); err != nil {
 			return "", "", err
 		}
 		principal = c.TargetPrincipal
@@ -180,17 +161,15 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 	default:
 		return "", "", invalid("ImpersonationConfig.TargetPrincipal", "must be set (or URL)")
 	}
-	for i, s := range c.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t\r\n") {
-			return "", "", invalid(fmt.Sprintf("ImpersonationConfig.Scopes[%d]", i), "must be a non-empty scope without spaces")
-		}
+	if err := check.Scopes("ImpersonationConfig.Scopes", c.Scopes); err != nil {
+		return "", "", verr(err)
 	}
 	if c.Scopes != nil && len(c.Scopes) == 0 {
 		return "", "", invalid("ImpersonationConfig.Scopes", "must hold at least one scope (nil means cloud-platform)")
 	}
 	for i, d := range c.Delegates {
 		name := strings.TrimPrefix(d, "projects/-/serviceAccounts/")
-		if err := checkPrincipal(fmt.Sprintf("ImpersonationConfig.Delegates[%d]", i), name); err != nil {
+		if err := verr(check.Principal(fmt.Sprintf("ImpersonationConfig.Delegates[%d]", i), name)); err != nil {
 			return "", "", err
 		}
 	}
@@ -199,7 +178,7 @@ func (c *ImpersonationConfig) validate() (endpoint, principal string, err error)
 			return "", "", err
 		}
 	}
-	if err := checkAttempts("ImpersonationConfig", c.Timeout, c.Retry); err != nil {
+	if err := c.HTTPOptions.validate("ImpersonationConfig"); err != nil {
 		return "", "", err
 	}
 	return endpoint, principal, nil
@@ -244,14 +223,14 @@ func NewImpersonator(cfg ImpersonationConfig) (*Impersonator, error) {
 	}
 	info := cfg.apiInfo
 	if info == "" {
-		info = baseAPIClientHeader() + " cred-type/imp"
+		info = httpx.BaseAPIClient() + " cred-type/imp"
 	}
 	im := &Impersonator{
 		src:       cfg.Source,
 		endpoint:  endpoint,
 		principal: principal,
 		body:      body,
-		doer:      newHTTPDoer(cfg.HTTPClient, cfg.Timeout, cfg.Retry, cfg.Logger, info),
+		doer:      newHTTPDoer(cfg.HTTPOptions, info),
 	}
 	return im, nil
 }
@@ -291,14 +270,14 @@ func (im *Impersonator) TokenContext(ctx context.Context) (*oauth2.Token, error)
 	}
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+src.AccessToken)
-	body, err := im.doer.do(ctx, &request{
-		op:          "impersonate",
-		method:      http.MethodPost,
-		url:         im.endpoint,
-		contentType: "application/json",
-		body:        im.body,
-		header:      hdr,
-		secrets:     []string{src.AccessToken},
+	body, err := im.doer.do(ctx, &httpx.Request{
+		Op:          "impersonate",
+		Method:      http.MethodPost,
+		URL:         im.endpoint,
+		ContentType: "application/json",
+		Body:        im.body,
+		Header:      hdr,
+		Secrets:     []string{src.AccessToken},
 	})
 	if err != nil {
 		// IAM refused the caller's token: let a cached source fetch a new
@@ -322,10 +301,4 @@ func (im *Impersonator) TokenContext(ctx context.Context) (*oauth2.Token, error)
 			Err: fmt.Errorf("response expireTime %s is more than ten years away", resp.ExpireTime.UTC().Format(time.RFC3339))}
 	}
 	return &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer", Expiry: resp.ExpireTime}, nil
-}
-
-// baseAPIClientHeader is the start of every x-goog-api-client value the
-// package sends.
-func baseAPIClientHeader() string {
-	return fmt.Sprintf("gl-go/%s sts/%s", strings.TrimPrefix(runtime.Version(), "go"), Version)
 }

@@ -45,7 +45,7 @@ func exchangeSource(t *testing.T, emu *ststest.Server, client *http.Client) *Cac
 	t.Helper()
 	ts, err := NewTokenSource(Config{
 		Subject: StaticSubject(testSubjectJWT), SubjectTokenType: TokenTypeJWT, Audience: testWorkloadAud,
-		TokenURL: emu.TokenURL(), HTTPClient: client,
+		TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: client},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestImpersonatedTokenSource(t *testing.T) {
 		Delegates:       []string{"first@example-project.iam.gserviceaccount.com", "projects/-/serviceAccounts/second@example-project.iam.gserviceaccount.com"},
 		Lifetime:        20 * time.Minute,
 		UniverseDomain:  "example-universe.test",
-		HTTPClient:      client,
+		HTTPOptions:     HTTPOptions{HTTPClient: client},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestImpersonatedTokenSource(t *testing.T) {
 	}
 
 	// Impersonation chains: an impersonated token may impersonate again.
-	ts2, err := NewImpersonatedTokenSource(ImpersonationConfig{Source: ts, URL: emu.ImpersonationURL("other@example-project.iam.gserviceaccount.com"), HTTPClient: client})
+	ts2, err := NewImpersonatedTokenSource(ImpersonationConfig{Source: ts, URL: emu.ImpersonationURL("other@example-project.iam.gserviceaccount.com"), HTTPOptions: HTTPOptions{HTTPClient: client}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +139,8 @@ func TestImpersonationErrors(t *testing.T) {
 	base := exchangeSource(t, emu, emu.Client())
 	newImp := func(src oauth2.TokenSource) *Impersonator {
 		t.Helper()
-		im, err := NewImpersonator(ImpersonationConfig{Source: src, URL: emu.ImpersonationURL(sa), HTTPClient: emu.Client(),
-			Retry: RetryPolicy{InitialBackoff: time.Millisecond}})
+		im, err := NewImpersonator(ImpersonationConfig{Source: src, URL: emu.ImpersonationURL(sa),
+			HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Retry: RetryPolicy{InitialBackoff: time.Millisecond}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,8 +262,8 @@ func TestImpersonationConfigInvalid(t *testing.T) {
 		{ImpersonationConfig{Source: src, TargetPrincipal: sa, Scopes: []string{"a b"}}, "ImpersonationConfig.Scopes[0]"},
 		{ImpersonationConfig{Source: src, TargetPrincipal: sa, Delegates: []string{""}}, "ImpersonationConfig.Delegates[0]"},
 		{ImpersonationConfig{Source: src, TargetPrincipal: sa, UniverseDomain: "bad domain"}, "ImpersonationConfig.UniverseDomain"},
-		{ImpersonationConfig{Source: src, TargetPrincipal: sa, Timeout: -1}, "ImpersonationConfig.Timeout"},
-		{ImpersonationConfig{Source: src, TargetPrincipal: sa, Retry: RetryPolicy{MaxAttempts: 99}}, "ImpersonationConfig.Retry.MaxAttempts"},
+		{ImpersonationConfig{Source: src, TargetPrincipal: sa, HTTPOptions: HTTPOptions{Timeout: -1}}, "ImpersonationConfig.Timeout"},
+		{ImpersonationConfig{Source: src, TargetPrincipal: sa, HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: 99}}}, "ImpersonationConfig.Retry.MaxAttempts"},
 		{ImpersonationConfig{Source: src, TargetPrincipal: sa, Cache: CacheOptions{StaleFraction: -1}}, "CacheOptions.StaleFraction"},
 	} {
 		_, err := NewImpersonatedTokenSource(tc.cfg)
@@ -291,7 +291,7 @@ func TestImpersonationRefreshAhead(t *testing.T) {
 		m["service_account_impersonation_url"] = emu.ImpersonationURL("deployer@example-project.iam.gserviceaccount.com")
 		m["service_account_impersonation"] = map[string]any{"token_lifetime_seconds": 600}
 		m["credential_source"] = map[string]any{"file": subject}
-		c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPClient: emu.Client(), Getenv: envMap(nil),
+		c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Getenv: envMap(nil),
 			Cache: CacheOptions{StaleFraction: 0.5, Jitter: -1}})
 		if err != nil {
 			t.Fatal(err)

@@ -3,12 +3,13 @@ package sts
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -30,18 +31,9 @@ type IntrospectOptions struct {
 	// ClientID and ClientSecret, when both set, authenticate the client with
 	// HTTP Basic auth. When empty, no Authorization header is sent.
 	ClientID, ClientSecret string
-	// HTTPClient sends the requests. Nil means http.DefaultClient (with
-	// redirects never followed, and deadlines set per attempt).
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
-	Retry RetryPolicy
-	// Logger receives request and retry events, with secrets redacted. Nil
-	// means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
-	// LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	HTTPOptions
 }
 
 // String describes o without the client secret.
@@ -55,18 +47,18 @@ func (o IntrospectOptions) GoString() string { return o.String() }
 
 func (o *IntrospectOptions) validate() error {
 	if o.URL != "" {
-		if err := checkEndpoint("IntrospectOptions.URL", o.URL); err != nil {
+		if err := verr(check.Endpoint("IntrospectOptions.URL", o.URL)); err != nil {
 			return err
 		}
 	}
-	if err := checkUniverse("IntrospectOptions.UniverseDomain", o.UniverseDomain); err != nil {
+	if err := verr(check.Universe("IntrospectOptions.UniverseDomain", o.UniverseDomain)); err != nil {
 		return err
 	}
 	switch o.TokenTypeHint {
 	case "", TokenTypeAccessToken, "access_token":
 	default:
 		return invalid("IntrospectOptions.TokenTypeHint", "must be %q or \"access_token\", got %q",
-			TokenTypeAccessToken, truncateString(o.TokenTypeHint, 100))
+			TokenTypeAccessToken, httpx.Truncate(o.TokenTypeHint, 100))
 	}
 	if (o.ClientID == "") != (o.ClientSecret == "") {
 		if o.ClientID == "" {
@@ -74,7 +66,7 @@ func (o *IntrospectOptions) validate() error {
 		}
 		return invalid("IntrospectOptions.ClientSecret", "must be set when ClientID is")
 	}
-	return checkAttempts("IntrospectOptions", o.Timeout, o.Retry)
+	return o.HTTPOptions.validate("IntrospectOptions")
 }
 
 // Introspection is what STS says about a token (RFC 7662 section 2.2). An
@@ -137,10 +129,10 @@ func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
 	in := &Introspector{
 		url:  u,
 		hint: hint,
-		doer: newHTTPDoer(opts.HTTPClient, opts.Timeout, opts.Retry, opts.Logger, baseAPIClientHeader()),
+		doer: newHTTPDoer(opts.HTTPOptions, httpx.BaseAPIClient()),
 	}
 	if opts.ClientID != "" {
-		in.authHeader = basicAuth(opts.ClientID, opts.ClientSecret)
+		in.authHeader = httpx.BasicAuth(opts.ClientID, opts.ClientSecret)
 	}
 	return in, nil
 }
@@ -167,14 +159,14 @@ func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspec
 		hdr.Set("Authorization", i.authHeader)
 	}
 	req := wire.IntrospectRequest{Token: token, TokenTypeHint: i.hint}
-	body, err := i.doer.do(ctx, &request{
-		op:          "introspect",
-		method:      http.MethodPost,
-		url:         i.url,
-		contentType: "application/json",
-		body:        req.JSON(),
-		header:      hdr,
-		secrets:     []string{token},
+	body, err := i.doer.do(ctx, &httpx.Request{
+		Op:          "introspect",
+		Method:      http.MethodPost,
+		URL:         i.url,
+		ContentType: "application/json",
+		Body:        req.JSON(),
+		Header:      hdr,
+		Secrets:     []string{token},
 	})
 	if err != nil {
 		return nil, err

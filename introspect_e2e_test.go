@@ -23,7 +23,7 @@ func introExchange(t *testing.T, srv *ststest.Server, scopes ...string) *oauth2.
 	t.Helper()
 	x, err := NewExchanger(Config{
 		Subject: StaticSubject(introJWT), SubjectTokenType: TokenTypeJWT, Audience: introWorkloadAud,
-		Scopes: scopes, TokenURL: srv.TokenURL(), HTTPClient: srv.Client(),
+		Scopes: scopes, TokenURL: srv.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func introExchange(t *testing.T, srv *ststest.Server, scopes ...string) *oauth2.
 func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 	srv := ststest.NewServer(ststest.Options{})
 	defer srv.Close()
-	in, err := NewIntrospector(IntrospectOptions{URL: srv.IntrospectURL(), HTTPClient: srv.Client()})
+	in, err := NewIntrospector(IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 	ds, err := NewDownscopedTokenSource(DownscopeConfig{
 		Source:   oauth2.StaticTokenSource(exchanged),
 		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("bucket-1", "roles/storage.objectViewer")}},
-		TokenURL: srv.TokenURL(), HTTPClient: srv.Client(),
+		TokenURL: srv.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestIntrospectEmulatorExpired(t *testing.T) {
 		srv := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 10 * time.Minute})
 		defer srv.Close()
 		tok := introExchange(t, srv)
-		in, err := NewIntrospector(IntrospectOptions{URL: srv.IntrospectURL(), HTTPClient: srv.Client()})
+		in, err := NewIntrospector(IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestIntrospectEmulatorClientAuth(t *testing.T) {
 	srv := ststest.NewServer(ststest.Options{ClientID: "intro-client", ClientSecret: testIntrospectSecret, RequireClientAuth: true})
 	defer srv.Close()
 	tok := introExchangeWithClient(t, srv)
-	opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPClient: srv.Client()}
+	opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}}
 	_, err := Introspect(context.Background(), tok, opts)
 	var se *Error
 	if !errors.As(err, &se) || se.StatusCode != http.StatusUnauthorized || se.Code != "invalid_client" || se.Temporary() {
@@ -147,7 +147,7 @@ func introExchangeWithClient(t *testing.T, srv *ststest.Server) string {
 	t.Helper()
 	x, err := NewExchanger(Config{
 		Subject: StaticSubject(introJWT), SubjectTokenType: TokenTypeJWT, Audience: introWorkloadAud,
-		TokenURL: srv.TokenURL(), HTTPClient: srv.Client(), ClientID: "intro-client", ClientSecret: testIntrospectSecret,
+		TokenURL: srv.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, ClientID: "intro-client", ClientSecret: testIntrospectSecret,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestIntrospectEmulatorFaults(t *testing.T) {
 	srv := ststest.NewServer(ststest.Options{})
 	defer srv.Close()
 	tok := introExchange(t, srv)
-	opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPClient: srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}
+	opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}}
 	for _, tc := range []struct {
 		name  string
 		fault ststest.Fault

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2"
 )
 
@@ -59,7 +60,7 @@ func newIntrospectServer(t *testing.T, fn func(n int) (int, string, string)) *in
 }
 
 func (s *introspectServer) opts() IntrospectOptions {
-	return IntrospectOptions{URL: s.URL + "/v1/introspect", Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}}
+	return IntrospectOptions{URL: s.URL + "/v1/introspect", HTTPOptions: HTTPOptions{Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}}}
 }
 
 func jsonAnswer(body string) func(int) (int, string, string) {
@@ -87,14 +88,14 @@ func TestIntrospectActive(t *testing.T) {
 	if rec.body["token"] != testIntrospectToken || rec.body["tokenTypeHint"] != TokenTypeAccessToken || len(rec.body) != 2 {
 		t.Errorf("body %v", rec.body)
 	}
-	if rec.auth != basicAuth("my client", testIntrospectSecret) {
+	if rec.auth != httpx.BasicAuth("my client", testIntrospectSecret) {
 		t.Errorf("authorization %q", rec.auth)
 	}
 	if strings.Contains(in.String(), testIntrospectToken) || strings.Contains(fmt.Sprintf("%#v %v", in, opts), testIntrospectSecret) {
 		t.Error("secret in String")
 	}
 	if i, err := NewIntrospector(opts); err != nil || strings.Contains(fmt.Sprintf("%v %+v %#v", *i, *i, i), testIntrospectSecret) ||
-		strings.Contains(fmt.Sprintf("%v", *i), strings.TrimPrefix(basicAuth("my client", testIntrospectSecret), "Basic ")) {
+		strings.Contains(fmt.Sprintf("%v", *i), strings.TrimPrefix(httpx.BasicAuth("my client", testIntrospectSecret), "Basic ")) {
 		t.Errorf("secret in %%v of an Introspector (err %v)", err)
 	}
 }
@@ -204,8 +205,8 @@ func TestIntrospectValidation(t *testing.T) {
 		{IntrospectOptions{TokenTypeHint: "refresh_token"}, "IntrospectOptions.TokenTypeHint"},
 		{IntrospectOptions{ClientID: "x"}, "IntrospectOptions.ClientSecret"},
 		{IntrospectOptions{ClientSecret: testIntrospectSecret}, "IntrospectOptions.ClientID"},
-		{IntrospectOptions{Timeout: -1}, "IntrospectOptions.Timeout"},
-		{IntrospectOptions{Retry: RetryPolicy{MaxAttempts: -1}}, "IntrospectOptions.Retry.MaxAttempts"},
+		{IntrospectOptions{HTTPOptions: HTTPOptions{Timeout: -1}}, "IntrospectOptions.Timeout"},
+		{IntrospectOptions{HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: -1}}}, "IntrospectOptions.Retry.MaxAttempts"},
 	} {
 		_, err := NewIntrospector(tc.opts)
 		var ve *ValidationError

@@ -24,7 +24,7 @@ func TestNoGoroutineOutlivesCalls(t *testing.T) {
 	emu := ststest.NewServer(ststest.Options{})
 	emu.PushFaults(ststest.Fault{Hang: true})
 	ts, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
-		TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Retry: RetryPolicy{MaxAttempts: 1},
+		TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Retry: RetryPolicy{MaxAttempts: 1}},
 		Cache: CacheOptions{RefreshTimeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)

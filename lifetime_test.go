@@ -42,7 +42,7 @@ func TestNoLifetimeRefusedForNonAccessTokenSubjects(t *testing.T) {
 					s.PushFaults(ststest.Fault{Path: "/v1/token", Status: 200, Body: body})
 					ts, err := NewTokenSource(Config{
 						Subject: StaticSubject("subject-token-value"), SubjectTokenType: typ, Audience: lifetimeAud,
-						TokenURL: s.TokenURL(), HTTPClient: s.Client(), Retry: RetryPolicy{MaxAttempts: 1},
+						TokenURL: s.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: s.Client(), Retry: RetryPolicy{MaxAttempts: 1}},
 					})
 					if err != nil {
 						t.Fatal(err)
@@ -75,7 +75,7 @@ func TestNoLifetimeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 			x, err := NewExchanger(Config{
 				Subject:          TokenSourceSubject{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ya29.subject", Expiry: subjectExpiry})},
 				SubjectTokenType: TokenTypeAccessToken, Audience: lifetimeAud,
-				TokenURL: s.TokenURL(), HTTPClient: s.Client(),
+				TokenURL: s.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: s.Client()},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -88,7 +88,7 @@ func TestNoLifetimeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 		s.PushFaults(ststest.Fault{Path: "/v1/token", Status: 200, Body: noLifetimeBodies[0]})
 		x, err := NewExchanger(Config{
 			Subject: StaticSubject("ya29.subject"), SubjectTokenType: TokenTypeAccessToken, Audience: lifetimeAud,
-			TokenURL: s.TokenURL(), HTTPClient: s.Client(),
+			TokenURL: s.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: s.Client()},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func TestNoLifetimeRefusedOnRefresh(t *testing.T) {
 			s.PushFaults(ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: body})
 			r, err := NewRefresher(AuthorizedUserConfig{
 				RefreshToken: "refresh-token-value", ClientID: "client-id", ClientSecret: "client-secret-value",
-				TokenURL: s.URL + "/v1/oauthtoken", HTTPClient: s.Client(), Retry: RetryPolicy{MaxAttempts: 1},
+				TokenURL: s.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: s.Client(), Retry: RetryPolicy{MaxAttempts: 1}},
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -65,14 +65,13 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 			Subject: sts.StaticSubject(subject), SubjectTokenType: sts.TokenTypeJWT,
 			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
 			ClientID: clientID, ClientSecret: clientSecret,
-			TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: logger,
+			TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		imp, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
-			Source: root, URL: emu.ImpersonationURL(sa), HTTPClient: emu.Client(), Logger: logger,
-			Retry: sts.RetryPolicy{InitialBackoff: time.Millisecond},
+			Source: root, URL: emu.ImpersonationURL(sa), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger, Retry: sts.RetryPolicy{InitialBackoff: time.Millisecond}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -90,7 +89,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		down, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
 			Source:   imp,
 			Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}},
-			TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: logger,
+			TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +100,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		}
 		keep(dTok.AccessToken)
 
-		m, err := downscope.NewMinter(downscope.Config{Source: imp, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: logger})
+		m, err := downscope.NewMinter(downscope.Config{Source: imp, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +119,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		var rotated []string
 		user, err := sts.NewAuthorizedUserTokenSource(sts.AuthorizedUserConfig{
 			RefreshToken: refreshToken, ClientID: clientID, ClientSecret: clientSecret,
-			TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(), Logger: logger,
+			TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger},
 			OnRefreshTokenRotated: func(s string) { rotated = append(rotated, s) },
 		})
 		if err != nil {
@@ -140,7 +139,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		// The emulator may not serve introspection: the call is logged
 		// either way, and the token it carries must not be.
 		_, _ = sts.Introspect(ctx, saTok.AccessToken, sts.IntrospectOptions{
-			URL: emu.URL + "/v1/introspect", HTTPClient: emu.Client(), Logger: logger, Retry: sts.RetryPolicy{MaxAttempts: 1},
+			URL: emu.URL + "/v1/introspect", HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger, Retry: sts.RetryPolicy{MaxAttempts: 1}},
 		})
 		synctest.Wait()
 

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -53,9 +54,7 @@ func TestLogsRedactSecrets(t *testing.T) {
 			ClientID:         clientID,
 			ClientSecret:     clientSecret,
 			TokenURL:         emu.TokenURL(),
-			HTTPClient:       emu.Client(),
-			Retry:            RetryPolicy{InitialBackoff: 10 * time.Millisecond},
-			Logger:           logger,
+			HTTPOptions:      HTTPOptions{HTTPClient: emu.Client(), Retry: RetryPolicy{InitialBackoff: 10 * time.Millisecond}, Logger: logger},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +88,7 @@ func TestLogsRedactSecrets(t *testing.T) {
 			"subject token":  subject,
 			"subject part":   "c2VjcmV0LXN1YmplY3Q",
 			"client secret":  clientSecret,
-			"basic header":   strings.TrimPrefix(basicAuth(clientID, clientSecret), "Basic "),
+			"basic header":   strings.TrimPrefix(httpx.BasicAuth(clientID, clientSecret), "Basic "),
 			"access token 1": tok1.AccessToken,
 			"access token 2": tok2.AccessToken,
 		} {

@@ -22,6 +22,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -91,16 +93,11 @@ type LoginConfig struct {
 	// SignInTimeout bounds the wait for the browser's redirect (the
 	// context's deadline applies too). Zero means 10 minutes.
 	SignInTimeout time.Duration
-	// HTTPClient sends the code exchange. Nil means http.DefaultClient
-	// (with redirects never followed).
-	HTTPClient *http.Client
-	// Timeout bounds the code exchange. Zero means 30 s. The exchange is
-	// not retried: an authorization code is single use.
-	Timeout time.Duration
-	// Logger receives sign-in events, never secrets. Nil means what
-	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see LoggingLevelEnv): by
-	// default, no logging.
-	Logger *slog.Logger
+	// HTTPOptions holds the HTTP client, the time-out of the code exchange
+	// and the logger; the zero value is ready to use. Its Retry is not
+	// used: an authorization code is single use, so the exchange is never
+	// retried.
+	HTTPOptions
 }
 
 // String describes c without its client secret.
@@ -125,7 +122,7 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 	if c.Audience == "" {
 		return nil, invalid("LoginConfig.Audience", "must not be empty")
 	}
-	if strings.ContainsAny(c.Audience, " \t\r\n") || !isWorkforceAudience(c.Audience) {
+	if check.Audience("LoginConfig.Audience", c.Audience) != nil || !check.WorkforceAudience(c.Audience, "") {
 		return nil, invalid("LoginConfig.Audience", "must name a workforce pool provider (//iam.googleapis.com/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)")
 	}
 	if c.ClientID == "" {
@@ -134,13 +131,11 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 	if c.ClientSecret == "" {
 		return nil, invalid("LoginConfig.ClientSecret", "must not be empty")
 	}
-	for i, s := range c.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t\r\n") {
-			return nil, invalid(fmt.Sprintf("LoginConfig.Scopes[%d]", i), "must be a non-empty scope without spaces")
-		}
+	if err := check.Scopes("LoginConfig.Scopes", c.Scopes); err != nil {
+		return nil, verr(err)
 	}
 	p := &loginPlan{audience: c.Audience, universe: c.UniverseDomain, path: c.RedirectPath, listen: c.ListenAddr}
-	if err := checkUniverse("LoginConfig.UniverseDomain", p.universe); err != nil {
+	if err := verr(check.Universe("LoginConfig.UniverseDomain", p.universe)); err != nil {
 		return nil, err
 	}
 	if p.universe == "" {
@@ -170,7 +165,7 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 			*u.dst = u.def
 			continue
 		}
-		if err := checkEndpoint(u.field, u.val); err != nil {
+		if err := verr(check.Endpoint(u.field, u.val)); err != nil {
 			return nil, err
 		}
 		*u.dst = u.val
@@ -178,7 +173,7 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 	if c.Listener != nil {
 		a, ok := c.Listener.Addr().(*net.TCPAddr)
 		if !ok || !a.IP.IsLoopback() {
-			return nil, invalid("LoginConfig.Listener", "address %q is not a loopback TCP address", truncateString(c.Listener.Addr().String(), 100))
+			return nil, invalid("LoginConfig.Listener", "address %q is not a loopback TCP address", httpx.Truncate(c.Listener.Addr().String(), 100))
 		}
 	} else {
 		if p.listen == "" {
@@ -188,8 +183,8 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 		if err != nil {
 			return nil, invalid("LoginConfig.ListenAddr", "must be host:port")
 		}
-		if !IsLoopback(host) {
-			return nil, invalid("LoginConfig.ListenAddr", "host %q is not a loopback address", truncateString(host, 100))
+		if !check.Loopback(host) {
+			return nil, invalid("LoginConfig.ListenAddr", "host %q is not a loopback address", httpx.Truncate(host, 100))
 		}
 	}
 	if p.path == "" {
@@ -490,8 +485,8 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redire
 		"code_verifier": {verifier},
 	}
 	hdr := http.Header{}
-	hdr.Set("Authorization", basicAuth(cfg.ClientID, cfg.ClientSecret))
-	doer := newHTTPDoer(cfg.HTTPClient, cfg.Timeout, RetryPolicy{MaxAttempts: 1}, cfg.Logger, baseAPIClientHeader())
+	hdr.Set("Authorization", httpx.BasicAuth(cfg.ClientID, cfg.ClientSecret))
+	doer := newHTTPDoer(HTTPOptions{HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, Retry: RetryPolicy{MaxAttempts: 1}, Logger: cfg.Logger}, httpx.BaseAPIClient())
 	tok, resp, err := doer.postToken(ctx, "login", plan.tokenURL, []byte(form.Encode()), hdr, code, verifier, cfg.ClientSecret)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"io"
 	"strings"
 )
@@ -69,26 +71,26 @@ func ParseLoginConfig(data []byte) (*LoginConfig, error) {
 		if f.typ == "" {
 			return nil, invalid("type", "must be %q", TypeLoginConfig)
 		}
-		return nil, invalid("type", "must be %q, got %q", TypeLoginConfig, truncateString(f.typ, 64))
+		return nil, invalid("type", "must be %q, got %q", TypeLoginConfig, httpx.Truncate(f.typ, 64))
 	}
 	if f.audience == "" {
 		return nil, invalid("audience", "must not be empty")
 	}
-	if !isWorkforceAudience(f.audience) || strings.ContainsAny(f.audience, " \t\r\n") {
+	if check.Audience("audience", f.audience) != nil || !check.WorkforceAudience(f.audience, "") {
 		return nil, invalid("audience", "must name a workforce pool provider")
 	}
-	if f.universe != "" && !validDomain(f.universe) {
-		return nil, invalid("universe_domain", "%q is not a domain name", truncateString(f.universe, 100))
+	if err := check.Universe("universe_domain", f.universe); err != nil {
+		return nil, verr(err)
 	}
 	if f.authURL == "" && f.web != "" {
-		if !validDomain(f.web) {
-			return nil, invalid("universe_cloud_web_domain", "%q is not a domain name", truncateString(f.web, 100))
+		if !check.Domain(f.web) {
+			return nil, invalid("universe_cloud_web_domain", "%q is not a domain name", httpx.Truncate(f.web, 100))
 		}
 		f.authURL = "https://auth." + f.web + "/authorize"
 	}
 	for _, u := range []struct{ field, val string }{{"auth_url", f.authURL}, {"token_url", f.tokenURL}, {"token_info_url", f.infoURL}} {
 		if u.val != "" {
-			if err := checkEndpoint(u.field, u.val); err != nil {
+			if err := verr(check.Endpoint(u.field, u.val)); err != nil {
 				return nil, err
 			}
 		}

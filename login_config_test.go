@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"github.com/stsgo/sts/internal/check"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -116,11 +117,11 @@ func FuzzParseLoginConfig(f *testing.F) {
 			}
 			return
 		}
-		if c.Audience == "" || !isWorkforceAudience(c.Audience) {
+		if c.Audience == "" || !check.WorkforceAudience(c.Audience, "") {
 			t.Fatalf("accepted audience %q", c.Audience)
 		}
 		for _, u := range []string{c.AuthURL, c.TokenURL, c.TokenInfoURL} {
-			if u != "" && checkEndpoint("u", u) != nil {
+			if u != "" && verr(check.Endpoint("u", u)) != nil {
 				t.Fatalf("accepted endpoint %q", u)
 			}
 		}

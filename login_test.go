@@ -22,6 +22,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -42,7 +43,7 @@ func loginConfig(srv *ststest.Server, open func(string) error) LoginConfig {
 	return LoginConfig{
 		Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret,
 		AuthURL: srv.AuthorizeURL(), TokenURL: srv.OAuthTokenURL(), TokenInfoURL: srv.IntrospectURL(),
-		HTTPClient: srv.Client(), OpenURL: open, Output: io.Discard,
+		HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, OpenURL: open, Output: io.Discard,
 	}
 }
 
@@ -190,7 +191,7 @@ func TestLoginHappyPath(t *testing.T) {
 
 	// The loader reads the file back; its token source refreshes with the
 	// refresh token, and the refreshed token introspects as the same user.
-	creds, err := LoadCredentialsFile(path, LoadOptions{HTTPClient: srv.Client()})
+	creds, err := LoadCredentialsFile(path, LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestLoginHappyPath(t *testing.T) {
 	if info, ok := srv.Lookup(refreshed.AccessToken); !ok || info.Kind != "refreshed" {
 		t.Errorf("not a refreshed token: %v", info)
 	}
-	in, err = creds.Introspect(context.Background(), IntrospectOptions{HTTPClient: srv.Client()})
+	in, err = creds.Introspect(context.Background(), IntrospectOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
 	if err != nil || !in.Active || in.Username != ststest.DefaultLoginUser {
 		t.Errorf("introspect loaded credentials: %v, %v", in, err)
 	}
@@ -732,8 +733,8 @@ func TestLoginAndIntrospectLogsHoldNoSecrets(t *testing.T) {
 	}
 	srv.PushFaults(ststest.Fault{Path: "/v1/introspect", Status: 503, HTML: true})
 	if _, err := Introspect(context.Background(), res.Token.AccessToken, IntrospectOptions{
-		URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret, Logger: logger,
-		Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
+		URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret,
+		HTTPOptions: HTTPOptions{Logger: logger, Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -747,7 +748,7 @@ func TestLoginAndIntrospectLogsHoldNoSecrets(t *testing.T) {
 			code, verifier = r.Form.Get("code"), r.Form.Get("code_verifier")
 		}
 	}
-	for _, secret := range []string{res.Token.AccessToken, res.Token.RefreshToken, loginSecret, code, verifier, basicAuth(loginClientID, loginSecret)} {
+	for _, secret := range []string{res.Token.AccessToken, res.Token.RefreshToken, loginSecret, code, verifier, httpx.BasicAuth(loginClientID, loginSecret)} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("secret in logs:\n%s", logs)
 		}

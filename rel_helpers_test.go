@@ -3,6 +3,7 @@ package sts
 import (
 	"bytes"
 	"fmt"
+	"github.com/stsgo/sts/internal/httpx"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,7 @@ const (
 // relSecrets lists every secret and the encodings in which it travels.
 var relSecrets = []string{
 	relSubjectToken, relAccessToken, relRefreshToken, relClientSecret, relSessionKey,
-	strings.TrimPrefix(basicAuth(relClientID, relClientSecret), "Basic "),
+	strings.TrimPrefix(httpx.BasicAuth(relClientID, relClientSecret), "Basic "),
 }
 
 // relLog is a concurrency-safe buffer behind a debug-level slog handler.

@@ -39,7 +39,7 @@ func relExchangeConfig(emu *ststest.Server, client *http.Client) Config {
 		SubjectTokenType: TokenTypeJWT,
 		Audience:         relAud,
 		TokenURL:         emu.TokenURL(),
-		HTTPClient:       client,
+		HTTPOptions:      HTTPOptions{HTTPClient: client},
 	}
 }
 
@@ -369,9 +369,9 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 				} = root
 				switch layer {
 				case "impersonated":
-					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: root, URL: emu.ImpersonationURL(relSA), HTTPClient: client})
+					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: root, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: client}})
 				case "downscoped":
-					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: client,
+					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: client},
 						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 				}
 				if err != nil {
@@ -476,9 +476,9 @@ func TestHungContextlessRootIsCutInLayers(t *testing.T) {
 				var err error
 				switch layer {
 				case "impersonated":
-					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: src, URL: emu.ImpersonationURL(relSA), HTTPClient: emu.Client(), Cache: co})
+					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: src, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
 				case "downscoped":
-					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: src, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Cache: co,
+					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: src, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co,
 						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 				}
 				if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -133,7 +134,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 			calls := map[string]func() error{
 				"exchange": func() error {
 					x, err := NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
-						ClientID: relClientID, ClientSecret: relClientSecret, TokenURL: redirector.URL + "/v1/token", HTTPClient: client, Retry: retry})
+						ClientID: relClientID, ClientSecret: relClientSecret, TokenURL: redirector.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err
 					}
@@ -142,7 +143,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 				},
 				"impersonate": func() error {
 					im, err := NewImpersonator(ImpersonationConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
-						URL: redirector.URL + "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", HTTPClient: client, Retry: retry})
+						URL: redirector.URL + "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err
 					}
@@ -151,7 +152,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 				},
 				"refresh": func() error {
 					r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-						TokenURL: redirector.URL + "/v1/oauthtoken", HTTPClient: client, Retry: retry})
+						TokenURL: redirector.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err
 					}
@@ -160,7 +161,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 				},
 				"introspect": func() error {
 					in, err := NewIntrospector(IntrospectOptions{URL: redirector.URL + "/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
-						HTTPClient: client, Retry: retry})
+						HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err
 					}
@@ -204,14 +205,14 @@ func TestAuthorizationOnlyWithClientCredentials(t *testing.T) {
 		wantAuth string
 	}{
 		{"without client credentials", "", "", ""},
-		{"with client credentials", id, secret, basicAuth(id, secret)},
+		{"with client credentials", id, secret, httpx.BasicAuth(id, secret)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			emu := ststest.NewUnstartedServer(ststest.Options{ClientID: c.id, ClientSecret: c.sec})
 			defer emu.Close()
 			ts, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
-				ClientID: c.id, ClientSecret: c.sec, TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+				ClientID: c.id, ClientSecret: c.sec, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,11 +236,11 @@ func TestAuthorizationOnlyWithClientCredentials(t *testing.T) {
 	emu := ststest.NewUnstartedServer(ststest.Options{})
 	defer emu.Close()
 	root, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
-		TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+		TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(),
+	ds, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()},
 		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 	if err != nil {
 		t.Fatal(err)

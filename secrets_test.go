@@ -23,27 +23,27 @@ func TestSecretsNeverLoggedOnSuccess(t *testing.T) {
 	ctx := context.Background()
 
 	cfg := Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
-		ClientID: relClientID, ClientSecret: relClientSecret, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: log}
+		ClientID: relClientID, ClientSecret: relClientSecret, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log}}
 	root, err := NewTokenSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	imp, err := NewImpersonatedTokenSource(ImpersonationConfig{Source: root, URL: emu.ImpersonationURL(relSA),
-		HTTPClient: emu.Client(), Logger: log})
+		HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	down, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: log,
+	down, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log},
 		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inter, err := NewIntermediaryExchanger(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPClient: emu.Client(), Logger: log})
+	inter, err := NewIntermediaryExchanger(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	user, err := NewAuthorizedUserTokenSource(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-		TokenURL: emu.URL + "/v1/oauthtoken", HTTPClient: emu.Client(), Logger: log,
+		TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log},
 		OnRefreshTokenRotated: func(s string) { rotated = append(rotated, s) }})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"cloud.google.com/go/compute/metadata"
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -126,7 +128,7 @@ func (f Format) validate(field string) error {
 			return invalid(field+".SubjectTokenField", "must be set for the json format")
 		}
 	default:
-		return invalid(field+".Type", "must be \"text\" or \"json\", got %q", truncateString(f.Type, 32))
+		return invalid(field+".Type", "must be \"text\" or \"json\", got %q", httpx.Truncate(f.Type, 32))
 	}
 	return nil
 }
@@ -220,16 +222,12 @@ type URLSubject struct {
 }
 
 func (u URLSubject) validate() error {
-	if err := checkSourceURL("URLSubject.URL", u.URL); err != nil {
+	if err := verr(check.SourceURL("URLSubject.URL", u.URL)); err != nil {
 		return err
 	}
 	for k, v := range u.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") {
-			return invalid("URLSubject.Headers", "invalid header name %q", truncateString(k, 64))
-		}
-		// The value is often a credential: say what is wrong, never quote it.
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return invalid("URLSubject.Headers."+k, "value must not contain line breaks or NUL")
+		if err := check.Header("URLSubject.Headers", k, v); err != nil {
+			return verr(err)
 		}
 	}
 	if u.Timeout < 0 {
@@ -260,20 +258,20 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	}
 	// Redirects are not followed: they would carry Headers (credentials,
 	// often) to wherever the server points.
-	client := noRedirects(u.HTTPClient)
-	endpoint := redactURL(req.URL)
+	client := httpx.NoRedirects(u.HTTPClient)
+	endpoint := httpx.RedactURL(req.URL)
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", newTransportError("subject", fmt.Errorf("GET %s: %w", endpoint, err))
+		return "", &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("GET %s: %w", endpoint, err))}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
 	if err != nil {
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: reading body: %w", endpoint, err), temporary: true}
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: httpx.Retryable(fmt.Errorf("GET %s: reading body: %w", endpoint, err))}
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		host := ""
@@ -281,11 +279,14 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 			host = loc.Host
 		}
 		return "", &Error{Op: "subject", StatusCode: resp.StatusCode,
-			Err: fmt.Errorf("GET %s answered %s: redirect to host %q not followed", endpoint, resp.Status, truncateString(host, 128))}
+			Err: fmt.Errorf("GET %s answered %s: redirect to host %q not followed", endpoint, resp.Status, httpx.Truncate(host, 128))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode,
-			Err: fmt.Errorf("GET %s answered %s", endpoint, resp.Status), temporary: temporaryStatus(resp.StatusCode)}
+		err := fmt.Errorf("GET %s answered %s", endpoint, resp.Status)
+		if httpx.TemporaryStatus(resp.StatusCode) {
+			err = httpx.Retryable(err)
+		}
+		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: err}
 	}
 	if len(raw) > maxSubjectSize {
 		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: body larger than 1 MiB", endpoint)}
@@ -302,7 +303,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 func (u URLSubject) String() string {
 	shown := "(not a URL)"
 	if p, err := url.Parse(u.URL); err == nil {
-		shown = redactURL(p)
+		shown = httpx.RedactURL(p)
 	}
 	return fmt.Sprintf("sts.URLSubject{URL:%q Headers:%d}", shown, len(u.Headers))
 }
@@ -396,7 +397,7 @@ func (m MetadataSubject) validate() error {
 	switch m.Format {
 	case "", "full", "standard":
 	default:
-		return invalid("MetadataSubject.Format", "must be \"standard\" or \"full\", got %q", truncateString(m.Format, 32))
+		return invalid("MetadataSubject.Format", "must be \"standard\" or \"full\", got %q", httpx.Truncate(m.Format, 32))
 	}
 	return nil
 }
@@ -421,12 +422,12 @@ func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (st
 	path := "instance/service-accounts/default/identity?audience=" + url.QueryEscape(m.Audience) + "&format=" + format
 	tok, err := c.GetWithContext(ctx, path)
 	if err != nil {
-		e := &Error{Op: "subject", Err: fmt.Errorf("metadata identity token: %w", err), temporary: true}
+		err = fmt.Errorf("metadata identity token: %w", err)
 		var nf metadata.NotDefinedError
-		if errors.As(err, &nf) {
-			e.temporary = false
+		if !errors.As(err, &nf) {
+			err = httpx.Retryable(err)
 		}
-		return "", e
+		return "", &Error{Op: "subject", Err: err}
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	awssub "github.com/stsgo/sts/internal/aws"
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 )
 
 // DefaultAWSRegionalCredVerificationURL is the GetCallerIdentity endpoint an
@@ -158,7 +160,7 @@ func (s *AWSSubject) now() time.Time {
 
 // client returns the metadata client. Redirects are never followed, so the
 // IMDSv2 session token cannot be carried to another host.
-func (s *AWSSubject) client() *http.Client { return noRedirects(s.HTTPClient) }
+func (s *AWSSubject) client() *http.Client { return httpx.NoRedirects(s.HTTPClient) }
 
 func (s *AWSSubject) verificationURL() string {
 	if s.RegionalCredVerificationURL != "" {
@@ -186,7 +188,7 @@ func (s *AWSSubject) validate() error {
 			}
 		}
 	}
-	if err := checkEndpoint("AWSSubject.RegionalCredVerificationURL", strings.ReplaceAll(s.verificationURL(), "{region}", "us-east-1")); err != nil {
+	if err := verr(check.Endpoint("AWSSubject.RegionalCredVerificationURL", strings.ReplaceAll(s.verificationURL(), "{region}", "us-east-1"))); err != nil {
 		return err
 	}
 	envRegion := ""
@@ -225,7 +227,7 @@ func checkAWSMetadataURL(field, raw string) error {
 			return nil
 		}
 	}
-	if err := checkEndpoint(field, raw); err != nil {
+	if err := verr(check.Endpoint(field, raw)); err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) && u.Scheme == "http" {
 			ve.Reason = "plain http is only allowed to the metadata service (169.254.169.254, fd00:ec2::254) or loopback hosts, got host " + fmt.Sprintf("%q", u.Hostname())
@@ -271,13 +273,13 @@ func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, erro
 	case s.Credentials != nil:
 		c, err := s.Credentials.Retrieve(ctx)
 		if err != nil {
-			return "", aws.Credentials{}, &Error{Op: "subject", Err: fmt.Errorf("aws credentials provider: %w", err), temporary: isTransientTransport(err)}
+			return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws credentials provider: %w", err))}
 		}
 		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
 			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials provider returned credentials without an access key id or secret access key"}
 		}
 		if c.CanExpire && !s.now().Before(c.Expires) {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials provider returned expired credentials", temporary: true}
+			return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Retryable(errors.New("aws credentials provider returned expired credentials"))}
 		}
 		creds, haveCreds = c, true
 	case s.envHasCredentials():
@@ -336,7 +338,7 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", aws.Credentials{}, newTransportError("subject", ctx.Err())
+		return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Transient(ctx.Err())}
 	}
 	defer func() { <-c.sem }()
 
@@ -395,7 +397,7 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 			return "", aws.Credentials{}, &Error{Op: "subject", Err: err}
 		}
 		if !mc.Expires.IsZero() && !now.Before(mc.Expires) {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned expired role credentials", temporary: true}
+			return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Retryable(errors.New("aws metadata returned expired role credentials"))}
 		}
 		creds := aws.Credentials{
 			AccessKeyID: mc.AccessKeyID, SecretAccessKey: mc.SecretAccessKey, SessionToken: mc.SessionToken,
@@ -423,15 +425,15 @@ func (s *AWSSubject) metadata(ctx context.Context, method, rawURL string, hdr ht
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {
-		return nil, newTransportError("subject", fmt.Errorf("aws metadata %s: %w", what, stripURLError(err)))
+		return nil, &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: %w", what, stripURLError(err)))}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMetadataMaxBody+1))
 	if err != nil {
-		return nil, newTransportError("subject", fmt.Errorf("aws metadata %s: reading the response: %w", what, err))
+		return nil, &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: reading the response: %w", what, err))}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, newHTTPError("subject", resp.StatusCode, "", fmt.Sprintf("aws metadata %s request to %s failed", what, redactURL(req.URL)), "", 0)
+		return nil, &Error{Op: "subject", StatusCode: resp.StatusCode, Description: fmt.Sprintf("aws metadata %s request to %s failed", what, httpx.RedactURL(req.URL))}
 	}
 	if len(body) > awsMetadataMaxBody {
 		return nil, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata %s response is larger than %d bytes", what, awsMetadataMaxBody)}
@@ -446,7 +448,7 @@ func stripURLError(err error) error {
 	if errors.As(err, &ue) {
 		if u, perr := url.Parse(ue.URL); perr == nil {
 			c := *ue
-			c.URL = redactURL(u)
+			c.URL = httpx.RedactURL(u)
 			return &c
 		}
 	}

@@ -621,7 +621,7 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 		SubjectTokenType: TokenTypeAWS4Request,
 		Audience:         testAWSAud,
 		TokenURL:         srv.TokenURL(),
-		HTTPClient:       srv.Client(),
+		HTTPOptions:      HTTPOptions{HTTPClient: srv.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/executable"
+	"github.com/stsgo/sts/internal/httpx"
 )
 
 // ExecutableSubject is a SubjectTokenProvider that runs a local command (the
@@ -90,9 +92,10 @@ func (e ExecutableSubject) validate() error {
 			return invalid("ExecutableSubject.Command", "must not contain NUL bytes")
 		}
 	}
-	if e.Timeout != 0 && (e.Timeout < ExecutableMinTimeout || e.Timeout > ExecutableMaxTimeout) {
-		return invalid("ExecutableSubject.Timeout", "must be 0 (for %s) or between %s and %s, got %s",
-			ExecutableDefaultTimeout, ExecutableMinTimeout, ExecutableMaxTimeout, e.Timeout)
+	if e.Timeout != 0 {
+		if err := check.ExecutableTimeout("ExecutableSubject.Timeout", e.Timeout); err != nil {
+			return verr(err)
+		}
 	}
 	if strings.IndexByte(e.OutputFile, 0) >= 0 {
 		return invalid("ExecutableSubject.OutputFile", "must not contain NUL bytes")
@@ -138,7 +141,10 @@ func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest)
 // caller, a refusal, a bad response or a failed command are not.
 func executableError(err error) *Error {
 	var te *executable.TimeoutError
-	return &Error{Op: "subject", Err: err, temporary: errors.As(err, &te)}
+	if errors.As(err, &te) {
+		err = httpx.Retryable(err)
+	}
+	return &Error{Op: "subject", Err: err}
 }
 
 // ParseExecutableCommand splits the command line of a credential file's

@@ -296,7 +296,7 @@ func TestLoadCredentialsExecutable(t *testing.T) {
 	}
 	line := execCommandLine(t, TokenTypeJWT, execTestToken)
 
-	c, err := LoadCredentials(file(line, 5000), LoadOptions{HTTPClient: srv.Client(), Getenv: allowExecutables})
+	c, err := LoadCredentials(file(line, 5000), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, Getenv: allowExecutables})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestLoadCredentialsExecutable(t *testing.T) {
 	}
 
 	// Loading runs nothing; the gate is checked when a token is needed.
-	c, err = LoadCredentials(file(line, 5000), LoadOptions{HTTPClient: srv.Client(), Getenv: envMap(nil)})
+	c, err = LoadCredentials(file(line, 5000), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, Getenv: envMap(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {
 		SubjectTokenType: TokenTypeIDToken,
 		Audience:         execTestAud,
 		TokenURL:         srv.TokenURL(),
-		HTTPClient:       srv.Client(),
+		HTTPOptions:      HTTPOptions{HTTPClient: srv.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {
 		SubjectTokenType: TokenTypeIDToken,
 		Audience:         execTestAud,
 		TokenURL:         srv.TokenURL(),
-		HTTPClient:       srv.Client(),
+		HTTPOptions:      HTTPOptions{HTTPClient: srv.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/stsgo/sts/internal/httpx"
 	"io/fs"
 	"net/http"
 	"os"
@@ -169,7 +170,7 @@ func (s *X509Subject) SubjectToken(ctx context.Context, _ SubjectRequest) (strin
 		return "", err
 	}
 	if err := ctx.Err(); err != nil {
-		return "", newTransportError("subject", err)
+		return "", &Error{Op: "subject", Err: httpx.Transient(err)}
 	}
 	tok, err := s.shared(path).subjectToken()
 	if err != nil {
@@ -413,7 +414,7 @@ func parseCertificateChain(data []byte) ([][]byte, error) {
 			break
 		}
 		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is a %q, not a CERTIFICATE", len(out)+1, truncateString(b.Type, 40))
+			return nil, fmt.Errorf("PEM block %d is a %q, not a CERTIFICATE", len(out)+1, httpx.Truncate(b.Type, 40))
 		}
 		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
 			return nil, fmt.Errorf("certificate %d does not parse: %v", len(out)+1, err)

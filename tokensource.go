@@ -9,17 +9,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
 
 // Version is the version of this package reported in the x-goog-api-client
 // header.
-const Version = "0.1.0"
+const Version = httpx.Version
 
 // DefaultUniverseDomain is the universe domain of Google Cloud.
 const DefaultUniverseDomain = "googleapis.com"
@@ -78,21 +79,12 @@ type Config struct {
 	// UniverseDomain is the Google Cloud universe. Empty means
 	// "googleapis.com".
 	UniverseDomain string
-	// HTTPClient sends the requests. Nil means http.DefaultClient (with
-	// redirects never followed, and deadlines set per attempt).
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
-	Retry RetryPolicy
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	HTTPOptions
 	// Cache tunes the refresh-ahead cache of NewTokenSource; NewExchanger
 	// ignores it.
 	Cache CacheOptions
-	// Logger receives request, response, retry and refresh events, with
-	// secrets redacted. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks
-	// for (see LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
 
 	// accessBoundary is set by downscoping layers.
 	accessBoundary json.RawMessage
@@ -135,7 +127,7 @@ func checkSubjectType(field string, p SubjectTokenProvider, typ string) error {
 			return nil
 		}
 	}
-	return invalid(field, "a %s subject supplies %s, not %q", subjectKind(p), strings.Join(types, " or "), truncateString(typ, 100))
+	return invalid(field, "a %s subject supplies %s, not %q", subjectKind(p), strings.Join(types, " or "), httpx.Truncate(typ, 100))
 }
 
 func (c *Config) validate() error {
@@ -151,7 +143,7 @@ func (c *Config) validate() error {
 		return invalid("Config.SubjectTokenType", "must not be empty")
 	}
 	if !knownSubjectTypes[c.SubjectTokenType] {
-		return invalid("Config.SubjectTokenType", "unknown token type %q", truncateString(c.SubjectTokenType, 100))
+		return invalid("Config.SubjectTokenType", "unknown token type %q", httpx.Truncate(c.SubjectTokenType, 100))
 	}
 	if err := checkSubjectType("Config.SubjectTokenType", c.Subject, c.SubjectTokenType); err != nil {
 		return err
@@ -160,8 +152,8 @@ func (c *Config) validate() error {
 		return invalid("Config.Audience", "must not be empty")
 	}
 	if c.Audience != "" {
-		if err := checkAudience(c.Audience); err != nil {
-			return err
+		if err := check.Audience("Config.Audience", c.Audience); err != nil {
+			return verr(err)
 		}
 	}
 	switch c.RequestedTokenType {
@@ -171,12 +163,10 @@ func (c *Config) validate() error {
 			return invalid("Config.RequestedTokenType", "an intermediary token needs an access token subject")
 		}
 	default:
-		return invalid("Config.RequestedTokenType", "unsupported token type %q", truncateString(c.RequestedTokenType, 100))
+		return invalid("Config.RequestedTokenType", "unsupported token type %q", httpx.Truncate(c.RequestedTokenType, 100))
 	}
-	for i, s := range c.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t\r\n") {
-			return invalid(fmt.Sprintf("Config.Scopes[%d]", i), "must be a non-empty scope without spaces")
-		}
+	if err := check.Scopes("Config.Scopes", c.Scopes); err != nil {
+		return verr(err)
 	}
 	if (c.ClientID == "") != (c.ClientSecret == "") {
 		if c.ClientID == "" {
@@ -184,14 +174,14 @@ func (c *Config) validate() error {
 		}
 		return invalid("Config.ClientSecret", "must be set when ClientID is")
 	}
-	if c.WorkforcePoolUserProject != "" && c.Audience != "" && !isWorkforceAudience(c.Audience) {
+	if c.WorkforcePoolUserProject != "" && c.Audience != "" && !check.WorkforceAudience(c.Audience, "") {
 		return invalid("Config.WorkforcePoolUserProject", "only applies to workforce pool audiences")
 	}
 	if (c.ActorToken == nil) != (c.ActorTokenType == "") {
 		return invalid("Config.ActorTokenType", "ActorToken and ActorTokenType must be set together")
 	}
 	if c.ActorTokenType != "" && !knownSubjectTypes[c.ActorTokenType] {
-		return invalid("Config.ActorTokenType", "unknown token type %q", truncateString(c.ActorTokenType, 100))
+		return invalid("Config.ActorTokenType", "unknown token type %q", httpx.Truncate(c.ActorTokenType, 100))
 	}
 	if v, ok := c.ActorToken.(validator); ok {
 		if err := v.validate(); err != nil {
@@ -208,54 +198,20 @@ func (c *Config) validate() error {
 			return invalid("Config.Resource", "must be an absolute URI")
 		}
 	}
-	if err := checkUniverse("Config.UniverseDomain", c.UniverseDomain); err != nil {
+	if err := verr(check.Universe("Config.UniverseDomain", c.UniverseDomain)); err != nil {
 		return err
 	}
 	if c.TokenURL != "" {
-		if err := checkEndpoint("Config.TokenURL", c.TokenURL); err != nil {
+		if err := verr(check.Endpoint("Config.TokenURL", c.TokenURL)); err != nil {
 			return err
 		}
 	}
-	if err := checkAttempts("Config", c.Timeout, c.Retry); err != nil {
+	if err := c.HTTPOptions.validate("Config"); err != nil {
 		return err
 	}
 	// The options (their encoding and size) are checked by NewExchanger,
 	// which encodes them once.
 	return nil
-}
-
-// checkAudience accepts the pool provider resource names STS knows, in any
-// universe.
-func checkAudience(aud string) error {
-	if !strings.HasPrefix(aud, "//") {
-		return invalid("Config.Audience", "must be a full resource name starting with \"//\"")
-	}
-	if strings.ContainsAny(aud, " \t\r\n") {
-		return invalid("Config.Audience", "must not contain spaces")
-	}
-	return nil
-}
-
-// isWorkforceAudience reports whether aud names a workforce pool provider.
-func isWorkforceAudience(aud string) bool {
-	rest, ok := strings.CutPrefix(aud, "//iam.")
-	if !ok {
-		return false
-	}
-	_, path, ok := strings.Cut(rest, "/")
-	return ok && strings.HasPrefix(path, "locations/") && strings.Contains(path, "/workforcePools/")
-}
-
-func validDomain(d string) bool {
-	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || !strings.Contains(d, ".") {
-		return false
-	}
-	for _, r := range d {
-		if !(r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 func (c *Config) optionsJSON() ([]byte, error) {
@@ -346,35 +302,13 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 		resource:   cfg.Resource,
 		tokenURL:   tokenURL,
 		kind:       subjectKind(cfg.Subject),
-		doer: newHTTPDoer(client, cfg.Timeout, cfg.Retry, cfg.Logger,
-			apiClientHeader(subjectKind(cfg.Subject), cfg.impersonating, cfg.lifetimeSet)),
+		doer: newHTTPDoer(HTTPOptions{HTTPClient: client, Timeout: cfg.Timeout, Retry: cfg.Retry, Logger: cfg.Logger},
+			httpx.ExternalAccountAPIClient(subjectKind(cfg.Subject), cfg.impersonating, cfg.lifetimeSet)),
 	}
 	if cfg.ClientID != "" {
-		x.authHeader = basicAuth(cfg.ClientID, cfg.ClientSecret)
+		x.authHeader = httpx.BasicAuth(cfg.ClientID, cfg.ClientSecret)
 	}
 	return x, nil
-}
-
-// apiClientHeader builds the x-goog-api-client value Google's libraries send
-// for external accounts, naming this package.
-func apiClientHeader(source string, impersonating, lifetime bool) string {
-	key := apiClientKey{source, impersonating, lifetime}
-	if h, ok := apiClientHeaders.Load(key); ok {
-		return h.(string)
-	}
-	h := fmt.Sprintf("%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
-		baseAPIClientHeader(), source, impersonating, lifetime)
-	apiClientHeaders.Store(key, h)
-	return h
-}
-
-// apiClientHeaders memoizes apiClientHeader, so that sources share one
-// string (there are a handful of source kinds).
-var apiClientHeaders sync.Map // apiClientKey → string
-
-type apiClientKey struct {
-	source                  string
-	impersonating, lifetime bool
 }
 
 // Token performs an exchange with context.Background().
@@ -463,7 +397,7 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 		if errors.As(err, &ve) {
 			return "", time.Time{}, err
 		}
-		return "", time.Time{}, &Error{Op: "subject", Err: err, temporary: isTransientTransport(err)}
+		return "", time.Time{}, &Error{Op: "subject", Err: httpx.Transient(err)}
 	}
 	if tok == "" {
 		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("provider returned an empty subject token")}

@@ -17,7 +17,7 @@ func emulatorConfig(s *ststest.Server) Config {
 		SubjectTokenType: TokenTypeJWT,
 		Audience:         testAudience,
 		TokenURL:         s.TokenURL(),
-		HTTPClient:       s.Client(),
+		HTTPOptions:      HTTPOptions{HTTPClient: s.Client()},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stsgo/sts/internal/check"
 	"golang.org/x/oauth2"
 )
 
@@ -106,7 +107,7 @@ func baseConfig(srv *httptest.Server) Config {
 		SubjectTokenType: TokenTypeJWT,
 		Audience:         testAudience,
 		TokenURL:         srv.URL + "/v1/token",
-		Retry:            RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond},
+		HTTPOptions:      HTTPOptions{Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}},
 	}
 }
 
@@ -493,12 +494,12 @@ func TestConfigValidation(t *testing.T) {
 
 func TestLoopbackHTTPAllowed(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:1/v1/token", "http://localhost:8080/x", "http://[::1]:9/x", "http://127.9.9.9/x", "https://sts.googleapis.com/v1/token"} {
-		if err := checkEndpoint("f", u); err != nil {
+		if err := verr(check.Endpoint("f", u)); err != nil {
 			t.Errorf("%s refused: %v", u, err)
 		}
 	}
 	for _, u := range []string{"http://10.0.0.1/x", "http://sts.googleapis.com/v1/token", "http://localhost.evil.com/x", "://x"} {
-		if err := checkEndpoint("f", u); err == nil {
+		if err := verr(check.Endpoint("f", u)); err == nil {
 			t.Errorf("%s allowed", u)
 		}
 	}

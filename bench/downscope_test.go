@@ -37,7 +37,7 @@ func rootToken(tb testing.TB, e *env) *oauth2.Token {
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         audience,
 		TokenURL:         e.srv.TokenURL(),
-		HTTPClient:       e.client,
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: e.client},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -104,10 +104,10 @@ func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i in
 	case "sts-server":
 		return func(i int) getter {
 			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
-				Source:     stsRoot,
-				Boundary:   &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(bucket(i), "roles/storage.objectViewer")}},
-				TokenURL:   e.srv.TokenURL(),
-				HTTPClient: e.client,
+				Source:      stsRoot,
+				Boundary:    &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(bucket(i), "roles/storage.objectViewer")}},
+				TokenURL:    e.srv.TokenURL(),
+				HTTPOptions: sts.HTTPOptions{HTTPClient: e.client},
 			})
 			if err != nil {
 				tb.Fatal(err)
@@ -115,7 +115,7 @@ func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i in
 			return stsGetter(ts)
 		}
 	case "sts-client":
-		m, err := downscope.NewMinter(downscope.Config{Source: stsRoot, TokenURL: e.srv.TokenURL(), HTTPClient: e.client})
+		m, err := downscope.NewMinter(downscope.Config{Source: stsRoot, TokenURL: e.srv.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: e.client}})
 		if err != nil {
 			tb.Fatal(err)
 		}

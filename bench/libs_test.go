@@ -67,7 +67,7 @@ func newSTS(tb testing.TB, e *env, cache sts.CacheOptions) *sts.CachedTokenSourc
 		Audience:         audience,
 		Scopes:           []string{sts.CloudPlatformScope},
 		TokenURL:         e.srv.TokenURL(),
-		HTTPClient:       e.client,
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: e.client},
 		Cache:            cache,
 	})
 	if err != nil {

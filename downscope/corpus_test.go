@@ -184,10 +184,9 @@ func TestCorpusIntermediaryResponses(t *testing.T) {
 						Body: io.NopCloser(strings.NewReader(c.body)), Request: r}, nil
 				})}
 				m, err := downscope.NewMinter(downscope.Config{
-					Source:     oauth2.StaticTokenSource(&oauth2.Token{AccessToken: corpusRoot, Expiry: time.Now().Add(time.Hour)}),
-					TokenURL:   "http://sts.localhost/v1/token",
-					HTTPClient: client,
-					Retry:      sts.RetryPolicy{MaxAttempts: 1},
+					Source:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: corpusRoot, Expiry: time.Now().Add(time.Hour)}),
+					TokenURL:    "http://sts.localhost/v1/token",
+					HTTPOptions: sts.HTTPOptions{HTTPClient: client, Retry: sts.RetryPolicy{MaxAttempts: 1}},
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -41,13 +41,9 @@ type Config struct {
 	// UniverseDomain is the Google Cloud universe. Empty means
 	// "googleapis.com".
 	UniverseDomain string
-	// HTTPClient sends the requests. Nil means http.DefaultClient.
-	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s.
-	Timeout time.Duration
-	// Retry governs retries of temporary failures of one fetch. The zero
-	// value retries up to 3 attempts.
-	Retry sts.RetryPolicy
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use.
+	sts.HTTPOptions
 
 	// RefreshWindow: once the intermediary token has this much lifetime
 	// left or less, one background fetch of a new one starts while tokens
@@ -74,10 +70,6 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between failed fetches
 	// (doubling from MinBackoff). Zero means 1 s and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
-	// Logger receives fetch events, never token or key values. Nil means
-	// what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see sts.LoggingLevelEnv):
-	// by default, no logging.
-	Logger *slog.Logger
 }
 
 // String describes c without secrets.
@@ -195,10 +187,7 @@ func NewMinter(cfg Config) (*Minter, error) {
 		Source:         cfg.Source,
 		TokenURL:       cfg.TokenURL,
 		UniverseDomain: cfg.UniverseDomain,
-		HTTPClient:     cfg.HTTPClient,
-		Timeout:        cfg.Timeout,
-		Retry:          cfg.Retry,
-		Logger:         cfg.Logger,
+		HTTPOptions:    cfg.HTTPOptions,
 	})
 	if err != nil {
 		// The exchange names the fields as sts.DownscopeConfig's, which

@@ -33,7 +33,7 @@ func rootSource(t testing.TB, s *ststest.Server) *sts.CachedTokenSource {
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         workloadAud,
 		TokenURL:         s.TokenURL(),
-		HTTPClient:       s.Client(),
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: s.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func rootSource(t testing.TB, s *ststest.Server) *sts.CachedTokenSource {
 
 func newMinter(t testing.TB, s *ststest.Server, root oauth2.TokenSource, mod func(*downscope.Config)) *downscope.Minter {
 	t.Helper()
-	cfg := downscope.Config{Source: root, TokenURL: s.TokenURL(), HTTPClient: s.Client()}
+	cfg := downscope.Config{Source: root, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -142,7 +142,7 @@ func TestBothKindsAllowExactlyTheBoundary(t *testing.T) {
 		t.Run(bc.name, func(t *testing.T) {
 			t.Run("server-side", func(t *testing.T) {
 				ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
-					Source: root, Boundary: bc.boundary, TokenURL: s.TokenURL(), HTTPClient: s.Client()})
+					Source: root, Boundary: bc.boundary, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -223,7 +223,7 @@ func newRotatingRoot(t testing.TB, s *ststest.Server) *rotatingRoot {
 
 func (r *rotatingRoot) rotate() {
 	x, err := sts.NewExchanger(sts.Config{Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT,
-		Audience: workloadAud, TokenURL: r.s.TokenURL(), HTTPClient: r.s.Client()})
+		Audience: workloadAud, TokenURL: r.s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: r.s.Client()}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -461,8 +461,8 @@ func TestMinterErrors(t *testing.T) {
 		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), TokenURL: "http://example.com/v1/token"}, "Config.TokenURL"},
 		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), BlockingWindow: time.Hour}, "Config.BlockingWindow"},
 		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), RefreshWindow: -1}, "Config.RefreshWindow"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), Timeout: -1}, "Config.Timeout"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), Retry: sts.RetryPolicy{MaxAttempts: 99}}, "Config.Retry.MaxAttempts"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), HTTPOptions: sts.HTTPOptions{Timeout: -1}}, "Config.Timeout"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 99}}}, "Config.Retry.MaxAttempts"},
 	}
 	for _, b := range bad {
 		_, err := downscope.NewMinter(b.cfg)
@@ -511,7 +511,7 @@ func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 		for i := range sources {
 			b := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
 				sts.ObjectPrefixRule("bucket-a", fmt.Sprintf("customer-%04d/", i), "roles/storage.objectViewer")}}
-			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: b, TokenURL: s.TokenURL(), HTTPClient: s.Client()})
+			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: b, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -574,7 +574,7 @@ func BenchmarkDownscopedServerSide1000(b *testing.B) {
 	for i := range sources {
 		bd := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
 			sts.ObjectPrefixRule("bucket-a", fmt.Sprintf("customer-%04d/", i), "roles/storage.objectViewer")}}
-		ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: bd, TokenURL: s.TokenURL(), HTTPClient: s.Client()})
+		ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: bd, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
 		if err != nil {
 			b.Fatal(err)
 		}

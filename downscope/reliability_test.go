@@ -48,11 +48,11 @@ func TestMinterOutageAroundEveryExpiry(t *testing.T) {
 			return base.RoundTrip(r)
 		})}
 		root, err := sts.NewTokenSource(sts.Config{Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT,
-			Audience: workloadAud, TokenURL: emu.TokenURL(), HTTPClient: client})
+			Audience: workloadAud, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: client}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := downscope.NewMinter(downscope.Config{Source: root, TokenURL: emu.TokenURL(), HTTPClient: client})
+		m, err := downscope.NewMinter(downscope.Config{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: client}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,9 +43,9 @@ func loadImpersonationFile(t *testing.T) (*sts.Credentials, *ststest.Server) {
 		t.Fatal(err)
 	}
 	creds, err := sts.LoadCredentials(data, sts.LoadOptions{
-		HTTPClient: emu.Client(),
-		Scopes:     []string{"https://www.googleapis.com/auth/devstorage.read_only"},
-		Getenv:     func(string) string { return "" },
+		HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
+		Scopes:      []string{"https://www.googleapis.com/auth/devstorage.read_only"},
+		Getenv:      func(string) string { return "" },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ func newTokenSource(emu *ststest.Server) *sts.CachedTokenSource {
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/oidc",
 		TokenURL:         emu.TokenURL(),
-		HTTPClient:       emu.Client(),
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: emu.Client()},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -26,7 +26,7 @@ func exchangeSource(t testing.TB) (*sts.CachedTokenSource, *ststest.Server) {
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         audience,
 		TokenURL:         emu.TokenURL(),
-		HTTPClient:       emu.Client(),
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: emu.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)

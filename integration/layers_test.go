@@ -21,17 +21,17 @@ func TestStorageWithEveryLayer(t *testing.T) {
 		"GET /storage/v1/b/demo-bucket": `{"kind":"storage#bucket","name":"demo-bucket"}`,
 	})
 	imp, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
-		Source: root, URL: emu.ImpersonationURL("reader@demo.iam.gserviceaccount.com"), HTTPClient: emu.Client(),
+		Source: root, URL: emu.ImpersonationURL("reader@demo.iam.gserviceaccount.com"), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	boundary := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("demo-bucket", "roles/storage.objectViewer")}}
-	server, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: imp, Boundary: boundary, TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+	server, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: imp, Boundary: boundary, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := downscope.NewMinter(downscope.Config{Source: imp, TokenURL: emu.TokenURL(), HTTPClient: emu.Client()})
+	m, err := downscope.NewMinter(downscope.Config{Source: imp, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}

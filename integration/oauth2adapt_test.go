@@ -100,7 +100,7 @@ func TestFromAuthTokenProvider(t *testing.T) {
 		Subject:          sts.TokenSourceSubject{Source: cached},
 		SubjectTokenType: sts.TokenTypeAccessToken,
 		TokenURL:         emu.TokenURL(),
-		HTTPClient:       emu.Client(),
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: emu.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -85,7 +85,7 @@ func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Option
 	if err != nil {
 		return usagef("--listen %q: %v", truncate(listen, 64), err)
 	}
-	if !sts.IsLoopback(host) {
+	if !check.Loopback(host) {
 		// Clients only accept plain http for loopback hosts, and the
 		// emulator keeps credentials in memory: it never listens elsewhere.
 		return usagef("--listen must name a loopback host (127.0.0.1, ::1 or localhost), got %q", truncate(host, 64))

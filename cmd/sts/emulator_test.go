@@ -31,7 +31,7 @@ func TestEmulatorStrictAndProviders(t *testing.T) {
 	exchange := func(subject, audience string) error {
 		x, err := sts.NewExchanger(sts.Config{
 			Subject: sts.StaticSubject(subject), SubjectTokenType: sts.TokenTypeJWT,
-			Audience: audience, TokenURL: base + "/v1/token", Retry: sts.RetryPolicy{MaxAttempts: 1},
+			Audience: audience, TokenURL: base + "/v1/token", HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 1}},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -357,7 +357,7 @@ func TestEmulatorClientAuthAndLatency(t *testing.T) {
 		return sts.Config{
 			Subject: sts.StaticSubject("a.b.c"), SubjectTokenType: sts.TokenTypeJWT,
 			Audience: testAudience, TokenURL: url + "/v1/token", ClientID: id, ClientSecret: secret,
-			Retry: sts.RetryPolicy{MaxAttempts: 1},
+			HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 1}},
 		}
 	}
 	x, err := sts.NewExchanger(cfg("", ""))

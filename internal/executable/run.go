@@ -37,6 +37,10 @@ const (
 	DefaultTimeout = 30 * time.Second
 	MinTimeout     = 5 * time.Second
 	MaxTimeout     = 120 * time.Second
+	// MinInteractiveTimeout and MaxInteractiveTimeout bound the time-out of
+	// an interactive run, as credential files accept it.
+	MinInteractiveTimeout = 30 * time.Second
+	MaxInteractiveTimeout = 30 * time.Minute
 	// MaxOutput bounds the command's standard output and the output file.
 	MaxOutput = 1 << 20
 	// StderrReport is how much of the (redacted) standard error an

@@ -1,0 +1,251 @@
+// Package check holds the module's value checks: each takes the name of the
+// field as the caller wrote it (a Go field path such as "Config.Audience",
+// or a JSON path such as "credential_source.url") and returns a *Error
+// naming it, or nil. Every value is checked by exactly one function here.
+//
+// Error has exactly the fields of sts.ValidationError, so that a public
+// package converts with (*sts.ValidationError)(e).
+package check
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/stsgo/sts/internal/executable"
+	"github.com/stsgo/sts/internal/httpx"
+)
+
+// Error is an invalid value; see sts.ValidationError.
+type Error struct {
+	Field  string
+	Reason string
+}
+
+// Error renders "sts: invalid FIELD: REASON", the text of
+// sts.ValidationError too.
+func (e *Error) Error() string {
+	return fmt.Sprintf("sts: invalid %s: %s", e.Field, e.Reason)
+}
+
+// Errorf returns an *Error for field with a formatted reason.
+func Errorf(field, format string, args ...any) *Error {
+	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// spaceOrControl reports a space, a control character or DEL.
+func spaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// Audience checks a pool provider audience: a full resource name starting
+// with "//", without spaces or control characters, in any universe.
+func Audience(field, aud string) *Error {
+	if aud == "" {
+		return Errorf(field, "must not be empty")
+	}
+	if !strings.HasPrefix(aud, "//") {
+		return Errorf(field, "must be a full resource name starting with \"//\"")
+	}
+	if strings.ContainsFunc(aud, spaceOrControl) {
+		return Errorf(field, "must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// WorkforceAudience reports whether aud names a workforce pool provider,
+// "//iam.UNIVERSE/locations/LOC/workforcePools/POOL/...". An empty
+// universe matches any.
+func WorkforceAudience(aud, universe string) bool {
+	rest, ok := strings.CutPrefix(aud, "//iam.")
+	if !ok {
+		return false
+	}
+	host, path, ok := strings.Cut(rest, "/")
+	if !ok || (universe != "" && host != universe) {
+		return false
+	}
+	parts := strings.Split(path, "/")
+	return len(parts) >= 4 && parts[0] == "locations" && parts[1] != "" && parts[2] == "workforcePools" && parts[3] != ""
+}
+
+// Scopes checks that every scope is non-empty and has no spaces; the
+// element's field is field+"[i]".
+func Scopes(field string, scopes []string) *Error {
+	for i, s := range scopes {
+		if s == "" || strings.ContainsFunc(s, spaceOrControl) {
+			return Errorf(fmt.Sprintf("%s[%d]", field, i), "must be a non-empty scope without spaces")
+		}
+	}
+	return nil
+}
+
+// ProjectID checks a project ID that goes in an HTTP header or the options
+// JSON.
+func ProjectID(field, v string) *Error {
+	if len(v) > 100 {
+		return Errorf(field, "is longer than 100 bytes")
+	}
+	if strings.ContainsFunc(v, spaceOrControl) {
+		return Errorf(field, "must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// Principal checks a service account e-mail address or unique ID.
+func Principal(field, p string) *Error {
+	if p == "" {
+		return Errorf(field, "service account must not be empty")
+	}
+	if len(p) > 320 || strings.ContainsAny(p, "/:?#% \t\r\n") || strings.ContainsFunc(p, spaceOrControl) {
+		return Errorf(field, "%q is not a service account e-mail address or unique ID", httpx.Truncate(p, 64))
+	}
+	return nil
+}
+
+// Header checks one HTTP header a configuration adds to requests: the name
+// must be an RFC 9110 token (reported under field), the value free of line
+// breaks and NUL (reported under field+"."+name, never quoted: it is often
+// a credential).
+func Header(field, name, value string) *Error {
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r)
+	}) {
+		return Errorf(field, "invalid header name %q", httpx.Truncate(name, 64))
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return Errorf(field+"."+name, "value must not contain line breaks or NUL")
+	}
+	return nil
+}
+
+// NonNegative checks a duration that must not be negative.
+func NonNegative(field string, d time.Duration) *Error {
+	if d < 0 {
+		return Errorf(field, "must not be negative")
+	}
+	return nil
+}
+
+// Retry checks the fields of a retry policy, reported as
+// field+".MaxAttempts" and so on.
+func Retry(field string, maxAttempts int, initial, max time.Duration) *Error {
+	switch {
+	case maxAttempts < 0:
+		return Errorf(field+".MaxAttempts", "must not be negative")
+	case maxAttempts > 20:
+		return Errorf(field+".MaxAttempts", "must be at most 20, got %d", maxAttempts)
+	case initial < 0:
+		return Errorf(field+".InitialBackoff", "must not be negative")
+	case max < 0:
+		return Errorf(field+".MaxBackoff", "must not be negative")
+	}
+	return nil
+}
+
+// ExecutableTimeout checks the time-out of a credential executable: within
+// executable.MinTimeout and MaxTimeout.
+func ExecutableTimeout(field string, d time.Duration) *Error {
+	return between(field, d, executable.MinTimeout, executable.MaxTimeout)
+}
+
+// InteractiveTimeout checks the interactive time-out of a credential
+// executable: within executable.MinInteractiveTimeout and
+// MaxInteractiveTimeout.
+func InteractiveTimeout(field string, d time.Duration) *Error {
+	return between(field, d, executable.MinInteractiveTimeout, executable.MaxInteractiveTimeout)
+}
+
+func between(field string, d, lo, hi time.Duration) *Error {
+	if d < lo || d > hi {
+		return Errorf(field, "must be between %s and %s, got %s", lo, hi, d)
+	}
+	return nil
+}
+
+// URL parses the URL of a field: it must be absolute, with a host and
+// without user information (which would be a password in the
+// configuration).
+func URL(field, raw string) (*url.URL, *Error) {
+	if raw == "" {
+		return nil, Errorf(field, "must not be empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, Errorf(field, "not a valid URL")
+	}
+	if u.Host == "" {
+		return nil, Errorf(field, "URL %q has no host", httpx.RedactURL(u))
+	}
+	if u.User != nil {
+		return nil, Errorf(field, "URL must not carry user information")
+	}
+	return u, nil
+}
+
+// Endpoint checks a URL credentials are sent to: https, or plain http to a
+// loopback host (tests, emulators).
+func Endpoint(field, raw string) *Error {
+	u, err := URL(field, raw)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if Loopback(u.Hostname()) {
+			return nil
+		}
+		return Errorf(field, "plain http is only allowed for loopback hosts, got host %q", u.Hostname())
+	default:
+		return Errorf(field, "scheme must be https, got %q", u.Scheme)
+	}
+}
+
+// SourceURL checks a URL a subject token or AWS metadata is read from:
+// http or https, since link-local metadata services serve plain http.
+func SourceURL(field, raw string) *Error {
+	u, err := URL(field, raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Errorf(field, "scheme must be http or https, got %q", httpx.Truncate(u.Scheme, 16))
+	}
+	return nil
+}
+
+// Loopback reports whether host (a host name or IP literal, without port)
+// is a loopback address: "localhost", a name under ".localhost",
+// 127.0.0.0/8 or ::1.
+func Loopback(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Universe checks a universe domain; empty is accepted (it means the
+// default).
+func Universe(field, domain string) *Error {
+	if domain != "" && !Domain(domain) {
+		return Errorf(field, "%q is not a domain name", httpx.Truncate(domain, 100))
+	}
+	return nil
+}
+
+// Domain reports whether d is a DNS name with at least two labels.
+func Domain(d string) bool {
+	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || !strings.Contains(d, ".") {
+		return false
+	}
+	for _, r := range d {
+		if !(r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

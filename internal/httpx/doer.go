@@ -1,0 +1,299 @@
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// Version is the module's version as sent in the x-goog-api-client header.
+const Version = "0.1.0"
+
+// DefaultAttemptTimeout bounds one HTTP attempt when no timeout is set.
+const DefaultAttemptTimeout = 30 * time.Second
+
+// Retry is the retry policy (sts.RetryPolicy has the same fields).
+type Retry struct {
+	MaxAttempts    int
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+}
+
+// WithDefaults fills the zero fields: 3 attempts, 250 ms, 10 s.
+func (p Retry) WithDefaults() Retry {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 3
+	}
+	if p.InitialBackoff == 0 {
+		p.InitialBackoff = 250 * time.Millisecond
+	}
+	if p.MaxBackoff == 0 {
+		p.MaxBackoff = 10 * time.Second
+	}
+	if p.InitialBackoff > p.MaxBackoff {
+		p.InitialBackoff = p.MaxBackoff
+	}
+	return p
+}
+
+// Backoff returns the delay before retry number n (1-based): full jitter
+// under an exponential ceiling, or a longer retryAfter, capped by
+// MaxBackoff.
+func (p Retry) Backoff(n int, retryAfter time.Duration) time.Duration {
+	ceil := p.InitialBackoff << min(n-1, 30)
+	if ceil <= 0 || ceil > p.MaxBackoff {
+		ceil = p.MaxBackoff
+	}
+	d := time.Duration(rand.Int64N(int64(ceil) + 1))
+	if retryAfter > d {
+		d = min(retryAfter, p.MaxBackoff)
+	}
+	return d
+}
+
+// Options configures a Doer. The zero value uses http.DefaultClient, 30 s
+// attempts, the default retry policy and the environment's logger.
+type Options struct {
+	Client  *http.Client
+	Timeout time.Duration
+	Retry   Retry
+	Logger  *slog.Logger
+	// APIClient is the x-goog-api-client value; empty sends none.
+	APIClient string
+}
+
+// Doer sends requests to one kind of endpoint with the module's rules: no
+// redirects followed, bodies read through a limit, per-attempt deadlines,
+// retries, typed errors and redacted logs. It is safe for concurrent use.
+type Doer struct {
+	client  *http.Client
+	timeout time.Duration
+	retry   Retry
+	logger  *slog.Logger
+	apiInfo string
+}
+
+// NewDoer returns a Doer for o; the logger is resolved with logenv.
+func NewDoer(o Options) *Doer {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultAttemptTimeout
+	}
+	return &Doer{client: NoRedirects(o.Client), timeout: o.Timeout, retry: o.Retry.WithDefaults(),
+		logger: logenv.Resolve(o.Logger), apiInfo: o.APIClient}
+}
+
+// Logger returns the resolved logger, nil for none.
+func (d *Doer) Logger() *slog.Logger { return d.logger }
+
+// Request describes one call; Body is re-sent on each attempt.
+type Request struct {
+	Op          string
+	Method      string
+	URL         string
+	ContentType string
+	Body        []byte
+	Header      http.Header // extra headers (Authorization among them)
+	// Secrets are the request's secret values (the subject token, the
+	// refresh token, …): a server that quotes one in its error answer has
+	// it replaced before the text reaches an *Error.
+	Secrets []string
+}
+
+// Do performs r, with retries, and returns the body of a 2xx JSON answer.
+// Any failure is an *Error.
+func (d *Doer) Do(ctx context.Context, r *Request) ([]byte, *Error) {
+	var lastErr *Error
+	for attempt := 1; ; attempt++ {
+		body, err := d.attempt(ctx, r, attempt)
+		if err == nil {
+			return body, nil
+		}
+		lastErr = err
+		if !err.Temporary() || attempt >= d.retry.MaxAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := d.retry.Backoff(attempt, err.RetryAfter)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, lastErr
+		}
+		d.Log(ctx, slog.LevelInfo, "sts: retrying", "op", r.Op, "attempt", attempt+1, "backoff", wait, "cause", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, lastErr
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) {
+	actx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return nil, &Error{Op: r.Op, Err: errors.New("cannot build request")}
+	}
+	for k, v := range r.Header {
+		req.Header[k] = v
+	}
+	if r.ContentType != "" {
+		req.Header.Set("Content-Type", r.ContentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	if d.apiInfo != "" {
+		req.Header.Set("X-Goog-Api-Client", d.apiInfo)
+	}
+	if d.logger != nil {
+		d.Log(ctx, slog.LevelDebug, "sts: request", "op", r.Op, "method", r.Method, "url", RedactURL(req.URL), "attempt", n)
+	}
+	start := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		endpoint := RedactURL(req.URL)
+		if ctx.Err() != nil {
+			// The call's own deadline is a time-out (temporary); a
+			// cancellation is not.
+			return nil, &Error{Op: r.Op, Err: Transient(fmt.Errorf("%s %s: %w", r.Method, endpoint, ctx.Err()))}
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// url.Error quotes the full URL; keep the redacted one.
+			err = fmt.Errorf("%s %s: %w", r.Method, endpoint, ue.Err)
+		}
+		if actx.Err() != nil {
+			err = fmt.Errorf("%s %s: attempt timed out after %v: %w", r.Method, endpoint, d.timeout, context.DeadlineExceeded)
+		}
+		d.Log(ctx, slog.LevelDebug, "sts: transport error", "op", r.Op, "error", err.Error())
+		return nil, &Error{Op: r.Op, Err: Transient(err)}
+	}
+	defer resp.Body.Close()
+	body, err := wire.ReadBody(resp.Body)
+	if d.logger != nil { // the arguments would allocate even unlogged
+		d.Log(ctx, slog.LevelDebug, "sts: response", "op", r.Op, "status", resp.StatusCode, "elapsed", time.Since(start))
+	}
+	if err != nil {
+		if errors.Is(err, wire.ErrBodyTooLarge) {
+			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: err}
+		}
+		if ctx.Err() != nil {
+			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: Transient(fmt.Errorf("reading response: %w", ctx.Err()))}
+		}
+		if actx.Err() != nil {
+			err = fmt.Errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)
+		} else {
+			err = fmt.Errorf("reading response: %w", err)
+		}
+		// The connection broke mid-body (a truncated or stalled answer):
+		// worth another attempt whatever the status was.
+		return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: Retryable(err)}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {
+			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode,
+				Err: fmt.Errorf("response has content type %q, want JSON", Truncate(resp.Header.Get("Content-Type"), 64))}
+		}
+		return body, nil
+	}
+	retryAfter := wire.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		loc := resp.Header.Get("Location")
+		host := ""
+		if u, err := url.Parse(loc); err == nil {
+			host = u.Host
+		}
+		return nil, HTTPError(r.Op, resp.StatusCode, "", fmt.Sprintf("redirect to host %q not followed", Truncate(host, 128)), "", 0)
+	}
+	eb, ok := wire.DecodeError(ScrubSecrets(body, r.Secrets))
+	if !ok {
+		eb.Description = http.StatusText(resp.StatusCode)
+		if eb.Description == "" {
+			eb.Description = "unexpected status"
+		}
+	}
+	e := HTTPError(r.Op, resp.StatusCode, eb.Code, eb.Description, eb.URI, retryAfter)
+	d.Log(ctx, slog.LevelDebug, "sts: error response", "op", r.Op, "status", resp.StatusCode, "code", eb.Code)
+	return nil, e
+}
+
+// PostToken sends a form-encoded body to a token endpoint (STS's /v1/token
+// or /v1/oauthtoken, Google's OAuth token endpoint) and decodes the token
+// answer; a malformed one is an *Error with Op op. secrets are scrubbed
+// from error answers. The token's Expiry counts expires_in from when the
+// call started, and is zero when the answer has none.
+func (d *Doer) PostToken(ctx context.Context, op, url string, form []byte, hdr http.Header, secrets ...string) (*oauth2.Token, *wire.TokenResponse, *Error) {
+	start := time.Now()
+	body, err := d.Do(ctx, &Request{
+		Op:          op,
+		Method:      http.MethodPost,
+		URL:         url,
+		ContentType: "application/x-www-form-urlencoded",
+		Body:        form,
+		Header:      hdr,
+		Secrets:     secrets,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, derr := wire.DecodeTokenResponse(body)
+	if derr != nil {
+		return nil, nil, &Error{Op: op, StatusCode: http.StatusOK, Err: derr}
+	}
+	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
+	if resp.HasExpiresIn {
+		tok.Expiry = start.Add(resp.ExpiresIn)
+	}
+	return tok, resp, nil
+}
+
+// Log logs through the Doer's logger, if any.
+func (d *Doer) Log(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if d.logger != nil {
+		d.logger.Log(ctx, level, msg, args...)
+	}
+}
+
+// BaseAPIClient is the start of every x-goog-api-client value the module
+// sends: the Go version and this module's.
+func BaseAPIClient() string {
+	return fmt.Sprintf("gl-go/%s sts/%s", strings.TrimPrefix(runtime.Version(), "go"), Version)
+}
+
+// ExternalAccountAPIClient builds the x-goog-api-client value Google's
+// libraries send for external accounts, naming this module.
+func ExternalAccountAPIClient(source string, impersonating, lifetime bool) string {
+	key := apiClientKey{source, impersonating, lifetime}
+	if h, ok := apiClientHeaders.Load(key); ok {
+		return h.(string)
+	}
+	h := fmt.Sprintf("%s google-byoid-sdk source/%s sa-impersonation/%t config-lifetime/%t",
+		BaseAPIClient(), source, impersonating, lifetime)
+	apiClientHeaders.Store(key, h)
+	return h
+}
+
+// apiClientHeaders memoizes ExternalAccountAPIClient, so that sources
+// share one string (there are a handful of source kinds).
+var apiClientHeaders sync.Map // apiClientKey → string
+
+type apiClientKey struct {
+	source                  string
+	impersonating, lifetime bool
+}
+
+// APIClient returns the x-goog-api-client value the Doer sends.
+func (d *Doer) APIClient() string { return d.apiInfo }

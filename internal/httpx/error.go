@@ -1,0 +1,132 @@
+// Package httpx is the HTTP layer of the module: a Doer that sends requests
+// to token, IAM and introspection endpoints with retries, per-attempt
+// deadlines, no redirects, bounded bodies, secret scrubbing and redacted
+// logs, and the Error it returns.
+//
+// Error has exactly the fields of sts.Error, in the same order, so that a
+// public package converts with (*sts.Error)(e) at its boundary.
+package httpx
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error is a failed call; see sts.Error, whose fields it mirrors exactly.
+type Error struct {
+	Op          string
+	StatusCode  int
+	Code        string
+	Description string
+	URI         string
+	RetryAfter  time.Duration
+	Err         error
+}
+
+// Error renders the text of both this type and sts.Error: it starts with
+// "sts: ".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("sts: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	sep := ""
+	if e.StatusCode != 0 {
+		b.WriteString("status ")
+		b.WriteString(strconv.Itoa(e.StatusCode))
+		sep = ": "
+	}
+	if e.Code != "" {
+		b.WriteString(sep)
+		b.WriteString(e.Code)
+		sep = ": "
+	}
+	if e.Description != "" {
+		b.WriteString(sep)
+		b.WriteString(e.Description)
+		sep = ": "
+	}
+	if e.Err != nil {
+		b.WriteString(sep)
+		b.WriteString(e.Err.Error())
+	} else if sep == "" {
+		b.WriteString("failed")
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary reports whether retrying may succeed, from the fields alone:
+// with a cause, whether the cause was marked by Retryable (or Transient);
+// without one, whether the status is 408, 429 or 5xx or the code is
+// "temporarily_unavailable" or "UNAVAILABLE".
+func (e *Error) Temporary() bool {
+	if e.Err != nil {
+		var r *retryable
+		return errors.As(e.Err, &r)
+	}
+	return TemporaryStatus(e.StatusCode) || e.Code == "temporarily_unavailable" || e.Code == "UNAVAILABLE"
+}
+
+// TemporaryStatus reports whether an HTTP status is worth retrying.
+func TemporaryStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// Transient returns err marked Retryable when it is a failure to reach a
+// server that is worth retrying: a network error, a *url.Error or a
+// deadline, but not a cancellation. Other errors come back unchanged.
+func Transient(err error) error {
+	if isTransient(err) {
+		return Retryable(err)
+	}
+	return err
+}
+
+func isTransient(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
+// Retryable marks err as transient (an interrupted body, credentials that
+// expired and will be renewed, …). Its text and chain are err's.
+func Retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryable{err}
+}
+
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// HTTPError builds the error of a response that was not a success.
+func HTTPError(op string, status int, code, desc, uri string, retryAfter time.Duration) *Error {
+	return &Error{Op: op, StatusCode: status, Code: code, Description: desc, URI: uri, RetryAfter: retryAfter}
+}
+
+// ErrNoExpiresIn is the cause when a token answer gives no lifetime where
+// the protocol requires one.
+var ErrNoExpiresIn = errors.New("response has no expires_in: a token without a lifetime is refused")

@@ -1,0 +1,208 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestErrorTemporaryFromFields(t *testing.T) {
+	netErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")}
+	for _, tc := range []struct {
+		name string
+		e    Error
+		want bool
+	}{
+		{"503", Error{StatusCode: 503}, true},
+		{"429", Error{StatusCode: 429}, true},
+		{"408", Error{StatusCode: 408}, true},
+		{"400", Error{StatusCode: 400, Code: "invalid_grant"}, false},
+		{"temporarily_unavailable", Error{StatusCode: 400, Code: "temporarily_unavailable"}, true},
+		{"UNAVAILABLE", Error{Code: "UNAVAILABLE"}, true},
+		{"network", Error{Err: Transient(netErr)}, true},
+		{"deadline", Error{Err: Transient(fmt.Errorf("x: %w", context.DeadlineExceeded))}, true},
+		{"cancelled", Error{Err: Transient(context.Canceled)}, false},
+		{"plain cause", Error{StatusCode: 503, Err: errors.New("body too large")}, false},
+		{"unmarked network cause", Error{Err: netErr}, false},
+		{"marked", Error{StatusCode: 200, Err: Retryable(io.ErrUnexpectedEOF)}, true},
+	} {
+		if got := tc.e.Temporary(); got != tc.want {
+			t.Errorf("%s: Temporary = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+	if Retryable(nil) != nil {
+		t.Error("Retryable(nil) != nil")
+	}
+	m := Retryable(io.ErrUnexpectedEOF)
+	if m.Error() != io.ErrUnexpectedEOF.Error() || !errors.Is(m, io.ErrUnexpectedEOF) {
+		t.Errorf("marker changes text or chain: %v", m)
+	}
+	if errors.Is(Transient(errors.New("x")), io.EOF) {
+		t.Error("unexpected chain")
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		e    Error
+		want string
+	}{
+		{Error{}, "sts: failed"},
+		{Error{Op: "exchange"}, "sts: exchange: failed"},
+		{Error{Op: "exchange", StatusCode: 400, Code: "invalid_grant", Description: "bad"}, "sts: exchange: status 400: invalid_grant: bad"},
+		{Error{Op: "subject", Err: errors.New("boom")}, "sts: subject: boom"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("%#v: %q, want %q", tc.e, got, tc.want)
+		}
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	u, _ := url.Parse("https://user:pw@example.com/p?token=secret#frag")
+	if got := RedactURL(u); got != "https://example.com/p" {
+		t.Errorf("RedactURL = %q", got)
+	}
+	if got := Truncate("abcdef", 3); got != "abc…" {
+		t.Errorf("Truncate = %q", got)
+	}
+	if got := BasicAuth("id:x", "s e"); got != "Basic aWQlM0F4OnMrZQ==" {
+		t.Errorf("BasicAuth = %q", got)
+	}
+	body := ScrubSecrets([]byte(`{"error":"bad token abcdefghij and short x"}`), []string{"abcdefghij", "x"})
+	if string(body) != `{"error":"bad token REDACTED and short x"}` {
+		t.Errorf("ScrubSecrets = %s", body)
+	}
+}
+
+func TestDoerRetriesAndErrors(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if r.Header.Get("X-Goog-Api-Client") != "test/1" {
+			t.Errorf("api client header %q", r.Header.Get("X-Goog-Api-Client"))
+		}
+		switch calls {
+		case 1:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(503)
+			io.WriteString(w, `{"error":"temporarily_unavailable","error_description":"quoting secret-subject-token"}`)
+		case 2:
+			w.Header().Set("Location", "https://evil.example/")
+			w.WriteHeader(302)
+		}
+	}))
+	defer srv.Close()
+	d := NewDoer(Options{Client: srv.Client(), Retry: Retry{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, APIClient: "test/1"})
+	_, err := d.Do(context.Background(), &Request{Op: "exchange", Method: http.MethodPost, URL: srv.URL, Secrets: []string{"secret-subject-token"}})
+	if err == nil || err.StatusCode != 302 || !strings.Contains(err.Description, "not followed") || err.Temporary() {
+		t.Fatalf("err = %#v, want a permanent 302 *Error", err)
+	}
+	if calls != 2 {
+		t.Errorf("calls = %d, want 2 (one retry after 503)", calls)
+	}
+	if d.APIClient() != "test/1" {
+		t.Error("APIClient")
+	}
+}
+
+func TestDoerScrubsAndDecodes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ok" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
+			return
+		}
+		if r.URL.Path == "/html" {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<html>`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		io.WriteString(w, `{"error":"invalid_grant","error_description":"token secret-subject-token rejected"}`)
+	}))
+	defer srv.Close()
+	d := NewDoer(Options{Client: srv.Client(), Retry: Retry{MaxAttempts: 1}})
+	_, _, err := d.PostToken(context.Background(), "exchange", srv.URL+"/bad", []byte("a=b"), nil, "secret-subject-token")
+	if err == nil || err.Code != "invalid_grant" || strings.Contains(err.Error(), "secret-subject-token") || err.Temporary() {
+		t.Fatalf("err = %v", err)
+	}
+	tok, _, err := d.PostToken(context.Background(), "exchange", srv.URL+"/ok", nil, nil)
+	if err != nil || tok.AccessToken != "at" || time.Until(tok.Expiry) < 59*time.Minute {
+		t.Fatalf("tok = %v, err = %v", tok, err)
+	}
+	if _, err := d.Do(context.Background(), &Request{Op: "x", Method: http.MethodGet, URL: srv.URL + "/html"}); err == nil || err.StatusCode != 200 {
+		t.Fatalf("html answer: %v", err)
+	}
+	if _, err := d.Do(context.Background(), &Request{Op: "x", Method: "BAD METHOD", URL: srv.URL}); err == nil || err.Temporary() {
+		t.Fatalf("bad request: %v", err)
+	}
+}
+
+func TestDoerTransportErrors(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close() // nothing listens there any more
+	d := NewDoer(Options{Retry: Retry{MaxAttempts: 1}})
+	_, err := d.Do(context.Background(), &Request{Op: "x", Method: http.MethodGet, URL: addr + "/p?secret=1"})
+	if err == nil || !err.Temporary() || strings.Contains(err.Error(), "secret=1") {
+		t.Fatalf("closed port: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = d.Do(ctx, &Request{Op: "x", Method: http.MethodGet, URL: addr})
+	if err == nil || err.Temporary() || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestRetryPolicy(t *testing.T) {
+	p := Retry{}.WithDefaults()
+	if p.MaxAttempts != 3 || p.InitialBackoff != 250*time.Millisecond || p.MaxBackoff != 10*time.Second {
+		t.Fatalf("defaults %+v", p)
+	}
+	p = Retry{InitialBackoff: time.Minute, MaxBackoff: time.Second}.WithDefaults()
+	if p.InitialBackoff != time.Second {
+		t.Fatalf("initial not capped: %+v", p)
+	}
+	for n := 1; n < 40; n++ {
+		if d := p.Backoff(n, 0); d < 0 || d > time.Second {
+			t.Fatalf("Backoff(%d) = %v", n, d)
+		}
+	}
+	if d := p.Backoff(1, time.Hour); d != time.Second {
+		t.Fatalf("Retry-After not capped: %v", d)
+	}
+}
+
+func TestAPIClient(t *testing.T) {
+	h := ExternalAccountAPIClient("file", true, false)
+	if !strings.HasPrefix(h, BaseAPIClient()+" google-byoid-sdk source/file sa-impersonation/true config-lifetime/false") {
+		t.Errorf("header %q", h)
+	}
+	if ExternalAccountAPIClient("file", true, false) != h {
+		t.Error("not stable")
+	}
+	if !strings.Contains(BaseAPIClient(), "sts/"+Version) {
+		t.Errorf("base %q", BaseAPIClient())
+	}
+}
+
+func TestNoRedirects(t *testing.T) {
+	c := NoRedirects(nil)
+	if c == http.DefaultClient || c.CheckRedirect == nil {
+		t.Fatal("NoRedirects(nil) must copy the default client")
+	}
+	if err := c.CheckRedirect(nil, nil); err != http.ErrUseLastResponse {
+		t.Fatalf("CheckRedirect = %v", err)
+	}
+}

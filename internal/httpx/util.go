@@ -1,0 +1,61 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+)
+
+// RedactURL renders u without user information, query or fragment, which
+// may carry secrets.
+func RedactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	c.Fragment = ""
+	return c.String()
+}
+
+// Truncate returns s cut to n bytes, with "…" when it was longer.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// BasicAuth returns the Authorization header value for client credentials,
+// with both parts form-encoded as RFC 6749 section 2.3.1 requires.
+func BasicAuth(id, secret string) string {
+	raw := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(raw))
+}
+
+// NoRedirects returns a copy of base (nil means http.DefaultClient) that
+// never follows a redirect: a redirect would carry credentials (an
+// Authorization header, a request body with a token) wherever the server
+// points.
+func NoRedirects(base *http.Client) *http.Client {
+	if base == nil {
+		base = http.DefaultClient
+	}
+	c := *base
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// MinScrubbed is the shortest secret scrubbed from error answers: shorter
+// ones would match JSON syntax and field names, and cannot be real tokens.
+const MinScrubbed = 8
+
+// ScrubSecrets replaces every occurrence of one of secrets in body with
+// "REDACTED".
+func ScrubSecrets(body []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		if len(s) >= MinScrubbed && bytes.Contains(body, []byte(s)) {
+			body = bytes.ReplaceAll(body, []byte(s), []byte("REDACTED"))
+		}
+	}
+	return body
+}

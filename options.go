@@ -1,0 +1,108 @@
+package sts
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// HTTPOptions is the HTTP plumbing every configuration that calls Google
+// endpoints embeds. The zero value is ready to use: http.DefaultClient,
+// 30 s per attempt, up to 3 attempts, and the logging
+// GOOGLE_SDK_GO_LOGGING_LEVEL asks for.
+type HTTPOptions struct {
+	// HTTPClient sends the requests. Nil means http.DefaultClient.
+	// Redirects are never followed, whatever its CheckRedirect says, and
+	// deadlines are set per attempt.
+	HTTPClient *http.Client
+	// Timeout bounds each HTTP attempt. Zero means 30 s; negative is
+	// invalid.
+	Timeout time.Duration
+	// Retry governs retries of temporary failures. The zero value retries
+	// up to 3 attempts.
+	Retry RetryPolicy
+	// Logger receives request, response, retry and refresh events, with
+	// secrets redacted. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for
+	// (see LoggingLevelEnv): by default, no logging.
+	Logger *slog.Logger
+}
+
+// validate checks the Timeout and Retry fields; config names the
+// configuration type, such as "Config".
+func (o HTTPOptions) validate(config string) error {
+	if err := check.NonNegative(config+".Timeout", o.Timeout); err != nil {
+		return verr(err)
+	}
+	return o.Retry.validate(config + ".Retry")
+}
+
+// httpx returns the options of an internal Doer sending apiClient as its
+// x-goog-api-client header.
+func (o HTTPOptions) httpx(apiClient string) httpx.Options {
+	return httpx.Options{Client: o.HTTPClient, Timeout: o.Timeout, Retry: httpx.Retry(o.Retry), Logger: o.Logger, APIClient: apiClient}
+}
+
+// RetryPolicy says how calls to STS and IAM endpoints are retried after a
+// temporary failure (a network error, a time-out, HTTP 408, 429 or 5xx, or
+// the OAuth code temporarily_unavailable). Permanent failures are never
+// retried. Backoff is exponential with full jitter, and a longer Retry-After
+// from the server is honoured; no retry starts that could not finish before
+// the call's deadline.
+//
+// The zero value means 3 attempts, 250 ms initial backoff, 10 s maximum.
+type RetryPolicy struct {
+	// MaxAttempts is the number of attempts including the first. Zero
+	// means 3; 1 disables retries; negative is invalid.
+	MaxAttempts int
+	// InitialBackoff is the upper bound of the first backoff. Zero means
+	// 250 ms.
+	InitialBackoff time.Duration
+	// MaxBackoff caps every backoff, Retry-After included. Zero means 10 s.
+	MaxBackoff time.Duration
+}
+
+func (p RetryPolicy) validate(field string) error {
+	return verr(check.Retry(field, p.MaxAttempts, p.InitialBackoff, p.MaxBackoff))
+}
+
+// httpDoer is the root package's face of httpx.Doer: its errors come back
+// as *Error.
+type httpDoer struct{ *httpx.Doer }
+
+func newHTTPDoer(o HTTPOptions, apiClient string) *httpDoer {
+	return &httpDoer{httpx.NewDoer(o.httpx(apiClient))}
+}
+
+func (d *httpDoer) do(ctx context.Context, r *httpx.Request) ([]byte, error) {
+	body, err := d.Do(ctx, r)
+	return body, fromHTTP(err)
+}
+
+func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, hdr http.Header, secrets ...string) (*oauth2.Token, *wire.TokenResponse, error) {
+	tok, resp, err := d.PostToken(ctx, op, url, form, hdr, secrets...)
+	return tok, resp, fromHTTP(err)
+}
+
+func (d *httpDoer) log(ctx context.Context, level slog.Level, msg string, args ...any) {
+	d.Log(ctx, level, msg, args...)
+}
+
+// stsEndpoint returns the default URL of an STS method, such as
+// "/v1/token", in a universe ("" means DefaultUniverseDomain).
+func stsEndpoint(universe, path string) string {
+	if universe == "" {
+		universe = DefaultUniverseDomain
+	}
+	return "https://sts." + universe + path
+}
+
+// errNoExpiresIn is the cause when a token answer gives no lifetime where
+// the protocol requires one.
+var errNoExpiresIn = httpx.ErrNoExpiresIn

@@ -22,6 +22,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("application/json", `{"grantType":"`+grantTokenExchange+`","subjectToken":"t","subjectTokenType":"`+typeAccessToken+`","options":"{\"accessBoundary\":{\"accessBoundaryRules\":[{\"availableResource\":\"//x\",\"availablePermissions\":[\"inRole:roles/viewer\"]}]}}"}`)
 	f.Add(form, "grant_type="+grantTokenExchange+"&subject_token=t&subject_token_type="+url.QueryEscape(typeAccessToken)+"&options=%7B%22userProject%22%3A%22p%22%7D")
 	f.Add(form, "grant_type="+grantTokenExchange+"&subject_token=t&subject_token_type="+url.QueryEscape(typeAccessToken)+"&requested_token_type="+url.QueryEscape(typeIntermediary))
+	f.Add(form, "grant_type="+grantTokenExchange+"&subject_token=t&subject_token_type="+url.QueryEscape(typeAccessToken)+"&options="+url.QueryEscape(`{"bindCertFingerprint":"`+strings.Repeat("A", 43)+`"}`))
 	f.Add(form, "audience=a&audience=b")
 	f.Add(form, "%zz")
 	f.Add("", "")

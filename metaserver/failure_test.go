@@ -223,3 +223,24 @@ func TestNoTokenInLogsOrString(t *testing.T) {
 		}
 	}
 }
+
+// TestReadinessHandler: the handler for a probe address answers readiness
+// only.
+func TestReadinessHandler(t *testing.T) {
+	src := &countingSource{prefix: "tok", life: time.Hour}
+	s := newServer(t, Config{TokenSource: src})
+	h := s.ReadinessHandler()
+	if w := get(h, ReadinessPath, "Host", "10.1.2.3:8081", "Metadata-Flavor", ""); w.Code != 200 {
+		t.Errorf("readiness: %d", w.Code)
+	}
+	for _, p := range []string{"/", tokenPath, "/computeMetadata/v1/"} {
+		if w := get(h, p); w.Code != 404 || strings.Contains(w.Body.String(), "tok") {
+			t.Errorf("%s on the probe handler: %d %q", p, w.Code, w.Body)
+		}
+	}
+	src.fail.Store(true)
+	s2 := newServer(t, Config{TokenSource: src})
+	if err := s2.Check(t.Context()); err == nil {
+		t.Error("Check with a failing source: no error")
+	}
+}

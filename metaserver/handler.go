@@ -311,12 +311,10 @@ func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusMethodNotAllowed, msgMethod)
 		return
 	}
-	if !s.Ready() {
-		if _, err := s.token(r.Context(), nil); err != nil {
-			s.warn("sts serve: readiness: access token fetch failed", err)
-			refuse(w, http.StatusServiceUnavailable, msgNotReady)
-			return
-		}
+	if err := s.Check(r.Context()); err != nil {
+		s.warn("sts serve: readiness: access token fetch failed", err)
+		refuse(w, http.StatusServiceUnavailable, msgNotReady)
+		return
 	}
 	h["Content-Type"] = hdrPlain
 	w.Write([]byte("ok\n"))

@@ -236,6 +236,32 @@ func (s *Server) Ready() bool {
 	return exp != 0 && time.Now().UnixNano() < exp
 }
 
+// Check makes sure the server holds a valid access token, fetching one if
+// it holds none, and returns the fetch's error. Readiness answers are
+// Check's result; a program may call it at start to report a broken
+// credential early.
+func (s *Server) Check(ctx context.Context) error {
+	if s.Ready() {
+		return nil
+	}
+	_, err := s.token(ctx, nil)
+	return err
+}
+
+// ReadinessHandler answers ReadinessPath as the Server does, and 404 for
+// every other path: a handler safe to expose on a non-loopback address
+// (for a Kubernetes probe, which cannot reach a sidecar's loopback), since
+// it reveals no token.
+func (s *Server) ReadinessHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != ReadinessPath {
+			refuse(w, http.StatusNotFound, "not found")
+			return
+		}
+		s.serveReadiness(w, r)
+	})
+}
+
 // String describes the server without any secret.
 func (s *Server) String() string {
 	return "metaserver.Server{scopes: " + strconv.Itoa(len(s.scopes)) + "}"

@@ -9,6 +9,7 @@
 //
 //	demo        run every layer of the library end to end against an embedded emulator
 //	emulator    run the STS emulator as a loopback server for other programs' tests
+//	serve       serve tokens over the GCE metadata-server protocol, for programs in any language
 //	token       print an access token for a credential configuration file
 //	downscope   print a token narrowed by a Credential Access Boundary
 //	introspect  show what STS knows about a token

@@ -191,9 +191,16 @@ func TestDemo(t *testing.T) {
 // (read it after cmd.Wait).
 func startEmulator(t *testing.T, args ...string) (url string, cmd *exec.Cmd, banner string, stderr *bytes.Buffer) {
 	t.Helper()
+	return startServer(t, "emulator", args...)
+}
+
+// startServer runs a serving command (emulator, serve) as startEmulator
+// describes.
+func startServer(t *testing.T, command string, args ...string) (url string, cmd *exec.Cmd, banner string, stderr *bytes.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	cmd = exec.CommandContext(ctx, binary, append([]string{"emulator"}, args...)...)
+	cmd = exec.CommandContext(ctx, binary, append([]string{command}, args...)...)
 	cmd.Env = baseEnv()
 	stderr = &bytes.Buffer{}
 	cmd.Stderr = stderr
@@ -215,7 +222,7 @@ func startEmulator(t *testing.T, args ...string) (url string, cmd *exec.Cmd, ban
 	for !strings.Contains(b.String(), "Stop it with") {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			t.Fatalf("reading the emulator's banner: %v (got %q, stderr %q)", err, b.String(), stderr.String())
+			t.Fatalf("reading the %s banner: %v (got %q, stderr %q)", command, err, b.String(), stderr.String())
 		}
 		b.WriteString(line)
 	}

@@ -66,7 +66,7 @@ func emulatedSource(t *testing.T, emu *ststest.Server, cache sts.CacheOptions) *
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/pool/providers/prov",
 		TokenURL:         emu.TokenURL(),
-		HTTPClient:       emu.Client(),
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: emu.Client()},
 		Cache:            cache,
 	})
 	if err != nil {

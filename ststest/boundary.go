@@ -31,7 +31,8 @@ const (
 )
 
 // rolePermissions maps the Cloud Storage roles the emulator knows to the
-// permissions they hold (see RolePermissions).
+// permissions they hold: a subset of IAM's predefined roles, enough for
+// object and bucket access tests.
 var rolePermissions = map[string][]string{
 	"roles/storage.objectViewer": {"storage.objects.get", "storage.objects.list",
 		"storage.folders.get", "storage.folders.list", "storage.managedFolders.get", "storage.managedFolders.list"},
@@ -68,20 +69,9 @@ var rolePermissions = map[string][]string{
 		"storage.multipartUploads.listParts"},
 }
 
-// RolePermissions returns the permissions the emulator's Server.Allows
-// gives a role when expanding a rule's "inRole:ROLE" entries, or nil for a
-// role it does not know (which grants nothing). The table is a subset of
-// IAM's predefined Cloud Storage roles (objectViewer, objectCreator,
-// objectUser, objectAdmin, legacyObjectReader, legacyObjectOwner,
-// legacyBucketReader, legacyBucketWriter, legacyBucketOwner, admin), enough
-// for object and bucket access tests.
-func RolePermissions(role string) []string {
-	return slices.Clone(rolePermissions[role])
-}
-
-// ErrTokenExpired is returned by Server.Allows for a token (or the
+// errTokenExpired is returned by Server.Allows for a token (or the
 // intermediary token of a client-side token) past its expiry.
-var ErrTokenExpired = errors.New("ststest: token expired")
+var errTokenExpired = errors.New("ststest: token expired")
 
 // evalRule is one access boundary rule as the server evaluates it: from
 // the JSON of a server-side exchange or the protocol buffer of a client-side
@@ -116,17 +106,20 @@ type evalRule struct {
 //     emulator does not model IAM policies).
 //
 // A request is allowed when some rule's resource is resource or contains
-// it, one of the rule's roles (see RolePermissions) holds permission, and
-// the rule's condition, if any, evaluates to true with resource.name (the
-// name without "//storage.googleapis.com/"), resource.service,
-// resource.type and api.getAttribute. A condition that fails to evaluate
-// denies, as in IAM.
+// it, one of the rule's roles holds permission, and the rule's condition,
+// if any, evaluates to true with resource.name (the name without
+// "//storage.googleapis.com/"), resource.service, resource.type and
+// api.getAttribute. A condition that fails to evaluate denies, as in IAM.
+// The emulator knows the permissions of IAM's predefined Cloud Storage
+// roles objectViewer, objectCreator, objectUser, objectAdmin,
+// legacyObjectReader, legacyObjectOwner, legacyBucketReader,
+// legacyBucketWriter, legacyBucketOwner and admin; other roles grant
+// nothing.
 //
 // Allows returns an error for a token the server did not issue, a malformed
 // client-side token (bad encoding, wrong key, bad protocol buffer or
-// condition), ErrTokenExpired for an expired one, and
-// ErrCertificateRequired for one bound to a client certificate (use
-// AllowsRequest for those).
+// condition), an expired token, and a token bound to a client certificate
+// (use AllowsRequest for those).
 func (s *Server) Allows(token, permission, resource, listPrefix string) (bool, error) {
 	return s.allows(token, "", permission, resource, listPrefix)
 }
@@ -160,7 +153,7 @@ func (s *Server) allows(token, presented, permission, resource, listPrefix strin
 		return false, err
 	}
 	if !presentedWith(info, presented) {
-		return false, ErrCertificateRequired
+		return false, errCertificateRequired
 	}
 	if rules == nil {
 		return true, nil
@@ -203,7 +196,7 @@ func (s *Server) tokenBoundary(token string) (TokenInfo, []evalRule, error) {
 			return TokenInfo{}, nil, errors.New("ststest: client-side token does not start with an intermediary token this server issued")
 		}
 		if !info.Valid(now) {
-			return TokenInfo{}, nil, ErrTokenExpired
+			return TokenInfo{}, nil, errTokenExpired
 		}
 		key, found := s.cab.get(inter)
 		if !found {
@@ -225,7 +218,7 @@ func (s *Server) tokenBoundary(token string) (TokenInfo, []evalRule, error) {
 		return TokenInfo{}, nil, errors.New("ststest: token was not issued by this server")
 	}
 	if !info.Valid(now) {
-		return TokenInfo{}, nil, ErrTokenExpired
+		return TokenInfo{}, nil, errTokenExpired
 	}
 	switch {
 	case info.Kind == "intermediary":

@@ -14,10 +14,10 @@ import (
 // presented without its certificate.
 const descCertRequired = "the token is bound to a client certificate the connection did not present"
 
-// ErrCertificateRequired is returned by Server.Allows and
+// errCertificateRequired is returned by Server.Allows and
 // Server.AllowsRequest for a token bound to a client certificate (see
 // TokenInfo.CertFingerprint) presented without that certificate.
-var ErrCertificateRequired = errors.New("ststest: " + descCertRequired)
+var errCertificateRequired = errors.New("ststest: " + descCertRequired)
 
 // NewTLSServer starts an emulator on a loopback port with HTTPS, like
 // httptest.NewTLSServer: Server.URL is "https://127.0.0.1:PORT",

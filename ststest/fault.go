@@ -63,12 +63,6 @@ type Fault struct {
 	Reset bool
 }
 
-// String describes the fault.
-func (f Fault) String() string {
-	return fmt.Sprintf("ststest.Fault{Path:%q Status:%d Body:%d bytes HTML:%t RetryAfter:%q Delay:%v Hang:%t Truncate:%t Stall:%t Reset:%t}",
-		f.Path, f.Status, len(f.Body), f.HTML, f.RetryAfter, f.Delay, f.Hang, f.Truncate, f.Stall, f.Reset)
-}
-
 // ErrorFault returns a fault answering an RFC 6749 error, as STS does:
 // status with body {"error":code,"error_description":description}.
 func ErrorFault(status int, code, description string) Fault {
@@ -105,13 +99,6 @@ func (s *Server) PushFaults(f ...Fault) {
 		x.Header = x.Header.Clone()
 		s.faults = append(s.faults, x)
 	}
-}
-
-// PendingFaults returns how many pushed faults have not been consumed yet.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
 }
 
 // ClearFaults drops every queued fault and returns how many there were; use

@@ -22,21 +22,21 @@ const (
 	idTokenLifetime              = time.Hour // generateIdToken's tokens
 )
 
-// ImpersonationCheck decides whether the principal of an access token the
-// server issued (caller) may obtain a token for serviceAccount through the
-// given delegation chain (each "projects/-/serviceAccounts/EMAIL"). A non-nil
-// error makes the server answer 403 PERMISSION_DENIED with the error's text.
-type ImpersonationCheck func(caller TokenInfo, serviceAccount string, delegates []string) error
-
 // iamState is the Server's IAM Credentials state.
 type iamState struct {
-	check ImpersonationCheck // nil: every issued token may impersonate
+	// check decides whether caller may act as serviceAccount; nil: every
+	// issued token may.
+	check func(caller TokenInfo, serviceAccount string, delegates []string) error
 }
 
-// SetImpersonationCheck installs the policy of generateAccessToken; nil (the
-// default) lets every valid token the server issued impersonate any service
-// account.
-func (s *Server) SetImpersonationCheck(check ImpersonationCheck) {
+// SetImpersonationCheck installs the policy of generateAccessToken and
+// generateIdToken: check decides whether the principal of an access token
+// the server issued (caller) may obtain a token for serviceAccount through
+// the given delegation chain (each "projects/-/serviceAccounts/EMAIL"); a
+// non-nil error makes the server answer 403 PERMISSION_DENIED with the
+// error's text. Nil (the default) lets every valid token the server issued
+// impersonate any service account.
+func (s *Server) SetImpersonationCheck(check func(caller TokenInfo, serviceAccount string, delegates []string) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.iam.check = check

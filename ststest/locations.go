@@ -7,11 +7,10 @@ import (
 	"strings"
 )
 
-// NoLocations is the encodedLocations value of an allowedLocations answer
-// that restricts nothing ("0x0"): clients send no x-allowed-locations
-// header for it. The emulator answers it for every resource without an
-// answer of its own.
-const NoLocations = "0x0"
+// noLocations is the encodedLocations value of an allowedLocations answer
+// that restricts nothing: clients send no x-allowed-locations header for
+// it.
+const noLocations = "0x0"
 
 // The resources of IAM Credentials' allowedLocations lookups, as they appear
 // in the path between "/v1/" and "/allowedLocations".
@@ -47,7 +46,7 @@ func (s *Server) AllowedLocationsURL(resource string) string {
 // resource without one of its own): the locations and their encoding, the
 // opaque hexadecimal string clients send in the x-allowed-locations header
 // (for example "0xA30"). An empty encoded removes the answer. Without any
-// answer the lookup answers NoLocations and no locations.
+// answer the lookup answers noLocations and no locations.
 func (s *Server) SetAllowedLocations(resource, encoded string, locations ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,7 +101,7 @@ func (s *Server) serveAllowedLocations(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		a = allowedLocations{encoded: NoLocations}
+		a = allowedLocations{encoded: noLocations}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"locations": append([]string{}, a.locations...), "encodedLocations": a.encoded})
 }

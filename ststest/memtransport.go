@@ -10,18 +10,18 @@ import (
 	"syscall"
 )
 
-// ErrConnectionReset is the error the in-memory client's transport returns
+// errConnectionReset is the error the in-memory client's transport returns
 // (wrapped in a *net.OpError, and by http.Client in a *url.Error) for a
 // request dropped by a Reset fault or by closing the server while the
 // request waited. Like a real reset it is a net.Error and matches
 // syscall.ECONNRESET with errors.Is.
-var ErrConnectionReset error = errno{"connection reset by the emulator", syscall.ECONNRESET}
+var errConnectionReset error = errno{"connection reset by the emulator", syscall.ECONNRESET}
 
-// ErrServerClosed is the error the in-memory client's transport returns
+// errServerClosed is the error the in-memory client's transport returns
 // (wrapped in a *net.OpError) once the server is closed. Like a real refused
 // connection it is a net.Error and matches syscall.ECONNREFUSED with
 // errors.Is.
-var ErrServerClosed error = errno{"server closed", syscall.ECONNREFUSED}
+var errServerClosed error = errno{"server closed", syscall.ECONNREFUSED}
 
 // errno is an emulated network error.
 type errno struct {
@@ -54,7 +54,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if t.s.isClosed() {
-		return nil, opError("dial", ErrServerClosed)
+		return nil, opError("dial", errServerClosed)
 	}
 	r := req.Clone(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -69,7 +69,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	w := &memWriter{header: http.Header{}}
 	if aborted := serve(t.s, w, r); aborted || w.wasReset {
-		return nil, opError("read", ErrConnectionReset)
+		return nil, opError("read", errConnectionReset)
 	}
 	if err := ctx.Err(); err != nil && !w.wroteHeader {
 		return nil, err
@@ -150,7 +150,7 @@ func (r *stallReader) Read([]byte) (int, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return 0, opError("read", ErrConnectionReset)
+		return 0, opError("read", errConnectionReset)
 	}
 	s.waiters[release] = struct{}{}
 	s.mu.Unlock()
@@ -163,7 +163,7 @@ func (r *stallReader) Read([]byte) (int, error) {
 	case <-r.req.Context().Done():
 		return 0, r.req.Context().Err()
 	case <-release:
-		return 0, opError("read", ErrConnectionReset)
+		return 0, opError("read", errConnectionReset)
 	}
 }
 

@@ -55,11 +55,11 @@ import (
 	"time"
 )
 
-// InMemoryURL is the base URL of a Server built with NewUnstartedServer. It
+// inMemoryURL is the base URL of a Server built with NewUnstartedServer. It
 // names a ".localhost" host, which clients treat as loopback (so plain http is
 // acceptable to them), but nothing listens there: requests must go through
 // Server.Client.
-const InMemoryURL = "http://ststest.localhost"
+const inMemoryURL = "http://ststest.localhost"
 
 // DefaultTokenLifetime is the lifetime of issued tokens when
 // Options.TokenLifetime is zero.
@@ -146,8 +146,9 @@ func (o Options) GoString() string { return o.String() }
 // for concurrent use. Close it when done.
 type Server struct {
 	// URL is the base URL of the server, without a trailing slash: the
-	// loopback address of a started server ("http://127.0.0.1:PORT"), or
-	// InMemoryURL for an unstarted one.
+	// loopback address of a started server ("http://127.0.0.1:PORT",
+	// "https://…" for NewTLSServer), or "http://ststest.localhost" for an
+	// unstarted one.
 	URL string
 
 	opts   Options
@@ -202,12 +203,14 @@ func NewServer(opts Options) *Server {
 }
 
 // NewUnstartedServer returns an emulator that does not listen on any socket.
-// Its URL is InMemoryURL and it is reachable only through Server.Client (or
+// Its URL is "http://ststest.localhost" (a ".localhost" host, which
+// clients treat as loopback, so plain http is acceptable to them, but
+// where nothing listens) and it is reachable only through Server.Client (or
 // by calling ServeHTTP directly). It is the form to use inside
 // testing/synctest bubbles.
 func NewUnstartedServer(opts Options) *Server {
 	s := newServer(opts)
-	s.URL = InMemoryURL
+	s.URL = inMemoryURL
 	s.client = &http.Client{Transport: &memTransport{s: s}}
 	return s
 }

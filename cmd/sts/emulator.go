@@ -32,7 +32,7 @@ func init() {
 			requireAuth := fs.Bool("require-client-auth", false, "reject requests without client credentials (needs --client-id)")
 			noClientAuth := fs.Bool("no-client-auth", false, "reject any client credentials (to check that a client sends none)")
 			strict := fs.Bool("strict", false, "refuse, as STS does, a JWT or ID token subject that is not a JWT or has expired")
-			allowed := fs.String("allowed-locations", "", "answer regional access boundary lookups with `ENCODED[=LOCATION,...]` (for example 0xA30=us-central1,europe-west1); default "+ststest.NoLocations+", no restriction")
+			allowed := fs.String("allowed-locations", "", "answer regional access boundary lookups with `ENCODED[=LOCATION,...]` (for example 0xA30=us-central1,europe-west1); default 0x0, no restriction")
 			var providers stringList
 			fs.Var(&providers, "provider", "the `audience` of a provider the emulator knows (repeatable); when given, exchanges for other providers are refused")
 			return func(ctx context.Context, e *env, args []string) error {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2"
 )
 
@@ -143,5 +144,36 @@ type invalidator interface{ Invalidate(tok *oauth2.Token) }
 func invalidate(src oauth2.TokenSource, tok *oauth2.Token) {
 	if c, ok := src.(invalidator); ok {
 		c.Invalidate(tok)
+	}
+}
+
+// tokenFromSource calls src.Token, for a source that takes no context. Such
+// a call cannot be told to stop, so when ctx can end it runs on its own
+// goroutine and ctx still bounds the wait: a hung source then costs one
+// parked goroutine instead of blocking its callers (and every later
+// refresh) forever.
+func tokenFromSource(ctx context.Context, src oauth2.TokenSource, op string) (*oauth2.Token, error) {
+	if ctx.Done() == nil {
+		return src.Token()
+	}
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{err: &Error{Op: op, Err: errors.New("token source panicked")}}
+			}
+		}()
+		tok, err := src.Token()
+		done <- result{tok, err}
+	}()
+	select {
+	case r := <-done:
+		return r.tok, r.err
+	case <-ctx.Done():
+		return nil, &Error{Op: op, Err: httpx.Transient(fmt.Errorf("token source did not answer: %w", ctx.Err()))}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,13 +15,15 @@ import (
 )
 
 // fakeSource issues numbered tokens with a fixed lifetime after a latency;
-// while fail is set it returns errors instead.
+// while fail is set it returns errors instead: a temporary 503, or a
+// permanent invalid_grant if permanent is set.
 type fakeSource struct {
-	lifetime time.Duration
-	latency  time.Duration
-	calls    atomic.Int64
-	fail     atomic.Bool
-	noExpiry bool
+	lifetime  time.Duration
+	latency   time.Duration
+	calls     atomic.Int64
+	fail      atomic.Bool
+	permanent bool
+	noExpiry  bool
 }
 
 func (f *fakeSource) Token() (*oauth2.Token, error) { return f.TokenContext(context.Background()) }
@@ -37,6 +40,9 @@ func (f *fakeSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 		}
 	}
 	if f.fail.Load() {
+		if f.permanent {
+			return nil, &Error{Op: "exchange", StatusCode: 400, Code: "invalid_grant", Description: "the subject token is invalid"}
+		}
 		return nil, &Error{Op: "exchange", StatusCode: 503, Description: "Service Unavailable"}
 	}
 	tok := &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", n), TokenType: "Bearer"}
@@ -107,26 +113,6 @@ func TestCacheStaleRefreshesInBackground(t *testing.T) {
 		tok, _ = c.Token()
 		if tok == first || tok.AccessToken != "tok-2" {
 			t.Fatalf("after refresh got %v, want tok-2", tok.AccessToken)
-		}
-	})
-}
-
-func TestCacheJitterSpreadsStalePoint(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		seen := map[int64]bool{}
-		for range 20 {
-			c := newCache(t, &fakeSource{lifetime: time.Hour}, CacheOptions{})
-			c.Token()
-			e := c.cur.Load()
-			lo := time.Now().Add(time.Duration(float64(time.Hour) * 0.65)).UnixNano()
-			hi := time.Now().Add(time.Duration(float64(time.Hour) * 0.75)).UnixNano()
-			if e.staleAt < lo || e.staleAt > hi {
-				t.Fatalf("staleAt outside [65%%, 75%%] of lifetime")
-			}
-			seen[e.staleAt] = true
-		}
-		if len(seen) < 10 {
-			t.Fatalf("jitter produced only %d distinct stale points of 20", len(seen))
 		}
 	})
 }
@@ -417,6 +403,118 @@ func TestCacheShortLivedTokens(t *testing.T) {
 		synctest.Wait()
 		if n := src.calls.Load(); n != 2 {
 			t.Fatalf("fetches = %d, want 2 (one refresh-ahead)", n)
+		}
+	})
+}
+
+// ctxIgnoringSource takes a context but ignores it: its first call blocks
+// until released, as an open of a named pipe would.
+type ctxIgnoringSource struct {
+	release chan struct{}
+	calls   atomic.Int64
+}
+
+func (s *ctxIgnoringSource) Token() (*oauth2.Token, error) {
+	return s.TokenContext(context.Background())
+}
+
+func (s *ctxIgnoringSource) TokenContext(context.Context) (*oauth2.Token, error) {
+	if s.calls.Add(1) == 1 {
+		<-s.release
+	}
+	return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", s.calls.Load()), Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// TestCacheRefreshTimeoutBoundsSourceIgnoringContext: a ContextTokenSource
+// that does not honour its context still has its refresh ended at
+// RefreshTimeout, for every waiting caller, and the next refresh works;
+// the late answer of the hung call is dropped.
+func TestCacheRefreshTimeoutBoundsSourceIgnoringContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &ctxIgnoringSource{release: make(chan struct{})}
+		c := newCache(t, src, CacheOptions{RefreshTimeout: 5 * time.Second})
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				_, err := c.Token()
+				var se *Error
+				if !errors.As(err, &se) || !se.Temporary() || !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("err = %v, want a temporary *Error wrapping the deadline", err)
+				}
+			})
+		}
+		wg.Wait()
+		if d := time.Since(start); d != 5*time.Second {
+			t.Fatalf("hung refresh ended after %v, want 5 s", d)
+		}
+		tok, err := c.Token()
+		if err != nil || tok.AccessToken != "tok-2" {
+			t.Fatalf("after the hang: %v, %v", tok, err)
+		}
+		close(src.release)
+		synctest.Wait()
+		if got, _ := c.Token(); got != tok {
+			t.Fatal("the hung call's late answer replaced the token")
+		}
+	})
+}
+
+// TestCachePermanentFailureRemembered: with no valid token, 1,000 calls in
+// a loop against a source refusing with invalid_grant make a bounded
+// number of requests (1 s, 2 s, 4 s, … apart); the calls in between get
+// the same *Error, saying it is a remembered failure and unwrapping to the
+// original; after the backoff a recovered source is used at once.
+func TestCachePermanentFailureRemembered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{lifetime: time.Hour, permanent: true}
+		src.fail.Store(true)
+		c := newCache(t, src, CacheOptions{})
+		remembered := 0
+		for i := range 1000 {
+			_, err := c.Token()
+			var se *Error
+			if !errors.As(err, &se) || se.StatusCode != 400 || se.Code != "invalid_grant" || se.Temporary() {
+				t.Fatalf("call %d: err = %v, want the permanent invalid_grant *Error", i, err)
+			}
+			if strings.HasSuffix(err.Error(), "s)") && strings.Contains(err.Error(), " (cached failure, retry after ") {
+				remembered++
+				if !errors.Is(err, c.LastError()) || !strings.HasPrefix(err.Error(), c.LastError().Error()) {
+					t.Fatalf("remembered %q does not unwrap to or start as the failure %q", err, c.LastError())
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// 10 s of calls: requests at 0, 1, 3 and 7 s.
+		if n := src.calls.Load(); n != 4 {
+			t.Fatalf("1,000 calls made %d requests, want 4", n)
+		}
+		if remembered != 996 {
+			t.Fatalf("%d calls said the failure was remembered, want 996", remembered)
+		}
+		src.fail.Store(false)
+		time.Sleep(8 * time.Second) // the backoff after the fourth failure
+		tok, err := c.Token()
+		if err != nil || tok.AccessToken != "tok-5" {
+			t.Fatalf("after the backoff: %v, %v", tok, err)
+		}
+	})
+}
+
+// TestCacheTemporaryFailureNotRemembered: a temporary failure with no
+// valid token is not remembered: each caller after it tries again.
+func TestCacheTemporaryFailureNotRemembered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{lifetime: time.Hour}
+		src.fail.Store(true)
+		c := newCache(t, src, CacheOptions{})
+		for range 5 {
+			if _, err := c.Token(); !IsTemporary(err) || strings.Contains(err.Error(), "cached failure") {
+				t.Fatalf("err = %v, want the temporary failure", err)
+			}
+		}
+		if n := src.calls.Load(); n != 5 {
+			t.Fatalf("5 calls made %d requests, want 5", n)
 		}
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"strings"
 
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
@@ -267,14 +266,7 @@ func checkLoadOptions(o *LoadOptions) error {
 	if err := o.HTTPOptions.validate("LoadOptions"); err != nil {
 		return err
 	}
-	if err := o.Cache.validate(); err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			return invalid("LoadOptions.Cache."+strings.TrimPrefix(ve.Field, "CacheOptions."), "%s", ve.Reason)
-		}
-		return err
-	}
-	return nil
+	return o.Cache.check("LoadOptions.Cache")
 }
 
 // decodeCredentialsFile decodes the JSON, turning decoding errors into

@@ -1,29 +1,25 @@
 package downscope
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/refresh"
 	"golang.org/x/oauth2"
 )
 
-// Defaults of Config, those of Google's Java implementation for the two
-// windows.
+// Defaults of Config's windows, those of Google's Java implementation.
 const (
 	DefaultRefreshWindow  = 45 * time.Minute
 	DefaultBlockingWindow = 30 * time.Minute
-	DefaultExpiryMargin   = 10 * time.Second
-	DefaultFetchTimeout   = 2 * time.Minute
 )
 
 // Config configures a Minter. Source is required; every other field has a
@@ -47,7 +43,10 @@ type Config struct {
 
 	// RefreshWindow: once the intermediary token has this much lifetime
 	// left or less, one background fetch of a new one starts while tokens
-	// keep being minted from the current one. Zero means 45 minutes.
+	// keep being minted from the current one. Zero means 45 minutes. (If
+	// Cache.StaleFraction of the token's lifetime, jittered, comes first,
+	// as it does for tokens living more than two or three hours, the fetch
+	// starts then.)
 	RefreshWindow time.Duration
 	// BlockingWindow: once the intermediary token has this much lifetime
 	// left or less, minting waits for a new one (all waiting callers share
@@ -60,16 +59,16 @@ type Config struct {
 	// used), the windows are capped at 3/4 and 1/2 of the lifetime the
 	// token had when fetched, so that a token is used at all.
 	BlockingWindow time.Duration
-	// ExpiryMargin is how long before its expiry an intermediary token
-	// stops being used at all. Zero means 10 s; negative means none.
-	ExpiryMargin time.Duration
-	// FetchTimeout bounds one fetch of an intermediary token, retries
-	// included; it runs under its own deadline, not a caller's. Zero means
-	// 2 minutes.
-	FetchTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between failed fetches
-	// (doubling from MinBackoff). Zero means 1 s and 1 minute.
-	MinBackoff, MaxBackoff time.Duration
+	// Cache tunes the rest of the refresh-ahead of intermediary tokens as
+	// it does for an sts.CachedTokenSource: ExpiryMargin (how long before
+	// its expiry an intermediary token stops being used; an intermediary
+	// token living no longer than that is refused), RefreshTimeout (the
+	// deadline of one fetch, retries included, which runs under its own
+	// deadline, not a caller's), MinBackoff and MaxBackoff (the waits after
+	// failed fetches, and between looks at an unchanged root token),
+	// StaleFraction and Jitter, and Logger (nil: HTTPOptions.Logger).
+	// InitialToken must be nil.
+	Cache sts.CacheOptions
 }
 
 // String describes c without secrets.
@@ -91,61 +90,42 @@ func (c Config) GoString() string { return c.String() }
 //     fetch (a caller whose context ends stops waiting without cancelling
 //     it);
 //   - a token is never minted from an intermediary past its expiry (minus
-//     ExpiryMargin).
+//     the expiry margin).
 //
 // An intermediary token expires with the root token it was exchanged for
 // (STS gives it no lifetime of its own), so exchanging the same root token
 // again cannot give a longer-lived one. A fetch therefore first asks the
 // root source for its token and exchanges only if it changed; otherwise it
 // keeps the current intermediary and looks at the root again after a
-// sixteenth of the remaining lifetime (asking a stale root cache is what
-// starts its refresh). The result is one intermediary exchange per root
-// token: over three hours of minting every minute on top of the package's
-// default root cache, 5 root tokens and 5 exchanges, every minted token
-// having at least 14 minutes left, and no caller waiting after the first.
+// backoff (Cache.MinBackoff, doubling to Cache.MaxBackoff; asking a stale
+// root cache is what starts its refresh). The result is one intermediary
+// exchange per root token: over three hours of minting every minute on top
+// of the package's default root cache, 5 root tokens and 5 exchanges, every
+// minted token having at least 14 minutes left, and no caller waiting after
+// the first.
+//
+// While no intermediary token is valid and the last fetch failed with a
+// permanent error, minting fails with that error again, without a fetch,
+// until the backoff ends (see sts.CacheOptions.MinBackoff).
 //
 // Neither the intermediary token nor the session key appears in errors,
 // logs or String. A Minter holds no goroutine while idle. Create it with
 // NewMinter; it is safe for concurrent use.
 type Minter struct {
 	x       *sts.IntermediaryExchanger
+	r       *refresh.Cache[*session]
+	margin  time.Duration
 	refresh time.Duration
 	block   time.Duration
-	margin  time.Duration
-	timeout time.Duration
-	minBack time.Duration
-	maxBack time.Duration
-	logger  *slog.Logger
 	url     string
-
-	cur atomic.Pointer[session]
-	// quiet holds the Unix nanoseconds before which no background fetch
-	// may start (one runs, or the last one failed recently).
-	quiet atomic.Int64
-
-	mu       sync.Mutex
-	flight   *fetch
-	failures int
-	retryAt  time.Time
-	lastErr  error
 }
 
-// session is one intermediary token with its parsed key and deadlines (Unix
-// nanoseconds).
+// session is one intermediary token with its parsed key.
 type session struct {
-	token     string
-	key       *SessionKey
-	root      string // the root token it was exchanged for
-	expiry    time.Time
-	refreshAt int64
-	blockAt   int64
-	validTo   int64
-}
-
-type fetch struct {
-	done chan struct{}
-	s    *session
-	err  error
+	token  string
+	key    *SessionKey
+	root   string // the root token it was exchanged for
+	expiry time.Time
 }
 
 // NewMinter checks cfg and returns a Minter. It does no I/O: the first
@@ -157,31 +137,31 @@ func NewMinter(cfg Config) (*Minter, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"RefreshWindow", cfg.RefreshWindow}, {"BlockingWindow", cfg.BlockingWindow},
-		{"FetchTimeout", cfg.FetchTimeout}, {"MinBackoff", cfg.MinBackoff}, {"MaxBackoff", cfg.MaxBackoff}} {
+	}{{"RefreshWindow", cfg.RefreshWindow}, {"BlockingWindow", cfg.BlockingWindow}} {
 		if d.v < 0 {
 			return nil, &sts.ValidationError{Field: "Config." + d.name, Reason: "must not be negative"}
 		}
 	}
+	ro := refresh.Options(cfg.Cache)
+	if field, reason, ok := ro.Check(); !ok {
+		return nil, &sts.ValidationError{Field: "Config.Cache." + field, Reason: reason}
+	}
+	if ro.InitialToken != nil {
+		return nil, &sts.ValidationError{Field: "Config.Cache.InitialToken", Reason: "must be nil: an intermediary token comes with its session key"}
+	}
+	if ro.Logger == nil {
+		ro.Logger = cfg.Logger
+	}
+	ro.Logger = logenv.Resolve(ro.Logger)
 	m := &Minter{
-		refresh: orDefault(cfg.RefreshWindow, DefaultRefreshWindow),
-		block:   orDefault(cfg.BlockingWindow, DefaultBlockingWindow),
-		margin:  cfg.ExpiryMargin,
-		timeout: orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
-		minBack: orDefault(cfg.MinBackoff, time.Second),
-		maxBack: orDefault(cfg.MaxBackoff, time.Minute),
-		logger:  logenv.Resolve(cfg.Logger),
+		refresh: cmp.Or(cfg.RefreshWindow, DefaultRefreshWindow),
+		block:   cmp.Or(cfg.BlockingWindow, DefaultBlockingWindow),
+		margin:  ro.Margin(),
 		url:     cfg.TokenURL,
 	}
 	if m.block >= m.refresh {
 		return nil, &sts.ValidationError{Field: "Config.BlockingWindow",
 			Reason: fmt.Sprintf("must be shorter than RefreshWindow (%v), got %v", m.refresh, m.block)}
-	}
-	switch {
-	case m.margin == 0:
-		m.margin = DefaultExpiryMargin
-	case m.margin < 0:
-		m.margin = 0
 	}
 	x, err := sts.NewIntermediaryExchanger(sts.DownscopeConfig{
 		Source:         cfg.Source,
@@ -201,14 +181,17 @@ func NewMinter(cfg Config) (*Minter, error) {
 		return nil, err
 	}
 	m.x = x
+	m.r = refresh.New(refresh.Config[*session]{
+		Options:        ro,
+		Fetch:          m.fetch,
+		RefreshWindow:  m.refresh,
+		BlockingWindow: m.block,
+		Same:           func(old, s *session) bool { return old == s },
+		Wrap:           func(err error) error { return &sts.Error{Op: "intermediary", Err: err} },
+		Refreshed:      "sts: downscope: intermediary token fetched",
+		Failed:         "sts: downscope: intermediary token fetch failed",
+	})
 	return m, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 // Token mints a downscoped token for cb. Its Expiry is the intermediary
@@ -218,7 +201,7 @@ func (m *Minter) Token(ctx context.Context, cb *CompiledBoundary) (*oauth2.Token
 	if cb == nil {
 		return nil, &sts.ValidationError{Field: "CompiledBoundary", Reason: "must not be nil"}
 	}
-	s, err := m.session(ctx)
+	s, err := m.r.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -233,210 +216,39 @@ func (s *session) mint(cb *CompiledBoundary) (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: s.expiry}, nil
 }
 
-// session returns an intermediary token fit for minting now, fetching one as
-// described on Minter.
-func (m *Minter) session(ctx context.Context) (*session, error) {
-	if s := m.cur.Load(); s != nil {
-		now := time.Now().UnixNano()
-		if now < s.refreshAt {
-			return s, nil
-		}
-		if now < s.blockAt {
-			if now >= m.quiet.Load() {
-				m.startIfIdle()
-			}
-			return s, nil
-		}
-		if now < s.validTo && now < m.quiet.Load() && !m.fetching() {
-			// Blocking window, but the last fetch failed moments ago:
-			// keep minting from the valid token until the backoff ends.
-			return s, nil
-		}
-	}
-	return m.wait(ctx)
-}
-
-func (m *Minter) fetching() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.flight != nil
-}
-
-// startIfIdle starts a background fetch unless one runs or backoff holds.
-func (m *Minter) startIfIdle() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.flight != nil || time.Now().Before(m.retryAt) {
-		return
-	}
-	// A fetch may have replaced the token the caller saw since it looked.
-	if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.refreshAt {
-		return
-	}
-	m.startLocked()
-}
-
-// wait joins or starts a fetch and waits for it or for ctx. If the fetch
-// fails, a still-valid current token is used.
-func (m *Minter) wait(ctx context.Context) (*session, error) {
-	m.mu.Lock()
-	if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.blockAt {
-		m.mu.Unlock()
-		return s, nil // another caller stored a new token meanwhile
-	}
-	f := m.flight
-	if f == nil {
-		f = m.startLocked()
-	}
-	m.mu.Unlock()
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.validTo {
-			return s, nil
-		}
-		return nil, &sts.Error{Op: "intermediary", Err: ctx.Err()}
-	}
-	if f.err == nil {
-		return f.s, nil
-	}
-	if s := m.cur.Load(); s != nil && time.Now().UnixNano() < s.validTo {
-		return s, nil
-	}
-	return nil, f.err
-}
-
-func (m *Minter) startLocked() *fetch {
-	f := &fetch{done: make(chan struct{})}
-	m.flight = f
-	m.quiet.Store(math.MaxInt64)
-	go m.run(f)
-	return f
-}
-
-// run fetches one intermediary token and publishes the outcome.
-func (m *Minter) run(f *fetch) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
-	defer cancel()
-	start := time.Now()
-	s, err := m.fetch(ctx)
-	now := time.Now()
-	m.mu.Lock()
-	if err == nil {
-		m.cur.Store(s)
-		m.failures, m.retryAt, m.lastErr = 0, time.Time{}, nil
-		m.quiet.Store(0)
-	} else {
-		m.failures++
-		back := m.minBack << min(m.failures-1, 20)
-		if back <= 0 || back > m.maxBack {
-			back = m.maxBack
-		}
-		m.retryAt = now.Add(back)
-		m.quiet.Store(m.retryAt.UnixNano())
-		m.lastErr = err
-	}
-	m.flight = nil
-	f.s, f.err = s, err
-	m.mu.Unlock()
-	// Log before waking the waiters, so that what they see is logged.
-	if m.logger != nil {
-		if err == nil {
-			m.logger.Debug("sts: downscope: intermediary token fetched", "elapsed", now.Sub(start), "expiry", s.expiry)
-		} else {
-			m.logger.Warn("sts: downscope: intermediary token fetch failed", "elapsed", now.Sub(start), "error", err.Error())
-		}
-	}
-	close(f.done)
-}
-
-func (m *Minter) fetch(ctx context.Context) (s *session, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s, err = nil, &sts.Error{Op: "intermediary", Err: errors.New("intermediary fetch panicked")}
-		}
-	}()
+// fetch returns the current intermediary token if the root token has not
+// changed, else exchanges the root token for a new one.
+func (m *Minter) fetch(ctx context.Context) (*session, time.Time, error) {
 	root, err := m.x.RootToken(ctx)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	now := time.Now()
-	if cur := m.cur.Load(); cur != nil && cur.root == root.AccessToken && now.UnixNano() < cur.validTo {
-		// The root token has not changed: an intermediary token exchanged
-		// for it would expire no later than the current one. Keep the
-		// current one, with windows recomputed for what is left of it, and
-		// look at the root again soon (asking a stale root cache for its
-		// token is what starts its refresh).
-		s, err := m.windows(&session{token: cur.token, key: cur.key, expiry: cur.expiry, root: cur.root}, now)
-		if err == nil && !s.expiry.IsZero() {
-			next := unixNano(now.Add(max(s.expiry.Sub(now)/16, 5*time.Second)))
-			s.refreshAt = min(s.refreshAt, next)
-		}
-		return s, err
+	if cur, ok := m.r.Current(); ok && cur.root == root.AccessToken {
+		// An intermediary token exchanged for the same root token would
+		// expire no later than the current one: keep it.
+		return cur, cur.expiry, nil
 	}
 	in, err := m.x.Exchange(ctx, root)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	key, err := ParseSessionKey(in.SessionKey)
 	if err != nil {
-		return nil, &sts.Error{Op: "intermediary", StatusCode: http.StatusOK,
+		return nil, time.Time{}, &sts.Error{Op: "intermediary", StatusCode: http.StatusOK,
 			Err: errors.New("response access_boundary_session_key is not a base64 Tink AEAD keyset")}
 	}
-	return m.windows(&session{token: in.Token.AccessToken, key: key, expiry: in.Token.Expiry, root: root.AccessToken}, time.Now())
-}
-
-// unixNano is t.UnixNano saturated at the top of its range, so that a root
-// token expiring after year 2262 does not wrap around into the past.
-func unixNano(t time.Time) int64 {
-	if t.After(time.Unix(0, math.MaxInt64)) {
-		return math.MaxInt64
+	if exp := in.Token.Expiry; !exp.IsZero() && time.Until(exp) <= m.margin {
+		return nil, time.Time{}, &sts.Error{Op: "intermediary", Err: errors.New("the intermediary token (which expires with the root token) is already expired")}
 	}
-	return t.UnixNano()
-}
-
-// windows sets the deadlines of s for the lifetime it has left at now.
-func (m *Minter) windows(s *session, now time.Time) (*session, error) {
-	if s.expiry.IsZero() {
-		s.refreshAt, s.blockAt, s.validTo = math.MaxInt64, math.MaxInt64, math.MaxInt64
-		return s, nil
-	}
-	life := s.expiry.Sub(now)
-	if life <= m.margin {
-		return nil, &sts.Error{Op: "intermediary", Err: errors.New("the intermediary token (which expires with the root token) is already expired")}
-	}
-	refresh := min(m.refresh, life/4*3) // life*3 could overflow
-	block := min(m.block, life/2)
-	s.refreshAt = unixNano(s.expiry.Add(-refresh))
-	s.blockAt = unixNano(s.expiry.Add(-block))
-	s.validTo = unixNano(s.expiry.Add(-m.margin))
-	if s.blockAt > s.validTo {
-		s.blockAt = s.validTo
-	}
-	if s.refreshAt > s.blockAt {
-		s.refreshAt = s.blockAt
-	}
-	return s, nil
+	return &session{token: in.Token.AccessToken, key: key, expiry: in.Token.Expiry, root: root.AccessToken}, in.Token.Expiry, nil
 }
 
 // Invalidate drops the current intermediary token, so that the next mint
 // fetches a new one; call it when tokens minted from it are rejected.
-func (m *Minter) Invalidate() {
-	m.cur.Store(nil)
-	m.mu.Lock()
-	m.retryAt = time.Time{}
-	if m.flight == nil {
-		m.quiet.Store(0)
-	}
-	m.mu.Unlock()
-}
+func (m *Minter) Invalidate() { m.r.Invalidate(nil) }
 
 // LastError returns the error of the most recent fetch if it failed, or nil.
-func (m *Minter) LastError() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lastErr
-}
+func (m *Minter) LastError() error { return m.r.LastError() }
 
 // String describes m without secrets.
 func (m *Minter) String() string {
@@ -480,7 +292,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	if ts.cb == nil {
 		return nil, &sts.ValidationError{Field: "CompiledBoundary", Reason: "must not be nil"}
 	}
-	s, err := ts.m.session(ctx)
+	s, err := ts.m.r.Get(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -496,6 +496,44 @@ func TestMinterErrors(t *testing.T) {
 	}
 }
 
+// TestMinterRemembersPermanentFailure: with no intermediary token, a fetch
+// refused with invalid_grant is remembered for the backoff: calls in the
+// meantime get the same *sts.Error, saying so, without a request; after
+// it, a fetch is made again.
+func TestMinterRemembersPermanentFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := ststest.NewUnstartedServer(ststest.Options{})
+		defer s.Close()
+		root := rootSource(t, s)
+		if _, err := root.Token(); err != nil {
+			t.Fatal(err)
+		}
+		m := newMinter(t, s, root, nil)
+		cb := prefixBoundary(t)
+		s.PushFaults(ststest.ErrorFault(400, "invalid_grant", "the subject token is invalid"))
+		_, first := m.Token(t.Context(), cb)
+		for range 100 {
+			_, err := m.Token(t.Context(), cb)
+			var se *sts.Error
+			if !errors.As(err, &se) || se.Code != "invalid_grant" || se.Temporary() ||
+				!strings.Contains(err.Error(), "cached failure, retry after") || !errors.Is(err, first) {
+				t.Fatalf("err = %v, want the remembered invalid_grant", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := intermediaryFetches(s); n != 1 {
+			t.Fatalf("%d intermediary fetches during the backoff, want 1", n)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if _, err := m.Token(t.Context(), cb); err != nil {
+			t.Fatalf("after the backoff: %v", err)
+		}
+		if n := intermediaryFetches(s); n != 2 {
+			t.Fatalf("%d intermediary fetches, want 2", n)
+		}
+	})
+}
+
 // TestDownscopedServerSideOneExchangePerLifetime: 1,000 distinct
 // boundaries, each asked for every minute, cost one STS exchange per
 // boundary in the first token lifetime, and over three hours one per

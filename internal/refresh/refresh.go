@@ -1,0 +1,495 @@
+// Package refresh is the refresh-ahead core shared by the module's caches:
+// sts.CachedTokenSource (and every layer built on it) and downscope's Minter.
+//
+// A Cache holds one value with an expiry. Serving a fresh value costs one
+// atomic load and one clock read. Past the value's refresh point one
+// background refresh starts and the value keeps being served; past its
+// blocking point (by default its end of validity) callers wait for a refresh
+// shared by all of them, and a caller whose context ends stops waiting
+// without cancelling it. Every refresh ends at its deadline whether or not
+// the fetch honours its context. Failed refreshes back off; while no valid
+// value exists, a permanent failure is remembered for the backoff, so that
+// callers in a loop cause a bounded number of fetches.
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults of Options.
+const (
+	DefaultStaleFraction  = 0.75
+	DefaultJitter         = 0.1
+	DefaultExpiryMargin   = 10 * time.Second
+	DefaultRefreshTimeout = 2 * time.Minute
+	DefaultMinBackoff     = time.Second
+	DefaultMaxBackoff     = time.Minute
+)
+
+// Options has the fields of sts.CacheOptions, in the same order and with
+// the same types, so that the public type converts to it; see there for
+// their meaning. InitialToken is applied by the caller (see Cache.Set).
+type Options struct {
+	StaleFraction          float64
+	Jitter                 float64
+	ExpiryMargin           time.Duration
+	RefreshTimeout         time.Duration
+	MinBackoff, MaxBackoff time.Duration
+	InitialToken           *oauth2.Token
+	Logger                 *slog.Logger
+}
+
+// Check reports the first field of o that is out of range, by its name in
+// Options, and why; ok is true when there is none.
+func (o Options) Check() (field, reason string, ok bool) {
+	switch {
+	case o.StaleFraction < 0 || o.StaleFraction > 1 || math.IsNaN(o.StaleFraction):
+		return "StaleFraction", fmt.Sprintf("must lie in (0, 1], got %v", o.StaleFraction), false
+	case math.IsNaN(o.Jitter) || o.Jitter >= 1:
+		return "Jitter", fmt.Sprintf("must be below 1, got %v", o.Jitter), false
+	case o.RefreshTimeout < 0:
+		return "RefreshTimeout", "must not be negative", false
+	case o.MinBackoff < 0:
+		return "MinBackoff", "must not be negative", false
+	case o.MaxBackoff < 0:
+		return "MaxBackoff", "must not be negative", false
+	}
+	if o = o.resolved(); o.Jitter > 0 && o.Jitter >= o.StaleFraction {
+		return "Jitter", fmt.Sprintf("must be below StaleFraction (%v), got %v", o.StaleFraction, o.Jitter), false
+	}
+	return "", "", true
+}
+
+// resolved returns o with its defaults applied: zero means the default, a
+// negative Jitter or ExpiryMargin means none.
+func (o Options) resolved() Options {
+	if o.StaleFraction == 0 {
+		o.StaleFraction = DefaultStaleFraction
+	}
+	switch {
+	case o.Jitter == 0:
+		o.Jitter = DefaultJitter
+	case o.Jitter < 0:
+		o.Jitter = 0
+	}
+	switch {
+	case o.ExpiryMargin == 0:
+		o.ExpiryMargin = DefaultExpiryMargin
+	case o.ExpiryMargin < 0:
+		o.ExpiryMargin = 0
+	}
+	if o.RefreshTimeout == 0 {
+		o.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	return o
+}
+
+// Margin is the ExpiryMargin o resolves to.
+func (o Options) Margin() time.Duration { return o.resolved().ExpiryMargin }
+
+// Config describes one Cache: its options and how its user's values and
+// errors look. Fetch is required; the rest may be left zero.
+type Config[T any] struct {
+	Options
+	// Fetch obtains a new value and its expiry (zero: it never expires).
+	// It runs on its own goroutine with a context that ends at the
+	// refresh deadline; if it does not return by then, the refresh fails
+	// anyway and its late result is dropped.
+	Fetch func(ctx context.Context) (T, time.Time, error)
+	// RefreshWindow, if positive, moves the refresh point to that long
+	// before expiry when that is earlier than the StaleFraction point,
+	// capped at 3/4 of the lifetime so that a value is used at all.
+	RefreshWindow time.Duration
+	// BlockingWindow, if positive: that long before expiry (capped at half
+	// the lifetime), callers wait for a refresh; if it fails they get the
+	// still-valid value. Zero means callers wait only once the value is no
+	// longer valid.
+	BlockingWindow time.Duration
+	// Same reports whether a fetched value is the one already held (the
+	// source had nothing newer). Then it keeps its end of validity, and the
+	// next refresh comes after a backoff instead of at its refresh point.
+	Same func(old, fetched T) bool
+	// Wrap turns an error the Cache makes itself (a waiting caller's
+	// context error, a refresh past its deadline, a panicking or expired
+	// fetch) into the user's error type. Nil returns them as they are.
+	Wrap func(error) error
+	// Refreshed and Failed are the messages logged after a refresh.
+	Refreshed, Failed string
+}
+
+// Cache is a refresh-ahead cache of one value. Create it with New; it is
+// safe for concurrent use and holds no goroutine while idle.
+type Cache[T any] struct {
+	cfg Config[T]
+
+	cur atomic.Pointer[entry[T]]
+	// quiet holds the Unix nanoseconds before which no background refresh
+	// may start (one runs, or the last one failed); it lets callers with a
+	// stale value skip the mutex.
+	quiet atomic.Int64
+
+	mu       sync.Mutex
+	flight   *flight[T] // the refresh in progress, or nil
+	failures int        // consecutive failed refreshes
+	same     int        // consecutive refreshes that returned the held value
+	retryAt  time.Time  // no refresh before this, but for a caller that must have one
+	lastErr  error      // error of the last failed refresh
+	perm     bool       // lastErr is permanent: remembered while no valid value exists
+}
+
+// entry is a value with its deadlines in Unix nanoseconds (wall clock).
+type entry[T any] struct {
+	v         T
+	expiry    time.Time
+	refreshAt int64 // from here one background refresh starts
+	blockAt   int64 // from here callers wait for a refresh
+	validTo   int64 // from here the value is never served
+}
+
+type flight[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+	over bool // published; a late outcome is dropped
+}
+
+// New returns a Cache configured by cfg. cfg.Options must pass Check.
+func New[T any](cfg Config[T]) *Cache[T] {
+	cfg.Options = cfg.Options.resolved()
+	return &Cache[T]{cfg: cfg}
+}
+
+// Get returns a value fit to be served now, refreshing as described in the
+// package documentation. ctx bounds only how long this caller waits.
+func (c *Cache[T]) Get(ctx context.Context) (T, error) {
+	if e := c.cur.Load(); e != nil {
+		now := time.Now().UnixNano()
+		if now < e.refreshAt {
+			return e.v, nil
+		}
+		if now < e.blockAt {
+			if now >= c.quiet.Load() {
+				c.refreshAhead()
+			}
+			return e.v, nil
+		}
+	}
+	return c.wait(ctx)
+}
+
+// Current returns the value held if it is still valid, without refreshing.
+func (c *Cache[T]) Current() (T, bool) {
+	if e := c.cur.Load(); e != nil && time.Now().UnixNano() < e.validTo {
+		return e.v, true
+	}
+	var zero T
+	return zero, false
+}
+
+// Set holds v, expiring at expiry, if it is valid now.
+func (c *Cache[T]) Set(v T, expiry time.Time) {
+	now := time.Now()
+	if e := c.entry(v, expiry, now); now.UnixNano() < e.validTo {
+		c.cur.Store(e)
+	}
+}
+
+// Invalidate drops the value held if drop (nil: any) reports true for it,
+// so that the next caller fetches a new one, ahead of any backoff.
+func (c *Cache[T]) Invalidate(drop func(T) bool) {
+	e := c.cur.Load()
+	if e == nil || (drop != nil && !drop(e.v)) || !c.cur.CompareAndSwap(e, nil) {
+		return
+	}
+	c.mu.Lock()
+	c.retryAt = time.Time{}
+	if c.flight == nil {
+		c.quiet.Store(0)
+	}
+	c.mu.Unlock()
+}
+
+// LastError returns the error of the most recent refresh if it failed, or
+// nil.
+func (c *Cache[T]) LastError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// entry computes the deadlines of v, obtained at now.
+func (c *Cache[T]) entry(v T, expiry, now time.Time) *entry[T] {
+	e := &entry[T]{v: v, expiry: expiry, refreshAt: math.MaxInt64, blockAt: math.MaxInt64, validTo: math.MaxInt64}
+	if expiry.IsZero() {
+		return e
+	}
+	o := &c.cfg
+	life := expiry.Sub(now)
+	// A value living less than ten margins (short-lived test tokens, a
+	// lifetime cut by a root token's) keeps a tenth of its life.
+	e.validTo = unixNano(expiry.Add(-min(o.ExpiryMargin, life/10)))
+	e.blockAt = e.validTo
+	if o.BlockingWindow > 0 {
+		e.blockAt = min(e.blockAt, unixNano(expiry.Add(-min(o.BlockingWindow, life/2))))
+	}
+	if o.StaleFraction < 1 {
+		share := o.StaleFraction
+		if o.Jitter > 0 {
+			share -= rand.Float64() * o.Jitter
+		}
+		e.refreshAt = unixNano(now.Add(time.Duration(float64(life) * share)))
+	}
+	if o.RefreshWindow > 0 {
+		e.refreshAt = min(e.refreshAt, unixNano(expiry.Add(-min(o.RefreshWindow, life/4*3)))) // life*3 could overflow
+	}
+	e.refreshAt = min(e.refreshAt, e.blockAt)
+	return e
+}
+
+// unixNano is t.UnixNano saturated at the ends of its range: an expiry past
+// year 2262 (which a source over some other service may give) counts as the
+// latest instant int64 nanoseconds hold, instead of wrapping around into
+// the past and reading as "already expired".
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+	minUnixNano = time.Unix(0, math.MinInt64)
+)
+
+// backoff is the wait after n consecutive failed (or unchanged) refreshes:
+// doubling from MinBackoff, capped at MaxBackoff.
+func (c *Cache[T]) backoff(n int) time.Duration {
+	b := c.cfg.MinBackoff << min(n, 20)
+	if b <= 0 || b > c.cfg.MaxBackoff {
+		b = c.cfg.MaxBackoff
+	}
+	return b
+}
+
+// refreshAhead starts a background refresh unless one runs or the last one
+// failed too recently.
+func (c *Cache[T]) refreshAhead() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flight != nil || time.Now().Before(c.retryAt) {
+		return
+	}
+	// The caller saw a stale value, but a refresh may have replaced it
+	// since: then there is nothing to do.
+	if e := c.cur.Load(); e != nil && time.Now().UnixNano() < e.refreshAt {
+		return
+	}
+	c.startLocked()
+}
+
+// wait joins or starts a refresh and waits for it or for ctx. A still-valid
+// value (in a blocking window) is served when the refresh fails, when ctx
+// ends, or while failed refreshes back off.
+func (c *Cache[T]) wait(ctx context.Context) (T, error) {
+	var zero T
+	c.mu.Lock()
+	e := c.cur.Load()
+	now := time.Now()
+	if e != nil && now.UnixNano() < e.blockAt {
+		c.mu.Unlock()
+		return e.v, nil // another caller stored a new value meanwhile
+	}
+	f := c.flight
+	if f == nil && now.Before(c.retryAt) {
+		if e != nil && now.UnixNano() < e.validTo {
+			c.mu.Unlock()
+			return e.v, nil
+		}
+		if c.perm {
+			err := &Recalled{Err: c.lastErr, Wait: c.retryAt.Sub(now)}
+			c.mu.Unlock()
+			return zero, err
+		}
+	}
+	if f == nil {
+		f = c.startLocked()
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		if f.err == nil {
+			return f.v, nil
+		}
+	case <-ctx.Done():
+		if v, ok := c.Current(); ok {
+			return v, nil
+		}
+		return zero, c.wrap(ctx.Err())
+	}
+	if v, ok := c.Current(); ok {
+		return v, nil
+	}
+	return zero, f.err
+}
+
+func (c *Cache[T]) wrap(err error) error {
+	if c.cfg.Wrap != nil {
+		return c.cfg.Wrap(err)
+	}
+	return err
+}
+
+// startLocked registers a refresh and starts it on its own goroutine.
+func (c *Cache[T]) startLocked() *flight[T] {
+	f := &flight[T]{done: make(chan struct{})}
+	c.flight = f
+	c.quiet.Store(math.MaxInt64)
+	go c.run(f)
+	return f
+}
+
+// errPanicked is the cause of the error of a fetch that panicked.
+var errPanicked = errors.New("the source panicked")
+
+// run performs one refresh under its deadline and publishes its outcome,
+// or the deadline's if the fetch has not returned by then.
+func (c *Cache[T]) run(f *flight[T]) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RefreshTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		var zero T
+		err := fmt.Errorf("refresh did not finish within %v: %w", c.cfg.RefreshTimeout, context.DeadlineExceeded)
+		c.publish(f, start, zero, time.Time{}, c.wrap(err), false)
+	})
+	v, exp, err, perm := c.fetch(ctx)
+	if stop() {
+		c.publish(f, start, v, exp, err, perm)
+	}
+}
+
+// fetch calls Fetch, turning a panic into an error. perm reports whether a
+// failure is permanent.
+func (c *Cache[T]) fetch(ctx context.Context) (v T, exp time.Time, err error, perm bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero T
+			v, exp, err, perm = zero, time.Time{}, c.wrap(errPanicked), true
+		}
+	}()
+	v, exp, err = c.cfg.Fetch(ctx)
+	return v, exp, err, err != nil && Permanent(err)
+}
+
+// Permanent reports whether err says it is not temporary: it, or an error
+// it wraps, has a Temporary method that returns false (as *sts.Error has
+// for a refused request). A timeout never is.
+func Permanent(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && !t.Temporary() && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// publish records the outcome of refresh f, once, and wakes its waiters.
+func (c *Cache[T]) publish(f *flight[T], start time.Time, v T, exp time.Time, err error, perm bool) {
+	now := time.Now()
+	c.mu.Lock()
+	if f.over {
+		c.mu.Unlock()
+		return
+	}
+	f.over = true
+	var e *entry[T]
+	if err == nil {
+		e = c.entry(v, exp, now)
+		if old := c.cur.Load(); old != nil && !exp.IsZero() && !old.expiry.IsZero() && c.cfg.Same != nil && c.cfg.Same(old.v, v) {
+			// The source handed back the value already held: it has
+			// nothing newer yet (a layer whose own source refreshes in the
+			// background, say). It keeps the margin it had (recomputed
+			// from what is left, the margin would shrink with it), and the
+			// next refresh comes soon, backing off, instead of at the
+			// refresh point of what is left, which can fall in the last
+			// minutes of its life.
+			e.validTo = unixNano(exp.Add(-old.expiry.Sub(time.Unix(0, old.validTo))))
+			e.blockAt = min(e.blockAt, e.validTo)
+			e.refreshAt = min(e.refreshAt, e.blockAt, now.Add(c.backoff(c.same)).UnixNano())
+			c.same++
+		} else {
+			c.same = 0
+		}
+		if e.validTo <= now.UnixNano() {
+			err, perm = c.wrap(errors.New("the source returned an expired token")), true
+		}
+	}
+	if err == nil {
+		c.cur.Store(e)
+		c.failures, c.retryAt, c.lastErr, c.perm = 0, time.Time{}, nil, false
+		c.quiet.Store(0)
+	} else {
+		c.failures++
+		c.retryAt = now.Add(c.backoff(c.failures - 1))
+		c.quiet.Store(c.retryAt.UnixNano())
+		c.lastErr, c.perm = err, perm
+	}
+	c.flight = nil
+	if err != nil {
+		var zero T
+		v = zero
+	}
+	f.v, f.err = v, err
+	c.mu.Unlock()
+	// Log before waking the waiters, so that a caller holding the outcome
+	// also finds its log record.
+	if l := c.cfg.Logger; l != nil {
+		if err == nil {
+			l.Debug(c.cfg.Refreshed, "elapsed", now.Sub(start), "expiry", exp)
+		} else {
+			l.Warn(c.cfg.Failed, "elapsed", now.Sub(start), "error", err.Error())
+		}
+	}
+	close(f.done)
+}
+
+// Recalled is a remembered permanent failure, served again without a
+// fetch: its text is the failure's, then a note of how long until the next
+// fetch may start, and it unwraps to the failure (so errors.As finds the
+// failure's *sts.Error).
+type Recalled struct {
+	// Err is the failure remembered.
+	Err error
+	// Wait is how long until the next fetch may start.
+	Wait time.Duration
+}
+
+// Error implements the error interface.
+func (r *Recalled) Error() string {
+	// Whole seconds, or milliseconds below one, rounded up.
+	unit := time.Second
+	if r.Wait < time.Second {
+		unit = time.Millisecond
+	}
+	wait := (r.Wait + unit - 1).Truncate(unit)
+	return fmt.Sprintf("%v (cached failure, retry after %v)", r.Err, wait)
+}
+
+// Unwrap returns the failure remembered.
+func (r *Recalled) Unwrap() error { return r.Err }

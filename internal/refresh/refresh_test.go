@@ -1,0 +1,370 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// tempErr is an error that says whether it is temporary, as *sts.Error does.
+type tempErr struct {
+	msg  string
+	temp bool
+}
+
+func (e *tempErr) Error() string   { return e.msg }
+func (e *tempErr) Temporary() bool { return e.temp }
+
+// source is a fetch with a fixed lifetime; while err is set it fails.
+type source struct {
+	lifetime time.Duration
+	latency  time.Duration
+	calls    atomic.Int64
+	mu       sync.Mutex
+	err      error
+}
+
+func (s *source) fail(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+func (s *source) fetch(ctx context.Context) (int64, time.Time, error) {
+	n := s.calls.Add(1)
+	if s.latency > 0 {
+		select {
+		case <-time.After(s.latency):
+		case <-ctx.Done():
+			return 0, time.Time{}, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return n, time.Now().Add(s.lifetime), nil
+}
+
+func newCache(s *source, cfg Config[int64]) *Cache[int64] {
+	cfg.Fetch = s.fetch
+	return New(cfg)
+}
+
+func TestJitterSpreadsStalePoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seen := map[int64]bool{}
+		for range 20 {
+			c := newCache(&source{lifetime: time.Hour}, Config[int64]{})
+			if _, err := c.Get(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			e := c.cur.Load()
+			lo := time.Now().Add(time.Duration(float64(time.Hour) * 0.65)).UnixNano()
+			hi := time.Now().Add(time.Duration(float64(time.Hour) * 0.75)).UnixNano()
+			if e.refreshAt < lo || e.refreshAt > hi {
+				t.Fatalf("refresh point outside [65%%, 75%%] of lifetime")
+			}
+			seen[e.refreshAt] = true
+		}
+		if len(seen) < 10 {
+			t.Fatalf("jitter produced only %d distinct refresh points of 20", len(seen))
+		}
+	})
+}
+
+// TestWindows checks the deadlines computed for several lifetimes with
+// and without the refresh and blocking windows.
+func TestWindows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		cases := []struct {
+			name                       string
+			cfg                        Config[int64]
+			life                       time.Duration
+			refresh, block, validUntil time.Duration // after now
+		}{
+			{"fraction", Config[int64]{Options: Options{Jitter: -1}}, time.Hour, 45 * time.Minute, time.Hour - 10*time.Second, time.Hour - 10*time.Second},
+			{"short life keeps a tenth", Config[int64]{Options: Options{Jitter: -1}}, 8 * time.Second, 6 * time.Second, 7200 * time.Millisecond, 7200 * time.Millisecond},
+			{"no margin", Config[int64]{Options: Options{Jitter: -1, ExpiryMargin: -1}}, time.Hour, 45 * time.Minute, time.Hour, time.Hour},
+			{"no refresh-ahead", Config[int64]{Options: Options{StaleFraction: 1, Jitter: -1}}, time.Hour, time.Hour - 10*time.Second, time.Hour - 10*time.Second, time.Hour - 10*time.Second},
+			{"windows", Config[int64]{Options: Options{Jitter: -1}, RefreshWindow: 45 * time.Minute, BlockingWindow: 30 * time.Minute},
+				time.Hour, 15 * time.Minute, 30 * time.Minute, time.Hour - 10*time.Second},
+			{"windows capped by lifetime", Config[int64]{Options: Options{Jitter: -1}, RefreshWindow: 45 * time.Minute, BlockingWindow: 30 * time.Minute},
+				20 * time.Minute, 5 * time.Minute, 10 * time.Minute, 20*time.Minute - 10*time.Second},
+			{"long life: the fraction comes first", Config[int64]{Options: Options{Jitter: -1}, RefreshWindow: 45 * time.Minute, BlockingWindow: 30 * time.Minute},
+				4 * time.Hour, 3 * time.Hour, 3*time.Hour + 30*time.Minute, 4*time.Hour - 10*time.Second},
+		}
+		for _, tc := range cases {
+			c := New(tc.cfg)
+			e := c.entry(1, now.Add(tc.life), now)
+			got := [3]time.Duration{time.Duration(e.refreshAt - now.UnixNano()), time.Duration(e.blockAt - now.UnixNano()), time.Duration(e.validTo - now.UnixNano())}
+			want := [3]time.Duration{tc.refresh, tc.block, tc.validUntil}
+			if got != want {
+				t.Errorf("%s: refresh, block, valid = %v, want %v", tc.name, got, want)
+			}
+		}
+		e := New(Config[int64]{}).entry(1, time.Time{}, now)
+		if e.refreshAt != e.validTo || e.blockAt != e.validTo || e.validTo < now.Add(1000*time.Hour).UnixNano() {
+			t.Error("a value without expiry expires")
+		}
+	})
+}
+
+// TestBlockingWindow: inside the blocking window callers wait for the
+// refresh; if it fails they get the valid value, and while the backoff
+// holds they do not wait at all.
+func TestBlockingWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &source{lifetime: time.Hour, latency: time.Second}
+		c := newCache(s, Config[int64]{Options: Options{Jitter: -1}, RefreshWindow: 45 * time.Minute, BlockingWindow: 30 * time.Minute})
+		ctx := t.Context()
+		if v, err := c.Get(ctx); err != nil || v != 1 {
+			t.Fatalf("first: %v, %v", v, err)
+		}
+		s.fail(&tempErr{"down", true})
+		time.Sleep(31 * time.Minute)
+		start := time.Now()
+		if v, err := c.Get(ctx); err != nil || v != 1 || time.Since(start) != time.Second {
+			t.Fatalf("blocking window, failing: %v, %v after %v; want 1 after the 1 s fetch", v, err, time.Since(start))
+		}
+		start = time.Now()
+		if v, err := c.Get(ctx); err != nil || v != 1 || time.Since(start) != 0 {
+			t.Fatalf("during backoff: %v, %v after %v; want 1 at once", v, err, time.Since(start))
+		}
+		if n := s.calls.Load(); n != 2 {
+			t.Fatalf("fetches = %d, want 2", n)
+		}
+		// A caller whose context ends gets the valid value too.
+		time.Sleep(2 * time.Second)
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if v, err := c.Get(cctx); err != nil || v != 1 {
+			t.Fatalf("cancelled in the blocking window: %v, %v", v, err)
+		}
+		time.Sleep(1500 * time.Millisecond) // the third fetch has failed
+		s.fail(nil)
+		time.Sleep(2 * time.Second) // its backoff
+		if v, err := c.Get(ctx); err != nil || v != 4 {
+			t.Fatalf("after recovery: %v, %v; want 4", v, err)
+		}
+	})
+}
+
+// TestSameValueKeepsValidity: a fetch that returns the value already held
+// does not extend its validity, and the next refresh comes after a backoff.
+func TestSameValueKeepsValidity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		expiry := time.Now().Add(time.Minute)
+		var calls atomic.Int64
+		c := New(Config[int64]{
+			Options: Options{Jitter: -1, MinBackoff: time.Second, MaxBackoff: 4 * time.Second},
+			Fetch: func(context.Context) (int64, time.Time, error) {
+				calls.Add(1)
+				return 7, expiry, nil
+			},
+			Same: func(a, b int64) bool { return a == b },
+		})
+		ctx := t.Context()
+		c.Get(ctx)
+		e := c.cur.Load()
+		validTo := e.validTo // 6 s margin: a tenth of the minute
+		for time.Now().UnixNano() < validTo {
+			if _, err := c.Get(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		synctest.Wait()
+		if e := c.cur.Load(); e.validTo != validTo {
+			t.Fatalf("validity moved by %v", time.Duration(e.validTo-validTo))
+		}
+		// From 45 s (stale) to 54 s: asks at 1, 2, 4, 4 s intervals.
+		if n := calls.Load(); n < 4 || n > 6 {
+			t.Fatalf("fetches = %d, want 4..6", n)
+		}
+		if _, err := c.Get(ctx); err == nil {
+			t.Fatal("value served past its validity")
+		}
+	})
+}
+
+// TestDeadlineCutsFetchIgnoringContext: a fetch that ignores its context
+// and never returns fails at the deadline for every caller, and the next
+// refresh works.
+func TestDeadlineCutsFetchIgnoringContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var calls atomic.Int64
+		c := New(Config[int64]{
+			Options: Options{RefreshTimeout: 5 * time.Second},
+			Fetch: func(context.Context) (int64, time.Time, error) {
+				if calls.Add(1) == 1 {
+					<-release // as an open of a named pipe would block
+				}
+				return 2, time.Now().Add(time.Hour), nil
+			},
+		})
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				_, err := c.Get(context.Background())
+				if !errors.Is(err, context.DeadlineExceeded) || Permanent(err) {
+					t.Errorf("err = %v, want a temporary deadline error", err)
+				}
+			})
+		}
+		wg.Wait()
+		if d := time.Since(start); d != 5*time.Second {
+			t.Fatalf("hung refresh cut after %v, want 5s", d)
+		}
+		if v, err := c.Get(context.Background()); err != nil || v != 2 {
+			t.Fatalf("next refresh: %v, %v", v, err)
+		}
+		close(release)
+		synctest.Wait()
+		if v, _ := c.Get(context.Background()); v != 2 {
+			t.Fatalf("the late outcome of the hung fetch replaced the value: %v", v)
+		}
+	})
+}
+
+// TestPermanentFailureRemembered: with no valid value, 1,000 callers in a
+// loop against a permanently failing source make a bounded number of
+// fetches; the error says it is remembered and unwraps to the failure; the
+// source recovers and is used after the backoff.
+func TestPermanentFailureRemembered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &source{lifetime: time.Hour}
+		perm := &tempErr{"invalid_grant", false}
+		s.fail(perm)
+		c := newCache(s, Config[int64]{Options: Options{MinBackoff: time.Second, MaxBackoff: 4 * time.Second}})
+		ctx := t.Context()
+		var recalled int
+		for i := range 1000 {
+			_, err := c.Get(ctx)
+			if !errors.Is(err, perm) {
+				t.Fatalf("call %d: %v", i, err)
+			}
+			var r *Recalled
+			if errors.As(err, &r) {
+				recalled++
+				if !strings.HasPrefix(err.Error(), "invalid_grant (cached failure, retry after ") {
+					t.Fatalf("text %q", err)
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// 10 s of calls: fetches at 0, 1, 3, 7 s (backoff 1, 2, 4 s).
+		if n := s.calls.Load(); n != 4 {
+			t.Fatalf("1000 calls made %d fetches, want 4", n)
+		}
+		if recalled != 996 {
+			t.Fatalf("%d remembered failures, want 996", recalled)
+		}
+		if c.LastError() != perm {
+			t.Fatalf("LastError = %v", c.LastError())
+		}
+		s.fail(nil)
+		time.Sleep(4 * time.Second)
+		if _, err := c.Get(ctx); err != nil {
+			t.Fatalf("no recovery after the backoff: %v", err)
+		}
+		if c.LastError() != nil {
+			t.Fatal("LastError kept after a success")
+		}
+		// A success resets the backoff: the next permanent failure is
+		// remembered for MinBackoff only.
+		s.fail(perm)
+		c.Invalidate(nil)
+		c.Get(ctx)
+		time.Sleep(time.Second)
+		n := s.calls.Load()
+		c.Get(ctx)
+		if s.calls.Load() != n+1 {
+			t.Fatal("the backoff was not reset by the success")
+		}
+	})
+}
+
+// TestTemporaryFailureNotRemembered: callers with no valid value start a
+// new fetch after a temporary failure, and after a failure that does not
+// say whether it is temporary.
+func TestTemporaryFailureNotRemembered(t *testing.T) {
+	for _, err := range []error{&tempErr{"unavailable", true}, errors.New("plain")} {
+		synctest.Test(t, func(t *testing.T) {
+			s := &source{lifetime: time.Hour}
+			s.fail(err)
+			c := newCache(s, Config[int64]{})
+			for range 10 {
+				if _, got := c.Get(t.Context()); got != err {
+					t.Fatalf("err = %v, want %v", got, err)
+				}
+			}
+			if n := s.calls.Load(); n != 10 {
+				t.Fatalf("%v: 10 calls made %d fetches, want 10", err, n)
+			}
+		})
+	}
+}
+
+func TestRecalledText(t *testing.T) {
+	for _, tc := range []struct {
+		r    Recalled
+		want string
+	}{
+		{Recalled{Err: errors.New("x"), Wait: 2500 * time.Millisecond}, "x (cached failure, retry after 3s)"},
+		{Recalled{Err: errors.New("x"), Wait: 30 * time.Second}, "x (cached failure, retry after 30s)"},
+		{Recalled{Err: errors.New("x"), Wait: 1500 * time.Microsecond}, "x (cached failure, retry after 2ms)"},
+	} {
+		if got := tc.r.Error(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
+		}
+	}
+}
+
+func TestPanickingFetch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(Config[int64]{
+			Fetch: func(context.Context) (int64, time.Time, error) { panic("boom") },
+			Wrap:  func(err error) error { return &tempErr{"wrapped: " + err.Error(), false} },
+		})
+		_, err := c.Get(t.Context())
+		if err == nil || err.Error() != "wrapped: the source panicked" {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestOptionsCheck(t *testing.T) {
+	for _, tc := range []struct {
+		o     Options
+		field string
+	}{
+		{Options{StaleFraction: math.NaN()}, "StaleFraction"},
+		{Options{Jitter: math.NaN()}, "Jitter"},
+		{Options{StaleFraction: 0.05}, "Jitter"}, // below the default jitter
+		{Options{StaleFraction: 0.05, Jitter: -1}, ""},
+		{Options{StaleFraction: 1, Jitter: 0.99, ExpiryMargin: -1}, ""},
+		{Options{}, ""},
+	} {
+		field, _, ok := tc.o.Check()
+		if field != tc.field || ok != (tc.field == "") {
+			t.Errorf("%+v: field %q ok %v, want %q", tc.o, field, ok, tc.field)
+		}
+	}
+}

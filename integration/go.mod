@@ -7,6 +7,7 @@ require (
 	cloud.google.com/go/auth/oauth2adapt v0.2.8
 	cloud.google.com/go/compute/metadata v0.9.0
 	cloud.google.com/go/storage v1.68.0
+	github.com/google/go-cmp v0.7.0
 	github.com/stsgo/sts v0.0.0-00010101000000-000000000000
 	golang.org/x/oauth2 v0.36.0
 	google.golang.org/api v0.295.0

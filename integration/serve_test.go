@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/compute/metadata"
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 
@@ -106,110 +109,166 @@ func emulatorIDToken(emu *ststest.Server, src oauth2.TokenSource) func(context.C
 	}
 }
 
-// isolateADC points Application Default Credentials at the metadata server
-// only: no credential file in the environment or the home directory.
-func isolateADC(t *testing.T, md *servedMetadata) {
-	t.Setenv("GCE_METADATA_HOST", md.host)
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("APPDATA", t.TempDir())
-	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
-	for _, k := range []string{"GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_CLOUD_UNIVERSE_DOMAIN"} {
-		t.Setenv(k, "")
+// clientsChildEnv marks the child process of TestServeGoClients.
+const clientsChildEnv = "STS_METADATA_CLIENTS_CHILD"
+
+// TestServeGoClients: Google's Go clients find the metadata server through
+// GCE_METADATA_HOST and read from it what they read on GCE:
+// cloud.google.com/go/compute/metadata (every value), and the Application
+// Default Credentials of golang.org/x/oauth2/google and of
+// cloud.google.com/go/auth (tokens, project, universe). The clients run in a
+// child process (this test binary again, running goClientsChild): they
+// memoize whether they run on GCE for the life of the process, so another
+// test that asked first would decide for them.
+func TestServeGoClients(t *testing.T) {
+	if os.Getenv(clientsChildEnv) != "" {
+		goClientsChild()
+		return
+	}
+	md := startMetadataServer(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServeGoClients$", "-test.count=1")
+	home := t.TempDir()
+	cmd.Env = []string{
+		clientsChildEnv + "=1",
+		"GCE_METADATA_HOST=" + md.host,
+		"HOME=" + home,
+		"CLOUDSDK_CONFIG=" + home,
+		"APPDATA=" + home,
+		"PATH=" + os.Getenv("PATH"),
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s\n%s", err, out, stderr.String())
+	}
+	var r clientsResult
+	for line := range strings.Lines(string(out)) {
+		if js, ok := strings.CutPrefix(line, "RESULT "); ok {
+			if err := json.Unmarshal([]byte(js), &r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(r.Errors) > 0 {
+		t.Errorf("client errors:\n%s", strings.Join(r.Errors, "\n"))
+	}
+	if diff := cmp.Diff(map[string]string{
+		"metadata.OnGCE":            "true",
+		"metadata.ProjectID":        serveProject,
+		"metadata.NumericProjectID": "123456789",
+		"metadata.Email":            serveSA,
+		"metadata.Scopes":           sts.CloudPlatformScope,
+		"metadata.universe":         "googleapis.com",
+		"metadata.undefined":        "NotDefinedError",
+		"oauth2.ProjectID":          serveProject,
+		"oauth2.UniverseDomain":     "googleapis.com",
+		"auth.ProjectID":            serveProject,
+		"auth.UniverseDomain":       "googleapis.com",
+	}, r.Values); diff != "" {
+		t.Errorf("values (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"metadata", "oauth2", "auth"} {
+		if info, ok := md.emu.Lookup(r.Tokens[name]); !ok || info.Kind != "impersonated" {
+			t.Errorf("%s token: not the emulator's impersonated token: %+v", name, info)
+		}
+	}
+	if info, ok := md.emu.Lookup(r.Tokens["metadata.identity"]); !ok || info.Kind != "id_token" || info.Audience != "https://svc.example" {
+		t.Errorf("identity: %+v", info)
 	}
 }
 
-// TestServeComputeMetadata: cloud.google.com/go/compute/metadata reads
-// every value it reads on GCE.
-func TestServeComputeMetadata(t *testing.T) {
-	md := startMetadataServer(t)
-	isolateADC(t, md)
-	ctx := t.Context()
+// clientsResult is what goClientsChild prints.
+type clientsResult struct {
+	Values map[string]string
+	Tokens map[string]string
+	Errors []string
+}
+
+// goClientsChild runs the clients and prints a clientsResult line.
+func goClientsChild() {
+	ctx := context.Background()
+	r := clientsResult{Values: map[string]string{}, Tokens: map[string]string{}}
+	fail := func(what string, err error) { r.Errors = append(r.Errors, what+": "+err.Error()) }
 	c := metadata.NewClient(&http.Client{Timeout: 10 * time.Second})
-	if !metadata.OnGCEWithContext(ctx) {
-		t.Fatal("OnGCE is false with GCE_METADATA_HOST set")
-	}
+	r.Values["metadata.OnGCE"] = fmt.Sprint(metadata.OnGCEWithContext(ctx))
 	for name, f := range map[string]func(context.Context) (string, error){
 		"ProjectID":        c.ProjectIDWithContext,
 		"NumericProjectID": c.NumericProjectIDWithContext,
 		"Email":            func(ctx context.Context) (string, error) { return c.EmailWithContext(ctx, "") },
 		"universe":         func(ctx context.Context) (string, error) { return c.GetWithContext(ctx, "universe/universe-domain") },
+		"Scopes": func(ctx context.Context) (string, error) {
+			s, err := c.ScopesWithContext(ctx, "default")
+			return strings.Join(s, " "), err
+		},
 	} {
 		v, err := f(ctx)
-		want := map[string]string{"ProjectID": serveProject, "NumericProjectID": "123456789", "Email": serveSA, "universe": "googleapis.com"}[name]
-		if err != nil || v != want {
-			t.Errorf("%s = %q, %v; want %q", name, v, err, want)
+		if err != nil {
+			fail("metadata."+name, err)
+		}
+		r.Values["metadata."+name] = v
+	}
+	if _, err := c.GetWithContext(ctx, "project/attributes/nothing"); errors.As(err, new(metadata.NotDefinedError)) {
+		r.Values["metadata.undefined"] = "NotDefinedError"
+	}
+	if raw, err := c.GetWithContext(ctx, "instance/service-accounts/default/token?scopes="+sts.CloudPlatformScope); err != nil {
+		fail("metadata token", err)
+	} else {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+			ExpiresIn   int    `json:"expires_in"`
+			TokenType   string `json:"token_type"`
+		}
+		if err := json.Unmarshal([]byte(raw), &tok); err != nil || tok.ExpiresIn <= 0 || tok.TokenType != "Bearer" {
+			fail("metadata token answer", fmt.Errorf("%q: %v", raw, err))
+		}
+		r.Tokens["metadata"] = tok.AccessToken
+	}
+	if id, err := c.GetWithContext(ctx, "instance/service-accounts/default/identity?audience=https://svc.example&format=full"); err != nil {
+		fail("metadata identity", err)
+	} else {
+		r.Tokens["metadata.identity"] = id
+	}
+
+	if creds, err := google.FindDefaultCredentials(ctx, sts.CloudPlatformScope); err != nil {
+		fail("oauth2 FindDefaultCredentials", err)
+	} else {
+		r.Values["oauth2.ProjectID"] = creds.ProjectID
+		if u, err := creds.GetUniverseDomain(); err != nil {
+			fail("oauth2 universe", err)
+		} else {
+			r.Values["oauth2.UniverseDomain"] = u
+		}
+		if tok, err := creds.TokenSource.Token(); err != nil {
+			fail("oauth2 token", err)
+		} else if time.Until(tok.Expiry) < 50*time.Minute {
+			fail("oauth2 token", fmt.Errorf("expires in %v", time.Until(tok.Expiry)))
+		} else {
+			r.Tokens["oauth2"] = tok.AccessToken
 		}
 	}
-	scopes, err := c.ScopesWithContext(ctx, "default")
-	if err != nil || len(scopes) != 1 || scopes[0] != sts.CloudPlatformScope {
-		t.Errorf("Scopes = %q, %v", scopes, err)
-	}
-	raw, err := c.GetWithContext(ctx, "instance/service-accounts/default/token?scopes="+sts.CloudPlatformScope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-		TokenType   string `json:"token_type"`
-	}
-	if err := json.Unmarshal([]byte(raw), &tok); err != nil || tok.ExpiresIn <= 0 || tok.TokenType != "Bearer" {
-		t.Fatalf("token answer %v: %v", tok, err)
-	}
-	if info, ok := md.emu.Lookup(tok.AccessToken); !ok || info.Kind != "impersonated" {
-		t.Errorf("token not issued by the emulator's impersonation: %+v", info)
-	}
-	id, err := c.GetWithContext(ctx, "instance/service-accounts/default/identity?audience=https://svc.example&format=full")
-	if info, ok := md.emu.Lookup(id); err != nil || !ok || info.Kind != "id_token" || info.Audience != "https://svc.example" {
-		t.Errorf("identity: %v %+v", err, info)
-	}
-	if _, err := c.GetWithContext(ctx, "project/attributes/nothing"); !errors.As(err, new(metadata.NotDefinedError)) {
-		t.Errorf("undefined key: %v, want NotDefinedError", err)
-	}
-}
 
-// TestServeFindDefaultCredentials: golang.org/x/oauth2/google's
-// Application Default Credentials, and cloud.google.com/go/auth's, find
-// the server and use its tokens, project and universe.
-func TestServeFindDefaultCredentials(t *testing.T) {
-	md := startMetadataServer(t)
-	isolateADC(t, md)
-	ctx := t.Context()
-
-	creds, err := google.FindDefaultCredentials(ctx, sts.CloudPlatformScope)
-	if err != nil {
-		t.Fatal(err)
+	if adc, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{sts.CloudPlatformScope}}); err != nil {
+		fail("auth DetectDefault", err)
+	} else {
+		if tok, err := adc.Token(ctx); err != nil {
+			fail("auth token", err)
+		} else {
+			r.Tokens["auth"] = tok.Value
+		}
+		if p, err := adc.ProjectID(ctx); err != nil {
+			fail("auth project", err)
+		} else {
+			r.Values["auth.ProjectID"] = p
+		}
+		if u, err := adc.UniverseDomain(ctx); err != nil {
+			fail("auth universe", err)
+		} else {
+			r.Values["auth.UniverseDomain"] = u
+		}
 	}
-	if creds.ProjectID != serveProject {
-		t.Errorf("ProjectID %q", creds.ProjectID)
-	}
-	if u, err := creds.GetUniverseDomain(); err != nil || u != "googleapis.com" {
-		t.Errorf("universe %q, %v", u, err)
-	}
-	tok, err := creds.TokenSource.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, ok := md.emu.Lookup(tok.AccessToken); !ok || info.Kind != "impersonated" || time.Until(tok.Expiry) < 50*time.Minute {
-		t.Errorf("x/oauth2 token: %+v, expiry %v", info, tok.Expiry)
-	}
-
-	adc, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{sts.CloudPlatformScope}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	atok, err := adc.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, ok := md.emu.Lookup(atok.Value); !ok || info.Kind != "impersonated" {
-		t.Errorf("cloud.google.com/go/auth token: %+v", info)
-	}
-	if p, err := adc.ProjectID(ctx); err != nil || p != serveProject {
-		t.Errorf("auth ProjectID %q, %v", p, err)
-	}
-	if u, err := adc.UniverseDomain(ctx); err != nil || u != "googleapis.com" {
-		t.Errorf("auth UniverseDomain %q, %v", u, err)
-	}
+	js, _ := json.Marshal(r)
+	fmt.Printf("RESULT %s\n", js)
 }

@@ -19,7 +19,13 @@ const audience = "//iam.googleapis.com/projects/123456789/locations/global/workl
 // in-memory emulator, and the emulator.
 func exchangeSource(t testing.TB) (*sts.CachedTokenSource, *ststest.Server) {
 	t.Helper()
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	return exchangeSourceWith(t, ststest.Options{})
+}
+
+// exchangeSourceWith is exchangeSource with an emulator configured by opts.
+func exchangeSourceWith(t testing.TB, opts ststest.Options) (*sts.CachedTokenSource, *ststest.Server) {
+	t.Helper()
+	emu := ststest.NewUnstartedServer(opts)
 	t.Cleanup(emu.Close)
 	ts, err := sts.NewTokenSource(sts.Config{
 		Subject:          sts.StaticSubject("header.eyJzdWIiOiJ3b3JrbG9hZCJ9.signature"),
@@ -89,11 +95,6 @@ func (f *fakeAPI) requests() (paths []string, distinctTokens int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.seen...), len(f.tokens)
-}
-
-// ststestInvalidGrant is the answer STS gives a rejected subject token.
-func ststestInvalidGrant() ststest.Fault {
-	return ststest.ErrorFault(http.StatusBadRequest, "invalid_grant", "the subject token was rejected")
 }
 
 // isSTSError reports whether err wraps an *sts.Error with the OAuth code.

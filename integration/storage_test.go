@@ -2,12 +2,15 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+
+	"github.com/stsgo/sts/ststest"
 )
 
 // TestStorageClient passes an exchange token source to the Cloud Storage
@@ -58,11 +61,15 @@ func TestStorageClient(t *testing.T) {
 
 // TestStorageClientRejectedToken shows the error a Google client reports
 // when STS refuses the subject token: the exchange's *sts.Error comes
-// through, and no API request is made.
+// through, and no API request is made. The emulator refuses this subject in
+// every exchange (not one queued fault), so the outcome does not depend on
+// how many exchanges the client stack makes or when: no token can ever be
+// obtained, whatever the timing.
 func TestStorageClientRejectedToken(t *testing.T) {
-	ts, emu := exchangeSource(t)
+	ts, emu := exchangeSourceWith(t, ststest.Options{ValidateSubject: func(string, string) error {
+		return errors.New("the subject token was rejected")
+	}})
 	api := newFakeAPI(t, emu, nil)
-	emu.PushFaults(ststestInvalidGrant())
 	ctx := context.Background()
 	client, err := storage.NewClient(ctx, option.WithTokenSource(ts), option.WithEndpoint(api.URL+"/storage/v1/"))
 	if err != nil {
@@ -73,7 +80,10 @@ func TestStorageClientRejectedToken(t *testing.T) {
 	if !isSTSError(err, "invalid_grant") {
 		t.Fatalf("want the exchange's invalid_grant *sts.Error, got %v", err)
 	}
+	if n := emu.Count("/v1/token"); n == 0 {
+		t.Error("no exchange was attempted")
+	}
 	if paths, _ := api.requests(); len(paths) != 0 {
-		t.Errorf("API requests made without a token: %v", paths)
+		t.Errorf("API requests made with a token: %v", paths)
 	}
 }

@@ -17,8 +17,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/google/cel-go/common"
-	"github.com/google/cel-go/parser"
 	"github.com/stsgo/sts/internal/check"
 )
 
@@ -81,7 +79,10 @@ type AccessBoundaryRule struct {
 type AvailabilityCondition struct {
 	// Expression is the CEL expression, for example
 	// "resource.name.startsWith('projects/_/buckets/b/objects/customer-a')".
-	// Required; it must parse as CEL.
+	// Required; it must parse as CEL, which package
+	// github.com/stsgo/sts/downscope checks when it builds a downscoped
+	// source or compiles a boundary (this package only checks that it is
+	// not empty and is valid UTF-8, to stay free of a CEL parser).
 	Expression string `json:"expression"`
 	// Title optionally names the condition.
 	Title string `json:"title,omitempty"`
@@ -153,8 +154,10 @@ func celQuote(s string) string {
 // *ValidationError whose Field is a Go path such as
 // "AccessBoundary.Rules[2].AvailablePermissions[0]": the number of rules
 // (1 to 10), a missing resource or permission, a permission not of the form
-// "inRole:ROLE", a condition that does not parse as CEL, or a boundary whose
-// options parameter would exceed MaxAccessBoundaryOptionsLength characters.
+// "inRole:ROLE", an empty condition or one that is not valid UTF-8, or a
+// boundary whose options parameter would exceed
+// MaxAccessBoundaryOptionsLength characters. Whether a condition parses as
+// CEL is checked by package github.com/stsgo/sts/downscope.
 func (b *AccessBoundary) Validate() error {
 	return b.validate(goNames)
 }
@@ -230,8 +233,8 @@ func (r *AccessBoundaryRule) validate(path string, n fieldNames) error {
 		if strings.TrimSpace(c.Expression) == "" {
 			return invalid(field, "must not be empty")
 		}
-		if err := parseCondition(c.Expression); err != nil {
-			return invalid(field, "%v", err)
+		if !utf8.ValidString(c.Expression) {
+			return invalid(field, "not valid UTF-8")
 		}
 	}
 	return nil
@@ -271,36 +274,6 @@ func cleanText(s string) bool {
 	return true
 }
 
-var celParser = func() *parser.Parser {
-	p, err := parser.NewParser(parser.Macros(parser.AllMacros...))
-	if err != nil {
-		panic(err) // the options are fixed; this cannot happen
-	}
-	return p
-}()
-
-// parseCondition reports whether expr is a syntactically valid CEL
-// expression, as STS requires of an availability condition. It only parses:
-// it does not type-check, so names such as resource.name are not resolved.
-// The error, if any, describes the first problem and its position, without
-// a prefix (it becomes a ValidationError's reason).
-func parseCondition(expr string) (err error) {
-	if !utf8.ValidString(expr) {
-		return errors.New("not valid UTF-8")
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = errors.New("could not be parsed as CEL")
-		}
-	}()
-	_, errs := celParser.Parse(common.NewTextSource(expr))
-	if errs != nil && len(errs.GetErrors()) > 0 {
-		e := errs.GetErrors()[0]
-		return fmt.Errorf("not a CEL expression: %s at %d:%d", e.Message, e.Location.Line(), e.Location.Column()+1)
-	}
-	return nil
-}
-
 // boundaryOptions is the STS options parameter that carries a boundary.
 type boundaryOptions struct {
 	AccessBoundary *AccessBoundary `json:"accessBoundary"`
@@ -327,7 +300,9 @@ type boundaryFile struct {
 //	{"accessBoundary": {"accessBoundaryRules": [{"availableResource": …,
 //	  "availablePermissions": […], "availabilityCondition": {…}}]}}
 //
-// or the same without the "accessBoundary" wrapper, and validates it.
+// or the same without the "accessBoundary" wrapper, and validates it as
+// Validate does (conditions are parsed as CEL by package
+// github.com/stsgo/sts/downscope when the boundary is used).
 // Unknown fields and trailing data are errors. Every error is a
 // *ValidationError whose Field is a JSON path such as
 // "accessBoundary.accessBoundaryRules[0].availablePermissions[1]".

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/google/cel-go/common"
-	"github.com/google/cel-go/common/ast"
-	"github.com/google/cel-go/parser"
 )
 
 func rules(n int) []AccessBoundaryRule {
@@ -63,8 +59,7 @@ func TestAccessBoundaryValidate(t *testing.T) {
 		{"good condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name.startsWith('projects/_/buckets/b/objects/a')")}}, ""},
 		{"macro condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("['a','b'].exists(p, resource.name.endsWith(p))")}}, ""},
 		{"empty condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("  ")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
-		{"unparsable condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name.startsWith(")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
-		{"unbalanced quote", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name == 'a")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
+		{"condition not parsed here", &AccessBoundary{Rules: []AccessBoundaryRule{cond("resource.name.startsWith(")}}, ""},
 		{"invalid utf8 condition", &AccessBoundary{Rules: []AccessBoundaryRule{cond("'\xff' == 'a'")}}, "AccessBoundary.Rules[0].AvailabilityCondition.Expression"},
 		{"ten prefix rules do not fit", &AccessBoundary{Rules: func() []AccessBoundaryRule {
 			var rs []AccessBoundaryRule
@@ -146,39 +141,6 @@ func TestBucketRuleKeepsInRole(t *testing.T) {
 	}
 }
 
-// stringArgs returns the string constants passed to startsWith calls in expr,
-// in order, checking that the expression parses.
-func stringArgs(t *testing.T, expr string) []string {
-	t.Helper()
-	p, err := parser.NewParser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, errs := p.Parse(common.NewTextSource(expr))
-	if errs != nil && len(errs.GetErrors()) > 0 {
-		t.Fatalf("%q does not parse: %s", expr, errs.ToDisplayString())
-	}
-	var out []string
-	var walk func(e ast.Expr)
-	walk = func(e ast.Expr) {
-		if e.Kind() != ast.CallKind {
-			return
-		}
-		c := e.AsCall()
-		if c.FunctionName() == "startsWith" {
-			out = append(out, c.Args()[0].AsLiteral().Value().(string))
-		}
-		if c.IsMemberFunction() {
-			walk(c.Target())
-		}
-		for _, a := range c.Args() {
-			walk(a)
-		}
-	}
-	walk(a.Expr())
-	return out
-}
-
 func TestObjectPrefixRule(t *testing.T) {
 	r := ObjectPrefixRule("example-bucket", "customer-a/", "roles/storage.objectViewer")
 	want := "resource.name.startsWith('projects/_/buckets/example-bucket/objects/customer-a/') || " +
@@ -189,15 +151,8 @@ func TestObjectPrefixRule(t *testing.T) {
 	if err := (&AccessBoundary{Rules: []AccessBoundaryRule{r}}).Validate(); err != nil {
 		t.Fatal(err)
 	}
-	// Awkward prefixes are quoted so that they stay one literal.
-	for _, prefix := range []string{"it's", `back\slash`, "quote' || true || '", "new\nline", "tab\t", "ünïcode/", "\"dq\""} {
-		r := ObjectPrefixRule("b", prefix, "roles/storage.objectViewer")
-		got := stringArgs(t, r.AvailabilityCondition.Expression)
-		want := []string{"projects/_/buckets/b/objects/" + prefix, prefix}
-		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
-			t.Errorf("prefix %q: literals %q, want %q", prefix, got, want)
-		}
-	}
+	// That awkward prefixes stay one CEL literal each is checked with a
+	// CEL parser in package downscope (TestObjectPrefixRuleQuoting).
 }
 
 func TestParseAccessBoundary(t *testing.T) {
@@ -232,8 +187,6 @@ func TestParseAccessBoundary(t *testing.T) {
 		{"no rules", `{"accessBoundary":{"accessBoundaryRules":[]}}`, "accessBoundary.accessBoundaryRules"},
 		{"bad permission", `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a","roles/b"]}]}}`,
 			"accessBoundary.accessBoundaryRules[0].availablePermissions[1]"},
-		{"bad condition", `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//x/y","availablePermissions":["inRole:roles/a"],"availabilityCondition":{"expression":"a &&"}}]}}`,
-			"accessBoundary.accessBoundaryRules[0].availabilityCondition.expression"},
 		{"huge", `{"accessBoundaryRules":[` + strings.Repeat(" ", maxBoundaryFileSize) + `]}`, "accessBoundary"},
 	}
 	for _, tt := range bad {

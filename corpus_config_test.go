@@ -266,7 +266,6 @@ func TestCorpusAccessBoundaries(t *testing.T) {
 		{"empty permission", []byte(wrap(rule(`"//x"`, `["inRole:roles/x",""]`, ""))), "availablePermissions[1]"},
 		{"permission with space", []byte(wrap(rule(`"//x"`, `["inRole:roles/a b"]`, ""))), "availablePermissions[0]"},
 		{"condition without expression", []byte(wrap(rule(`"//x"`, `["inRole:roles/x"]`, `{"title":"t"}`))), "expression"},
-		{"condition syntax error", []byte(wrap(rule(`"//x"`, `["inRole:roles/x"]`, `{"expression":"resource.name.startsWith("}`))), "expression"},
 		{"condition not an object", []byte(wrap(rule(`"//x"`, `["inRole:roles/x"]`, `"true"`))), "availabilityCondition"},
 		{"condition expression number", []byte(wrap(rule(`"//x"`, `["inRole:roles/x"]`, `{"expression":1}`))), "expression"},
 		{"huge file", []byte(wrap(rule(`"//x`+strings.Repeat("x", 3<<20)+`"`, `["inRole:roles/x"]`, ""))), "larger than"},

@@ -25,6 +25,7 @@
 package downscope
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -77,17 +78,14 @@ func (c *CompiledBoundary) GoString() string { return c.String() }
 // type-checked on the client.
 var celEnv = sync.OnceValues(func() (*cel.Env, error) { return cel.NewEnv() })
 
-// Compile validates b (see sts.AccessBoundary.Validate), compiles each
-// condition to CEL's parsed, unchecked syntax tree and serializes the
-// boundary. Errors are *sts.ValidationError naming the field. Later changes
-// to b do not affect the result.
+// Compile validates b (see sts.AccessBoundary.Validate, and each condition
+// must parse as CEL), compiles each condition to CEL's parsed, unchecked
+// syntax tree and serializes the boundary. Errors are *sts.ValidationError
+// naming the field. Later changes to b do not affect the result.
 func Compile(b *sts.AccessBoundary) (*CompiledBoundary, error) {
-	if err := b.Validate(); err != nil {
-		return nil, err
-	}
-	env, err := celEnv()
+	asts, err := checkBoundary(b)
 	if err != nil {
-		return nil, fmt.Errorf("sts: downscope: CEL environment: %w", err)
+		return nil, err
 	}
 	var out []byte
 	for i, r := range b.Rules {
@@ -98,13 +96,10 @@ func Compile(b *sts.AccessBoundary) (*CompiledBoundary, error) {
 			rule = protowire.AppendTag(rule, fieldRulePermissions, protowire.BytesType)
 			rule = protowire.AppendString(rule, p)
 		}
-		if c := r.AvailabilityCondition; c != nil {
-			expr, err := compileCondition(env, c.Expression)
+		if asts[i] != nil {
+			expr, err := serializeCondition(asts[i])
 			if err != nil {
-				return nil, &sts.ValidationError{
-					Field:  fmt.Sprintf("AccessBoundary.Rules[%d].AvailabilityCondition.Expression", i),
-					Reason: err.Error(),
-				}
+				return nil, &sts.ValidationError{Field: conditionField(i), Reason: err.Error()}
 			}
 			rule = protowire.AppendTag(rule, fieldRuleCompiledCondit, protowire.BytesType)
 			rule = protowire.AppendBytes(rule, expr)
@@ -115,18 +110,59 @@ func Compile(b *sts.AccessBoundary) (*CompiledBoundary, error) {
 	return &CompiledBoundary{plaintext: out, rules: len(b.Rules)}, nil
 }
 
-// compileCondition parses a CEL expression and serializes its syntax tree
-// as a google.api.expr.v1alpha1.Expr message.
-func compileCondition(env *cel.Env, expr string) (_ []byte, err error) {
+// conditionField names the expression of rule i as sts.AccessBoundary's
+// Validate names fields.
+func conditionField(i int) string {
+	return fmt.Sprintf("AccessBoundary.Rules[%d].AvailabilityCondition.Expression", i)
+}
+
+// checkBoundary validates b, structurally (sts.AccessBoundary.Validate) and by
+// parsing each condition as CEL, as STS requires. It returns each rule's
+// parsed condition (nil for a rule without one). Errors are
+// *sts.ValidationError naming the field.
+func checkBoundary(b *sts.AccessBoundary) ([]*cel.Ast, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("sts: downscope: CEL environment: %w", err)
+	}
+	asts := make([]*cel.Ast, len(b.Rules))
+	for i, r := range b.Rules {
+		if c := r.AvailabilityCondition; c != nil {
+			if asts[i], err = parseCondition(env, c.Expression); err != nil {
+				return nil, &sts.ValidationError{Field: conditionField(i), Reason: err.Error()}
+			}
+		}
+	}
+	return asts, nil
+}
+
+// parseCondition parses a CEL expression without type-checking it (names
+// such as resource.name are not resolved), as STS and Google's Java
+// implementation do. The error describes the first problem and its
+// position, without a prefix.
+func parseCondition(env *cel.Env, expr string) (_ *cel.Ast, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("could not be parsed as CEL")
+			err = errors.New("could not be parsed as CEL")
 		}
 	}()
 	ast, iss := env.Parse(expr)
 	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("not a CEL expression: %v", iss.Err())
+		if errs := iss.Errors(); len(errs) > 0 {
+			e := errs[0]
+			return nil, fmt.Errorf("not a CEL expression: %s at %d:%d", e.Message, e.Location.Line(), e.Location.Column()+1)
+		}
+		return nil, errors.New("not a CEL expression")
 	}
+	return ast, nil
+}
+
+// serializeCondition serializes a parsed condition as a
+// google.api.expr.v1alpha1.Expr message.
+func serializeCondition(ast *cel.Ast) ([]byte, error) {
 	pe, err := cel.AstToParsedExpr(ast)
 	if err != nil {
 		return nil, fmt.Errorf("cannot convert the CEL syntax tree: %v", err)

@@ -3,13 +3,12 @@ package sts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/source"
 	"golang.org/x/oauth2"
 )
 
@@ -115,65 +114,25 @@ func origin(u *url.URL) string {
 // other failure, and a missing token, is an *Error with Op op whose text
 // starts with what (the source's role, such as "token source").
 func sourceToken(ctx context.Context, src oauth2.TokenSource, op, what string) (*oauth2.Token, error) {
-	var tok *oauth2.Token
-	var err error
-	if cs, ok := src.(ContextTokenSource); ok {
-		tok, err = cs.TokenContext(ctx)
-	} else {
-		tok, err = tokenFromSource(ctx, src, op)
-	}
-	if err != nil {
-		var se *Error
-		var ve *ValidationError
-		if errors.As(err, &se) || errors.As(err, &ve) {
-			return nil, err
-		}
-		return nil, &Error{Op: op, Err: fmt.Errorf("%s: %w", what, err)}
-	}
-	if tok == nil || tok.AccessToken == "" {
-		return nil, &Error{Op: op, Err: fmt.Errorf("%s returned no access token", what)}
-	}
-	return tok, nil
+	tok, err := source.Fetch(ctx, src, op, what, isPublicError)
+	return tok, publicErr(err)
 }
 
-// invalidator is implemented by the caching sources of the package.
-type invalidator interface{ Invalidate(tok *oauth2.Token) }
+// isPublicError reports whether err is, or wraps, an *Error or a
+// *ValidationError.
+func isPublicError(err error) bool {
+	var se *Error
+	var ve *ValidationError
+	return errors.As(err, &se) || errors.As(err, &ve)
+}
 
 // invalidate drops tok from src's cache, if src has one: call it when a
 // server rejected tok.
-func invalidate(src oauth2.TokenSource, tok *oauth2.Token) {
-	if c, ok := src.(invalidator); ok {
-		c.Invalidate(tok)
-	}
-}
+func invalidate(src oauth2.TokenSource, tok *oauth2.Token) { source.Invalidate(src, tok) }
 
-// tokenFromSource calls src.Token, for a source that takes no context. Such
-// a call cannot be told to stop, so when ctx can end it runs on its own
-// goroutine and ctx still bounds the wait: a hung source then costs one
-// parked goroutine instead of blocking its callers (and every later
-// refresh) forever.
+// tokenFromSource calls src.Token, for a source that takes no context; see
+// source.Plain.
 func tokenFromSource(ctx context.Context, src oauth2.TokenSource, op string) (*oauth2.Token, error) {
-	if ctx.Done() == nil {
-		return src.Token()
-	}
-	type result struct {
-		tok *oauth2.Token
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- result{err: &Error{Op: op, Err: errors.New("token source panicked")}}
-			}
-		}()
-		tok, err := src.Token()
-		done <- result{tok, err}
-	}()
-	select {
-	case r := <-done:
-		return r.tok, r.err
-	case <-ctx.Done():
-		return nil, &Error{Op: op, Err: httpx.Transient(fmt.Errorf("token source did not answer: %w", ctx.Err()))}
-	}
+	tok, err := source.Plain(ctx, src, op)
+	return tok, publicErr(err)
 }

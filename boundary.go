@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/exchange"
 )
 
 // Limits of a Credential Access Boundary, from Google's STS API reference
@@ -507,8 +507,7 @@ func NewDownscopedTokenSource(cfg DownscopeConfig) (*DownscopedTokenSource, erro
 	if err != nil {
 		return nil, invalid("DownscopeConfig.Boundary", "cannot be encoded: %v", err)
 	}
-	xc.accessBoundary = raw
-	x, err := NewExchanger(xc)
+	x, err := newExchange(xc, exchangeExtras{accessBoundary: raw})
 	if err != nil {
 		return nil, err
 	}
@@ -564,7 +563,7 @@ func (s *DownscopedTokenSource) GoString() string { return s.String() }
 // exchange while the root token has not changed.
 type downscoper struct {
 	root   oauth2.TokenSource
-	x      *Exchanger
+	x      *exchange.Exchanger
 	margin time.Duration
 
 	mu       sync.Mutex
@@ -640,7 +639,7 @@ func (i Intermediary) GoString() string { return i.String() }
 // NewIntermediaryExchanger; it is safe for concurrent use.
 type IntermediaryExchanger struct {
 	root oauth2.TokenSource
-	x    *Exchanger
+	x    *exchange.Exchanger
 }
 
 // NewIntermediaryExchanger checks cfg (Source is required; Boundary and
@@ -650,7 +649,7 @@ func NewIntermediaryExchanger(cfg DownscopeConfig) (*IntermediaryExchanger, erro
 	if err != nil {
 		return nil, err
 	}
-	x, err := NewExchanger(xc)
+	x, err := newExchange(xc, exchangeExtras{})
 	if err != nil {
 		return nil, err
 	}
@@ -684,19 +683,16 @@ func (e *IntermediaryExchanger) Exchange(ctx context.Context, root *oauth2.Token
 	if root == nil || root.AccessToken == "" {
 		return nil, &Error{Op: "subject", Err: errors.New("no root token")}
 	}
-	tok, resp, err := e.x.exchange(withRoot(ctx, root))
+	r, err := e.x.Exchange(withRoot(ctx, root))
 	if err != nil {
-		return nil, err
+		return nil, publicErr(err)
 	}
-	if resp.SessionKey == "" {
-		return nil, &Error{Op: "exchange", StatusCode: http.StatusOK, Err: errors.New("response has no access_boundary_session_key")}
-	}
-	return &Intermediary{Token: tok, SessionKey: resp.SessionKey}, nil
+	return &Intermediary{Token: r.Token, SessionKey: r.SessionKey}, nil
 }
 
 // String describes e without secrets.
 func (e *IntermediaryExchanger) String() string {
-	return fmt.Sprintf("sts.IntermediaryExchanger{TokenURL:%q}", e.x.tokenURL)
+	return fmt.Sprintf("sts.IntermediaryExchanger{TokenURL:%q}", e.x.TokenURL())
 }
 
 // GoString is String, so %#v redacts too.

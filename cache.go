@@ -116,7 +116,7 @@ func NewCachedTokenSource(src oauth2.TokenSource, opts CacheOptions) (*CachedTok
 				tok, err = src.Token()
 			}
 			if err != nil {
-				return nil, time.Time{}, err
+				return nil, time.Time{}, publicErr(err)
 			}
 			if tok == nil || tok.AccessToken == "" {
 				return nil, time.Time{}, &Error{Op: "token", Err: errors.New("source returned no token")}

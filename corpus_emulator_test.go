@@ -107,7 +107,7 @@ func relEmuCall(ctx context.Context, t *testing.T, emu *ststest.Server, client *
 	)
 	switch op {
 	case relOpExchange:
-		x, cerr := NewExchanger(cfg)
+		x, cerr := newExchanger(cfg)
 		if cerr != nil {
 			t.Fatal(cerr)
 		}
@@ -121,11 +121,11 @@ func relEmuCall(ctx context.Context, t *testing.T, emu *ststest.Server, client *
 		obj = ts
 		tok, err = ts.TokenContext(ctx)
 	case relOpImpersonate:
-		x, cerr := NewExchanger(cfg)
+		x, cerr := newExchanger(cfg)
 		if cerr != nil {
 			t.Fatal(cerr)
 		}
-		im, cerr := NewImpersonator(ImpersonationConfig{Source: x, URL: emu.ImpersonationURL(relSA),
+		im, cerr := newImpersonator(impConfig{Source: x, URL: emu.ImpersonationURL(relSA),
 			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log}})
 		if cerr != nil {
 			t.Fatal(cerr)

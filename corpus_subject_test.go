@@ -141,13 +141,13 @@ func TestSubjectTypeMismatchFailsAtConstruction(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := NewExchanger(Config{Subject: c.subject, SubjectTokenType: c.typ, Audience: relAud})
+			_, err := newExchanger(Config{Subject: c.subject, SubjectTokenType: c.typ, Audience: relAud})
 			var ve *ValidationError
 			if !errors.As(err, &ve) || ve.Field != "Config.SubjectTokenType" {
 				t.Fatalf("err = %v, want a *ValidationError for Config.SubjectTokenType", err)
 			}
 			relCheckErrorSecrets(t, "type", err, "")
-			_, err = NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
+			_, err = newExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
 				ActorToken: c.subject, ActorTokenType: c.typ})
 			if !errors.As(err, &ve) || ve.Field != "Config.ActorTokenType" {
 				t.Fatalf("actor: err = %v, want a *ValidationError for Config.ActorTokenType", err)

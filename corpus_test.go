@@ -375,7 +375,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 		}
 		obj = cfg
 		if op == relOpExchange {
-			x, cerr := NewExchanger(cfg)
+			x, cerr := newExchanger(cfg)
 			if cerr != nil {
 				t.Fatal(cerr)
 			}
@@ -393,7 +393,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 			}
 		}
 	case relOpImpersonate:
-		im, cerr := NewImpersonator(ImpersonationConfig{
+		im, cerr := newImpersonator(impConfig{
 			Source:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
 			URL:         "http://iamcredentials.localhost/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
 			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},

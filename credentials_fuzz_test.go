@@ -86,36 +86,3 @@ func countContaining(v any, s string) int {
 	}
 	return n
 }
-
-// FuzzImpersonationURL checks the service account read from a
-// generateAccessToken URL: never a panic, a typed error, and a principal
-// that round-trips through the endpoint built for it.
-func FuzzImpersonationURL(f *testing.F) {
-	for _, s := range []string{
-		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
-		"http://127.0.0.1:8080/v1/projects/-/serviceAccounts/123456789:generateAccessToken",
-		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/:generateAccessToken",
-		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/a%2Fb@p:generateAccessToken",
-		"https://x/serviceAccounts/a:generateAccessToken",
-		"http://example.com/v1/projects/-/serviceAccounts/a@b:generateAccessToken",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		p, err := principalFromImpersonationURL("u", raw)
-		if err != nil {
-			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.Field != "u" {
-				t.Fatalf("error %v (%T)", err, err)
-			}
-			return
-		}
-		if p == "" || strings.ContainsAny(p, "/:?# ") {
-			t.Fatalf("principal %q", p)
-		}
-		back, err := principalFromImpersonationURL("u", impersonationEndpoint("googleapis.com", p))
-		if err != nil || back != p {
-			t.Fatalf("round trip of %q: %q, %v", p, back, err)
-		}
-	})
-}

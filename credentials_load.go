@@ -9,9 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"context"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/internal/wire"
+	"golang.org/x/oauth2"
 )
 
 // credentialsFile holds every field of both file types. Strings that must be
@@ -142,9 +145,10 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 	var impURL, email string
 	if f.ServiceAccountImpersonationURL != nil {
 		impURL = *f.ServiceAccountImpersonationURL
-		email, err = principalFromImpersonationURL("service_account_impersonation_url", impURL)
-		if err != nil {
-			return nil, err
+		var cerr *check.Error
+		email, cerr = check.ImpersonationURL("service_account_impersonation_url", impURL)
+		if cerr != nil {
+			return nil, verr(cerr)
 		}
 	}
 	var lifetime time.Duration
@@ -157,11 +161,13 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 		if err != nil {
 			return nil, invalid(field, "must be an integer number of seconds")
 		}
-		if n < int64(MinImpersonationLifetime/time.Second) || n > int64(MaxImpersonationLifetime/time.Second) {
-			return nil, invalid(field, "must be between %d and %d, got %d",
-				int64(MinImpersonationLifetime/time.Second), int64(MaxImpersonationLifetime/time.Second), n)
+		lifetime = time.Duration(math.MaxInt64)
+		if n < math.MaxInt64/int64(time.Second) {
+			lifetime = time.Duration(n) * time.Second
 		}
-		lifetime = time.Duration(n) * time.Second
+		if err := check.ImpersonationLifetime(field, lifetime); err != nil {
+			return nil, verr(err)
+		}
 	}
 	if f.ClientID != "" && f.ClientSecret == "" {
 		return nil, invalid("client_secret", "must be set when client_id is")
@@ -214,8 +220,6 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 		UniverseDomain:           universe,
 		HTTPOptions:              o.HTTPOptions,
 		Cache:                    o.Cache,
-		impersonating:            impURL != "",
-		lifetimeSet:              lifetime != 0,
 	}
 	c := &Credentials{
 		typ:            TypeExternalAccount,
@@ -236,20 +240,22 @@ func loadExternalAccount(f *credentialsFile, o *LoadOptions) (*Credentials, erro
 	}
 	// The exchange asks for cloud-platform; the caller's scopes go to
 	// generateAccessToken.
-	x, err := NewExchanger(cfg)
+	x, err := newExchange(cfg, exchangeExtras{impersonating: true, lifetimeSet: lifetime != 0, impersonatedEmail: email})
 	if err != nil {
 		return nil, fileFieldError(err)
 	}
-	x.subjectReq.ImpersonatedEmail = email
-	c.ts, err = NewImpersonatedTokenSource(ImpersonationConfig{
-		Source:      x,
-		URL:         impURL,
-		Scopes:      o.Scopes,
-		Lifetime:    lifetime,
-		HTTPOptions: o.HTTPOptions,
-		Cache:       o.Cache,
-		apiInfo:     x.doer.APIClient(),
+	scopes := o.Scopes
+	if scopes == nil {
+		scopes = []string{CloudPlatformScope}
+	}
+	imp := iam.NewAccessTokens(iam.Config{
+		Source:   func(ctx context.Context) (*oauth2.Token, error) { return sourceToken(ctx, x, "impersonate", "source") },
+		URL:      impURL,
+		Scopes:   scopes,
+		Lifetime: lifetime,
+		HTTP:     o.HTTPOptions.httpx(x.APIClient()),
 	})
+	c.ts, err = cacheWith(imp, o.Cache, o.Logger)
 	if err != nil {
 		return nil, fileFieldError(err)
 	}
@@ -585,11 +591,6 @@ var fieldMap = []struct{ goPrefix, jsonPath string }{
 	{"Config.Scopes", "LoadOptions.Scopes"},
 	{"Config.Timeout", "LoadOptions.Timeout"},
 	{"Config.Retry", "LoadOptions.Retry"},
-	{"ImpersonationConfig.URL", "service_account_impersonation_url"},
-	{"ImpersonationConfig.Lifetime", "service_account_impersonation.token_lifetime_seconds"},
-	{"ImpersonationConfig.Scopes", "LoadOptions.Scopes"},
-	{"ImpersonationConfig.Timeout", "LoadOptions.Timeout"},
-	{"ImpersonationConfig.Retry", "LoadOptions.Retry"},
 	{"AuthorizedUserConfig.RefreshToken", "refresh_token"},
 	{"AuthorizedUserConfig.ClientID", "client_id"},
 	{"AuthorizedUserConfig.ClientSecret", "client_secret"},

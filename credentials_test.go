@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -768,22 +769,35 @@ func TestLoadWorkforceClientID(t *testing.T) {
 }
 
 // TestLoadImpersonatedEmailReachesProvider checks the subject provider is
-// told which service account will be impersonated.
+// told which service account will be impersonated: the executable prints
+// its token only when GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL names it.
 func TestLoadImpersonatedEmailReachesProvider(t *testing.T) {
-	c, err := LoadCredentials(readTestdata(t, "impersonation.json"), LoadOptions{})
+	const sa = "deployer@example-project.iam.gserviceaccount.com"
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	argv := execHelper(t, "check-env", sa)
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = executable.QuoteArg(a)
+	}
+	m := map[string]any{
+		"type":                              "external_account",
+		"audience":                          execTestAud,
+		"subject_token_type":                TokenTypeIDToken,
+		"token_url":                         emu.TokenURL(),
+		"service_account_impersonation_url": emu.ImpersonationURL(sa),
+		"credential_source":                 map[string]any{"executable": map[string]any{"command": strings.Join(quoted, " ")}},
+	}
+	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Getenv: allowExecutables})
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, ok := c.TokenSource().src.(*Impersonator)
-	if !ok {
-		t.Fatalf("source is %T", c.TokenSource().src)
+	tok, err := c.TokenSource().Token()
+	if err != nil {
+		t.Fatalf("the executable did not see the impersonated e-mail: %v", err)
 	}
-	x, ok := im.src.(*Exchanger)
-	if !ok {
-		t.Fatalf("impersonation source is %T", im.src)
-	}
-	if got := x.subjectReq.ImpersonatedEmail; got != "deployer@example-project.iam.gserviceaccount.com" {
-		t.Errorf("ImpersonatedEmail = %q", got)
+	if info, _ := emu.Lookup(tok.AccessToken); info.Kind != "impersonated" || info.Subject != sa {
+		t.Errorf("token %+v", info)
 	}
 }
 

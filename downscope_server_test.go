@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/ststest"
 	"golang.org/x/oauth2"
 )
@@ -235,9 +236,8 @@ func TestOptionsSizeMatchesExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine, _ := b.optionsJSON()
-	xc, _ := DownscopeConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"})}.exchangeConfig(TokenTypeAccessToken)
-	xc.accessBoundary, _ = json.Marshal(b)
-	sent, err := xc.optionsJSON()
+	raw, _ := json.Marshal(b)
+	sent, err := exchange.EncodeOptions("Config.Options", nil, "", raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,19 @@ func (e *Error) Unwrap() error { return e.Err }
 // are permanent. It is computed from the fields.
 func (e *Error) Temporary() bool { return (*httpx.Error)(e).Temporary() }
 
+// publicErr converts an error of an internal engine (*httpx.Error,
+// *check.Error) to its public type; any other error comes back as it is.
+// Every error leaving the package through a source passes here.
+func publicErr(err error) error {
+	switch e := err.(type) {
+	case *httpx.Error:
+		return (*Error)(e)
+	case *check.Error:
+		return (*ValidationError)(e)
+	}
+	return err
+}
+
 // fromHTTP converts an internal error, keeping nil an untyped nil.
 func fromHTTP(e *httpx.Error) error {
 	if e == nil {

@@ -105,7 +105,7 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 	retry := RetryPolicy{MaxAttempts: 1}
 	switch which {
 	case "exchange":
-		x, err := NewExchanger(Config{
+		x, err := newExchanger(Config{
 			Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT,
 			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
 			ClientID: relClientID, ClientSecret: relClientSecret,
@@ -117,7 +117,7 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 		_, err = x.TokenContext(ctx)
 		return err
 	case "impersonate":
-		im, err := NewImpersonator(ImpersonationConfig{
+		im, err := newImpersonator(impConfig{
 			Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}), TargetPrincipal: "sa@p.iam.gserviceaccount.com",
 			URL:         "http://127.0.0.1:1/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
 			HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry, Logger: log},

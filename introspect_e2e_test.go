@@ -21,7 +21,7 @@ const introWorkloadAud = "//iam.googleapis.com/projects/123456/locations/global/
 
 func introExchange(t *testing.T, srv *ststest.Server, scopes ...string) *oauth2.Token {
 	t.Helper()
-	x, err := NewExchanger(Config{
+	x, err := newExchanger(Config{
 		Subject: StaticSubject(introJWT), SubjectTokenType: TokenTypeJWT, Audience: introWorkloadAud,
 		Scopes: scopes, TokenURL: srv.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()},
 	})
@@ -145,7 +145,7 @@ func TestIntrospectEmulatorClientAuth(t *testing.T) {
 
 func introExchangeWithClient(t *testing.T, srv *ststest.Server) string {
 	t.Helper()
-	x, err := NewExchanger(Config{
+	x, err := newExchanger(Config{
 		Subject: StaticSubject(introJWT), SubjectTokenType: TokenTypeJWT, Audience: introWorkloadAud,
 		TokenURL: srv.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, ClientID: "intro-client", ClientSecret: testIntrospectSecret,
 	})

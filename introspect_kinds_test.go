@@ -8,6 +8,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -32,7 +33,7 @@ func TestIntrospectImpersonatedAndClientSideDownscoped(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	imp, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
+	imp, err := impersonate.NewTokenSource(impersonate.Config{
 		Source: root, TargetPrincipal: "sa@proj.iam.gserviceaccount.com",
 		URL: emu.ImpersonationURL("sa@proj.iam.gserviceaccount.com"),
 	})

@@ -72,7 +72,7 @@ func TestNoLifetimeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 		subjectExpiry := time.Now().Add(40 * time.Minute)
 		for _, body := range noLifetimeBodies {
 			s.PushFaults(ststest.Fault{Path: "/v1/token", Status: 200, Body: body})
-			x, err := NewExchanger(Config{
+			x, err := newExchanger(Config{
 				Subject:          TokenSourceSubject{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ya29.subject", Expiry: subjectExpiry})},
 				SubjectTokenType: TokenTypeAccessToken, Audience: lifetimeAud,
 				TokenURL: s.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: s.Client()},
@@ -86,7 +86,7 @@ func TestNoLifetimeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 			}
 		}
 		s.PushFaults(ststest.Fault{Path: "/v1/token", Status: 200, Body: noLifetimeBodies[0]})
-		x, err := NewExchanger(Config{
+		x, err := newExchanger(Config{
 			Subject: StaticSubject("ya29.subject"), SubjectTokenType: TokenTypeAccessToken, Audience: lifetimeAud,
 			TokenURL: s.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: s.Client()},
 		})

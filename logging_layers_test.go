@@ -13,6 +13,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -70,7 +71,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		imp, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
+		imp, err := impersonate.NewTokenSource(impersonate.Config{
 			Source: root, URL: emu.ImpersonationURL(sa), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger, Retry: sts.RetryPolicy{InitialBackoff: time.Millisecond}},
 		})
 		if err != nil {

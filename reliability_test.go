@@ -204,7 +204,7 @@ func TestRetriesAreBoundedByPolicy(t *testing.T) {
 				}
 				cfg := relExchangeConfig(emu, emu.Client())
 				cfg.Retry = RetryPolicy{MaxAttempts: 3}
-				x, err := NewExchanger(cfg)
+				x, err := newExchanger(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -369,7 +369,7 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 				} = root
 				switch layer {
 				case "impersonated":
-					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: root, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: client}})
+					ts, err = newImpersonatedTokenSource(impConfig{Source: root, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: client}})
 				case "downscoped":
 					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: client},
 						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
@@ -476,7 +476,7 @@ func TestHungContextlessRootIsCutInLayers(t *testing.T) {
 				var err error
 				switch layer {
 				case "impersonated":
-					ts, err = NewImpersonatedTokenSource(ImpersonationConfig{Source: src, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
+					ts, err = newImpersonatedTokenSource(impConfig{Source: src, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
 				case "downscoped":
 					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: src, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co,
 						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})

@@ -52,12 +52,7 @@ var relLoopbackURLs = []string{
 // what its constructor says.
 var relEndpointCtors = map[string]func(u string) error{
 	"Config.TokenURL": func(u string) error {
-		_, err := NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud, TokenURL: u})
-		return err
-	},
-	"ImpersonationConfig.URL": func(u string) error {
-		_, err := NewImpersonator(ImpersonationConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
-			URL: strings.Replace(u, "/v1/token", "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", 1)})
+		_, err := newExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud, TokenURL: u})
 		return err
 	},
 	"IntrospectOptions.URL": func(u string) error {
@@ -133,7 +128,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 			retry := RetryPolicy{MaxAttempts: 1}
 			calls := map[string]func() error{
 				"exchange": func() error {
-					x, err := NewExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
+					x, err := newExchanger(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
 						ClientID: relClientID, ClientSecret: relClientSecret, TokenURL: redirector.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err
@@ -142,7 +137,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 					return err
 				},
 				"impersonate": func() error {
-					im, err := NewImpersonator(ImpersonationConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
+					im, err := newImpersonator(impConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
 						URL: redirector.URL + "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err

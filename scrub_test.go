@@ -41,7 +41,7 @@ func TestServerEchoedSecretsScrubbed(t *testing.T) {
 			return fmt.Errorf("subject token %s is not trusted", tok)
 		}})
 		defer s.Close()
-		x, err := NewExchanger(emulatorConfig(s))
+		x, err := newExchanger(emulatorConfig(s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestServerEchoedSecretsScrubbed(t *testing.T) {
 			return `{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad ` + r.Header.Get("Authorization") + `"}}`
 		})
 		defer srv.Close()
-		im, err := NewImpersonator(ImpersonationConfig{
+		im, err := newImpersonator(impConfig{
 			Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: source}),
 			URL:    srv.URL + "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
 		})

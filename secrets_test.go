@@ -28,7 +28,7 @@ func TestSecretsNeverLoggedOnSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imp, err := NewImpersonatedTokenSource(ImpersonationConfig{Source: root, URL: emu.ImpersonationURL(relSA),
+	imp, err := newImpersonatedTokenSource(impConfig{Source: root, URL: emu.ImpersonationURL(relSA),
 		HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log}})
 	if err != nil {
 		t.Fatal(err)

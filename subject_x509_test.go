@@ -459,7 +459,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	base := m.srv.Client()
 	base.Timeout = 7 * time.Second
 	cfg := Config{Subject: subject, SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: base}}
-	x, err := NewExchanger(cfg)
+	x, err := newExchanger(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	}
 
 	// Without the provider's client the server refuses the connection.
-	plain, err := NewExchanger(Config{Subject: StaticSubject("x"), SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: m.srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}})
+	plain, err := newExchanger(Config{Subject: StaticSubject("x"), SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: m.srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,11 +580,11 @@ func TestX509SubjectExchangeClient(t *testing.T) {
 	if !errors.As(err, &ve) || ve.Field != "Config.HTTPClient" {
 		t.Errorf("custom transport: %v", err)
 	}
-	// Through NewExchanger the same error surfaces at construction.
-	_, err = NewExchanger(Config{Subject: s, SubjectTokenType: TokenTypeMTLS, Audience: "aud", TokenURL: "https://sts.example/v1/token",
+	// Through NewTokenSource the same error surfaces at construction.
+	_, err = NewTokenSource(Config{Subject: s, SubjectTokenType: TokenTypeMTLS, Audience: "aud", TokenURL: "https://sts.example/v1/token",
 		HTTPOptions: HTTPOptions{HTTPClient: &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })}}})
 	if !errors.As(err, &ve) {
-		t.Errorf("NewExchanger with a custom transport: %v", err)
+		t.Errorf("NewTokenSource with a custom transport: %v", err)
 	}
 }
 

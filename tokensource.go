@@ -5,17 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
-	"github.com/stsgo/sts/internal/wire"
 )
 
 // Version is the version of this package reported in the x-goog-api-client
@@ -28,15 +24,10 @@ const DefaultUniverseDomain = "googleapis.com"
 // CloudPlatformScope is the scope asked for when none is configured.
 const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
-// maxOptionsSize is the largest options JSON the package sends: STS's API
-// reference limits the options parameter to 2048 characters (counted here
-// as bytes, the stricter reading).
-const maxOptionsSize = 2048
-
 // Config configures an RFC 8693 token exchange at STS. Subject and
 // SubjectTokenType are always required; Audience is required unless the
 // subject is an access token (downscoping). Every other field has a
-// documented default. A Config is checked by NewExchanger and NewTokenSource;
+// documented default. A Config is checked by NewTokenSource;
 // it is not used after they return, so it may be reused or changed.
 type Config struct {
 	// Subject supplies the subject token. Required.
@@ -82,14 +73,8 @@ type Config struct {
 	// HTTPOptions holds the HTTP client, time-out, retry policy and
 	// logger; the zero value is ready to use.
 	HTTPOptions
-	// Cache tunes the refresh-ahead cache of NewTokenSource; NewExchanger
-	// ignores it.
+	// Cache tunes the refresh-ahead cache of NewTokenSource.
 	Cache CacheOptions
-
-	// accessBoundary is set by downscoping layers.
-	accessBoundary json.RawMessage
-	// impersonating and lifetimeSet feed the x-goog-api-client header.
-	impersonating, lifetimeSet bool
 }
 
 // String describes c without any secret.
@@ -209,67 +194,34 @@ func (c *Config) validate() error {
 	if err := c.HTTPOptions.validate("Config"); err != nil {
 		return err
 	}
-	// The options (their encoding and size) are checked by NewExchanger,
+	// The options (their encoding and size) are checked by newExchange,
 	// which encodes them once.
 	return nil
 }
 
-func (c *Config) optionsJSON() ([]byte, error) {
-	if len(c.Options) == 0 && len(c.accessBoundary) == 0 && (c.WorkforcePoolUserProject == "" || c.ClientID != "") {
-		return nil, nil // the common case: no options, nothing to build
-	}
-	opts := make(map[string]any, len(c.Options)+2)
-	for k, v := range c.Options {
-		if k == "userProject" || k == "accessBoundary" {
-			return nil, invalid("Config.Options", "key %q is set by the package", k)
-		}
-		opts[k] = v
-	}
-	if c.WorkforcePoolUserProject != "" && c.ClientID == "" {
-		opts["userProject"] = c.WorkforcePoolUserProject
-	}
-	if len(c.accessBoundary) > 0 {
-		opts["accessBoundary"] = c.accessBoundary
-	}
-	if len(opts) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(opts)
-	if err != nil {
-		return nil, invalid("Config.Options", "cannot be encoded as JSON: %v", err)
-	}
-	if len(b) > maxOptionsSize {
-		return nil, invalid("Config.Options", "encoded options are %d bytes, limit %d", len(b), maxOptionsSize)
-	}
-	return b, nil
+// exchangeExtras are settings of the package's own layers that a Config
+// does not carry.
+type exchangeExtras struct {
+	// accessBoundary is the boundary of server-side downscoping.
+	accessBoundary json.RawMessage
+	// impersonating and lifetimeSet feed the x-goog-api-client header.
+	impersonating, lifetimeSet bool
+	// impersonatedEmail is passed to the subject (executables read it).
+	impersonatedEmail string
 }
 
-// Exchanger performs one token exchange per call, without caching. Use it to
-// build other layers; most programs want NewTokenSource. Create it with
-// NewExchanger; it is safe for concurrent use.
-type Exchanger struct {
-	subject    SubjectTokenProvider
-	subjectReq SubjectRequest
-	actor      SubjectTokenProvider
-	actorType  string
-	requested  string
-	scopes     []string
-	options    []byte
-	resource   string
-	tokenURL   string
-	authHeader string
-	kind       string // subject source, for logs
-	doer       *httpDoer
-}
-
-// NewExchanger checks cfg and returns an uncached exchanging source.
-func NewExchanger(cfg Config) (*Exchanger, error) {
+// newExchange checks cfg and builds its exchange engine.
+func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	opts, err := cfg.optionsJSON()
-	if err != nil {
-		return nil, err
+	userProject := cfg.WorkforcePoolUserProject
+	if cfg.ClientID != "" {
+		userProject = "" // STS expects it only from public clients
+	}
+	opts, verrOpts := exchange.EncodeOptions("Config.Options", cfg.Options, userProject, ex.accessBoundary)
+	if verrOpts != nil {
+		return nil, verr(verrOpts)
 	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
@@ -287,86 +239,33 @@ func NewExchanger(cfg Config) (*Exchanger, error) {
 		}
 		client = c
 	}
-	requested := cfg.RequestedTokenType
-	if requested == "" {
-		requested = TokenTypeAccessToken
+	req := SubjectRequest{Audience: cfg.Audience, SubjectTokenType: cfg.SubjectTokenType, ImpersonatedEmail: ex.impersonatedEmail}
+	subject := cfg.Subject
+	xc := exchange.Config{
+		Subject: func(ctx context.Context) (string, time.Time, error) {
+			return fetchSubject(ctx, subject, req)
+		},
+		SubjectTokenType:   cfg.SubjectTokenType,
+		Audience:           cfg.Audience,
+		RequestedTokenType: cfg.RequestedTokenType,
+		Scopes:             scopes,
+		Resource:           cfg.Resource,
+		Options:            opts,
+		TokenURL:           tokenURL,
+		ClientID:           cfg.ClientID,
+		ClientSecret:       cfg.ClientSecret,
+		Kind:               subjectKind(cfg.Subject),
 	}
-	x := &Exchanger{
-		subject:    cfg.Subject,
-		subjectReq: SubjectRequest{Audience: cfg.Audience, SubjectTokenType: cfg.SubjectTokenType},
-		actor:      cfg.ActorToken,
-		actorType:  cfg.ActorTokenType,
-		requested:  requested,
-		scopes:     append([]string(nil), scopes...),
-		options:    opts,
-		resource:   cfg.Resource,
-		tokenURL:   tokenURL,
-		kind:       subjectKind(cfg.Subject),
-		doer: newHTTPDoer(HTTPOptions{HTTPClient: client, Timeout: cfg.Timeout, Retry: cfg.Retry, Logger: cfg.Logger},
-			httpx.ExternalAccountAPIClient(subjectKind(cfg.Subject), cfg.impersonating, cfg.lifetimeSet)),
-	}
-	if cfg.ClientID != "" {
-		x.authHeader = httpx.BasicAuth(cfg.ClientID, cfg.ClientSecret)
-	}
-	return x, nil
-}
-
-// Token performs an exchange with context.Background().
-func (x *Exchanger) Token() (*oauth2.Token, error) { return x.TokenContext(context.Background()) }
-
-// TokenContext fetches a subject token and exchanges it at STS.
-func (x *Exchanger) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	tok, _, err := x.exchange(ctx)
-	return tok, err
-}
-
-// exchange returns the token and the raw response (for session keys).
-func (x *Exchanger) exchange(ctx context.Context) (*oauth2.Token, *wire.TokenResponse, error) {
-	fetched := time.Now()
-	subject, subjectExpiry, err := fetchSubject(ctx, x.subject, x.subjectReq)
-	if err != nil {
-		x.doer.log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
-		return nil, nil, err
-	}
-	x.doer.log(ctx, slog.LevelDebug, "sts: subject token", "source", x.kind, "elapsed", time.Since(fetched))
-	req := wire.TokenRequest{
-		RequestedTokenType: x.requested,
-		SubjectToken:       subject,
-		SubjectTokenType:   x.subjectReq.SubjectTokenType,
-		Audience:           x.subjectReq.Audience,
-		Scopes:             x.scopes,
-		Options:            x.options,
-		Resource:           x.resource,
-	}
-	if x.requested == TokenTypeIntermediary {
-		req.Scopes = nil
-	}
-	if x.actor != nil {
-		actor, _, err := fetchSubject(ctx, x.actor, x.subjectReq)
-		if err != nil {
-			return nil, nil, err
+	if actor := cfg.ActorToken; actor != nil {
+		xc.Actor = func(ctx context.Context) (string, time.Time, error) {
+			return fetchSubject(ctx, actor, req)
 		}
-		req.ActorToken, req.ActorTokenType = actor, x.actorType
+		xc.ActorTokenType = cfg.ActorTokenType
 	}
-	var hdr http.Header
-	if x.authHeader != "" {
-		hdr = http.Header{"Authorization": {x.authHeader}}
-	}
-	tok, resp, err := x.doer.postToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr, subject, req.ActorToken)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !resp.HasExpiresIn {
-		// STS leaves expires_in out only for an access token subject,
-		// whose own expiry then applies (zero if the caller's token has
-		// none). Any other answer without a lifetime is refused: it
-		// would be served forever.
-		if x.subjectReq.SubjectTokenType != TokenTypeAccessToken {
-			return nil, nil, &Error{Op: "exchange", StatusCode: http.StatusOK, Err: errNoExpiresIn}
-		}
-		tok.Expiry = subjectExpiry
-	}
-	return tok, resp, nil
+	h := cfg.HTTPOptions
+	h.HTTPClient = client
+	xc.HTTP = h.httpx(httpx.ExternalAccountAPIClient(xc.Kind, ex.impersonating, ex.lifetimeSet))
+	return exchange.New(xc), nil
 }
 
 // expiringSubject is implemented by providers that know when their subject
@@ -389,6 +288,7 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 		tok, err = p.SubjectToken(ctx, req)
 	}
 	if err != nil {
+		err = publicErr(err)
 		var se *Error
 		if errors.As(err, &se) {
 			return "", time.Time{}, err
@@ -405,20 +305,12 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 	return tok, exp, nil
 }
 
-// String describes x without secrets. It has a value receiver so that a
-// dereferenced Exchanger prints redacted too.
-func (x Exchanger) String() string {
-	return fmt.Sprintf("sts.Exchanger{Audience:%q TokenURL:%q}", x.subjectReq.Audience, x.tokenURL)
-}
-
-// GoString is String, so %#v redacts too.
-func (x Exchanger) GoString() string { return x.String() }
-
-// NewTokenSource checks cfg and returns a cached source of exchanged tokens:
-// an Exchanger wrapped in a CachedTokenSource configured by cfg.Cache. Use
-// it with Google Cloud clients through option.WithTokenSource.
+// NewTokenSource checks cfg and returns a cached source of exchanged tokens,
+// refreshed ahead of expiry as cfg.Cache says. Use it with Google Cloud
+// clients through option.WithTokenSource. A failed check is a
+// *ValidationError naming the Config field.
 func NewTokenSource(cfg Config) (*CachedTokenSource, error) {
-	x, err := NewExchanger(cfg)
+	x, err := newExchange(cfg, exchangeExtras{})
 	if err != nil {
 		return nil, err
 	}

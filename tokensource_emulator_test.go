@@ -214,7 +214,7 @@ func TestEmulatorClientCredentialsWithSpecialCharacters(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ClientSecret = "wrong"
-	x, _ := NewExchanger(cfg)
+	x, _ := newExchanger(cfg)
 	var se *Error
 	if _, err := x.Token(); !errors.As(err, &se) || se.Code != "invalid_client" {
 		t.Fatalf("wrong secret: err = %v", err)

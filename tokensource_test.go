@@ -115,7 +115,7 @@ func TestExchangeRequestShape(t *testing.T) {
 	stub, srv := newStub(t)
 	cfg := baseConfig(srv)
 	cfg.Scopes = []string{"https://www.googleapis.com/auth/devstorage.read_only", "openid"}
-	x, err := NewExchanger(cfg)
+	x, err := newExchanger(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestExchangeDefaultsAndOptions(t *testing.T) {
 	cfg.ActorToken = StaticSubject("actor")
 	cfg.ActorTokenType = TokenTypeJWT
 	cfg.Resource = "https://storage.googleapis.com/"
-	x, err := NewExchanger(cfg)
+	x, err := newExchanger(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestExchangeDefaultsAndOptions(t *testing.T) {
 	// With a client ID, userProject is not sent and Basic auth is.
 	cfg.ClientID, cfg.ClientSecret = "client id", secretClientSecret
 	cfg.Options = nil
-	x, _ = NewExchanger(cfg)
+	x, _ = newExchanger(cfg)
 	if _, err := x.Token(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestExchangeDefaultsAndOptions(t *testing.T) {
 	}
 	// Empty non-nil scopes send no scope.
 	cfg.Scopes = []string{}
-	x, _ = NewExchanger(cfg)
+	x, _ = newExchanger(cfg)
 	x.Token()
 	if stub.last().form.Has("scope") {
 		t.Error("scope sent for empty Scopes")
@@ -206,16 +206,16 @@ func TestExchangeDefaultsAndOptions(t *testing.T) {
 }
 
 func TestExchangeUniverseDomainEndpoint(t *testing.T) {
-	x, err := NewExchanger(Config{Subject: StaticSubject("s"), SubjectTokenType: TokenTypeJWT, Audience: testAudience})
+	x, err := newExchanger(Config{Subject: StaticSubject("s"), SubjectTokenType: TokenTypeJWT, Audience: testAudience})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.tokenURL != "https://sts.googleapis.com/v1/token" {
-		t.Errorf("default token URL = %s", x.tokenURL)
+	if x.x.TokenURL() != "https://sts.googleapis.com/v1/token" {
+		t.Errorf("default token URL = %s", x.x.TokenURL())
 	}
-	x, _ = NewExchanger(Config{Subject: StaticSubject("s"), SubjectTokenType: TokenTypeJWT, Audience: testAudience, UniverseDomain: "example-universe.com"})
-	if x.tokenURL != "https://sts.example-universe.com/v1/token" {
-		t.Errorf("universe token URL = %s", x.tokenURL)
+	x, _ = newExchanger(Config{Subject: StaticSubject("s"), SubjectTokenType: TokenTypeJWT, Audience: testAudience, UniverseDomain: "example-universe.com"})
+	if x.x.TokenURL() != "https://sts.example-universe.com/v1/token" {
+		t.Errorf("universe token URL = %s", x.x.TokenURL())
 	}
 }
 
@@ -252,7 +252,7 @@ func TestExchangeErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stub, srv := newStub(t)
 			stub.push(tc.steps...)
-			x, err := NewExchanger(baseConfig(srv))
+			x, err := newExchanger(baseConfig(srv))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -281,7 +281,7 @@ func TestExchangeErrors(t *testing.T) {
 func TestExchangeRetriesThenSucceeds(t *testing.T) {
 	stub, srv := newStub(t)
 	stub.push(respond(503, "", ""), respond(429, "", "", "Retry-After", "0"))
-	x, _ := NewExchanger(baseConfig(srv))
+	x, _ := newExchanger(baseConfig(srv))
 	tok, err := x.Token()
 	if err != nil || tok.AccessToken != secretAccess {
 		t.Fatalf("got %v, %v", tok, err)
@@ -296,7 +296,7 @@ func TestExchangeRetryAfterBeyondDeadlineGivesUp(t *testing.T) {
 	stub.push(respond(503, "", "", "Retry-After", "60"))
 	cfg := baseConfig(srv)
 	cfg.Retry.MaxBackoff = time.Minute
-	x, _ := NewExchanger(cfg)
+	x, _ := newExchanger(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -322,7 +322,7 @@ func TestExchangeTimeoutPerAttempt(t *testing.T) {
 	cfg := baseConfig(srv)
 	cfg.Timeout = 50 * time.Millisecond
 	cfg.Retry.MaxAttempts = 1
-	x, _ := NewExchanger(cfg)
+	x, _ := newExchanger(cfg)
 	_, err := x.Token()
 	if !errors.Is(err, context.DeadlineExceeded) || !IsTemporary(err) {
 		t.Fatalf("err = %v, want a temporary deadline error", err)
@@ -336,7 +336,7 @@ func TestExchangeCallerCancelStopsRetries(t *testing.T) {
 	}
 	cfg := baseConfig(srv)
 	cfg.Retry = RetryPolicy{MaxAttempts: 10, InitialBackoff: time.Hour, MaxBackoff: time.Hour}
-	x, _ := NewExchanger(cfg)
+	x, _ := newExchanger(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for stub.calls.Load() == 0 {
@@ -359,7 +359,7 @@ func TestExchangeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 	cfg.Subject = TokenSourceSubject{Source: root}
 	cfg.SubjectTokenType = TokenTypeAccessToken
 	cfg.Audience = ""
-	x, err := NewExchanger(cfg)
+	x, err := newExchanger(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestExchangeSubjectFailures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := baseConfig(srv)
 			cfg.Subject = p
-			x, err := NewExchanger(cfg)
+			x, err := newExchanger(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -408,7 +408,7 @@ func TestSubjectRequestPassedToProvider(t *testing.T) {
 	var got SubjectRequest
 	cfg := baseConfig(srv)
 	cfg.Subject = SubjectTokenFunc(func(_ context.Context, r SubjectRequest) (string, error) { got = r; return "t", nil })
-	x, _ := NewExchanger(cfg)
+	x, _ := newExchanger(cfg)
 	x.Token()
 	if got.Audience != testAudience || got.SubjectTokenType != TokenTypeJWT {
 		t.Fatalf("provider got %+v", got)
@@ -509,7 +509,7 @@ func TestSecretsRedactedInStrings(t *testing.T) {
 	cfg := Config{Subject: StaticSubject(secretSubject), SubjectTokenType: TokenTypeJWT, Audience: testAudience,
 		ClientID: "id", ClientSecret: secretClientSecret}
 	u := URLSubject{URL: "http://x/token?key=" + secretSubject, Headers: map[string]string{"Authorization": "Bearer " + secretSubject}}
-	x, _ := NewExchanger(cfg)
+	x, _ := newExchanger(cfg)
 	c, _ := NewTokenSource(cfg)
 	for _, s := range []string{
 		fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg),

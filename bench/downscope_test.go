@@ -32,7 +32,7 @@ func bucket(i int) string { return fmt.Sprintf("bench-bucket-%d", i) }
 // rootToken exchanges the subject once for the root token to downscope.
 func rootToken(tb testing.TB, e *env) *oauth2.Token {
 	tb.Helper()
-	x, err := sts.NewExchanger(sts.Config{
+	x, err := sts.NewTokenSource(sts.Config{
 		Subject:          sts.FileSubject{Path: e.subject},
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         audience,

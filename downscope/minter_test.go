@@ -222,7 +222,7 @@ func newRotatingRoot(t testing.TB, s *ststest.Server) *rotatingRoot {
 }
 
 func (r *rotatingRoot) rotate() {
-	x, err := sts.NewExchanger(sts.Config{Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT,
+	x, err := sts.NewTokenSource(sts.Config{Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT,
 		Audience: workloadAud, TokenURL: r.s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: r.s.Client()}})
 	if err != nil {
 		r.t.Fatal(err)

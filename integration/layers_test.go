@@ -10,6 +10,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/impersonate"
 )
 
 // TestStorageWithEveryLayer hands the Cloud Storage client the token source
@@ -20,7 +21,7 @@ func TestStorageWithEveryLayer(t *testing.T) {
 	api := newFakeAPI(t, emu, map[string]string{
 		"GET /storage/v1/b/demo-bucket": `{"kind":"storage#bucket","name":"demo-bucket"}`,
 	})
-	imp, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
+	imp, err := impersonate.NewTokenSource(impersonate.Config{
 		Source: root, URL: emu.ImpersonationURL("reader@demo.iam.gserviceaccount.com"), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
 	})
 	if err != nil {

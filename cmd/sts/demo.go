@@ -17,6 +17,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -223,9 +224,9 @@ const demoServiceAccount = "demo-runner@demo-project.iam.gserviceaccount.com"
 
 func (d *demo) impersonate(ctx context.Context) error {
 	d.header("Impersonate a service account with the federated token (IAM Credentials generateAccessToken)")
-	d.say("sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{Source: <the exchange source>,")
+	d.say("impersonate.NewTokenSource(impersonate.Config{Source: <the exchange source>,")
 	d.say("    TargetPrincipal: %s, Lifetime: 30m}) (here with the emulator's URL)", demoServiceAccount)
-	ts, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
+	ts, err := impersonate.NewTokenSource(impersonate.Config{
 		Source:   d.base,
 		URL:      d.emu.ImpersonationURL(demoServiceAccount),
 		Lifetime: 30 * time.Minute,

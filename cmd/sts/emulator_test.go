@@ -29,7 +29,7 @@ func TestEmulatorStrictAndProviders(t *testing.T) {
 		t.Errorf("banner lacks the revocation endpoint:\n%s", banner)
 	}
 	exchange := func(subject, audience string) error {
-		x, err := sts.NewExchanger(sts.Config{
+		x, err := sts.NewTokenSource(sts.Config{
 			Subject: sts.StaticSubject(subject), SubjectTokenType: sts.TokenTypeJWT,
 			Audience: audience, TokenURL: base + "/v1/token", HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 1}},
 		})

@@ -367,7 +367,7 @@ func TestEmulatorClientAuthAndLatency(t *testing.T) {
 			HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 1}},
 		}
 	}
-	x, err := sts.NewExchanger(cfg("", ""))
+	x, err := sts.NewTokenSource(cfg("", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestEmulatorClientAuthAndLatency(t *testing.T) {
 	if _, err := x.TokenContext(ctx); !errors.As(err, &se) || se.Code != "invalid_client" {
 		t.Fatalf("without client credentials: %v", err)
 	}
-	x, err = sts.NewExchanger(cfg("emu-client", "emu-secret-1f"))
+	x, err = sts.NewTokenSource(cfg("emu-client", "emu-secret-1f"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/iam"
 )
 
 // Error is an invalid value; see sts.ValidationError.
@@ -248,4 +249,40 @@ func Domain(d string) bool {
 		}
 	}
 	return true
+}
+
+// ImpersonationLifetime checks the lifetime asked of impersonated access
+// tokens: whole seconds between iam.MinLifetime and iam.MaxLifetime.
+func ImpersonationLifetime(field string, d time.Duration) *Error {
+	if d%time.Second != 0 {
+		return Errorf(field, "must be whole seconds, got %v", d)
+	}
+	if d < iam.MinLifetime || d > iam.MaxLifetime {
+		return Errorf(field, "must be between %d and %d seconds, got %d",
+			int64(iam.MinLifetime/time.Second), int64(iam.MaxLifetime/time.Second), int64(d/time.Second))
+	}
+	return nil
+}
+
+// ImpersonationURL checks a generateAccessToken URL (an Endpoint whose path
+// is ".../projects/PROJECT/serviceAccounts/EMAIL:generateAccessToken") and
+// returns its service account.
+func ImpersonationURL(field, raw string) (string, *Error) {
+	if err := Endpoint(field, raw); err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(raw)
+	rest, ok := strings.CutSuffix(u.Path, iam.AccessTokenSuffix)
+	if !ok {
+		return "", Errorf(field, "path must end with %q", iam.AccessTokenSuffix)
+	}
+	i := strings.LastIndex(rest, "/serviceAccounts/")
+	if i < 0 || !strings.Contains(rest[:i], "/projects/") {
+		return "", Errorf(field, "path must be …/projects/-/serviceAccounts/EMAIL%s", iam.AccessTokenSuffix)
+	}
+	email := rest[i+len("/serviceAccounts/"):]
+	if err := Principal(field, email); err != nil {
+		return "", err
+	}
+	return email, nil
 }

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,4 +49,57 @@ func DecodeGenerateAccessTokenResponse(body []byte) (*GenerateAccessTokenRespons
 		return nil, fmt.Errorf("response expireTime %q is not an RFC 3339 time", truncate(clean(j.ExpireTime, 64), 64))
 	}
 	return &GenerateAccessTokenResponse{AccessToken: j.AccessToken, ExpireTime: t}, nil
+}
+
+// GenerateIDTokenRequest is the JSON body of IAM Credentials'
+// projects.serviceAccounts.generateIdToken.
+type GenerateIDTokenRequest struct {
+	Audience     string   `json:"audience"`
+	IncludeEmail bool     `json:"includeEmail"`
+	Delegates    []string `json:"delegates,omitempty"`
+}
+
+// maxIDToken bounds an ID token read from an answer.
+const maxIDToken = 64 << 10
+
+// DecodeGenerateIDTokenResponse decodes {"token": JWT} and returns the token
+// and its exp claim, read without verifying the signature (the token came
+// from IAM over TLS; the expiry only schedules refreshes). A token that is
+// not a JWT or has no numeric exp is an error; errors never quote the body
+// or the token.
+func DecodeGenerateIDTokenResponse(body []byte) (token string, expiry time.Time, err error) {
+	var j struct {
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(body, &j); err != nil {
+		return "", time.Time{}, err
+	}
+	if j.Token == "" {
+		return "", time.Time{}, errors.New("response has no token")
+	}
+	if len(j.Token) > maxIDToken {
+		return "", time.Time{}, fmt.Errorf("response token is longer than %d bytes", maxIDToken)
+	}
+	parts := strings.Split(j.Token, ".")
+	if len(parts) != 3 {
+		return "", time.Time{}, errors.New("response token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", time.Time{}, errors.New("response token payload is not base64url")
+	}
+	var claims struct {
+		Exp json.RawMessage `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return "", time.Time{}, errors.New("response token payload is not a JSON object")
+	}
+	if len(claims.Exp) == 0 || string(claims.Exp) == "null" {
+		return "", time.Time{}, errors.New("response token has no exp claim")
+	}
+	exp, err := ParseJSONInt(claims.Exp)
+	if err != nil || exp <= 0 || exp > time.Now().Add(MaxLifetime).Unix() {
+		return "", time.Time{}, errors.New("response token exp claim is not a plausible time")
+	}
+	return j.Token, time.Unix(exp, 0), nil
 }

@@ -1,0 +1,229 @@
+// Package exchange is the RFC 8693 token exchange engine of the module: it
+// builds the form (subject, actor, scopes, resource, options JSON with
+// userProject and accessBoundary, requested token type) and posts it to STS
+// through internal/httpx.
+//
+// It is built from values already checked by its caller (the root package
+// checks a Config by Go field names, the credential loader a file by JSON
+// paths); it validates nothing. Its own failures are *httpx.Error; errors of
+// the Subject and Actor functions come back as they are.
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// Token type URNs the engine treats specially.
+const (
+	TokenTypeAccessToken  = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeIntermediary = "urn:ietf:params:oauth:token-type:access_boundary_intermediary_token"
+)
+
+// MaxOptionsSize is the largest options JSON sent: STS's API reference
+// limits the options parameter to 2048 characters (counted here as bytes,
+// the stricter reading).
+const MaxOptionsSize = 2048
+
+// Subject fetches a subject (or actor) token and, when it knows it, the
+// token's expiry (zero otherwise). Its errors are returned unchanged.
+type Subject func(ctx context.Context) (token string, expiry time.Time, err error)
+
+// Config is a checked exchange. Subject, SubjectTokenType and TokenURL are
+// required; every other zero value means "not sent".
+type Config struct {
+	Subject          Subject
+	SubjectTokenType string
+	Audience         string
+	// Actor and ActorTokenType are the optional RFC 8693 actor.
+	Actor          Subject
+	ActorTokenType string
+	// RequestedTokenType is sent as requested_token_type; empty means
+	// TokenTypeAccessToken. An intermediary request sends no scope.
+	RequestedTokenType string
+	Scopes             []string
+	Resource           string
+	// Options is the encoded options JSON (see EncodeOptions), nil for
+	// none.
+	Options  []byte
+	TokenURL string
+	// ClientID and ClientSecret, when ClientID is set, authenticate with
+	// HTTP Basic auth.
+	ClientID, ClientSecret string
+	// HTTP configures the Doer; HTTP.APIClient is the x-goog-api-client
+	// value (see httpx.ExternalAccountAPIClient).
+	HTTP httpx.Options
+	// Kind names the subject source in logs ("file", "url", …).
+	Kind string
+}
+
+// Exchanger performs one exchange per call, without caching. It is safe for
+// concurrent use. It keeps only what each exchange sends (many idle
+// sources may be alive at once).
+type Exchanger struct {
+	subject, actor Subject
+	subjectType    string
+	audience       string
+	actorType      string
+	requested      string
+	scopes         []string
+	resource       string
+	options        []byte
+	tokenURL       string
+	authHeader     string
+	kind           string
+	doer           *httpx.Doer
+}
+
+// New returns the engine of c.
+func New(c Config) *Exchanger {
+	x := &Exchanger{
+		subject: c.Subject, actor: c.Actor,
+		subjectType: c.SubjectTokenType, audience: c.Audience, actorType: c.ActorTokenType,
+		requested: c.RequestedTokenType, resource: c.Resource, options: c.Options,
+		tokenURL: c.TokenURL, kind: c.Kind, doer: httpx.NewDoer(c.HTTP),
+	}
+	if x.requested == "" {
+		x.requested = TokenTypeAccessToken
+	}
+	if x.requested != TokenTypeIntermediary { // an intermediary request sends no scope
+		x.scopes = append([]string(nil), c.Scopes...)
+	}
+	if c.ClientID != "" {
+		x.authHeader = httpx.BasicAuth(c.ClientID, c.ClientSecret)
+	}
+	return x
+}
+
+// TokenURL returns the STS endpoint.
+func (x *Exchanger) TokenURL() string { return x.tokenURL }
+
+// Audience returns the audience sent.
+func (x *Exchanger) Audience() string { return x.audience }
+
+// APIClient returns the x-goog-api-client value sent.
+func (x *Exchanger) APIClient() string { return x.doer.APIClient() }
+
+// Logger returns the resolved logger, nil for none.
+func (x *Exchanger) Logger() *slog.Logger { return x.doer.Logger() }
+
+// Token performs an exchange with context.Background().
+func (x *Exchanger) Token() (*oauth2.Token, error) { return x.TokenContext(context.Background()) }
+
+// TokenContext fetches a subject token and exchanges it at STS.
+func (x *Exchanger) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	r, err := x.Exchange(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Token, nil
+}
+
+// Result is an exchange's answer.
+type Result struct {
+	Token *oauth2.Token
+	// SessionKey is access_boundary_session_key, set for intermediary
+	// tokens.
+	SessionKey string
+}
+
+// Exchange fetches a subject token and exchanges it, returning the token
+// and the session key of an intermediary answer.
+func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
+	fetched := time.Now()
+	subject, subjectExpiry, err := x.subject(ctx)
+	if err != nil {
+		x.doer.Log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
+		return nil, err
+	}
+	x.doer.Log(ctx, slog.LevelDebug, "sts: subject token", "source", x.kind, "elapsed", time.Since(fetched))
+	req := wire.TokenRequest{
+		RequestedTokenType: x.requested,
+		SubjectToken:       subject,
+		SubjectTokenType:   x.subjectType,
+		Audience:           x.audience,
+		Scopes:             x.scopes,
+		Options:            x.options,
+		Resource:           x.resource,
+	}
+	if x.actor != nil {
+		actor, _, err := x.actor(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.ActorToken, req.ActorTokenType = actor, x.actorType
+	}
+	var hdr http.Header
+	if x.authHeader != "" {
+		hdr = http.Header{"Authorization": {x.authHeader}}
+	}
+	tok, resp, herr := x.doer.PostToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr, subject, req.ActorToken)
+	if herr != nil {
+		return nil, herr
+	}
+	if !resp.HasExpiresIn {
+		// STS leaves expires_in out only for an access token subject,
+		// whose own expiry then applies (zero if the caller's token has
+		// none). Any other answer without a lifetime is refused: it
+		// would be served forever.
+		if x.subjectType != TokenTypeAccessToken {
+			return nil, &httpx.Error{Op: "exchange", StatusCode: http.StatusOK, Err: httpx.ErrNoExpiresIn}
+		}
+		tok.Expiry = subjectExpiry
+	}
+	if x.requested == TokenTypeIntermediary && resp.SessionKey == "" {
+		return nil, &httpx.Error{Op: "exchange", StatusCode: http.StatusOK, Err: errors.New("response has no access_boundary_session_key")}
+	}
+	return &Result{Token: tok, SessionKey: resp.SessionKey}, nil
+}
+
+// String describes x without secrets.
+func (x *Exchanger) String() string {
+	return fmt.Sprintf("sts.exchange{Audience:%q TokenURL:%q}", x.audience, x.tokenURL)
+}
+
+// EncodeOptions renders the options JSON: the caller's extra keys,
+// userProject (when not empty) and accessBoundary (when not empty). It
+// returns nil when there is nothing to send. field names the caller's
+// options field for the errors: an extra key the package sets itself, a
+// value that cannot be encoded, or options over MaxOptionsSize.
+func EncodeOptions(field string, extra map[string]any, userProject string, accessBoundary json.RawMessage) ([]byte, *check.Error) {
+	if len(extra) == 0 && len(accessBoundary) == 0 && userProject == "" {
+		return nil, nil // the common case: nothing to build
+	}
+	opts := make(map[string]any, len(extra)+2)
+	for k, v := range extra {
+		if k == "userProject" || k == "accessBoundary" {
+			return nil, check.Errorf(field, "key %q is set by the package", k)
+		}
+		opts[k] = v
+	}
+	if userProject != "" {
+		opts["userProject"] = userProject
+	}
+	if len(accessBoundary) > 0 {
+		opts["accessBoundary"] = accessBoundary
+	}
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(opts)
+	if err != nil {
+		return nil, check.Errorf(field, "cannot be encoded as JSON: %v", err)
+	}
+	if len(b) > MaxOptionsSize {
+		return nil, check.Errorf(field, "encoded options are %d bytes, limit %d", len(b), MaxOptionsSize)
+	}
+	return b, nil
+}

@@ -239,12 +239,14 @@ func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 		}
 		client = c
 	}
-	req := SubjectRequest{Audience: cfg.Audience, SubjectTokenType: cfg.SubjectTokenType, ImpersonatedEmail: ex.impersonatedEmail}
-	subject := cfg.Subject
+	email := ex.impersonatedEmail
+	fetch := func(p SubjectTokenProvider) exchange.Subject {
+		return func(ctx context.Context, aud, typ string) (string, time.Time, error) {
+			return fetchSubject(ctx, p, SubjectRequest{Audience: aud, SubjectTokenType: typ, ImpersonatedEmail: email})
+		}
+	}
 	xc := exchange.Config{
-		Subject: func(ctx context.Context) (string, time.Time, error) {
-			return fetchSubject(ctx, subject, req)
-		},
+		Subject:            fetch(cfg.Subject),
 		SubjectTokenType:   cfg.SubjectTokenType,
 		Audience:           cfg.Audience,
 		RequestedTokenType: cfg.RequestedTokenType,
@@ -256,11 +258,8 @@ func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 		ClientSecret:       cfg.ClientSecret,
 		Kind:               subjectKind(cfg.Subject),
 	}
-	if actor := cfg.ActorToken; actor != nil {
-		xc.Actor = func(ctx context.Context) (string, time.Time, error) {
-			return fetchSubject(ctx, actor, req)
-		}
-		xc.ActorTokenType = cfg.ActorTokenType
+	if cfg.ActorToken != nil {
+		xc.Actor, xc.ActorTokenType = fetch(cfg.ActorToken), cfg.ActorTokenType
 	}
 	h := cfg.HTTPOptions
 	h.HTTPClient = client

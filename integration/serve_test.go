@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/metaserver"
 	"github.com/stsgo/sts/ststest"
 )
@@ -51,7 +52,7 @@ func startMetadataServer(t *testing.T) *servedMetadata {
 	if err != nil {
 		t.Fatal(err)
 	}
-	impersonated, err := sts.NewImpersonatedTokenSource(sts.ImpersonationConfig{
+	impersonated, err := impersonate.NewTokenSource(impersonate.Config{
 		Source: federated,
 		URL:    emu.ImpersonationURL(serveSA),
 	})

@@ -36,9 +36,10 @@ const (
 // the stricter reading).
 const MaxOptionsSize = 2048
 
-// Subject fetches a subject (or actor) token and, when it knows it, the
-// token's expiry (zero otherwise). Its errors are returned unchanged.
-type Subject func(ctx context.Context) (token string, expiry time.Time, err error)
+// Subject fetches a subject (or actor) token for an exchange with this
+// audience and subject token type and, when it knows it, the token's
+// expiry (zero otherwise). Its errors are returned unchanged.
+type Subject func(ctx context.Context, audience, subjectTokenType string) (token string, expiry time.Time, err error)
 
 // Config is a checked exchange. Subject, SubjectTokenType and TokenURL are
 // required; every other zero value means "not sent".
@@ -72,36 +73,44 @@ type Config struct {
 // concurrent use. It keeps only what each exchange sends (many idle
 // sources may be alive at once).
 type Exchanger struct {
-	subject, actor Subject
-	subjectType    string
-	audience       string
-	actorType      string
-	requested      string
-	scopes         []string
-	resource       string
-	options        []byte
-	tokenURL       string
-	authHeader     string
-	kind           string
-	doer           *httpx.Doer
+	subject     Subject
+	subjectType string
+	audience    string
+	requested   string
+	scopes      []string
+	options     []byte
+	tokenURL    string
+	kind        string
+	doer        *httpx.Doer
+	rare        *rare // nil when none is set
+}
+
+// rare holds the settings few exchanges use.
+type rare struct {
+	actor      Subject
+	actorType  string
+	resource   string
+	authHeader string
 }
 
 // New returns the engine of c.
 func New(c Config) *Exchanger {
 	x := &Exchanger{
-		subject: c.Subject, actor: c.Actor,
-		subjectType: c.SubjectTokenType, audience: c.Audience, actorType: c.ActorTokenType,
-		requested: c.RequestedTokenType, resource: c.Resource, options: c.Options,
+		subject: c.Subject, subjectType: c.SubjectTokenType, audience: c.Audience,
+		requested: c.RequestedTokenType, options: c.Options,
 		tokenURL: c.TokenURL, kind: c.Kind, doer: httpx.NewDoer(c.HTTP),
+	}
+	if c.Actor != nil || c.Resource != "" || c.ClientID != "" {
+		x.rare = &rare{actor: c.Actor, actorType: c.ActorTokenType, resource: c.Resource}
+		if c.ClientID != "" {
+			x.rare.authHeader = httpx.BasicAuth(c.ClientID, c.ClientSecret)
+		}
 	}
 	if x.requested == "" {
 		x.requested = TokenTypeAccessToken
 	}
 	if x.requested != TokenTypeIntermediary { // an intermediary request sends no scope
 		x.scopes = append([]string(nil), c.Scopes...)
-	}
-	if c.ClientID != "" {
-		x.authHeader = httpx.BasicAuth(c.ClientID, c.ClientSecret)
 	}
 	return x
 }
@@ -142,7 +151,7 @@ type Result struct {
 // and the session key of an intermediary answer.
 func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 	fetched := time.Now()
-	subject, subjectExpiry, err := x.subject(ctx)
+	subject, subjectExpiry, err := x.subject(ctx, x.audience, x.subjectType)
 	if err != nil {
 		x.doer.Log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
 		return nil, err
@@ -155,18 +164,20 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		Audience:           x.audience,
 		Scopes:             x.scopes,
 		Options:            x.options,
-		Resource:           x.resource,
-	}
-	if x.actor != nil {
-		actor, _, err := x.actor(ctx)
-		if err != nil {
-			return nil, err
-		}
-		req.ActorToken, req.ActorTokenType = actor, x.actorType
 	}
 	var hdr http.Header
-	if x.authHeader != "" {
-		hdr = http.Header{"Authorization": {x.authHeader}}
+	if r := x.rare; r != nil {
+		req.Resource = r.resource
+		if r.actor != nil {
+			actor, _, err := r.actor(ctx, x.audience, x.subjectType)
+			if err != nil {
+				return nil, err
+			}
+			req.ActorToken, req.ActorTokenType = actor, r.actorType
+		}
+		if r.authHeader != "" {
+			hdr = http.Header{"Authorization": {r.authHeader}}
+		}
 	}
 	tok, resp, herr := x.doer.PostToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr, subject, req.ActorToken)
 	if herr != nil {

@@ -36,7 +36,7 @@ func init() {
 				if *timeout <= 0 {
 					return usagef("--timeout must be positive")
 				}
-				ctx, cancel := context.WithTimeout(ctx, *timeout)
+				ctx, cancel := withTimeout(ctx, *timeout)
 				defer cancel()
 				return runDemo(ctx, e.stdout)
 			}

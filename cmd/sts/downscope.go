@@ -46,22 +46,22 @@ func init() {
 				if *stdin && (cf.path != "" || len(cf.scopes) > 0) {
 					return usagef("--stdin excludes --credentials and --scope")
 				}
-				b, err := readBoundary(*boundary)
+				ctx, cancel := withTimeout(ctx, cf.timeout)
+				defer cancel()
+				b, err := readBoundary(ctx, *boundary)
 				if err != nil {
 					return err
 				}
-				ctx, cancel := context.WithTimeout(ctx, cf.timeout)
-				defer cancel()
 				var src oauth2.TokenSource
 				url, universe := *tokenURL, ""
 				if *stdin {
-					tok, err := tokenArg(e, nil)
+					tok, err := tokenArg(ctx, e, nil)
 					if err != nil {
 						return err
 					}
 					src = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"})
 				} else {
-					creds, err := cf.load(e)
+					creds, err := cf.load(ctx, e)
 					if err != nil {
 						return err
 					}
@@ -89,18 +89,25 @@ func init() {
 	})
 }
 
-func readBoundary(path string) (*sts.AccessBoundary, error) {
-	fh, err := os.Open(path)
+// readBoundary reads and parses a boundary file, giving up when ctx ends.
+func readBoundary(ctx context.Context, path string) (*sts.AccessBoundary, error) {
+	data, err := await(ctx, "reading boundary file "+path, func() ([]byte, error) {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading boundary file: %w", err)
+		}
+		defer fh.Close()
+		data, err := io.ReadAll(io.LimitReader(fh, maxBoundaryFile+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading boundary file: %w", err)
+		}
+		if len(data) > maxBoundaryFile {
+			return nil, fmt.Errorf("boundary file %s is larger than 1 MiB", path)
+		}
+		return data, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("reading boundary file: %w", err)
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxBoundaryFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading boundary file: %w", err)
-	}
-	if len(data) > maxBoundaryFile {
-		return nil, fmt.Errorf("boundary file %s is larger than 1 MiB", path)
+		return nil, err
 	}
 	b, err := sts.ParseAccessBoundary(data)
 	if err != nil {

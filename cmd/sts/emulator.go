@@ -120,14 +120,15 @@ func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Option
 		return fmt.Errorf("serve: %w", err)
 	}
 	emu.Close() // releases requests held by latency or hang faults
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Requests in flight get shutdownGrace; those still running then are
+	// cut, so that a signal stops the emulator within a second.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
+	if srv.Shutdown(sctx) != nil {
+		_ = srv.Close()
 	}
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", serr)
 	}
 	fmt.Fprintf(e.stdout, "STS emulator stopped after %d requests.\n", emu.Count(""))
 	return nil

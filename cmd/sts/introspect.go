@@ -37,7 +37,7 @@ func init() {
 				if len(args) > 1 {
 					return usagef("takes at most one token argument")
 				}
-				ctx, cancel := context.WithTimeout(ctx, *timeout)
+				ctx, cancel := withTimeout(ctx, *timeout)
 				defer cancel()
 				var in *sts.Introspection
 				if *credentials != "" {
@@ -45,7 +45,7 @@ func init() {
 						return usagef("--credentials introspects the file's token: give no TOKEN")
 					}
 					cf := &credFlags{path: *credentials}
-					creds, err := cf.load(e)
+					creds, err := cf.load(ctx, e)
 					if err != nil {
 						return err
 					}
@@ -53,7 +53,7 @@ func init() {
 						return err
 					}
 				} else {
-					token, err := tokenArg(e, args)
+					token, err := tokenArg(ctx, e, args)
 					if err != nil {
 						return err
 					}
@@ -76,16 +76,22 @@ func init() {
 // maxTokenInput bounds a token read from standard input.
 const maxTokenInput = 1 << 20
 
-// tokenArg returns the token named on the command line, or read from stdin.
-func tokenArg(e *env, args []string) (string, error) {
+// tokenArg returns the token named on the command line, or read from
+// stdin (giving up when ctx ends).
+func tokenArg(ctx context.Context, e *env, args []string) (string, error) {
 	if len(args) == 1 && args[0] != "-" {
 		if strings.TrimSpace(args[0]) == "" {
 			return "", usagef("the token argument is empty")
 		}
 		return strings.TrimSpace(args[0]), nil
 	}
-	raw, err := io.ReadAll(io.LimitReader(e.stdin, maxTokenInput+1))
+	raw, err := await(ctx, "reading the token from standard input", func() ([]byte, error) {
+		return io.ReadAll(io.LimitReader(e.stdin, maxTokenInput+1))
+	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
 		return "", fmt.Errorf("reading the token from standard input: %w", err)
 	}
 	if len(raw) > maxTokenInput {

@@ -57,8 +57,12 @@ func init() {
 					ClientID: *clientID, Scopes: scopes, QuotaProjectID: *quota,
 					ListenAddr: *listen, SignInTimeout: *timeout, Output: e.stderr,
 				}
+				// The files are read within the same --timeout as the
+				// sign-in (one may be a named pipe nobody writes to).
+				rctx, rcancel := withTimeout(ctx, *timeout)
+				defer rcancel()
 				if *loginConfig != "" {
-					if err := readLoginConfig(*loginConfig, &cfg); err != nil {
+					if err := readLoginConfig(rctx, *loginConfig, &cfg); err != nil {
 						return err
 					}
 				}
@@ -73,7 +77,7 @@ func init() {
 				if cfg.Audience == "" {
 					return usagef("--audience or --login-config is required")
 				}
-				secret, err := clientSecret(e, *secretFile)
+				secret, err := clientSecret(rctx, e, *secretFile)
 				if err != nil {
 					return err
 				}
@@ -105,8 +109,10 @@ func init() {
 }
 
 // readLoginConfig applies a gcloud workforce login configuration file.
-func readLoginConfig(path string, cfg *sts.LoginConfig) error {
-	lc, err := sts.ReadLoginConfigFile(path)
+func readLoginConfig(ctx context.Context, path string, cfg *sts.LoginConfig) error {
+	lc, err := await(ctx, "reading", func() (*sts.LoginConfig, error) {
+		return sts.ReadLoginConfigFile(path)
+	})
 	if err != nil {
 		return fmt.Errorf("login configuration %s: %w", path, err)
 	}
@@ -116,10 +122,10 @@ func readLoginConfig(path string, cfg *sts.LoginConfig) error {
 }
 
 // clientSecret reads the OAuth client secret from a file or the environment.
-func clientSecret(e *env, file string) (string, error) {
+func clientSecret(ctx context.Context, e *env, file string) (string, error) {
 	var s string
 	if file != "" {
-		data, err := readSmallFile(file)
+		data, err := await(ctx, "reading client secret file "+file, func() ([]byte, error) { return readSmallFile(file) })
 		if err != nil {
 			return "", fmt.Errorf("client secret: %w", err)
 		}

@@ -31,10 +31,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
+	"time"
 )
 
 // env is what a command may touch of the outside world; tests replace none
@@ -80,7 +79,7 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Stderr)
 	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
 	os.Exit(code)
@@ -128,11 +127,18 @@ func run(ctx context.Context, args []string, e *env) int {
 		printUsage(e.stdout, c, fs)
 		return 0
 	}
+	start := time.Now()
 	if err == nil {
 		err = runner(ctx, e, fs.Args())
 	}
 	if err == nil {
 		return 0
+	}
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		// Whatever failed, it failed because of the signal.
+		fmt.Fprintf(e.stderr, "sts %s: %v\n", name, se)
+		return se.exitCode()
 	}
 	var xe *exitError
 	if errors.As(err, &xe) {
@@ -153,6 +159,11 @@ func run(ctx context.Context, args []string, e *env) int {
 	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "sts: "), ": sts: ", ": ")
 	// An operation named like the command ("introspect") is said once.
 	msg = strings.TrimPrefix(msg, name+": ")
+	if d := timeoutFlag(fs); d > 0 && time.Since(start) >= d && errors.Is(err, context.DeadlineExceeded) && !strings.Contains(msg, "(--timeout)") {
+		// The library says which call ran out of time; say whose
+		// deadline it was.
+		msg += fmt.Sprintf("; gave up after %v (--timeout)", d)
+	}
 	fmt.Fprintf(e.stderr, "sts %s: %s\n", name, msg)
 	return 1
 }

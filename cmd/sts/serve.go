@@ -51,7 +51,7 @@ func init() {
 					level = slog.LevelDebug
 				}
 				logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-				cfg, err := serveConfig(e, cf, *boundary, *projectID)
+				cfg, err := serveConfig(ctx, e, cf, *boundary, *projectID)
 				if err != nil {
 					return err
 				}
@@ -70,16 +70,17 @@ func init() {
 }
 
 // serveConfig builds what the server serves from the credential file and
-// the flags. It is the one place that knows the loading API.
-func serveConfig(e *env, cf *credFlags, boundaryPath, projectID string) (metaserver.Config, error) {
+// the flags. It is the one place that knows the loading API. ctx bounds
+// reading the files, then and for the scoped sources loaded later.
+func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, projectID string) (metaserver.Config, error) {
 	var b *sts.AccessBoundary
 	if boundaryPath != "" {
 		var err error
-		if b, err = readBoundary(boundaryPath); err != nil {
+		if b, err = readBoundary(ctx, boundaryPath); err != nil {
 			return metaserver.Config{}, err
 		}
 	}
-	creds, err := cf.load(e)
+	creds, err := cf.load(ctx, e)
 	if err != nil {
 		return metaserver.Config{}, err
 	}
@@ -112,7 +113,7 @@ func serveConfig(e *env, cf *credFlags, boundaryPath, projectID string) (metaser
 		// scope sets are honoured with sources of their own.
 		cfg.ScopedTokenSource = func(scopes []string) (oauth2.TokenSource, error) {
 			scoped := &credFlags{path: cf.path, scopes: scopes}
-			c, err := scoped.load(e)
+			c, err := scoped.load(ctx, e)
 			if err != nil {
 				return nil, err
 			}
@@ -215,11 +216,13 @@ func runServe(ctx context.Context, e *env, cfg metaserver.Config, ln net.Listene
 	case <-ctx.Done():
 	case serveErr = <-served:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Requests in flight get shutdownGrace; those still running then are
+	// cut, so that a signal stops the server within a second.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
-			serveErr = err
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
 		}
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

@@ -31,9 +31,9 @@ func init() {
 				if err := checkTokenFormat(*format); err != nil {
 					return err
 				}
-				ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+				ctx, cancel := withTimeout(ctx, cf.timeout)
 				defer cancel()
-				creds, err := cf.load(e)
+				creds, err := cf.load(ctx, e)
 				if err != nil {
 					return err
 				}
@@ -76,8 +76,9 @@ func credentialFlags(fs *flag.FlagSet) *credFlags {
 	return c
 }
 
-// load loads the credential file the flags or the environment name.
-func (c *credFlags) load(e *env) (*sts.Credentials, error) {
+// load loads the credential file the flags or the environment name, giving
+// up when ctx ends (the file may be a named pipe nobody writes to).
+func (c *credFlags) load(ctx context.Context, e *env) (*sts.Credentials, error) {
 	opts := sts.LoadOptions{Getenv: e.getenv}
 	if len(c.scopes) > 0 {
 		opts.Scopes = c.scopes
@@ -90,7 +91,9 @@ func (c *credFlags) load(e *env) (*sts.Credentials, error) {
 		return nil, usagef("no credentials: pass --credentials FILE or set %s", sts.EnvCredentials)
 	}
 	opts.OnRefreshTokenRotated = saveRotatedRefreshToken(path, e.stderr)
-	return sts.LoadCredentialsFile(path, opts)
+	return await(ctx, "reading credential file "+path, func() (*sts.Credentials, error) {
+		return sts.LoadCredentialsFile(path, opts)
+	})
 }
 
 func checkTokenFormat(f string) error {

@@ -140,3 +140,37 @@ func FuzzParseSeconds(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeGenerateIDTokenResponse: never a panic; an error never quotes
+// the token; an accepted token has a plausible expiry.
+func FuzzDecodeGenerateIDTokenResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"token":"eyJhbGciOiJub25lIn0.eyJleHAiOjQxMDI0NDQ4MDB9.sig"}`,
+		`{"token":"eyJhbGciOiJub25lIn0.eyJleHAiOiI0MTAyNDQ0ODAwIn0.sig"}`,
+		`{"token":"a.eyJleHAiOjEuNWUxMH0.c"}`,
+		`{"token":"a.bm90IGpzb24.c"}`,
+		`{"token":"a.%%%.c"}`,
+		`{"token":"only-one-part"}`,
+		`{"token":7}`, `{}`, `<html>`, ``, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tok, exp, err := DecodeGenerateIDTokenResponse(body)
+		if err != nil {
+			if tok != "" {
+				t.Fatal("token with error")
+			}
+			var j struct {
+				Token string `json:"token"`
+			}
+			if json.Unmarshal(body, &j) == nil && len(j.Token) >= 8 && strings.Contains(err.Error(), j.Token) {
+				t.Fatalf("error quotes the token: %v", err)
+			}
+			return
+		}
+		if tok == "" || exp.Before(time.Unix(1, 0)) || exp.After(time.Now().Add(MaxLifetime+time.Minute)) {
+			t.Fatalf("accepted %q expiring %v", tok, exp)
+		}
+	})
+}

@@ -1,0 +1,158 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsgo/sts/internal/httpx"
+)
+
+// stsStub answers token requests with answer and records the forms.
+func stsStub(t *testing.T, answer string) (*httptest.Server, *[]url.Values, *[]http.Header) {
+	t.Helper()
+	var forms []url.Values
+	var hdrs []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f, _ := url.ParseQuery(string(b))
+		forms = append(forms, f)
+		hdrs = append(hdrs, r.Header.Clone())
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &forms, &hdrs
+}
+
+func static(tok string, exp time.Time) Subject {
+	return func(context.Context, string, string) (string, time.Time, error) { return tok, exp, nil }
+}
+
+func TestExchangeForm(t *testing.T) {
+	srv, forms, hdrs := stsStub(t, `{"access_token":"at","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","token_type":"Bearer","expires_in":3600}`)
+	opts, cerr := EncodeOptions("Config.Options", map[string]any{"k": "v"}, "my-project", nil)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	var gotAud, gotType string
+	x := New(Config{
+		Subject: func(_ context.Context, aud, typ string) (string, time.Time, error) {
+			gotAud, gotType = aud, typ
+			return "subject-token-123", time.Time{}, nil
+		},
+		SubjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
+		Audience:         "//iam.googleapis.com/x",
+		Actor:            static("actor-token-456", time.Time{}),
+		ActorTokenType:   "urn:ietf:params:oauth:token-type:jwt",
+		Scopes:           []string{"a", "b"},
+		Resource:         "https://resource.example/",
+		Options:          opts,
+		TokenURL:         srv.URL,
+		ClientID:         "id",
+		ClientSecret:     "secret",
+		HTTP:             httpx.Options{Client: srv.Client(), APIClient: "api/1"},
+		Kind:             "file",
+	})
+	tok, err := x.Token()
+	if err != nil || tok.AccessToken != "at" || time.Until(tok.Expiry) < 59*time.Minute {
+		t.Fatalf("Token = %v, %v", tok, err)
+	}
+	if gotAud != "//iam.googleapis.com/x" || gotType != "urn:ietf:params:oauth:token-type:jwt" {
+		t.Errorf("subject asked for %q %q", gotAud, gotType)
+	}
+	f := (*forms)[0]
+	for k, want := range map[string]string{
+		"grant_type":           "urn:ietf:params:oauth:grant-type:token-exchange",
+		"subject_token":        "subject-token-123",
+		"actor_token":          "actor-token-456",
+		"scope":                "a b",
+		"resource":             "https://resource.example/",
+		"requested_token_type": TokenTypeAccessToken,
+		"options":              `{"k":"v","userProject":"my-project"}`,
+	} {
+		if f.Get(k) != want {
+			t.Errorf("%s = %q, want %q", k, f.Get(k), want)
+		}
+	}
+	h := (*hdrs)[0]
+	if h.Get("Authorization") != httpx.BasicAuth("id", "secret") || h.Get("X-Goog-Api-Client") != "api/1" {
+		t.Errorf("headers %v", h)
+	}
+	if x.TokenURL() != srv.URL || x.Audience() != "//iam.googleapis.com/x" || x.APIClient() != "api/1" || x.Logger() != nil ||
+		!strings.Contains(x.String(), srv.URL) || strings.Contains(x.String(), "secret") {
+		t.Errorf("accessors: %v", x)
+	}
+}
+
+func TestExchangeIntermediaryAndLifetimes(t *testing.T) {
+	exp := time.Now().Add(40 * time.Minute).Truncate(time.Second)
+	srv, forms, _ := stsStub(t, `{"access_token":"it","issued_token_type":"`+TokenTypeIntermediary+`","token_type":"N_A","access_boundary_session_key":"key"}`)
+	x := New(Config{Subject: static("root-token-abc", exp), SubjectTokenType: TokenTypeAccessToken, RequestedTokenType: TokenTypeIntermediary,
+		Scopes: []string{"s"}, TokenURL: srv.URL, HTTP: httpx.Options{Client: srv.Client()}})
+	r, err := x.Exchange(context.Background())
+	if err != nil || r.SessionKey != "key" || !r.Token.Expiry.Equal(exp) {
+		t.Fatalf("intermediary = %+v, %v", r, err)
+	}
+	if (*forms)[0].Has("scope") || (*forms)[0].Get("requested_token_type") != TokenTypeIntermediary {
+		t.Errorf("intermediary form %v", (*forms)[0])
+	}
+
+	// No session key for an intermediary; no lifetime for a JWT subject.
+	for _, tc := range []struct {
+		answer, subjectType, requested, want string
+	}{
+		{`{"access_token":"it","token_type":"N_A"}`, TokenTypeAccessToken, TokenTypeIntermediary, "access_boundary_session_key"},
+		{`{"access_token":"at","token_type":"Bearer"}`, "urn:ietf:params:oauth:token-type:jwt", "", "expires_in"},
+	} {
+		srv, _, _ := stsStub(t, tc.answer)
+		x := New(Config{Subject: static("subject-token-abc", time.Time{}), SubjectTokenType: tc.subjectType, RequestedTokenType: tc.requested,
+			TokenURL: srv.URL, HTTP: httpx.Options{Client: srv.Client()}})
+		_, err := x.Token()
+		var he *httpx.Error
+		if !errors.As(err, &he) || he.StatusCode != 200 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.answer, err)
+		}
+	}
+}
+
+func TestExchangeSubjectErrorsPassThrough(t *testing.T) {
+	boom := errors.New("boom")
+	x := New(Config{Subject: func(context.Context, string, string) (string, time.Time, error) { return "", time.Time{}, boom },
+		TokenURL: "http://127.0.0.1:1"})
+	if _, err := x.Token(); err != boom {
+		t.Errorf("subject error = %v", err)
+	}
+	srv, _, _ := stsStub(t, `{}`)
+	x = New(Config{Subject: static("s-token-123", time.Time{}), Actor: func(context.Context, string, string) (string, time.Time, error) { return "", time.Time{}, boom },
+		TokenURL: srv.URL, HTTP: httpx.Options{Client: srv.Client()}})
+	if _, err := x.Token(); err != boom {
+		t.Errorf("actor error = %v", err)
+	}
+}
+
+func TestEncodeOptions(t *testing.T) {
+	if b, err := EncodeOptions("F", nil, "", nil); b != nil || err != nil {
+		t.Errorf("empty = %s, %v", b, err)
+	}
+	if b, err := EncodeOptions("F", map[string]any{}, "", nil); b != nil || err != nil {
+		t.Errorf("empty map = %s, %v", b, err)
+	}
+	b, err := EncodeOptions("F", nil, "", []byte(`{"accessBoundaryRules":[]}`))
+	if err != nil || string(b) != `{"accessBoundary":{"accessBoundaryRules":[]}}` {
+		t.Errorf("boundary = %s, %v", b, err)
+	}
+	for _, tc := range []map[string]any{
+		{"userProject": "x"}, {"accessBoundary": "x"}, {"f": func() {}}, {"big": strings.Repeat("x", MaxOptionsSize)},
+	} {
+		if _, err := EncodeOptions("F", tc, "", nil); err == nil || err.Field != "F" {
+			t.Errorf("%v: %v", tc, err)
+		}
+	}
+}

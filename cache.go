@@ -88,8 +88,8 @@ func (o CacheOptions) check(name string) error {
 // CachedTokenSource holds no goroutine while idle. Create it with
 // NewCachedTokenSource; it is safe for concurrent use.
 type CachedTokenSource struct {
+	r   refresh.Cache[*oauth2.Token]
 	src oauth2.TokenSource
-	r   *refresh.Cache[*oauth2.Token]
 }
 
 // NewCachedTokenSource returns a cache around src. src must not be nil. If
@@ -104,34 +104,42 @@ func NewCachedTokenSource(src oauth2.TokenSource, opts CacheOptions) (*CachedTok
 	}
 	ro := refresh.Options(opts)
 	ro.Logger = resolveLogger(opts.Logger)
-	csrc, _ := src.(ContextTokenSource)
-	c := &CachedTokenSource{src: src, r: refresh.New(refresh.Config[*oauth2.Token]{
-		Options: ro,
-		Fetch: func(ctx context.Context) (*oauth2.Token, time.Time, error) {
-			var tok *oauth2.Token
-			var err error
-			if csrc != nil {
-				tok, err = csrc.TokenContext(ctx)
-			} else {
-				tok, err = src.Token()
-			}
-			if err != nil {
-				return nil, time.Time{}, publicErr(err)
-			}
-			if tok == nil || tok.AccessToken == "" {
-				return nil, time.Time{}, &Error{Op: "token", Err: errors.New("source returned no token")}
-			}
-			return tok, tok.Expiry, nil
-		},
-		Same:      func(old, t *oauth2.Token) bool { return old.AccessToken == t.AccessToken },
-		Wrap:      func(err error) error { return &Error{Op: "token", Err: httpx.Transient(err)} },
-		Refreshed: "sts: token refreshed",
-		Failed:    "sts: token refresh failed",
-	})}
+	c := &CachedTokenSource{src: src}
+	c.r.Init(refresh.Config[*oauth2.Token]{Options: ro, Source: (*cacheSource)(c), Kind: &tokenKind})
 	if t := opts.InitialToken; t != nil && t.AccessToken != "" {
 		c.r.Set(t, t.Expiry)
 	}
 	return c, nil
+}
+
+// tokenKind describes the values and errors of every CachedTokenSource.
+var tokenKind = refresh.Kind[*oauth2.Token]{
+	Same:      func(old, t *oauth2.Token) bool { return old.AccessToken == t.AccessToken },
+	Wrap:      func(err error) error { return &Error{Op: "token", Err: httpx.Transient(err)} },
+	Refreshed: "sts: token refreshed",
+	Failed:    "sts: token refresh failed",
+}
+
+// cacheSource is a CachedTokenSource seen as the source of its core: one
+// refresh asks the wrapped source for a token (with the refresh's context
+// if it takes one) and checks there is one.
+type cacheSource CachedTokenSource
+
+func (c *cacheSource) Fetch(ctx context.Context) (*oauth2.Token, time.Time, error) {
+	var tok *oauth2.Token
+	var err error
+	if cs, ok := c.src.(ContextTokenSource); ok {
+		tok, err = cs.TokenContext(ctx)
+	} else {
+		tok, err = c.src.Token()
+	}
+	if err != nil {
+		return nil, time.Time{}, publicErr(err)
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, time.Time{}, &Error{Op: "token", Err: errors.New("source returned no token")}
+	}
+	return tok, tok.Expiry, nil
 }
 
 // cacheWith wraps src in a CachedTokenSource configured by opts, logging to

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
 	"golang.org/x/oauth2"
@@ -183,15 +184,20 @@ func NewMinter(cfg Config) (*Minter, error) {
 	m.x = x
 	m.r = refresh.New(refresh.Config[*session]{
 		Options:        ro,
-		Fetch:          m.fetch,
+		Source:         refresh.FetchFunc[*session](m.fetch),
+		Kind:           &sessionKind,
 		RefreshWindow:  m.refresh,
 		BlockingWindow: m.block,
-		Same:           func(old, s *session) bool { return old == s },
-		Wrap:           func(err error) error { return &sts.Error{Op: "intermediary", Err: err} },
-		Refreshed:      "sts: downscope: intermediary token fetched",
-		Failed:         "sts: downscope: intermediary token fetch failed",
 	})
 	return m, nil
+}
+
+// sessionKind describes the intermediary tokens of every Minter.
+var sessionKind = refresh.Kind[*session]{
+	Same:      func(old, s *session) bool { return old == s },
+	Wrap:      func(err error) error { return &sts.Error{Op: "intermediary", Err: httpx.Transient(err)} },
+	Refreshed: "sts: downscope: intermediary token fetched",
+	Failed:    "sts: downscope: intermediary token fetch failed",
 }
 
 // Token mints a downscoped token for cb. Its Expiry is the intermediary

@@ -103,15 +103,45 @@ func (o Options) resolved() Options {
 // Margin is the ExpiryMargin o resolves to.
 func (o Options) Margin() time.Duration { return o.resolved().ExpiryMargin }
 
-// Config describes one Cache: its options and how its user's values and
-// errors look. Fetch is required; the rest may be left zero.
-type Config[T any] struct {
-	Options
+// Source fetches the values of a Cache.
+type Source[T any] interface {
 	// Fetch obtains a new value and its expiry (zero: it never expires).
 	// It runs on its own goroutine with a context that ends at the
-	// refresh deadline; if it does not return by then, the refresh fails
+	// refresh deadline; if it has not returned by then, the refresh fails
 	// anyway and its late result is dropped.
-	Fetch func(ctx context.Context) (T, time.Time, error)
+	Fetch(ctx context.Context) (T, time.Time, error)
+}
+
+// FetchFunc is a Source that is a function.
+type FetchFunc[T any] func(ctx context.Context) (T, time.Time, error)
+
+// Fetch calls f.
+func (f FetchFunc[T]) Fetch(ctx context.Context) (T, time.Time, error) { return f(ctx) }
+
+// Kind describes the values and errors of a family of caches; it is shared
+// by all of them (a package-level variable), so that a Cache stays small.
+// Every field may be left zero.
+type Kind[T any] struct {
+	// Same reports whether a fetched value is the one already held (the
+	// source had nothing newer). Then it keeps its end of validity, and
+	// the next refresh comes after a backoff instead of at its refresh
+	// point.
+	Same func(old, fetched T) bool
+	// Wrap turns an error the Cache makes itself (a waiting caller's
+	// context error, a refresh past its deadline, a panicking fetch, an
+	// expired value) into the user's error type. Nil returns them as they
+	// are.
+	Wrap func(error) error
+	// Refreshed and Failed are the messages logged after a refresh.
+	Refreshed, Failed string
+}
+
+// Config describes one Cache. Source is required; a nil Kind is an empty
+// one.
+type Config[T any] struct {
+	Options
+	Source Source[T]
+	Kind   *Kind[T]
 	// RefreshWindow, if positive, moves the refresh point to that long
 	// before expiry when that is earlier than the StaleFraction point,
 	// capped at 3/4 of the lifetime so that a value is used at all.
@@ -121,58 +151,71 @@ type Config[T any] struct {
 	// still-valid value. Zero means callers wait only once the value is no
 	// longer valid.
 	BlockingWindow time.Duration
-	// Same reports whether a fetched value is the one already held (the
-	// source had nothing newer). Then it keeps its end of validity, and the
-	// next refresh comes after a backoff instead of at its refresh point.
-	Same func(old, fetched T) bool
-	// Wrap turns an error the Cache makes itself (a waiting caller's
-	// context error, a refresh past its deadline, a panicking or expired
-	// fetch) into the user's error type. Nil returns them as they are.
-	Wrap func(error) error
-	// Refreshed and Failed are the messages logged after a refresh.
-	Refreshed, Failed string
 }
 
-// Cache is a refresh-ahead cache of one value. Create it with New; it is
-// safe for concurrent use and holds no goroutine while idle.
+// Cache is a refresh-ahead cache of one value. Create it with New, or
+// Init a zero Cache in place; it is safe for concurrent use and holds no
+// goroutine while idle. It must not be copied once initialized.
 type Cache[T any] struct {
-	cfg Config[T]
-
 	cur atomic.Pointer[entry[T]]
 	// quiet holds the Unix nanoseconds before which no background refresh
 	// may start (one runs, or the last one failed); it lets callers with a
 	// stale value skip the mutex.
 	quiet atomic.Int64
 
+	src    Source[T]
+	kind   *Kind[T]
+	logger *slog.Logger
+	// The resolved options, windows included.
+	stale, jitter                           float64
+	margin, timeout, minBackoff, maxBackoff time.Duration
+	refreshWindow, blockingWindow           time.Duration
+
 	mu       sync.Mutex
 	flight   *flight[T] // the refresh in progress, or nil
-	failures int        // consecutive failed refreshes
-	same     int        // consecutive refreshes that returned the held value
-	retryAt  time.Time  // no refresh before this, but for a caller that must have one
+	retryAt  int64      // no refresh before this (Unix ns), but for a caller that must have one
 	lastErr  error      // error of the last failed refresh
+	failures int32      // consecutive failed refreshes
+	same     int32      // consecutive refreshes that returned the held value
 	perm     bool       // lastErr is permanent: remembered while no valid value exists
 }
 
 // entry is a value with its deadlines in Unix nanoseconds (wall clock).
 type entry[T any] struct {
 	v         T
-	expiry    time.Time
+	expiry    int64 // 0: none
 	refreshAt int64 // from here one background refresh starts
 	blockAt   int64 // from here callers wait for a refresh
 	validTo   int64 // from here the value is never served
 }
 
 type flight[T any] struct {
-	done chan struct{}
-	v    T
-	err  error
-	over bool // published; a late outcome is dropped
+	ctx    context.Context // the fetch's, ending at the refresh deadline
+	cancel context.CancelFunc
+	start  time.Time
+	done   chan struct{}
+	v      T
+	err    error
+	over   bool // published; a late outcome is dropped
 }
 
-// New returns a Cache configured by cfg. cfg.Options must pass Check.
+// New returns a Cache configured by cfg; see Init.
 func New[T any](cfg Config[T]) *Cache[T] {
-	cfg.Options = cfg.Options.resolved()
-	return &Cache[T]{cfg: cfg}
+	c := new(Cache[T])
+	c.Init(cfg)
+	return c
+}
+
+// Init configures a zero Cache. cfg.Options must pass Check.
+func (c *Cache[T]) Init(cfg Config[T]) {
+	o := cfg.Options.resolved()
+	c.src, c.kind, c.logger = cfg.Source, cfg.Kind, o.Logger
+	if c.kind == nil {
+		c.kind = new(Kind[T])
+	}
+	c.stale, c.jitter = o.StaleFraction, o.Jitter
+	c.margin, c.timeout, c.minBackoff, c.maxBackoff = o.ExpiryMargin, o.RefreshTimeout, o.MinBackoff, o.MaxBackoff
+	c.refreshWindow, c.blockingWindow = cfg.RefreshWindow, cfg.BlockingWindow
 }
 
 // Get returns a value fit to be served now, refreshing as described in the
@@ -218,7 +261,7 @@ func (c *Cache[T]) Invalidate(drop func(T) bool) {
 		return
 	}
 	c.mu.Lock()
-	c.retryAt = time.Time{}
+	c.retryAt = 0
 	if c.flight == nil {
 		c.quiet.Store(0)
 	}
@@ -235,28 +278,28 @@ func (c *Cache[T]) LastError() error {
 
 // entry computes the deadlines of v, obtained at now.
 func (c *Cache[T]) entry(v T, expiry, now time.Time) *entry[T] {
-	e := &entry[T]{v: v, expiry: expiry, refreshAt: math.MaxInt64, blockAt: math.MaxInt64, validTo: math.MaxInt64}
+	e := &entry[T]{v: v, refreshAt: math.MaxInt64, blockAt: math.MaxInt64, validTo: math.MaxInt64}
 	if expiry.IsZero() {
 		return e
 	}
-	o := &c.cfg
+	e.expiry = unixNano(expiry)
 	life := expiry.Sub(now)
 	// A value living less than ten margins (short-lived test tokens, a
 	// lifetime cut by a root token's) keeps a tenth of its life.
-	e.validTo = unixNano(expiry.Add(-min(o.ExpiryMargin, life/10)))
+	e.validTo = unixNano(expiry.Add(-min(c.margin, life/10)))
 	e.blockAt = e.validTo
-	if o.BlockingWindow > 0 {
-		e.blockAt = min(e.blockAt, unixNano(expiry.Add(-min(o.BlockingWindow, life/2))))
+	if c.blockingWindow > 0 {
+		e.blockAt = min(e.blockAt, unixNano(expiry.Add(-min(c.blockingWindow, life/2))))
 	}
-	if o.StaleFraction < 1 {
-		share := o.StaleFraction
-		if o.Jitter > 0 {
-			share -= rand.Float64() * o.Jitter
+	if c.stale < 1 {
+		share := c.stale
+		if c.jitter > 0 {
+			share -= rand.Float64() * c.jitter
 		}
 		e.refreshAt = unixNano(now.Add(time.Duration(float64(life) * share)))
 	}
-	if o.RefreshWindow > 0 {
-		e.refreshAt = min(e.refreshAt, unixNano(expiry.Add(-min(o.RefreshWindow, life/4*3)))) // life*3 could overflow
+	if c.refreshWindow > 0 {
+		e.refreshAt = min(e.refreshAt, unixNano(expiry.Add(-min(c.refreshWindow, life/4*3)))) // life*3 could overflow
 	}
 	e.refreshAt = min(e.refreshAt, e.blockAt)
 	return e
@@ -283,20 +326,27 @@ var (
 
 // backoff is the wait after n consecutive failed (or unchanged) refreshes:
 // doubling from MinBackoff, capped at MaxBackoff.
-func (c *Cache[T]) backoff(n int) time.Duration {
-	b := c.cfg.MinBackoff << min(n, 20)
-	if b <= 0 || b > c.cfg.MaxBackoff {
-		b = c.cfg.MaxBackoff
+func (c *Cache[T]) backoff(n int32) time.Duration {
+	b := c.minBackoff << min(n, 20)
+	if b <= 0 || b > c.maxBackoff {
+		b = c.maxBackoff
 	}
 	return b
 }
 
 // refreshAhead starts a background refresh unless one runs or the last one
-// failed too recently.
+// failed too recently. A refresh past its deadline is ended first.
 func (c *Cache[T]) refreshAhead() {
 	c.mu.Lock()
+	if f := c.flight; f != nil {
+		c.mu.Unlock()
+		if f.ctx.Err() != nil {
+			c.expire(f)
+		}
+		return
+	}
 	defer c.mu.Unlock()
-	if c.flight != nil || time.Now().Before(c.retryAt) {
+	if time.Now().UnixNano() < c.retryAt {
 		return
 	}
 	// The caller saw a stale value, but a refresh may have replaced it
@@ -307,26 +357,26 @@ func (c *Cache[T]) refreshAhead() {
 	c.startLocked()
 }
 
-// wait joins or starts a refresh and waits for it or for ctx. A still-valid
-// value (in a blocking window) is served when the refresh fails, when ctx
-// ends, or while failed refreshes back off.
+// wait joins or starts a refresh and waits for it, its deadline or ctx. A
+// still-valid value (in a blocking window) is served when the refresh fails,
+// when ctx ends, or while failed refreshes back off.
 func (c *Cache[T]) wait(ctx context.Context) (T, error) {
 	var zero T
 	c.mu.Lock()
 	e := c.cur.Load()
-	now := time.Now()
-	if e != nil && now.UnixNano() < e.blockAt {
+	now := time.Now().UnixNano()
+	if e != nil && now < e.blockAt {
 		c.mu.Unlock()
 		return e.v, nil // another caller stored a new value meanwhile
 	}
 	f := c.flight
-	if f == nil && now.Before(c.retryAt) {
-		if e != nil && now.UnixNano() < e.validTo {
+	if f == nil && now < c.retryAt {
+		if e != nil && now < e.validTo {
 			c.mu.Unlock()
 			return e.v, nil
 		}
 		if c.perm {
-			err := &Recalled{Err: c.lastErr, Wait: c.retryAt.Sub(now)}
+			err := &Recalled{Err: c.lastErr, Wait: time.Duration(c.retryAt - now)}
 			c.mu.Unlock()
 			return zero, err
 		}
@@ -337,14 +387,19 @@ func (c *Cache[T]) wait(ctx context.Context) (T, error) {
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		if f.err == nil {
-			return f.v, nil
-		}
+	case <-f.ctx.Done():
+		// The refresh's deadline (or its end, racing with f.done): a fetch
+		// that ignores its context must not hold the callers up.
+		c.expire(f)
+		<-f.done
 	case <-ctx.Done():
 		if v, ok := c.Current(); ok {
 			return v, nil
 		}
 		return zero, c.wrap(ctx.Err())
+	}
+	if f.err == nil {
+		return f.v, nil
 	}
 	if v, ok := c.Current(); ok {
 		return v, nil
@@ -353,17 +408,19 @@ func (c *Cache[T]) wait(ctx context.Context) (T, error) {
 }
 
 func (c *Cache[T]) wrap(err error) error {
-	if c.cfg.Wrap != nil {
-		return c.cfg.Wrap(err)
+	if c.kind.Wrap != nil {
+		return c.kind.Wrap(err)
 	}
 	return err
 }
 
 // startLocked registers a refresh and starts it on its own goroutine.
+// Until its deadline, no background refresh starts (quiet).
 func (c *Cache[T]) startLocked() *flight[T] {
-	f := &flight[T]{done: make(chan struct{})}
+	f := &flight[T]{done: make(chan struct{}), start: time.Now()}
+	f.ctx, f.cancel = context.WithTimeout(context.Background(), c.timeout)
 	c.flight = f
-	c.quiet.Store(math.MaxInt64)
+	c.quiet.Store(f.start.Add(c.timeout).UnixNano())
 	go c.run(f)
 	return f
 }
@@ -371,21 +428,23 @@ func (c *Cache[T]) startLocked() *flight[T] {
 // errPanicked is the cause of the error of a fetch that panicked.
 var errPanicked = errors.New("the source panicked")
 
-// run performs one refresh under its deadline and publishes its outcome,
-// or the deadline's if the fetch has not returned by then.
+// run performs refresh f and publishes its outcome, unless its deadline was
+// published first (by a caller that saw it pass, see expire).
 func (c *Cache[T]) run(f *flight[T]) {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RefreshTimeout)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		var zero T
-		err := fmt.Errorf("refresh did not finish within %v: %w", c.cfg.RefreshTimeout, context.DeadlineExceeded)
-		c.publish(f, start, zero, time.Time{}, c.wrap(err), false)
-	})
-	v, exp, err, perm := c.fetch(ctx)
-	if stop() {
-		c.publish(f, start, v, exp, err, perm)
-	}
+	v, exp, err, perm := c.fetch(f.ctx)
+	c.publish(f, v, exp, err, perm)
+	f.cancel()
+}
+
+// expire ends refresh f with a deadline error if it has not ended: a
+// refresh is over at its deadline whether or not its fetch honours the
+// context. The deadline is enforced by whoever next looks at the refresh
+// (a waiting caller, a caller of a stale value), so it costs no timer of
+// its own.
+func (c *Cache[T]) expire(f *flight[T]) {
+	var zero T
+	err := fmt.Errorf("refresh did not finish within %v: %w", c.timeout, context.DeadlineExceeded)
+	c.publish(f, zero, time.Time{}, c.wrap(err), false)
 }
 
 // fetch calls Fetch, turning a panic into an error. perm reports whether a
@@ -397,7 +456,7 @@ func (c *Cache[T]) fetch(ctx context.Context) (v T, exp time.Time, err error, pe
 			v, exp, err, perm = zero, time.Time{}, c.wrap(errPanicked), true
 		}
 	}()
-	v, exp, err = c.cfg.Fetch(ctx)
+	v, exp, err = c.src.Fetch(ctx)
 	return v, exp, err, err != nil && Permanent(err)
 }
 
@@ -410,7 +469,7 @@ func Permanent(err error) bool {
 }
 
 // publish records the outcome of refresh f, once, and wakes its waiters.
-func (c *Cache[T]) publish(f *flight[T], start time.Time, v T, exp time.Time, err error, perm bool) {
+func (c *Cache[T]) publish(f *flight[T], v T, exp time.Time, err error, perm bool) {
 	now := time.Now()
 	c.mu.Lock()
 	if f.over {
@@ -421,7 +480,7 @@ func (c *Cache[T]) publish(f *flight[T], start time.Time, v T, exp time.Time, er
 	var e *entry[T]
 	if err == nil {
 		e = c.entry(v, exp, now)
-		if old := c.cur.Load(); old != nil && !exp.IsZero() && !old.expiry.IsZero() && c.cfg.Same != nil && c.cfg.Same(old.v, v) {
+		if old := c.cur.Load(); old != nil && !exp.IsZero() && old.expiry != 0 && c.kind.Same != nil && c.kind.Same(old.v, v) {
 			// The source handed back the value already held: it has
 			// nothing newer yet (a layer whose own source refreshes in the
 			// background, say). It keeps the margin it had (recomputed
@@ -429,7 +488,7 @@ func (c *Cache[T]) publish(f *flight[T], start time.Time, v T, exp time.Time, er
 			// next refresh comes soon, backing off, instead of at the
 			// refresh point of what is left, which can fall in the last
 			// minutes of its life.
-			e.validTo = unixNano(exp.Add(-old.expiry.Sub(time.Unix(0, old.validTo))))
+			e.validTo = unixNano(exp.Add(-time.Duration(old.expiry - old.validTo)))
 			e.blockAt = min(e.blockAt, e.validTo)
 			e.refreshAt = min(e.refreshAt, e.blockAt, now.Add(c.backoff(c.same)).UnixNano())
 			c.same++
@@ -442,12 +501,12 @@ func (c *Cache[T]) publish(f *flight[T], start time.Time, v T, exp time.Time, er
 	}
 	if err == nil {
 		c.cur.Store(e)
-		c.failures, c.retryAt, c.lastErr, c.perm = 0, time.Time{}, nil, false
+		c.failures, c.retryAt, c.lastErr, c.perm = 0, 0, nil, false
 		c.quiet.Store(0)
 	} else {
 		c.failures++
-		c.retryAt = now.Add(c.backoff(c.failures - 1))
-		c.quiet.Store(c.retryAt.UnixNano())
+		c.retryAt = now.Add(c.backoff(c.failures - 1)).UnixNano()
+		c.quiet.Store(c.retryAt)
 		c.lastErr, c.perm = err, perm
 	}
 	c.flight = nil
@@ -459,11 +518,11 @@ func (c *Cache[T]) publish(f *flight[T], start time.Time, v T, exp time.Time, er
 	c.mu.Unlock()
 	// Log before waking the waiters, so that a caller holding the outcome
 	// also finds its log record.
-	if l := c.cfg.Logger; l != nil {
+	if l := c.logger; l != nil {
 		if err == nil {
-			l.Debug(c.cfg.Refreshed, "elapsed", now.Sub(start), "expiry", exp)
+			l.Debug(c.kind.Refreshed, "elapsed", now.Sub(f.start), "expiry", exp)
 		} else {
-			l.Warn(c.cfg.Failed, "elapsed", now.Sub(start), "error", err.Error())
+			l.Warn(c.kind.Failed, "elapsed", now.Sub(f.start), "error", err.Error())
 		}
 	}
 	close(f.done)

@@ -60,7 +60,7 @@ func (s *source) fetch(ctx context.Context) (int64, time.Time, error) {
 }
 
 func newCache(s *source, cfg Config[int64]) *Cache[int64] {
-	cfg.Fetch = s.fetch
+	cfg.Source = FetchFunc[int64](s.fetch)
 	return New(cfg)
 }
 
@@ -172,11 +172,11 @@ func TestSameValueKeepsValidity(t *testing.T) {
 		var calls atomic.Int64
 		c := New(Config[int64]{
 			Options: Options{Jitter: -1, MinBackoff: time.Second, MaxBackoff: 4 * time.Second},
-			Fetch: func(context.Context) (int64, time.Time, error) {
+			Source: FetchFunc[int64](func(context.Context) (int64, time.Time, error) {
 				calls.Add(1)
 				return 7, expiry, nil
-			},
-			Same: func(a, b int64) bool { return a == b },
+			}),
+			Kind: &Kind[int64]{Same: func(a, b int64) bool { return a == b }},
 		})
 		ctx := t.Context()
 		c.Get(ctx)
@@ -211,12 +211,12 @@ func TestDeadlineCutsFetchIgnoringContext(t *testing.T) {
 		var calls atomic.Int64
 		c := New(Config[int64]{
 			Options: Options{RefreshTimeout: 5 * time.Second},
-			Fetch: func(context.Context) (int64, time.Time, error) {
+			Source: FetchFunc[int64](func(context.Context) (int64, time.Time, error) {
 				if calls.Add(1) == 1 {
 					<-release // as an open of a named pipe would block
 				}
 				return 2, time.Now().Add(time.Hour), nil
-			},
+			}),
 		})
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -340,8 +340,8 @@ func TestRecalledText(t *testing.T) {
 func TestPanickingFetch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := New(Config[int64]{
-			Fetch: func(context.Context) (int64, time.Time, error) { panic("boom") },
-			Wrap:  func(err error) error { return &tempErr{"wrapped: " + err.Error(), false} },
+			Source: FetchFunc[int64](func(context.Context) (int64, time.Time, error) { panic("boom") }),
+			Kind:   &Kind[int64]{Wrap: func(err error) error { return &tempErr{"wrapped: " + err.Error(), false} }},
 		})
 		_, err := c.Get(t.Context())
 		if err == nil || err.Error() != "wrapped: the source panicked" {
@@ -365,6 +365,21 @@ func TestOptionsCheck(t *testing.T) {
 		field, _, ok := tc.o.Check()
 		if field != tc.field || ok != (tc.field == "") {
 			t.Errorf("%+v: field %q ok %v, want %q", tc.o, field, ok, tc.field)
+		}
+	}
+}
+
+// BenchmarkColdGet measures one refresh that a caller waits for: the core's
+// own cost per refresh (the fetch does nothing).
+func BenchmarkColdGet(b *testing.B) {
+	exp := time.Now().Add(time.Hour)
+	c := New(Config[int64]{Source: FetchFunc[int64](func(context.Context) (int64, time.Time, error) { return 1, exp, nil })})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Invalidate(nil)
+		if _, err := c.Get(ctx); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

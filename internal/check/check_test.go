@@ -204,3 +204,31 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("text %q", got)
 	}
 }
+
+func TestImpersonation(t *testing.T) {
+	for _, tc := range []struct {
+		d  time.Duration
+		ok bool
+	}{{10 * time.Minute, true}, {12 * time.Hour, true}, {9 * time.Minute, false}, {13 * time.Hour, false}, {20*time.Minute + time.Millisecond, false}} {
+		if err := ImpersonationLifetime("L", tc.d); (err == nil) != tc.ok {
+			t.Errorf("ImpersonationLifetime(%v) = %v", tc.d, err)
+		}
+	}
+	const ok = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p:generateAccessToken"
+	if p, err := ImpersonationURL("U", ok); err != nil || p != "sa@p" {
+		t.Errorf("ImpersonationURL = %q, %v", p, err)
+	}
+	for _, bad := range []string{
+		"http://example.com/v1/projects/-/serviceAccounts/sa@p:generateAccessToken",
+		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p",
+		"https://iamcredentials.googleapis.com/v1/sa@p:generateAccessToken",
+		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/:generateAccessToken",
+	} {
+		if _, err := ImpersonationURL("U", bad); err == nil || err.Field != "U" {
+			t.Errorf("ImpersonationURL(%q) = %v", bad, err)
+		}
+	}
+	if err := NonNegative("N", 0); err != nil {
+		t.Error(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -204,5 +205,80 @@ func TestNoRedirects(t *testing.T) {
 	}
 	if err := c.CheckRedirect(nil, nil); err != http.ErrUseLastResponse {
 		t.Fatalf("CheckRedirect = %v", err)
+	}
+}
+
+func TestDoerAttemptFailures(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"` + strings.Repeat("x", 2<<20) + `"}`))
+		case "/truncated":
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte(`{"access`))
+		case "/stall":
+			<-release
+		case "/stallbody":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			<-release
+		case "/notjson":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `[]`)
+		case "/teapot":
+			w.WriteHeader(418)
+		case "/weird":
+			w.WriteHeader(599)
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := NewDoer(Options{Client: srv.Client(), Timeout: 50 * time.Millisecond, Retry: Retry{MaxAttempts: 1}, Logger: logger})
+	if d.Logger() != logger {
+		t.Error("Logger")
+	}
+	do := func(path string) *Error {
+		_, err := d.Do(context.Background(), &Request{Op: "x", Method: http.MethodGet, URL: srv.URL + path})
+		return err
+	}
+	if err := do("/big"); err == nil || err.StatusCode != 200 || err.Temporary() {
+		t.Errorf("big body: %v", err)
+	}
+	if err := do("/truncated"); err == nil || !err.Temporary() {
+		t.Errorf("truncated body: %v", err)
+	}
+	if err := do("/stall"); err == nil || !err.Temporary() || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("stalled answer: %v", err)
+	}
+	if err := do("/stallbody"); err == nil || !err.Temporary() || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("stalled body: %v", err)
+	}
+	if err := do("/teapot"); err == nil || err.StatusCode != 418 || err.Description == "" || err.Temporary() {
+		t.Errorf("teapot: %v", err)
+	}
+	if err := do("/weird"); err == nil || err.Description != "unexpected status" || !err.Temporary() {
+		t.Errorf("599: %v", err)
+	}
+	if _, _, err := d.PostToken(context.Background(), "exchange", srv.URL+"/notjson", nil, nil); err == nil || err.StatusCode != 200 {
+		t.Errorf("not a token answer: %v", err)
+	}
+	if !strings.Contains(logs.String(), "sts: request") || !strings.Contains(logs.String(), "sts: transport error") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+
+	// A caller's deadline shorter than the backoff ends the retries.
+	d = NewDoer(Options{Client: srv.Client(), Timeout: 20 * time.Millisecond, Retry: Retry{MaxAttempts: 5, InitialBackoff: time.Hour, MaxBackoff: time.Hour}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := d.Do(ctx, &Request{Op: "x", Method: http.MethodGet, URL: srv.URL + "/stall"})
+	if err == nil || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("retry past the deadline: %v after %v", err, time.Since(start))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"reflect"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2/google"
 )
@@ -238,7 +239,7 @@ func LoadCredentialsFile(path string, opts LoadOptions) (*Credentials, error) {
 	if path == "" {
 		return nil, invalid("path", "must not be empty")
 	}
-	data, err := readFileLimited(path, maxCredentialsFileSize)
+	data, err := fsutil.ReadFileLimited(path, maxCredentialsFileSize)
 	if err != nil {
 		return nil, &Error{Op: "load", Err: fmt.Errorf("reading credential file: %w", err)}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
@@ -88,24 +88,6 @@ func subjectKind(p SubjectTokenProvider) string {
 
 // maxSubjectSize caps a subject token read from a file or URL.
 const maxSubjectSize = 1 << 20
-
-// readFileLimited reads the file at path, refusing one larger than limit
-// bytes (a multiple of 1 MiB). Every error is an *fs.PathError naming path.
-func readFileLimited(path string, limit int) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}
-	}
-	return data, nil
-}
 
 // Format says how a subject token is stored in a file or URL response.
 // The zero value means plain text, surrounding whitespace trimmed.
@@ -192,7 +174,7 @@ func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string
 	if fi, err := os.Stat(f.Path); err == nil && !fi.Mode().IsRegular() {
 		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q is not a regular file", f.Path)}
 	}
-	raw, err := readFileLimited(f.Path, maxSubjectSize)
+	raw, err := fsutil.ReadFileLimited(f.Path, maxSubjectSize)
 	if err != nil {
 		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file: %w", err)}
 	}

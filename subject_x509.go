@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 	"io/fs"
 	"net/http"
@@ -499,7 +500,7 @@ func readLimited(path string) ([]byte, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
 	}
-	return readFileLimited(path, maxCertFileSize)
+	return fsutil.ReadFileLimited(path, maxCertFileSize)
 }
 
 // describeFSError renders a file-system error without repeating the path.

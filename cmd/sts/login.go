@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fsutil"
+	"github.com/stsgo/sts/login"
 )
 
 // clientSecretEnv is the environment variable login reads the OAuth client
@@ -53,19 +52,22 @@ func init() {
 				if *output == "" {
 					return usagef("--output is required (\"-\" for standard output)")
 				}
-				cfg := sts.LoginConfig{
-					ClientID: *clientID, Scopes: scopes, QuotaProjectID: *quota,
-					ListenAddr: *listen, SignInTimeout: *timeout, Output: e.stderr,
-				}
+				var cfg login.Config
 				// The files are read within the same --timeout as the
 				// sign-in (one may be a named pipe nobody writes to).
 				rctx, rcancel := withTimeout(ctx, *timeout)
 				defer rcancel()
 				if *loginConfig != "" {
-					if err := readLoginConfig(rctx, *loginConfig, &cfg); err != nil {
-						return err
+					lc, err := await(rctx, "reading", func() (*login.Config, error) {
+						return login.ReadConfigFile(*loginConfig)
+					})
+					if err != nil {
+						return fmt.Errorf("login configuration %s: %w", *loginConfig, err)
 					}
+					cfg = *lc
 				}
+				cfg.ClientID, cfg.Scopes, cfg.QuotaProjectID = *clientID, scopes, *quota
+				cfg.ListenAddr, cfg.SignInTimeout, cfg.Output = *listen, *timeout, e.stderr
 				for _, o := range []struct {
 					flag string
 					dst  *string
@@ -85,7 +87,7 @@ func init() {
 				if !*noBrowser {
 					cfg.OpenURL = func(u string) error { return openBrowser(e.stderr, u) }
 				}
-				res, err := sts.Login(ctx, cfg)
+				res, err := login.Run(ctx, cfg)
 				if err != nil {
 					return err
 				}
@@ -108,24 +110,11 @@ func init() {
 	})
 }
 
-// readLoginConfig applies a gcloud workforce login configuration file.
-func readLoginConfig(ctx context.Context, path string, cfg *sts.LoginConfig) error {
-	lc, err := await(ctx, "reading", func() (*sts.LoginConfig, error) {
-		return sts.ReadLoginConfigFile(path)
-	})
-	if err != nil {
-		return fmt.Errorf("login configuration %s: %w", path, err)
-	}
-	cfg.Audience, cfg.AuthURL, cfg.TokenURL, cfg.TokenInfoURL, cfg.UniverseDomain =
-		lc.Audience, lc.AuthURL, lc.TokenURL, lc.TokenInfoURL, lc.UniverseDomain
-	return nil
-}
-
 // clientSecret reads the OAuth client secret from a file or the environment.
 func clientSecret(ctx context.Context, e *env, file string) (string, error) {
 	var s string
 	if file != "" {
-		data, err := await(ctx, "reading client secret file "+file, func() ([]byte, error) { return readSmallFile(file) })
+		data, err := await(ctx, "reading client secret file "+file, func() ([]byte, error) { return fsutil.ReadFileLimited(file, 1<<20) })
 		if err != nil {
 			return "", fmt.Errorf("client secret: %w", err)
 		}
@@ -142,24 +131,7 @@ func clientSecret(ctx context.Context, e *env, file string) (string, error) {
 	return s, nil
 }
 
-// readSmallFile reads a configuration file of at most 1 MiB.
-func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > 1<<20 {
-		return nil, errors.New(path + " is larger than 1 MiB")
-	}
-	return data, nil
-}
-
-// openBrowser opens u in the user's browser. A failure makes sts.Login
+// openBrowser opens u in the user's browser. A failure makes login.Run
 // print the URL instead.
 func openBrowser(stderr io.Writer, u string) error {
 	var cmd *exec.Cmd

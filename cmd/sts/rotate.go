@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/stsgo/sts/internal/fsutil"
 )
 
 // saveRotatedRefreshToken returns an OnRefreshTokenRotated hook that writes
@@ -28,7 +29,7 @@ func rewriteRefreshToken(path, newToken string) error {
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileLimited(path, 1<<20)
 	if err != nil {
 		return err
 	}
@@ -36,28 +37,7 @@ func rewriteRefreshToken(path, newToken string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(st.Mode().Perm()); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(out); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.WriteFileAtomic(path, out, st.Mode().Perm())
 }
 
 // replaceRefreshToken returns the credential file data with its

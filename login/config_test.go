@@ -1,14 +1,16 @@
-package sts
+package login
 
 import (
 	"context"
 	"errors"
-	"github.com/stsgo/sts/internal/check"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/check"
 )
 
 // gcloudLoginConfig is what "gcloud iam workforce-pools create-login-config"
@@ -23,16 +25,16 @@ const gcloudLoginConfig = `{
   "token_info_url": "https://sts.googleapis.com/v1/introspect"
 }`
 
-func TestParseLoginConfig(t *testing.T) {
-	c, err := ParseLoginConfig([]byte(gcloudLoginConfig))
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(gcloudLoginConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Audience != loginAud || c.AuthURL != DefaultWorkforceAuthURL || c.TokenURL != "https://sts.googleapis.com/v1/oauthtoken" ||
+	if c.Audience != loginAud || c.AuthURL != DefaultAuthURL || c.TokenURL != "https://sts.googleapis.com/v1/oauthtoken" ||
 		c.TokenInfoURL != "https://sts.googleapis.com/v1/introspect" || c.UniverseDomain != "googleapis.com" {
 		t.Errorf("got %v", c)
 	}
-	c, err = ParseLoginConfig([]byte(`{"type":"external_account_authorized_user_login_config",
+	c, err = ParseConfig([]byte(`{"type":"external_account_authorized_user_login_config",
 		"audience":"//iam.example.goog/locations/global/workforcePools/p/providers/q",
 		"universe_domain":"example.goog","universe_cloud_web_domain":"cloud.example"}`))
 	if err != nil || c.AuthURL != "https://auth.cloud.example/authorize" || c.TokenURL != "" {
@@ -40,7 +42,7 @@ func TestParseLoginConfig(t *testing.T) {
 	}
 }
 
-func TestParseLoginConfigErrors(t *testing.T) {
+func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ body, field string }{
 		{``, "login configuration"},
 		{`[]`, "login configuration"},
@@ -57,15 +59,15 @@ func TestParseLoginConfigErrors(t *testing.T) {
 		{`{"type":"external_account_authorized_user_login_config","audience":"` + loginAud + `","universe_domain":"a b"}`, "universe_domain"},
 		{`{"type":"external_account_authorized_user_login_config","audience":"` + loginAud + `","universe_cloud_web_domain":"/x"}`, "universe_cloud_web_domain"},
 	} {
-		_, err := ParseLoginConfig([]byte(tc.body))
-		var ve *ValidationError
+		_, err := ParseConfig([]byte(tc.body))
+		var ve *sts.ValidationError
 		if !errors.As(err, &ve) || ve.Field != tc.field {
 			t.Errorf("%s: got %v, want field %q", tc.body, err, tc.field)
 		}
 	}
 }
 
-func TestReadLoginConfigFileAndLogin(t *testing.T) {
+func TestReadConfigFileAndRun(t *testing.T) {
 	srv := newLoginServer(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "login-config.json")
@@ -77,14 +79,14 @@ func TestReadLoginConfigFileAndLogin(t *testing.T) {
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ReadLoginConfigFile(path)
+	cfg, err := ReadConfigFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.ClientID, cfg.ClientSecret = loginClientID, loginSecret
 	cfg.OpenURL, _ = browser(t, http.DefaultClient)
 	cfg.HTTPClient = srv.Client()
-	res, err := Login(context.Background(), *cfg)
+	res, err := Run(context.Background(), *cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,26 +94,26 @@ func TestReadLoginConfigFileAndLogin(t *testing.T) {
 		t.Errorf("file %s", res.CredentialsJSON())
 	}
 
-	var ve *ValidationError
-	if _, err := ReadLoginConfigFile(""); !errors.As(err, &ve) {
+	var ve *sts.ValidationError
+	if _, err := ReadConfigFile(""); !errors.As(err, &ve) {
 		t.Errorf("empty path: %v", err)
 	}
-	var se *Error
-	if _, err := ReadLoginConfigFile(filepath.Join(dir, "missing.json")); !errors.As(err, &se) || se.Op != "load" {
+	var se *sts.Error
+	if _, err := ReadConfigFile(filepath.Join(dir, "missing.json")); !errors.As(err, &se) || se.Op != "load" {
 		t.Errorf("missing: %v", err)
 	}
 }
 
-func FuzzParseLoginConfig(f *testing.F) {
+func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(gcloudLoginConfig))
 	f.Add([]byte(`{"type":"external_account_authorized_user_login_config","audience":"//iam.x.goog/locations/global/workforcePools/p/providers/q","universe_cloud_web_domain":"cloud.x"}`))
 	f.Add([]byte(`{"type":"external_account_authorized_user_login_config","audience":7}`))
 	f.Add([]byte(`{"type":null}`))
 	f.Add([]byte(`[1,2]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseLoginConfig(data)
+		c, err := ParseConfig(data)
 		if err != nil {
-			var ve *ValidationError
+			var ve *sts.ValidationError
 			if c != nil || !errors.As(err, &ve) || ve.Field == "" {
 				t.Fatalf("got %v, %v", c, err)
 			}

@@ -1,4 +1,20 @@
-package sts
+// Package login signs a user in to workforce identity federation in a
+// browser, as "gcloud auth application-default login --login-config" does,
+// and writes the external_account_authorized_user credential file that
+// package credfile and gcloud read back.
+//
+// A program fills a Config (or reads gcloud's login configuration file
+// with ReadConfigFile and adds its OAuth client), calls Run, and saves the
+// Result with WriteCredentialsFile:
+//
+//	cfg, err := login.ReadConfigFile("login-config.json")
+//	if err != nil { ... }
+//	cfg.ClientID, cfg.ClientSecret = id, secret
+//	cfg.OpenURL = openBrowser
+//	res, err := login.Run(ctx, *cfg)
+//	if err != nil { ... }
+//	err = res.WriteCredentialsFile(path)
+package login
 
 import (
 	"context"
@@ -22,20 +38,23 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/wire"
 )
 
-// DefaultWorkforceAuthURL is the authorization endpoint of workforce identity
+// DefaultAuthURL is the authorization endpoint of workforce identity
 // federation's browser sign-in in the googleapis.com universe.
-const DefaultWorkforceAuthURL = "https://auth.cloud.google/authorize"
+const DefaultAuthURL = "https://auth.cloud.google/authorize"
 
 // defaultSignInTimeout bounds the wait for the browser when the context has
 // no earlier deadline.
 const defaultSignInTimeout = 10 * time.Minute
 
-// LoginConfig configures a workforce identity federation browser sign-in, as
+// Config configures a workforce identity federation browser sign-in, as
 // "gcloud auth login --login-config" performs it: the user signs in at the
 // workforce pool provider's identity provider, the browser is redirected to
 // a loopback listener with an authorization code, and the code is exchanged
@@ -43,8 +62,8 @@ const defaultSignInTimeout = 10 * time.Minute
 // token and a refresh token.
 //
 // Audience, ClientID and ClientSecret are required; every other field has a
-// documented default. A LoginConfig is not used after Login returns.
-type LoginConfig struct {
+// documented default. A Config is not used after Run returns.
+type Config struct {
 	// Audience is the workforce pool provider, such as
 	// "//iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER".
 	// Required.
@@ -53,10 +72,10 @@ type LoginConfig struct {
 	// sign-in. They authenticate the code exchange (HTTP Basic) and are
 	// written to the credential file for later refreshes. Required.
 	ClientID, ClientSecret string
-	// Scopes are the OAuth scopes asked for. Nil means CloudPlatformScope.
+	// Scopes are the OAuth scopes asked for. Nil means sts.CloudPlatformScope.
 	Scopes []string
 	// AuthURL is the authorization endpoint. Empty means
-	// DefaultWorkforceAuthURL; it is required in universes other than
+	// DefaultAuthURL; it is required in universes other than
 	// googleapis.com. It must be https unless its host is a loopback
 	// address.
 	AuthURL string
@@ -77,7 +96,7 @@ type LoginConfig struct {
 	// be a loopback address.
 	ListenAddr string
 	// Listener, if set, is the redirect listener (ListenAddr is then
-	// ignored); its address must be a loopback TCP address. Login closes
+	// ignored); its address must be a loopback TCP address. Run closes
 	// it. Nil means listening on ListenAddr.
 	Listener net.Listener
 	// RedirectPath is the path of the redirect URI. Empty means "/callback".
@@ -97,49 +116,52 @@ type LoginConfig struct {
 	// and the logger; the zero value is ready to use. Its Retry is not
 	// used: an authorization code is single use, so the exchange is never
 	// retried.
-	HTTPOptions
+	sts.HTTPOptions
 }
 
 // String describes c without its client secret.
-func (c LoginConfig) String() string {
-	secret := redactedField("ClientSecret", c.ClientSecret)
-	return fmt.Sprintf("sts.LoginConfig{Audience:%q ClientID:%q%s AuthURL:%q TokenURL:%q}",
+func (c Config) String() string {
+	secret := ""
+	if c.ClientSecret != "" {
+		secret = " ClientSecret:REDACTED"
+	}
+	return fmt.Sprintf("login.Config{Audience:%q ClientID:%q%s AuthURL:%q TokenURL:%q}",
 		c.Audience, c.ClientID, secret, c.AuthURL, c.TokenURL)
 }
 
 // GoString is String, so %#v redacts too.
-func (c LoginConfig) GoString() string { return c.String() }
+func (c Config) GoString() string { return c.String() }
 
-// loginPlan is a validated LoginConfig with defaults applied.
-type loginPlan struct {
+// plan is a validated Config with defaults applied.
+type plan struct {
 	audience, provider                 string
 	authURL, tokenURL, infoURL, revoke string
 	universe, listen, path             string
 	scopes                             []string
 }
 
-func (c *LoginConfig) validate() (*loginPlan, error) {
+func (c *Config) validate() (*plan, error) {
 	if c.Audience == "" {
-		return nil, invalid("LoginConfig.Audience", "must not be empty")
+		return nil, invalid("Config.Audience", "must not be empty")
 	}
-	if check.Audience("LoginConfig.Audience", c.Audience) != nil || !check.WorkforceAudience(c.Audience, "") {
-		return nil, invalid("LoginConfig.Audience", "must name a workforce pool provider (//iam.googleapis.com/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)")
+	if check.Audience("Config.Audience", c.Audience) != nil || !check.WorkforceAudience(c.Audience, "") {
+		return nil, invalid("Config.Audience", "must name a workforce pool provider (//iam.googleapis.com/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)")
 	}
 	if c.ClientID == "" {
-		return nil, invalid("LoginConfig.ClientID", "must not be empty")
+		return nil, invalid("Config.ClientID", "must not be empty")
 	}
 	if c.ClientSecret == "" {
-		return nil, invalid("LoginConfig.ClientSecret", "must not be empty")
+		return nil, invalid("Config.ClientSecret", "must not be empty")
 	}
-	if err := check.Scopes("LoginConfig.Scopes", c.Scopes); err != nil {
+	if err := check.Scopes("Config.Scopes", c.Scopes); err != nil {
 		return nil, verr(err)
 	}
-	p := &loginPlan{audience: c.Audience, universe: c.UniverseDomain, path: c.RedirectPath, listen: c.ListenAddr}
-	if err := verr(check.Universe("LoginConfig.UniverseDomain", p.universe)); err != nil {
+	p := &plan{audience: c.Audience, universe: c.UniverseDomain, path: c.RedirectPath, listen: c.ListenAddr}
+	if err := verr(check.Universe("Config.UniverseDomain", p.universe)); err != nil {
 		return nil, err
 	}
 	if p.universe == "" {
-		p.universe = DefaultUniverseDomain
+		p.universe = sts.DefaultUniverseDomain
 	}
 	// provider_name is the audience without its "//iam.<universe>/" prefix.
 	_, p.provider, _ = strings.Cut(strings.TrimPrefix(c.Audience, "//"), "/")
@@ -149,18 +171,18 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 		def   string
 		dst   *string
 	}{
-		{"LoginConfig.AuthURL", c.AuthURL, "", &p.authURL},
-		{"LoginConfig.TokenURL", c.TokenURL, stsEndpoint(p.universe, "/v1/oauthtoken"), &p.tokenURL},
-		{"LoginConfig.TokenInfoURL", c.TokenInfoURL, stsEndpoint(p.universe, "/v1/introspect"), &p.infoURL},
-		{"LoginConfig.RevokeURL", c.RevokeURL, stsEndpoint(p.universe, "/v1/revoke"), &p.revoke},
+		{"Config.AuthURL", c.AuthURL, "", &p.authURL},
+		{"Config.TokenURL", c.TokenURL, "https://sts." + p.universe + "/v1/oauthtoken", &p.tokenURL},
+		{"Config.TokenInfoURL", c.TokenInfoURL, "https://sts." + p.universe + "/v1/introspect", &p.infoURL},
+		{"Config.RevokeURL", c.RevokeURL, "https://sts." + p.universe + "/v1/revoke", &p.revoke},
 	}
-	if p.universe == DefaultUniverseDomain {
-		urls[0].def = DefaultWorkforceAuthURL
+	if p.universe == sts.DefaultUniverseDomain {
+		urls[0].def = DefaultAuthURL
 	}
 	for _, u := range urls {
 		if u.val == "" {
 			if u.def == "" {
-				return nil, invalid(u.field, "must be set outside the %s universe", DefaultUniverseDomain)
+				return nil, invalid(u.field, "must be set outside the %s universe", sts.DefaultUniverseDomain)
 			}
 			*u.dst = u.def
 			continue
@@ -173,7 +195,7 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 	if c.Listener != nil {
 		a, ok := c.Listener.Addr().(*net.TCPAddr)
 		if !ok || !a.IP.IsLoopback() {
-			return nil, invalid("LoginConfig.Listener", "address %q is not a loopback TCP address", httpx.Truncate(c.Listener.Addr().String(), 100))
+			return nil, invalid("Config.Listener", "address %q is not a loopback TCP address", httpx.Truncate(c.Listener.Addr().String(), 100))
 		}
 	} else {
 		if p.listen == "" {
@@ -181,49 +203,49 @@ func (c *LoginConfig) validate() (*loginPlan, error) {
 		}
 		host, _, err := net.SplitHostPort(p.listen)
 		if err != nil {
-			return nil, invalid("LoginConfig.ListenAddr", "must be host:port")
+			return nil, invalid("Config.ListenAddr", "must be host:port")
 		}
 		if !check.Loopback(host) {
-			return nil, invalid("LoginConfig.ListenAddr", "host %q is not a loopback address", httpx.Truncate(host, 100))
+			return nil, invalid("Config.ListenAddr", "host %q is not a loopback address", httpx.Truncate(host, 100))
 		}
 	}
 	if p.path == "" {
 		p.path = "/callback"
 	}
 	if !strings.HasPrefix(p.path, "/") || strings.ContainsAny(p.path, "?#%{} \t\r\n") {
-		return nil, invalid("LoginConfig.RedirectPath", "must be an absolute URL path without query")
+		return nil, invalid("Config.RedirectPath", "must be an absolute URL path without query")
 	}
 	if c.SignInTimeout < 0 {
-		return nil, invalid("LoginConfig.SignInTimeout", "must not be negative")
+		return nil, invalid("Config.SignInTimeout", "must not be negative")
 	}
 	if c.Timeout < 0 {
-		return nil, invalid("LoginConfig.Timeout", "must not be negative")
+		return nil, invalid("Config.Timeout", "must not be negative")
 	}
 	p.scopes = c.Scopes
 	if p.scopes == nil {
-		p.scopes = []string{CloudPlatformScope}
+		p.scopes = []string{sts.CloudPlatformScope}
 	}
 	return p, nil
 }
 
-// LoginResult is the outcome of a successful Login: the user's tokens, and
-// the external_account_authorized_user credential they make.
-type LoginResult struct {
+// Result is the outcome of a successful Run: the user's tokens, and the
+// external_account_authorized_user credential they make.
+type Result struct {
 	// Token holds the access token, its expiry and the refresh token. It
 	// is secret.
 	Token *oauth2.Token
 	// IDToken is the OpenID Connect ID token the server returned, or "".
 	IDToken string
 
-	// cred is a pointer so that %v of a LoginResult value (which does not
+	// cred is a pointer so that %v of a Result value (which does not
 	// use String) prints an address, not the client secret and refresh
 	// token.
-	cred *loginCredentialFile
+	cred *credentialFile
 }
 
-// loginCredentialFile is the JSON of an external_account_authorized_user
+// credentialFile is the JSON of an external_account_authorized_user
 // credential file.
-type loginCredentialFile struct {
+type credentialFile struct {
 	Type           string `json:"type"`
 	Audience       string `json:"audience"`
 	ClientID       string `json:"client_id"`
@@ -237,67 +259,47 @@ type loginCredentialFile struct {
 }
 
 // String describes the result without any token or secret.
-func (r *LoginResult) String() string {
+func (r *Result) String() string {
 	if r == nil {
-		return "sts.LoginResult(nil)"
+		return "login.Result(nil)"
 	}
 	var aud, id string
 	if r.cred != nil {
 		aud, id = r.cred.Audience, r.cred.ClientID
 	}
-	return fmt.Sprintf("sts.LoginResult{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", aud, id, tokenExpiryText(r.Token))
+	exp := "none"
+	if r.Token != nil && !r.Token.Expiry.IsZero() {
+		exp = r.Token.Expiry.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("login.Result{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", aud, id, exp)
 }
 
 // GoString is String.
-func (r *LoginResult) GoString() string { return r.String() }
+func (r *Result) GoString() string { return r.String() }
 
 // CredentialsJSON returns the external_account_authorized_user credential
 // file for the signed-in user (the format "gcloud auth application-default
 // login --login-config" writes). It holds the refresh token and the client
 // secret: keep it private.
-func (r *LoginResult) CredentialsJSON() []byte {
+func (r *Result) CredentialsJSON() []byte {
 	b, _ := json.MarshalIndent(r.cred, "", "  ") // only strings: cannot fail
 	return append(b, '\n')
 }
 
 // WriteCredentialsFile writes CredentialsJSON to path with mode 0600,
 // atomically (a temporary file in the same directory is renamed over path),
-// creating the directory with mode 0700 if needed. Failures are *Error
-// with Op "login".
-func (r *LoginResult) WriteCredentialsFile(path string) error {
+// creating the directory with mode 0700 if needed. An empty path is a
+// *sts.ValidationError; other failures are *sts.Error with Op "login".
+func (r *Result) WriteCredentialsFile(path string) error {
 	if path == "" {
 		return invalid("path", "must not be empty")
 	}
-	fail := func(err error) error {
-		return &Error{Op: "login", Err: fmt.Errorf("writing credential file: %w", err)}
+	err := os.MkdirAll(filepath.Dir(path), 0o700)
+	if err == nil {
+		err = fsutil.WriteFileAtomic(path, r.CredentialsJSON(), 0o600)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fail(err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fail(err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if _, err := f.Write(r.CredentialsJSON()); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
+		return &sts.Error{Op: "login", Err: fmt.Errorf("writing credential file: %w", err)}
 	}
 	return nil
 }
@@ -305,17 +307,17 @@ func (r *LoginResult) WriteCredentialsFile(path string) error {
 // callbackResult is what the redirect listener got.
 type callbackResult struct {
 	code string
-	err  *Error
+	err  *sts.Error
 }
 
-// Login runs a workforce identity federation browser sign-in:
+// Run runs a workforce identity federation browser sign-in:
 //
-//  1. It listens on a loopback address (LoginConfig.ListenAddr) for the
+//  1. It listens on a loopback address (Config.ListenAddr) for the
 //     redirect.
 //  2. It builds the authorization URL (client_id, redirect_uri,
 //     response_type=code, scope, state, access_type=offline, PKCE
 //     code_challenge with method S256, and provider_name, the workforce
-//     pool provider) and hands it to LoginConfig.OpenURL.
+//     pool provider) and hands it to Config.OpenURL.
 //  3. It waits for one redirect carrying the state it sent. A request
 //     without that state (missing, different, repeated) is answered with an
 //     error page (400) and ignored, so that no other program or page can end
@@ -324,19 +326,20 @@ type callbackResult struct {
 //  4. It exchanges the code with its PKCE verifier at /v1/oauthtoken
 //     (grant_type=authorization_code, HTTP Basic client authentication).
 //
-// The wait ends with ctx, or after LoginConfig.SignInTimeout. Configuration
-// errors are *ValidationError; every other failure is an *Error with Op
-// "login" (an error redirect from the authorization server carries its
-// OAuth code). Use LoginResult.WriteCredentialsFile to save the credential.
-func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
-	plan, err := cfg.validate()
+// The wait ends with ctx, or after Config.SignInTimeout. Configuration
+// errors are *sts.ValidationError naming the Config field; every other
+// failure is an *sts.Error with Op "login" (an error redirect from the
+// authorization server carries its OAuth code). Use
+// Result.WriteCredentialsFile to save the credential.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	p, err := cfg.validate()
 	if err != nil {
 		if cfg.Listener != nil {
 			_ = cfg.Listener.Close()
 		}
 		return nil, err
 	}
-	cfg.Logger = resolveLogger(cfg.Logger)
+	cfg.Logger = logenv.Resolve(cfg.Logger)
 	logf := func(msg string, args ...any) {
 		if cfg.Logger != nil {
 			cfg.Logger.Log(ctx, slog.LevelInfo, msg, args...)
@@ -344,32 +347,32 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 	}
 	ln := cfg.Listener
 	if ln == nil {
-		ln, err = net.Listen("tcp", plan.listen)
+		ln, err = net.Listen("tcp", p.listen)
 		if err != nil {
-			return nil, &Error{Op: "login", Err: fmt.Errorf("redirect listener: %w", err)}
+			return nil, &sts.Error{Op: "login", Err: fmt.Errorf("redirect listener: %w", err)}
 		}
 	}
-	redirectURI := "http://" + ln.Addr().String() + plan.path
+	redirectURI := "http://" + ln.Addr().String() + p.path
 
 	state := randomState()
 	verifier := oauth2.GenerateVerifier()
 	oc := &oauth2.Config{
 		ClientID:     cfg.ClientID,
 		ClientSecret: cfg.ClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: plan.authURL, TokenURL: plan.tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+		Endpoint:     oauth2.Endpoint{AuthURL: p.authURL, TokenURL: p.tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
 		RedirectURL:  redirectURI,
-		Scopes:       plan.scopes,
+		Scopes:       p.scopes,
 	}
 	authURL := oc.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("provider_name", plan.provider))
+		oauth2.SetAuthURLParam("provider_name", p.provider))
 
 	results := make(chan callbackResult, 1)
 	var handled atomic.Bool
 	mux := http.NewServeMux()
-	mux.HandleFunc(plan.path, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(p.path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if r.Method != http.MethodGet || r.URL.Path != plan.path {
+		if r.Method != http.MethodGet || r.URL.Path != p.path {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
@@ -391,7 +394,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 		if res.err != nil {
 			status, page = http.StatusBadRequest, "Sign-in failed: "+res.err.Error()+"\n"
 		}
-		// The whole page goes out before Login may close the listener.
+		// The whole page goes out before Run may close the listener.
 		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, page)
@@ -441,14 +444,14 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 	case res = <-results:
 	case <-wctx.Done():
 		if ctx.Err() != nil {
-			return nil, &Error{Op: "login", Err: fmt.Errorf("waiting for the browser: %w", ctx.Err())}
+			return nil, &sts.Error{Op: "login", Err: fmt.Errorf("waiting for the browser: %w", ctx.Err())}
 		}
-		return nil, &Error{Op: "login", Err: fmt.Errorf("no sign-in within %v: %w", wait, context.DeadlineExceeded)}
+		return nil, &sts.Error{Op: "login", Err: fmt.Errorf("no sign-in within %v: %w", wait, context.DeadlineExceeded)}
 	}
 	if res.err != nil {
 		return nil, res.err
 	}
-	return exchangeCode(ctx, &cfg, plan, redirectURI, res.code, verifier)
+	return exchangeCode(ctx, &cfg, p, redirectURI, res.code, verifier)
 }
 
 // stateMatches reports whether the redirect's query carries exactly one
@@ -464,11 +467,11 @@ func readCallback(q url.Values) callbackResult {
 	if code := q.Get("error"); code != "" {
 		b, _ := json.Marshal(map[string]string{"error": code, "error_description": q.Get("error_description")})
 		eb, _ := wire.DecodeError(b) // cleans and bounds server text
-		return callbackResult{err: &Error{Op: "login", Code: eb.Code, Description: eb.Description}}
+		return callbackResult{err: &sts.Error{Op: "login", Code: eb.Code, Description: eb.Description}}
 	}
 	code := q.Get("code")
 	if code == "" || len(q["code"]) != 1 {
-		return callbackResult{err: &Error{Op: "login", Description: "the redirect carries no authorization code"}}
+		return callbackResult{err: &sts.Error{Op: "login", Description: "the redirect carries no authorization code"}}
 	}
 	return callbackResult{code: code}
 }
@@ -477,7 +480,7 @@ func readCallback(q url.Values) callbackResult {
 // PKCE's verifier and HTTP Basic client authentication, through the
 // package's HTTP layer: one attempt (a code is single use), no redirect
 // followed, cfg.Timeout as its deadline.
-func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redirectURI, code, verifier string) (*LoginResult, error) {
+func exchangeCode(ctx context.Context, cfg *Config, p *plan, redirectURI, code, verifier string) (*Result, error) {
 	form := url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
@@ -486,34 +489,35 @@ func exchangeCode(ctx context.Context, cfg *LoginConfig, plan *loginPlan, redire
 	}
 	hdr := http.Header{}
 	hdr.Set("Authorization", httpx.BasicAuth(cfg.ClientID, cfg.ClientSecret))
-	doer := newHTTPDoer(HTTPOptions{HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, Retry: RetryPolicy{MaxAttempts: 1}, Logger: cfg.Logger}, httpx.BaseAPIClient())
-	tok, resp, err := doer.postToken(ctx, "login", plan.tokenURL, []byte(form.Encode()), hdr, code, verifier, cfg.ClientSecret)
-	if err != nil {
-		return nil, err
+	doer := httpx.NewDoer(httpx.Options{Client: cfg.HTTPClient, Timeout: cfg.Timeout, Retry: httpx.Retry{MaxAttempts: 1},
+		Logger: cfg.Logger, APIClient: httpx.BaseAPIClient()})
+	tok, resp, herr := doer.PostToken(ctx, "login", p.tokenURL, []byte(form.Encode()), hdr, code, verifier, cfg.ClientSecret)
+	if herr != nil {
+		return nil, (*sts.Error)(herr)
 	}
 	if resp.RefreshToken == "" {
-		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
+		return nil, &sts.Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
 	}
 	if !resp.HasExpiresIn {
-		return nil, &Error{Op: "login", StatusCode: http.StatusOK, Err: errNoExpiresIn}
+		return nil, &sts.Error{Op: "login", StatusCode: http.StatusOK, Err: httpx.ErrNoExpiresIn}
 	}
 	tok.RefreshToken = resp.RefreshToken
 	tok.ExpiresIn = int64(resp.ExpiresIn / time.Second)
 	if resp.IDToken != "" {
 		tok = tok.WithExtra(map[string]any{"id_token": resp.IDToken})
 	}
-	res := &LoginResult{Token: tok, IDToken: resp.IDToken}
-	res.cred = &loginCredentialFile{
+	res := &Result{Token: tok, IDToken: resp.IDToken}
+	res.cred = &credentialFile{
 		Type:           "external_account_authorized_user",
-		Audience:       plan.audience,
+		Audience:       p.audience,
 		ClientID:       cfg.ClientID,
 		ClientSecret:   cfg.ClientSecret,
 		RefreshToken:   tok.RefreshToken,
-		TokenURL:       plan.tokenURL,
-		TokenInfoURL:   plan.infoURL,
-		RevokeURL:      plan.revoke,
+		TokenURL:       p.tokenURL,
+		TokenInfoURL:   p.infoURL,
+		RevokeURL:      p.revoke,
 		QuotaProjectID: cfg.QuotaProjectID,
-		UniverseDomain: plan.universe,
+		UniverseDomain: p.universe,
 	}
 	return res, nil
 }

@@ -1,31 +1,37 @@
-package sts
+package login
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stsgo/sts/internal/check"
-	"github.com/stsgo/sts/internal/httpx"
 	"io"
 	"strings"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/fsutil"
+	"github.com/stsgo/sts/internal/httpx"
 )
 
-// TypeLoginConfig is the type of the login configuration files that
+// ConfigFileType is the type of the login configuration files that
 // "gcloud iam workforce-pools create-login-config" writes.
-const TypeLoginConfig = "external_account_authorized_user_login_config"
+const ConfigFileType = "external_account_authorized_user_login_config"
 
-// ParseLoginConfig reads a workforce login configuration file (type
-// TypeLoginConfig: audience, auth_url, token_url, token_info_url,
-// universe_domain, universe_cloud_web_domain) into a LoginConfig. Such files
-// name no OAuth client: set ClientID and ClientSecret (and OpenURL) on the
-// result before calling Login. When the file has no auth_url but a
+// maxConfigFileSize caps a login configuration file.
+const maxConfigFileSize = 1 << 20
+
+// ParseConfig reads a workforce login configuration file (type
+// ConfigFileType: audience, auth_url, token_url, token_info_url,
+// universe_domain, universe_cloud_web_domain) into a Config. Such files name
+// no OAuth client: set ClientID and ClientSecret (and OpenURL) on the result
+// before calling Run. When the file has no auth_url but a
 // universe_cloud_web_domain, the authorization URL is
 // "https://auth.<universe_cloud_web_domain>/authorize".
 //
-// Problems are *ValidationError naming the JSON field. The endpoints are
+// Problems are *sts.ValidationError naming the JSON field. The endpoints are
 // checked (https, or http on a loopback host); everything else is checked by
-// Login.
-func ParseLoginConfig(data []byte) (*LoginConfig, error) {
+// Run.
+func ParseConfig(data []byte) (*Config, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		var se *json.SyntaxError
@@ -67,11 +73,11 @@ func ParseLoginConfig(data []byte) (*LoginConfig, error) {
 		}
 		*x.dst = s
 	}
-	if f.typ != TypeLoginConfig {
+	if f.typ != ConfigFileType {
 		if f.typ == "" {
-			return nil, invalid("type", "must be %q", TypeLoginConfig)
+			return nil, invalid("type", "must be %q", ConfigFileType)
 		}
-		return nil, invalid("type", "must be %q, got %q", TypeLoginConfig, httpx.Truncate(f.typ, 64))
+		return nil, invalid("type", "must be %q, got %q", ConfigFileType, httpx.Truncate(f.typ, 64))
 	}
 	if f.audience == "" {
 		return nil, invalid("audience", "must not be empty")
@@ -95,7 +101,7 @@ func ParseLoginConfig(data []byte) (*LoginConfig, error) {
 			}
 		}
 	}
-	return &LoginConfig{
+	return &Config{
 		Audience:       f.audience,
 		AuthURL:        f.authURL,
 		TokenURL:       f.tokenURL,
@@ -104,16 +110,30 @@ func ParseLoginConfig(data []byte) (*LoginConfig, error) {
 	}, nil
 }
 
-// ReadLoginConfigFile reads a login configuration file (at most 1 MiB) and
-// parses it with ParseLoginConfig. A file that cannot be read gives an
-// *Error with Op "load".
-func ReadLoginConfigFile(path string) (*LoginConfig, error) {
+// ReadConfigFile reads a login configuration file (at most 1 MiB) and
+// parses it with ParseConfig. An empty path is a *sts.ValidationError; a
+// file that cannot be read gives an *sts.Error with Op "load".
+func ReadConfigFile(path string) (*Config, error) {
 	if path == "" {
 		return nil, invalid("path", "must not be empty")
 	}
-	data, err := readFileLimited(path, maxCredentialsFileSize)
+	data, err := fsutil.ReadFileLimited(path, maxConfigFileSize)
 	if err != nil {
-		return nil, &Error{Op: "load", Err: fmt.Errorf("reading login configuration: %w", err)}
+		return nil, &sts.Error{Op: "load", Err: fmt.Errorf("reading login configuration: %w", err)}
 	}
-	return ParseLoginConfig(data)
+	return ParseConfig(data)
+}
+
+// invalid returns a *sts.ValidationError for field with a formatted reason.
+func invalid(field, format string, args ...any) *sts.ValidationError {
+	return (*sts.ValidationError)(check.Errorf(field, format, args...))
+}
+
+// verr converts the result of an internal check, keeping nil an untyped
+// nil.
+func verr(e *check.Error) error {
+	if e == nil {
+		return nil
+	}
+	return (*sts.ValidationError)(e)
 }

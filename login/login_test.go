@@ -1,4 +1,4 @@
-package sts
+package login
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
@@ -39,11 +40,11 @@ func newLoginServer(t *testing.T) *ststest.Server {
 	return srv
 }
 
-func loginConfig(srv *ststest.Server, open func(string) error) LoginConfig {
-	return LoginConfig{
+func loginConfig(srv *ststest.Server, open func(string) error) Config {
+	return Config{
 		Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret,
 		AuthURL: srv.AuthorizeURL(), TokenURL: srv.OAuthTokenURL(), TokenInfoURL: srv.IntrospectURL(),
-		HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, OpenURL: open, Output: io.Discard,
+		HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}, OpenURL: open, Output: io.Discard,
 	}
 }
 
@@ -102,7 +103,7 @@ func TestLoginHappyPath(t *testing.T) {
 	open, page := browser(t, http.DefaultClient)
 	cfg := loginConfig(srv, func(u string) error { authURL = u; return open(u) })
 	cfg.QuotaProjectID = "quota-proj"
-	res, err := Login(context.Background(), cfg)
+	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestLoginHappyPath(t *testing.T) {
 		t.Errorf("auth URL %s", u.Redacted())
 	}
 	for k, want := range map[string]string{
-		"client_id": loginClientID, "response_type": "code", "scope": CloudPlatformScope, "access_type": "offline",
+		"client_id": loginClientID, "response_type": "code", "scope": sts.CloudPlatformScope, "access_type": "offline",
 		"code_challenge_method": "S256", "provider_name": "locations/global/workforcePools/wf-pool/providers/wf-prov",
 	} {
 		if q.Get(k) != want {
@@ -155,8 +156,8 @@ func TestLoginHappyPath(t *testing.T) {
 	if !srv.RefreshTokenValid(res.Token.RefreshToken) {
 		t.Error("refresh token unknown to the emulator")
 	}
-	in, err := Introspect(context.Background(), res.Token.AccessToken,
-		IntrospectOptions{URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret})
+	in, err := sts.Introspect(context.Background(), res.Token.AccessToken,
+		sts.IntrospectOptions{URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret})
 	if err != nil || !in.Active || in.ClientID != loginClientID || in.Username != ststest.DefaultLoginUser {
 		t.Errorf("introspection %v, %v", in, err)
 	}
@@ -191,11 +192,11 @@ func TestLoginHappyPath(t *testing.T) {
 
 	// The loader reads the file back; its token source refreshes with the
 	// refresh token, and the refreshed token introspects as the same user.
-	creds, err := LoadCredentialsFile(path, LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
+	creds, err := sts.LoadCredentialsFile(path, sts.LoadOptions{HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if creds.Type() != TypeExternalAccountAuthorizedUser || creds.Audience() != loginAud || creds.TokenInfoURL() != srv.IntrospectURL() ||
+	if creds.Type() != sts.TypeExternalAccountAuthorizedUser || creds.Audience() != loginAud || creds.TokenInfoURL() != srv.IntrospectURL() ||
 		creds.QuotaProjectID() != "quota-proj" {
 		t.Errorf("loaded %v", creds)
 	}
@@ -206,7 +207,7 @@ func TestLoginHappyPath(t *testing.T) {
 	if info, ok := srv.Lookup(refreshed.AccessToken); !ok || info.Kind != "refreshed" {
 		t.Errorf("not a refreshed token: %v", info)
 	}
-	in, err = creds.Introspect(context.Background(), IntrospectOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
+	in, err = creds.Introspect(context.Background(), sts.IntrospectOptions{HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}})
 	if err != nil || !in.Active || in.Username != ststest.DefaultLoginUser {
 		t.Errorf("introspect loaded credentials: %v, %v", in, err)
 	}
@@ -253,9 +254,9 @@ func TestLoginHappyPath(t *testing.T) {
 
 func wantLoginError(t *testing.T, err error, code, text string) {
 	t.Helper()
-	var se *Error
+	var se *sts.Error
 	if !errors.As(err, &se) || se.Op != "login" {
-		t.Fatalf("got %T %v, want *Error with Op login", err, err)
+		t.Fatalf("got %T %v, want *sts.Error with Op login", err, err)
 	}
 	if se.Code != code || !strings.Contains(err.Error(), text) {
 		t.Errorf("got %v (code %q), want code %q and text %q", err, se.Code, code, text)
@@ -281,9 +282,9 @@ func TestLoginBadVerifier(t *testing.T) {
 		}
 		return err
 	})
-	_, err := Login(context.Background(), cfg)
+	_, err := Run(context.Background(), cfg)
 	wantLoginError(t, err, "invalid_grant", "code_verifier does not match")
-	var se *Error
+	var se *sts.Error
 	if errors.As(err, &se) && (se.StatusCode != 400 || se.Temporary()) {
 		t.Errorf("status %d temporary %t", se.StatusCode, se.Temporary())
 	}
@@ -369,7 +370,7 @@ func TestLoginIgnoresForeignState(t *testing.T) {
 			return nil
 		})
 		cfg.Listener = ln
-		res, err := Login(context.Background(), cfg)
+		res, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("a foreign request ended the sign-in: %v", err)
 		}
@@ -405,7 +406,7 @@ func TestLoginForeignStateUntilDeadline(t *testing.T) {
 		cfg.Listener = ln
 		cfg.SignInTimeout = 20 * time.Minute
 		start := time.Now()
-		_, err := Login(context.Background(), cfg)
+		_, err := Run(context.Background(), cfg)
 		wantLoginError(t, err, "", "no sign-in within 20m0s")
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != cfg.SignInTimeout {
 			t.Errorf("ended after %v: %v", time.Since(start), err)
@@ -433,7 +434,7 @@ func TestLoginSingleUseListener(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := Login(context.Background(), cfg); err != nil {
+	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	if second != http.StatusGone {
@@ -457,7 +458,7 @@ func TestLoginErrorRedirect(t *testing.T) {
 		}
 		return err
 	})
-	_, err := Login(context.Background(), cfg)
+	_, err := Run(context.Background(), cfg)
 	wantLoginError(t, err, "access_denied", "user said no")
 }
 
@@ -465,7 +466,7 @@ func TestLoginCancelled(t *testing.T) {
 	srv := newLoginServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := loginConfig(srv, func(string) error { cancel(); return nil })
-	_, err := Login(ctx, cfg)
+	_, err := Run(ctx, cfg)
 	wantLoginError(t, err, "", "waiting for the browser")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("not context.Canceled: %v", err)
@@ -530,7 +531,7 @@ func TestLoginExpiredCode(t *testing.T) {
 			return nil
 		})
 		cfg.Listener = ln
-		_, err := Login(context.Background(), cfg)
+		_, err := Run(context.Background(), cfg)
 		wantLoginError(t, err, "invalid_grant", "expired")
 	})
 }
@@ -551,7 +552,7 @@ func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
 			return nil
 		})
 		cfg.Listener = ln
-		if _, err := Login(context.Background(), cfg); err != nil {
+		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatalf("code redeemed just in time: %v", err)
 		}
 
@@ -559,7 +560,7 @@ func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
 		cfg = loginConfig(srv, func(string) error { return nil })
 		cfg.Listener = newPipeListener()
 		start := time.Now()
-		_, err := Login(context.Background(), cfg)
+		_, err := Run(context.Background(), cfg)
 		wantLoginError(t, err, "", "no sign-in within 10m0s")
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != defaultSignInTimeout {
 			t.Errorf("waited %v: %v", time.Since(start), err)
@@ -603,7 +604,7 @@ func TestLoginPrintsURL(t *testing.T) {
 			cfg.OpenURL = func(string) error { return errors.New("no browser") }
 		}
 		cfg.Output = out
-		if _, err := Login(context.Background(), cfg); err != nil {
+		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatalf("failing=%t: %v", failing, err)
 		}
 		<-out.done
@@ -636,9 +637,9 @@ func TestLoginExchangeFailures(t *testing.T) {
 			srv := newLoginServer(t)
 			open, _ := browser(t, http.DefaultClient)
 			srv.PushFaults(tc.fault)
-			_, err := Login(context.Background(), loginConfig(srv, open))
+			_, err := Run(context.Background(), loginConfig(srv, open))
 			wantLoginError(t, err, tc.code, tc.text)
-			var se *Error
+			var se *sts.Error
 			if errors.As(err, &se) && se.StatusCode != tc.status {
 				t.Errorf("status %d", se.StatusCode)
 			}
@@ -650,35 +651,35 @@ func TestLoginExchangeFailures(t *testing.T) {
 }
 
 func TestLoginValidation(t *testing.T) {
-	base := LoginConfig{Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret}
+	base := Config{Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret}
 	for _, tc := range []struct {
-		mod   func(*LoginConfig)
+		mod   func(*Config)
 		field string
 	}{
-		{func(c *LoginConfig) { c.Audience = "" }, "LoginConfig.Audience"},
-		{func(c *LoginConfig) {
+		{func(c *Config) { c.Audience = "" }, "Config.Audience"},
+		{func(c *Config) {
 			c.Audience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q"
-		}, "LoginConfig.Audience"},
-		{func(c *LoginConfig) { c.ClientID = "" }, "LoginConfig.ClientID"},
-		{func(c *LoginConfig) { c.ClientSecret = "" }, "LoginConfig.ClientSecret"},
-		{func(c *LoginConfig) { c.Scopes = []string{"a b"} }, "LoginConfig.Scopes[0]"},
-		{func(c *LoginConfig) { c.AuthURL = "http://auth.example.com/authorize" }, "LoginConfig.AuthURL"},
-		{func(c *LoginConfig) { c.TokenURL = "ftp://127.0.0.1/" }, "LoginConfig.TokenURL"},
-		{func(c *LoginConfig) { c.TokenInfoURL = "http://example.com/" }, "LoginConfig.TokenInfoURL"},
-		{func(c *LoginConfig) { c.RevokeURL = "nope" }, "LoginConfig.RevokeURL"},
-		{func(c *LoginConfig) { c.UniverseDomain = "example.goog" }, "LoginConfig.AuthURL"},
-		{func(c *LoginConfig) { c.UniverseDomain = "bad domain" }, "LoginConfig.UniverseDomain"},
-		{func(c *LoginConfig) { c.ListenAddr = "0.0.0.0:0" }, "LoginConfig.ListenAddr"},
-		{func(c *LoginConfig) { c.ListenAddr = "nonsense" }, "LoginConfig.ListenAddr"},
-		{func(c *LoginConfig) { c.RedirectPath = "callback" }, "LoginConfig.RedirectPath"},
-		{func(c *LoginConfig) { c.RedirectPath = "/{x}" }, "LoginConfig.RedirectPath"},
-		{func(c *LoginConfig) { c.SignInTimeout = -1 }, "LoginConfig.SignInTimeout"},
-		{func(c *LoginConfig) { c.Timeout = -1 }, "LoginConfig.Timeout"},
+		}, "Config.Audience"},
+		{func(c *Config) { c.ClientID = "" }, "Config.ClientID"},
+		{func(c *Config) { c.ClientSecret = "" }, "Config.ClientSecret"},
+		{func(c *Config) { c.Scopes = []string{"a b"} }, "Config.Scopes[0]"},
+		{func(c *Config) { c.AuthURL = "http://auth.example.com/authorize" }, "Config.AuthURL"},
+		{func(c *Config) { c.TokenURL = "ftp://127.0.0.1/" }, "Config.TokenURL"},
+		{func(c *Config) { c.TokenInfoURL = "http://example.com/" }, "Config.TokenInfoURL"},
+		{func(c *Config) { c.RevokeURL = "nope" }, "Config.RevokeURL"},
+		{func(c *Config) { c.UniverseDomain = "example.goog" }, "Config.AuthURL"},
+		{func(c *Config) { c.UniverseDomain = "bad domain" }, "Config.UniverseDomain"},
+		{func(c *Config) { c.ListenAddr = "0.0.0.0:0" }, "Config.ListenAddr"},
+		{func(c *Config) { c.ListenAddr = "nonsense" }, "Config.ListenAddr"},
+		{func(c *Config) { c.RedirectPath = "callback" }, "Config.RedirectPath"},
+		{func(c *Config) { c.RedirectPath = "/{x}" }, "Config.RedirectPath"},
+		{func(c *Config) { c.SignInTimeout = -1 }, "Config.SignInTimeout"},
+		{func(c *Config) { c.Timeout = -1 }, "Config.Timeout"},
 	} {
 		cfg := base
 		tc.mod(&cfg)
-		_, err := Login(context.Background(), cfg)
-		var ve *ValidationError
+		_, err := Run(context.Background(), cfg)
+		var ve *sts.ValidationError
 		if !errors.As(err, &ve) || ve.Field != tc.field {
 			t.Errorf("%v: got %v, want field %s", cfg, err, tc.field)
 		}
@@ -689,8 +690,8 @@ func TestLoginValidation(t *testing.T) {
 	ln := newPipeListener()
 	cfg := base
 	cfg.Listener = &badAddrListener{ln}
-	var ve *ValidationError
-	if _, err := Login(context.Background(), cfg); !errors.As(err, &ve) || ve.Field != "LoginConfig.Listener" {
+	var ve *sts.ValidationError
+	if _, err := Run(context.Background(), cfg); !errors.As(err, &ve) || ve.Field != "Config.Listener" {
 		t.Errorf("listener: %v", err)
 	}
 	select {
@@ -698,15 +699,15 @@ func TestLoginValidation(t *testing.T) {
 	default:
 		t.Error("listener not closed after a validation error")
 	}
-	var r *LoginResult
-	if r.String() != "sts.LoginResult(nil)" {
+	var r *Result
+	if r.String() != "login.Result(nil)" {
 		t.Error(r.String())
 	}
-	if err := (&LoginResult{}).WriteCredentialsFile(""); !errors.As(err, &ve) {
+	if err := (&Result{}).WriteCredentialsFile(""); !errors.As(err, &ve) {
 		t.Errorf("empty path: %v", err)
 	}
-	var se *Error
-	if err := (&LoginResult{}).WriteCredentialsFile(filepath.Join(t.TempDir(), "missing\x00", "x")); !errors.As(err, &se) {
+	var se *sts.Error
+	if err := (&Result{}).WriteCredentialsFile(filepath.Join(t.TempDir(), "missing\x00", "x")); !errors.As(err, &se) {
 		t.Errorf("bad path: %v", err)
 	}
 }
@@ -727,14 +728,14 @@ func TestLoginAndIntrospectLogsHoldNoSecrets(t *testing.T) {
 	open, _ := browser(t, http.DefaultClient)
 	cfg := loginConfig(srv, func(u string) error { _ = open(u); return errors.New("pretend the browser failed") })
 	cfg.Logger = logger
-	res, err := Login(context.Background(), cfg)
+	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.PushFaults(ststest.Fault{Path: "/v1/introspect", Status: 503, HTML: true})
-	if _, err := Introspect(context.Background(), res.Token.AccessToken, IntrospectOptions{
+	if _, err := sts.Introspect(context.Background(), res.Token.AccessToken, sts.IntrospectOptions{
 		URL: srv.IntrospectURL(), ClientID: loginClientID, ClientSecret: loginSecret,
-		HTTPOptions: HTTPOptions{Logger: logger, Retry: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}},
+		HTTPOptions: sts.HTTPOptions{Logger: logger, Retry: sts.RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -333,16 +333,27 @@ func foreignCallbacks(loc *url.URL) []struct {
 	}
 }
 
+// bubbleLogin returns an in-memory emulator (closed when the test ends) and
+// a sign-in configuration for it whose browser gets a code from the
+// emulator and hands the redirect it would follow, with the in-memory
+// redirect listener, to browse.
+func bubbleLogin(t *testing.T, browse func(ln *pipeListener, loc *url.URL) error) (*ststest.Server, Config) {
+	srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+	t.Cleanup(srv.Close)
+	ln := newPipeListener()
+	cfg := loginConfig(srv, func(u string) error {
+		return browse(ln, authorizeOnly(t, noFollowVia(srv.Client()), u))
+	})
+	cfg.Listener = ln
+	return srv, cfg
+}
+
 // TestLoginIgnoresForeignState: requests without this sign-in's state
 // (missing, forged, repeated, an error redirect) get an error page and do
 // not end the sign-in; the genuine redirect after them completes it.
 func TestLoginIgnoresForeignState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
-		defer srv.Close()
-		ln := newPipeListener()
-		cfg := loginConfig(srv, func(u string) error {
-			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+		srv, cfg := bubbleLogin(t, func(ln *pipeListener, loc *url.URL) error {
 			for _, bad := range foreignCallbacks(loc) {
 				req, _ := http.NewRequest(bad.method, bad.url, nil)
 				resp, err := ln.client().Do(req)
@@ -369,7 +380,6 @@ func TestLoginIgnoresForeignState(t *testing.T) {
 			}
 			return nil
 		})
-		cfg.Listener = ln
 		res, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("a foreign request ended the sign-in: %v", err)
@@ -387,11 +397,7 @@ func TestLoginIgnoresForeignState(t *testing.T) {
 // sign-in ends at its deadline, not at the first of them.
 func TestLoginForeignStateUntilDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
-		defer srv.Close()
-		ln := newPipeListener()
-		cfg := loginConfig(srv, func(u string) error {
-			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+		srv, cfg := bubbleLogin(t, func(ln *pipeListener, loc *url.URL) error {
 			go func() {
 				for _, bad := range foreignCallbacks(loc) {
 					time.Sleep(time.Minute)
@@ -403,7 +409,6 @@ func TestLoginForeignStateUntilDeadline(t *testing.T) {
 			}()
 			return nil
 		})
-		cfg.Listener = ln
 		cfg.SignInTimeout = 20 * time.Minute
 		start := time.Now()
 		_, err := Run(context.Background(), cfg)

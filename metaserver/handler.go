@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stsgo/sts"
@@ -189,14 +189,26 @@ func (s *Server) hostAllowed(host string) bool {
 	if s.anyHost || host == "" {
 		return true
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	host = stripPort(host)
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a.Unmap().IsLoopback() || s.hosts[a.Unmap().String()]
 	}
 	return s.hosts[strings.ToLower(strings.TrimSuffix(host, "."))]
+}
+
+// stripPort returns the host of a Host header value: without its port,
+// and without the brackets of an IPv6 literal.
+func stripPort(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return host[1:i]
+		}
+		return host
+	}
+	if i := strings.IndexByte(host, ':'); i >= 0 && strings.LastIndexByte(host, ':') == i {
+		return host[:i]
+	}
+	return host
 }
 
 // answer writes a 200 answer with an ETag.
@@ -225,7 +237,8 @@ func (s *Server) serveToken(w http.ResponseWriter, ctx context.Context, q url.Va
 		refuse(w, http.StatusBadRequest, "sts serve: "+err.Error())
 		return
 	}
-	tok, err := s.token(ctx, scopes)
+	now := time.Now()
+	tok, err := s.token(ctx, scopes, now)
 	if err != nil {
 		s.warn("sts serve: access token fetch failed", err)
 		refuse(w, http.StatusServiceUnavailable, msgNoToken)
@@ -233,13 +246,10 @@ func (s *Server) serveToken(w http.ResponseWriter, ctx context.Context, q url.Va
 	}
 	secs := int64(300) // a token without expiry: have clients ask again soon
 	if !tok.Expiry.IsZero() {
-		secs = int64(time.Until(tok.Expiry) / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
+		secs = max(int64(tok.Expiry.Sub(now)/time.Second), 1)
 	}
-	var buf [512]byte
-	b := append(buf[:0], `{"access_token":`...)
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"access_token":`...)
 	b = appendJSONString(b, tok.AccessToken)
 	b = append(b, `,"expires_in":`...)
 	b = strconv.AppendInt(b, secs, 10)
@@ -250,7 +260,14 @@ func (s *Server) serveToken(w http.ResponseWriter, ctx context.Context, q url.Va
 	h["Content-Type"] = hdrJSON
 	h["Cache-Control"] = hdrNoStore
 	w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		bufPool.Put(bp)
+	}
 }
+
+// bufPool holds the buffers token answers are built in.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // serveIdentity answers .../identity?audience=: an ID token as text.
 func (s *Server) serveIdentity(w http.ResponseWriter, ctx context.Context, q url.Values) {

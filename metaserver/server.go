@@ -244,7 +244,7 @@ func (s *Server) Check(ctx context.Context) error {
 	if s.Ready() {
 		return nil
 	}
-	_, err := s.token(ctx, nil)
+	_, err := s.token(ctx, nil, time.Now())
 	return err
 }
 
@@ -271,11 +271,11 @@ func (s *Server) String() string {
 func (s *Server) GoString() string { return s.String() }
 
 // token returns a token of the main source, or of the source for scopes.
-func (s *Server) token(ctx context.Context, scopes []string) (*oauth2.Token, error) {
+func (s *Server) token(ctx context.Context, scopes []string, now time.Time) (*oauth2.Token, error) {
 	if scopes == nil {
-		tok, err := s.fetch(ctx, s.src, s.ctxSrc)
-		if err == nil && tok != nil {
-			s.noteExpiry(tok.Expiry)
+		tok, err := fetch(ctx, s.src, s.ctxSrc, now)
+		if err == nil {
+			s.noteExpiry(tok.Expiry, now)
 		}
 		return tok, err
 	}
@@ -284,10 +284,12 @@ func (s *Server) token(ctx context.Context, scopes []string) (*oauth2.Token, err
 		return nil, err
 	}
 	c, _ := src.(ctxTokenSource)
-	return s.fetch(ctx, src, c)
+	return fetch(ctx, src, c, now)
 }
 
-func (s *Server) fetch(ctx context.Context, src oauth2.TokenSource, c ctxTokenSource) (*oauth2.Token, error) {
+// fetch gets a token from src (through c when set) and refuses a missing
+// or expired one.
+func fetch(ctx context.Context, src oauth2.TokenSource, c ctxTokenSource, now time.Time) (*oauth2.Token, error) {
 	var tok *oauth2.Token
 	var err error
 	if c != nil {
@@ -298,19 +300,22 @@ func (s *Server) fetch(ctx context.Context, src oauth2.TokenSource, c ctxTokenSo
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = errors.New("sts: metaserver: the token source returned no token")
 	}
-	if err == nil && !tok.Expiry.IsZero() && !time.Now().Before(tok.Expiry) {
+	if err == nil && !tok.Expiry.IsZero() && !now.Before(tok.Expiry) {
 		err = errors.New("sts: metaserver: the token source returned an expired token")
 	}
 	return tok, err
 }
 
-func (s *Server) noteExpiry(exp time.Time) {
+// noteExpiry records the expiry of the main source's token, for Ready.
+func (s *Server) noteExpiry(exp, now time.Time) {
 	if exp.IsZero() {
 		// A token without an expiry is valid until a fetch fails; keep it
 		// ready for a nominal lifetime.
-		exp = time.Now().Add(time.Hour)
+		exp = now.Add(time.Hour)
 	}
-	s.expiry.Store(exp.UnixNano())
+	if n := exp.UnixNano(); s.expiry.Load() != n {
+		s.expiry.Store(n)
+	}
 }
 
 // sourceFor returns the source of tokens for a normalized scope set other

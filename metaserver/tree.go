@@ -93,7 +93,16 @@ func (root *node) lookup(path string) (n *node, dirSlash bool) {
 	if rest == "" {
 		return n, true
 	}
-	for seg := range strings.SplitSeq(rest, "/") {
+	for rest != "" {
+		seg := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+			if rest == "" {
+				return nil, dirSlash // "a//" : an empty segment
+			}
+		} else {
+			rest = ""
+		}
 		var next *node
 		for _, k := range n.kids {
 			if k.name == seg {

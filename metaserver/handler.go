@@ -295,11 +295,11 @@ func (s *Server) serveIdentity(w http.ResponseWriter, ctx context.Context, q url
 		refuse(w, http.StatusBadRequest, `sts serve: licenses must be "TRUE" or "FALSE"`)
 		return
 	}
-	if s.idToken == nil {
+	if s.ids == nil {
 		refuse(w, http.StatusNotFound, "sts serve: no identity tokens: "+s.noIdentity)
 		return
 	}
-	tok, err := s.idToken(ctx, aud)
+	tok, err := s.ids.token(ctx, aud)
 	if err == nil && (tok == "" || len(tok) > maxIDToken || strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r >= 0x7f })) {
 		err = errors.New("sts: metaserver: the ID token func returned a malformed token")
 	}

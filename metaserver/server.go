@@ -49,9 +49,11 @@ type Config struct {
 	ScopedTokenSource func(scopes []string) (oauth2.TokenSource, error)
 
 	// IDToken, if set, mints an ID token for an audience, for
-	// .../identity?audience=. It is called for every identity request, so
-	// it should cache. Nil means identity requests are answered 404 with
-	// IDTokenUnavailable.
+	// .../identity?audience=. The server keeps the last token of each of
+	// MaxIDTokenAudiences audiences until 5 minutes before the expiry its
+	// exp claim gives (a token without one is not kept), and requests for
+	// one audience share one call. Nil means identity requests are answered
+	// 404 with IDTokenUnavailable.
 	IDToken func(ctx context.Context, audience string) (string, error)
 
 	// IDTokenUnavailable is the reason given in the 404 answer to an
@@ -102,7 +104,7 @@ type Server struct {
 	scopeKey   string
 	anyScope   bool
 	scoped     func([]string) (oauth2.TokenSource, error)
-	idToken    func(context.Context, string) (string, error)
+	ids        *idCache // nil without Config.IDToken
 	noIdentity string
 	hosts      map[string]bool
 	anyHost    bool
@@ -131,10 +133,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		src:        cfg.TokenSource,
 		scoped:     cfg.ScopedTokenSource,
-		idToken:    cfg.IDToken,
 		noIdentity: cfg.IDTokenUnavailable,
 		log:        cfg.Logger,
 		scopedSrc:  map[string]oauth2.TokenSource{},
+	}
+	if cfg.IDToken != nil {
+		s.ids = &idCache{mint: cfg.IDToken}
 	}
 	if c, ok := cfg.TokenSource.(ctxTokenSource); ok {
 		s.ctxSrc = c

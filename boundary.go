@@ -449,7 +449,7 @@ func withRoot(ctx context.Context, root *oauth2.Token) context.Context {
 // token inherits, since STS gives no expires_in for access token subjects).
 type pinnedRoot struct{}
 
-func (pinnedRoot) sourceKind() string { return "tokensource" }
+func (pinnedRoot) SourceKind() string { return "tokensource" }
 
 // SubjectToken returns the root token pinned in ctx.
 func (p pinnedRoot) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {

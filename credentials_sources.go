@@ -23,7 +23,7 @@ func buildExecutable(e *executableSource, tokenType string, o *LoadOptions) (*bu
 		OutputFile: e.OutputFile,
 		Getenv:     o.Getenv,
 	}
-	if err := x.validate(); err != nil {
+	if err := x.Validate(); err != nil {
 		return nil, fileFieldError(err)
 	}
 	return &builtSubject{provider: x}, nil
@@ -48,7 +48,7 @@ func buildAWS(cs *credentialSource, tokenType string, o *LoadOptions) (*builtSub
 		HTTPClient:                  o.HTTPClient,
 		Getenv:                      o.Getenv,
 	}
-	if err := a.validate(); err != nil {
+	if err := a.Validate(); err != nil {
 		return nil, fileFieldError(err)
 	}
 	return &builtSubject{provider: a}, nil
@@ -69,7 +69,7 @@ func buildX509(c *certificateSource, tokenType string, o *LoadOptions) (*builtSu
 	}
 	// validate reads the configuration, key pair and chain now, so that a
 	// missing or broken file fails the load.
-	if err := x.validate(); err != nil {
+	if err := x.Validate(); err != nil {
 		return nil, fileFieldError(err)
 	}
 	return &builtSubject{provider: x, mtls: true}, nil

@@ -47,6 +47,20 @@ type SubjectRequest struct {
 // SubjectTokenProvider supplies the subject token of a token exchange. It is
 // called once per exchange, with the exchange's context; implementations must
 // honour the context's deadline and be safe for concurrent use.
+//
+// A provider may also have any of these methods, which NewTokenSource uses
+// (the providers of this package and of packages awssubject and x509subject
+// have those that apply to them):
+//
+//   - Validate() error checks the provider's configuration, so that a
+//     mistake fails the construction rather than the first exchange.
+//   - SubjectTokenTypes() []string lists the only token types the provider
+//     can supply; any other Config.SubjectTokenType is refused.
+//   - SourceKind() string names the kind of source ("file", "aws", …) in the
+//     x-goog-api-client header and in logs; without it, "custom".
+//   - ExchangeClient(base *http.Client) (*http.Client, error) returns the
+//     client the exchange must be sent with, built over base (nil means
+//     http.DefaultClient): X.509 federation presents its certificate.
 type SubjectTokenProvider interface {
 	SubjectToken(ctx context.Context, req SubjectRequest) (string, error)
 }
@@ -54,7 +68,8 @@ type SubjectTokenProvider interface {
 // SubjectTokenFunc adapts a function to a SubjectTokenProvider.
 type SubjectTokenFunc func(ctx context.Context, req SubjectRequest) (string, error)
 
-func (f SubjectTokenFunc) validate() error {
+// Validate reports a nil function.
+func (f SubjectTokenFunc) Validate() error {
 	if f == nil {
 		return invalid("SubjectTokenFunc", "must not be nil")
 	}
@@ -66,22 +81,22 @@ func (f SubjectTokenFunc) SubjectToken(ctx context.Context, req SubjectRequest) 
 	return f(ctx, req)
 }
 
-// sourceKinded is implemented by the package's providers to name themselves in
-// the x-goog-api-client header ("file", "url", "executable", "aws", …).
+// sourceKinded is a provider that names itself in the x-goog-api-client
+// header ("file", "url", "executable", "aws", …).
 type sourceKinded interface {
-	sourceKind() string
+	SourceKind() string
 }
 
-// clientProvider is implemented by providers whose exchange must go over a
-// particular HTTP client (X.509 federation uses mutual TLS). base is the
-// configured client, or nil.
+// clientProvider is a provider whose exchange must go over a particular HTTP
+// client (X.509 federation uses mutual TLS). base is the configured client,
+// or nil.
 type clientProvider interface {
-	exchangeClient(base *http.Client) (*http.Client, error)
+	ExchangeClient(base *http.Client) (*http.Client, error)
 }
 
 func subjectKind(p SubjectTokenProvider) string {
 	if k, ok := p.(sourceKinded); ok {
-		return k.sourceKind()
+		return k.SourceKind()
 	}
 	return "custom"
 }
@@ -155,18 +170,20 @@ type FileSubject struct {
 	Format Format
 }
 
-func (f FileSubject) validate() error {
+// Validate checks Path and Format.
+func (f FileSubject) Validate() error {
 	if f.Path == "" {
 		return invalid("FileSubject.Path", "must not be empty")
 	}
 	return f.Format.validate("FileSubject.Format")
 }
 
-func (FileSubject) sourceKind() string { return "file" }
+// SourceKind returns "file".
+func (FileSubject) SourceKind() string { return "file" }
 
 // SubjectToken reads and returns the token.
 func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return "", err
 	}
 	// Only regular files: opening a named pipe (or a device) could block
@@ -203,7 +220,8 @@ type URLSubject struct {
 	Timeout time.Duration
 }
 
-func (u URLSubject) validate() error {
+// Validate checks URL, Headers, Timeout and Format.
+func (u URLSubject) Validate() error {
 	if err := verr(check.SourceURL("URLSubject.URL", u.URL)); err != nil {
 		return err
 	}
@@ -218,11 +236,12 @@ func (u URLSubject) validate() error {
 	return u.Format.validate("URLSubject.Format")
 }
 
-func (URLSubject) sourceKind() string { return "url" }
+// SourceKind returns "url".
+func (URLSubject) SourceKind() string { return "url" }
 
 // SubjectToken fetches and returns the token.
 func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
-	if err := u.validate(); err != nil {
+	if err := u.Validate(); err != nil {
 		return "", err
 	}
 	timeout := u.Timeout
@@ -297,14 +316,16 @@ func (u URLSubject) GoString() string { return u.String() }
 // string is invalid.
 type StaticSubject string
 
-func (s StaticSubject) validate() error {
+// Validate reports an empty token.
+func (s StaticSubject) Validate() error {
 	if s == "" {
 		return invalid("StaticSubject", "must not be empty")
 	}
 	return nil
 }
 
-func (StaticSubject) sourceKind() string { return "static" }
+// SourceKind returns "static".
+func (StaticSubject) SourceKind() string { return "static" }
 
 // SubjectToken returns the token.
 func (s StaticSubject) SubjectToken(context.Context, SubjectRequest) (string, error) {
@@ -330,14 +351,16 @@ type TokenSourceSubject struct {
 	Source oauth2.TokenSource
 }
 
-func (t TokenSourceSubject) validate() error {
+// Validate reports a nil Source.
+func (t TokenSourceSubject) Validate() error {
 	if t.Source == nil {
 		return invalid("TokenSourceSubject.Source", "must not be nil")
 	}
 	return nil
 }
 
-func (TokenSourceSubject) sourceKind() string { return "tokensource" }
+// SourceKind returns "tokensource".
+func (TokenSourceSubject) SourceKind() string { return "tokensource" }
 
 // SubjectToken returns the source's current access token.
 func (t TokenSourceSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
@@ -372,7 +395,8 @@ type MetadataSubject struct {
 	Client *metadata.Client
 }
 
-func (m MetadataSubject) validate() error {
+// Validate checks Audience and Format.
+func (m MetadataSubject) Validate() error {
 	if m.Audience == "" {
 		return invalid("MetadataSubject.Audience", "must not be empty")
 	}
@@ -384,13 +408,15 @@ func (m MetadataSubject) validate() error {
 	return nil
 }
 
-func (MetadataSubject) sourceKind() string { return "metadata" }
+// SourceKind returns "metadata".
+func (MetadataSubject) SourceKind() string { return "metadata" }
 
-func (MetadataSubject) subjectTokenTypes() []string { return []string{TokenTypeIDToken, TokenTypeJWT} }
+// SubjectTokenTypes returns TokenTypeIDToken and TokenTypeJWT.
+func (MetadataSubject) SubjectTokenTypes() []string { return []string{TokenTypeIDToken, TokenTypeJWT} }
 
 // SubjectToken asks the metadata server for an ID token.
 func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
-	if err := m.validate(); err != nil {
+	if err := m.Validate(); err != nil {
 		return "", err
 	}
 	format := m.Format

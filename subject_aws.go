@@ -117,9 +117,11 @@ type awsCache struct {
 
 var _ SubjectTokenProvider = (*AWSSubject)(nil)
 
-func (s *AWSSubject) sourceKind() string { return "aws" }
+// SourceKind returns "aws".
+func (s *AWSSubject) SourceKind() string { return "aws" }
 
-func (s *AWSSubject) subjectTokenTypes() []string { return []string{TokenTypeAWS4Request} }
+// SubjectTokenTypes returns TokenTypeAWS4Request.
+func (s *AWSSubject) SubjectTokenTypes() []string { return []string{TokenTypeAWS4Request} }
 
 // String describes the provider without any credential.
 func (s *AWSSubject) String() string {
@@ -169,8 +171,9 @@ func (s *AWSSubject) verificationURL() string {
 	return DefaultAWSRegionalCredVerificationURL
 }
 
-// validate checks the configuration, naming the offending field.
-func (s *AWSSubject) validate() error {
+// Validate checks the configuration and that the environment gives what
+// the fields leave out, naming the offending field.
+func (s *AWSSubject) Validate() error {
 	if s == nil {
 		return invalid("AWSSubject", "must not be nil")
 	}
@@ -242,7 +245,7 @@ func checkAWSMetadataURL(field, raw string) error {
 // the metadata service or the credentials provider are *Error values with Op
 // "subject"; none of them contains a secret.
 func (s *AWSSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return "", err
 	}
 	region, creds, err := s.resolve(ctx)

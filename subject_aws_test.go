@@ -543,7 +543,7 @@ func TestAWSSubjectValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
 			s.Getenv = envMap(tc.env)
-			err := s.validate()
+			err := s.Validate()
 			if tc.field == "" {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
@@ -560,7 +560,7 @@ func TestAWSSubjectValidate(t *testing.T) {
 		})
 	}
 	var nilSubject *AWSSubject
-	if err := nilSubject.validate(); err == nil {
+	if err := nilSubject.Validate(); err == nil {
 		t.Error("nil subject validated")
 	}
 }
@@ -582,7 +582,7 @@ func TestAWSSubjectNoSecretsInFormatting(t *testing.T) {
 			}
 		}
 	}
-	if got := s.sourceKind(); got != "aws" {
+	if got := s.SourceKind(); got != "aws" {
 		t.Errorf("sourceKind = %q", got)
 	}
 	if got := subjectKind(s); got != "aws" {

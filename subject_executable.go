@@ -73,14 +73,17 @@ const (
 	ExecutableMaxTimeout     = executable.MaxTimeout
 )
 
-func (ExecutableSubject) sourceKind() string { return "executable" }
+// SourceKind returns "executable".
+func (ExecutableSubject) SourceKind() string { return "executable" }
 
-func (ExecutableSubject) subjectTokenTypes() []string {
+// SubjectTokenTypes returns TokenTypeJWT, TokenTypeIDToken and TokenTypeSAML2.
+func (ExecutableSubject) SubjectTokenTypes() []string {
 	return []string{TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2}
 }
 
-// validate checks the configuration. Errors are *ValidationError.
-func (e ExecutableSubject) validate() error {
+// Validate checks Command, Timeout and OutputFile. Errors are
+// *ValidationError.
+func (e ExecutableSubject) Validate() error {
 	if len(e.Command) == 0 {
 		return invalid("ExecutableSubject.Command", "must not be empty")
 	}
@@ -113,7 +116,7 @@ func (e ExecutableSubject) validate() error {
 // Errors never contain the token or the command's standard output; the part
 // of standard error they quote has token-shaped text redacted.
 func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
-	if err := e.validate(); err != nil {
+	if err := e.Validate(); err != nil {
 		return "", err
 	}
 	if !executable.KnownTokenType(req.SubjectTokenType) {

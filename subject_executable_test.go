@@ -137,10 +137,10 @@ func TestExecutableSubjectValidate(t *testing.T) {
 		{"NUL output file", ExecutableSubject{Command: []string{"prog"}, OutputFile: "a\x00"}, "ExecutableSubject.OutputFile"},
 	}
 	for _, tt := range tests {
-		err := tt.e.validate()
+		err := tt.e.Validate()
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("%s: validate() = %v, want a *ValidationError for %s", tt.name, err, tt.field)
+			t.Errorf("%s: Validate() = %v, want a *ValidationError for %s", tt.name, err, tt.field)
 		}
 		// SubjectToken reports the same error without running anything.
 		_, err = tt.e.SubjectToken(context.Background(), SubjectRequest{SubjectTokenType: TokenTypeIDToken})
@@ -149,7 +149,7 @@ func TestExecutableSubjectValidate(t *testing.T) {
 		}
 	}
 	for _, d := range []time.Duration{0, ExecutableMinTimeout, 30 * time.Second, ExecutableMaxTimeout} {
-		if err := (ExecutableSubject{Command: []string{"prog"}, Timeout: d}).validate(); err != nil {
+		if err := (ExecutableSubject{Command: []string{"prog"}, Timeout: d}).Validate(); err != nil {
 			t.Errorf("Timeout %s: %v", d, err)
 		}
 	}

@@ -85,9 +85,11 @@ type X509Subject struct {
 
 var _ SubjectTokenProvider = (*X509Subject)(nil)
 
-func (s *X509Subject) sourceKind() string { return "x509" }
+// SourceKind returns "x509".
+func (s *X509Subject) SourceKind() string { return "x509" }
 
-func (s *X509Subject) subjectTokenTypes() []string { return []string{TokenTypeMTLS} }
+// SubjectTokenTypes returns TokenTypeMTLS.
+func (s *X509Subject) SubjectTokenTypes() []string { return []string{TokenTypeMTLS} }
 
 // String describes the provider without any key material.
 func (s *X509Subject) String() string {
@@ -131,9 +133,9 @@ func (s *X509Subject) configPath() (string, error) {
 	return "", invalid("X509Subject.UseDefaultCertificateConfig", "%s is not set and the home directory is unknown", CertificateConfigEnv)
 }
 
-// validate checks the configuration and that the files it names hold a
+// Validate checks the configuration and that the files it names hold a
 // usable key pair and chain, naming the offending field.
-func (s *X509Subject) validate() error {
+func (s *X509Subject) Validate() error {
 	if s == nil {
 		return invalid("X509Subject", "must not be nil")
 	}
@@ -184,10 +186,10 @@ func (s *X509Subject) SubjectToken(ctx context.Context, _ SubjectRequest) (strin
 	return tok, nil
 }
 
-// exchangeClient returns a copy of base (or of http.DefaultClient) whose
+// ExchangeClient returns a copy of base (or of http.DefaultClient) whose
 // transport presents the current key pair as its TLS client certificate. The
 // base transport must be an *http.Transport (or nil); its settings are kept.
-func (s *X509Subject) exchangeClient(base *http.Client) (*http.Client, error) {
+func (s *X509Subject) ExchangeClient(base *http.Client) (*http.Client, error) {
 	path, err := s.configPath()
 	if err != nil {
 		return nil, err

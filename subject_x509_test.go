@@ -191,7 +191,7 @@ func TestX509SubjectToken(t *testing.T) {
 	ctx := context.Background()
 
 	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := s.SubjectToken(ctx, SubjectRequest{})
@@ -229,15 +229,15 @@ func TestX509SubjectToken(t *testing.T) {
 	writeFile(t, middle, append(pemOf("CERTIFICATE", f.inter.der), pemOf("CERTIFICATE", f.leafDER)...))
 	s4 := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: middle}
 	var ve *ValidationError
-	if err := s4.validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.TrustChainFile" || !strings.Contains(err.Error(), "certificate 2 of the chain") {
+	if err := s4.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.TrustChainFile" || !strings.Contains(err.Error(), "certificate 2 of the chain") {
 		t.Errorf("validate = %v", err)
 	}
 	var e *Error
 	if _, err := s4.SubjectToken(ctx, SubjectRequest{}); !errors.As(err, &e) || e.Op != "subject" {
 		t.Errorf("SubjectToken = %v", err)
 	}
-	if s.sourceKind() != "x509" || subjectKind(s) != "x509" {
-		t.Errorf("sourceKind = %q", s.sourceKind())
+	if s.SourceKind() != "x509" || subjectKind(s) != "x509" {
+		t.Errorf("sourceKind = %q", s.SourceKind())
 	}
 }
 
@@ -245,7 +245,7 @@ func TestX509SubjectRelativePaths(t *testing.T) {
 	f := newX509Fixture(t)
 	writeFile(t, f.config, []byte(`{"cert_configs":{"workload":{"cert_path":"cert.pem","key_path":"key.pem"}}}`))
 	s := &X509Subject{CertificateConfigFile: f.config}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -271,17 +271,17 @@ func TestX509SubjectDefaultConfig(t *testing.T) {
 		key, appdata = "APPDATA", filepath.Join(home, ".config")
 	}
 	s = &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{key: appdata})}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// Nothing there.
 	s = &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{"HOME": t.TempDir(), "APPDATA": t.TempDir()})}
 	var ve *ValidationError
-	if err := s.validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.UseDefaultCertificateConfig" {
+	if err := s.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.UseDefaultCertificateConfig" {
 		t.Errorf("validate = %v", err)
 	}
 	s = &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(nil)}
-	if err := s.validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.UseDefaultCertificateConfig" {
+	if err := s.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.UseDefaultCertificateConfig" {
 		t.Errorf("validate without HOME = %v", err)
 	}
 }
@@ -346,7 +346,7 @@ func TestX509SubjectBadInputs(t *testing.T) {
 				writeFile(t, path, tc.config)
 			}
 			s := &X509Subject{CertificateConfigFile: path, TrustChainFile: tc.chain}
-			err := s.validate()
+			err := s.Validate()
 			var ve *ValidationError
 			if !errors.As(err, &ve) || ve.Field != tc.field || !strings.Contains(ve.Reason, tc.reason) {
 				t.Fatalf("validate = %v, want field %s with %q", err, tc.field, tc.reason)
@@ -371,7 +371,7 @@ func TestX509SubjectBadInputs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ve *ValidationError
-			if err := tc.s.validate(); !errors.As(err, &ve) || ve.Field != tc.field {
+			if err := tc.s.Validate(); !errors.As(err, &ve) || ve.Field != tc.field {
 				t.Errorf("validate = %v, want field %s", err, tc.field)
 			}
 			if _, err := tc.s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &ve) {
@@ -380,7 +380,7 @@ func TestX509SubjectBadInputs(t *testing.T) {
 		})
 	}
 	var nilSubject *X509Subject
-	if nilSubject.validate() == nil {
+	if nilSubject.Validate() == nil {
 		t.Error("nil subject validated")
 	}
 }
@@ -510,7 +510,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
 	f := newX509Fixture(t)
 	s := &X509Subject{CertificateConfigFile: f.config}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	st := s.shared(f.config)
@@ -554,7 +554,7 @@ func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
 func TestX509SubjectExchangeClient(t *testing.T) {
 	f := newX509Fixture(t)
 	s := &X509Subject{CertificateConfigFile: f.config}
-	c, err := s.exchangeClient(nil)
+	c, err := s.ExchangeClient(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +564,7 @@ func TestX509SubjectExchangeClient(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	base := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{MaxIdleConns: 7, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "sts.example"}}}
-	c, err = s.exchangeClient(base)
+	c, err = s.ExchangeClient(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +575,7 @@ func TestX509SubjectExchangeClient(t *testing.T) {
 	if base.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate != nil {
 		t.Error("base transport modified")
 	}
-	_, err = s.exchangeClient(&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })})
+	_, err = s.ExchangeClient(&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })})
 	var ve *ValidationError
 	if !errors.As(err, &ve) || ve.Field != "Config.HTTPClient" {
 		t.Errorf("custom transport: %v", err)
@@ -595,7 +595,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestX509SubjectFormatting(t *testing.T) {
 	f := newX509Fixture(t)
 	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := pem.Decode(f.keyPEM)
@@ -675,7 +675,7 @@ func FuzzX509SubjectToken(f *testing.F) {
 func TestX509SubjectConcurrentRotation(t *testing.T) {
 	f := newX509Fixture(t)
 	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	st := s.shared(f.config)

@@ -92,13 +92,13 @@ var knownSubjectTypes = map[string]bool{
 	TokenTypeAccessToken: true, TokenTypeMTLS: true, TokenTypeAWS4Request: true,
 }
 
-// validator is implemented by providers with configuration to check.
-type validator interface{ validate() error }
+// validator is a provider with configuration to check (see
+// SubjectTokenProvider).
+type validator interface{ Validate() error }
 
-// typedSubject is implemented by providers that can only supply some token
-// types, so that a mismatch fails at construction rather than at the first
-// exchange.
-type typedSubject interface{ subjectTokenTypes() []string }
+// typedSubject is a provider that can only supply some token types, so that
+// a mismatch fails at construction rather than at the first exchange.
+type typedSubject interface{ SubjectTokenTypes() []string }
 
 // checkSubjectType reports a provider that cannot supply tokens of type typ.
 func checkSubjectType(field string, p SubjectTokenProvider, typ string) error {
@@ -106,7 +106,7 @@ func checkSubjectType(field string, p SubjectTokenProvider, typ string) error {
 	if !ok {
 		return nil
 	}
-	types := ts.subjectTokenTypes()
+	types := ts.SubjectTokenTypes()
 	for _, t := range types {
 		if t == typ {
 			return nil
@@ -120,7 +120,7 @@ func (c *Config) validate() error {
 		return invalid("Config.Subject", "must not be nil")
 	}
 	if v, ok := c.Subject.(validator); ok {
-		if err := v.validate(); err != nil {
+		if err := v.Validate(); err != nil {
 			return err
 		}
 	}
@@ -169,7 +169,7 @@ func (c *Config) validate() error {
 		return invalid("Config.ActorTokenType", "unknown token type %q", httpx.Truncate(c.ActorTokenType, 100))
 	}
 	if v, ok := c.ActorToken.(validator); ok {
-		if err := v.validate(); err != nil {
+		if err := v.Validate(); err != nil {
 			return err
 		}
 	}
@@ -233,7 +233,7 @@ func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 	}
 	client := cfg.HTTPClient
 	if cp, ok := cfg.Subject.(clientProvider); ok {
-		c, err := cp.exchangeClient(client)
+		c, err := cp.ExchangeClient(client)
 		if err != nil {
 			return nil, err
 		}

@@ -672,3 +672,72 @@ func TestMetadataSubject(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 }
+
+// conventionSubject is a provider written outside the package: it announces
+// itself only through the exported methods documented on
+// SubjectTokenProvider.
+type conventionSubject struct {
+	invalid error
+	client  *http.Client
+	bases   *[]*http.Client
+}
+
+func (c conventionSubject) SubjectToken(context.Context, SubjectRequest) (string, error) {
+	return secretSubject, nil
+}
+func (c conventionSubject) Validate() error             { return c.invalid }
+func (c conventionSubject) SubjectTokenTypes() []string { return []string{TokenTypeSAML2} }
+func (c conventionSubject) SourceKind() string          { return "mine" }
+func (c conventionSubject) ExchangeClient(base *http.Client) (*http.Client, error) {
+	*c.bases = append(*c.bases, base)
+	return c.client, nil
+}
+
+func TestProviderConventions(t *testing.T) {
+	stub, srv := newStub(t)
+	var sent atomic.Int64
+	client := &http.Client{Transport: roundTripCounter{&sent, http.DefaultTransport}}
+	var bases []*http.Client
+	base := &http.Client{}
+	cfg := baseConfig(srv)
+	cfg.HTTPClient = base
+	cfg.SubjectTokenType = TokenTypeSAML2
+	cfg.Subject = conventionSubject{client: client, bases: &bases}
+	ts, err := NewTokenSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != 1 || len(bases) != 1 || bases[0] != base {
+		t.Errorf("exchange client: %d requests through it, bases %v", sent.Load(), bases)
+	}
+	if api := stub.last().header.Get("X-Goog-Api-Client"); !strings.Contains(api, " source/mine ") {
+		t.Errorf("x-goog-api-client = %q, want source/mine", api)
+	}
+
+	// Validate's error is the constructor's.
+	bad := errors.New("bad provider")
+	cfg.Subject = conventionSubject{invalid: bad, client: client, bases: &bases}
+	if _, err := NewTokenSource(cfg); !errors.Is(err, bad) {
+		t.Errorf("invalid provider: err = %v", err)
+	}
+	// A token type the provider does not supply is refused.
+	cfg.Subject = conventionSubject{client: client, bases: &bases}
+	cfg.SubjectTokenType = TokenTypeJWT
+	var ve *ValidationError
+	if _, err := NewTokenSource(cfg); !errors.As(err, &ve) || ve.Field != "Config.SubjectTokenType" || !strings.Contains(ve.Reason, "a mine subject supplies") {
+		t.Errorf("wrong type: err = %v", err)
+	}
+}
+
+type roundTripCounter struct {
+	n    *atomic.Int64
+	base http.RoundTripper
+}
+
+func (r roundTripCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.n.Add(1)
+	return r.base.RoundTrip(req)
+}

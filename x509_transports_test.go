@@ -12,13 +12,13 @@ func TestX509SubjectDropsUnusedTransports(t *testing.T) {
 	f := newX509Fixture(t)
 	s := &X509Subject{CertificateConfigFile: f.config}
 	for range 100 {
-		if _, err := s.exchangeClient(nil); err != nil {
+		if _, err := s.ExchangeClient(nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	runtime.GC()
 	runtime.GC()
-	keep, err := s.exchangeClient(nil) // prunes the collected ones
+	keep, err := s.ExchangeClient(nil) // prunes the collected ones
 	if err != nil {
 		t.Fatal(err)
 	}

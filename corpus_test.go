@@ -414,16 +414,13 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 		obj = r
 		tok, err = r.TokenContext(ctx)
 	case relOpIntrospect:
-		in, cerr := NewIntrospector(IntrospectOptions{
+		opts := IntrospectOptions{
 			URL: "http://sts.localhost/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
 			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
-		})
-		if cerr != nil {
-			t.Fatal(cerr)
 		}
-		obj = in
+		obj = opts
 		var res *Introspection
-		res, err = in.Introspect(ctx, relAccessToken)
+		res, err = Introspect(ctx, relAccessToken, opts)
 		if err == nil {
 			t.Errorf("accepted: %v", res)
 		}

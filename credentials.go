@@ -135,7 +135,7 @@ func (c *Credentials) ServiceAccount() string { return c.serviceAccount }
 // file says: its token_info_url (TokenInfoURL), universe, and client
 // credentials (client_id and client_secret, which STS needs to introspect
 // workforce tokens), with the HTTP client, time-out, retries and logger of
-// the LoadOptions. Use it with Introspect or NewIntrospector.
+// the LoadOptions. Use it with Introspect.
 func (c *Credentials) IntrospectOptions() IntrospectOptions {
 	return IntrospectOptions{
 		URL:            c.tokenInfoURL,

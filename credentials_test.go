@@ -857,29 +857,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // TestCredentialsIntrospectOptions introspects a refreshed workforce token
 // with the file's token_info_url and client.
-func TestCredentialsIntrospectOptions(t *testing.T) {
-	emu := ststest.NewServer(ststest.Options{ClientID: testClientID, ClientSecret: testClientSecret, RequireClientAuth: true})
-	t.Cleanup(emu.Close)
-	emu.AddRefreshToken(testRefreshToken, testClientID)
-	m := authorizedUserFile(t, emu)
-	m["token_info_url"] = emu.IntrospectURL()
-	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := c.IntrospectOptions()
-	if opts.URL != emu.IntrospectURL() || opts.ClientID != testClientID || strings.Contains(fmt.Sprint(opts), "SECRET") {
-		t.Errorf("IntrospectOptions = %v", opts)
-	}
-	info, err := IntrospectTokenSource(context.Background(), c.TokenSource(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !info.Active {
-		t.Errorf("refreshed token introspected inactive: %+v", info)
-	}
-}
-
 // recordingInvalidator is a token source with an Invalidate method that is
 // not a *CachedTokenSource.
 type recordingInvalidator struct {

@@ -227,10 +227,10 @@ func ExampleParseAccessBoundary() {
 	// sts: invalid accessBoundary.accessBoundaryRules[0].availablePermissions[0]: must have the form "inRole:ROLE", as in "inRole:roles/storage.objectViewer"
 }
 
-// Introspecting the current token of a token source: here an exchanged
-// token from the emulator. Unknown and expired tokens are inactive results,
-// not errors.
-func ExampleIntrospectTokenSource() {
+// Introspecting the current token of a token source (here an exchanged
+// token from the emulator): get the token, then ask about it. Unknown and
+// expired tokens are inactive results, not errors.
+func ExampleIntrospect() {
 	emu := ststest.NewServer(ststest.Options{})
 	defer emu.Close()
 	ts, err := sts.NewTokenSource(sts.Config{
@@ -243,8 +243,12 @@ func ExampleIntrospectTokenSource() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
+	tok, err := ts.TokenContext(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	opts := sts.IntrospectOptions{URL: emu.IntrospectURL()}
-	info, err := sts.IntrospectTokenSource(ctx, ts, opts)
+	info, err := sts.Introspect(ctx, tok.AccessToken, opts)
 	if err != nil {
 		fmt.Println(err) // an *sts.Error with Op "introspect"
 		return

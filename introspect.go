@@ -104,19 +104,32 @@ func (in *Introspection) String() string {
 // GoString is String.
 func (in *Introspection) GoString() string { return in.String() }
 
-// Introspector calls STS's /v1/introspect endpoint. Create it with
-// NewIntrospector; it is safe for concurrent use.
-type Introspector struct {
-	url        string
-	hint       string
-	authHeader string
-	doer       *httpDoer
-}
-
-// NewIntrospector checks opts and returns an Introspector.
-func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
+// Introspect asks STS's token introspection endpoint (POST /v1/introspect,
+// RFC 7662) about token, an access token STS issued. An inactive token
+// (expired, revoked, unknown) is a result with Active false, not an error.
+//
+// opts is checked first: a bad value is a *ValidationError naming the
+// IntrospectOptions field, and an empty token a *ValidationError with Field
+// "token". A failed call, an OAuth error answer or a malformed response is
+// an *Error with Op "introspect"; temporary failures are retried as
+// opts.Retry says. The token is never part of an error or a log record.
+//
+// To ask about the current token of an oauth2.TokenSource, get it first:
+//
+//	tok, err := ts.Token()
+//	if err != nil {
+//		return err
+//	}
+//	info, err := sts.Introspect(ctx, tok.AccessToken, sts.IntrospectOptions{})
+//
+// Introspect is safe for concurrent use; each call checks opts again, which
+// costs no I/O.
+func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Introspection, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
+	}
+	if token == "" {
+		return nil, invalid("token", "must not be empty")
 	}
 	u := opts.URL
 	if u == "" {
@@ -126,47 +139,19 @@ func NewIntrospector(opts IntrospectOptions) (*Introspector, error) {
 	if hint == "" {
 		hint = TokenTypeAccessToken
 	}
-	in := &Introspector{
-		url:  u,
-		hint: hint,
-		doer: newHTTPDoer(opts.HTTPOptions, httpx.BaseAPIClient()),
-	}
-	if opts.ClientID != "" {
-		in.authHeader = httpx.BasicAuth(opts.ClientID, opts.ClientSecret)
-	}
-	return in, nil
-}
-
-// String describes the introspector without secrets. It has a value
-// receiver so that a dereferenced Introspector prints redacted too.
-func (i Introspector) String() string {
-	return fmt.Sprintf("sts.Introspector{URL:%q ClientAuth:%t}", i.url, i.authHeader != "")
-}
-
-// GoString is String, so %#v redacts too.
-func (i Introspector) GoString() string { return i.String() }
-
-// Introspect asks STS about token. An inactive token is a result with Active
-// false, not an error. A failed call, an OAuth error answer or a malformed
-// response is an *Error with Op "introspect"; an empty token is a
-// *ValidationError.
-func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspection, error) {
-	if token == "" {
-		return nil, invalid("token", "must not be empty")
-	}
 	hdr := http.Header{}
-	if i.authHeader != "" {
-		hdr.Set("Authorization", i.authHeader)
+	if opts.ClientID != "" {
+		hdr.Set("Authorization", httpx.BasicAuth(opts.ClientID, opts.ClientSecret))
 	}
-	req := wire.IntrospectRequest{Token: token, TokenTypeHint: i.hint}
-	body, err := i.doer.do(ctx, &httpx.Request{
+	req := wire.IntrospectRequest{Token: token, TokenTypeHint: hint}
+	body, err := newHTTPDoer(opts.HTTPOptions, httpx.BaseAPIClient()).do(ctx, &httpx.Request{
 		Op:          "introspect",
 		Method:      http.MethodPost,
-		URL:         i.url,
+		URL:         u,
 		ContentType: "application/json",
 		Body:        req.JSON(),
 		Header:      hdr,
-		Secrets:     []string{token},
+		Secrets:     []string{token, opts.ClientSecret},
 	})
 	if err != nil {
 		return nil, err
@@ -187,11 +172,11 @@ func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspec
 	}, nil
 }
 
-// IntrospectTokenSource introspects the current access token of src. If src
-// implements ContextTokenSource, ctx is passed to it. A failure to get the
-// token is an *Error with Op "introspect" wrapping the cause (or the
-// source's own *Error or *ValidationError).
-func (i *Introspector) IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource) (*Introspection, error) {
+// introspectSource introspects the current access token of src, passing
+// ctx on if src is a ContextTokenSource. A failure to get the token is an
+// *Error with Op "introspect" wrapping the cause (or the source's own
+// *Error or *ValidationError).
+func introspectSource(ctx context.Context, src oauth2.TokenSource, opts IntrospectOptions) (*Introspection, error) {
 	if src == nil {
 		return nil, invalid("src", "must not be nil")
 	}
@@ -199,28 +184,7 @@ func (i *Introspector) IntrospectTokenSource(ctx context.Context, src oauth2.Tok
 	if err != nil {
 		return nil, err
 	}
-	return i.Introspect(ctx, tok.AccessToken)
-}
-
-// Introspect asks STS about token with the given options; see
-// Introspector.Introspect. Programs that introspect often should keep one
-// Introspector.
-func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Introspection, error) {
-	i, err := NewIntrospector(opts)
-	if err != nil {
-		return nil, err
-	}
-	return i.Introspect(ctx, token)
-}
-
-// IntrospectTokenSource introspects the current access token of src with the
-// given options; see Introspector.IntrospectTokenSource.
-func IntrospectTokenSource(ctx context.Context, src oauth2.TokenSource, opts IntrospectOptions) (*Introspection, error) {
-	i, err := NewIntrospector(opts)
-	if err != nil {
-		return nil, err
-	}
-	return i.IntrospectTokenSource(ctx, src)
+	return Introspect(ctx, tok.AccessToken, opts)
 }
 
 // Introspect introspects the current token of the credentials (see
@@ -260,5 +224,5 @@ func (c *Credentials) Introspect(ctx context.Context, opts IntrospectOptions) (*
 	if opts.Logger != nil {
 		base.Logger = opts.Logger
 	}
-	return IntrospectTokenSource(ctx, c.TokenSource(), base)
+	return introspectSource(ctx, c.TokenSource(), base)
 }

@@ -38,15 +38,12 @@ func introExchange(t *testing.T, srv *ststest.Server, scopes ...string) *oauth2.
 func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 	srv := ststest.NewServer(ststest.Options{})
 	defer srv.Close()
-	in, err := NewIntrospector(IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}}
 	ctx := context.Background()
 
 	// Exchanged.
 	exchanged := introExchange(t, srv, CloudPlatformScope, "https://www.googleapis.com/auth/userinfo.email")
-	got, err := in.Introspect(ctx, exchanged.AccessToken)
+	got, err := Introspect(ctx, exchanged.AccessToken, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +53,7 @@ func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 		t.Errorf("exchanged: got %v, info %v", got, info)
 	}
 
-	// Server-side downscoped, through IntrospectTokenSource.
+	// Server-side downscoped: the source's current token.
 	ds, err := NewDownscopedTokenSource(DownscopeConfig{
 		Source:   oauth2.StaticTokenSource(exchanged),
 		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("bucket-1", "roles/storage.objectViewer")}},
@@ -65,11 +62,14 @@ func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err = in.IntrospectTokenSource(ctx, ds)
+	dtok, err := ds.Token()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dtok, _ := ds.Token()
+	got, err = Introspect(ctx, dtok.AccessToken, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if dinfo, ok := srv.Lookup(dtok.AccessToken); !ok || dinfo.Kind != "downscoped" {
 		t.Fatalf("not a downscoped token: %v", dinfo)
 	}
@@ -88,11 +88,11 @@ func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 	}
 
 	// Unknown tokens are inactive, not errors.
-	got, err = in.Introspect(ctx, "never-issued-token")
+	got, err = Introspect(ctx, "never-issued-token", opts)
 	if err != nil || got.Active || got.Subject != "" || !got.Expiry.IsZero() {
 		t.Errorf("unknown: %v, %v", got, err)
 	}
-	got, err = in.Introspect(ctx, "never.issued")
+	got, err = Introspect(ctx, "never.issued", opts)
 	if err != nil || got.Active {
 		t.Errorf("unknown dotted: %v, %v", got, err)
 	}
@@ -103,16 +103,13 @@ func TestIntrospectEmulatorExpired(t *testing.T) {
 		srv := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 10 * time.Minute})
 		defer srv.Close()
 		tok := introExchange(t, srv)
-		in, err := NewIntrospector(IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := in.Introspect(context.Background(), tok.AccessToken)
+		opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}}
+		got, err := Introspect(context.Background(), tok.AccessToken, opts)
 		if err != nil || !got.Active || got.Expiry.Sub(got.IssuedAt) != 10*time.Minute {
 			t.Fatalf("fresh: %v, %v", got, err)
 		}
 		time.Sleep(10*time.Minute + time.Second)
-		got, err = in.Introspect(context.Background(), tok.AccessToken)
+		got, err = Introspect(context.Background(), tok.AccessToken, opts)
 		if err != nil || got.Active {
 			t.Errorf("expired: %v, %v", got, err)
 		}

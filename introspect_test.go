@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stsgo/sts/internal/httpx"
 	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/ststest"
 )
 
 const (
@@ -94,9 +97,9 @@ func TestIntrospectActive(t *testing.T) {
 	if strings.Contains(in.String(), testIntrospectToken) || strings.Contains(fmt.Sprintf("%#v %v", in, opts), testIntrospectSecret) {
 		t.Error("secret in String")
 	}
-	if i, err := NewIntrospector(opts); err != nil || strings.Contains(fmt.Sprintf("%v %+v %#v", *i, *i, i), testIntrospectSecret) ||
-		strings.Contains(fmt.Sprintf("%v", *i), strings.TrimPrefix(httpx.BasicAuth("my client", testIntrospectSecret), "Basic ")) {
-		t.Errorf("secret in %%v of an Introspector (err %v)", err)
+	if text := fmt.Sprintf("%v %+v %#v %s", opts, opts, &opts, opts); strings.Contains(text, testIntrospectSecret) ||
+		strings.Contains(text, strings.TrimPrefix(httpx.BasicAuth("my client", testIntrospectSecret), "Basic ")) {
+		t.Errorf("secret in the text of IntrospectOptions: %s", text)
 	}
 }
 
@@ -143,6 +146,7 @@ func TestIntrospectErrors(t *testing.T) {
 		{"missing active", 200, "application/json", `{"exp":1700000000}`, 200, "", `"active"`, false},
 		{"empty", 200, "application/json", ``, 200, "", "empty", false},
 		{"redirect", 302, "", ``, 302, "", "redirect", false},
+		{"echoes secrets", 400, "application/json", `{"error":"invalid_client","error_description":"client ` + testIntrospectSecret + ` may not ask about ` + testIntrospectToken + `"}`, 400, "invalid_client", "client REDACTED may not ask about REDACTED", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newIntrospectServer(t, func(int) (int, string, string) { return tc.status, tc.ct, tc.body })
@@ -208,7 +212,7 @@ func TestIntrospectValidation(t *testing.T) {
 		{IntrospectOptions{HTTPOptions: HTTPOptions{Timeout: -1}}, "IntrospectOptions.Timeout"},
 		{IntrospectOptions{HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: -1}}}, "IntrospectOptions.Retry.MaxAttempts"},
 	} {
-		_, err := NewIntrospector(tc.opts)
+		_, err := Introspect(context.Background(), testIntrospectToken, tc.opts)
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != tc.field {
 			t.Errorf("%v: got %v, want field %s", tc.opts, err, tc.field)
@@ -218,21 +222,25 @@ func TestIntrospectValidation(t *testing.T) {
 			t.Errorf("secret in %q", err)
 		}
 	}
-	i, err := NewIntrospector(IntrospectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if i.url != "https://sts.googleapis.com/v1/introspect" {
-		t.Errorf("default URL %q", i.url)
-	}
-	if i, _ := NewIntrospector(IntrospectOptions{UniverseDomain: "example.goog"}); i.url != "https://sts.example.goog/v1/introspect" {
-		t.Errorf("universe URL %q", i.url)
+	// The default endpoints, asked in memory.
+	var asked atomic.Value
+	client := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+		asked.Store(r.URL.String())
+		return relResponse(r, 200, "application/json", strings.NewReader(`{"active":false}`)), nil
+	})}
+	for universe, want := range map[string]string{"": "https://sts.googleapis.com/v1/introspect", "example.goog": "https://sts.example.goog/v1/introspect"} {
+		asked.Store("")
+		in, err := Introspect(context.Background(), testIntrospectToken, IntrospectOptions{UniverseDomain: universe, HTTPOptions: HTTPOptions{HTTPClient: client}})
+		if err != nil || in.Active || asked.Load() != want {
+			t.Errorf("universe %q: asked %q (%v, %v), want %q", universe, asked.Load(), in, err, want)
+		}
 	}
 	var ve *ValidationError
-	if _, err := i.Introspect(context.Background(), ""); !errors.As(err, &ve) || ve.Field != "token" {
-		t.Errorf("empty token: %v", err)
+	asked.Store("")
+	if _, err := Introspect(context.Background(), "", IntrospectOptions{HTTPOptions: HTTPOptions{HTTPClient: client}}); !errors.As(err, &ve) || ve.Field != "token" || asked.Load() != "" {
+		t.Errorf("empty token: %v (asked %q)", err, asked.Load())
 	}
-	if _, err := i.IntrospectTokenSource(context.Background(), nil); !errors.As(err, &ve) || ve.Field != "src" {
+	if _, err := introspectSource(context.Background(), nil, IntrospectOptions{}); !errors.As(err, &ve) || ve.Field != "src" {
 		t.Errorf("nil source: %v", err)
 	}
 }
@@ -247,9 +255,11 @@ func (c *introCtxTokenSource) TokenContext(ctx context.Context) (*oauth2.Token, 
 
 type introCtxKey struct{}
 
+// TestIntrospectTokenSource: the current token of a source, as
+// Credentials.Introspect asks about it.
 func TestIntrospectTokenSource(t *testing.T) {
 	s := newIntrospectServer(t, jsonAnswer(`{"active":true,"sub":"me"}`))
-	in, err := IntrospectTokenSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testIntrospectToken}), s.opts())
+	in, err := introspectSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testIntrospectToken}), s.opts())
 	if err != nil || in.Subject != "me" {
 		t.Fatalf("got %v, %v", in, err)
 	}
@@ -259,7 +269,7 @@ func TestIntrospectTokenSource(t *testing.T) {
 
 	cs := &introCtxTokenSource{}
 	ctx := context.WithValue(context.Background(), introCtxKey{}, "yes")
-	if _, err := IntrospectTokenSource(ctx, cs, s.opts()); err != nil {
+	if _, err := introspectSource(ctx, cs, s.opts()); err != nil {
 		t.Fatal(err)
 	}
 	if !cs.gotCtx.Load() {
@@ -267,17 +277,17 @@ func TestIntrospectTokenSource(t *testing.T) {
 	}
 
 	var se *Error
-	_, err = IntrospectTokenSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{}), s.opts())
+	_, err = introspectSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{}), s.opts())
 	if !errors.As(err, &se) || se.Op != "introspect" {
 		t.Errorf("empty token: %v", err)
 	}
 	failing := oauth2.ReuseTokenSource(nil, introTokenSourceFunc(func() (*oauth2.Token, error) { return nil, errors.New("boom") }))
-	_, err = IntrospectTokenSource(context.Background(), failing, s.opts())
+	_, err = introspectSource(context.Background(), failing, s.opts())
 	if !errors.As(err, &se) || se.Op != "introspect" || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("failing source: %v", err)
 	}
 	inner := &Error{Op: "exchange", StatusCode: 400, Code: "invalid_grant"}
-	_, err = IntrospectTokenSource(context.Background(), introTokenSourceFunc(func() (*oauth2.Token, error) { return nil, inner }), s.opts())
+	_, err = introspectSource(context.Background(), introTokenSourceFunc(func() (*oauth2.Token, error) { return nil, inner }), s.opts())
 	if !errors.As(err, &se) || se != inner {
 		t.Errorf("source *Error not passed through: %v", err)
 	}
@@ -306,5 +316,87 @@ func TestIntrospectionString(t *testing.T) {
 	in := &Introspection{Active: true}
 	if got := fmt.Sprintf("%v", in); !strings.Contains(got, "Expiry:none") {
 		t.Error(got)
+	}
+}
+
+// TestCredentialsIntrospect: IntrospectOptions of a loaded file name its
+// endpoint and client; the loaded-file shortcut asks the file's
+// token_info_url with the file's client about the current token, and each
+// non-zero field of its options replaces the file's.
+func TestCredentialsIntrospect(t *testing.T) {
+	emu := ststest.NewServer(ststest.Options{ClientID: testClientID, ClientSecret: testClientSecret, RequireClientAuth: true})
+	t.Cleanup(emu.Close)
+	emu.AddRefreshToken(testRefreshToken, testClientID)
+	m := authorizedUserFile(t, emu)
+	m["token_info_url"] = emu.IntrospectURL()
+	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// The file's settings: the emulator wants the file's client.
+	opts := c.IntrospectOptions()
+	if opts.URL != emu.IntrospectURL() || opts.ClientID != testClientID || strings.Contains(fmt.Sprint(opts), "SECRET") {
+		t.Errorf("IntrospectOptions = %v", opts)
+	}
+	tok, err := c.TokenSource().Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := Introspect(ctx, tok.AccessToken, opts)
+	if err != nil || !in.Active {
+		t.Errorf("refreshed token introspected with IntrospectOptions(): %v, %v", in, err)
+	}
+	in, err = c.Introspect(ctx, IntrospectOptions{})
+	if err != nil || !in.Active {
+		t.Fatalf("file's settings: %v, %v", in, err)
+	}
+
+	// Every setting replaced.
+	s := newIntrospectServer(t, jsonAnswer(`{"active":true,"sub":"other"}`))
+	var sent atomic.Int32
+	client := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	var logs syncBuffer
+	in, err = c.Introspect(ctx, IntrospectOptions{
+		URL: s.URL + "/v1/introspect", TokenTypeHint: "access_token", ClientID: "other-client", ClientSecret: testIntrospectSecret,
+		HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: time.Minute, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+	})
+	if err != nil || in.Subject != "other" {
+		t.Fatalf("replaced settings: %v, %v", in, err)
+	}
+	rec := s.lastReq.Load()
+	if rec.auth != httpx.BasicAuth("other-client", testIntrospectSecret) || rec.body["tokenTypeHint"] != "access_token" || rec.body["token"] == "" {
+		t.Errorf("request %+v", rec)
+	}
+	if sent.Load() != 1 || !strings.Contains(logs.String(), "introspect") || strings.Contains(logs.String(), testIntrospectSecret) {
+		t.Errorf("client used %d times; logs:\n%s", sent.Load(), logs.String())
+	}
+
+	// The retry policy replaced: one attempt at a failing server.
+	failing := newIntrospectServer(t, func(int) (int, string, string) { return 503, "text/plain", "down" })
+	_, err = c.Introspect(ctx, IntrospectOptions{URL: failing.URL + "/v1/introspect", HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: 1}}})
+	var se *Error
+	if !errors.As(err, &se) || se.StatusCode != 503 || failing.calls.Load() != 1 {
+		t.Errorf("one attempt: %v after %d calls", err, failing.calls.Load())
+	}
+
+	// Replaced values are checked like any.
+	for _, tc := range []struct {
+		opts  IntrospectOptions
+		field string
+	}{
+		{IntrospectOptions{HTTPOptions: HTTPOptions{Timeout: -1}}, "IntrospectOptions.Timeout"},
+		{IntrospectOptions{UniverseDomain: "not a domain"}, "IntrospectOptions.UniverseDomain"},
+		{IntrospectOptions{ClientID: "only-an-id"}, "IntrospectOptions.ClientSecret"},
+		{IntrospectOptions{TokenTypeHint: "refresh_token"}, "IntrospectOptions.TokenTypeHint"},
+	} {
+		var ve *ValidationError
+		if _, err := c.Introspect(ctx, tc.opts); !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Errorf("%v: got %v, want field %s", tc.opts, err, tc.field)
+		}
 	}
 }

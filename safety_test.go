@@ -56,7 +56,9 @@ var relEndpointCtors = map[string]func(u string) error{
 		return err
 	},
 	"IntrospectOptions.URL": func(u string) error {
-		_, err := NewIntrospector(IntrospectOptions{URL: strings.Replace(u, "/v1/token", "/v1/introspect", 1)})
+		// An accepted URL is asked, in memory: the answer is canned.
+		_, err := Introspect(context.Background(), relAccessToken, IntrospectOptions{URL: strings.Replace(u, "/v1/token", "/v1/introspect", 1),
+			HTTPOptions: HTTPOptions{HTTPClient: relCannedClient(200, "application/json", []byte(`{"active":false}`))}})
 		return err
 	},
 	"AuthorizedUserConfig.TokenURL": func(u string) error {
@@ -155,12 +157,8 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 					return err
 				},
 				"introspect": func() error {
-					in, err := NewIntrospector(IntrospectOptions{URL: redirector.URL + "/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
-						HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
-					if err != nil {
-						return err
-					}
-					_, err = in.Introspect(context.Background(), relAccessToken)
+					_, err := Introspect(context.Background(), relAccessToken, IntrospectOptions{URL: redirector.URL + "/v1/introspect",
+						ClientID: relClientID, ClientSecret: relClientSecret, HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					return err
 				},
 				"url subject": func() error {

@@ -323,10 +323,7 @@ func (d *demo) clientSide(ctx context.Context) error {
 
 func (d *demo) introspect(ctx context.Context) error {
 	d.header("Introspect tokens: what does STS say about them? (POST /v1/introspect)")
-	in, err := sts.NewIntrospector(sts.IntrospectOptions{URL: d.emu.IntrospectURL()})
-	if err != nil {
-		return err
-	}
+	opts := sts.IntrospectOptions{URL: d.emu.IntrospectURL()}
 	saTok, err := d.sa.TokenContext(ctx)
 	if err != nil {
 		return err
@@ -341,7 +338,7 @@ func (d *demo) introspect(ctx context.Context) error {
 		{"client-side downscoped token", d.minted.AccessToken},
 		{"a made-up token", "not-a-token-the-emulator-issued"},
 	} {
-		r, err := in.Introspect(ctx, c.token)
+		r, err := sts.Introspect(ctx, c.token, opts)
 		if err != nil {
 			return err
 		}

@@ -65,9 +65,13 @@ func newBlockers(t *testing.T) *blockers {
 	t.Cleanup(hang.Close)
 	t.Cleanup(func() { close(stop) })
 
-	// An executable that marks that it started, then never ends.
+	// An executable that marks that it started, then outlasts every wait
+	// of the test. It outlives the command that ran it (it has a process
+	// group of its own and the cache's refresh deadline, not the
+	// command's); a cleanup kills it, and should the command end before
+	// it even wrote its pid, it ends by itself a minute later.
 	marker := filepath.Join(dir, "started")
-	script := writeFile(t, dir, "slow.sh", "#!/bin/sh\necho $$ > '"+marker+"'\nexec sleep 600\n")
+	script := writeFile(t, dir, "slow.sh", "#!/bin/sh\necho $$ > '"+marker+"'\nexec sleep 60\n")
 	if err := os.Chmod(script, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +170,7 @@ func startBlocked(t *testing.T, b *blockers, c blockedCase, extra ...string) (cm
 		t.Cleanup(func() { r.Close(); w.Close() })
 		stdinW = w
 	}
-	// The executable outlives the command (it runs in its own process
-	// group, under the cache's refresh deadline, not the command's):
-	// kill its group, whose id is its pid.
+	// Kill the executable's group, whose id is its pid.
 	t.Cleanup(func() {
 		if data, err := os.ReadFile(b.files["marker"]); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/impersonate"
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/metaserver"
 )
 
@@ -126,9 +129,50 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 	case creds.ServiceAccount() == "":
 		cfg.IDTokenUnavailable = "the credential impersonates no service account (ID tokens are minted for one)"
 	default:
-		cfg.IDTokenUnavailable = "minting ID tokens for an impersonated service account is not supported yet"
+		if cfg.IDToken, err = idTokens(ctx, e, cf, creds); err != nil {
+			return metaserver.Config{}, err
+		}
 	}
 	return cfg, nil
+}
+
+// idTokens returns a func minting ID tokens (IAM generateIdToken) for the
+// service account a credential file impersonates. The caller's token comes
+// from the same file loaded without its impersonation.
+func idTokens(ctx context.Context, e *env, cf *credFlags, creds *sts.Credentials) (func(context.Context, string) (string, error), error) {
+	path := cf.path
+	if path == "" {
+		path = e.getenv(sts.EnvCredentials)
+	}
+	data, err := await(ctx, "reading credential file "+path, func() ([]byte, error) { return fsutil.ReadFileLimited(path, 1<<20) })
+	if err != nil {
+		return nil, fmt.Errorf("reading credential file %s: %w", path, err)
+	}
+	var file map[string]json.RawMessage
+	var url string
+	if err := json.Unmarshal(data, &file); err != nil || json.Unmarshal(file["service_account_impersonation_url"], &url) != nil {
+		return nil, fmt.Errorf("credential file %s: no service_account_impersonation_url", path)
+	}
+	delete(file, "service_account_impersonation_url")
+	delete(file, "service_account_impersonation")
+	plain, _ := json.Marshal(file)
+	caller, err := await(ctx, "loading credential file "+path, func() (*sts.Credentials, error) {
+		return sts.LoadCredentials(plain, sts.LoadOptions{Getenv: e.getenv})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, audience string) (string, error) {
+		ts, err := impersonate.NewIDTokenSource(impersonate.Config{Source: caller.TokenSource(), URL: url, UniverseDomain: creds.UniverseDomain()}, audience)
+		if err != nil {
+			return "", err
+		}
+		tok, err := ts.TokenContext(ctx)
+		if err != nil {
+			return "", err
+		}
+		return tok.AccessToken, nil
+	}, nil
 }
 
 // projectNumber returns the project number of a workload identity pool

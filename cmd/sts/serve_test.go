@@ -103,8 +103,10 @@ func TestServe(t *testing.T) {
 	if code, body := mdGet(t, c, sa+"token", false); code != 403 || strings.Contains(body, "ststest-") {
 		t.Errorf("without Metadata-Flavor: %d %q", code, body)
 	}
-	if code, body := mdGet(t, c, sa+"identity?audience=https://svc.example", true); code != 404 || !strings.Contains(body, "not supported") {
-		t.Errorf("identity: %d %q", code, body)
+	// ID tokens of the impersonated service account, from IAM generateIdToken.
+	code, body = mdGet(t, c, sa+"identity?audience=https://svc.example&format=full", true)
+	if info, ok := emu.Lookup(body); code != 200 || !ok || info.Kind != "id_token" || info.Audience != "https://svc.example" || info.Subject != "deployer@demo-project.iam.gserviceaccount.com" {
+		t.Errorf("identity: %d %q %+v", code, body, info)
 	}
 	// The probe address answers readiness and nothing else.
 	var probe string
@@ -199,4 +201,40 @@ func TestServeFlagErrors(t *testing.T) {
 			t.Errorf("%q: code %d, stderr %q, stdout %q; want %d and %q", tc.args, r.code, r.stderr, r.stdout, tc.code, tc.want)
 		}
 	}
+}
+
+// TestServeFederatedOnly: a credential that impersonates no service account
+// answers "default" as its email and 404 with the reason for ID tokens.
+func TestServeFederatedOnly(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	files := credFiles(t, emu)
+	base, cmd, _, stderr := startServe(t, "--credentials", files["oidc"], "--scope", "https://www.googleapis.com/auth/devstorage.read_only")
+	c := &http.Client{}
+	sa := base + "/computeMetadata/v1/instance/service-accounts/default/"
+	if code, body := mdGet(t, c, sa+"email", true); code != 200 || body != "default" {
+		t.Errorf("email: %d %q", code, body)
+	}
+	if code, body := mdGet(t, c, sa+"scopes", true); code != 200 || body != "https://www.googleapis.com/auth/devstorage.read_only\n" {
+		t.Errorf("scopes: %d %q", code, body)
+	}
+	if code, body := mdGet(t, c, sa+"identity?audience=x", true); code != 404 || !strings.Contains(body, "impersonates no service account") {
+		t.Errorf("identity: %d %q", code, body)
+	}
+	// --scope is a ceiling: a request for more gets the configured scopes.
+	code, body := mdGet(t, c, sa+"token?scopes=https://www.googleapis.com/auth/cloud-platform", true)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &tok); code != 200 || err != nil {
+		t.Fatalf("token: %d %q", code, body)
+	}
+	if info, _ := emu.Lookup(tok.AccessToken); len(info.Scopes) != 1 || info.Scopes[0] != "https://www.googleapis.com/auth/devstorage.read_only" {
+		t.Errorf("token scopes %q", info.Scopes)
+	}
+	c.CloseIdleConnections()
+	stopServe(t, cmd, syscall.SIGTERM, stderr)
 }

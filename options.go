@@ -90,10 +90,6 @@ func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, h
 	return tok, resp, fromHTTP(err)
 }
 
-func (d *httpDoer) log(ctx context.Context, level slog.Level, msg string, args ...any) {
-	d.Log(ctx, level, msg, args...)
-}
-
 // stsEndpoint returns the default URL of an STS method, such as
 // "/v1/token", in a universe ("" means DefaultUniverseDomain).
 func stsEndpoint(universe, path string) string {

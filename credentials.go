@@ -2,6 +2,7 @@ package sts
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"reflect"
 
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"github.com/stsgo/sts/internal/authtransport"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
-	"golang.org/x/oauth2/google"
 )
 
 // Credential configuration file types read by LoadCredentials.
@@ -179,12 +183,30 @@ func (c *Credentials) GoogleCredentials() *google.Credentials {
 // (x-goog-user-project, unless the request already has one), over base's
 // transport. A nil base means http.DefaultClient. A 401 answer invalidates
 // the token used, so the next request gets a fresh one.
+//
+// The token goes only to the origin (scheme, host and port) of the request
+// the caller made: a redirect to another origin carries no Authorization,
+// Cookie or X-Goog-Api-Key header.
 func (c *Credentials) HTTPClient(base *http.Client) *http.Client {
+	return authorizedClient(c.ts, base, c.quotaProject)
+}
+
+// authorizedClient returns a copy of base (nil means http.DefaultClient)
+// whose transport authorizes requests with src's tokens and bills quota,
+// if set; a 401 invalidates the token used if src has an Invalidate method.
+func authorizedClient(src oauth2.TokenSource, base *http.Client, quota string) *http.Client {
 	var hc http.Client
 	if base != nil {
 		hc = *base
 	}
-	hc.Transport = &AuthTransport{Source: c.ts, Base: hc.Transport, QuotaProject: c.quotaProject}
+	hc.Transport = &authtransport.Transport{
+		Token: func(ctx context.Context) (*oauth2.Token, error) {
+			return sourceToken(ctx, src, "token", "token source")
+		},
+		Invalidate:   func(tok *oauth2.Token) { invalidate(src, tok) },
+		Base:         hc.Transport,
+		QuotaProject: quota,
+	}
 	return &hc
 }
 

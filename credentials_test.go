@@ -732,10 +732,57 @@ func TestCredentialsHTTPClient(t *testing.T) {
 		t.Errorf("token not refreshed after a 401")
 	}
 	// A failing source fails the request with the source's error.
-	bad := &AuthTransport{Source: failingSource{}}
-	req, _ := http.NewRequest(http.MethodGet, api.URL, nil)
-	if _, err := bad.RoundTrip(req); err == nil {
-		t.Error("RoundTrip with failing source succeeded")
+	bad := authorizedClient(failingSource{}, nil, "")
+	var se *Error
+	if resp, err := bad.Get(api.URL); err == nil {
+		resp.Body.Close()
+		t.Error("a request with a failing source succeeded")
+	} else if !errors.As(err, &se) || se.Op != "token" || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("failing source: %v", err)
+	}
+}
+
+// TestCredentialsHTTPClientRedirect: the client of a credential file drops
+// the token on a redirect to another origin too.
+func TestCredentialsHTTPClientRedirect(t *testing.T) {
+	f := newCredFixture(t)
+	c, err := f.load(t, f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json"))), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct{ auth, quota string }
+	var mu sync.Mutex
+	var got []seen
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, seen{r.Header.Get("Authorization"), r.Header.Get("X-Goog-User-Project")})
+		mu.Unlock()
+		if q := r.URL.Query(); q.Get("to") != "" {
+			code := http.StatusFound
+			fmt.Sscan(q.Get("code"), &code)
+			http.Redirect(w, r, q.Get("to"), code)
+		}
+	})
+	a := httptest.NewServer(record)
+	defer a.Close()
+	b := httptest.NewServer(record)
+	defer b.Close()
+	for _, code := range []int{302, 307, 308} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		resp, err := c.HTTPClient(nil).Get(fmt.Sprintf("%s/redirect?code=%d&to=%s", a.URL, code, b.URL+"/ok"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		if len(got) != 2 || !strings.HasPrefix(got[0].auth, "Bearer ") || got[1].auth != "" {
+			t.Errorf("%d: %+v", code, got)
+		} else if got[1].quota != "example-project" {
+			t.Errorf("%d: x-goog-user-project %q after the redirect", code, got[1].quota)
+		}
+		mu.Unlock()
 	}
 }
 
@@ -869,16 +916,16 @@ func (r *recordingInvalidator) Invalidate(tok *oauth2.Token) {
 	r.invalidated = append(r.invalidated, tok)
 }
 
-// TestAuthTransportInvalidatesAnyCache checks that a 401 reaches the
+// TestHTTPClientInvalidatesAnyCache checks that a 401 reaches the
 // Invalidate method of any source that has one (DownscopedTokenSource, or a
 // caller's own cache), not only a *CachedTokenSource.
-func TestAuthTransportInvalidatesAnyCache(t *testing.T) {
+func TestHTTPClientInvalidatesAnyCache(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer api.Close()
 	src := &recordingInvalidator{tok: &oauth2.Token{AccessToken: "tok"}}
-	hc := &http.Client{Transport: &AuthTransport{Source: src, Base: api.Client().Transport}}
+	hc := authorizedClient(src, api.Client(), "")
 	resp, err := hc.Get(api.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/source"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -381,6 +382,27 @@ func (t TokenSourceSubject) subjectTokenExpiry(ctx context.Context, _ SubjectReq
 	}
 	return tok.AccessToken, tok.Expiry, nil
 }
+
+// sourceToken asks src for a token, passing ctx on if src is a
+// ContextTokenSource. An *Error or *ValidationError comes back as it is; any
+// other failure, and a missing token, is an *Error with Op op whose text
+// starts with what (the source's role, such as "token source").
+func sourceToken(ctx context.Context, src oauth2.TokenSource, op, what string) (*oauth2.Token, error) {
+	tok, err := source.Fetch(ctx, src, op, what, isPublicError)
+	return tok, publicErr(err)
+}
+
+// isPublicError reports whether err is, or wraps, an *Error or a
+// *ValidationError.
+func isPublicError(err error) bool {
+	var se *Error
+	var ve *ValidationError
+	return errors.As(err, &se) || errors.As(err, &ve)
+}
+
+// invalidate drops tok from src's cache, if src has one: call it when a
+// server rejected tok.
+func invalidate(src oauth2.TokenSource, tok *oauth2.Token) { source.Invalidate(src, tok) }
 
 // MetadataSubject fetches a Google-signed ID token for Audience from the
 // GCE/GKE metadata server, for federating a Google workload into another

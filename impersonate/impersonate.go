@@ -16,7 +16,6 @@ package impersonate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/iam"
+	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/source"
 )
 
@@ -99,51 +99,51 @@ func field(name string) string { return "impersonate.Config." + name }
 // service account.
 func (c *Config) engine() (iam.Config, error) {
 	if c.Source == nil {
-		return iam.Config{}, invalid(check.Errorf(field("Source"), "must not be nil"))
+		return iam.Config{}, public.Invalid(check.Errorf(field("Source"), "must not be nil"))
 	}
 	if err := check.Universe(field("UniverseDomain"), c.UniverseDomain); err != nil {
-		return iam.Config{}, invalid(err)
+		return iam.Config{}, public.Invalid(err)
 	}
 	var endpoint string
 	switch {
 	case c.URL != "":
 		principal, err := check.ImpersonationURL(field("URL"), c.URL)
 		if err != nil {
-			return iam.Config{}, invalid(err)
+			return iam.Config{}, public.Invalid(err)
 		}
 		if c.TargetPrincipal != "" && c.TargetPrincipal != principal {
-			return iam.Config{}, invalid(check.Errorf(field("TargetPrincipal"), "%q differs from the service account of URL", httpx.Truncate(c.TargetPrincipal, 64)))
+			return iam.Config{}, public.Invalid(check.Errorf(field("TargetPrincipal"), "%q differs from the service account of URL", httpx.Truncate(c.TargetPrincipal, 64)))
 		}
 		endpoint = c.URL
 	case c.TargetPrincipal != "":
 		if err := check.Principal(field("TargetPrincipal"), c.TargetPrincipal); err != nil {
-			return iam.Config{}, invalid(err)
+			return iam.Config{}, public.Invalid(err)
 		}
 		endpoint = iam.AccessTokenURL(c.UniverseDomain, c.TargetPrincipal)
 	default:
-		return iam.Config{}, invalid(check.Errorf(field("TargetPrincipal"), "must be set (or URL)"))
+		return iam.Config{}, public.Invalid(check.Errorf(field("TargetPrincipal"), "must be set (or URL)"))
 	}
 	if err := check.Scopes(field("Scopes"), c.Scopes); err != nil {
-		return iam.Config{}, invalid(err)
+		return iam.Config{}, public.Invalid(err)
 	}
 	if c.Scopes != nil && len(c.Scopes) == 0 {
-		return iam.Config{}, invalid(check.Errorf(field("Scopes"), "must hold at least one scope (nil means cloud-platform)"))
+		return iam.Config{}, public.Invalid(check.Errorf(field("Scopes"), "must hold at least one scope (nil means cloud-platform)"))
 	}
 	for i, d := range c.Delegates {
 		if err := check.Principal(fmt.Sprintf("%s[%d]", field("Delegates"), i), trimDelegate(d)); err != nil {
-			return iam.Config{}, invalid(err)
+			return iam.Config{}, public.Invalid(err)
 		}
 	}
 	if c.Lifetime != 0 {
 		if err := check.ImpersonationLifetime(field("Lifetime"), c.Lifetime); err != nil {
-			return iam.Config{}, invalid(err)
+			return iam.Config{}, public.Invalid(err)
 		}
 	}
 	if err := check.NonNegative(field("Timeout"), c.Timeout); err != nil {
-		return iam.Config{}, invalid(err)
+		return iam.Config{}, public.Invalid(err)
 	}
 	if err := check.Retry(field("Retry"), c.Retry.MaxAttempts, c.Retry.InitialBackoff, c.Retry.MaxBackoff); err != nil {
-		return iam.Config{}, invalid(err)
+		return iam.Config{}, public.Invalid(err)
 	}
 	scopes := c.Scopes
 	if scopes == nil {
@@ -152,8 +152,8 @@ func (c *Config) engine() (iam.Config, error) {
 	src := c.Source
 	return iam.Config{
 		Source: func(ctx context.Context) (*oauth2.Token, error) {
-			tok, err := source.Fetch(ctx, src, "impersonate", "source", isPublic)
-			return tok, public(err)
+			tok, err := source.Fetch(ctx, src, "impersonate", "source", public.Is)
+			return tok, public.Err(err)
 		},
 		Invalidate: func(tok *oauth2.Token) { source.Invalidate(src, tok) },
 		URL:        endpoint,
@@ -226,31 +226,9 @@ func (p publicSource) Token() (*oauth2.Token, error) { return p.TokenContext(con
 func (p publicSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	tok, err := p.e.TokenContext(ctx)
 	if err != nil {
-		return nil, public(err)
+		return nil, public.Err(err)
 	}
 	return tok, nil
 }
 
 func (p publicSource) String() string { return fmt.Sprint(p.e) }
-
-// public converts an internal error to its public type.
-func public(err error) error {
-	switch e := err.(type) {
-	case *httpx.Error:
-		return (*sts.Error)(e)
-	case *check.Error:
-		return (*sts.ValidationError)(e)
-	}
-	return err
-}
-
-// invalid converts a failed check.
-func invalid(e *check.Error) error { return (*sts.ValidationError)(e) }
-
-// isPublic reports whether err is, or wraps, an *sts.Error or an
-// *sts.ValidationError.
-func isPublic(err error) bool {
-	var se *sts.Error
-	var ve *sts.ValidationError
-	return errors.As(err, &se) || errors.As(err, &ve)
-}

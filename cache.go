@@ -8,6 +8,7 @@ import (
 
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/refresh"
+	"github.com/stsgo/sts/internal/source"
 	"golang.org/x/oauth2"
 )
 
@@ -168,8 +169,12 @@ func (c *CachedTokenSource) TokenContext(ctx context.Context) (*oauth2.Token, er
 // the next call fetches a new one; call it after a server rejected tok (HTTP
 // 401). A nil tok drops whatever is cached. Calls naming an older token do
 // nothing, so many callers reporting the same rejection cause one refresh.
+// If the wrapped source has an Invalidate(*oauth2.Token) method (another
+// cache, or a layer that remembers its last token), tok is passed on to it
+// too, so that no layer below hands the rejected token back.
 func (c *CachedTokenSource) Invalidate(tok *oauth2.Token) {
 	c.r.Invalidate(func(t *oauth2.Token) bool { return tok == nil || t == tok })
+	source.Invalidate(c.src, tok)
 }
 
 // LastError returns the error of the most recent refresh if it failed, or

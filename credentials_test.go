@@ -917,7 +917,7 @@ func (r *recordingInvalidator) Invalidate(tok *oauth2.Token) {
 }
 
 // TestHTTPClientInvalidatesAnyCache checks that a 401 reaches the
-// Invalidate method of any source that has one (DownscopedTokenSource, or a
+// Invalidate method of any source that has one (a downscoped source, or a
 // caller's own cache), not only a *CachedTokenSource.
 func TestHTTPClientInvalidatesAnyCache(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -53,30 +53,6 @@ func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 		t.Errorf("exchanged: got %v, info %v", got, info)
 	}
 
-	// Server-side downscoped: the source's current token.
-	ds, err := NewDownscopedTokenSource(DownscopeConfig{
-		Source:   oauth2.StaticTokenSource(exchanged),
-		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("bucket-1", "roles/storage.objectViewer")}},
-		TokenURL: srv.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dtok, err := ds.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err = Introspect(ctx, dtok.AccessToken, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dinfo, ok := srv.Lookup(dtok.AccessToken); !ok || dinfo.Kind != "downscoped" {
-		t.Fatalf("not a downscoped token: %v", dinfo)
-	}
-	if !got.Active || got.Subject != "user-42" || !got.Expiry.Equal(info.ExpiresAt.Truncate(time.Second)) {
-		t.Errorf("downscoped: %v", got)
-	}
-
 	// The RFC 7662 form is accepted too.
 	resp, err := srv.Client().PostForm(srv.IntrospectURL(), map[string][]string{"token": {exchanged.AccessToken}, "token_type_hint": {"access_token"}})
 	if err != nil {

@@ -87,7 +87,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		keep(saTok.AccessToken)
 		keep(rootTok.AccessToken)
 
-		down, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
+		down, err := downscope.NewTokenSource(downscope.Config{
 			Source:   imp,
 			Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}},
 			TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger},

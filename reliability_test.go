@@ -336,11 +336,11 @@ func TestCancelledCallerLeavesSharedRefresh(t *testing.T) {
 // TestOutageAroundEveryExpiry: STS (and IAM) are down from 5 minutes before
 // to 2 minutes after the expiry of every token callers were handed, for six
 // hours, for the cached exchange and for sources layered on it
-// (impersonation, server-side downscoping, whose tokens live only as long
-// as the root token they were exchanged for). Each layer must have its next
-// token before each outage begins: no caller fails or waits.
+// (impersonation; server-side downscoping is checked in package
+// downscope). Each layer must have its next token before each outage
+// begins: no caller fails or waits.
 func TestOutageAroundEveryExpiry(t *testing.T) {
-	for _, layer := range []string{"exchange", "impersonated", "downscoped"} {
+	for _, layer := range []string{"exchange", "impersonated"} {
 		t.Run(layer, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
@@ -370,9 +370,6 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 				switch layer {
 				case "impersonated":
 					ts, err = newImpersonatedTokenSource(impConfig{Source: root, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: client}})
-				case "downscoped":
-					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: client},
-						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -458,9 +455,10 @@ func TestRefreshTimeoutBoundsContextlessSource(t *testing.T) {
 
 // TestHungContextlessRootIsCutInLayers: the same for layers whose root is
 // a plain oauth2.TokenSource (as golang.org/x/oauth2/google gives): the
-// impersonated or downscoped source's refresh ends at its RefreshTimeout.
+// impersonated source's refresh ends at its RefreshTimeout (downscoped
+// sources are checked in package downscope).
 func TestHungContextlessRootIsCutInLayers(t *testing.T) {
-	for _, layer := range []string{"impersonated", "downscoped"} {
+	for _, layer := range []string{"impersonated"} {
 		t.Run(layer, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				emu := ststest.NewUnstartedServer(ststest.Options{})
@@ -477,9 +475,6 @@ func TestHungContextlessRootIsCutInLayers(t *testing.T) {
 				switch layer {
 				case "impersonated":
 					ts, err = newImpersonatedTokenSource(impConfig{Source: src, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
-				case "downscoped":
-					ts, err = NewDownscopedTokenSource(DownscopeConfig{Source: src, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co,
-						Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 				}
 				if err != nil {
 					t.Fatal(err)

@@ -3,7 +3,6 @@ package sts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,11 +63,6 @@ var relEndpointCtors = map[string]func(u string) error{
 	"AuthorizedUserConfig.TokenURL": func(u string) error {
 		_, err := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
 			TokenURL: strings.Replace(u, "/v1/token", "/v1/oauthtoken", 1)})
-		return err
-	},
-	"DownscopeConfig.TokenURL": func(u string) error {
-		_, err := NewDownscopedTokenSource(DownscopeConfig{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
-			Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}, TokenURL: u})
 		return err
 	},
 	"token_url (credential file)": func(u string) error {
@@ -223,28 +217,6 @@ func TestAuthorizationOnlyWithClientCredentials(t *testing.T) {
 				t.Error("client credentials were sent in the body")
 			}
 		})
-	}
-
-	// Server-side downscoping sends the root token in the body only.
-	emu := ststest.NewUnstartedServer(ststest.Options{})
-	defer emu.Close()
-	root, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
-		TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := NewDownscopedTokenSource(DownscopeConfig{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()},
-		Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ds.Token(); err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range emu.Requests() {
-		if a := r.Header.Get("Authorization"); a != "" {
-			t.Errorf("request %d (%s) carries Authorization %q", i, r.Path, fmt.Sprintf("%.10s…", a))
-		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 
 // Downscoping: distinct boundaries (one bucket each, objectViewer) over one
 // root token, for x/oauth2's google/downscope, auth's
-// credentials/downscope, sts's server-side NewDownscopedTokenSource (one
+// credentials/downscope, sts's server-side downscope.NewTokenSource (one
 // STS exchange per boundary, then cached) and sts's client-side
 // downscope.Minter (one intermediary token for all boundaries, each token
 // minted locally).
@@ -103,7 +103,7 @@ func downscoper(tb testing.TB, lib string, e *env, root *oauth2.Token) func(i in
 		}
 	case "sts-server":
 		return func(i int) getter {
-			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
+			ts, err := downscope.NewTokenSource(downscope.Config{
 				Source:      stsRoot,
 				Boundary:    &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(bucket(i), "roles/storage.objectViewer")}},
 				TokenURL:    e.srv.TokenURL(),

@@ -1,27 +1,3 @@
-// Package downscope mints Credential Access Boundary tokens on the client:
-// it fetches an access boundary intermediary token and a session key from
-// Google's Security Token Service once, then produces downscoped tokens for
-// any number of boundaries locally, without a round trip per token.
-//
-// A boundary is compiled once with Compile (its CEL conditions are parsed
-// into CEL's abstract syntax tree and the whole boundary is serialized as
-// the ClientSideAccessBoundary protocol buffer). Each token is then the
-// intermediary token, a ".", and the unpadded base64url encoding of the
-// boundary encrypted with the session key (a Tink AEAD keyset, AES-256-GCM,
-// with empty associated data). A token expires with the intermediary token
-// it was minted from.
-//
-//	m, err := downscope.NewMinter(downscope.Config{Source: root})
-//	cb, err := downscope.Compile(&sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
-//		sts.ObjectPrefixRule("my-bucket", "customer-a/", "roles/storage.objectViewer"),
-//	}})
-//	ts := m.TokenSource(cb) // an oauth2.TokenSource for that boundary
-//
-// The package is separate from github.com/stsgo/sts because it links Tink
-// and the full CEL environment, which programs that only federate or
-// downscope on the server side do not need. Server-side downscoping (one STS
-// exchange per boundary and token lifetime, cached) is
-// sts.NewDownscopedTokenSource.
 package downscope
 
 import (

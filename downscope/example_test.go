@@ -52,3 +52,40 @@ func Example() {
 	// c true false
 	// STS requests: 2
 }
+
+// Server-side downscoping: a root credential is narrowed to one prefix of a
+// bucket through STS. The downscoped source is cached: asking for a token
+// again costs nothing until the token nears expiry.
+func ExampleNewTokenSource() {
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	// Any oauth2.TokenSource can be the root; here, a federated one.
+	root, err := sts.NewTokenSource(sts.Config{
+		Subject:          sts.StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhcHAifQ.c2ln"),
+		SubjectTokenType: sts.TokenTypeJWT,
+		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
+		TokenURL:         emu.TokenURL(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	down, err := downscope.NewTokenSource(downscope.Config{
+		Source: root,
+		Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
+			sts.ObjectPrefixRule("example-bucket", "customer-a/", "roles/storage.objectViewer"),
+		}},
+		TokenURL: emu.TokenURL(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := down.Token()
+	if err != nil {
+		log.Fatal(err)
+	}
+	down.Token() // cached
+	mine, _ := emu.Allows(tok.AccessToken, "storage.objects.get", "//storage.googleapis.com/projects/_/buckets/example-bucket/objects/customer-a/report.csv", "")
+	theirs, _ := emu.Allows(tok.AccessToken, "storage.objects.get", "//storage.googleapis.com/projects/_/buckets/example-bucket/objects/customer-b/report.csv", "")
+	fmt.Println(mine, theirs, emu.Count("/v1/token"))
+	// Output: true false 2
+}

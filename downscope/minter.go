@@ -6,83 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
 	"golang.org/x/oauth2"
 )
 
-// Defaults of Config's windows, those of Google's Java implementation.
+// Defaults of Config's windows for NewMinter, those of Google's Java
+// implementation.
 const (
 	DefaultRefreshWindow  = 45 * time.Minute
 	DefaultBlockingWindow = 30 * time.Minute
 )
 
-// Config configures a Minter. Source is required; every other field has a
-// documented default. A Config is not used after NewMinter returns.
-type Config struct {
-	// Source supplies the root access tokens exchanged for intermediary
-	// tokens: any oauth2.TokenSource, ideally a cached one. If it
-	// implements sts.ContextTokenSource the exchange's context is passed
-	// on. Required.
-	Source oauth2.TokenSource
-	// TokenURL is the STS token endpoint. Empty means
-	// "https://sts.<UniverseDomain>/v1/token"; it must be https unless its
-	// host is a loopback address.
-	TokenURL string
-	// UniverseDomain is the Google Cloud universe. Empty means
-	// "googleapis.com".
-	UniverseDomain string
-	// HTTPOptions holds the HTTP client, time-out, retry policy and
-	// logger; the zero value is ready to use.
-	sts.HTTPOptions
-
-	// RefreshWindow: once the intermediary token has this much lifetime
-	// left or less, one background fetch of a new one starts while tokens
-	// keep being minted from the current one. Zero means 45 minutes. (If
-	// Cache.StaleFraction of the token's lifetime, jittered, comes first,
-	// as it does for tokens living more than two or three hours, the fetch
-	// starts then.)
-	RefreshWindow time.Duration
-	// BlockingWindow: once the intermediary token has this much lifetime
-	// left or less, minting waits for a new one (all waiting callers share
-	// one fetch). If that fetch fails, minting goes on from the current
-	// token while it is valid, and fetches back off. Zero means 30
-	// minutes; it must be shorter than RefreshWindow.
-	//
-	// For intermediary tokens that live shorter than the windows assume
-	// (STS gives them the lifetime of the root token, which may be partly
-	// used), the windows are capped at 3/4 and 1/2 of the lifetime the
-	// token had when fetched, so that a token is used at all.
-	BlockingWindow time.Duration
-	// Cache tunes the rest of the refresh-ahead of intermediary tokens as
-	// it does for an sts.CachedTokenSource: ExpiryMargin (how long before
-	// its expiry an intermediary token stops being used; an intermediary
-	// token living no longer than that is refused), RefreshTimeout (the
-	// deadline of one fetch, retries included, which runs under its own
-	// deadline, not a caller's), MinBackoff and MaxBackoff (the waits after
-	// failed fetches, and between looks at an unchanged root token),
-	// StaleFraction and Jitter, and Logger (nil: HTTPOptions.Logger).
-	// InitialToken must be nil.
-	Cache sts.CacheOptions
-}
-
-// String describes c without secrets.
-func (c Config) String() string {
-	return fmt.Sprintf("downscope.Config{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", c.TokenURL, c.RefreshWindow, c.BlockingWindow)
-}
-
-// GoString is String, so %#v redacts too.
-func (c Config) GoString() string { return c.String() }
-
 // Minter mints client-side downscoped tokens for any number of compiled
 // boundaries from one intermediary token, which it fetches from STS and
-// refreshes ahead of expiry:
+// refreshes ahead of expiry (Config.RefreshWindow, Config.BlockingWindow):
 //
 //   - with more than RefreshWindow left, minting takes no lock and does no
 //     I/O (about a microsecond: one AES-GCM encryption);
@@ -113,12 +57,12 @@ func (c Config) GoString() string { return c.String() }
 // logs or String. A Minter holds no goroutine while idle. Create it with
 // NewMinter; it is safe for concurrent use.
 type Minter struct {
-	x       *sts.IntermediaryExchanger
+	x       *exchange.Exchanger // of intermediary tokens
+	root    oauth2.TokenSource
 	r       *refresh.Cache[*session]
 	margin  time.Duration
 	refresh time.Duration
 	block   time.Duration
-	url     string
 }
 
 // session is one intermediary token with its parsed key.
@@ -130,58 +74,51 @@ type session struct {
 }
 
 // NewMinter checks cfg and returns a Minter. It does no I/O: the first
-// intermediary token is fetched by the first mint.
+// intermediary token is fetched by the first mint. cfg.Boundary must be nil
+// (boundaries are compiled with Compile and given to each mint) and so must
+// cfg.Cache.InitialToken.
+//
+// RefreshWindow: once the intermediary token has this much lifetime left or
+// less, one background fetch of a new one starts while tokens keep being
+// minted from the current one (if Cache.StaleFraction of the token's
+// lifetime, jittered, comes first, as it does for tokens living more than
+// two or three hours, the fetch starts then). BlockingWindow: once the
+// intermediary token has this much lifetime left or less, minting waits for
+// a new one (all waiting callers share one fetch); if that fetch fails,
+// minting goes on from the current token while it is valid, and fetches back
+// off. BlockingWindow must be shorter than RefreshWindow. For intermediary
+// tokens that live shorter than the windows assume (STS gives them the
+// lifetime of the root token, which may be partly used), the windows are
+// capped at 3/4 and 1/2 of the lifetime the token had when fetched, so that
+// a token is used at all. Cache.ExpiryMargin is how long before its expiry
+// an intermediary token stops being used (one living no longer than that is
+// refused), Cache.RefreshTimeout the deadline of one fetch, and
+// Cache.MinBackoff and Cache.MaxBackoff the waits after failed fetches and
+// between looks at an unchanged root token.
 func NewMinter(cfg Config) (*Minter, error) {
-	if cfg.Source == nil {
-		return nil, &sts.ValidationError{Field: "Config.Source", Reason: "must not be nil"}
+	if cfg.Boundary != nil {
+		return nil, &sts.ValidationError{Field: field("Boundary"), Reason: "must be nil for NewMinter: each mint takes a boundary compiled with Compile"}
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"RefreshWindow", cfg.RefreshWindow}, {"BlockingWindow", cfg.BlockingWindow}} {
-		if d.v < 0 {
-			return nil, &sts.ValidationError{Field: "Config." + d.name, Reason: "must not be negative"}
-		}
+	if cfg.Cache.InitialToken != nil {
+		return nil, &sts.ValidationError{Field: field("Cache.InitialToken"), Reason: "must be nil: an intermediary token comes with its session key"}
 	}
-	ro := refresh.Options(cfg.Cache)
-	if field, reason, ok := ro.Check(); !ok {
-		return nil, &sts.ValidationError{Field: "Config.Cache." + field, Reason: reason}
-	}
-	if ro.InitialToken != nil {
-		return nil, &sts.ValidationError{Field: "Config.Cache.InitialToken", Reason: "must be nil: an intermediary token comes with its session key"}
-	}
-	if ro.Logger == nil {
-		ro.Logger = cfg.Logger
-	}
-	ro.Logger = logenv.Resolve(ro.Logger)
-	m := &Minter{
-		refresh: cmp.Or(cfg.RefreshWindow, DefaultRefreshWindow),
-		block:   cmp.Or(cfg.BlockingWindow, DefaultBlockingWindow),
-		margin:  ro.Margin(),
-		url:     cfg.TokenURL,
-	}
-	if m.block >= m.refresh {
-		return nil, &sts.ValidationError{Field: "Config.BlockingWindow",
-			Reason: fmt.Sprintf("must be shorter than RefreshWindow (%v), got %v", m.refresh, m.block)}
-	}
-	x, err := sts.NewIntermediaryExchanger(sts.DownscopeConfig{
-		Source:         cfg.Source,
-		TokenURL:       cfg.TokenURL,
-		UniverseDomain: cfg.UniverseDomain,
-		HTTPOptions:    cfg.HTTPOptions,
-	})
+	x, err := cfg.exchanger(exchange.TokenTypeIntermediary, nil)
 	if err != nil {
-		// The exchange names the fields as sts.DownscopeConfig's, which
-		// this Config shares.
-		var ve *sts.ValidationError
-		if errors.As(err, &ve) {
-			if rest, ok := strings.CutPrefix(ve.Field, "DownscopeConfig."); ok {
-				return nil, &sts.ValidationError{Field: "Config." + rest, Reason: ve.Reason}
-			}
-		}
 		return nil, err
 	}
-	m.x = x
+	m := &Minter{
+		x:       x,
+		refresh: cmp.Or(cfg.RefreshWindow, DefaultRefreshWindow),
+		block:   cmp.Or(cfg.BlockingWindow, DefaultBlockingWindow),
+		margin:  refresh.Options(cfg.Cache).Margin(),
+		root:    cfg.Source,
+	}
+	if m.block >= m.refresh {
+		return nil, &sts.ValidationError{Field: field("BlockingWindow"),
+			Reason: fmt.Sprintf("must be shorter than RefreshWindow (%v), got %v", m.refresh, m.block)}
+	}
+	ro := refresh.Options(cfg.cacheOptions())
+	ro.Logger = logenv.Resolve(ro.Logger)
 	m.r = refresh.New(refresh.Config[*session]{
 		Options:        ro,
 		Source:         refresh.FetchFunc[*session](m.fetch),
@@ -225,7 +162,7 @@ func (s *session) mint(cb *CompiledBoundary) (*oauth2.Token, error) {
 // fetch returns the current intermediary token if the root token has not
 // changed, else exchanges the root token for a new one.
 func (m *Minter) fetch(ctx context.Context) (*session, time.Time, error) {
-	root, err := m.x.RootToken(ctx)
+	root, err := rootToken(ctx, m.root)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -234,7 +171,7 @@ func (m *Minter) fetch(ctx context.Context) (*session, time.Time, error) {
 		// expire no later than the current one: keep it.
 		return cur, cur.expiry, nil
 	}
-	in, err := m.x.Exchange(ctx, root)
+	in, err := exchangeRoot(ctx, m.x, root)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -258,7 +195,7 @@ func (m *Minter) LastError() error { return m.r.LastError() }
 
 // String describes m without secrets.
 func (m *Minter) String() string {
-	return fmt.Sprintf("downscope.Minter{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", m.url, m.refresh, m.block)
+	return fmt.Sprintf("downscope.Minter{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", m.x.TokenURL(), m.refresh, m.block)
 }
 
 // GoString is String, so %#v redacts too.

@@ -141,7 +141,7 @@ func TestBothKindsAllowExactlyTheBoundary(t *testing.T) {
 	for _, bc := range boundaryCases {
 		t.Run(bc.name, func(t *testing.T) {
 			t.Run("server-side", func(t *testing.T) {
-				ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{
+				ts, err := downscope.NewTokenSource(downscope.Config{
 					Source: root, Boundary: bc.boundary, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
 				if err != nil {
 					t.Fatal(err)
@@ -457,12 +457,12 @@ func TestMinterErrors(t *testing.T) {
 		cfg   downscope.Config
 		field string
 	}{
-		{downscope.Config{}, "Config.Source"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), TokenURL: "http://example.com/v1/token"}, "Config.TokenURL"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), BlockingWindow: time.Hour}, "Config.BlockingWindow"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), RefreshWindow: -1}, "Config.RefreshWindow"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), HTTPOptions: sts.HTTPOptions{Timeout: -1}}, "Config.Timeout"},
-		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 99}}}, "Config.Retry.MaxAttempts"},
+		{downscope.Config{}, "downscope.Config.Source"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), TokenURL: "http://example.com/v1/token"}, "downscope.Config.TokenURL"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), BlockingWindow: time.Hour}, "downscope.Config.BlockingWindow"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), RefreshWindow: -1}, "downscope.Config.RefreshWindow"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), HTTPOptions: sts.HTTPOptions{Timeout: -1}}, "downscope.Config.Timeout"},
+		{downscope.Config{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"}), HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 99}}}, "downscope.Config.Retry.MaxAttempts"},
 	}
 	for _, b := range bad {
 		_, err := downscope.NewMinter(b.cfg)
@@ -545,11 +545,11 @@ func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		root := rootSource(t, s)
-		sources := make([]*sts.DownscopedTokenSource, n)
+		sources := make([]*sts.CachedTokenSource, n)
 		for i := range sources {
 			b := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
 				sts.ObjectPrefixRule("bucket-a", fmt.Sprintf("customer-%04d/", i), "roles/storage.objectViewer")}}
-			ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: b, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
+			ts, err := downscope.NewTokenSource(downscope.Config{Source: root, Boundary: b, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -608,11 +608,11 @@ func BenchmarkDownscopedServerSide1000(b *testing.B) {
 	s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
 	defer s.Close()
 	root := rootSource(b, s)
-	sources := make([]*sts.DownscopedTokenSource, n)
+	sources := make([]*sts.CachedTokenSource, n)
 	for i := range sources {
 		bd := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
 			sts.ObjectPrefixRule("bucket-a", fmt.Sprintf("customer-%04d/", i), "roles/storage.objectViewer")}}
-		ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: root, Boundary: bd, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
+		ts, err := downscope.NewTokenSource(downscope.Config{Source: root, Boundary: bd, TokenURL: s.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: s.Client()}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -707,4 +707,55 @@ func TestMinterRootExpiryPast2262(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestMinterRequestShape: an intermediary request exchanges the root token
+// for requested_token_type access_boundary_intermediary_token with no
+// scope, options or audience; the intermediary (and each minted token)
+// expires with the root token; the Minter prints no secret.
+func TestMinterRequestShape(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		emu := ststest.NewUnstartedServer(ststest.Options{})
+		defer emu.Close()
+		exp := time.Now().Add(50 * time.Minute)
+		root := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: dsRootSecret, Expiry: exp})
+		m := newMinter(t, emu, root, nil)
+		tok, err := m.Token(t.Context(), prefixBoundary(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tok.Expiry.Equal(exp) {
+			t.Errorf("minted token expires at %v, want the root token's %v", tok.Expiry, exp)
+		}
+		reqs := emu.Requests()
+		if len(reqs) != 1 {
+			t.Fatalf("%d requests", len(reqs))
+		}
+		f := reqs[0].Form
+		if f.Get("requested_token_type") != sts.TokenTypeIntermediary || f.Get("subject_token") != dsRootSecret ||
+			f.Get("subject_token_type") != sts.TokenTypeAccessToken || f.Has("scope") || f.Has("options") || f.Has("audience") {
+			t.Errorf("request %v", f)
+		}
+		if a := reqs[0].Header.Get("Authorization"); a != "" {
+			t.Error("Authorization header sent")
+		}
+		inter := interOf(tok)
+		for _, s := range []string{m.String(), fmt.Sprintf("%v %+v %#v", m, m, m)} {
+			if strings.Contains(s, inter) || strings.Contains(s, dsRootSecret) || !strings.Contains(s, "downscope.Minter") {
+				t.Errorf("prints secrets: %s", s)
+			}
+		}
+		// An answer without a session key is an error naming it.
+		m.Invalidate()
+		emu.PushFaults(ststest.Fault{Status: 200, Body: `{"access_token":"x","token_type":"Bearer","issued_token_type":"` + sts.TokenTypeIntermediary + `"}`})
+		if _, err := m.Token(t.Context(), prefixBoundary(t)); err == nil || !strings.Contains(err.Error(), "access_boundary_session_key") {
+			t.Errorf("err = %v", err)
+		}
+		// A root source with no token.
+		m = newMinter(t, emu, oauth2.StaticTokenSource(nil), nil)
+		var se *sts.Error
+		if _, err := m.Token(t.Context(), prefixBoundary(t)); !errors.As(err, &se) || se.Op != "subject" {
+			t.Errorf("no root token: %v", err)
+		}
+	})
 }

@@ -1,6 +1,8 @@
 package downscope_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,13 +16,22 @@ import (
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/ststest"
+	"golang.org/x/oauth2"
 )
 
-// TestMinterOutageAroundEveryExpiry: STS is down from 5 minutes before to 2
-// minutes after the expiry of every token minted so far, for six hours. The
-// Minter fetches intermediary tokens ahead (and the root cache refreshes
-// ahead), so no Token call fails or waits after the first.
-func TestMinterOutageAroundEveryExpiry(t *testing.T) {
+// TestOutageAroundEveryExpiry: STS is down from 5 minutes before to 2
+// minutes after the expiry of every token handed out so far, for six hours,
+// for both kinds of downscoping over the package's root cache (downscoped
+// tokens live only as long as the root token they came from). The Minter
+// fetches intermediary tokens ahead, the server-side source refreshes ahead,
+// and so does the root cache: no Token call fails or waits after the first.
+func TestOutageAroundEveryExpiry(t *testing.T) {
+	for _, kind := range []string{"client-side", "server-side"} {
+		t.Run(kind, func(t *testing.T) { outageAroundEveryExpiry(t, kind) })
+	}
+}
+
+func outageAroundEveryExpiry(t *testing.T, kind string) {
 	synctest.Test(t, func(t *testing.T) {
 		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
 		defer emu.Close()
@@ -52,17 +63,27 @@ func TestMinterOutageAroundEveryExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := downscope.NewMinter(downscope.Config{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: client}})
-		if err != nil {
-			t.Fatal(err)
+		var ts oauth2.TokenSource
+		if kind == "client-side" {
+			m, err := downscope.NewMinter(downscope.Config{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: client}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb := prefixBoundary(t)
+			ts = mintEach(func() (*oauth2.Token, error) { return m.Token(t.Context(), cb) })
+		} else {
+			ts, err = downscope.NewTokenSource(downscope.Config{Source: root, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: client},
+				Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-		cb := prefixBoundary(t)
 		t0 := time.Now()
 		var failed []string
 		tokens := 0
 		for time.Since(t0) < 6*time.Hour {
 			start := time.Now()
-			tok, err := m.Token(t.Context(), cb)
+			tok, err := ts.Token()
 			switch {
 			case err != nil:
 				failed = append(failed, fmt.Sprintf("%v: %v", time.Since(t0), err))
@@ -87,6 +108,70 @@ func TestMinterOutageAroundEveryExpiry(t *testing.T) {
 		if tokens < 6 {
 			t.Errorf("only %d intermediary lifetimes in six hours", tokens)
 		}
-		t.Logf("%d intermediary lifetimes, %d requests refused by outages", tokens, hits.Load())
+		t.Logf("%s: %d lifetimes, %d requests refused by outages", kind, tokens, hits.Load())
 	})
+}
+
+// mintEach is an oauth2.TokenSource that mints a new token per call.
+type mintEach func() (*oauth2.Token, error)
+
+func (f mintEach) Token() (*oauth2.Token, error) { return f() }
+
+// hungSource is an oauth2.TokenSource (no context) whose first call never
+// returns until released; later calls succeed.
+type hungSource struct {
+	release chan struct{}
+	calls   atomic.Int64
+}
+
+func (s *hungSource) Token() (*oauth2.Token, error) {
+	if s.calls.Add(1) == 1 {
+		<-s.release
+		return nil, errors.New("released")
+	}
+	return &oauth2.Token{AccessToken: "fresh", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// TestHungContextlessRootIsCut: with a root that is a plain
+// oauth2.TokenSource (as golang.org/x/oauth2/google gives) and hangs, a
+// downscoped source's refresh, or a Minter's fetch, ends at
+// Cache.RefreshTimeout with a temporary error.
+func TestHungContextlessRootIsCut(t *testing.T) {
+	for _, kind := range []string{"client-side", "server-side"} {
+		t.Run(kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				emu := ststest.NewUnstartedServer(ststest.Options{})
+				defer emu.Close()
+				src := &hungSource{release: make(chan struct{})}
+				defer close(src.release)
+				cfg := downscope.Config{Source: src, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
+					Cache: sts.CacheOptions{RefreshTimeout: 5 * time.Second}}
+				var ts oauth2.TokenSource
+				if kind == "client-side" {
+					m, err := downscope.NewMinter(cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ts = m.TokenSource(prefixBoundary(t))
+				} else {
+					cfg.Boundary = &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}}
+					var err error
+					if ts, err = downscope.NewTokenSource(cfg); err != nil {
+						t.Fatal(err)
+					}
+				}
+				start := time.Now()
+				_, err := ts.Token()
+				if d := time.Since(start); d != 5*time.Second {
+					t.Errorf("refresh behind a hung root ended after %v, want 5 s", d)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) || !sts.IsTemporary(err) {
+					t.Errorf("err = %v, want a temporary error wrapping the deadline", err)
+				}
+				if src.calls.Load() != 1 {
+					t.Errorf("root asked %d times", src.calls.Load())
+				}
+			})
+		})
+	}
 }

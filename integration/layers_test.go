@@ -28,7 +28,7 @@ func TestStorageWithEveryLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	boundary := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("demo-bucket", "roles/storage.objectViewer")}}
-	server, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: imp, Boundary: boundary, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()}})
+	server, err := downscope.NewTokenSource(downscope.Config{Source: imp, Boundary: boundary, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}

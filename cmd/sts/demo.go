@@ -259,9 +259,9 @@ const demoBucket = "demo-bucket"
 func (d *demo) serverSide(ctx context.Context) error {
 	d.header("Downscope server-side: STS applies a Credential Access Boundary")
 	b := &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule(demoBucket, "roles/storage.objectViewer")}}
-	d.say("sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: <the impersonated source>,")
+	d.say("downscope.NewTokenSource(downscope.Config{Source: <the impersonated source>,")
 	d.say("    Boundary: {BucketRule(%q, \"roles/storage.objectViewer\")}})", demoBucket)
-	ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: d.sa, Boundary: b, TokenURL: d.emu.TokenURL()})
+	ts, err := downscope.NewTokenSource(downscope.Config{Source: d.sa, Boundary: b, TokenURL: d.emu.TokenURL()})
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func readBoundary(ctx context.Context, path string) (*sts.AccessBoundary, error)
 }
 
 func serverSideToken(ctx context.Context, src oauth2.TokenSource, b *sts.AccessBoundary, url, universe string) (*oauth2.Token, error) {
-	ts, err := sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: src, Boundary: b, TokenURL: url, UniverseDomain: universe})
+	ts, err := downscope.NewTokenSource(downscope.Config{Source: src, Boundary: b, TokenURL: url, UniverseDomain: universe})
 	if err != nil {
 		return nil, err
 	}

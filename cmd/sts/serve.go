@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/metaserver"
@@ -95,7 +96,7 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 		if b == nil {
 			return c.TokenSource(), nil
 		}
-		return sts.NewDownscopedTokenSource(sts.DownscopeConfig{Source: c.TokenSource(), Boundary: b, TokenURL: c.TokenURL(), UniverseDomain: c.UniverseDomain()})
+		return downscope.NewTokenSource(downscope.Config{Source: c.TokenSource(), Boundary: b, TokenURL: c.TokenURL(), UniverseDomain: c.UniverseDomain()})
 	}
 	src, err := wrap(creds)
 	if err != nil {

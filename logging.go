@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/stsgo/sts/internal/logenv"
 )
 
@@ -43,14 +41,6 @@ func expiryText(t time.Time) string {
 		return "none"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// tokenExpiryText is expiryText of tok's expiry; a nil token has none.
-func tokenExpiryText(tok *oauth2.Token) string {
-	if tok == nil {
-		return "none"
-	}
-	return expiryText(tok.Expiry)
 }
 
 // resolveLogger returns l if it is not nil, else the logger that

@@ -383,3 +383,143 @@ func BenchmarkColdGet(b *testing.B) {
 		}
 	}
 }
+
+// TestStaleValueRefreshedOnceInBackground: past the refresh point callers
+// get the held value at once and one background refresh starts; while it
+// runs, and after it has replaced the value, no other starts.
+func TestStaleValueRefreshedOnceInBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &source{lifetime: time.Hour, latency: time.Second}
+		c := newCache(s, Config[int64]{Options: Options{Jitter: -1}})
+		ctx := t.Context()
+		c.Get(ctx)
+		time.Sleep(46 * time.Minute)
+		for range 50 {
+			start := time.Now()
+			if v, err := c.Get(ctx); err != nil || v != 1 || time.Since(start) != 0 {
+				t.Fatalf("stale: %v, %v after %v", v, err, time.Since(start))
+			}
+		}
+		time.Sleep(2 * time.Second)
+		if v, _ := c.Get(ctx); v != 2 {
+			t.Fatalf("after the background refresh: %v", v)
+		}
+		// A caller that saw the stale value before the refresh replaced
+		// it starts nothing.
+		c.refreshAhead()
+		synctest.Wait()
+		if n := s.calls.Load(); n != 2 {
+			t.Fatalf("fetches = %d, want 2", n)
+		}
+	})
+}
+
+// TestHungBackgroundRefreshEndedByStaleCaller: a background refresh whose
+// fetch ignores its context is ended at its deadline by the next caller of
+// the stale value (no timer of its own), with a temporary error in
+// LastError; the next one starts after the backoff.
+func TestHungBackgroundRefreshEndedByStaleCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		var calls atomic.Int64
+		c := New(Config[int64]{
+			Options: Options{Jitter: -1, RefreshTimeout: 5 * time.Second},
+			Source: FetchFunc[int64](func(context.Context) (int64, time.Time, error) {
+				if calls.Add(1) == 2 {
+					<-release
+				}
+				return calls.Load(), time.Now().Add(time.Hour), nil
+			}),
+		})
+		ctx := t.Context()
+		c.Get(ctx)
+		time.Sleep(46 * time.Minute)
+		c.Get(ctx) // starts the refresh that hangs
+		time.Sleep(4 * time.Second)
+		c.Get(ctx)
+		if c.LastError() != nil {
+			t.Fatal("refresh ended before its deadline")
+		}
+		time.Sleep(2 * time.Second)
+		if v, err := c.Get(ctx); err != nil || v != 1 {
+			t.Fatalf("stale value: %v, %v", v, err)
+		}
+		if err := c.LastError(); !errors.Is(err, context.DeadlineExceeded) || Permanent(err) {
+			t.Fatalf("LastError = %v, want the refresh's deadline", err)
+		}
+		time.Sleep(time.Second) // the backoff
+		c.Get(ctx)
+		synctest.Wait()
+		if v, _ := c.Get(ctx); v != 3 || calls.Load() != 3 {
+			t.Fatalf("after the backoff: %v, %d fetches", v, calls.Load())
+		}
+	})
+}
+
+func TestSetInvalidateAndFarExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &source{lifetime: time.Hour}
+		c := newCache(s, Config[int64]{})
+		c.Set(7, time.Now().Add(-time.Second)) // expired: not held
+		if _, ok := c.Current(); ok {
+			t.Fatal("an expired value was held")
+		}
+		far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) // past what int64 nanoseconds hold
+		c.Set(7, far)
+		if v, err := c.Get(t.Context()); err != nil || v != 7 {
+			t.Fatalf("a value expiring in year 3000: %v, %v", v, err)
+		}
+		c.Invalidate(func(v int64) bool { return v == 8 }) // not held: kept
+		if v, ok := c.Current(); !ok || v != 7 {
+			t.Fatal("Invalidate of another value dropped the held one")
+		}
+		c.Invalidate(func(v int64) bool { return v == 7 })
+		if v, err := c.Get(t.Context()); err != nil || v != 1 {
+			t.Fatalf("after Invalidate: %v, %v", v, err)
+		}
+		if m := (Options{}).Margin(); m != DefaultExpiryMargin {
+			t.Errorf("default margin %v", m)
+		}
+		if m := (Options{ExpiryMargin: -1}).Margin(); m != 0 {
+			t.Errorf("no margin: %v", m)
+		}
+	})
+}
+
+// TestExpiredFetchIsAFailure: a fetch that returns a value already past
+// its validity fails the refresh, permanently; so does one that returns
+// the held value once that is no longer valid.
+func TestExpiredFetchIsAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(Config[int64]{Source: FetchFunc[int64](func(context.Context) (int64, time.Time, error) {
+			return 1, time.Now().Add(-time.Minute), nil
+		})})
+		if _, err := c.Get(t.Context()); err == nil || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("err = %v", err)
+		}
+		var r *Recalled
+		if _, err := c.Get(t.Context()); !errors.As(err, &r) {
+			t.Fatalf("the expired answer was not remembered: %v", err)
+		}
+	})
+}
+
+func TestOptionsCheckFields(t *testing.T) {
+	for _, tc := range []struct {
+		o     Options
+		field string
+	}{
+		{Options{StaleFraction: -0.1}, "StaleFraction"},
+		{Options{StaleFraction: 1.5}, "StaleFraction"},
+		{Options{Jitter: 1}, "Jitter"},
+		{Options{StaleFraction: 0.2, Jitter: 0.3}, "Jitter"},
+		{Options{RefreshTimeout: -1}, "RefreshTimeout"},
+		{Options{MinBackoff: -1}, "MinBackoff"},
+		{Options{MaxBackoff: -1}, "MaxBackoff"},
+	} {
+		if field, reason, ok := tc.o.Check(); ok || field != tc.field || reason == "" {
+			t.Errorf("%+v: field %q reason %q, want %q", tc.o, field, reason, tc.field)
+		}
+	}
+}

@@ -18,6 +18,14 @@ type Error struct {
 	// Op names the operation that failed, for example "exchange",
 	// "impersonate", "refresh", "introspect" or "subject".
 	Op string
+	// Method is the HTTP method of the failed request ("POST", "GET"), or
+	// "" when the failure did not come from an HTTP request.
+	Method string
+	// URL is the request's URL without user information, query or
+	// fragment (which may carry secrets), or "" when the failure did not
+	// come from an HTTP request. It is not the server's error_uri: that is
+	// URI.
+	URL string
 	// StatusCode is the HTTP status the server answered with, or 0 when no
 	// response was received.
 	StatusCode int
@@ -36,7 +44,10 @@ type Error struct {
 	Err error
 }
 
-// Error implements the error interface. The text starts with "sts: ".
+// Error implements the error interface. The text is
+// "sts: OP: METHOD URL: status N: CODE: DESCRIPTION: CAUSE" without the
+// parts that are empty, for example
+// "sts: exchange: POST https://sts.googleapis.com/v1/token: status 400: invalid_grant: …".
 func (e *Error) Error() string { return (*httpx.Error)(e).Error() }
 
 // Unwrap returns the underlying cause, so errors.Is and errors.As see

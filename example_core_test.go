@@ -61,7 +61,7 @@ func ExampleValidationError() {
 
 // Failures from STS are *sts.Error values that say whether retrying can help.
 func ExampleError() {
-	emu := ststest.NewServer(ststest.Options{})
+	emu := ststest.NewUnstartedServer(ststest.Options{}) // answers in-process at http://ststest.localhost
 	defer emu.Close()
 	emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "The subject token has expired."))
 
@@ -70,6 +70,7 @@ func ExampleError() {
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
 		TokenURL:         emu.TokenURL(),
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: emu.Client()},
 	})
 	_, err := ts.Token()
 	var se *sts.Error
@@ -79,7 +80,7 @@ func ExampleError() {
 	}
 	// Output:
 	// 400 invalid_grant false
-	// sts: exchange: status 400: invalid_grant: The subject token has expired.
+	// sts: exchange: POST http://ststest.localhost/v1/token: status 400: invalid_grant: The subject token has expired.
 }
 
 // Any oauth2.TokenSource gains refresh-ahead caching, a drop-in for

@@ -261,7 +261,7 @@ func ExampleConfig_logger() {
 	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=1
 	// level=DEBUG msg="sts: response" op=exchange status=503
 	// level=DEBUG msg="sts: error response" op=exchange status=503 code=temporarily_unavailable
-	// level=INFO msg="sts: retrying" op=exchange attempt=2 cause="sts: exchange: status 503: temporarily_unavailable: the service is temporarily unavailable"
+	// level=INFO msg="sts: retrying" op=exchange attempt=2 cause="sts: exchange: POST http://ststest.localhost/v1/token: status 503: temporarily_unavailable: the service is temporarily unavailable"
 	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=2
 	// level=DEBUG msg="sts: response" op=exchange status=200
 	// level=DEBUG msg="sts: token refreshed"

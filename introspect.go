@@ -158,7 +158,7 @@ func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Int
 	}
 	r, derr := wire.DecodeIntrospection(body)
 	if derr != nil {
-		return nil, &Error{Op: "introspect", StatusCode: http.StatusOK, Err: derr}
+		return nil, fromHTTP(httpx.BadAnswer("introspect", http.MethodPost, u, derr))
 	}
 	return &Introspection{
 		Active:   r.Active,

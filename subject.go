@@ -261,41 +261,44 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	// Redirects are not followed: they would carry Headers (credentials,
 	// often) to wherever the server points.
 	client := httpx.NoRedirects(u.HTTPClient)
-	endpoint := httpx.RedactURL(req.URL)
+	fail := func(status int, desc string, err error) *Error {
+		return &Error{Op: "subject", Method: http.MethodGet, URL: httpx.RedactURL(req.URL), StatusCode: status, Description: desc, Err: err}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err
+			err = ue.Err // it quotes the full URL, query included
 		}
-		return "", &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("GET %s: %w", endpoint, err))}
+		return "", fail(0, "", httpx.Transient(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
 	if err != nil {
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: httpx.Retryable(fmt.Errorf("GET %s: reading body: %w", endpoint, err))}
+		return "", fail(resp.StatusCode, "", httpx.Retryable(fmt.Errorf("reading body: %w", err)))
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		host := ""
 		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil {
 			host = loc.Host
 		}
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode,
-			Err: fmt.Errorf("GET %s answered %s: redirect to host %q not followed", endpoint, resp.Status, httpx.Truncate(host, 128))}
+		return "", fail(resp.StatusCode, fmt.Sprintf("redirect to host %q not followed", httpx.Truncate(host, 128)), nil)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := fmt.Errorf("GET %s answered %s", endpoint, resp.Status)
-		if httpx.TemporaryStatus(resp.StatusCode) {
-			err = httpx.Retryable(err)
+		// The status decides whether this is temporary; the server's
+		// reason phrase is not quoted (it is free text).
+		desc := http.StatusText(resp.StatusCode)
+		if desc == "" {
+			desc = "unexpected status"
 		}
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: err}
+		return "", fail(resp.StatusCode, desc, nil)
 	}
 	if len(raw) > maxSubjectSize {
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: body larger than 1 MiB", endpoint)}
+		return "", fail(resp.StatusCode, "", errors.New("body larger than 1 MiB"))
 	}
 	tok, err := u.Format.extract(raw)
 	if err != nil {
-		return "", &Error{Op: "subject", StatusCode: resp.StatusCode, Err: fmt.Errorf("GET %s: %w", endpoint, err)}
+		return "", fail(resp.StatusCode, "", err)
 	}
 	return tok, nil
 }

@@ -612,6 +612,8 @@ func TestURLSubject(t *testing.T) {
 			w.Write(make([]byte, maxSubjectSize+10))
 		case "/hang":
 			<-r.Context().Done()
+		default:
+			http.NotFound(w, r)
 		}
 	}))
 	defer srv.Close()
@@ -624,7 +626,8 @@ func TestURLSubject(t *testing.T) {
 	}{
 		{"text", URLSubject{URL: srv.URL + "/text", Headers: hdr}, "tok-text", ""},
 		{"json", URLSubject{URL: srv.URL + "/json", Format: Format{Type: "json", SubjectTokenField: "access_token"}}, "tok-json", ""},
-		{"500 not echoed", URLSubject{URL: srv.URL + "/echo?key=" + secretSubject, Headers: hdr}, "", "500"},
+		{"500 not echoed", URLSubject{URL: srv.URL + "/echo?key=" + secretSubject, Headers: hdr}, "", "sts: subject: GET " + srv.URL + "/echo: status 500: Internal Server Error"},
+		{"404", URLSubject{URL: srv.URL + "/missing"}, "", "sts: subject: GET " + srv.URL + "/missing: status 404: Not Found"},
 		{"huge", URLSubject{URL: srv.URL + "/huge"}, "", "larger than 1 MiB"},
 		{"timeout", URLSubject{URL: srv.URL + "/hang", Timeout: 20 * time.Millisecond}, "", "deadline"},
 		{"refused", URLSubject{URL: "http://127.0.0.1:1/x"}, "", "GET http://127.0.0.1:1/x"},

@@ -496,10 +496,10 @@ func exchangeCode(ctx context.Context, cfg *Config, p *plan, redirectURI, code, 
 		return nil, (*sts.Error)(herr)
 	}
 	if resp.RefreshToken == "" {
-		return nil, &sts.Error{Op: "login", StatusCode: http.StatusOK, Err: errors.New("response has no refresh_token")}
+		return nil, (*sts.Error)(httpx.BadAnswer("login", http.MethodPost, p.tokenURL, errors.New("response has no refresh_token")))
 	}
 	if !resp.HasExpiresIn {
-		return nil, &sts.Error{Op: "login", StatusCode: http.StatusOK, Err: httpx.ErrNoExpiresIn}
+		return nil, (*sts.Error)(httpx.BadAnswer("login", http.MethodPost, p.tokenURL, httpx.ErrNoExpiresIn))
 	}
 	tok.RefreshToken = resp.RefreshToken
 	tok.ExpiresIn = int64(resp.ExpiresIn / time.Second)

@@ -58,6 +58,7 @@ func credFiles(t *testing.T, emu *ststest.Server) map[string]string {
 		"oidc":          writeFile(t, dir, "oidc.json", js(base)),
 		"impersonation": writeFile(t, dir, "impersonation.json", js(imp)),
 		"user":          writeFile(t, dir, "user.json", js(user)),
+		"not found":     writeFile(t, dir, "notfound.json", strings.Replace(js(base), "/v1/token", "/v1/missing", 1)),
 		"broken":        writeFile(t, dir, "broken.json", `{"type":"external_account","audience":"`+testAudience+`","subject_token_type":"urn:ietf:params:oauth:token-type:jwt","credential_source":{"file":""}}`),
 	}
 }
@@ -162,7 +163,8 @@ func TestToken(t *testing.T) {
 			want string
 		}{
 			{nil, []string{"token"}, 2, "GOOGLE_APPLICATION_CREDENTIALS"},
-			{nil, []string{"token", "--credentials", files["oidc"]}, 1, "invalid_grant"},
+			{nil, []string{"token", "--credentials", files["oidc"]}, 1, "sts token: exchange: POST " + emu.TokenURL() + ": status 400: invalid_grant"},
+			{nil, []string{"token", "--credentials", files["not found"]}, 1, "sts token: exchange: POST " + emu.URL + "/v1/missing: status 404"},
 			{nil, []string{"token", "--credentials", files["broken"]}, 1, "credential_source"},
 			{nil, []string{"token", "--credentials", filepath.Join(t.TempDir(), "missing.json")}, 1, "missing.json"},
 			{nil, []string{"token", "--credentials", files["oidc"], "--format", "yaml"}, 2, "--format"},

@@ -189,12 +189,12 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		// none). Any other answer without a lifetime is refused: it
 		// would be served forever.
 		if x.subjectType != TokenTypeAccessToken {
-			return nil, &httpx.Error{Op: "exchange", StatusCode: http.StatusOK, Err: httpx.ErrNoExpiresIn}
+			return nil, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, httpx.ErrNoExpiresIn)
 		}
 		tok.Expiry = subjectExpiry
 	}
 	if x.requested == TokenTypeIntermediary && resp.SessionKey == "" {
-		return nil, &httpx.Error{Op: "exchange", StatusCode: http.StatusOK, Err: errors.New("response has no access_boundary_session_key")}
+		return nil, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, errors.New("response has no access_boundary_session_key"))
 	}
 	return &Result{Token: tok, SessionKey: resp.SessionKey}, nil
 }

@@ -122,6 +122,9 @@ func (d *Doer) Do(ctx context.Context, r *Request) ([]byte, *Error) {
 		if err == nil {
 			return body, nil
 		}
+		if u, perr := url.Parse(r.URL); perr == nil {
+			err.Method, err.URL = r.Method, RedactURL(u)
+		}
 		lastErr = err
 		if !err.Temporary() || attempt >= d.retry.MaxAttempts || ctx.Err() != nil {
 			return nil, err
@@ -164,22 +167,23 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	start := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
-		endpoint := RedactURL(req.URL)
+		// The method and the redacted URL are the *Error's fields.
 		if ctx.Err() != nil {
 			// The call's own deadline is a time-out (temporary); a
 			// cancellation is not.
-			return nil, &Error{Op: r.Op, Err: Transient(fmt.Errorf("%s %s: %w", r.Method, endpoint, ctx.Err()))}
+			return nil, &Error{Op: r.Op, Err: Transient(ctx.Err())}
 		}
+		// Every failure to reach the server is worth another attempt.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			// url.Error quotes the full URL; keep the redacted one.
-			err = fmt.Errorf("%s %s: %w", r.Method, endpoint, ue.Err)
+			// url.Error quotes the full URL, query included.
+			err = ue.Err
 		}
 		if actx.Err() != nil {
-			err = fmt.Errorf("%s %s: attempt timed out after %v: %w", r.Method, endpoint, d.timeout, context.DeadlineExceeded)
+			err = fmt.Errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
 		}
 		d.Log(ctx, slog.LevelDebug, "sts: transport error", "op", r.Op, "error", err.Error())
-		return nil, &Error{Op: r.Op, Err: Transient(err)}
+		return nil, &Error{Op: r.Op, Err: Retryable(err)}
 	}
 	defer resp.Body.Close()
 	body, err := wire.ReadBody(resp.Body)
@@ -251,13 +255,23 @@ func (d *Doer) PostToken(ctx context.Context, op, url string, form []byte, hdr h
 	}
 	resp, derr := wire.DecodeTokenResponse(body)
 	if derr != nil {
-		return nil, nil, &Error{Op: op, StatusCode: http.StatusOK, Err: derr}
+		return nil, nil, BadAnswer(op, http.MethodPost, url, derr)
 	}
 	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
 	if resp.HasExpiresIn {
 		tok.Expiry = start.Add(resp.ExpiresIn)
 	}
 	return tok, resp, nil
+}
+
+// BadAnswer builds the error of a successful (200) answer to method
+// rawURL that cannot be used: undecodable, incomplete or implausible.
+func BadAnswer(op, method, rawURL string, cause error) *Error {
+	e := &Error{Op: op, StatusCode: http.StatusOK, Err: cause}
+	if u, err := url.Parse(rawURL); err == nil {
+		e.Method, e.URL = method, RedactURL(u)
+	}
+	return e
 }
 
 // Log logs through the Doer's logger, if any.

@@ -21,6 +21,8 @@ import (
 // Error is a failed call; see sts.Error, whose fields it mirrors exactly.
 type Error struct {
 	Op          string
+	Method      string
+	URL         string
 	StatusCode  int
 	Code        string
 	Description string
@@ -29,13 +31,22 @@ type Error struct {
 	Err         error
 }
 
-// Error renders the text of both this type and sts.Error: it starts with
-// "sts: ".
+// Error renders the text of both this type and sts.Error:
+// "sts: OP: METHOD URL: status N: CODE: DESCRIPTION: CAUSE" without the
+// empty parts.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("sts: ")
 	if e.Op != "" {
 		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	if e.URL != "" {
+		if e.Method != "" {
+			b.WriteString(e.Method)
+			b.WriteByte(' ')
+		}
+		b.WriteString(e.URL)
 		b.WriteString(": ")
 	}
 	sep := ""

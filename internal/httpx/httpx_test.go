@@ -60,6 +60,9 @@ func TestErrorText(t *testing.T) {
 		{Error{Op: "exchange"}, "sts: exchange: failed"},
 		{Error{Op: "exchange", StatusCode: 400, Code: "invalid_grant", Description: "bad"}, "sts: exchange: status 400: invalid_grant: bad"},
 		{Error{Op: "subject", Err: errors.New("boom")}, "sts: subject: boom"},
+		{Error{Op: "exchange", Method: "POST", URL: "https://sts.googleapis.com/v1/token", StatusCode: 404, Description: "Not Found"},
+			"sts: exchange: POST https://sts.googleapis.com/v1/token: status 404: Not Found"},
+		{Error{Op: "subject", URL: "http://169.254.169.254/x", Err: errors.New("boom")}, "sts: subject: http://169.254.169.254/x: boom"},
 	} {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("%#v: %q, want %q", tc.e, got, tc.want)
@@ -290,5 +293,56 @@ func TestDoerAttemptFailures(t *testing.T) {
 	_, err := d.Do(ctx, &Request{Op: "x", Method: http.MethodGet, URL: srv.URL + "/stall"})
 	if err == nil || ctx.Err() != nil {
 		t.Errorf("retry past the deadline: %v (caller's context: %v)", err, ctx.Err())
+	}
+}
+
+// TestDoerErrorsNameMethodAndURL: every failure of a call says which
+// request failed, with the URL's user information, query and fragment
+// (which may carry secrets) left out, and the URL only once.
+func TestDoerErrorsNameMethodAndURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"token_type":"Bearer"}`) // no access_token
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	d := NewDoer(Options{Client: srv.Client(), Retry: Retry{MaxAttempts: 1}})
+	for _, tc := range []struct {
+		name, url, want string
+		status          int
+	}{
+		{"404", srv.URL + "/v1/token?key=query-secret#frag-secret", "POST " + srv.URL + "/v1/token: status 404: Not Found", 404},
+		{"user info", strings.Replace(srv.URL, "://", "://user:pass-secret@", 1) + "/v1/token", "POST " + srv.URL + "/v1/token: status 404", 404},
+		{"undecodable 200", srv.URL + "/ok?key=query-secret", "POST " + srv.URL + "/ok: status 200: ", 200},
+		{"refused", closedURL + "/v1/token?key=query-secret", "POST " + closedURL + "/v1/token: ", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := d.PostToken(context.Background(), "exchange", tc.url, nil, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			text := err.Error()
+			if !strings.HasPrefix(text, "sts: exchange: "+tc.want) || err.StatusCode != tc.status || err.Method != http.MethodPost {
+				t.Errorf("error %q (status %d), want prefix %q (status %d)", text, err.StatusCode, "sts: exchange: "+tc.want, tc.status)
+			}
+			for _, secret := range []string{"query-secret", "frag-secret", "pass-secret"} {
+				if strings.Contains(text, secret) || strings.Contains(err.URL, secret) {
+					t.Errorf("error %q (URL %q) quotes %s", text, err.URL, secret)
+				}
+			}
+			if n := strings.Count(text, "/v1/token"); n > 1 {
+				t.Errorf("error %q names the URL %d times", text, n)
+			}
+		})
+	}
+	if _, err := d.Do(context.Background(), &Request{Op: "x", Method: http.MethodGet, URL: "::not a url"}); err == nil || err.URL != "" {
+		t.Errorf("unparsable URL: %#v", err)
 	}
 }

@@ -128,16 +128,20 @@ func (c *caller) post(ctx context.Context) ([]byte, error) {
 
 // checkExpiry refuses an expiry (named what in errors) in the past or
 // implausibly far away.
-func checkExpiry(what string, exp time.Time) error {
+func (c *caller) checkExpiry(what string, exp time.Time) error {
 	now := time.Now()
 	if !exp.After(now) {
-		return &httpx.Error{Op: "impersonate", StatusCode: http.StatusOK, Err: fmt.Errorf("response %s is in the past", what)}
+		return c.badAnswer(fmt.Errorf("response %s is in the past", what))
 	}
 	if exp.Sub(now) > wire.MaxLifetime {
-		return &httpx.Error{Op: "impersonate", StatusCode: http.StatusOK,
-			Err: fmt.Errorf("response %s %s is more than ten years away", what, exp.UTC().Format(time.RFC3339))}
+		return c.badAnswer(fmt.Errorf("response %s %s is more than ten years away", what, exp.UTC().Format(time.RFC3339)))
 	}
 	return nil
+}
+
+// badAnswer is the error of a successful answer that cannot be used.
+func (c *caller) badAnswer(cause error) error {
+	return httpx.BadAnswer("impersonate", http.MethodPost, c.url, cause)
 }
 
 // AccessTokens calls generateAccessToken once per call, without caching. It
@@ -170,9 +174,9 @@ func (a *AccessTokens) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	}
 	resp, derr := wire.DecodeGenerateAccessTokenResponse(body)
 	if derr != nil {
-		return nil, &httpx.Error{Op: "impersonate", StatusCode: http.StatusOK, Err: derr}
+		return nil, a.c.badAnswer(derr)
 	}
-	if err := checkExpiry("expireTime", resp.ExpireTime); err != nil {
+	if err := a.c.checkExpiry("expireTime", resp.ExpireTime); err != nil {
 		return nil, err
 	}
 	return &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer", Expiry: resp.ExpireTime}, nil
@@ -213,9 +217,9 @@ func (t *IDTokens) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	}
 	tok, exp, derr := wire.DecodeGenerateIDTokenResponse(body)
 	if derr != nil {
-		return nil, &httpx.Error{Op: "impersonate", StatusCode: http.StatusOK, Err: derr}
+		return nil, t.c.badAnswer(derr)
 	}
-	if err := checkExpiry("token exp", exp); err != nil {
+	if err := t.c.checkExpiry("token exp", exp); err != nil {
 		return nil, err
 	}
 	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: exp}, nil

@@ -177,9 +177,15 @@ func (s Subject) SubjectToken(ctx context.Context, req sts.SubjectRequest) (stri
 	tok, err := src.SubjectToken(ctx, req)
 	if err != nil {
 		var se *sts.Error
-		if errors.As(err, &se) && se.Err != nil {
+		if errors.As(err, &se) {
+			// Say whose answer failed; a status failure has no cause to
+			// wrap (its status decides whether it is temporary).
 			wrapped := *se
-			wrapped.Err = fmt.Errorf("github actions OIDC token: %w", se.Err)
+			if se.Err != nil {
+				wrapped.Err = fmt.Errorf("github actions OIDC token: %w", se.Err)
+			} else {
+				wrapped.Description = "github actions OIDC token: " + se.Description
+			}
 			return "", &wrapped
 		}
 		return "", err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/tty"
 )
 
 // ExecutableSubject is a SubjectTokenProvider that runs a local command (the
@@ -21,9 +23,9 @@ import (
 // with an error saying so. It is run directly from its argv, never through a
 // shell, with standard input from the null device and the parent environment
 // plus GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE, GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE,
-// GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=0, GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL
-// (when impersonating) and GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE (when
-// OutputFile is set). At the deadline the command and, on Unix, every process
+// GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=0, GOOGLE_EXTERNAL_ACCOUNT_REVOKE=0,
+// GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL (when impersonating) and
+// GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE (when OutputFile is set). At the deadline the command and, on Unix, every process
 // in its process group are killed. Its standard output is limited to 1 MiB.
 //
 // The command prints a JSON response:
@@ -41,6 +43,18 @@ import (
 // is used without running the command; an expired or failure response there
 // is ignored (the command runs), a missing or empty file too, and a corrupt
 // one is an error. The command's response must then carry expiration_time.
+//
+// With Terminal set, the command runs interactively, as gcloud runs it for
+// workforce sign-in: GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1, Terminal as its
+// standard input, output and error (so it can prompt its user), the
+// InteractiveTimeout as its deadline, in the caller's process group (a
+// process outside the terminal's foreground group is stopped when it reads
+// the terminal; at the deadline only the command is killed, not what it
+// started). Its standard output being the terminal, its response is read
+// from OutputFile, which is then required, after it exits successfully;
+// the cached response there is still used first. An interactive token
+// source may prompt whenever it refreshes, also in the background: use it
+// where a person is at the terminal.
 //
 // The zero value is safe but not usable: its SubjectToken (and NewTokenSource
 // given it) returns a *ValidationError, because Command is required. The zero
@@ -64,6 +78,17 @@ type ExecutableSubject struct {
 	Getenv func(string) string
 	// Now is the clock used to check expiration_time. nil means time.Now.
 	Now func() time.Time
+	// Terminal, if set, makes runs interactive (see the type's
+	// documentation). It must be a terminal (such as /dev/tty opened for
+	// reading and writing); the caller keeps it open while the provider
+	// is in use and closes it. Interactive runs are supported where the
+	// package can tell a terminal: Linux, macOS and the BSDs. nil means
+	// non-interactive runs.
+	Terminal *os.File
+	// InteractiveTimeout bounds one interactive run. 0 means 5 minutes;
+	// otherwise it must be between 30 s and 30 min (the
+	// interactive_timeout_millis of credential files).
+	InteractiveTimeout time.Duration
 }
 
 // Executable timeout limits, as in credential configuration files.
@@ -71,6 +96,9 @@ const (
 	ExecutableDefaultTimeout = executable.DefaultTimeout
 	ExecutableMinTimeout     = executable.MinTimeout
 	ExecutableMaxTimeout     = executable.MaxTimeout
+	// Bounds of ExecutableSubject.InteractiveTimeout.
+	ExecutableMinInteractiveTimeout = executable.MinInteractiveTimeout
+	ExecutableMaxInteractiveTimeout = executable.MaxInteractiveTimeout
 )
 
 // SourceKind returns "executable".
@@ -81,8 +109,9 @@ func (ExecutableSubject) SubjectTokenTypes() []string {
 	return []string{TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2}
 }
 
-// Validate checks Command, Timeout and OutputFile. Errors are
-// *ValidationError.
+// Validate checks Command, Timeout, OutputFile, InteractiveTimeout and
+// Terminal: an interactive configuration needs an output file and a
+// terminal. Errors are *ValidationError.
 func (e ExecutableSubject) Validate() error {
 	if len(e.Command) == 0 {
 		return invalid("ExecutableSubject.Command", "must not be empty")
@@ -102,6 +131,19 @@ func (e ExecutableSubject) Validate() error {
 	}
 	if strings.IndexByte(e.OutputFile, 0) >= 0 {
 		return invalid("ExecutableSubject.OutputFile", "must not contain NUL bytes")
+	}
+	if e.InteractiveTimeout != 0 {
+		if err := check.InteractiveTimeout("ExecutableSubject.InteractiveTimeout", e.InteractiveTimeout); err != nil {
+			return verr(err)
+		}
+	}
+	if e.Terminal != nil {
+		if e.OutputFile == "" {
+			return invalid("ExecutableSubject.OutputFile", "must be set for interactive runs: the command answers in it, its standard output being the terminal")
+		}
+		if !tty.IsTerminal(e.Terminal) {
+			return invalid("ExecutableSubject.Terminal", "is not a terminal (interactive runs need one)")
+		}
 	}
 	return nil
 }
@@ -124,14 +166,16 @@ func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest)
 			req.SubjectTokenType, TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2)
 	}
 	res, err := executable.Run(ctx, executable.Config{
-		Command:           e.Command,
-		Timeout:           e.Timeout,
-		OutputFile:        e.OutputFile,
-		Audience:          req.Audience,
-		TokenType:         req.SubjectTokenType,
-		ImpersonatedEmail: req.ImpersonatedEmail,
-		Getenv:            e.Getenv,
-		Now:               e.Now,
+		Command:            e.Command,
+		Timeout:            e.Timeout,
+		OutputFile:         e.OutputFile,
+		Audience:           req.Audience,
+		TokenType:          req.SubjectTokenType,
+		ImpersonatedEmail:  req.ImpersonatedEmail,
+		Getenv:             e.Getenv,
+		Now:                e.Now,
+		Terminal:           e.Terminal,
+		InteractiveTimeout: e.InteractiveTimeout,
 	})
 	if err != nil {
 		return "", executableError(err)
@@ -173,8 +217,8 @@ func (e ExecutableSubject) String() string {
 	if len(e.Command) > 0 {
 		prog = e.Command[0]
 	}
-	return fmt.Sprintf("sts.ExecutableSubject{Program:%q Args:%d Timeout:%v OutputFile:%q}",
-		prog, max(len(e.Command)-1, 0), e.Timeout, e.OutputFile)
+	return fmt.Sprintf("sts.ExecutableSubject{Program:%q Args:%d Timeout:%v OutputFile:%q Interactive:%t}",
+		prog, max(len(e.Command)-1, 0), e.Timeout, e.OutputFile, e.Terminal != nil)
 }
 
 // GoString is String, so %#v hides the arguments too.

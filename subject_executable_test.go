@@ -52,11 +52,27 @@ func TestExecutableHelperProcess(t *testing.T) {
 		if os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE") != execTestAud ||
 			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE") != TokenTypeIDToken ||
 			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE") != "0" ||
+			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_REVOKE") != "0" ||
 			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL") != args[1] {
 			fmt.Fprintln(os.Stderr, "wrong environment")
 			os.Exit(4)
 		}
 		fmt.Print(execResponse(TokenTypeIDToken, time.Now().Add(time.Hour)))
+		os.Exit(0)
+	case "interact": // interact <answer>: prompt on the terminal, answer in the output file
+		if os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE") != "1" {
+			os.Exit(4)
+		}
+		fmt.Print("Password: ")
+		var line string
+		if _, err := fmt.Scanln(&line); err != nil || line != args[1] {
+			os.Exit(5)
+		}
+		resp := execResponse(TokenTypeIDToken, time.Now().Add(time.Hour))
+		if err := os.WriteFile(os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE"), []byte(resp), 0o600); err != nil {
+			os.Exit(2)
+		}
+		fmt.Println("Signed in.")
 		os.Exit(0)
 	case "exit": // exit <status> <stderr>
 		fmt.Fprint(os.Stderr, args[2])

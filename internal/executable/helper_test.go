@@ -58,7 +58,7 @@ func helperMain(args []string) int {
 		return 0
 	case "env": // env <dump file> <stdout>: record the contract's variables
 		var b strings.Builder
-		for _, k := range []string{EnvAudience, EnvTokenType, EnvInteractive, EnvImpersonatedEmail, EnvOutputFile, "STS_TEST_PARENT"} {
+		for _, k := range []string{EnvAudience, EnvTokenType, EnvInteractive, EnvImpersonatedEmail, EnvOutputFile, EnvRevoke, "STS_TEST_PARENT"} {
 			v, ok := os.LookupEnv(k)
 			fmt.Fprintf(&b, "%s=%t:%s\n", k, ok, v)
 		}
@@ -118,6 +118,29 @@ func helperMain(args []string) int {
 		}
 		fmt.Fprintln(f, "ready")
 		time.Sleep(time.Hour)
+		return 0
+	case "interact": // interact <answer> <response>: prompt on the terminal, answer in the output file
+		// The response is written only when the user types the expected
+		// answer; otherwise a failure response is.
+		if os.Getenv(EnvInteractive) != "1" || os.Getenv(EnvRevoke) != "0" {
+			return 4
+		}
+		fmt.Print("Password: ")
+		var line string
+		if _, err := fmt.Scanln(&line); err != nil {
+			return 5
+		}
+		resp := args[1]
+		if line != args[0] {
+			resp = `{"version":1,"success":false,"code":"denied","message":"wrong password"}`
+		}
+		if err := os.WriteFile(os.Getenv(EnvOutputFile), []byte(resp), 0o600); err != nil {
+			return 2
+		}
+		fmt.Println("Signed in.") // not JSON: the answer is in the file
+		return 0
+	case "prompt-only": // prompt on the terminal, exit 0 without an answer
+		fmt.Print("Nothing to see.\n")
 		return 0
 	case "touch": // touch <file> <stdout>: prove the command ran
 		if err := os.WriteFile(args[0], nil, 0o600); err != nil {

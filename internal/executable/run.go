@@ -4,7 +4,9 @@
 // The command runs only when the environment allows it, as an argv (never
 // through a shell), with a deadline that kills its whole process group, with
 // bounded output, and with the response contract checked field by field.
-// Errors never contain the token or the command's standard output.
+// An interactive run (Config.Terminal) gets the terminal instead and answers
+// in the output file. Errors never contain the token or the command's
+// standard output.
 package executable
 
 import (
@@ -19,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stsgo/sts/internal/tty"
 )
 
 // Environment variables of the executable contract.
@@ -29,6 +33,9 @@ const (
 	EnvInteractive       = "GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE"
 	EnvImpersonatedEmail = "GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL"
 	EnvOutputFile        = "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE"
+	// EnvRevoke is "1" when the command is asked to revoke what it
+	// signed in, "0" when it is asked for a token.
+	EnvRevoke = "GOOGLE_EXTERNAL_ACCOUNT_REVOKE"
 )
 
 // Limits. MinTimeout and MaxTimeout are the range the public configuration
@@ -41,6 +48,9 @@ const (
 	// an interactive run, as credential files accept it.
 	MinInteractiveTimeout = 30 * time.Second
 	MaxInteractiveTimeout = 30 * time.Minute
+	// DefaultInteractiveTimeout bounds an interactive run whose time-out
+	// is not set.
+	DefaultInteractiveTimeout = 5 * time.Minute
 	// MaxOutput bounds the command's standard output and the output file.
 	MaxOutput = 1 << 20
 	// StderrReport is how much of the (redacted) standard error an
@@ -55,6 +65,20 @@ const (
 // ErrNotAllowed is returned when the environment does not allow executables.
 var ErrNotAllowed = errors.New("executable: running credential executables is not allowed; " +
 	"set the environment variable " + EnvAllow + "=1 to allow it")
+
+// ErrInteractiveNoOutputFile is returned for an interactive run without an
+// output file: the command's standard output is the terminal, so its
+// response can only come from the file.
+var ErrInteractiveNoOutputFile = errors.New("executable: an interactive run needs an output file " +
+	"(the command answers in it, its standard output being the terminal)")
+
+// ErrNotTerminal is returned for an interactive run whose terminal is not
+// one.
+var ErrNotTerminal = errors.New("executable: an interactive run needs a terminal, and the file given is not one")
+
+// ErrNoInteractiveResponse is returned when an interactive command exits
+// successfully without writing a response to the output file.
+var ErrNoInteractiveResponse = errors.New("executable: the interactive command exited without writing a response to the output file")
 
 // ErrOutputTooLarge is returned when the command writes more than MaxOutput
 // bytes to its standard output.
@@ -83,6 +107,32 @@ type Config struct {
 	Environ func() []string
 	// Now is the clock for expiry checks; nil means time.Now.
 	Now func() time.Time
+	// Terminal, when set, makes the run interactive: the command gets
+	// GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1 and Terminal as its standard
+	// input, output and error, so it can prompt its user; it stays in the
+	// caller's process group (so it may read the terminal) and only it is
+	// killed at the deadline. OutputFile is then required, and the response
+	// is read from it after the command exits.
+	Terminal *os.File
+	// InteractiveTimeout bounds an interactive run; 0 means
+	// DefaultInteractiveTimeout. Not range-checked.
+	InteractiveTimeout time.Duration
+}
+
+// interactive reports whether c asks for an interactive run.
+func (c *Config) interactive() bool { return c.Terminal != nil }
+
+// timeout is the deadline of c's run.
+func (c *Config) timeout() time.Duration {
+	switch {
+	case c.interactive() && c.InteractiveTimeout > 0:
+		return c.InteractiveTimeout
+	case c.interactive():
+		return DefaultInteractiveTimeout
+	case c.Timeout > 0:
+		return c.Timeout
+	}
+	return DefaultTimeout
 }
 
 // Result is a token obtained by Run. Never print Token.
@@ -152,8 +202,11 @@ func (c *Config) check() error {
 			return errors.New("executable: command contains a NUL byte")
 		}
 	}
-	if c.Timeout < 0 {
+	if c.Timeout < 0 || c.InteractiveTimeout < 0 {
 		return errors.New("executable: negative timeout")
+	}
+	if c.interactive() && c.OutputFile == "" {
+		return ErrInteractiveNoOutputFile
 	}
 	if !KnownTokenType(c.TokenType) {
 		return fmt.Errorf("executable: subject token type %q cannot be supplied by an executable (want %s, %s or %s)",
@@ -179,6 +232,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if !Allowed(c.Getenv) {
 		return Result{}, ErrNotAllowed
 	}
+	if c.interactive() && !tty.IsTerminal(c.Terminal) {
+		return Result{}, ErrNotTerminal
+	}
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
@@ -197,6 +253,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if c.interactive() {
+		return interactiveResponse(c.OutputFile, c.TokenType, now())
+	}
 	r, err := ParseResponse(out)
 	if err != nil {
 		return Result{}, err
@@ -208,36 +267,68 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	return Result{Token: tok, Expiry: exp}, nil
 }
 
-// readOutputFile reports ok with a usable cached token, neither ok nor an
-// error when the command must run (no file, an expired or failure
-// response), and an error for an unreadable or corrupt file.
-func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error) {
+// readFile returns the content of the output file, nil (without an error)
+// when it does not exist, and an error when it cannot be read, is not a
+// regular file or is too large.
+func readFile(path string) ([]byte, error) {
 	// Stat before opening: opening a named pipe would block until a
 	// writer comes, which may be never.
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Result{}, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+		return nil, fmt.Errorf("executable: reading output file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Result{}, false, fmt.Errorf("executable: output file %s is not a regular file", path)
+		return nil, fmt.Errorf("executable: output file %s is not a regular file", path)
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Result{}, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+		return nil, fmt.Errorf("executable: reading output file: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxOutput+1))
 	if err != nil {
-		return Result{}, false, fmt.Errorf("executable: reading output file: %w", err)
+		return nil, fmt.Errorf("executable: reading output file: %w", err)
 	}
 	if len(data) > MaxOutput {
-		return Result{}, false, fmt.Errorf("executable: output file %s is larger than %d bytes", path, MaxOutput)
+		return nil, fmt.Errorf("executable: output file %s is larger than %d bytes", path, MaxOutput)
+	}
+	return data, nil
+}
+
+// interactiveResponse reads the response an interactive command left in
+// the output file: it must be there, well formed, successful and unexpired.
+func interactiveResponse(path, tokenType string, now time.Time) (Result, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Result{}, ErrNoInteractiveResponse
+	}
+	r, err := ParseResponse(data)
+	if err != nil {
+		return Result{}, fmt.Errorf("executable: output file %s: %w", path, err)
+	}
+	tok, exp, err := Validate(r, tokenType, now, true)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Token: tok, Expiry: exp}, nil
+}
+
+// readOutputFile reports ok with a usable cached token, neither ok nor an
+// error when the command must run (no file, an expired or failure
+// response), and an error for an unreadable or corrupt file.
+func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return Result{}, false, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		// An empty file is what a command that has not written yet leaves.
@@ -262,7 +353,7 @@ func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error)
 // childEnv is the parent environment without the contract's variables,
 // followed by the contract's variables for this run.
 func childEnv(parent []string, c *Config) []string {
-	own := []string{EnvAudience, EnvTokenType, EnvInteractive, EnvImpersonatedEmail, EnvOutputFile}
+	own := []string{EnvAudience, EnvTokenType, EnvInteractive, EnvImpersonatedEmail, EnvOutputFile, EnvRevoke}
 	env := make([]string, 0, len(parent)+len(own))
 outer:
 	for _, kv := range parent {
@@ -274,10 +365,15 @@ outer:
 		}
 		env = append(env, kv)
 	}
+	interactive := "0"
+	if c.interactive() {
+		interactive = "1"
+	}
 	env = append(env,
 		EnvAudience+"="+c.Audience,
 		EnvTokenType+"="+c.TokenType,
-		EnvInteractive+"=0",
+		EnvInteractive+"="+interactive,
+		EnvRevoke+"=0",
 	)
 	if c.ImpersonatedEmail != "" {
 		env = append(env, EnvImpersonatedEmail+"="+c.ImpersonatedEmail)
@@ -288,12 +384,10 @@ outer:
 	return env
 }
 
-// execute runs the command and returns its standard output.
+// execute runs the command and returns its standard output (nil for an
+// interactive run, whose output goes to the terminal).
 func execute(ctx context.Context, c Config) ([]byte, error) {
-	timeout := c.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := c.timeout()
 	environ := os.Environ
 	if c.Environ != nil {
 		environ = c.Environ
@@ -305,17 +399,24 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 	stderr := &capped{max: stderrKeep, discard: true}
 	cmd := exec.CommandContext(runCtx, c.Command[0], c.Command[1:]...)
 	cmd.Env = childEnv(environ(), &c)
-	cmd.Stdin = nil // the null device: the command is not interactive
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
 	cmd.WaitDelay = waitDelay
-	inOwnGroup(cmd)
+	if c.interactive() {
+		// The terminal is the command's, and the command stays in the
+		// caller's process group: a process group other than the
+		// terminal's foreground one is stopped when it reads it.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal, c.Terminal, c.Terminal
+	} else {
+		cmd.Stdin = nil // the null device: the command is not interactive
+		cmd.Stdout = stdout
+		cmd.Stderr = stderr
+		inOwnGroup(cmd)
+	}
 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("executable: cannot start %s: %w", c.Command[0], startErr(err))
 	}
 	err := cmd.Wait()
-	if errors.Is(err, exec.ErrWaitDelay) || runCtx.Err() != nil {
+	if !c.interactive() && (errors.Is(err, exec.ErrWaitDelay) || runCtx.Err() != nil) {
 		// Whatever is left of the command's process group goes too.
 		killGroup(cmd)
 	}
@@ -330,6 +431,7 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
+			// An interactive command's stderr went to the terminal.
 			return nil, &ExitError{Code: ee.ExitCode(), State: ee.ProcessState.String(),
 				Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
 		}

@@ -171,6 +171,7 @@ func TestRunEnvironment(t *testing.T) {
 		EnvInteractive:       "true:0",
 		EnvImpersonatedEmail: "false:",
 		EnvOutputFile:        "false:",
+		EnvRevoke:            "true:0",
 		"STS_TEST_PARENT":    "true:kept",
 	}
 	for k, v := range want {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -187,11 +186,8 @@ func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string
 	if err := f.Validate(); err != nil {
 		return "", err
 	}
-	// Only regular files: opening a named pipe (or a device) could block
-	// the refresh forever, whatever ctx says.
-	if fi, err := os.Stat(f.Path); err == nil && !fi.Mode().IsRegular() {
-		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q is not a regular file", f.Path)}
-	}
+	// Only regular files, found on the opened handle: opening a named pipe
+	// (or a device) could block the refresh forever, whatever ctx says.
 	raw, err := fsutil.ReadFileLimited(f.Path, maxSubjectSize)
 	if err != nil {
 		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file: %w", err)}

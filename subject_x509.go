@@ -496,12 +496,10 @@ func loadKeyPair(certPath, keyPath string) (*tls.Certificate, error) {
 	return &pair, nil
 }
 
+// readLimited reads a regular file only: opening a named pipe or a device
+// could block forever, and with it every TLS handshake waiting for the key
+// pair.
 func readLimited(path string) ([]byte, error) {
-	// Only regular files: opening a named pipe or a device could block
-	// forever, and with it every TLS handshake waiting for the key pair.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
-	}
 	return fsutil.ReadFileLimited(path, maxCertFileSize)
 }
 

@@ -14,8 +14,29 @@ import (
 	"github.com/stsgo/sts/downscope"
 )
 
-// maxBoundaryFile bounds a boundary file read by the command.
-const maxBoundaryFile = 1 << 20
+// maxInputFile bounds a file named on the command line and read by the
+// command itself (a boundary, a client secret).
+const maxInputFile = 1 << 20
+
+// readInputFile reads a file named on the command line, at most 1 MiB. It
+// may be a named pipe (a shell's <(...) is one): the caller bounds the read
+// with await. Files the library reads (credential files, subject token
+// files, sign-in configurations) must be regular files instead.
+func readInputFile(what, path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxInputFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if len(data) > maxInputFile {
+		return nil, fmt.Errorf("%s %s is larger than 1 MiB", what, path)
+	}
+	return data, nil
+}
 
 func init() {
 	register("downscope", &command{
@@ -91,21 +112,7 @@ func init() {
 
 // readBoundary reads and parses a boundary file, giving up when ctx ends.
 func readBoundary(ctx context.Context, path string) (*sts.AccessBoundary, error) {
-	data, err := await(ctx, "reading boundary file "+path, func() ([]byte, error) {
-		fh, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading boundary file: %w", err)
-		}
-		defer fh.Close()
-		data, err := io.ReadAll(io.LimitReader(fh, maxBoundaryFile+1))
-		if err != nil {
-			return nil, fmt.Errorf("reading boundary file: %w", err)
-		}
-		if len(data) > maxBoundaryFile {
-			return nil, fmt.Errorf("boundary file %s is larger than 1 MiB", path)
-		}
-		return data, nil
-	})
+	data, err := await(ctx, "reading boundary file "+path, func() ([]byte, error) { return readInputFile("boundary file", path) })
 	if err != nil {
 		return nil, err
 	}

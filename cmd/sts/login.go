@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/login"
 )
 
@@ -114,7 +113,7 @@ func init() {
 func clientSecret(ctx context.Context, e *env, file string) (string, error) {
 	var s string
 	if file != "" {
-		data, err := await(ctx, "reading client secret file "+file, func() ([]byte, error) { return fsutil.ReadFileLimited(file, 1<<20) })
+		data, err := await(ctx, "reading client secret file "+file, func() ([]byte, error) { return readInputFile("client secret file", file) })
 		if err != nil {
 			return "", fmt.Errorf("client secret: %w", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/tty"
 )
 
@@ -271,21 +272,14 @@ func Run(ctx context.Context, c Config) (Result, error) {
 // when it does not exist, and an error when it cannot be read, is not a
 // regular file or is too large.
 func readFile(path string) ([]byte, error) {
-	// Stat before opening: opening a named pipe would block until a
-	// writer comes, which may be never.
-	fi, err := os.Stat(path)
+	// Opened without blocking and checked on the handle: opening a named
+	// pipe would block until a writer comes, which may be never.
+	f, err := fsutil.OpenRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("executable: reading output file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("executable: output file %s is not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	if errors.Is(err, fsutil.ErrNotRegular) {
+		return nil, fmt.Errorf("executable: output file %s: %w", path, fsutil.ErrNotRegular)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("executable: reading output file: %w", err)

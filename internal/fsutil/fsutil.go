@@ -1,8 +1,14 @@
-// Package fsutil holds the module's file reading and writing rules: reads
-// are bounded, and files holding secrets are replaced atomically.
+// Package fsutil holds the module's file reading and writing rules: a file
+// is a regular file, opened without blocking and checked on the opened
+// handle; reads are bounded; files holding secrets are replaced atomically.
+// Every file the module reads for a caller (credential files, subject token
+// files, certificates and keys, an executable's output file, sign-in
+// configurations) is opened here, so that a path swapped to a named pipe
+// or a device between a check and the open cannot block a refresh.
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,10 +16,21 @@ import (
 	"path/filepath"
 )
 
-// ReadFileLimited reads the file at path, refusing one larger than limit
-// bytes (a multiple of 1 MiB). Every error is an *fs.PathError naming path.
+// ErrNotRegular is the cause of the error for a path that is not a regular
+// file (a named pipe, a device, a socket, a directory).
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegular opens the file at path for reading. It never blocks on the
+// kind of file: a named pipe or a device is opened without waiting (on
+// Unix), found on the opened handle and refused with ErrNotRegular. Every
+// error is an *fs.PathError naming path.
+func OpenRegular(path string) (*os.File, error) { return openNoBlock(path) }
+
+// ReadFileLimited reads the regular file at path (see OpenRegular),
+// refusing one larger than limit bytes (a multiple of 1 MiB). Every error is
+// an *fs.PathError naming path.
 func ReadFileLimited(path string, limit int) ([]byte, error) {
-	fh, err := os.Open(path)
+	fh, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -155,3 +155,109 @@ func TestSubjectTypeMismatchFailsAtConstruction(t *testing.T) {
 		})
 	}
 }
+
+// relHeaderCorpus holds URL-subject headers HTTP forbids, with the field
+// the error must name: the header map for a bad or look-alike name, the
+// header for a bad value (whose value is a secret: never quoted).
+func relHeaderCorpus() []struct {
+	name    string
+	headers map[string]string
+	field   string // after the map's own field name
+} {
+	const secret = "Bearer " + relAccessToken
+	return []struct {
+		name    string
+		headers map[string]string
+		field   string
+	}{
+		{"empty name", map[string]string{"": "x"}, ""},
+		{"name with a space", map[string]string{"Bad Header": "x", "Authorization": secret}, ""},
+		{"name with parentheses", map[string]string{"X-(A)": "x"}, ""},
+		{"name with a colon", map[string]string{"Authorization:": secret}, ""},
+		{"name with a slash", map[string]string{"X/A": "x"}, ""},
+		{"name with brackets", map[string]string{"X[A]": "x"}, ""},
+		{"name with a quote", map[string]string{`X"A`: "x"}, ""},
+		{"name with an equals sign", map[string]string{"X=A": "x"}, ""},
+		{"name non-ASCII", map[string]string{"Métadata": "True"}, ""},
+		{"name with a look-alike letter", map[string]string{"Metаdata": "True"}, ""}, // Cyrillic а
+		{"name with a tab", map[string]string{"X-A\t": "x"}, ""},
+		{"name with a NUL", map[string]string{"X-A\x00": "x"}, ""},
+		{"name with DEL", map[string]string{"X-A\x7f": "x"}, ""},
+		{"name with an escape sequence", map[string]string{"X-\x1b[31mA": "x"}, ""},
+		{"names differing in case", map[string]string{"Metadata": "True", "metadata": "False"}, ""},
+		{"names differing in case, secret", map[string]string{"Authorization": secret, "AUTHORIZATION": secret}, ""},
+		{"value with CR LF", map[string]string{"Authorization": "a\r\nInjected: " + secret}, ".Authorization"},
+		{"value with LF", map[string]string{"Authorization": secret + "\nX: y"}, ".Authorization"},
+		{"value with NUL", map[string]string{"Authorization": secret + "\x00"}, ".Authorization"},
+		{"value with a control byte", map[string]string{"Authorization": "Bearer \x01" + relAccessToken}, ".Authorization"},
+		{"value with an escape sequence", map[string]string{"Authorization": "\x1b[2J" + secret}, ".Authorization"},
+		{"value with DEL", map[string]string{"Authorization": secret + "\x7f"}, ".Authorization"},
+		{"value with vertical tab", map[string]string{"Authorization": secret + "\v"}, ".Authorization"},
+		{"value non-ASCII", map[string]string{"Metadata": "“True”"}, ".Metadata"},
+		{"value with a C1 control", map[string]string{"Authorization": secret + "\u0085"}, ".Authorization"},
+		{"value not UTF-8", map[string]string{"Authorization": secret + "\xff"}, ".Authorization"},
+	}
+}
+
+// TestCorpusURLSubjectHeaders: headers HTTP forbids fail when the source
+// is built, in code (URLSubject in a Config) and in a credential file
+// (credential_source.headers), through the same check, naming the field
+// as the caller wrote it and never quoting a value; headers HTTP allows
+// reach the server as written.
+func TestCorpusURLSubjectHeaders(t *testing.T) {
+	cases := relHeaderCorpus()
+	noNet := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+		t.Errorf("a request went to %s", r.URL.Host)
+		return nil, io.EOF
+	})}
+	check := func(t *testing.T, err error, field string, h map[string]string) {
+		t.Helper()
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != field {
+			t.Fatalf("err = %v, want a *ValidationError for %s", err, field)
+		}
+		relCheckCorpusError(t, err, field)
+		relCheckErrorSecrets(t, "headers", err, "")
+		for _, v := range h {
+			if len(v) > 4 && strings.Contains(err.Error(), v) {
+				t.Errorf("error quotes a header value: %v", err)
+			}
+		}
+	}
+	for _, c := range cases {
+		t.Run("code/"+c.name, func(t *testing.T) {
+			_, err := NewTokenSource(Config{Subject: URLSubject{URL: "http://169.254.169.254/token", Headers: c.headers, HTTPClient: noNet},
+				SubjectTokenType: TokenTypeJWT, Audience: relAud})
+			check(t, err, "URLSubject.Headers"+c.field, c.headers)
+		})
+		t.Run("file/"+c.name, func(t *testing.T) {
+			h := map[string]any{}
+			for k, v := range c.headers {
+				h[k] = v
+			}
+			_, err := LoadCredentials(relMutate(t, relBaseURL, "credential_source.headers", h), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: noNet}})
+			check(t, err, "credential_source.headers"+c.field, c.headers)
+		})
+	}
+	t.Logf("URL subject header corpus: %d forbidden headers, each in code and in a file", len(cases))
+
+	// What HTTP allows is sent as written.
+	good := map[string]string{"Metadata": "True", "X-Tab": "a\tb", "X-Visible": `!#$%&'*+-.^_|~ "(),/:;<=>?@[\]{}`, "x-lower": "v"}
+	var got http.Header
+	client := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+		got = r.Header.Clone()
+		return relResponse(r, 200, "text/plain", strings.NewReader(relSubjectToken)), nil
+	})}
+	s := URLSubject{URL: "http://169.254.169.254/token", Headers: good, HTTPClient: client}
+	if _, err := NewTokenSource(Config{Subject: s, SubjectTokenType: TokenTypeJWT, Audience: relAud}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := s.SubjectToken(context.Background(), SubjectRequest{}); err != nil || tok != relSubjectToken {
+		t.Fatalf("allowed headers: %q, %v", tok, err)
+	}
+	for k, v := range good {
+		if got.Get(k) != v {
+			t.Errorf("header %s arrived as %q, want %q", k, got.Get(k), v)
+		}
+	}
+}

@@ -437,10 +437,8 @@ func buildSubject(cs *credentialSource, tokenType string, o *LoadOptions) (*buil
 		if err := verr(check.SourceURL("credential_source.url", raw)); err != nil {
 			return nil, err
 		}
-		for k, v := range cs.Headers {
-			if err := check.Header("credential_source.headers", k, v); err != nil {
-				return nil, verr(err)
-			}
+		if err := verr(check.Headers("credential_source.headers", cs.Headers)); err != nil {
+			return nil, err
 		}
 		format, err := fileFormat(cs.Format)
 		if err != nil {

@@ -222,10 +222,8 @@ func (u URLSubject) Validate() error {
 	if err := verr(check.SourceURL("URLSubject.URL", u.URL)); err != nil {
 		return err
 	}
-	for k, v := range u.Headers {
-		if err := check.Header("URLSubject.Headers", k, v); err != nil {
-			return verr(err)
-		}
+	if err := verr(check.Headers("URLSubject.Headers", u.Headers)); err != nil {
+		return err
 	}
 	if u.Timeout < 0 {
 		return invalid("URLSubject.Timeout", "must not be negative")

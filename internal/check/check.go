@@ -10,7 +10,9 @@ package check
 import (
 	"fmt"
 	"net"
+	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,18 +106,52 @@ func Principal(field, p string) *Error {
 	return nil
 }
 
-// Header checks one HTTP header a configuration adds to requests: the name
-// must be an RFC 9110 token (reported under field), the value free of line
-// breaks and NUL (reported under field+"."+name, never quoted: it is often
-// a credential).
+// Headers checks the HTTP headers a configuration adds to requests (a URL
+// subject's): every name must be an RFC 9110 token, reported under field;
+// two names may not differ only in case (HTTP does not tell them apart, and
+// which one is sent would depend on map order); every value must be visible
+// ASCII, spaces and tabs, reported under field+"."+name and never quoted
+// (it is often a credential). Names are checked in sorted order, so that
+// the error is the same at every run.
+func Headers(field string, h map[string]string) *Error {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	seen := make(map[string]string, len(h))
+	for _, k := range names {
+		if err := Header(field, k, h[k]); err != nil {
+			return err
+		}
+		c := textproto.CanonicalMIMEHeaderKey(k)
+		if prev, ok := seen[c]; ok {
+			return Errorf(field, "header names %q and %q differ only in case", prev, k)
+		}
+		seen[c] = k
+	}
+	return nil
+}
+
+// Header checks one HTTP header; see Headers.
 func Header(field, name, value string) *Error {
 	if name == "" || strings.ContainsFunc(name, func(r rune) bool {
 		return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r)
 	}) {
 		return Errorf(field, "invalid header name %q", httpx.Truncate(name, 64))
 	}
-	if strings.ContainsAny(value, "\r\n\x00") {
-		return Errorf(field+"."+name, "value must not contain line breaks or NUL")
+	// RFC 9110 field content: visible characters, spaces and tabs. Bytes
+	// past ASCII ("obs-text") are obsolete; in a header of a credential
+	// configuration they are a mistake (typographic quotes, say).
+	for i := 0; i < len(value); i++ {
+		switch b := value[i]; {
+		case b == '\r' || b == '\n' || b == 0:
+			return Errorf(field+"."+name, "value must not contain line breaks or NUL")
+		case b < ' ' && b != '\t', b == 0x7f:
+			return Errorf(field+"."+name, "value must not contain control characters")
+		case b >= 0x80:
+			return Errorf(field+"."+name, "value must be ASCII")
+		}
 	}
 	return nil
 }

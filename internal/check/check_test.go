@@ -52,6 +52,18 @@ func TestWorkforceAudience(t *testing.T) {
 	}
 }
 
+func TestHeadersCaseDuplicates(t *testing.T) {
+	if err := Headers("f", map[string]string{"Metadata": "True", "X-A": "1"}); err != nil {
+		t.Errorf("distinct names: %v", err)
+	}
+	for range 20 { // map order must not change the answer
+		err := Headers("f", map[string]string{"metadata": "a", "Metadata": "b", "X": "c"})
+		if err == nil || err.Field != "f" || err.Reason != `header names "Metadata" and "metadata" differ only in case` {
+			t.Fatalf("names differing in case: %v", err)
+		}
+	}
+}
+
 func TestHeader(t *testing.T) {
 	for _, tc := range []struct {
 		name, value, field string
@@ -65,6 +77,10 @@ func TestHeader(t *testing.T) {
 		{"Bad\u00e9", "v", "f"},
 		{"Authorization", "Bearer x\r\nInjected: 1", "f.Authorization"},
 		{"Authorization", "x\x00", "f.Authorization"},
+		{"Authorization", "x\x1b[0m", "f.Authorization"},
+		{"Authorization", "x\x7f", "f.Authorization"},
+		{"Metadata", "\u201cTrue\u201d", "f.Metadata"},
+		{"X-Tab", "a\tb", ""},
 	} {
 		err := Header("f", tc.name, tc.value)
 		switch {

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !solaris && !illumos && !aix
 
 // Package swaptest holds a test harness for readers of files: it swaps the
 // file a reader is given between a regular file and a named pipe while the

@@ -244,7 +244,8 @@ func (p pipeReader) SubjectToken(context.Context, SubjectRequest) (string, error
 // a named pipe (a source of the caller's, which no context can stop) holds
 // no caller past the refresh deadline, on every path: a context-aware
 // subject, an oauth2.TokenSource subject, the cache over a plain
-// oauth2.TokenSource, and the impersonated and downscoped layers over one.
+// oauth2.TokenSource, and the impersonated layer over one (package
+// downscope checks its layers).
 // Once the pipe gets a writer the hung call ends and no goroutine is left.
 func TestHungNamedPipeEndsAtRefreshDeadline(t *testing.T) {
 	const deadline = 200 * time.Millisecond
@@ -266,10 +267,6 @@ func TestHungNamedPipeEndsAtRefreshDeadline(t *testing.T) {
 		}},
 		{"impersonated", func(p pipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
 			return newImpersonatedTokenSource(impConfig{Source: p, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
-		}},
-		{"downscoped", func(p pipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
-			return NewDownscopedTokenSource(DownscopeConfig{Source: p, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co,
-				Boundary: &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("b", "roles/storage.objectViewer")}}})
 		}},
 	}
 	for _, l := range layers {

@@ -133,6 +133,9 @@ func (f Format) validate(field string) error {
 // extract reads the token out of raw content.
 func (f Format) extract(raw []byte) (string, error) {
 	if f.Type == "json" {
+		if err := wire.CheckMembers(raw, f.SubjectTokenField); err != nil {
+			return "", fmt.Errorf("JSON %w", err)
+		}
 		var m map[string]json.RawMessage
 		if err := wire.DecodeJSON(raw, &m); err != nil {
 			return "", err

@@ -571,6 +571,8 @@ func TestFileSubject(t *testing.T) {
 		{"json missing field", FileSubject{Path: js, Format: Format{Type: "json", SubjectTokenField: "nope"}}, "", `no field "nope"`},
 		{"json non-string", FileSubject{Path: js, Format: Format{Type: "json", SubjectTokenField: "other"}}, "", "not a string"},
 		{"json invalid", FileSubject{Path: text, Format: Format{Type: "json", SubjectTokenField: "x"}}, "", "not valid JSON"},
+		{"json duplicate field", FileSubject{Path: write("dup", `{"id_token":"tok-a","id_token":"tok-b"}`), Format: Format{Type: "json", SubjectTokenField: "id_token"}}, "", `"id_token" appears more than once`},
+		{"json field in another case", FileSubject{Path: write("case", `{"ID_TOKEN":"tok-a"}`), Format: Format{Type: "json", SubjectTokenField: "id_token"}}, "", `"ID_TOKEN" is not "id_token"`},
 		{"empty", FileSubject{Path: write("empty", " \n")}, "", "empty"},
 		{"missing", FileSubject{Path: filepath.Join(dir, "nope")}, "", "no such file"},
 		{"huge", FileSubject{Path: write("huge", strings.Repeat("a", maxSubjectSize+1))}, "", "larger than 1 MiB"},

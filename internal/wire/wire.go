@@ -11,8 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -324,11 +327,16 @@ func DecodeError(body []byte) (e ErrorBody, ok bool) {
 	return e, e.Code != "" || e.Description != ""
 }
 
-// decodeJSON decodes a JSON object, with errors that say what was wrong
-// without quoting the body.
+// decodeJSON decodes a JSON object into v, a pointer to a struct or a map,
+// with errors that say what was wrong without quoting the body. The
+// members a struct's json tags name must appear at most once and spelled
+// exactly so (see CheckMembers).
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errors.New("empty response body")
+	}
+	if err := CheckMembers(body, memberNames(reflect.TypeOf(v))...); err != nil {
+		return fmt.Errorf("response %w", err)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var se *json.SyntaxError
@@ -347,6 +355,84 @@ func decodeJSON(body []byte, v any) error {
 	}
 	return nil
 }
+
+// CheckMembers refuses a JSON object in which a member named by names
+// appears twice, or appears spelled in another case: encoding/json would
+// take the last of duplicates, and fills a field from any case (and
+// Unicode folding) variant of its name, while the protocols' member names
+// are case-sensitive. So {"expires_in":3600,"EXPIRES_IN":1e9} and
+// {"EXPIRES_IN":3600} are both refused, naming the member. Other members,
+// nested objects and a body that is not a JSON object are left to the
+// decoder.
+func CheckMembers(body []byte, names ...string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var seen []string
+	depth := 1
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the decoder reports syntax
+		}
+		if depth == 1 {
+			key, ok := tok.(string)
+			if !ok { // the end of the object
+				return nil
+			}
+			for _, n := range names {
+				if !strings.EqualFold(key, n) {
+					continue
+				}
+				if key != n {
+					return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(truncate(key, 64)), n)
+				}
+				if slices.Contains(seen, n) {
+					return fmt.Errorf("member %q appears more than once", n)
+				}
+				seen = append(seen, n)
+			}
+			// The member's value: a scalar, or a nested object or
+			// array to skip.
+			if tok, err = dec.Token(); err != nil {
+				return nil
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// memberNames lists the json names of the fields of *struct type t, or
+// none for another type.
+func memberNames(t reflect.Type) []string {
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	if names, ok := memberNamesCache.Load(t); ok {
+		return names.([]string)
+	}
+	var names []string
+	for i := range t.Elem().NumField() {
+		if name, _, _ := strings.Cut(t.Elem().Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	memberNamesCache.Store(t, names)
+	return names
+}
+
+var memberNamesCache sync.Map // reflect.Type → []string
 
 // DecodeJSON is decodeJSON for other packages of the module.
 func DecodeJSON(body []byte, v any) error { return decodeJSON(body, v) }

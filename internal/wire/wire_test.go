@@ -233,6 +233,7 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 		`{"error":"invalid_grant"}`,
 		`{"error":{"code":403,"message":"m","status":"S"}}`,
 		`<html></html>`, ``, `null`, `{"expires_in":-1}`,
+		`{"access_token":"a","ACCESS_TOKEN":"b","expires_in":1}`, `{"access_token":"a","access_token":"b"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -245,6 +246,13 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 			if r.HasExpiresIn && r.ExpiresIn <= 0 {
 				t.Fatal("accepted a non-positive lifetime")
 			}
+			// The token is the one exactly named access_token: no case
+			// variant or later duplicate stood in for it.
+			var m map[string]json.RawMessage
+			var at string
+			if json.Unmarshal(body, &m) != nil || json.Unmarshal(m["access_token"], &at) != nil || at != r.AccessToken {
+				t.Fatalf("access_token %q is not the exactly named member %q", r.AccessToken, at)
+			}
 		}
 		e, ok := DecodeError(body)
 		if ok && e.Code == "" && e.Description == "" {
@@ -255,4 +263,48 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 			ParseSeconds(raw)
 		}
 	})
+}
+
+// TestAnswerMemberNames: the protocols' member names are case-sensitive
+// and appear once. encoding/json alone would fill expires_in from
+// "EXPIRES_IN" (or "expires_\u0131n"-style folds) and keep the last of
+// duplicates; such answers are refused naming the member. Unknown members
+// and nested objects are not concerned.
+func TestAnswerMemberNames(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"upper case", `{"access_token":"a","EXPIRES_IN":3600}`, `response member "EXPIRES_IN" is not "expires_in"`},
+		{"mixed case", `{"Access_Token":"a","expires_in":3600}`, `response member "Access_Token" is not "access_token"`},
+		{"kelvin fold", `{"access_token":"a","expires_in":3600,"to\u212aen_type":"Bearer"}`, `response member "to\u212aen_type" is not "token_type"`},
+		{"duplicate", `{"access_token":"a","expires_in":3600,"expires_in":99999}`, `response member "expires_in" appears more than once`},
+		{"escaped duplicate", `{"access_token":"a","access_\u0074oken":"b","expires_in":1}`, `response member "access_token" appears more than once`},
+		{"variant after the real one", `{"access_token":"a","expires_in":3600,"Expires_In":1}`, `is not "expires_in"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeTokenResponse([]byte(tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	for _, body := range []string{
+		`{"access_token":"a","expires_in":3600,"other":{"expires_in":1,"EXPIRES_IN":2},"list":[{"access_token":"x"}]}`,
+		`{"access_token":"a","expires_in":3600,"expires":5,"x_expires_in":1}`,
+	} {
+		if r, err := DecodeTokenResponse([]byte(body)); err != nil || r.ExpiresIn != time.Hour {
+			t.Errorf("%s: %v, %v", body, r, err)
+		}
+	}
+	if _, err := DecodeGenerateAccessTokenResponse([]byte(`{"accessToken":"a","ExpireTime":"2030-01-01T00:00:00Z"}`)); err == nil || !strings.Contains(err.Error(), `"ExpireTime" is not "expireTime"`) {
+		t.Errorf("IAM answer: %v", err)
+	}
+	if err := CheckMembers([]byte(`{"token":"a","Token":"b"}`), "token"); err == nil {
+		t.Error("CheckMembers accepted a case variant")
+	}
+	for _, body := range []string{``, `[`, `{"a"`, `{"token":`, `[{"token":1,"token":2}]`, `"token"`} {
+		if err := CheckMembers([]byte(body), "token"); err != nil {
+			t.Errorf("CheckMembers(%q) = %v, want the decoder to judge", body, err)
+		}
+	}
 }

@@ -1,0 +1,212 @@
+// Package jsonkeys finds the keys of a JSON document that a person reading
+// it would take for other keys: duplicates, keys that differ only in case
+// (encoding/json matches member names case-insensitively, with Unicode
+// folding, so "Token_URL", or "token_url" spelled with a Kelvin sign, fill
+// the field token_url), keys with characters outside printable ASCII, and
+// keys that look like a known key ("token_ur1", "credentiaI_source"). A
+// credential file with one is refused: the value a reviewer sees may not be
+// the value used.
+package jsonkeys
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Schema lists the known keys of one JSON object. The zero value (and nil)
+// knows no key: the rules that need none (duplicates, case variants among
+// the object's own keys, keys outside printable ASCII) still apply, at
+// every depth.
+type Schema struct {
+	// Keys maps each known key to the schema of its value when that is an
+	// object or an array of objects (nil for a value that is neither, or
+	// whose keys are free, such as HTTP header names).
+	Keys map[string]*Schema
+}
+
+// Key is one member name of an object, with the path of that object.
+type Key struct {
+	// Path is the JSON path of the object: "" for the top level,
+	// "credential_source.format"; array elements show as "[i]".
+	Path string
+	// Name is the key as the document spells it, unescaped.
+	Name string
+}
+
+// Field returns the key's full path, "credential_source.file".
+func (k Key) Field() string {
+	if k.Path == "" {
+		return k.Name
+	}
+	return k.Path + "." + k.Name
+}
+
+// Problem is a key refused by Check.
+type Problem struct {
+	Key
+	// Reason says why, in lower case.
+	Reason string
+}
+
+// MaxUnknown bounds the unknown keys Check reports.
+const MaxUnknown = 64
+
+// frame is an object or array being scanned.
+type frame struct {
+	object bool
+	path   string
+	schema *Schema
+	seen   map[string]string // lower-cased key → key as written
+	// skeletons maps skeleton(k) → k for the schema's known keys, built
+	// at the first unknown key.
+	skeletons map[string]string
+	key       string // the member whose value comes next
+	hasKey    bool   // whether key is set (a key may be "")
+	index     int    // next array index
+}
+
+// Check scans data, a JSON document, against s and returns the first
+// look-alike key (see the package documentation), or, when there is none,
+// the keys s does not know (at most MaxUnknown, in document order; the keys
+// inside an unknown member, or a member whose schema is nil, are not
+// listed, and are only checked against each other). A
+// document that is not valid JSON gets neither: reporting syntax is the
+// decoder's business.
+func Check(data []byte, s *Schema) (unknown []Key, p *Problem) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			// io.EOF after a complete document, or a syntax error.
+			return unknown, nil
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && !top.hasKey {
+			// Where a key is expected: a key, or the object's end.
+			name, ok := tok.(string)
+			if !ok {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if p := top.admit(name); p != nil {
+				return nil, p
+			}
+			if top.schema != nil {
+				if _, known := top.schema.Keys[name]; !known && len(unknown) < MaxUnknown {
+					unknown = append(unknown, Key{Path: top.path, Name: name})
+				}
+			}
+			top.key, top.hasKey = name, true
+			continue
+		}
+		// A value: a member's or an array element's.
+		path, schema := "", s
+		if top != nil {
+			path, schema = top.child()
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			stack = append(stack, &frame{object: tok == json.Delim('{'), path: path, schema: schema})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// child returns the path and schema of the value starting in f, and moves
+// f past it.
+func (f *frame) child() (string, *Schema) {
+	if !f.object {
+		p := f.path + "[" + strconv.Itoa(f.index) + "]"
+		f.index++
+		return p, f.schema // an array's elements share its schema
+	}
+	p := f.key
+	if f.path != "" {
+		p = f.path + "." + f.key
+	}
+	var sub *Schema
+	if f.schema != nil {
+		sub = f.schema.Keys[f.key]
+	}
+	f.key, f.hasKey = "", false
+	return p, sub
+}
+
+// admit checks a key against the object's earlier keys and the schema's
+// known keys.
+func (f *frame) admit(name string) *Problem {
+	k := Key{Path: f.path, Name: name}
+	if i := strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r >= 0x7f }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return &Problem{k, "key " + strconv.QuoteToASCII(name) + " has a character outside printable ASCII (" +
+			strconv.QuoteRuneToASCII(r) + "): keys of this file are plain ASCII"}
+	}
+	folded := strings.ToLower(name)
+	if f.seen == nil {
+		f.seen = map[string]string{}
+	}
+	if prev, ok := f.seen[folded]; ok {
+		if prev == name {
+			return &Problem{k, "duplicate key: a reader sees one value, a decoder uses the last"}
+		}
+		return &Problem{k, "key " + strconv.Quote(name) + " and key " + strconv.Quote(prev) + " differ only in case: a decoder may use either"}
+	}
+	f.seen[folded] = name
+	if f.schema == nil {
+		return nil
+	}
+	if _, ok := f.schema.Keys[name]; ok {
+		return nil
+	}
+	if f.skeletons == nil {
+		f.skeletons = make(map[string]string, len(f.schema.Keys))
+		for known := range f.schema.Keys {
+			f.skeletons[skeleton(known)] = known
+		}
+	}
+	known, ok := f.skeletons[skeleton(name)]
+	switch {
+	case !ok:
+		return nil
+	case strings.EqualFold(known, name):
+		return &Problem{k, "key differs from " + strconv.Quote(known) + " only in case: write " + strconv.Quote(known)}
+	default:
+		return &Problem{k, "key looks like " + strconv.Quote(known) + " but is not: write " + strconv.Quote(known)}
+	}
+}
+
+// skeleton maps a printable ASCII name to a form in which names a reader
+// may confuse are equal: lower case, with 1, I and | as l, 0 as o, rn as m,
+// vv as w and - as _.
+func skeleton(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch c {
+		case '1', 'I', '|':
+			c = 'l'
+		case '0':
+			c = 'o'
+		case '-':
+			c = '_'
+		default:
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+		}
+		b.WriteByte(c)
+	}
+	s := b.String()
+	s = strings.ReplaceAll(s, "rn", "m")
+	return strings.ReplaceAll(s, "vv", "w")
+}

@@ -1,0 +1,154 @@
+package jsonkeys
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+var testSchema = func() *Schema {
+	format := &Schema{Keys: map[string]*Schema{"type": nil, "subject_token_field_name": nil}}
+	source := &Schema{Keys: map[string]*Schema{"file": nil, "url": nil, "headers": nil, "format": format}}
+	top := &Schema{Keys: map[string]*Schema{
+		"type": nil, "audience": nil, "token_url": nil, "client_id": nil, "credential_source": source,
+		"service_account_impersonation": {Keys: map[string]*Schema{"token_lifetime_seconds": nil}},
+		"delegates": nil,
+	}}
+	top.Keys["source_credentials"] = top
+	return top
+}()
+
+func TestCheckRefusesLookAlikes(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, field, reason string
+	}{
+		{"duplicate", `{"token_url":"a","token_url":"b"}`, "token_url", "duplicate key"},
+		{"escaped duplicate", `{"token_url":"a","\u0074oken_url":"b"}`, "token_url", "duplicate key"},
+		{"case variant of known", `{"Token_URL":"b"}`, "Token_URL", `differs from "token_url" only in case`},
+		{"case variant pair", `{"token_url":"a","TOKEN_URL":"b"}`, "TOKEN_URL", "differ only in case"},
+		{"kelvin sign", `{"to\u212aen_url":"b"}`, "to\u212aen_url", `"to\u212aen_url" has a character outside printable ASCII ('\u212a')`},
+		{"long s", `{"\u017fubject":"b"}`, "ſubject", "outside printable ASCII"},
+		{"cyrillic o", `{"tоken_url":"b"}`, "tоken_url", "outside printable ASCII"},
+		{"fullwidth", `{"ｔoken_url":"b"}`, "ｔoken_url", "outside printable ASCII"},
+		{"zero width", `{"token_url\u200b":"b"}`, "token_url\u200b", "outside printable ASCII"},
+		{"trailing space", `{"token_url ":"b"}`, "token_url ", "outside printable ASCII"},
+		{"NUL", `{"token_url\u0000":"b"}`, "token_url\x00", "outside printable ASCII"},
+		{"invalid UTF-8", "{\"token_url\xff\":\"b\"}", "token_url\ufffd", "outside printable ASCII"},
+		{"digit one for l", `{"token_ur1":"b"}`, "token_ur1", `looks like "token_url"`},
+		{"capital I for l", `{"cIient_id":"b"}`, "cIient_id", `looks like "client_id"`},
+		{"zero for o", `{"t0ken_url":"b"}`, "t0ken_url", `looks like "token_url"`},
+		{"rn for m", `{"credential_source":{"forrnat":{}}}`, "credential_source.forrnat", `looks like "format"`},
+		{"dash for underscore", `{"token-url":"b"}`, "token-url", `looks like "token_url"`},
+		{"nested duplicate", `{"credential_source":{"file":"a","file":"b"}}`, "credential_source.file", "duplicate key"},
+		{"nested case", `{"credential_source":{"format":{"Type":"json"}}}`, "credential_source.format.Type", "only in case"},
+		{"header case pair", `{"credential_source":{"headers":{"Metadata":"a","metadata":"b"}}}`, "credential_source.headers.metadata", "differ only in case"},
+		{"impersonation", `{"service_account_impersonation":{"token_lifetime_seconds":1,"Token_Lifetime_Seconds":2}}`, "service_account_impersonation.Token_Lifetime_Seconds", "differ only in case"},
+		{"recursive", `{"source_credentials":{"source_credentials":{"Token_url":"x"}}}`, "source_credentials.source_credentials.Token_url", "only in case"},
+		{"in array", `{"delegates":[{"a":1,"a":2}]}`, "delegates[0].a", "duplicate key"},
+		{"unknown member's keys", `{"extra":{"x":1,"X":2}}`, "extra.X", "differ only in case"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			unknown, p := Check([]byte(tc.doc), testSchema)
+			if p == nil {
+				t.Fatalf("no problem (unknown %v)", unknown)
+			}
+			if p.Field() != tc.field || !strings.Contains(p.Reason, tc.reason) {
+				t.Errorf("problem %q: %s, want %q: …%s…", p.Field(), p.Reason, tc.field, tc.reason)
+			}
+			if unknown != nil {
+				t.Errorf("unknown %v with a problem", unknown)
+			}
+		})
+	}
+}
+
+func TestCheckAcceptsAndListsUnknown(t *testing.T) {
+	doc := `{"type":"external_account","audience":"//x","Extra":{"Nested":1,"nested2":[1,{"x":2}]},"credential_source":{"file":"f",
+		"headers":{"Metadata-Flavor":"Google","X-Other":"1"},"format":{"type":"json","subject_token_field_name":"t","zzz":null}},
+		"delegates":["a","b"],"subject_tokn_type":"jwt","source_credentials":{"type":"x","novel":true}}`
+	unknown, p := Check([]byte(doc), testSchema)
+	if p != nil {
+		t.Fatalf("problem %+v", p)
+	}
+	got := fmt.Sprint(unknown)
+	want := "[{ Extra} {credential_source.format zzz} { subject_tokn_type} {source_credentials novel}]"
+	if got != want {
+		t.Errorf("unknown %s, want %s", got, want)
+	}
+	for _, doc := range []string{``, `{`, `{"a":}`, `[`, `"str"`, `12`, `{"a":1}{"a":1}`, `null`} {
+		if _, p := Check([]byte(doc), testSchema); p != nil && doc != `{"a":1}{"a":1}` {
+			t.Errorf("Check(%q) = %+v", doc, p)
+		}
+	}
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range 100 {
+		fmt.Fprintf(&many, `"k%d":1,`, i)
+	}
+	many.WriteString(`"type":"x"}`)
+	if unknown, _ := Check([]byte(many.String()), testSchema); len(unknown) != MaxUnknown {
+		t.Errorf("%d unknown keys, want the first %d", len(unknown), MaxUnknown)
+	}
+}
+
+// TestDecoderWouldBeFooled documents why: encoding/json fills a field from
+// a case or Unicode-folding variant of its name, and keeps the last of two
+// duplicates.
+func TestDecoderWouldBeFooled(t *testing.T) {
+	for _, doc := range []string{
+		`{"token_url":"https://sts.googleapis.com","token_url":"https://evil.example"}`,
+		`{"token_url":"https://sts.googleapis.com","TOKEN_URL":"https://evil.example"}`,
+		`{"token_url":"https://sts.googleapis.com","to\u212aen_url":"https://evil.example"}`,
+	} {
+		var v struct {
+			TokenURL string `json:"token_url"`
+		}
+		if err := json.Unmarshal([]byte(doc), &v); err != nil || v.TokenURL != "https://evil.example" {
+			t.Fatalf("encoding/json no longer takes the later look-alike in %s: %q %v", doc, v.TokenURL, err)
+		}
+		if _, p := Check([]byte(doc), testSchema); p == nil {
+			t.Errorf("Check(%s) found nothing", doc)
+		}
+	}
+}
+
+// FuzzCheck: no panic on any input; a document Check passes decodes into a
+// map with exactly the keys Check saw, so no key hides another.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{`{"token_url":"a","TOKEN_URL":"b"}`, `{"credential_source":{"headers":{"A":"1"}}}`,
+		`{"a":[{"b":{"c":[]}}]}`, `{"to\u212aen_url":1}`, `[[[[{}]]]]`, `{"":1,"":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		unknown, p := Check(data, testSchema)
+		if p != nil {
+			if p.Reason == "" || unknown != nil {
+				t.Fatalf("problem %+v with unknown %v", p, unknown)
+			}
+			return
+		}
+		if len(unknown) > MaxUnknown {
+			t.Fatalf("%d unknown keys", len(unknown))
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(data, &m) != nil {
+			return
+		}
+		for k := range m {
+			for _, r := range k {
+				if r <= ' ' || r >= 0x7f {
+					t.Fatalf("key %q passed", k)
+				}
+			}
+			if _, known := testSchema.Keys[k]; known {
+				continue
+			}
+			for known := range testSchema.Keys {
+				if strings.EqualFold(k, known) {
+					t.Fatalf("key %q passed as well as %q", k, known)
+				}
+			}
+		}
+	})
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/locations"
 )
 
 // Transport is an http.RoundTripper that authorizes each request with a
@@ -37,6 +39,12 @@ type Transport struct {
 	Base http.RoundTripper
 	// QuotaProject is sent as x-goog-user-project. Empty means none.
 	QuotaProject string
+	// Locations, if set, gives the regional access boundary of the
+	// token, sent as x-allowed-locations with requests that carry the
+	// token, except to the token, IAM and regional endpoints
+	// (locations.Skipped) and when the request has the header already.
+	// Nil sends none.
+	Locations *locations.Cache
 }
 
 // errNoToken is the failure of a Transport built without Token.
@@ -70,6 +78,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+		if t.Locations != nil && r.Header.Get(locations.Header) == "" && !locations.Skipped(r.URL.Hostname()) {
+			if v := t.Locations.Value(tok); v != "" {
+				r.Header.Set(locations.Header, v)
+			}
+		}
 	}
 	if t.QuotaProject != "" && r.Header.Get("X-Goog-User-Project") == "" {
 		r.Header.Set("X-Goog-User-Project", t.QuotaProject)

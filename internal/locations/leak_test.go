@@ -1,0 +1,11 @@
+package locations
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine (a lookup) outlives
+// them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -13,7 +13,7 @@ var testSchema = func() *Schema {
 	top := &Schema{Keys: map[string]*Schema{
 		"type": nil, "audience": nil, "token_url": nil, "client_id": nil, "credential_source": source,
 		"service_account_impersonation": {Keys: map[string]*Schema{"token_lifetime_seconds": nil}},
-		"delegates": nil,
+		"delegates":                     nil,
 	}}
 	top.Keys["source_credentials"] = top
 	return top

@@ -227,7 +227,7 @@ func TestRefresherWaitHonoursContext(t *testing.T) {
 // in virtual time, following a rotation.
 func TestAuthorizedUserRefreshAhead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{ClientID: testClientID, ClientSecret: testClientSecret})
+		emu := ststest.NewInMemoryServer(ststest.Options{ClientID: testClientID, ClientSecret: testClientSecret})
 		defer emu.Close()
 		emu.AddRefreshToken(testRefreshToken, testClientID)
 		emu.SetRefreshTokenRotation(true)

@@ -225,7 +225,7 @@ func TestCorpusEmulatorControl(t *testing.T) {
 	for _, op := range relEmuOps {
 		t.Run(op, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu := ststest.NewUnstartedServer(ststest.Options{ClientID: relClientID, ClientSecret: relClientSecret})
+				emu := ststest.NewInMemoryServer(ststest.Options{ClientID: relClientID, ClientSecret: relClientSecret})
 				defer emu.Close()
 				_, err := relEmuCall(context.Background(), t, emu, emu.Client(), op, relTimeout, relAttempts, nil)
 				if err != nil {
@@ -244,7 +244,7 @@ func TestCorpusEmulatorFaults(t *testing.T) {
 			runs++
 			t.Run("memory/"+op+"/"+c.name, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					emu := ststest.NewUnstartedServer(ststest.Options{ClientID: relClientID, ClientSecret: relClientSecret})
+					emu := ststest.NewInMemoryServer(ststest.Options{ClientID: relClientID, ClientSecret: relClientSecret})
 					defer emu.Close()
 					relRunFault(t, emu, emu.Client(), c, op, relTimeout, relAttempts, true)
 				})

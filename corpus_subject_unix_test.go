@@ -272,7 +272,7 @@ func TestHungNamedPipeEndsAtRefreshDeadline(t *testing.T) {
 	for _, l := range layers {
 		t.Run(l.name, func(t *testing.T) {
 			before := goleak.IgnoreCurrent()
-			emu := ststest.NewUnstartedServer(ststest.Options{})
+			emu := ststest.NewInMemoryServer(ststest.Options{})
 			defer emu.Close()
 			fifo := filepath.Join(t.TempDir(), "pipe")
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {

@@ -37,7 +37,7 @@ type credFixture struct {
 	client  *http.Client // nil: the emulator's client
 }
 
-const testSubjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2ItNDIifQ.c2ln" // sub: ci-job-42
+const testSubjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2ItNDIiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln" // sub: ci-job-42, expires in 2100
 
 func newCredFixture(t *testing.T) *credFixture {
 	t.Helper()

@@ -22,12 +22,13 @@ func ExampleNewTokenSource() {
 	dir, _ := os.MkdirTemp("", "sts-example")
 	defer os.RemoveAll(dir)
 	tokenFile := filepath.Join(dir, "token")
-	os.WriteFile(tokenFile, []byte("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ3b3JrbG9hZCJ9."), 0o600)
+	aud := "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov"
+	os.WriteFile(tokenFile, []byte(emu.SubjectJWT("workload", aud)), 0o600) // what the kubelet would write
 
 	ts, err := sts.NewTokenSource(sts.Config{
 		Subject:          sts.FileSubject{Path: tokenFile},
 		SubjectTokenType: sts.TokenTypeJWT,
-		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
+		Audience:         aud,
 		TokenURL:         emu.TokenURL(),
 	})
 	if err != nil {
@@ -61,7 +62,7 @@ func ExampleValidationError() {
 
 // Failures from STS are *sts.Error values that say whether retrying can help.
 func ExampleError() {
-	emu := ststest.NewUnstartedServer(ststest.Options{}) // answers in-process at http://ststest.localhost
+	emu := ststest.NewInMemoryServer(ststest.Options{}) // answers in-process at http://ststest.localhost
 	defer emu.Close()
 	emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "The subject token has expired."))
 

@@ -117,7 +117,9 @@ func ExampleLoadCredentials() {
 	}
 	defer os.RemoveAll(dir)
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("header.eyJzdWIiOiJjaS1qb2IifQ.signature"), 0o600); err != nil {
+	// The CI system's OIDC token (minted here by the emulator: a JWT for the provider).
+	subject := emu.SubjectJWT("ci-job", "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci-pool/providers/gitlab")
+	if err := os.WriteFile(tokenFile, []byte(subject), 0o600); err != nil {
 		log.Fatal(err)
 	}
 	file := fmt.Sprintf(`{
@@ -197,7 +199,7 @@ func ExampleIntrospect() {
 	emu := ststest.NewServer(ststest.Options{})
 	defer emu.Close()
 	ts, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("header.eyJzdWIiOiJjaS1qb2IifQ.signature"),
+		Subject:          sts.StaticSubject(emu.SubjectJWT("ci-job", "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci-pool/providers/gitlab")),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci-pool/providers/gitlab",
 		TokenURL:         emu.TokenURL(),
@@ -229,7 +231,7 @@ func ExampleIntrospect() {
 // to debug, info, warn or error to log JSON to standard error). Requests,
 // responses, retries and refreshes are logged; tokens and secrets never are.
 func ExampleConfig_logger() {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	emu.PushFaults(ststest.UnavailableFault(0)) // one 503, to show a retry
 
@@ -244,7 +246,7 @@ func ExampleConfig_logger() {
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: steady}))
 
 	ts, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("subject-token-never-logged"),
+		Subject:          sts.StaticSubject(emu.SubjectJWT("app", "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/oidc")),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/oidc",
 		TokenURL:         emu.TokenURL(),

@@ -15,7 +15,7 @@ import (
 )
 
 // introJWT is an unsigned JWT with sub "user-42".
-const introJWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCJ9.c2ln"
+const introJWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln"
 
 const introWorkloadAud = "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool-1/providers/prov-1"
 
@@ -76,7 +76,7 @@ func TestIntrospectEmulatorTokenKinds(t *testing.T) {
 
 func TestIntrospectEmulatorExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 10 * time.Minute})
+		srv := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 10 * time.Minute})
 		defer srv.Close()
 		tok := introExchange(t, srv)
 		opts := IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}}

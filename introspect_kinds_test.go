@@ -19,10 +19,11 @@ func TestIntrospectImpersonatedAndClientSideDownscoped(t *testing.T) {
 	emu := ststest.NewServer(ststest.Options{})
 	defer emu.Close()
 	ctx := context.Background()
+	const aud = "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool-1/providers/prov-1"
 	root, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCJ9.c2ln"),
+		Subject:          sts.StaticSubject(emu.SubjectJWT("user-42", aud)),
 		SubjectTokenType: sts.TokenTypeJWT,
-		Audience:         "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool-1/providers/prov-1",
+		Audience:         aud,
 		TokenURL:         emu.TokenURL(),
 	})
 	if err != nil {

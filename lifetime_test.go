@@ -37,7 +37,7 @@ func TestNoLifetimeRefusedForNonAccessTokenSubjects(t *testing.T) {
 		for i, body := range noLifetimeBodies {
 			t.Run(typ[strings.LastIndex(typ, ":")+1:]+"/"+string(rune('a'+i)), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					s := ststest.NewUnstartedServer(ststest.Options{})
+					s := ststest.NewInMemoryServer(ststest.Options{})
 					defer s.Close()
 					s.PushFaults(ststest.Fault{Path: "/v1/token", Status: 200, Body: body})
 					ts, err := NewTokenSource(Config{
@@ -67,7 +67,7 @@ func TestNoLifetimeRefusedForNonAccessTokenSubjects(t *testing.T) {
 // expiry of the caller's own token when it is not.
 func TestNoLifetimeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
+		s := ststest.NewInMemoryServer(ststest.Options{})
 		defer s.Close()
 		subjectExpiry := time.Now().Add(40 * time.Minute)
 		for _, body := range noLifetimeBodies {
@@ -103,7 +103,7 @@ func TestNoLifetimeAccessTokenSubjectTakesSubjectExpiry(t *testing.T) {
 // expires_in is refused (the HTTP corpus runs more bodies).
 func TestNoLifetimeRefusedOnRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
+		s := ststest.NewInMemoryServer(ststest.Options{})
 		defer s.Close()
 		for _, body := range noLifetimeBodies {
 			s.PushFaults(ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: body})

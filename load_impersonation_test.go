@@ -15,7 +15,7 @@ import (
 // in the background before it expires, with a fresh exchange each time.
 func TestImpersonationRefreshAhead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{})
+		emu := ststest.NewInMemoryServer(ststest.Options{})
 		defer emu.Close()
 		subject := filepath.Join(t.TempDir(), "token")
 		if err := os.WriteFile(subject, []byte(testSubjectJWT), 0o600); err != nil {

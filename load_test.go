@@ -106,7 +106,7 @@ func TestLoadExchangesThroughEmulator(t *testing.T) {
 		sources = 100
 	}
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer emu.Close()
 		ts := make([]*CachedTokenSource, sources)
 		for i := range ts {

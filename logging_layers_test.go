@@ -42,13 +42,13 @@ func (l *lockedBuffer) String() string {
 func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
-			subject      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJsYXllcnMifQ.bGF5ZXJzLXN1YmplY3Q"
+			subject      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJsYXllcnMiLCJleHAiOjQxMDI0NDQ4MDB9.bGF5ZXJzLXN1YmplY3Q"
 			clientID     = "layers-client"
 			clientSecret = "client-secret-layers-31c8"
 			refreshToken = "refresh-token-layers-5a0b"
 			sa           = "logger@demo.iam.gserviceaccount.com"
 		)
-		emu := ststest.NewUnstartedServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret})
+		emu := ststest.NewInMemoryServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret})
 		defer emu.Close()
 		emu.AddRefreshToken(refreshToken, clientID)
 		emu.SetRefreshTokenRotation(true)

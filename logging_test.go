@@ -39,11 +39,11 @@ func (s *syncBuffer) String() string {
 func TestLogsRedactSecrets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
-			subject      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb2ctdGVzdCJ9.c2VjcmV0LXN1YmplY3Q"
+			subject      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb2ctdGVzdCIsImV4cCI6NDEwMjQ0NDgwMH0.c2VjcmV0LXN1YmplY3Q"
 			clientID     = "log-test-client"
 			clientSecret = "client-secret-4f7a1d9c2e"
 		)
-		emu := ststest.NewUnstartedServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret, RequireClientAuth: true})
+		emu := ststest.NewInMemoryServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret, RequireClientAuth: true})
 		defer emu.Close()
 		var sink syncBuffer
 		logger := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))

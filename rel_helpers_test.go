@@ -15,7 +15,7 @@ import (
 // Known secret values used by the reliability tests (corpus, faults, fuzz
 // targets): none may ever show in an error, a log record, String or %+v.
 const (
-	relSubjectToken = "SUBJ-secret-subject-token-7f3a9"
+	relSubjectToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.SUBJ-secret-subject-token-7f3a9"
 	relAccessToken  = "ya29.SECRET-access-token-51c2e"
 	relRefreshToken = "1//SECRET-refresh-token-a8d04"
 	relClientID     = "rel-client-id"

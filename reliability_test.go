@@ -65,7 +65,7 @@ func TestOutageAroundExpiryCausesNoFailure(t *testing.T) {
 
 func relOutageRun(t *testing.T, co CacheOptions) (failures, hits int64) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer emu.Close()
 		emu.SetLatency(time.Second)
 		t0 := time.Now()
@@ -133,7 +133,7 @@ func relOutageRun(t *testing.T, co CacheOptions) (failures, hits int64) {
 // refresh succeeds, so callers never fail if STS comes back before expiry.
 func TestOutageThroughStaleWindowServesUntilExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer emu.Close()
 		t0 := time.Now()
 		down := func(now time.Time) bool { d := now.Sub(t0); return d >= 30*time.Minute && d < 55*time.Minute }
@@ -161,7 +161,7 @@ func TestOutageThroughStaleWindowServesUntilExpiry(t *testing.T) {
 // exactly two requests are made per refresh.
 func TestFlappingSTSRecoversWithinRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer emu.Close()
 		var n atomic.Int64
 		client := relOutage(emu, func(time.Time) bool { return n.Add(1)%2 == 1 })
@@ -197,7 +197,7 @@ func TestRetriesAreBoundedByPolicy(t *testing.T) {
 	for _, failures := range []int{0, 1, 2, 3, 4} {
 		t.Run(strings.Repeat("503,", failures)+"ok", func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu := ststest.NewUnstartedServer(ststest.Options{})
+				emu := ststest.NewInMemoryServer(ststest.Options{})
 				defer emu.Close()
 				for range failures {
 					emu.PushFaults(ststest.UnavailableFault(time.Second))
@@ -233,7 +233,7 @@ func TestRetriesAreBoundedByPolicy(t *testing.T) {
 // with a shorter deadline of its own returns at that deadline.
 func TestHungSTSIsCutByDeadlines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{})
+		emu := ststest.NewInMemoryServer(ststest.Options{})
 		defer emu.Close()
 		for range 10 {
 			emu.PushFaults(ststest.Fault{Hang: true})
@@ -284,7 +284,7 @@ func TestHungSTSIsCutByDeadlines(t *testing.T) {
 // token from the same, single exchange.
 func TestCancelledCallerLeavesSharedRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{})
+		emu := ststest.NewInMemoryServer(ststest.Options{})
 		defer emu.Close()
 		emu.SetLatency(10 * time.Second)
 		ts, err := NewTokenSource(relExchangeConfig(emu, emu.Client()))
@@ -343,7 +343,7 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 	for _, layer := range []string{"exchange", "impersonated"} {
 		t.Run(layer, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+				emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 				defer emu.Close()
 				emu.SetLatency(time.Second)
 				var mu sync.Mutex
@@ -461,7 +461,7 @@ func TestHungContextlessRootIsCutInLayers(t *testing.T) {
 	for _, layer := range []string{"impersonated"} {
 		t.Run(layer, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu := ststest.NewUnstartedServer(ststest.Options{})
+				emu := ststest.NewInMemoryServer(ststest.Options{})
 				defer emu.Close()
 				// The root must be a token the emulator knows for
 				// impersonation; the hang comes first anyway.

@@ -196,7 +196,7 @@ func TestAuthorizationOnlyWithClientCredentials(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			emu := ststest.NewUnstartedServer(ststest.Options{ClientID: c.id, ClientSecret: c.sec})
+			emu := ststest.NewInMemoryServer(ststest.Options{ClientID: c.id, ClientSecret: c.sec})
 			defer emu.Close()
 			ts, err := NewTokenSource(Config{Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT, Audience: relAud,
 				ClientID: c.id, ClientSecret: c.sec, TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})

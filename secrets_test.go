@@ -15,7 +15,7 @@ import (
 // issued, appears in the log records, in String, %v, %+v or %#v of any
 // object, or in the errors of a second, failing round.
 func TestSecretsNeverLoggedOnSuccess(t *testing.T) {
-	emu := ststest.NewUnstartedServer(ststest.Options{ClientID: relClientID, ClientSecret: relClientSecret})
+	emu := ststest.NewInMemoryServer(ststest.Options{ClientID: relClientID, ClientSecret: relClientSecret})
 	defer emu.Close()
 	emu.AddRefreshToken(relRefreshToken, relClientID)
 	emu.SetRefreshTokenRotation(true)

@@ -23,7 +23,7 @@ import (
 
 const execHelperSep = "--sts-exec-helper--"
 
-const execTestToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJleGVjLXN1YmplY3QifQ.ZXhlYy1zaWduYXR1cmUtU0VDUkVU"
+const execTestToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJleGVjLXN1YmplY3QiLCJleHAiOjQxMDI0NDQ4MDB9.ZXhlYy1zaWduYXR1cmUtU0VDUkVU"
 
 const execTestAud = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/exec"
 

@@ -25,7 +25,7 @@ func emulatorConfig(s *ststest.Server) Config {
 // cold source cause exactly one exchange.
 func TestEmulatorColdHerdOneExchange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
+		s := ststest.NewInMemoryServer(ststest.Options{})
 		defer s.Close()
 		s.SetLatency(200 * time.Millisecond)
 		ts, err := NewTokenSource(emulatorConfig(s))
@@ -66,7 +66,7 @@ func TestEmulatorColdHerdOneExchange(t *testing.T) {
 // never wait for an exchange after the first fill.
 func TestEmulatorNoWaitAfterFirstFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		s.SetLatency(200 * time.Millisecond)
 		ts, err := NewTokenSource(emulatorConfig(s))
@@ -122,7 +122,7 @@ func TestEmulatorOutageNearExpiry(t *testing.T) {
 
 func outageFailures(t *testing.T, co CacheOptions) (failed int) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		cfg := emulatorConfig(s)
 		cfg.Cache = co

@@ -26,7 +26,7 @@ import (
 const (
 	testAudience       = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov"
 	testWorkforce      = "//iam.googleapis.com/locations/global/workforcePools/corp/providers/okta"
-	secretSubject      = "SECRET-SUBJECT-TOKEN-4d1f"
+	secretSubject      = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.SECRET-SUBJECT-TOKEN-4d1f" // a JWT (sub workload) expiring in 2100
 	secretAccess       = "SECRET-ACCESS-TOKEN-99ab"
 	secretClientSecret = "SECRET-CLIENT-SECRET-77e0"
 )

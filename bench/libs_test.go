@@ -23,7 +23,7 @@ const audience = "//iam.googleapis.com/projects/123/locations/global/workloadIde
 
 // A subject token as a Kubernetes projected service account token file
 // would hold it (an unsigned JWT is enough for the emulator).
-const subjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YmVuY2g6YmVuY2gifQ.c2ln"
+const subjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YmVuY2g6YmVuY2giLCJleHAiOjQxMDI0NDQ4MDB9.c2ln"
 
 // The three libraries, in table order.
 var libraries = []string{"sts", "oauth2", "auth"}
@@ -41,7 +41,7 @@ type env struct {
 // is fixed) and writes the subject token file.
 func newEnv(tb testing.TB, opts ststest.Options) *env {
 	tb.Helper()
-	srv := ststest.NewUnstartedServer(opts)
+	srv := ststest.NewInMemoryServer(opts)
 	tb.Cleanup(srv.Close)
 	path := filepath.Join(tb.TempDir(), "subject.jwt")
 	if err := os.WriteFile(path, []byte(subjectJWT), 0o600); err != nil {

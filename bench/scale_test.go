@@ -35,7 +35,7 @@ func idleFootprint(t *testing.T, lib string) footprint {
 	client := &http.Client{Transport: &sw}
 
 	heap0, gr0 := heapInUse(), runtime.NumGoroutine()
-	srv := ststest.NewUnstartedServer(ststest.Options{})
+	srv := ststest.NewInMemoryServer(ststest.Options{})
 	rt := srv.Client().Transport
 	sw.rt.Store(&rt)
 	e := &env{srv: srv, client: client, subject: path}

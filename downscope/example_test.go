@@ -16,7 +16,7 @@ func Example() {
 	emu := ststest.NewServer(ststest.Options{})
 	defer emu.Close()
 	root, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhcHAifQ.c2ln"),
+		Subject:          sts.StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhcHAiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln"),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
 		TokenURL:         emu.TokenURL(),
@@ -61,7 +61,7 @@ func ExampleNewTokenSource() {
 	defer emu.Close()
 	// Any oauth2.TokenSource can be the root; here, a federated one.
 	root, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhcHAifQ.c2ln"),
+		Subject:          sts.StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhcHAiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln"),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
 		TokenURL:         emu.TokenURL(),

@@ -45,7 +45,7 @@ func TestHungNamedPipeRootEndsAtRefreshDeadline(t *testing.T) {
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 				t.Skipf("mkfifo: %v", err)
 			}
-			emu := ststest.NewUnstartedServer(ststest.Options{})
+			emu := ststest.NewInMemoryServer(ststest.Options{})
 			cfg := downscope.Config{Source: pipeRoot{fifo}, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
 				Cache: sts.CacheOptions{RefreshTimeout: deadline}}
 			var ts oauth2.TokenSource

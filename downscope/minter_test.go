@@ -20,7 +20,7 @@ import (
 
 const (
 	workloadAud = "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool-1/providers/prov-1"
-	testJWT     = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCJ9.c2ln"
+	testJWT     = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln"
 	bucketA     = "//storage.googleapis.com/projects/_/buckets/bucket-a"
 	bucketB     = "//storage.googleapis.com/projects/_/buckets/bucket-b"
 )
@@ -134,7 +134,7 @@ func runChecks(t *testing.T, s *ststest.Server, token string, checks []check) {
 // TestBothKindsAllowExactlyTheBoundary checks server-side and client-side
 // downscoped tokens for the same boundaries through the emulator.
 func TestBothKindsAllowExactlyTheBoundary(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	root := rootSource(t, s)
 	m := newMinter(t, s, root, nil)
@@ -249,7 +249,7 @@ func (r *rotatingRoot) Token() (*oauth2.Token, error) {
 // token, so none is made while the root token is unchanged).
 func TestMinterWindows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		s.SetLatency(time.Second)
 		m := newMinter(t, s, rootSource(t, s), nil)
@@ -300,7 +300,7 @@ func TestMinterWindows(t *testing.T) {
 // expired one never is.
 func TestMinterBlockingAndFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		root := newRotatingRoot(t, s)
 		var logs bytes.Buffer
@@ -388,7 +388,7 @@ func TestMinterBlockingAndFailures(t *testing.T) {
 // TestMinterSingleFlight: concurrent first callers share one fetch.
 func TestMinterSingleFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
+		s := ststest.NewInMemoryServer(ststest.Options{})
 		defer s.Close()
 		s.SetLatency(100 * time.Millisecond)
 		m := newMinter(t, s, rootSource(t, s), nil)
@@ -430,7 +430,7 @@ func TestMinterSingleFlight(t *testing.T) {
 // the windows assume is still used (the windows shrink with it).
 func TestMinterShortLivedIntermediary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 20 * time.Minute})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 20 * time.Minute})
 		defer s.Close()
 		m := newMinter(t, s, rootSource(t, s), nil)
 		cb := prefixBoundary(t)
@@ -451,7 +451,7 @@ func TestMinterShortLivedIntermediary(t *testing.T) {
 }
 
 func TestMinterErrors(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	bad := []struct {
 		cfg   downscope.Config
@@ -502,7 +502,7 @@ func TestMinterErrors(t *testing.T) {
 // it, a fetch is made again.
 func TestMinterRemembersPermanentFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
+		s := ststest.NewInMemoryServer(ststest.Options{})
 		defer s.Close()
 		root := rootSource(t, s)
 		if _, err := root.Token(); err != nil {
@@ -542,7 +542,7 @@ func TestMinterRemembersPermanentFailure(t *testing.T) {
 func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 1000
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		root := rootSource(t, s)
 		sources := make([]*sts.CachedTokenSource, n)
@@ -605,7 +605,7 @@ func TestDownscopedServerSideOneExchangePerLifetime(t *testing.T) {
 // sources for tokens in turn and reports the STS requests made.
 func BenchmarkDownscopedServerSide1000(b *testing.B) {
 	const n = 1000
-	s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+	s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 	defer s.Close()
 	root := rootSource(b, s)
 	sources := make([]*sts.CachedTokenSource, n)
@@ -633,7 +633,7 @@ func BenchmarkDownscopedServerSide1000(b *testing.B) {
 // BenchmarkTokenSourceMinted measures a Minter's TokenSource once its token
 // is minted (the common path: a pointer load).
 func BenchmarkTokenSourceMinted(b *testing.B) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	m := newMinter(b, s, rootSource(b, s), nil)
 	ts := m.TokenSource(prefixBoundary(b))
@@ -651,7 +651,7 @@ func BenchmarkTokenSourceMinted(b *testing.B) {
 // BenchmarkMinterToken measures minting a fresh token per call through a
 // Minter (intermediary cached): tokens/s on one core with -cpu 1.
 func BenchmarkMinterToken(b *testing.B) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	m := newMinter(b, s, rootSource(b, s), nil)
 	cb := prefixBoundary(b)
@@ -681,7 +681,7 @@ func TestMinterRootExpiryPast2262(t *testing.T) {
 	} {
 		t.Run(exp.Format("2006"), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := ststest.NewUnstartedServer(ststest.Options{})
+				s := ststest.NewInMemoryServer(ststest.Options{})
 				defer s.Close()
 				r := newRotatingRoot(t, s)
 				r.tok.Expiry = exp
@@ -715,7 +715,7 @@ func TestMinterRootExpiryPast2262(t *testing.T) {
 // expires with the root token; the Minter prints no secret.
 func TestMinterRequestShape(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{})
+		emu := ststest.NewInMemoryServer(ststest.Options{})
 		defer emu.Close()
 		exp := time.Now().Add(50 * time.Minute)
 		root := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: dsRootSecret, Expiry: exp})

@@ -33,7 +33,7 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 
 func outageAroundEveryExpiry(t *testing.T, kind string) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer emu.Close()
 		emu.SetLatency(time.Second)
 		var mu sync.Mutex
@@ -140,7 +140,7 @@ func TestHungContextlessRootIsCut(t *testing.T) {
 	for _, kind := range []string{"client-side", "server-side"} {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu := ststest.NewUnstartedServer(ststest.Options{})
+				emu := ststest.NewInMemoryServer(ststest.Options{})
 				defer emu.Close()
 				src := &hungSource{release: make(chan struct{})}
 				defer close(src.release)

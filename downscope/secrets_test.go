@@ -40,7 +40,7 @@ func (b *lockedBuffer) String() string {
 // downscoped token, intermediary token or session key appears in the logs,
 // in any rendering of the objects involved, or in the errors.
 func TestSecretsNeverShown(t *testing.T) {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	var secrets []string
 	var mu sync.Mutex

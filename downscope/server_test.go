@@ -68,7 +68,7 @@ func optionsOf(t *testing.T, b *sts.AccessBoundary) string {
 
 func TestServerSideRequestShapeAndExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{})
+		emu := ststest.NewInMemoryServer(ststest.Options{})
 		defer emu.Close()
 		root := &dsRoot{}
 		root.set(dsRootSecret, time.Now().Add(50*time.Minute))
@@ -204,7 +204,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestServerSideErrors(t *testing.T) {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "the subject token is invalid"))
 	root := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: dsRootSecret})
@@ -237,7 +237,7 @@ func (failingRoot) Token() (*oauth2.Token, error) { return nil, errors.New("root
 // for byte what AccessBoundary.Validate measures, with characters that JSON
 // escapes.
 func TestServerSideOptionsAsValidated(t *testing.T) {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	var rs []sts.AccessBoundaryRule
 	for i := range 5 {
@@ -264,7 +264,7 @@ func TestServerSideOptionsAsValidated(t *testing.T) {
 // TestServerSideSendsTheRootTokenInTheBodyOnly: no request of server-side
 // downscoping carries an Authorization header.
 func TestServerSideSendsTheRootTokenInTheBodyOnly(t *testing.T) {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	ds, err := downscope.NewTokenSource(downscope.Config{Source: rootSource(t, emu), TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
 		Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}}})
@@ -328,7 +328,7 @@ func TestPlainHTTPRefusedForNonLoopbackEndpoints(t *testing.T) {
 // introspects as active, with the subject and the expiry of the token it
 // was exchanged for.
 func TestServerSideTokenIntrospects(t *testing.T) {
-	srv := ststest.NewUnstartedServer(ststest.Options{})
+	srv := ststest.NewInMemoryServer(ststest.Options{})
 	defer srv.Close()
 	opts := sts.IntrospectOptions{URL: srv.IntrospectURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}}
 	ctx := context.Background()

@@ -31,7 +31,7 @@ const (
 )
 
 // runtime is a fake GitHub Actions OIDC endpoint. It mints a new unsigned
-// JWT (accepted by a Strict emulator until its exp) at every request, or
+// JWT (accepted by the emulator until its exp) at every request, or
 // answers with the status and body a test sets.
 type runtime struct {
 	mu       sync.Mutex
@@ -105,7 +105,7 @@ var jobEnv = env(map[string]string{
 // setup returns an emulator and an HTTP client that reaches both it and rt.
 func setup(t *testing.T, opts ststest.Options, rt *runtime) (*ststest.Server, *http.Client) {
 	t.Helper()
-	s := ststest.NewUnstartedServer(opts)
+	s := ststest.NewInMemoryServer(opts)
 	t.Cleanup(s.Close)
 	return s, &http.Client{Transport: routes{rt: rt, next: s.Client().Transport}}
 }
@@ -122,7 +122,7 @@ func TestSubjectAsksRuntime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := &runtime{}
 			var got []string
-			s, hc := setup(t, ststest.Options{Strict: true, ValidateSubject: func(_, tok string) error {
+			s, hc := setup(t, ststest.Options{ValidateSubject: func(_, tok string) error {
 				got = append(got, tok)
 				return nil
 			}}, rt)
@@ -160,14 +160,14 @@ func TestSubjectAsksRuntime(t *testing.T) {
 
 // TestLongJobGetsFreshTokens: a job that runs for several lifetimes of the
 // federated token keeps getting tokens; each exchange asks the runtime for a
-// new OIDC token (a Strict emulator refuses the expired ones of earlier
+// new OIDC token (the emulator refuses the expired ones of earlier
 // exchanges).
 func TestLongJobGetsFreshTokens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := &runtime{}
 		var mu sync.Mutex
 		exchanged := map[string]bool{}
-		s, hc := setup(t, ststest.Options{Strict: true, TokenLifetime: time.Hour, ValidateSubject: func(_, tok string) error {
+		s, hc := setup(t, ststest.Options{TokenLifetime: time.Hour, ValidateSubject: func(_, tok string) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if exchanged[tok] {
@@ -366,7 +366,7 @@ func TestActionsCredentialFile(t *testing.T) {
 		t.Run(fmt.Sprintf("impersonate=%t", impersonate), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				rt := &runtime{}
-				s, hc := setup(t, ststest.Options{Strict: true, TokenLifetime: time.Hour}, rt)
+				s, hc := setup(t, ststest.Options{TokenLifetime: time.Hour}, rt)
 				file := map[string]any{
 					"type":               "external_account",
 					"audience":           testAudience,

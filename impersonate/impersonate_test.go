@@ -56,7 +56,7 @@ func exchangeSource(t *testing.T, emu *ststest.Server, client *http.Client) *sts
 
 func TestImpersonatedTokenSource(t *testing.T) {
 	const sa = "builder@example-project.iam.gserviceaccount.com"
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	rec := &urlRecorder{base: emu.Client().Transport}
 	client := &http.Client{Transport: rec}
@@ -286,7 +286,7 @@ func newUncached(cfg Config) (publicSource, error) {
 	return publicSource{iam.NewAccessTokens(ic)}, nil
 }
 
-const testSubjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2ItNDIifQ.c2ln" // sub: ci-job-42
+const testSubjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2ItNDIiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln" // sub: ci-job-42, expires in 2100
 
 func lastRequest(t *testing.T, emu *ststest.Server, path string) ststest.Request {
 	t.Helper()

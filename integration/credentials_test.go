@@ -29,10 +29,10 @@ func loadImpersonationFile(t *testing.T) (*sts.Credentials, *ststest.Server) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	t.Cleanup(emu.Close)
 	subject := filepath.Join(t.TempDir(), "ci-job-jwt")
-	if err := os.WriteFile(subject, []byte("header.eyJzdWIiOiJjaS1qb2IifQ.signature\n"), 0o600); err != nil {
+	if err := os.WriteFile(subject, []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaS1qb2IiLCJleHAiOjQxMDI0NDQ4MDB9.signature\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m["token_url"] = emu.TokenURL()

@@ -84,5 +84,5 @@ func debugChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("SECRET=%s\n", tok.AccessToken)
-	fmt.Printf("SECRET=%s\n", "header.eyJzdWIiOiJ3b3JrbG9hZCJ9.signature")
+	fmt.Printf("SECRET=%s\n", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.signature")
 }

@@ -38,7 +38,7 @@ func fakeGoogleAPI(emu *ststest.Server, body string) *httptest.Server {
 // token from where your platform puts it (sts.FileSubject, sts.URLSubject…).
 func newTokenSource(emu *ststest.Server) *sts.CachedTokenSource {
 	ts, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("header.eyJzdWIiOiJ3b3JrbG9hZCJ9.signature"),
+		Subject:          sts.StaticSubject("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.signature"),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/oidc",
 		TokenURL:         emu.TokenURL(),
@@ -53,7 +53,7 @@ func newTokenSource(emu *ststest.Server) *sts.CachedTokenSource {
 // A token source of this package goes to Cloud Storage with
 // option.WithTokenSource.
 func Example_storage() {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	api := fakeGoogleAPI(emu, `{"kind":"storage#bucket","name":"my-bucket","location":"EU"}`)
 	defer api.Close()
@@ -77,7 +77,7 @@ func Example_storage() {
 // Generated clients in google.golang.org/api take the token source the same
 // way.
 func Example_generatedClient() {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	api := fakeGoogleAPI(emu, `{"name":"projects/123","projectId":"my-project"}`)
 	defer api.Close()
@@ -100,7 +100,7 @@ func Example_generatedClient() {
 // Libraries built on cloud.google.com/go/auth take an auth.TokenProvider or
 // *auth.Credentials; oauth2adapt turns the token source into one.
 func Example_authTokenProvider() {
-	emu := ststest.NewUnstartedServer(ststest.Options{})
+	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
 	api := fakeGoogleAPI(emu, `{"name":"projects/123","projectId":"my-project"}`)
 	defer api.Close()

@@ -25,10 +25,10 @@ func exchangeSource(t testing.TB) (*sts.CachedTokenSource, *ststest.Server) {
 // exchangeSourceWith is exchangeSource with an emulator configured by opts.
 func exchangeSourceWith(t testing.TB, opts ststest.Options) (*sts.CachedTokenSource, *ststest.Server) {
 	t.Helper()
-	emu := ststest.NewUnstartedServer(opts)
+	emu := ststest.NewInMemoryServer(opts)
 	t.Cleanup(emu.Close)
 	ts, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("header.eyJzdWIiOiJ3b3JrbG9hZCJ9.signature"),
+		Subject:          sts.StaticSubject("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.signature"),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         audience,
 		TokenURL:         emu.TokenURL(),

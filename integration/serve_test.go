@@ -44,7 +44,7 @@ func startMetadataServer(t *testing.T) *servedMetadata {
 	emu := ststest.NewServer(ststest.Options{})
 	t.Cleanup(emu.Close)
 	federated, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("header.eyJzdWIiOiJ3b3JrbG9hZCJ9.signature"),
+		Subject:          sts.StaticSubject("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.signature"),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         audience,
 		TokenURL:         emu.TokenURL(),

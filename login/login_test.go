@@ -338,7 +338,7 @@ func foreignCallbacks(loc *url.URL) []struct {
 // emulator and hands the redirect it would follow, with the in-memory
 // redirect listener, to browse.
 func bubbleLogin(t *testing.T, browse func(ln *pipeListener, loc *url.URL) error) (*ststest.Server, Config) {
-	srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+	srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
 	t.Cleanup(srv.Close)
 	ln := newPipeListener()
 	cfg := loginConfig(srv, func(u string) error {
@@ -522,7 +522,7 @@ func (l *pipeListener) client() *http.Client {
 
 func TestLoginExpiredCode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+		srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
 		defer srv.Close()
 		ln := newPipeListener()
 		cfg := loginConfig(srv, func(u string) error {
@@ -543,7 +543,7 @@ func TestLoginExpiredCode(t *testing.T) {
 
 func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewUnstartedServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
+		srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
 		defer srv.Close()
 		ln := newPipeListener()
 		cfg := loginConfig(srv, func(u string) error {

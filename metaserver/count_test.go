@@ -62,7 +62,7 @@ func (l *pipeListener) DialContext(ctx context.Context, _, _ string) (net.Conn, 
 func emulatedSource(t *testing.T, emu *ststest.Server, cache sts.CacheOptions) *sts.CachedTokenSource {
 	t.Helper()
 	src, err := sts.NewTokenSource(sts.Config{
-		Subject:          sts.StaticSubject("subject-token"),
+		Subject:          sts.StaticSubject("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZCIsImV4cCI6NDEwMjQ0NDgwMH0.subject-token"),
 		SubjectTokenType: sts.TokenTypeJWT,
 		Audience:         "//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/pool/providers/prov",
 		TokenURL:         emu.TokenURL(),
@@ -86,7 +86,7 @@ func TestOneExchangePerLifetime(t *testing.T) {
 		steps    = 88 // 176 minutes: three lifetimes, less the expiry margins
 	)
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: lifetime})
+		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: lifetime})
 		defer emu.Close()
 		// No refresh-ahead: a token is replaced when it expires (10 s
 		// early), so three lifetimes hold exactly three tokens.

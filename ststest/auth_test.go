@@ -29,7 +29,7 @@ func TestClientAuth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := ststest.NewUnstartedServer(ststest.Options{ClientID: "client", ClientSecret: "s3cret", RequireClientAuth: tc.require})
+			s := ststest.NewInMemoryServer(ststest.Options{ClientID: "client", ClientSecret: "s3cret", RequireClientAuth: tc.require})
 			defer s.Close()
 			form := exchangeForm()
 			if tc.inBody {
@@ -63,7 +63,7 @@ func TestClientAuth(t *testing.T) {
 }
 
 func TestBearerAuthorizationRejected(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{ClientID: "client", ClientSecret: "s3cret"})
+	s := ststest.NewInMemoryServer(ststest.Options{ClientID: "client", ClientSecret: "s3cret"})
 	defer s.Close()
 	req, _ := http.NewRequest(http.MethodPost, s.TokenURL(), strings.NewReader(exchangeForm().Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -79,9 +79,9 @@ func TestBearerAuthorizationRejected(t *testing.T) {
 
 func TestValidateSubject(t *testing.T) {
 	var gotType, gotToken string
-	s := ststest.NewUnstartedServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
+	s := ststest.NewInMemoryServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
 		gotType, gotToken = typ, tok
-		if tok == "bad" {
+		if tok != testJWT {
 			return errors.New("the subject token is not valid for this provider")
 		}
 		return nil
@@ -92,10 +92,16 @@ func TestValidateSubject(t *testing.T) {
 		t.Fatalf("status %d, validator saw %q %q", status, gotType, gotToken)
 	}
 	form := exchangeForm()
-	form.Set("subject_token", "bad")
+	form.Set("subject_token", s.SubjectJWT("someone-else", workloadAud))
 	status, tr = postForm(t, s.Client(), s.TokenURL(), form)
 	if status != 400 || tr.Error != "invalid_grant" || tr.ErrorDescription != "the subject token is not valid for this provider" {
 		t.Fatalf("got %d %+v", status, tr)
+	}
+	// The emulator's own checks come first.
+	gotToken = ""
+	form.Set("subject_token", "not-a-jwt")
+	if status, tr = postForm(t, s.Client(), s.TokenURL(), form); status != 400 || tr.ErrorDescription != "Unable to parse the ID Token." || gotToken != "" {
+		t.Fatalf("got %d %+v, validator saw %q", status, tr, gotToken)
 	}
 }
 
@@ -109,7 +115,7 @@ func TestOptionsString(t *testing.T) {
 }
 
 func TestUnexpectedClientAuth(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{NoClientAuth: true})
+	s := ststest.NewInMemoryServer(ststest.Options{NoClientAuth: true})
 	defer s.Close()
 	for _, mod := range []func(*http.Request){
 		func(r *http.Request) { r.SetBasicAuth("client", "secret") },

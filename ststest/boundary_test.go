@@ -160,7 +160,7 @@ var prefixChecks = []check{
 }
 
 func TestAllowsClientSide(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	ir := intermediary(t, s, rootToken(t, s))
 	if ir.IssuedTokenType != ttInterm || ir.SessionKey == "" || ir.ExpiresIn != nil {
@@ -188,7 +188,7 @@ func TestAllowsClientSide(t *testing.T) {
 }
 
 func TestAllowsServerSide(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	root := rootToken(t, s)
 	opts := `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"` + bucketA +
@@ -208,7 +208,7 @@ func TestAllowsServerSide(t *testing.T) {
 }
 
 func TestAllowsSeveralRulesAndRoles(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	ir := intermediary(t, s, rootToken(t, s))
 	tok := mint(t, ir.AccessToken, sessionAEAD(t, ir.SessionKey),
@@ -229,7 +229,7 @@ func TestAllowsSeveralRulesAndRoles(t *testing.T) {
 }
 
 func TestAllowsErrors(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	ir := intermediary(t, s, rootToken(t, s))
 	good := mint(t, ir.AccessToken, sessionAEAD(t, ir.SessionKey), testRule{bucketA, []string{"inRole:roles/storage.objectViewer"}, ""})
@@ -258,7 +258,7 @@ func TestAllowsErrors(t *testing.T) {
 
 func TestAllowsExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
 		ir := intermediary(t, s, rootToken(t, s))
 		tok := mint(t, ir.AccessToken, sessionAEAD(t, ir.SessionKey), testRule{bucketA, []string{"inRole:roles/storage.objectViewer"}, ""})
@@ -273,7 +273,7 @@ func TestAllowsExpiry(t *testing.T) {
 }
 
 func TestIntermediaryRejectsBoundary(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	status, _ := postForm(t, s.Client(), s.TokenURL(), url.Values{
 		"grant_type":           {grantTE},

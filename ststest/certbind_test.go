@@ -70,7 +70,7 @@ func TestTLSServer(t *testing.T) {
 	}
 	plain := ststest.NewServer(ststest.Options{})
 	defer plain.Close()
-	mem := ststest.NewUnstartedServer(ststest.Options{})
+	mem := ststest.NewInMemoryServer(ststest.Options{})
 	defer mem.Close()
 	if plain.Certificate() != nil || mem.Certificate() != nil {
 		t.Error("a server without TLS has a certificate")
@@ -78,7 +78,7 @@ func TestTLSServer(t *testing.T) {
 }
 
 func TestBindCertFingerprintValidation(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	_, fp := clientCert(t, "a")
 	for _, bad := range []string{"", "abc", fp + "=", strings.Repeat("A", 44), "+" + fp[1:], strings.Repeat("_", 43)} {

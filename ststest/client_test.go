@@ -60,7 +60,7 @@ func TestClientPolicyAcrossEndpoints(t *testing.T) {
 		for _, ep := range endpoints {
 			for _, v := range variants {
 				t.Run(o.name+"/"+ep.name+"/"+v.name, func(t *testing.T) {
-					s := ststest.NewUnstartedServer(o.opts)
+					s := ststest.NewInMemoryServer(o.opts)
 					defer s.Close()
 					form := ep.form(s)
 					if v.inBody {
@@ -125,7 +125,7 @@ func TestAuthorizeClientPolicy(t *testing.T) {
 		{"no client auth", ststest.Options{NoClientAuth: true}, "whoever", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := ststest.NewUnstartedServer(tc.opts)
+			s := ststest.NewInMemoryServer(tc.opts)
 			defer s.Close()
 			q := url.Values{
 				"response_type": {"code"}, "client_id": {tc.clientID}, "redirect_uri": {"http://127.0.0.1:9/cb"},

@@ -11,6 +11,8 @@ import (
 	"github.com/stsgo/sts/ststest"
 )
 
+const audience = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/oidc"
+
 // exchange is the code under test: it trades a subject token for a Google
 // access token at tokenURL.
 func exchange(c *http.Client, tokenURL, subjectToken string) (string, error) {
@@ -18,7 +20,7 @@ func exchange(c *http.Client, tokenURL, subjectToken string) (string, error) {
 		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
 		"subject_token_type": {"urn:ietf:params:oauth:token-type:jwt"},
 		"subject_token":      {subjectToken},
-		"audience":           {"//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/oidc"},
+		"audience":           {audience},
 		"scope":              {"https://www.googleapis.com/auth/cloud-platform"},
 	}
 	resp, err := c.PostForm(tokenURL, form)
@@ -42,34 +44,28 @@ func exchange(c *http.Client, tokenURL, subjectToken string) (string, error) {
 // A test of one's own code against the emulator: check what was sent, what
 // was issued, and how failures are handled.
 func Example() {
-	s := ststest.NewServer(ststest.Options{
-		ValidateSubject: func(tokenType, token string) error {
-			if token != "good-subject-token" {
-				return fmt.Errorf("unknown subject")
-			}
-			return nil
-		},
-	})
+	s := ststest.NewServer(ststest.Options{Providers: []string{audience}})
 	defer s.Close()
 
-	tok, err := exchange(s.Client(), s.TokenURL(), "good-subject-token")
+	subject := s.SubjectJWT("workload-1", audience) // a JWT that expires in an hour
+	tok, err := exchange(s.Client(), s.TokenURL(), subject)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	info, _ := s.Lookup(tok)
-	fmt.Println(info.Kind, info.Scopes, info.ExpiresAt.Sub(info.IssuedAt))
+	fmt.Println(info.Kind, info.Subject, info.Scopes, info.ExpiresAt.Sub(info.IssuedAt))
 	fmt.Println(s.Requests()[0].Form.Get("subject_token_type"))
 
-	_, err = exchange(s.Client(), s.TokenURL(), "stolen-token")
+	_, err = exchange(s.Client(), s.TokenURL(), "not-a-jwt") // STS refuses it too
 	fmt.Println(err)
 
 	s.PushFaults(ststest.UnavailableFault(time.Second))
-	_, err = exchange(s.Client(), s.TokenURL(), "good-subject-token")
+	_, err = exchange(s.Client(), s.TokenURL(), subject)
 	fmt.Println(err)
 	fmt.Println(s.Count("/v1/token"), "requests")
 	// Output:
-	// exchange [https://www.googleapis.com/auth/cloud-platform] 1h0m0s
+	// exchange workload-1 [https://www.googleapis.com/auth/cloud-platform] 1h0m0s
 	// urn:ietf:params:oauth:token-type:jwt
 	// exchange failed: 400 invalid_grant
 	// exchange failed: 503 temporarily_unavailable
@@ -82,20 +78,20 @@ func Example() {
 //
 //	func TestExpiry(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {
-//			s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Hour})
+//			s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 //			defer s.Close()
 //			s.SetLatency(2 * time.Second)
-//			tok, err := exchange(s.Client(), s.TokenURL(), "subject")
+//			tok, err := exchange(s.Client(), s.TokenURL(), s.SubjectJWT("w", audience))
 //			…
 //			time.Sleep(time.Hour) // virtual
 //			info, _ := s.Lookup(tok)
 //			// info.Valid(time.Now()) is false
 //		})
 //	}
-func ExampleNewUnstartedServer() {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+func ExampleNewInMemoryServer() {
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	tok, err := exchange(s.Client(), s.URL+"/v1/token", "subject")
+	tok, err := exchange(s.Client(), s.URL+"/v1/token", s.SubjectJWT("w", audience))
 	fmt.Println(err, strings.HasPrefix(tok, "ststest-"), s.URL)
 	// Output: <nil> true http://ststest.localhost
 }

@@ -25,7 +25,7 @@ func downscopeForm(subject string, withBoundary bool) url.Values {
 
 func TestExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 10 * time.Minute})
+		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 10 * time.Minute})
 		defer s.Close()
 		t0 := time.Now()
 		tok := mustToken(t, s)

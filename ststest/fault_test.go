@@ -23,7 +23,7 @@ func modes(t *testing.T, opts ststest.Options, f func(t *testing.T, s *ststest.S
 		f(t, s)
 	})
 	t.Run("in-memory", func(t *testing.T) {
-		s := ststest.NewUnstartedServer(opts)
+		s := ststest.NewInMemoryServer(opts)
 		defer s.Close()
 		f(t, s)
 	})
@@ -251,7 +251,7 @@ func TestHangReleasedByClose(t *testing.T) {
 // TestTimeInMemory checks delays, hangs and latency with virtual time.
 func TestTimeInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := ststest.NewUnstartedServer(ststest.Options{})
+		s := ststest.NewInMemoryServer(ststest.Options{})
 		defer s.Close()
 		elapsed := func(c *http.Client) (time.Duration, *http.Response, error) {
 			start := time.Now()
@@ -307,7 +307,7 @@ func TestTimeInMemory(t *testing.T) {
 // TestServerCreatedOutsideBubble checks that a server made outside a synctest
 // bubble still waits in virtual time inside it, and across two bubbles.
 func TestServerCreatedOutsideBubble(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	for range 2 {
 		synctest.Test(t, func(t *testing.T) {
@@ -343,7 +343,7 @@ func TestServerCreatedOutsideBubble(t *testing.T) {
 func TestStallFault(t *testing.T) {
 	t.Run("in-memory", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			s := ststest.NewUnstartedServer(ststest.Options{})
+			s := ststest.NewInMemoryServer(ststest.Options{})
 			defer s.Close()
 			s.PushFaults(ststest.Fault{Stall: true})
 			c := &http.Client{Transport: s.Client().Transport, Timeout: 10 * time.Second}

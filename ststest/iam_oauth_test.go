@@ -56,7 +56,7 @@ func generate(t *testing.T, s *ststest.Server, path, bearer, contentType, body s
 }
 
 func TestGenerateAccessToken(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	at := issue(t, s)
 	path := strings.TrimPrefix(s.ImpersonationURL(testSA), s.URL)
@@ -114,7 +114,7 @@ func TestGenerateAccessToken(t *testing.T) {
 	}
 
 	// Expired and downscoped tokens are refused.
-	short := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Nanosecond})
+	short := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Nanosecond})
 	defer short.Close()
 	expired := issue(t, short)
 	status, a = generate(t, short, path, expired, "application/json", scope)
@@ -134,7 +134,7 @@ func TestGenerateAccessToken(t *testing.T) {
 }
 
 func TestOAuthTokenRefresh(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{ClientID: "cid", ClientSecret: "csecret"})
+	s := ststest.NewInMemoryServer(ststest.Options{ClientID: "cid", ClientSecret: "csecret"})
 	defer s.Close()
 	s.AddRefreshToken("rt-1", "cid")
 	s.AddRefreshToken("rt-other", "other")
@@ -208,7 +208,7 @@ func TestOAuthTokenRefresh(t *testing.T) {
 	}
 
 	// Without Options.ClientID, the refresh token's client must still match.
-	open := ststest.NewUnstartedServer(ststest.Options{})
+	open := ststest.NewInMemoryServer(ststest.Options{})
 	defer open.Close()
 	open.AddRefreshToken("rt", "cid")
 	req, _ := http.NewRequest(http.MethodPost, open.URL+"/v1/oauthtoken", strings.NewReader(refresh("rt").Encode()))

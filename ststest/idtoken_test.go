@@ -59,7 +59,7 @@ func call(t *testing.T, s *ststest.Server, method, u, bearer, body string) (int,
 }
 
 func TestGenerateIDToken(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	at := issue(t, s)
 	start := time.Now()
@@ -111,7 +111,7 @@ func TestGenerateIDToken(t *testing.T) {
 }
 
 func TestGenerateIDTokenErrors(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	at := issue(t, s)
 	s.SetImpersonationCheck(func(_ ststest.TokenInfo, account string, delegates []string) error {

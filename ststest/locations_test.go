@@ -47,7 +47,7 @@ func impersonate(t *testing.T, s *ststest.Server, bearer, sa string) string {
 }
 
 func TestAllowedLocations(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	federated := issue(t, s) // workloadAud: pool-1 of project 123456
 	form := exchangeForm()
@@ -87,12 +87,12 @@ func TestAllowedLocations(t *testing.T) {
 }
 
 func TestAllowedLocationsErrors(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{Providers: []string{workloadAud, workforceAud}})
+	s := ststest.NewInMemoryServer(ststest.Options{Providers: []string{workloadAud, workforceAud}})
 	defer s.Close()
 	federated := issue(t, s)
 	impersonated := impersonate(t, s, federated, testSA)
 	expired := func() string {
-		short := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 1})
+		short := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 1})
 		defer short.Close()
 		return issue(t, short)
 	}()
@@ -140,7 +140,7 @@ func TestAllowedLocationsErrors(t *testing.T) {
 // TestAllowedLocationsFaults: the lookup takes faults like every endpoint,
 // so a client's fail-open path can be tested.
 func TestAllowedLocationsFaults(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	at := issue(t, s)
 	path := strings.TrimPrefix(s.AllowedLocationsURL(workloadPool), s.URL)

@@ -238,7 +238,7 @@ func TestAuthorizeErrors(t *testing.T) {
 
 func TestAuthorizationCodeExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewUnstartedServer(ststest.Options{})
+		srv := ststest.NewInMemoryServer(ststest.Options{})
 		defer srv.Close()
 		_, got := authorize(t, srv, authorizeParams())
 		time.Sleep(ststest.AuthorizationCodeLifetime)
@@ -250,7 +250,7 @@ func TestAuthorizationCodeExpires(t *testing.T) {
 }
 
 func TestIntrospectEndpoint(t *testing.T) {
-	srv := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: time.Minute})
+	srv := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Minute})
 	defer srv.Close()
 	c := srv.Client()
 	post := func(ct, body string) (int, map[string]any) {

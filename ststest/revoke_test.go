@@ -45,7 +45,7 @@ func active(t *testing.T, s *ststest.Server, token string) bool {
 }
 
 func TestRevokeRefreshToken(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{ClientID: "cid", ClientSecret: "csecret"})
+	s := ststest.NewInMemoryServer(ststest.Options{ClientID: "cid", ClientSecret: "csecret"})
 	defer s.Close()
 	s.AddRefreshToken("rt-1", "cid")
 	refresh := func(rt string) url.Values { return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}} }
@@ -82,7 +82,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 }
 
 func TestRevokeRotatedRefreshToken(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	s.SetRefreshTokenRotation(true)
 	s.AddRefreshToken("rt-1", "cid")
@@ -134,7 +134,7 @@ func basicReq(u, id, secret string, form url.Values) *http.Request {
 }
 
 func TestRevokeAccessToken(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	at := issue(t, s)
 	if status, tr := postAs(t, s, s.RevokeURL(), "", "", url.Values{"token": {at}, "token_type_hint": {"access_token"}}); status != 200 {
@@ -159,7 +159,7 @@ func TestRevokeAccessToken(t *testing.T) {
 }
 
 func TestRevokeErrors(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	s.AddRefreshToken("rt-1", "cid")
 	for _, tc := range []struct {
@@ -190,7 +190,7 @@ func TestRevokeErrors(t *testing.T) {
 // TestRevokeAuthorizationCodeGrant: a refresh token from the sign-in flow
 // is revoked with its access tokens.
 func TestRevokeAuthorizationCodeGrant(t *testing.T) {
-	srv := ststest.NewUnstartedServer(ststest.Options{ClientID: emuClient, ClientSecret: emuSecret})
+	srv := ststest.NewInMemoryServer(ststest.Options{ClientID: emuClient, ClientSecret: emuSecret})
 	defer srv.Close()
 	_, got := authorize(t, srv, authorizeParams())
 	status, cr := redeem(t, srv, codeForm(got.Get("code")), true)

@@ -9,23 +9,26 @@
 // (Server.PushFaults, Server.SetLatency) to exercise a client's error
 // handling and retries.
 //
-// With Options.Strict and Options.Providers it also refuses what STS
-// refuses: a subject that is not a JWT, an expired one, a provider that
-// does not exist (Server.SubjectJWT mints subjects that pass).
+// Like STS, it refuses a JWT subject that is not a JWT or has expired
+// (Options.AcceptAnySubject turns this off; Server.SubjectJWT mints
+// subjects that pass) and, given Options.Providers, an audience naming
+// another provider.
 //
 // Besides token exchange, the server emulates the neighbouring endpoints a
-// federation client calls: IAM Credentials generateAccessToken
-// (Server.ImpersonationURL, Server.SetImpersonationCheck), the workforce
-// /v1/oauthtoken endpoint (Server.AddRefreshToken), token introspection and
-// revocation (Server.IntrospectURL, Server.RevokeURL), and the access
-// boundary intermediary token of client-side Credential Access Boundaries
-// (Server.Allows checks what a downscoped token may do). Other paths get
-// 404. Every endpoint that takes client credentials applies the same client
-// policy (see Options.ClientID).
+// federation client calls: IAM Credentials generateAccessToken and
+// generateIdToken (Server.ImpersonationURL, Server.SetImpersonationCheck)
+// and the regional access boundary lookups (Server.AllowedLocationsURL,
+// Server.SetAllowedLocations), the workforce /v1/oauthtoken endpoint and
+// its sign-in (Server.AddRefreshToken, Server.AuthorizeURL), token
+// introspection and revocation (Server.IntrospectURL, Server.RevokeURL),
+// and the access boundary intermediary token of client-side Credential
+// Access Boundaries (Server.Allows checks what a downscoped token may do).
+// Other paths get 404. Every endpoint that takes client credentials applies
+// the same client policy (see Options.ClientID).
 //
 // NewServer starts a real HTTP server on a loopback port; NewTLSServer an
 // HTTPS one that asks clients for certificates, against which it checks
-// certificate-bound tokens (TokenInfo.CertFingerprint); NewUnstartedServer
+// certificate-bound tokens (TokenInfo.CertFingerprint); NewInMemoryServer
 // builds one that is only reachable through Server.Client, whose transport
 // calls the handler in-process without sockets. The in-process form works
 // inside testing/synctest bubbles, whether the Server was created inside or
@@ -55,7 +58,7 @@ import (
 	"time"
 )
 
-// inMemoryURL is the base URL of a Server built with NewUnstartedServer. It
+// inMemoryURL is the base URL of a Server built with NewInMemoryServer. It
 // names a ".localhost" host, which clients treat as loopback (so plain http is
 // acceptable to them), but nothing listens there: requests must go through
 // Server.Client.
@@ -68,21 +71,22 @@ const DefaultTokenLifetime = time.Hour
 // maxBodyBytes bounds request bodies; larger ones get 413.
 const maxBodyBytes = 1 << 20
 
-// Options configures a Server. The zero value is a permissive emulator: any
-// non-empty subject token is accepted, tokens live one hour, and any client
-// credentials (or none) are accepted.
+// Options configures a Server. The zero value is an emulator that checks
+// subject tokens as STS does (see AcceptAnySubject), knows every provider,
+// issues tokens that live one hour, and accepts any client credentials, or
+// none.
 type Options struct {
 	// TokenLifetime is the lifetime of issued access tokens. Zero (or
 	// negative) means DefaultTokenLifetime, one hour.
 	TokenLifetime time.Duration
 
-	// Strict makes the token exchange refuse, as STS does, a subject token
-	// of the JWT or ID token type that is not a JWT (400 invalid_grant
-	// "Unable to parse the ID Token.") and one whose exp claim is missing or
-	// past (400 invalid_grant "ID Token issued at N is stale to sign-in.").
-	// The emulator does not verify signatures. Server.SubjectJWT mints
-	// subject tokens that pass.
-	Strict bool
+	// AcceptAnySubject turns off the subject checks STS makes and the
+	// emulator repeats by default: a subject token of the JWT or ID token
+	// type must be a JWT (else 400 invalid_grant "Unable to parse the ID
+	// Token.") whose exp claim is in the future (else 400 invalid_grant "ID
+	// Token issued at N is stale to sign-in."). The emulator verifies no
+	// signature. Server.SubjectJWT mints subject tokens that pass.
+	AcceptAnySubject bool
 
 	// Providers, if not empty, lists the audiences of the workload and
 	// workforce identity pool providers the emulator knows, each written
@@ -95,8 +99,8 @@ type Options struct {
 	Providers []string
 
 	// ValidateSubject, if set, is called for every token exchange with the
-	// request's subject_token_type and subject_token, after the checks of
-	// Strict. A non-nil error makes the server answer 400 invalid_grant
+	// request's subject_token_type and subject_token, after the subject
+	// checks. A non-nil error makes the server answer 400 invalid_grant
 	// with the error's text as error_description. Nil accepts any non-empty
 	// subject token.
 	ValidateSubject func(subjectTokenType, subjectToken string) error
@@ -135,8 +139,8 @@ func (o Options) String() string {
 	if o.ClientSecret != "" {
 		secret = "REDACTED"
 	}
-	return fmt.Sprintf("ststest.Options{TokenLifetime:%v Strict:%t Providers:%q ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t NoClientAuth:%t OnRequest:%t}",
-		o.TokenLifetime, o.Strict, o.Providers, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.NoClientAuth, o.OnRequest != nil)
+	return fmt.Sprintf("ststest.Options{TokenLifetime:%v AcceptAnySubject:%t Providers:%q ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t NoClientAuth:%t OnRequest:%t}",
+		o.TokenLifetime, o.AcceptAnySubject, o.Providers, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.NoClientAuth, o.OnRequest != nil)
 }
 
 // GoString is like String, so that %#v does not print the secret either.
@@ -148,7 +152,7 @@ type Server struct {
 	// URL is the base URL of the server, without a trailing slash: the
 	// loopback address of a started server ("http://127.0.0.1:PORT",
 	// "https://…" for NewTLSServer), or "http://ststest.localhost" for an
-	// unstarted one.
+	// in-memory one.
 	URL string
 
 	opts   Options
@@ -202,13 +206,13 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// NewUnstartedServer returns an emulator that does not listen on any socket.
+// NewInMemoryServer returns an emulator that does not listen on any socket.
 // Its URL is "http://ststest.localhost" (a ".localhost" host, which
 // clients treat as loopback, so plain http is acceptable to them, but
 // where nothing listens) and it is reachable only through Server.Client (or
 // by calling ServeHTTP directly). It is the form to use inside
 // testing/synctest bubbles.
-func NewUnstartedServer(opts Options) *Server {
+func NewInMemoryServer(opts Options) *Server {
 	s := newServer(opts)
 	s.URL = inMemoryURL
 	s.client = &http.Client{Transport: &memTransport{s: s}}
@@ -236,7 +240,7 @@ func newServer(opts Options) *Server {
 func (s *Server) TokenURL() string { return s.URL + "/v1/token" }
 
 // Client returns an HTTP client for the server. For a started server it is
-// an ordinary client for its loopback address; for an unstarted one its
+// an ordinary client for its loopback address; for an in-memory one its
 // transport calls ServeHTTP in-process, so requests to any URL are answered
 // by this server.
 func (s *Server) Client() *http.Client { return s.client }

@@ -31,8 +31,10 @@ const (
 	cloudScope   = "https://www.googleapis.com/auth/cloud-platform"
 )
 
-// testJWT is an unsigned JWT with sub "user-42".
-const testJWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCJ9.c2ln"
+// testJWT is an unsigned JWT with sub "user-42", issued in 2000 and
+// expiring in 2100, so that it passes the emulator's subject checks inside
+// and outside testing/synctest bubbles.
+const testJWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiYXVkIjoieCIsImlhdCI6OTQ2Njg0ODAwLCJleHAiOjQxMDI0NDQ4MDB9.c2ln"
 
 func exchangeForm() url.Values {
 	return url.Values{
@@ -97,7 +99,7 @@ func TestExchangeStarted(t *testing.T) {
 }
 
 func TestExchangeInMemory(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	status, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
 	if status != 200 || tr.AccessToken == "" {
@@ -109,7 +111,7 @@ func TestExchangeInMemory(t *testing.T) {
 }
 
 func TestLookupAndSubjects(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 10 * time.Minute})
+	s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 10 * time.Minute, AcceptAnySubject: true})
 	defer s.Close()
 	if _, ok := s.Lookup("ststest-at-unknown"); ok {
 		t.Fatal("unknown token found")
@@ -176,7 +178,7 @@ func exchangeSubject(t *testing.T, s *ststest.Server, subject string) string {
 }
 
 func TestTokensAreUnique(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	seen := map[string]bool{}
 	for range 50 {
@@ -251,7 +253,7 @@ func mustToken(t *testing.T, s *ststest.Server) string {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	for _, mk := range []func(ststest.Options) *ststest.Server{ststest.NewServer, ststest.NewUnstartedServer} {
+	for _, mk := range []func(ststest.Options) *ststest.Server{ststest.NewServer, ststest.NewInMemoryServer} {
 		s := mk(ststest.Options{})
 		done := make(chan error)
 		for i := range 8 {
@@ -290,7 +292,7 @@ func TestCloseTwice(t *testing.T) {
 	s := ststest.NewServer(ststest.Options{})
 	s.Close()
 	s.Close()
-	m := ststest.NewUnstartedServer(ststest.Options{})
+	m := ststest.NewInMemoryServer(ststest.Options{})
 	m.Close()
 	m.Close()
 	if _, err := m.Client().PostForm(m.TokenURL(), exchangeForm()); !errors.Is(err, ststest.ErrServerClosed) || !errors.Is(err, syscall.ECONNREFUSED) {
@@ -311,7 +313,7 @@ func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.Write
 // TestAsHandler serves the emulator from the caller's own HTTP server, as
 // the sts emulator command does, with and without a middleware in between.
 func TestAsHandler(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	for _, h := range []http.Handler{s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.ServeHTTP(&statusWriter{ResponseWriter: w}, r)

@@ -11,7 +11,7 @@ import (
 // STS's invalid_grant answers only, and accepts a JWT only when its exp is
 // in the future.
 func FuzzCheckSubject(f *testing.F) {
-	s := &Server{opts: Options{Strict: true}, URL: "http://x"}
+	s := &Server{URL: "http://x"}
 	now := time.Unix(1_800_000_000, 0)
 	for _, seed := range []string{
 		"hello", "a.b.c", "..", "e30.e30.", s.SubjectJWT("u", "//iam.googleapis.com/x"),

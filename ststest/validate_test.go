@@ -185,7 +185,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestBodyEncodingErrors(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	tests := []struct {
 		name, ct, body string
@@ -223,7 +223,7 @@ func TestBodyEncodingErrors(t *testing.T) {
 }
 
 func TestMethodAndPath(t *testing.T) {
-	s := ststest.NewUnstartedServer(ststest.Options{})
+	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
 	resp, err := s.Client().Get(s.TokenURL())
 	if err != nil {

@@ -21,7 +21,7 @@ func init() {
 			"It prints its base URL on the first line of standard output, logs one line per request\n" +
 			"(method, path, status; never a token) on standard error, and stops cleanly on SIGINT or SIGTERM.\n" +
 			"It keeps every request in memory: run it for tests, not as a service.",
-		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--strict] [--provider AUDIENCE]...\n" +
+		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--accept-any] [--provider AUDIENCE]...\n" +
 			"       [--allowed-locations ENCODED[=LOCATION,...]] [--client-id ID [--require-client-auth] | --no-client-auth] [--quiet]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
@@ -31,7 +31,7 @@ func init() {
 			clientID := fs.String("client-id", "", "the only OAuth client `ID` accepted; its secret is read from $"+clientSecretEnv)
 			requireAuth := fs.Bool("require-client-auth", false, "reject requests without client credentials (needs --client-id)")
 			noClientAuth := fs.Bool("no-client-auth", false, "reject any client credentials (to check that a client sends none)")
-			strict := fs.Bool("strict", false, "refuse, as STS does, a JWT or ID token subject that is not a JWT or has expired")
+			acceptAny := fs.Bool("accept-any", false, "accept any subject token (by default, as STS, refuse a JWT or ID token subject that is not a JWT or has expired)")
 			allowed := fs.String("allowed-locations", "", "answer regional access boundary lookups with `ENCODED[=LOCATION,...]` (for example 0xA30=us-central1,europe-west1); default 0x0, no restriction")
 			var providers stringList
 			fs.Var(&providers, "provider", "the `audience` of a provider the emulator knows (repeatable); when given, exchanges for other providers are refused")
@@ -45,7 +45,7 @@ func init() {
 				if *latency < 0 {
 					return usagef("--latency must not be negative")
 				}
-				opts := ststest.Options{TokenLifetime: *lifetime, Strict: *strict, NoClientAuth: *noClientAuth}
+				opts := ststest.Options{TokenLifetime: *lifetime, AcceptAnySubject: *acceptAny, NoClientAuth: *noClientAuth}
 				for _, p := range providers {
 					if !strings.HasPrefix(p, "//iam.") || !strings.Contains(p, "/providers/") {
 						return usagef("--provider %q: want //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER or //iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER", truncate(p, 200))
@@ -94,7 +94,7 @@ func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Option
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	emu := ststest.NewUnstartedServer(opts)
+	emu := ststest.NewInMemoryServer(opts)
 	emu.URL = "http://" + ln.Addr().String()
 	emu.SetLatency(latency)
 	setup(emu)

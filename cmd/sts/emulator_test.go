@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
@@ -14,21 +15,13 @@ import (
 	"github.com/stsgo/sts"
 )
 
-// TestEmulatorStrictAndProviders: with --strict and --provider the emulator
-// refuses what STS refuses, with STS's OAuth errors.
-func TestEmulatorStrictAndProviders(t *testing.T) {
+// TestEmulatorSubjectChecksAndProviders: the emulator refuses what STS
+// refuses, with STS's OAuth errors, unless started with --accept-any.
+func TestEmulatorSubjectChecksAndProviders(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("signals")
 	}
-	base, cmd, banner, _ := startEmulator(t, "--quiet", "--strict", "--provider", testAudience)
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if !strings.Contains(banner, base+"/v1/revoke") {
-		t.Errorf("banner lacks the revocation endpoint:\n%s", banner)
-	}
-	exchange := func(subject, audience string) error {
+	exchange := func(base, subject, audience string) error {
 		x, err := sts.NewTokenSource(sts.Config{
 			Subject: sts.StaticSubject(subject), SubjectTokenType: sts.TokenTypeJWT,
 			Audience: audience, TokenURL: base + "/v1/token", HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 1}},
@@ -39,13 +32,30 @@ func TestEmulatorStrictAndProviders(t *testing.T) {
 		_, err = x.TokenContext(t.Context())
 		return err
 	}
+	stop := func(cmd *exec.Cmd) {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	base, cmd, banner, _ := startEmulator(t, "--quiet", "--provider", testAudience)
+	defer stop(cmd)
+	if !strings.Contains(banner, base+"/v1/revoke") {
+		t.Errorf("banner lacks the revocation endpoint:\n%s", banner)
+	}
 	var se *sts.Error
-	if err := exchange("hello", testAudience); !errors.As(err, &se) || se.Code != "invalid_grant" || se.Description != "Unable to parse the ID Token." {
+	if err := exchange(base, "hello", testAudience); !errors.As(err, &se) || se.Code != "invalid_grant" || se.Description != "Unable to parse the ID Token." {
 		t.Errorf("not a JWT: %v", err)
 	}
 	other := strings.Replace(testAudience, "providers/oidc", "providers/other", 1)
-	if err := exchange("hello", other); !errors.As(err, &se) || se.Code != "invalid_target" {
+	if err := exchange(base, testSubject, other); !errors.As(err, &se) || se.Code != "invalid_target" {
 		t.Errorf("unknown provider: %v", err)
+	}
+	if err := exchange(base, testSubject, testAudience); err != nil {
+		t.Errorf("a valid JWT: %v", err)
+	}
+	lenient, cmd2, _, _ := startEmulator(t, "--quiet", "--accept-any")
+	defer stop(cmd2)
+	if err := exchange(lenient, "hello", other); err != nil {
+		t.Errorf("--accept-any: %v", err)
 	}
 }
 
@@ -88,7 +98,7 @@ func TestEmulatorAllowedLocations(t *testing.T) {
 		}
 	}
 	resp, err := http.PostForm(base+"/v1/token", url.Values{
-		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {"a.b.c"},
+		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {testSubject},
 		"subject_token_type": {sts.TokenTypeJWT}, "audience": {testAudience},
 	})
 	if err != nil {

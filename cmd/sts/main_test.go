@@ -242,7 +242,7 @@ func TestEmulatorServesAndStopsOnSignal(t *testing.T) {
 				t.Fatalf("endpoint line %q", url)
 			}
 			ts, err := sts.NewTokenSource(sts.Config{
-				Subject:          sts.StaticSubject("a.b.c"),
+				Subject:          sts.StaticSubject(testSubject),
 				SubjectTokenType: sts.TokenTypeJWT,
 				Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
 				TokenURL:         url + "/v1/token",
@@ -263,7 +263,7 @@ func TestEmulatorServesAndStopsOnSignal(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("emulator exit after %v: %v (stderr %q)", sig, err, stderr.String())
 			}
-			if strings.Contains(stderr.String(), tok.AccessToken) || strings.Contains(stderr.String(), "a.b.c") {
+			if strings.Contains(stderr.String(), tok.AccessToken) || strings.Contains(stderr.String(), testSubject) {
 				t.Errorf("emulator logged a token: %q", stderr.String())
 			}
 			if !strings.Contains(stderr.String(), "POST /v1/token 200") {
@@ -362,7 +362,7 @@ func TestEmulatorClientAuthAndLatency(t *testing.T) {
 	url = strings.TrimSpace(url)
 	cfg := func(id, secret string) sts.Config {
 		return sts.Config{
-			Subject: sts.StaticSubject("a.b.c"), SubjectTokenType: sts.TokenTypeJWT,
+			Subject: sts.StaticSubject(testSubject), SubjectTokenType: sts.TokenTypeJWT,
 			Audience: testAudience, TokenURL: url + "/v1/token", ClientID: id, ClientSecret: secret,
 			HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: 1}},
 		}

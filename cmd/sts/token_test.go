@@ -15,7 +15,8 @@ import (
 const testAudience = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/oidc"
 
 // testSubject is the subject token the credential files point at.
-const testSubject = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjbGktdGVzdCJ9.c3ViamVjdC1zZWNyZXQ"
+// It expires in 2100: the emulator refuses expired JWT subjects, as STS does.
+const testSubject = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjbGktdGVzdCIsImV4cCI6NDEwMjQ0NDgwMH0.c3ViamVjdC1zZWNyZXQ"
 
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()

@@ -54,7 +54,7 @@ func TestAllowedLocationsHeader(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := ststest.NewUnstartedServer(ststest.Options{})
+				s := ststest.NewInMemoryServer(ststest.Options{})
 				defer s.Close()
 				s.SetAllowedLocations(pool, "0x1F")
 				if down {
@@ -63,7 +63,7 @@ func TestAllowedLocationsHeader(t *testing.T) {
 				resp, err := s.Client().PostForm(s.TokenURL(), url.Values{
 					"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
 					"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
-					"subject_token":      {"subject"}, "audience": {aud},
+					"subject_token":      {s.SubjectJWT("workload", aud)}, "audience": {aud},
 				})
 				if err != nil {
 					t.Fatal(err)

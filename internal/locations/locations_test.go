@@ -30,7 +30,7 @@ func issue(t *testing.T, s *ststest.Server) *oauth2.Token {
 	form := url.Values{
 		"grant_type":           {"urn:ietf:params:oauth:grant-type:token-exchange"},
 		"subject_token_type":   {"urn:ietf:params:oauth:token-type:jwt"},
-		"subject_token":        {"subject"},
+		"subject_token":        {s.SubjectJWT("workload", testAudience)},
 		"audience":             {testAudience},
 		"requested_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
 	}
@@ -71,7 +71,7 @@ func newCache(t *testing.T) (*ststest.Server, *Cache, *oauth2.Token, *logBuffer)
 	t.Helper()
 	// Tokens outlive the tests' days, as the transport would hand fresh
 	// ones.
-	s := ststest.NewUnstartedServer(ststest.Options{TokenLifetime: 30 * 24 * time.Hour})
+	s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 30 * 24 * time.Hour})
 	t.Cleanup(s.Close)
 	u, ok := PoolURL(s.URL, testAudience)
 	if !ok {

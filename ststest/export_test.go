@@ -22,3 +22,8 @@ func (s *Server) PendingFaults() int {
 	defer s.mu.Unlock()
 	return len(s.faults)
 }
+
+// AllowedLocationsURL returns the allowedLocations lookup of resource.
+func (s *Server) AllowedLocationsURL(resource string) string {
+	return s.URL + "/v1/" + resource + "/allowedLocations"
+}

@@ -31,19 +31,13 @@ type allowedLocations struct {
 	locations []string
 }
 
-// AllowedLocationsURL returns the regional access boundary lookup of a
-// resource on this server, URL+"/v1/"+resource+"/allowedLocations". The
-// resource is a workload identity pool
+// SetAllowedLocations sets the answer of the allowedLocations lookup of
+// resource, GET URL+"/v1/"+resource+"/allowedLocations" as in IAM
+// Credentials, where resource is a workload identity pool
 // ("projects/NUMBER/locations/global/workloadIdentityPools/POOL"), a
 // workforce pool ("locations/global/workforcePools/POOL") or a service
-// account ("projects/-/serviceAccounts/EMAIL"), as in IAM Credentials.
-func (s *Server) AllowedLocationsURL(resource string) string {
-	return s.URL + "/v1/" + resource + "/allowedLocations"
-}
-
-// SetAllowedLocations sets the answer of the allowedLocations lookup of
-// resource (in the forms of AllowedLocationsURL; "" sets the answer of every
-// resource without one of its own): the locations and their encoding, the
+// account ("projects/-/serviceAccounts/EMAIL"); "" sets the answer of every
+// resource without one of its own: the locations and their encoding, the
 // opaque hexadecimal string clients send in the x-allowed-locations header
 // (for example "0xA30"). An empty encoded removes the answer. Without any
 // answer the lookup answers noLocations and no locations.

@@ -17,8 +17,7 @@
 // Besides token exchange, the server emulates the neighbouring endpoints a
 // federation client calls: IAM Credentials generateAccessToken and
 // generateIdToken (Server.ImpersonationURL, Server.SetImpersonationCheck)
-// and the regional access boundary lookups (Server.AllowedLocationsURL,
-// Server.SetAllowedLocations), the workforce /v1/oauthtoken endpoint and
+// and the regional access boundary lookups (Server.SetAllowedLocations), the workforce /v1/oauthtoken endpoint and
 // its sign-in (Server.AddRefreshToken, Server.AuthorizeURL), token
 // introspection and revocation (Server.IntrospectURL, Server.RevokeURL),
 // and the access boundary intermediary token of client-side Credential

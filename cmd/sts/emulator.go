@@ -140,7 +140,7 @@ func emulatorEndpoints(emu *ststest.Server) [][2]string {
 		{"token exchange", emu.TokenURL()},
 		{"impersonation", emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL")},
 		{"ID tokens", strings.TrimSuffix(emu.ImpersonationURL("SERVICE_ACCOUNT_EMAIL"), ":generateAccessToken") + ":generateIdToken"},
-		{"allowed locations", emu.AllowedLocationsURL("projects/-/serviceAccounts/SERVICE_ACCOUNT_EMAIL")},
+		{"allowed locations", emu.URL + "/v1/projects/-/serviceAccounts/SERVICE_ACCOUNT_EMAIL/allowedLocations"},
 		{"oauthtoken", emu.OAuthTokenURL()},
 		{"introspection", emu.IntrospectURL()},
 		{"revocation", emu.RevokeURL()},

@@ -40,7 +40,8 @@ type allowedLocations struct {
 // resource without one of its own: the locations and their encoding, the
 // opaque hexadecimal string clients send in the x-allowed-locations header
 // (for example "0xA30"). An empty encoded removes the answer. Without any
-// answer the lookup answers noLocations and no locations.
+// answer the lookup answers no locations, encoded "0x0", which restricts
+// nothing (clients send no header for it).
 func (s *Server) SetAllowedLocations(resource, encoded string, locations ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -26,3 +26,9 @@ func openNoBlock(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// links returns 1: hard links are not counted on this system.
+func links(fs.FileInfo) uint64 { return 1 }
+
+// keepOwner does nothing on this system.
+func keepOwner(*os.File, fs.FileInfo) {}

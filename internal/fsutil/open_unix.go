@@ -41,3 +41,22 @@ func openNoBlock(path string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
+
+// links returns the number of hard links of the file fi describes.
+func links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+// keepOwner gives f the owner and group of the file fi describes, where the
+// system allows it (a process may give a file its own group, root any
+// owner); a refusal leaves f as it is.
+func keepOwner(f *os.File, fi fs.FileInfo) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if f.Chown(int(st.Uid), int(st.Gid)) != nil {
+			_ = f.Chown(-1, int(st.Gid))
+		}
+	}
+}

@@ -11,6 +11,8 @@ package jsonkeys
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -209,4 +211,70 @@ func skeleton(name string) string {
 	s := b.String()
 	s = strings.ReplaceAll(s, "rn", "m")
 	return strings.ReplaceAll(s, "vv", "w")
+}
+
+// SetString returns data, a JSON object, with the string value of its
+// top-level member key replaced by value, every other byte (the other
+// members, their order, spacing and escapes) unchanged. The member must
+// appear exactly once, spelled exactly so, with a string value; data must
+// pass Check against a schema knowing key (no look-alike of it anywhere),
+// so that no other spelling keeps an old value a decoder could pick.
+func SetString(data []byte, key, value string) ([]byte, error) {
+	if _, p := Check(data, &Schema{Keys: map[string]*Schema{key: nil}}); p != nil {
+		return nil, fmt.Errorf("%s: %s", p.Field(), p.Reason)
+	}
+	if !json.Valid(data) {
+		return nil, errors.New("not valid JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	start, end := -1, -1
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("not valid JSON")
+		}
+		name, _ := tok.(string)
+		keyEnd := int(dec.InputOffset())
+		if name != key {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, errors.New("not valid JSON")
+			}
+			continue
+		}
+		if start >= 0 {
+			return nil, fmt.Errorf("member %q appears more than once", key)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, errors.New("not valid JSON")
+		}
+		if len(v) == 0 || v[0] != '"' {
+			return nil, fmt.Errorf("member %q is not a string", key)
+		}
+		end = int(dec.InputOffset())
+		// The value is the last len(v) bytes before end: Decode
+		// consumed the colon and spaces before it.
+		start = end - len(v)
+		if start < keyEnd || !bytes.Equal(data[start:end], v) {
+			return nil, errors.New("cannot locate the member's value")
+		}
+	}
+	if start < 0 {
+		return nil, fmt.Errorf("no member %q", key)
+	}
+	var enc bytes.Buffer
+	e := json.NewEncoder(&enc)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(value); err != nil {
+		return nil, err
+	}
+	repl := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+	out := make([]byte, 0, len(data)-(end-start)+len(repl))
+	out = append(out, data[:start]...)
+	out = append(out, repl...)
+	return append(out, data[end:]...), nil
 }

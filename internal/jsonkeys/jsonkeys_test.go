@@ -152,3 +152,67 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestSetString(t *testing.T) {
+	const file = "{\n  \"type\": \"external_account_authorized_user\",\n  \"refresh_token\" :  \"old\\u002dtoken\",\n  \"nested\": {\"refresh_token\": \"keep\"},\n  \"n\": 1.50\n}\n"
+	out, err := SetString([]byte(file), "refresh_token", "new</token>\u2028")
+	want := "{\n  \"type\": \"external_account_authorized_user\",\n  \"refresh_token\" :  \"new</token>\\u2028\",\n  \"nested\": {\"refresh_token\": \"keep\"},\n  \"n\": 1.50\n}\n"
+	if err != nil || string(out) != want {
+		t.Fatalf("got %q, %v\nwant %q", out, err, want)
+	}
+	for _, tc := range []struct{ name, doc, want string }{
+		{"case variant", `{"refresh_token":"a","Refresh_Token":"b"}`, "differ only in case"},
+		{"case variant alone", `{"REFRESH_TOKEN":"b"}`, `differs from "refresh_token" only in case`},
+		{"kelvin", `{"refresh_token":"a","refresh_to\u212aen":"b"}`, "outside printable ASCII"},
+		{"duplicate", `{"refresh_token":"a","refresh_token":"b"}`, "duplicate key"},
+		{"escaped duplicate", `{"refresh_token":"a","refresh_\u0074oken":"b"}`, "duplicate key"},
+		{"confusable", `{"refresh_token":"a","refresh-token":"b"}`, `looks like "refresh_token"`},
+		{"nested duplicate", `{"refresh_token":"a","x":{"k":1,"k":2}}`, "duplicate key"},
+		{"missing", `{"type":"x"}`, `no member "refresh_token"`},
+		{"not a string", `{"refresh_token":null}`, "is not a string"},
+		{"not an object", `["refresh_token"]`, "not a JSON object"},
+		{"invalid", `{"refresh_token":"a"`, "not valid JSON"},
+		{"trailing", `{"refresh_token":"a"} {}`, "not valid JSON"},
+	} {
+		if _, err := SetString([]byte(tc.doc), "refresh_token", "n"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzSetString: an accepted document keeps every byte outside the
+// value, and any decoder (case-insensitive structs, maps) reads the new
+// value and nothing else changed.
+func FuzzSetString(f *testing.F) {
+	f.Add([]byte(`{"type":"external_account_authorized_user","refresh_token":"old","client_id":"c"}`), "new")
+	f.Add([]byte(`{"refresh_token":"\u00e9", "a":[1,{"b":"c"}]}`), "t\u2028<>&\"")
+	f.Add([]byte(`{"refresh_token":"a","REFRESH_TOKEN":"b"}`), "x")
+	f.Add([]byte(`null`), "x")
+	f.Fuzz(func(t *testing.T, data []byte, value string) {
+		out, err := SetString(data, "refresh_token", value)
+		if err != nil {
+			return
+		}
+		var before, after map[string]json.RawMessage
+		if json.Unmarshal(data, &before) != nil || json.Unmarshal(out, &after) != nil {
+			t.Fatalf("%q -> %q: not both objects", data, out)
+		}
+		var s struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		var want string
+		enc, _ := json.Marshal(value)
+		_ = json.Unmarshal(enc, &want)
+		if json.Unmarshal(out, &s) != nil || s.RefreshToken != want {
+			t.Fatalf("decoded %q, want %q", s.RefreshToken, want)
+		}
+		if len(after) != len(before) {
+			t.Fatalf("members %d -> %d", len(before), len(after))
+		}
+		for k, v := range before {
+			if k != "refresh_token" && string(after[k]) != string(v) {
+				t.Fatalf("member %q changed: %s -> %s", k, v, after[k])
+			}
+		}
+	})
+}

@@ -1,0 +1,58 @@
+// Package certbind decides and computes the binding of exchanged tokens to
+// an X.509 client certificate (STS's options.bindCertFingerprint): a bound
+// token is accepted only over connections that present that certificate.
+package certbind
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"regexp"
+	"strings"
+)
+
+// EnvPreventSharing is the switch Google's client libraries read for agent
+// identities: unset or "true" (any case) binds their tokens, "false" opts
+// out; any other value binds nothing.
+const EnvPreventSharing = "GOOGLE_API_PREVENT_AGENT_TOKEN_SHARING_FOR_GCP_SERVICES"
+
+// OptionKey is the member of the exchange's options JSON that carries the
+// fingerprint.
+const OptionKey = "bindCertFingerprint"
+
+// agentTrustDomain matches the SPIFFE trust domains of Google's agent
+// identities: agents.global.org-NUMBER.system.id.goog and
+// agents.global.proj-NUMBER.system.id.goog.
+var agentTrustDomain = regexp.MustCompile(`^agents\.global\.(org|proj)-[0-9]+\.system\.id\.goog$`)
+
+// Fingerprint returns the value of bindCertFingerprint for a certificate:
+// the unpadded base64url encoding of the SHA-256 of its DER form (43
+// characters).
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// IsAgentIdentity reports whether cert names an agent identity: one of its
+// URI subject alternative names is a SPIFFE ID ("spiffe://TRUST-DOMAIN/…")
+// in an agent identity trust domain.
+func IsAgentIdentity(cert *x509.Certificate) bool {
+	if cert == nil {
+		return false
+	}
+	for _, u := range cert.URIs {
+		if u != nil && strings.EqualFold(u.Scheme, "spiffe") && agentTrustDomain.MatchString(u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// AgentDefault reports whether a token exchanged with cert is bound when
+// the caller neither asks for binding nor refuses it, as Google's libraries
+// decide it: cert names an agent identity and env, the value of
+// EnvPreventSharing, is empty or "true".
+func AgentDefault(cert *x509.Certificate, env string) bool {
+	env = strings.ToLower(strings.TrimSpace(env))
+	return (env == "" || env == "true") && IsAgentIdentity(cert)
+}

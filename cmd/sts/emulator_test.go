@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -97,28 +100,9 @@ func TestEmulatorAllowedLocations(t *testing.T) {
 			t.Errorf("banner lacks %s:\n%s", want, banner)
 		}
 	}
-	resp, err := http.PostForm(base+"/v1/token", url.Values{
-		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {testSubject},
-		"subject_token_type": {sts.TokenTypeJWT}, "audience": {testAudience},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodGet, base+"/v1/projects/123/locations/global/workloadIdentityPools/pool/allowedLocations", nil)
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != `{"encodedLocations":"0xA30","locations":["us-central1","europe-west1"]}` {
-		t.Errorf("lookup: %d %s", resp.StatusCode, b)
+	status, b, _ := exchangeAndLookUp(t, base)
+	if status != 200 || b != `{"encodedLocations":"0xA30","locations":["us-central1","europe-west1"]}` {
+		t.Errorf("lookup: %d %s", status, b)
 	}
 }
 
@@ -135,4 +119,109 @@ func TestEmulatorFlagErrors(t *testing.T) {
 			t.Errorf("sts %v: %+v", args, r)
 		}
 	}
+}
+
+// TestEmulatorInProcess runs the command in the test's process (the other
+// tests run the binary), through its flags, its banner, a subject check, a
+// lookup, the request log and the stop on cancellation.
+func TestEmulatorInProcess(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: pw, stderr: &stderr, getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"emulator", "--provider", testAudience, "--allowed-locations", "0x1=us-east1", "--latency", "1ms"}, e)
+		pw.Close()
+	}()
+	br := bufio.NewReader(pr)
+	base, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	base = strings.TrimSpace(base)
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, br); close(copied) }()
+
+	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token_type": {sts.TokenTypeJWT}, "audience": {testAudience}}
+	form.Set("subject_token", "hello")
+	if resp, err := http.PostForm(base+"/v1/token", form); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("junk subject: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	status, b, accessToken := exchangeAndLookUp(t, base)
+	if status != 200 || !strings.Contains(b, `"encodedLocations":"0x1"`) {
+		t.Errorf("lookup: %d %s", status, b)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	<-copied
+	for _, want := range []string{"POST /v1/token 400", "POST /v1/token 200", "GET /v1/projects/123/locations/global/workloadIdentityPools/pool/allowedLocations 200"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String(), accessToken) || strings.Contains(stderr.String(), testSubject) {
+		t.Error("the log holds a token")
+	}
+}
+
+// TestEmulatorUsageInProcess: flag errors exit with status 2 before anything
+// listens.
+func TestEmulatorUsageInProcess(t *testing.T) {
+	for _, args := range [][]string{
+		{"emulator", "extra"},
+		{"emulator", "--token-lifetime", "0s"},
+		{"emulator", "--latency", "-1s"},
+		{"emulator", "--listen", "0.0.0.0:0"},
+		{"emulator", "--listen", "nonsense"},
+		{"emulator", "--provider", "projects/1/providers/x"},
+		{"emulator", "--allowed-locations", "0xZZ"},
+		{"emulator", "--no-client-auth", "--client-id", "c"},
+		{"emulator", "--require-client-auth"},
+		{"emulator", "--client-id", "c"}, // no secret in the environment
+	} {
+		var stdout, stderr bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+		if code := run(t.Context(), args, e); code != 2 || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// exchangeAndLookUp exchanges testSubject at the emulator at base, then
+// looks up the allowed locations of testAudience's pool with the token, and
+// returns the lookup's status and body, and the token.
+func exchangeAndLookUp(t *testing.T, base string) (int, string, string) {
+	t.Helper()
+	resp, err := http.PostForm(base+"/v1/token", url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {testSubject},
+		"subject_token_type": {sts.TokenTypeJWT}, "audience": {testAudience},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if tok.AccessToken == "" {
+		t.Fatalf("exchange: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/projects/123/locations/global/workloadIdentityPools/pool/allowedLocations", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), tok.AccessToken
 }

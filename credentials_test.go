@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/executable"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -238,14 +239,14 @@ func TestLoadTestdataFiles(t *testing.T) {
 		{file: "workforce.json", kind: "exchange", userProj: "example-billing-project"},
 		{file: "x509.json", kind: "exchange", unchangedErr: "credential_source.certificate.certificate_config_location",
 			prepare: func(t *testing.T, f *credFixture, m map[string]any) {
-				x := newX509Fixture(t)
-				writeFile(t, x.cert, append(pemOf("CERTIFICATE", x.leafDER), pemOf("CERTIFICATE", x.inter.der)...))
-				mt := newMTLSSTS(t, x.root, x.inter)
+				x := fixture.NewX509(t)
+				fixture.WriteFile(t, x.Cert, append(fixture.PEM("CERTIFICATE", x.LeafDER), fixture.PEM("CERTIFICATE", x.Inter.DER)...))
+				mt := newMTLSSTS(t, x.Root, x.Inter)
 				f.emu, f.client = mt.emu, mt.srv.Client()
 				m["token_url"] = mt.srv.URL + "/v1/token"
 				cert := m["credential_source"].(map[string]any)["certificate"].(map[string]any)
-				cert["certificate_config_location"] = x.config
-				cert["trust_chain_path"] = x.chain
+				cert["certificate_config_location"] = x.Config
+				cert["trust_chain_path"] = x.Chain
 			}},
 		{file: "authorized-user.json", kind: "refreshed", check: func(t *testing.T, f *credFixture, c *Credentials) {
 			if c.RevokeURL() != f.emu.URL+"/v1/revoke" || c.TokenInfoURL() != f.emu.URL+"/v1/introspect" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,14 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	awssub "github.com/stsgo/sts/internal/aws"
-	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
 )
 
 // DefaultAWSRegionalCredVerificationURL is the GetCallerIdentity endpoint an
 // AWSSubject signs a request for when its RegionalCredVerificationURL is
 // empty. "{region}" is replaced by the resolved region.
-const DefaultAWSRegionalCredVerificationURL = "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
+const DefaultAWSRegionalCredVerificationURL = awssub.DefaultVerificationURL
 
 const (
 	awsMetadataTimeout    = 10 * time.Second
@@ -177,67 +175,29 @@ func (s *AWSSubject) Validate() error {
 	if s == nil {
 		return invalid("AWSSubject", "must not be nil")
 	}
-	if s.Region != "" && !awssub.ValidRegion(s.Region) {
-		return invalid("AWSSubject.Region", "%q is not an AWS region name", s.Region)
+	return verr(awssub.Check(s.settings(), awsFields))
+}
+
+// awsFields names an AWSSubject's fields in its validation errors.
+var awsFields = awssub.Fields{
+	Region:          "AWSSubject.Region",
+	RegionURL:       "AWSSubject.RegionURL",
+	CredentialsURL:  "AWSSubject.CredentialsURL",
+	IMDSv2TokenURL:  "AWSSubject.IMDSv2TokenURL",
+	VerificationURL: "AWSSubject.RegionalCredVerificationURL",
+	Provider:        "AWSSubject.Credentials",
+}
+
+func (s *AWSSubject) settings() awssub.Settings {
+	return awssub.Settings{
+		Region: s.Region, RegionURL: s.RegionURL, CredentialsURL: s.CredentialsURL, IMDSv2TokenURL: s.IMDSv2TokenURL,
+		VerificationURL: s.RegionalCredVerificationURL, HasProvider: s.Credentials != nil, Getenv: s.Getenv,
 	}
-	for _, f := range []struct{ name, url string }{
-		{"AWSSubject.RegionURL", s.RegionURL},
-		{"AWSSubject.CredentialsURL", s.CredentialsURL},
-		{"AWSSubject.IMDSv2TokenURL", s.IMDSv2TokenURL},
-	} {
-		if f.url != "" {
-			if err := checkAWSMetadataURL(f.name, f.url); err != nil {
-				return err
-			}
-		}
-	}
-	if err := verr(check.Endpoint("AWSSubject.RegionalCredVerificationURL", strings.ReplaceAll(s.verificationURL(), "{region}", "us-east-1"))); err != nil {
-		return err
-	}
-	envRegion := ""
-	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
-		if v := s.getenv(k); v != "" {
-			if s.Region == "" && envRegion == "" && !awssub.ValidRegion(v) {
-				return invalid(k, "%q is not an AWS region name", v)
-			}
-			if envRegion == "" {
-				envRegion = v
-			}
-		}
-	}
-	if s.Region == "" && envRegion == "" && s.RegionURL == "" {
-		return invalid("AWSSubject.RegionURL", "required when neither AWSSubject.Region nor AWS_REGION nor AWS_DEFAULT_REGION is set")
-	}
-	if s.Credentials == nil && !s.envHasCredentials() && s.CredentialsURL == "" {
-		return invalid("AWSSubject.CredentialsURL", "required when neither AWSSubject.Credentials nor AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set")
-	}
-	return nil
 }
 
 func (s *AWSSubject) envHasCredentials() bool {
-	return s.getenv("AWS_ACCESS_KEY_ID") != "" && s.getenv("AWS_SECRET_ACCESS_KEY") != ""
-}
-
-// checkAWSMetadataURL allows https anywhere, and plain http only to the
-// metadata service's link-local addresses and to loopback hosts.
-func checkAWSMetadataURL(field, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return invalid(field, "not a valid URL")
-	}
-	if u.Scheme == "http" && u.User == nil {
-		if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.Equal(net.ParseIP("169.254.169.254")) || ip.Equal(net.ParseIP("fd00:ec2::254"))) {
-			return nil
-		}
-	}
-	if err := verr(check.Endpoint(field, raw)); err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) && u.Scheme == "http" {
-			ve.Reason = "plain http is only allowed to the metadata service (169.254.169.254, fd00:ec2::254) or loopback hosts, got host " + fmt.Sprintf("%q", u.Hostname())
-		}
-		return err
-	}
-	return nil
+	st := s.settings()
+	return st.EnvHasCredentials()
 }
 
 // SubjectToken returns the serialized, signed GetCallerIdentity request, with

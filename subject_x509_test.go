@@ -2,12 +2,8 @@ package sts
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -15,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,172 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts/internal/fixture"
+	"github.com/stsgo/sts/internal/x509cert"
 	"github.com/stsgo/sts/ststest"
 )
 
-// testCA issues certificates for the tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	der  []byte
-}
-
-var testSerial atomic.Int64
-
-func newTestCA(t testing.TB, name string, parent *testCA) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(testSerial.Add(1)),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, der: der}
-}
-
-// leaf issues a client certificate and returns its DER, cert PEM and key PEM.
-func (ca *testCA) leaf(t testing.TB, name string) (der, certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(testSerial.Add(1)),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err = x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der, pemOf("CERTIFICATE", der), pemOf("PRIVATE KEY", kd)
-}
-
-func pemOf(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// x509Fixture is a directory with a certificate configuration, a key pair
-// issued by an intermediate CA, and a trust chain.
-type x509Fixture struct {
-	dir, config, cert, key, chain string
-	root, inter                   *testCA
-	leafDER, keyPEM               []byte
-}
-
-func newX509Fixture(t testing.TB) *x509Fixture {
-	t.Helper()
-	dir := t.TempDir()
-	f := &x509Fixture{dir: dir, config: filepath.Join(dir, "certificate_config.json"),
-		cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem"), chain: filepath.Join(dir, "chain.pem")}
-	f.root = newTestCA(t, "root", nil)
-	f.inter = newTestCA(t, "intermediate", f.root)
-	var certPEM []byte
-	f.leafDER, certPEM, f.keyPEM = f.inter.leaf(t, "workload")
-	writeFile(t, f.cert, certPEM)
-	writeFile(t, f.key, f.keyPEM)
-	writeFile(t, f.chain, append(pemOf("CERTIFICATE", f.inter.der), pemOf("CERTIFICATE", f.root.der)...))
-	writeFile(t, f.config, []byte(`{"version":1,"cert_configs":{"workload":{"cert_path":"`+jsonEscape(f.cert)+`","key_path":"`+jsonEscape(f.key)+`"}}}`))
-	return f
-}
-
-func jsonEscape(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
-}
-
-// rotate writes a new key pair from the same CA and marks the files changed.
-func (f *x509Fixture) rotate(t testing.TB) []byte {
-	t.Helper()
-	der, certPEM, keyPEM := f.inter.leaf(t, "workload-rotated")
-	writeFile(t, f.cert, certPEM)
-	writeFile(t, f.key, keyPEM)
-	bump(t, f.cert, f.key)
-	f.leafDER, f.keyPEM = der, keyPEM
-	return der
-}
-
-// bump moves the files' modification time forward, so that a change is
-// visible even within the file system's time granularity.
-func bump(t testing.TB, paths ...string) {
-	t.Helper()
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mt := fi.ModTime().Add(time.Duration(testSerial.Add(1)) * time.Second)
-		if err := os.Chtimes(p, mt, mt); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func decodeX509Token(t testing.TB, tok string) [][]byte {
-	t.Helper()
-	var arr []string
-	if err := json.Unmarshal([]byte(tok), &arr); err != nil {
-		t.Fatalf("token is not a JSON array of strings: %v", err)
-	}
-	var out [][]byte
-	for _, s := range arr {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			t.Fatalf("not standard base64: %v", err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
-func sameDERs(got [][]byte, want ...[]byte) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if string(got[i]) != string(want[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func TestX509SubjectToken(t *testing.T) {
-	f := newX509Fixture(t)
+	f := fixture.NewX509(t)
 	ctx := context.Background()
 
-	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
+	s := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,36 +37,36 @@ func TestX509SubjectToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := decodeX509Token(t, tok); !sameDERs(got, f.leafDER, f.inter.der, f.root.der) {
+	if got := fixture.DecodeX509Token(t, tok); !fixture.SameDERs(got, f.LeafDER, f.Inter.DER, f.Root.DER) {
 		t.Errorf("token holds %d certificates, not leaf, intermediate, root", len(got))
 	}
 
 	// Without a trust chain: the leaf only.
-	s2 := &X509Subject{CertificateConfigFile: f.config}
+	s2 := &X509Subject{CertificateConfigFile: f.Config}
 	tok, err = s2.SubjectToken(ctx, SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := decodeX509Token(t, tok); !sameDERs(got, f.leafDER) {
+	if got := fixture.DecodeX509Token(t, tok); !fixture.SameDERs(got, f.LeafDER) {
 		t.Errorf("leaf-only token holds %d certificates", len(got))
 	}
 
 	// A chain that starts with the leaf: the repeat is dropped.
-	withLeaf := filepath.Join(f.dir, "chain-with-leaf.pem")
-	writeFile(t, withLeaf, append(pemOf("CERTIFICATE", f.leafDER), pemOf("CERTIFICATE", f.inter.der)...))
-	s3 := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: withLeaf}
+	withLeaf := filepath.Join(f.Dir, "chain-with-leaf.pem")
+	fixture.WriteFile(t, withLeaf, append(fixture.PEM("CERTIFICATE", f.LeafDER), fixture.PEM("CERTIFICATE", f.Inter.DER)...))
+	s3 := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: withLeaf}
 	tok, err = s3.SubjectToken(ctx, SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := decodeX509Token(t, tok); !sameDERs(got, f.leafDER, f.inter.der) {
+	if got := fixture.DecodeX509Token(t, tok); !fixture.SameDERs(got, f.LeafDER, f.Inter.DER) {
 		t.Errorf("leaf repeated: token holds %d certificates", len(got))
 	}
 
 	// The leaf later in the chain: an error, at construction and at use.
-	middle := filepath.Join(f.dir, "chain-leaf-middle.pem")
-	writeFile(t, middle, append(pemOf("CERTIFICATE", f.inter.der), pemOf("CERTIFICATE", f.leafDER)...))
-	s4 := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: middle}
+	middle := filepath.Join(f.Dir, "chain-leaf-middle.pem")
+	fixture.WriteFile(t, middle, append(fixture.PEM("CERTIFICATE", f.Inter.DER), fixture.PEM("CERTIFICATE", f.LeafDER)...))
+	s4 := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: middle}
 	var ve *ValidationError
 	if err := s4.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.TrustChainFile" || !strings.Contains(err.Error(), "certificate 2 of the chain") {
 		t.Errorf("validate = %v", err)
@@ -242,19 +81,19 @@ func TestX509SubjectToken(t *testing.T) {
 }
 
 func TestX509SubjectRelativePaths(t *testing.T) {
-	f := newX509Fixture(t)
-	writeFile(t, f.config, []byte(`{"cert_configs":{"workload":{"cert_path":"cert.pem","key_path":"key.pem"}}}`))
-	s := &X509Subject{CertificateConfigFile: f.config}
+	f := fixture.NewX509(t)
+	fixture.WriteFile(t, f.Config, []byte(`{"cert_configs":{"workload":{"cert_path":"cert.pem","key_path":"key.pem"}}}`))
+	s := &X509Subject{CertificateConfigFile: f.Config}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestX509SubjectDefaultConfig(t *testing.T) {
-	f := newX509Fixture(t)
+	f := fixture.NewX509(t)
 	ctx := context.Background()
 	// From GOOGLE_API_CERTIFICATE_CONFIG.
-	s := &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{CertificateConfigEnv: f.config, "HOME": "/nonexistent"})}
+	s := &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{CertificateConfigEnv: f.Config, "HOME": "/nonexistent"})}
 	if _, err := s.SubjectToken(ctx, SubjectRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +103,8 @@ func TestX509SubjectDefaultConfig(t *testing.T) {
 	if err := os.MkdirAll(gdir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := os.ReadFile(f.config)
-	writeFile(t, filepath.Join(gdir, "certificate_config.json"), cfg)
+	cfg, _ := os.ReadFile(f.Config)
+	fixture.WriteFile(t, filepath.Join(gdir, "certificate_config.json"), cfg)
 	key, appdata := "HOME", home
 	if filepath.Separator == '\\' {
 		key, appdata = "APPDATA", filepath.Join(home, ".config")
@@ -287,49 +126,49 @@ func TestX509SubjectDefaultConfig(t *testing.T) {
 }
 
 func TestX509SubjectBadInputs(t *testing.T) {
-	f := newX509Fixture(t)
-	p := func(name string) string { return filepath.Join(f.dir, name) }
+	f := fixture.NewX509(t)
+	p := func(name string) string { return filepath.Join(f.Dir, name) }
 	cfg := func(cert, key string) []byte {
-		return []byte(`{"cert_configs":{"workload":{"cert_path":"` + jsonEscape(cert) + `","key_path":"` + jsonEscape(key) + `"}}}`)
+		return []byte(`{"cert_configs":{"workload":{"cert_path":"` + fixture.JSONEscape(cert) + `","key_path":"` + fixture.JSONEscape(key) + `"}}}`)
 	}
-	_, otherCert, otherKey := f.inter.leaf(t, "other")
-	writeFile(t, p("other-key.pem"), otherKey)
-	writeFile(t, p("other-cert.pem"), otherCert)
-	writeFile(t, p("garbage.pem"), []byte("not pem at all"))
-	writeFile(t, p("key-as-cert.pem"), f.keyPEM)
-	writeFile(t, p("bad-der.pem"), pemOf("CERTIFICATE", []byte("not DER")))
-	writeFile(t, p("rsa-key-type.pem"), pemOf("RSA PRIVATE KEY", []byte("junk")))
-	writeFile(t, p("chain-with-key.pem"), append(pemOf("CERTIFICATE", f.inter.der), f.keyPEM...))
-	writeFile(t, p("chain-trailing.pem"), append(pemOf("CERTIFICATE", f.inter.der), "trailing"...))
-	writeFile(t, p("chain-bad-der.pem"), pemOf("CERTIFICATE", []byte{0x30, 0x03, 1, 2, 3}))
-	writeFile(t, p("big.pem"), make([]byte, maxCertFileSize+10))
+	_, otherCert, otherKey := f.Inter.Leaf(t, "other")
+	fixture.WriteFile(t, p("other-key.pem"), otherKey)
+	fixture.WriteFile(t, p("other-cert.pem"), otherCert)
+	fixture.WriteFile(t, p("garbage.pem"), []byte("not pem at all"))
+	fixture.WriteFile(t, p("key-as-cert.pem"), f.KeyPEM)
+	fixture.WriteFile(t, p("bad-der.pem"), fixture.PEM("CERTIFICATE", []byte("not DER")))
+	fixture.WriteFile(t, p("rsa-key-type.pem"), fixture.PEM("RSA PRIVATE KEY", []byte("junk")))
+	fixture.WriteFile(t, p("chain-with-key.pem"), append(fixture.PEM("CERTIFICATE", f.Inter.DER), f.KeyPEM...))
+	fixture.WriteFile(t, p("chain-trailing.pem"), append(fixture.PEM("CERTIFICATE", f.Inter.DER), "trailing"...))
+	fixture.WriteFile(t, p("chain-bad-der.pem"), fixture.PEM("CERTIFICATE", []byte{0x30, 0x03, 1, 2, 3}))
+	fixture.WriteFile(t, p("big.pem"), make([]byte, 1<<20+10))
 
 	for _, tc := range []struct {
 		name    string
-		config  []byte // written to a fresh config file; nil means f.config
+		config  []byte // written to a fresh config file; nil means f.Config
 		cfgPath string // overrides the config path
 		chain   string
 		field   string
 		reason  string
 	}{
 		{"missing config file", nil, p("nope.json"), "", "X509Subject.CertificateConfigFile", "no such file"},
-		{"config is a directory", nil, f.dir, "", "X509Subject.CertificateConfigFile", "certificate configuration"},
+		{"config is a directory", nil, f.Dir, "", "X509Subject.CertificateConfigFile", "certificate configuration"},
 		{"bad JSON", []byte(`{"cert_configs":`), "", "", "X509Subject.CertificateConfigFile", "not valid JSON"},
 		{"wrong shape", []byte(`{"cert_configs":[]}`), "", "", "X509Subject.CertificateConfigFile", "expected shape"},
 		{"no cert_configs", []byte(`{}`), "", "", "X509Subject.CertificateConfigFile", "no cert_configs"},
 		{"no workload", []byte(`{"cert_configs":{"other":{}}}`), "", "", "X509Subject.CertificateConfigFile", "no cert_configs.workload"},
 		{"no cert_path", []byte(`{"cert_configs":{"workload":{"key_path":"k"}}}`), "", "", "X509Subject.CertificateConfigFile", "cert_path"},
 		{"no key_path", []byte(`{"cert_configs":{"workload":{"cert_path":"c"}}}`), "", "", "X509Subject.CertificateConfigFile", "key_path"},
-		{"missing cert", cfg(p("none.pem"), f.key), "", "", "X509Subject.CertificateConfigFile", "no such file"},
-		{"missing key", cfg(f.cert, p("none.pem")), "", "", "X509Subject.CertificateConfigFile", "no such file"},
-		{"cert not PEM", cfg(p("garbage.pem"), f.key), "", "", "X509Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
-		{"cert is a key", cfg(p("key-as-cert.pem"), f.key), "", "", "X509Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
-		{"cert bad DER", cfg(p("bad-der.pem"), f.key), "", "", "X509Subject.CertificateConfigFile", "key pair"},
-		{"key not PEM", cfg(f.cert, p("garbage.pem")), "", "", "X509Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
-		{"key is a cert", cfg(f.cert, p("other-cert.pem")), "", "", "X509Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
-		{"key junk", cfg(f.cert, p("rsa-key-type.pem")), "", "", "X509Subject.CertificateConfigFile", "key pair"},
-		{"key mismatch", cfg(f.cert, p("other-key.pem")), "", "", "X509Subject.CertificateConfigFile", "does not match"},
-		{"cert too big", cfg(p("big.pem"), f.key), "", "", "X509Subject.CertificateConfigFile", "larger than"},
+		{"missing cert", cfg(p("none.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "no such file"},
+		{"missing key", cfg(f.Cert, p("none.pem")), "", "", "X509Subject.CertificateConfigFile", "no such file"},
+		{"cert not PEM", cfg(p("garbage.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
+		{"cert is a key", cfg(p("key-as-cert.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
+		{"cert bad DER", cfg(p("bad-der.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "key pair"},
+		{"key not PEM", cfg(f.Cert, p("garbage.pem")), "", "", "X509Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
+		{"key is a cert", cfg(f.Cert, p("other-cert.pem")), "", "", "X509Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
+		{"key junk", cfg(f.Cert, p("rsa-key-type.pem")), "", "", "X509Subject.CertificateConfigFile", "key pair"},
+		{"key mismatch", cfg(f.Cert, p("other-key.pem")), "", "", "X509Subject.CertificateConfigFile", "does not match"},
+		{"cert too big", cfg(p("big.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "larger than"},
 		{"missing chain", nil, "", p("none.pem"), "X509Subject.TrustChainFile", "no such file"},
 		{"chain not PEM", nil, "", p("garbage.pem"), "X509Subject.TrustChainFile", "no PEM certificate"},
 		{"chain holds a key", nil, "", p("chain-with-key.pem"), "X509Subject.TrustChainFile", "not a CERTIFICATE"},
@@ -337,13 +176,13 @@ func TestX509SubjectBadInputs(t *testing.T) {
 		{"chain bad DER", nil, "", p("chain-bad-der.pem"), "X509Subject.TrustChainFile", "does not parse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := f.config
+			path := f.Config
 			if tc.cfgPath != "" {
 				path = tc.cfgPath
 			}
 			if tc.config != nil {
 				path = filepath.Join(t.TempDir(), "config.json")
-				writeFile(t, path, tc.config)
+				fixture.WriteFile(t, path, tc.config)
 			}
 			s := &X509Subject{CertificateConfigFile: path, TrustChainFile: tc.chain}
 			err := s.Validate()
@@ -367,7 +206,7 @@ func TestX509SubjectBadInputs(t *testing.T) {
 		field string
 	}{
 		{"neither", X509Subject{}, "X509Subject.CertificateConfigFile"},
-		{"both", X509Subject{CertificateConfigFile: f.config, UseDefaultCertificateConfig: true}, "X509Subject.UseDefaultCertificateConfig"},
+		{"both", X509Subject{CertificateConfigFile: f.Config, UseDefaultCertificateConfig: true}, "X509Subject.UseDefaultCertificateConfig"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ve *ValidationError
@@ -385,12 +224,12 @@ func TestX509SubjectBadInputs(t *testing.T) {
 	}
 }
 
-func checkNoKeyMaterial(t *testing.T, f *x509Fixture, err error) {
+func checkNoKeyMaterial(t *testing.T, f *fixture.X509, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	b, _ := pem.Decode(f.keyPEM)
+	b, _ := pem.Decode(f.KeyPEM)
 	keyB64 := base64.StdEncoding.EncodeToString(b.Bytes)
 	for _, s := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
 		if strings.Contains(s, "BEGIN") || strings.Contains(s, keyB64[10:40]) {
@@ -407,7 +246,7 @@ type mtlsSTS struct {
 	lastPeer atomic.Pointer[[]byte]
 }
 
-func newMTLSSTS(t *testing.T, root *testCA, inter *testCA) *mtlsSTS {
+func newMTLSSTS(t *testing.T, root *fixture.CA, inter *fixture.CA) *mtlsSTS {
 	m := &mtlsSTS{}
 	m.emu = ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
 		if typ != TokenTypeMTLS {
@@ -437,7 +276,7 @@ func newMTLSSTS(t *testing.T, root *testCA, inter *testCA) *mtlsSTS {
 		m.emu.ServeHTTP(w, r)
 	}))
 	pool := x509.NewCertPool()
-	pool.AddCert(root.cert)
+	pool.AddCert(root.Cert)
 	m.srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 	m.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused plain client
 	m.srv.StartTLS()
@@ -447,15 +286,15 @@ func newMTLSSTS(t *testing.T, root *testCA, inter *testCA) *mtlsSTS {
 }
 
 func TestX509SubjectExchangeOverMTLS(t *testing.T) {
-	f := newX509Fixture(t)
+	f := fixture.NewX509(t)
 	// The server verifies the client chain itself: include the intermediate
 	// in the presented certificate file.
-	certPEM := append(pemOf("CERTIFICATE", f.leafDER), pemOf("CERTIFICATE", f.inter.der)...)
-	writeFile(t, f.cert, certPEM)
-	m := newMTLSSTS(t, f.root, f.inter)
+	certPEM := append(fixture.PEM("CERTIFICATE", f.LeafDER), fixture.PEM("CERTIFICATE", f.Inter.DER)...)
+	fixture.WriteFile(t, f.Cert, certPEM)
+	m := newMTLSSTS(t, f.Root, f.Inter)
 
 	const aud = "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/x509-pool/providers/corp-ca"
-	subject := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
+	subject := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	base := m.srv.Client()
 	base.Timeout = 7 * time.Second
 	cfg := Config{Subject: subject, SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: base}}
@@ -470,7 +309,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	if !tok.Valid() {
 		t.Fatal("invalid token")
 	}
-	if p := m.lastPeer.Load(); p == nil || string(*p) != string(f.leafDER) {
+	if p := m.lastPeer.Load(); p == nil || string(*p) != string(f.LeafDER) {
 		t.Fatal("server did not see the workload certificate")
 	}
 	if base.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate != nil {
@@ -478,9 +317,9 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	}
 
 	// Rotation: the next exchange presents, and sends, the new certificate.
-	newLeaf := f.rotate(t)
-	writeFile(t, f.cert, append(pemOf("CERTIFICATE", newLeaf), pemOf("CERTIFICATE", f.inter.der)...))
-	bump(t, f.cert)
+	newLeaf := f.Rotate(t)
+	fixture.WriteFile(t, f.Cert, append(fixture.PEM("CERTIFICATE", newLeaf), fixture.PEM("CERTIFICATE", f.Inter.DER)...))
+	fixture.Bump(t, f.Cert)
 	if _, err := x.TokenContext(context.Background()); err != nil {
 		t.Fatalf("exchange after rotation: %v", err)
 	}
@@ -508,21 +347,21 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 }
 
 func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
-	f := newX509Fixture(t)
-	s := &X509Subject{CertificateConfigFile: f.config}
+	f := fixture.NewX509(t)
+	s := &X509Subject{CertificateConfigFile: f.Config}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st := s.shared(f.config)
-	first, err := st.clientCertificate(nil)
+	st := s.shared.Get(f.Config, s.TrustChainFile)
+	first, err := st.ClientCertificate(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Half-way through a rotation: a new certificate with the old key.
-	_, certPEM, _ := f.inter.leaf(t, "half")
-	writeFile(t, f.cert, certPEM)
-	bump(t, f.cert)
-	got, err := st.clientCertificate(nil)
+	_, certPEM, _ := f.Inter.Leaf(t, "half")
+	fixture.WriteFile(t, f.Cert, certPEM)
+	fixture.Bump(t, f.Cert)
+	got, err := st.ClientCertificate(nil)
 	if err != nil || got != first {
 		t.Errorf("clientCertificate during a bad rotation = %v, %v; want the last good pair", got, err)
 	}
@@ -533,27 +372,27 @@ func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
 	}
 	checkNoKeyMaterial(t, f, err)
 	// Rotation completes.
-	der := f.rotate(t)
+	der := f.Rotate(t)
 	tok, err := s.SubjectToken(context.Background(), SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := decodeX509Token(t, tok); !sameDERs(got, der) {
+	if got := fixture.DecodeX509Token(t, tok); !fixture.SameDERs(got, der) {
 		t.Error("token does not hold the rotated leaf")
 	}
-	if c, _ := st.clientCertificate(nil); c == first {
+	if c, _ := st.ClientCertificate(nil); c == first {
 		t.Error("client certificate not rotated")
 	}
 	// Before any success there is nothing to fall back to.
-	fresh := &x509State{key: x509Key{configPath: filepath.Join(f.dir, "none.json")}}
-	if c, err := fresh.clientCertificate(nil); c != nil || err == nil {
+	fresh := new(x509cert.Shared).Get(filepath.Join(f.Dir, "none.json"), "")
+	if c, err := fresh.ClientCertificate(nil); c != nil || err == nil {
 		t.Errorf("clientCertificate without files = %v, %v", c, err)
 	}
 }
 
 func TestX509SubjectExchangeClient(t *testing.T) {
-	f := newX509Fixture(t)
-	s := &X509Subject{CertificateConfigFile: f.config}
+	f := fixture.NewX509(t)
+	s := &X509Subject{CertificateConfigFile: f.Config}
 	c, err := s.ExchangeClient(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -593,12 +432,12 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestX509SubjectFormatting(t *testing.T) {
-	f := newX509Fixture(t)
-	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
+	f := fixture.NewX509(t)
+	s := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := pem.Decode(f.keyPEM)
+	b, _ := pem.Decode(f.KeyPEM)
 	keyB64 := base64.StdEncoding.EncodeToString(b.Bytes)
 	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%v", *s), fmt.Sprintf("%+v", *s)} {
 		if strings.Contains(out, "PRIVATE") || strings.Contains(out, keyB64[10:40]) {
@@ -607,14 +446,14 @@ func TestX509SubjectFormatting(t *testing.T) {
 	}
 	// Copies share the loaded pair.
 	cp := *s
-	if cp.shared(f.config) != s.shared(f.config) {
+	if cp.shared.Get(f.Config, cp.TrustChainFile) != s.shared.Get(f.Config, s.TrustChainFile) {
 		t.Error("copy does not share the state")
 	}
 }
 
 func TestX509SubjectCancelledContext(t *testing.T) {
-	f := newX509Fixture(t)
-	s := &X509Subject{CertificateConfigFile: f.config}
+	f := fixture.NewX509(t)
+	s := &X509Subject{CertificateConfigFile: f.Config}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.SubjectToken(ctx, SubjectRequest{}); !errors.Is(err, context.Canceled) {
@@ -622,63 +461,13 @@ func TestX509SubjectCancelledContext(t *testing.T) {
 	}
 }
 
-func FuzzParseCertificateConfig(f *testing.F) {
-	f.Add([]byte(`{"cert_configs":{"workload":{"cert_path":"/c.pem","key_path":"/k.pem"}}}`))
-	f.Add([]byte(`{"version":1,"cert_configs":{"workload":{"cert_path":"c","key_path":"k"},"other":{}}}`))
-	f.Add([]byte(`{"cert_configs":{}}`))
-	f.Add([]byte(`{"cert_configs":null}`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte(`{"cert_configs":{"workload":{"cert_path":1}}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, k, err := parseCertificateConfig(data)
-		if err != nil {
-			if c != "" || k != "" {
-				t.Fatal("paths with an error")
-			}
-			if strings.Contains(err.Error(), string(data)) && len(data) > 8 {
-				t.Fatalf("error quotes the input: %v", err)
-			}
-			return
-		}
-		if c == "" || k == "" {
-			t.Fatal("empty path accepted")
-		}
-	})
-}
-
-func FuzzX509SubjectToken(f *testing.F) {
-	ca := newTestCA(f, "fuzz-root", nil)
-	leaf, _, _ := ca.leaf(f, "fuzz-leaf")
-	f.Add([]byte{})
-	f.Add(pemOf("CERTIFICATE", ca.der))
-	f.Add(append(pemOf("CERTIFICATE", leaf), pemOf("CERTIFICATE", ca.der)...))
-	f.Add(append(pemOf("CERTIFICATE", ca.der), pemOf("CERTIFICATE", leaf)...))
-	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
-	f.Add([]byte("garbage"))
-	f.Fuzz(func(t *testing.T, chain []byte) {
-		tok, err := x509SubjectToken(leaf, chain)
-		if err != nil {
-			return
-		}
-		got := decodeX509Token(t, tok)
-		if len(got) == 0 || string(got[0]) != string(leaf) {
-			t.Fatal("token does not start with the leaf")
-		}
-		for _, c := range got[1:] {
-			if string(c) == string(leaf) {
-				t.Fatal("leaf repeated in the token")
-			}
-		}
-	})
-}
-
 func TestX509SubjectConcurrentRotation(t *testing.T) {
-	f := newX509Fixture(t)
-	s := &X509Subject{CertificateConfigFile: f.config, TrustChainFile: f.chain}
+	f := fixture.NewX509(t)
+	s := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st := s.shared(f.config)
+	st := s.shared.Get(f.Config, s.TrustChainFile)
 	done := make(chan struct{})
 	errs := make(chan error, 4)
 	for range 4 {
@@ -690,7 +479,7 @@ func TestX509SubjectConcurrentRotation(t *testing.T) {
 					return
 				default:
 				}
-				if c, err := st.clientCertificate(nil); c == nil {
+				if c, err := st.ClientCertificate(nil); c == nil {
 					errs <- fmt.Errorf("no client certificate: %v", err)
 					return
 				}
@@ -701,7 +490,7 @@ func TestX509SubjectConcurrentRotation(t *testing.T) {
 		}()
 	}
 	for range 5 {
-		f.rotate(t)
+		f.Rotate(t)
 	}
 	close(done)
 	for range 4 {
@@ -713,7 +502,7 @@ func TestX509SubjectConcurrentRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := decodeX509Token(t, tok); string(got[0]) != string(f.leafDER) {
+	if got := fixture.DecodeX509Token(t, tok); string(got[0]) != string(f.LeafDER) {
 		t.Error("final token does not hold the last rotated leaf")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stsgo/sts/internal/check"
 	"io"
 	"strconv"
 	"strings"
@@ -334,7 +335,7 @@ func jsonError(err error) *ValidationError {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		return typeMismatch("accessBoundary", te)
+		return (*ValidationError)(check.TypeMismatch("accessBoundary", te))
 	case errors.As(err, &se):
 		return invalid("accessBoundary", "not valid JSON at offset %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

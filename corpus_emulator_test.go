@@ -134,7 +134,7 @@ func relEmuCall(ctx context.Context, t *testing.T, emu *ststest.Server, client *
 		tok, err = im.TokenContext(ctx)
 	case relOpRefresh:
 		emu.AddRefreshToken(relRefreshToken, relClientID)
-		r, cerr := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
+		r, cerr := newRefresher(authUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
 			TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: timeout, Retry: retry, Logger: log}})
 		if cerr != nil {
 			t.Fatal(cerr)

@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"github.com/stsgo/sts/internal/fixture"
 	"io"
 	"net"
 	"net/http"
@@ -156,54 +157,15 @@ func TestSubjectTypeMismatchFailsAtConstruction(t *testing.T) {
 	}
 }
 
-// relHeaderCorpus holds URL-subject headers HTTP forbids, with the field
-// the error must name: the header map for a bad or look-alike name, the
-// header for a bad value (whose value is a secret: never quoted).
-func relHeaderCorpus() []struct {
-	name    string
-	headers map[string]string
-	field   string // after the map's own field name
-} {
-	const secret = "Bearer " + relAccessToken
-	return []struct {
-		name    string
-		headers map[string]string
-		field   string
-	}{
-		{"empty name", map[string]string{"": "x"}, ""},
-		{"name with a space", map[string]string{"Bad Header": "x", "Authorization": secret}, ""},
-		{"name with parentheses", map[string]string{"X-(A)": "x"}, ""},
-		{"name with a colon", map[string]string{"Authorization:": secret}, ""},
-		{"name with a slash", map[string]string{"X/A": "x"}, ""},
-		{"name with brackets", map[string]string{"X[A]": "x"}, ""},
-		{"name with a quote", map[string]string{`X"A`: "x"}, ""},
-		{"name with an equals sign", map[string]string{"X=A": "x"}, ""},
-		{"name non-ASCII", map[string]string{"Métadata": "True"}, ""},
-		{"name with a look-alike letter", map[string]string{"Metаdata": "True"}, ""}, // Cyrillic а
-		{"name with a tab", map[string]string{"X-A\t": "x"}, ""},
-		{"name with a NUL", map[string]string{"X-A\x00": "x"}, ""},
-		{"name with DEL", map[string]string{"X-A\x7f": "x"}, ""},
-		{"name with an escape sequence", map[string]string{"X-\x1b[31mA": "x"}, ""},
-		{"names differing in case", map[string]string{"Metadata": "True", "metadata": "False"}, ""},
-		{"names differing in case, secret", map[string]string{"Authorization": secret, "AUTHORIZATION": secret}, ""},
-		{"value with CR LF", map[string]string{"Authorization": "a\r\nInjected: " + secret}, ".Authorization"},
-		{"value with LF", map[string]string{"Authorization": secret + "\nX: y"}, ".Authorization"},
-		{"value with NUL", map[string]string{"Authorization": secret + "\x00"}, ".Authorization"},
-		{"value with a control byte", map[string]string{"Authorization": "Bearer \x01" + relAccessToken}, ".Authorization"},
-		{"value with an escape sequence", map[string]string{"Authorization": "\x1b[2J" + secret}, ".Authorization"},
-		{"value with DEL", map[string]string{"Authorization": secret + "\x7f"}, ".Authorization"},
-		{"value with vertical tab", map[string]string{"Authorization": secret + "\v"}, ".Authorization"},
-		{"value non-ASCII", map[string]string{"Metadata": "“True”"}, ".Metadata"},
-		{"value with a C1 control", map[string]string{"Authorization": secret + "\u0085"}, ".Authorization"},
-		{"value not UTF-8", map[string]string{"Authorization": secret + "\xff"}, ".Authorization"},
-	}
-}
+// relHeaderCorpus holds URL-subject headers HTTP forbids (see
+// fixture.HeaderCorpus).
+var relHeaderCorpus = fixture.HeaderCorpus
 
 // TestCorpusURLSubjectHeaders: headers HTTP forbids fail when the source
-// is built, in code (URLSubject in a Config) and in a credential file
-// (credential_source.headers), through the same check, naming the field
-// as the caller wrote it and never quoting a value; headers HTTP allows
-// reach the server as written.
+// is built, in code (URLSubject in a Config; package credfile tries the
+// same in a credential file's credential_source.headers) through one
+// check, naming the field as the caller wrote it and never quoting a value;
+// headers HTTP allows reach the server as written.
 func TestCorpusURLSubjectHeaders(t *testing.T) {
 	cases := relHeaderCorpus()
 	noNet := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
@@ -225,21 +187,13 @@ func TestCorpusURLSubjectHeaders(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		t.Run("code/"+c.name, func(t *testing.T) {
-			_, err := NewTokenSource(Config{Subject: URLSubject{URL: "http://169.254.169.254/token", Headers: c.headers, HTTPClient: noNet},
+		t.Run("code/"+c.Name, func(t *testing.T) {
+			_, err := NewTokenSource(Config{Subject: URLSubject{URL: "http://169.254.169.254/token", Headers: c.Headers, HTTPClient: noNet},
 				SubjectTokenType: TokenTypeJWT, Audience: relAud})
-			check(t, err, "URLSubject.Headers"+c.field, c.headers)
-		})
-		t.Run("file/"+c.name, func(t *testing.T) {
-			h := map[string]any{}
-			for k, v := range c.headers {
-				h[k] = v
-			}
-			_, err := LoadCredentials(relMutate(t, relBaseURL, "credential_source.headers", h), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: noNet}})
-			check(t, err, "credential_source.headers"+c.field, c.headers)
+			check(t, err, "URLSubject.Headers"+c.Field, c.Headers)
 		})
 	}
-	t.Logf("URL subject header corpus: %d forbidden headers, each in code and in a file", len(cases))
+	t.Logf("URL subject header corpus: %d forbidden headers", len(cases))
 
 	// What HTTP allows is sent as written.
 	good := map[string]string{"Metadata": "True", "X-Tab": "a\tb", "X-Visible": `!#$%&'*+-.^_|~ "(),/:;<=>?@[\]{}`, "x-lower": "v"}

@@ -14,7 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/fixture"
 	"golang.org/x/oauth2"
 )
 
@@ -409,7 +409,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 		obj = im
 		tok, err = im.TokenContext(ctx)
 	case relOpRefresh:
-		r, cerr := NewRefresher(AuthorizedUserConfig{
+		r, cerr := newRefresher(authUserConfig{
 			RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
 			TokenURL: "http://sts.localhost/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		})
@@ -442,24 +442,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 // and free of secrets.
 func relCheckCorpusError(t *testing.T, err error, want string) {
 	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var se *Error
-	var ve *ValidationError
-	if !errors.As(err, &se) && !errors.As(err, &ve) {
-		t.Fatalf("error %T is neither *Error nor *ValidationError: %v", err, err)
-	}
-	msg := err.Error()
-	if !strings.HasPrefix(msg, "sts: ") {
-		t.Errorf("error lacks the sts: prefix: %v", msg)
-	}
-	if want != "" && !strings.Contains(strings.ToLower(msg), strings.ToLower(want)) {
-		t.Errorf("error %q does not say %q", httpx.Truncate(msg, 300), want)
-	}
-	if len(msg) > 2048 {
-		t.Errorf("error text is %d bytes long", len(msg))
-	}
+	fixture.CheckCorpusError(t, err, want, isPublicError)
 }
 
 func TestCorpusHTTP(t *testing.T) {

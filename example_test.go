@@ -2,13 +2,11 @@ package sts_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -75,100 +73,25 @@ func ExampleX509Subject() {
 	// Output: true
 }
 
-// An ExecutableSubject runs a local command for the subject token. The command
-// line of a credential file is split with quoting honoured and never run
-// through a shell; nothing runs unless the environment allows executables.
+// An ExecutableSubject runs a local command for the subject token, from its
+// argv, never through a shell; nothing runs unless the environment allows
+// executables.
 func ExampleExecutableSubject() {
-	argv, err := sts.ParseExecutableCommand(`"/opt/my idp/bin/fetch-token" --audience gcp`)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%q\n", argv)
-
 	subject := sts.ExecutableSubject{
-		Command:    argv,
+		Command:    []string{"/opt/my idp/bin/fetch-token", "--audience", "gcp"},
 		Timeout:    10 * time.Second,
 		OutputFile: "/var/cache/idp/token.json",
 		// As if GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES were not set. Leave
 		// Getenv nil to read the process environment.
 		Getenv: func(string) string { return "" },
 	}
-	_, err = subject.SubjectToken(context.Background(), sts.SubjectRequest{
+	_, err := subject.SubjectToken(context.Background(), sts.SubjectRequest{
 		Audience:         "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/idp",
 		SubjectTokenType: sts.TokenTypeIDToken,
 	})
 	fmt.Println(err)
 	// Output:
-	// ["/opt/my idp/bin/fetch-token" "--audience" "gcp"]
 	// sts: subject: executable: running credential executables is not allowed; set the environment variable GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 to allow it
-}
-
-// Loading a credential configuration file as gcloud writes it: here a
-// workload identity pool file with service account impersonation, pointed at
-// the emulator. With Google Cloud clients, pass
-// option.WithCredentials(creds.GoogleCredentials()) (quota project included)
-// or option.WithTokenSource(creds.TokenSource()).
-func ExampleLoadCredentials() {
-	emu := ststest.NewServer(ststest.Options{})
-	defer emu.Close()
-	dir, err := os.MkdirTemp("", "sts-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	tokenFile := filepath.Join(dir, "token")
-	// The CI system's OIDC token (minted here by the emulator: a JWT for the provider).
-	subject := emu.SubjectJWT("ci-job", "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci-pool/providers/gitlab")
-	if err := os.WriteFile(tokenFile, []byte(subject), 0o600); err != nil {
-		log.Fatal(err)
-	}
-	file := fmt.Sprintf(`{
-  "type": "external_account",
-  "audience": "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci-pool/providers/gitlab",
-  "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-  "token_url": %q,
-  "service_account_impersonation_url": %q,
-  "service_account_impersonation": {"token_lifetime_seconds": 1800},
-  "quota_project_id": "example-project",
-  "credential_source": {"file": %q}
-}`, emu.TokenURL(), emu.ImpersonationURL("deployer@example-project.iam.gserviceaccount.com"), tokenFile)
-
-	creds, err := sts.LoadCredentials([]byte(file), sts.LoadOptions{
-		Scopes: []string{"https://www.googleapis.com/auth/devstorage.read_only"},
-		// An empty environment keeps the example's output fixed (a set
-		// GOOGLE_CLOUD_QUOTA_PROJECT would override quota_project_id).
-		Getenv: func(string) string { return "" },
-	})
-	if err != nil {
-		fmt.Println(err) // a *sts.ValidationError naming the JSON field
-		return
-	}
-	tok, err := creds.TokenSource().Token()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	info, _ := emu.Lookup(tok.AccessToken)
-	fmt.Println(creds.ServiceAccount(), creds.QuotaProjectID())
-	fmt.Println(info.Kind, info.ExpiresAt.Sub(info.IssuedAt))
-	// Output:
-	// deployer@example-project.iam.gserviceaccount.com example-project
-	// impersonated 30m0s
-}
-
-// A bad file fails at load, naming the field.
-func ExampleLoadCredentials_validation() {
-	_, err := sts.LoadCredentials([]byte(`{
-  "type": "external_account",
-  "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
-  "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-  "credential_source": {"file": "/token", "format": {"type": "json"}}
-}`), sts.LoadOptions{})
-	var ve *sts.ValidationError
-	if errors.As(err, &ve) {
-		fmt.Println(ve.Field)
-	}
-	// Output: credential_source.format.subject_token_field_name
 }
 
 // A boundary file in the form Google's documentation uses.

@@ -128,7 +128,7 @@ func relFuzzCall(t *testing.T, which string, client *http.Client) error {
 		_, err = im.TokenContext(ctx)
 		return err
 	case "refresh":
-		r, err := NewRefresher(AuthorizedUserConfig{
+		r, err := newRefresher(authUserConfig{
 			RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
 			TokenURL: "http://127.0.0.1:1/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry, Logger: log},
 		})

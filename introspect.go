@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
@@ -170,59 +168,4 @@ func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Int
 		Subject:  r.Subject,
 		Username: r.Username,
 	}, nil
-}
-
-// introspectSource introspects the current access token of src, passing
-// ctx on if src is a ContextTokenSource. A failure to get the token is an
-// *Error with Op "introspect" wrapping the cause (or the source's own
-// *Error or *ValidationError).
-func introspectSource(ctx context.Context, src oauth2.TokenSource, opts IntrospectOptions) (*Introspection, error) {
-	if src == nil {
-		return nil, invalid("src", "must not be nil")
-	}
-	tok, err := sourceToken(ctx, src, "introspect", "token source")
-	if err != nil {
-		return nil, err
-	}
-	return Introspect(ctx, tok.AccessToken, opts)
-}
-
-// Introspect introspects the current token of the credentials (see
-// Credentials.TokenSource) with c.IntrospectOptions(): the file's
-// token_info_url, universe and client credentials (external_account_authorized_user
-// files have them), and the HTTP settings it was loaded with. Non-zero
-// fields of opts override those.
-//
-// STS only knows the tokens it issued: for files that impersonate a service
-// account, the token is IAM's and is reported inactive.
-func (c *Credentials) Introspect(ctx context.Context, opts IntrospectOptions) (*Introspection, error) {
-	if c == nil {
-		return nil, invalid("Credentials", "must not be nil")
-	}
-	base := c.IntrospectOptions()
-	if opts.URL != "" {
-		base.URL = opts.URL
-	}
-	if opts.UniverseDomain != "" {
-		base.UniverseDomain = opts.UniverseDomain
-	}
-	if opts.TokenTypeHint != "" {
-		base.TokenTypeHint = opts.TokenTypeHint
-	}
-	if opts.ClientID != "" || opts.ClientSecret != "" {
-		base.ClientID, base.ClientSecret = opts.ClientID, opts.ClientSecret
-	}
-	if opts.HTTPClient != nil {
-		base.HTTPClient = opts.HTTPClient
-	}
-	if opts.Timeout != 0 {
-		base.Timeout = opts.Timeout
-	}
-	if opts.Retry != (RetryPolicy{}) {
-		base.Retry = opts.Retry
-	}
-	if opts.Logger != nil {
-		base.Logger = opts.Logger
-	}
-	return introspectSource(ctx, c.TokenSource(), base)
 }

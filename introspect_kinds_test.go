@@ -2,7 +2,6 @@ package sts_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
@@ -74,13 +73,5 @@ func TestIntrospectImpersonatedAndClientSideDownscoped(t *testing.T) {
 		if err != nil || got.Active {
 			t.Errorf("forged: %v, %v", got, err)
 		}
-	}
-}
-
-func TestCredentialsIntrospectNil(t *testing.T) {
-	var c *sts.Credentials
-	var ve *sts.ValidationError
-	if _, err := c.Introspect(context.Background(), sts.IntrospectOptions{}); !errors.As(err, &ve) {
-		t.Errorf("got %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/stsgo/sts/internal/httpx"
-	"github.com/stsgo/sts/ststest"
 )
 
 const (
@@ -240,62 +236,7 @@ func TestIntrospectValidation(t *testing.T) {
 	if _, err := Introspect(context.Background(), "", IntrospectOptions{HTTPOptions: HTTPOptions{HTTPClient: client}}); !errors.As(err, &ve) || ve.Field != "token" || asked.Load() != "" {
 		t.Errorf("empty token: %v (asked %q)", err, asked.Load())
 	}
-	if _, err := introspectSource(context.Background(), nil, IntrospectOptions{}); !errors.As(err, &ve) || ve.Field != "src" {
-		t.Errorf("nil source: %v", err)
-	}
 }
-
-type introCtxTokenSource struct{ gotCtx atomic.Bool }
-
-func (c *introCtxTokenSource) Token() (*oauth2.Token, error) { return nil, errors.New("Token called") }
-func (c *introCtxTokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	c.gotCtx.Store(ctx.Value(introCtxKey{}) == "yes")
-	return &oauth2.Token{AccessToken: testIntrospectToken}, nil
-}
-
-type introCtxKey struct{}
-
-// TestIntrospectTokenSource: the current token of a source, as
-// Credentials.Introspect asks about it.
-func TestIntrospectTokenSource(t *testing.T) {
-	s := newIntrospectServer(t, jsonAnswer(`{"active":true,"sub":"me"}`))
-	in, err := introspectSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testIntrospectToken}), s.opts())
-	if err != nil || in.Subject != "me" {
-		t.Fatalf("got %v, %v", in, err)
-	}
-	if s.lastReq.Load().body["token"] != testIntrospectToken {
-		t.Error("wrong token sent")
-	}
-
-	cs := &introCtxTokenSource{}
-	ctx := context.WithValue(context.Background(), introCtxKey{}, "yes")
-	if _, err := introspectSource(ctx, cs, s.opts()); err != nil {
-		t.Fatal(err)
-	}
-	if !cs.gotCtx.Load() {
-		t.Error("context not passed to ContextTokenSource")
-	}
-
-	var se *Error
-	_, err = introspectSource(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{}), s.opts())
-	if !errors.As(err, &se) || se.Op != "introspect" {
-		t.Errorf("empty token: %v", err)
-	}
-	failing := oauth2.ReuseTokenSource(nil, introTokenSourceFunc(func() (*oauth2.Token, error) { return nil, errors.New("boom") }))
-	_, err = introspectSource(context.Background(), failing, s.opts())
-	if !errors.As(err, &se) || se.Op != "introspect" || !strings.Contains(err.Error(), "boom") {
-		t.Errorf("failing source: %v", err)
-	}
-	inner := &Error{Op: "exchange", StatusCode: 400, Code: "invalid_grant"}
-	_, err = introspectSource(context.Background(), introTokenSourceFunc(func() (*oauth2.Token, error) { return nil, inner }), s.opts())
-	if !errors.As(err, &se) || se != inner {
-		t.Errorf("source *Error not passed through: %v", err)
-	}
-}
-
-type introTokenSourceFunc func() (*oauth2.Token, error)
-
-func (f introTokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 
 func TestIntrospectCancelled(t *testing.T) {
 	s := newIntrospectServer(t, jsonAnswer(`{"active":true}`))
@@ -316,87 +257,5 @@ func TestIntrospectionString(t *testing.T) {
 	in := &Introspection{Active: true}
 	if got := fmt.Sprintf("%v", in); !strings.Contains(got, "Expiry:none") {
 		t.Error(got)
-	}
-}
-
-// TestCredentialsIntrospect: IntrospectOptions of a loaded file name its
-// endpoint and client; the loaded-file shortcut asks the file's
-// token_info_url with the file's client about the current token, and each
-// non-zero field of its options replaces the file's.
-func TestCredentialsIntrospect(t *testing.T) {
-	emu := ststest.NewServer(ststest.Options{ClientID: testClientID, ClientSecret: testClientSecret, RequireClientAuth: true})
-	t.Cleanup(emu.Close)
-	emu.AddRefreshToken(testRefreshToken, testClientID)
-	m := authorizedUserFile(t, emu)
-	m["token_info_url"] = emu.IntrospectURL()
-	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-
-	// The file's settings: the emulator wants the file's client.
-	opts := c.IntrospectOptions()
-	if opts.URL != emu.IntrospectURL() || opts.ClientID != testClientID || strings.Contains(fmt.Sprint(opts), "SECRET") {
-		t.Errorf("IntrospectOptions = %v", opts)
-	}
-	tok, err := c.TokenSource().Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := Introspect(ctx, tok.AccessToken, opts)
-	if err != nil || !in.Active {
-		t.Errorf("refreshed token introspected with IntrospectOptions(): %v, %v", in, err)
-	}
-	in, err = c.Introspect(ctx, IntrospectOptions{})
-	if err != nil || !in.Active {
-		t.Fatalf("file's settings: %v, %v", in, err)
-	}
-
-	// Every setting replaced.
-	s := newIntrospectServer(t, jsonAnswer(`{"active":true,"sub":"other"}`))
-	var sent atomic.Int32
-	client := &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
-		sent.Add(1)
-		return http.DefaultTransport.RoundTrip(r)
-	})}
-	var logs syncBuffer
-	in, err = c.Introspect(ctx, IntrospectOptions{
-		URL: s.URL + "/v1/introspect", TokenTypeHint: "access_token", ClientID: "other-client", ClientSecret: testIntrospectSecret,
-		HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: time.Minute, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
-	})
-	if err != nil || in.Subject != "other" {
-		t.Fatalf("replaced settings: %v, %v", in, err)
-	}
-	rec := s.lastReq.Load()
-	if rec.auth != httpx.BasicAuth("other-client", testIntrospectSecret) || rec.body["tokenTypeHint"] != "access_token" || rec.body["token"] == "" {
-		t.Errorf("request %+v", rec)
-	}
-	if sent.Load() != 1 || !strings.Contains(logs.String(), "introspect") || strings.Contains(logs.String(), testIntrospectSecret) {
-		t.Errorf("client used %d times; logs:\n%s", sent.Load(), logs.String())
-	}
-
-	// The retry policy replaced: one attempt at a failing server.
-	failing := newIntrospectServer(t, func(int) (int, string, string) { return 503, "text/plain", "down" })
-	_, err = c.Introspect(ctx, IntrospectOptions{URL: failing.URL + "/v1/introspect", HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: 1}}})
-	var se *Error
-	if !errors.As(err, &se) || se.StatusCode != 503 || failing.calls.Load() != 1 {
-		t.Errorf("one attempt: %v after %d calls", err, failing.calls.Load())
-	}
-
-	// Replaced values are checked like any.
-	for _, tc := range []struct {
-		opts  IntrospectOptions
-		field string
-	}{
-		{IntrospectOptions{HTTPOptions: HTTPOptions{Timeout: -1}}, "IntrospectOptions.Timeout"},
-		{IntrospectOptions{UniverseDomain: "not a domain"}, "IntrospectOptions.UniverseDomain"},
-		{IntrospectOptions{ClientID: "only-an-id"}, "IntrospectOptions.ClientSecret"},
-		{IntrospectOptions{TokenTypeHint: "refresh_token"}, "IntrospectOptions.TokenTypeHint"},
-	} {
-		var ve *ValidationError
-		if _, err := c.Introspect(ctx, tc.opts); !errors.As(err, &ve) || ve.Field != tc.field {
-			t.Errorf("%v: got %v, want field %s", tc.opts, err, tc.field)
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/iam"
+	"github.com/stsgo/sts/internal/refreshgrant"
 )
 
 // testExchanger is an uncached exchange with the public error types, for
@@ -95,4 +96,41 @@ func (t *testImpersonator) String() string { return fmt.Sprint(t.a) }
 func newImpersonatedTokenSource(c impConfig) (*CachedTokenSource, error) {
 	im, _ := newImpersonator(c)
 	return cacheWith(im, c.Cache, c.Logger)
+}
+
+// authUserConfig is what the tests of this package give the
+// authorized-user refresh engine; package credfile checks a file and builds
+// the same engine.
+type authUserConfig struct {
+	RefreshToken           string
+	ClientID, ClientSecret string
+	TokenURL               string
+	OnRefreshTokenRotated  func(string)
+	HTTPOptions
+	Cache CacheOptions
+}
+
+// testRefresher is an uncached refresher with the public error types.
+type testRefresher struct{ r *refreshgrant.Refresher }
+
+func newRefresher(c authUserConfig) (*testRefresher, error) {
+	return &testRefresher{refreshgrant.New(refreshgrant.Config{
+		RefreshToken: c.RefreshToken, ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: c.TokenURL,
+		OnRotate: c.OnRefreshTokenRotated, HTTP: c.HTTPOptions.httpx(refreshgrant.APIClient()),
+	})}, nil
+}
+
+func (t *testRefresher) Token() (*oauth2.Token, error) { return t.TokenContext(context.Background()) }
+
+func (t *testRefresher) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := t.r.TokenContext(ctx)
+	return tok, publicErr(err)
+}
+
+func (t *testRefresher) String() string { return t.r.String() }
+
+// newAuthorizedUserTokenSource is the cached refresher of c.
+func newAuthorizedUserTokenSource(c authUserConfig) (*CachedTokenSource, error) {
+	r, _ := newRefresher(c)
+	return cacheWith(r, c.Cache, c.Logger)
 }

@@ -107,7 +107,7 @@ func TestNoLifetimeRefusedOnRefresh(t *testing.T) {
 		defer s.Close()
 		for _, body := range noLifetimeBodies {
 			s.PushFaults(ststest.Fault{Path: "/v1/oauthtoken", Status: 200, Body: body})
-			r, err := NewRefresher(AuthorizedUserConfig{
+			r, err := newRefresher(authUserConfig{
 				RefreshToken: "refresh-token-value", ClientID: "client-id", ClientSecret: "client-secret-value",
 				TokenURL: s.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: s.Client(), Retry: RetryPolicy{MaxAttempts: 1}},
 			})

@@ -16,15 +16,6 @@ import (
 // hold a token, a client secret or a session key.
 const LoggingLevelEnv = logenv.EnvVar
 
-// redactedIfSet stands for a secret in String output: "REDACTED", or `""`
-// when it is not set.
-func redactedIfSet(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "REDACTED"
-}
-
 // redactedField renders " name:REDACTED" when the secret v is set, and
 // nothing when it is not, for String methods of configurations.
 func redactedField(name, v string) string {

@@ -11,7 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"fmt"
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/ststest"
@@ -118,14 +120,16 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		keep(sealed)
 
 		var rotated []string
-		user, err := sts.NewAuthorizedUserTokenSource(sts.AuthorizedUserConfig{
-			RefreshToken: refreshToken, ClientID: clientID, ClientSecret: clientSecret,
-			TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger},
+		userFile := fmt.Sprintf(`{"type":"external_account_authorized_user","refresh_token":%q,"client_id":%q,"client_secret":%q,"token_url":%q}`,
+			refreshToken, clientID, clientSecret, emu.URL+"/v1/oauthtoken")
+		creds, err := credfile.Load([]byte(userFile), credfile.Options{
+			HTTPOptions:           sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger},
 			OnRefreshTokenRotated: func(s string) { rotated = append(rotated, s) },
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		user := creds.TokenSource()
 		uTok, err := user.TokenContext(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -98,7 +98,3 @@ func stsEndpoint(universe, path string) string {
 	}
 	return "https://sts." + universe + path
 }
-
-// errNoExpiresIn is the cause when a token answer gives no lifetime where
-// the protocol requires one.
-var errNoExpiresIn = httpx.ErrNoExpiresIn

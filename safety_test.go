@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
@@ -19,33 +20,12 @@ import (
 // hosts), redirects are never followed, and STS sees an Authorization
 // header only when client credentials are configured.
 
-var relInsecureURLs = []string{
-	"http://sts.googleapis.com/v1/token",
-	"http://example.com/v1/token",
-	"http://127.0.0.1.evil.example/v1/token",
-	"http://localhost.evil.example/v1/token",
-	"http://0.0.0.0/v1/token",
-	"http://10.0.0.1/v1/token",
-	"http://169.254.169.254/v1/token",
-	"http://2130706433/v1/token",
-	"http://[::]/v1/token",
-	"HTTP://EXAMPLE.COM/v1/token",
-	"ftp://sts.googleapis.com/v1/token",
-	"ws://127.0.0.1/v1/token",
-	"file:///etc/passwd",
-	"//sts.googleapis.com/v1/token",
-	"sts.googleapis.com/v1/token",
-	"https://user:" + relClientSecret + "@sts.googleapis.com/v1/token",
-}
-
-var relLoopbackURLs = []string{
-	"http://127.0.0.1:8080/v1/token",
-	"http://127.1.2.3/v1/token",
-	"http://localhost/v1/token",
-	"http://LOCALHOST./v1/token",
-	"http://sts.localhost/v1/token",
-	"http://[::1]:9/v1/token",
-}
+// relInsecureURLs are endpoints credentials must not be sent to;
+// relLoopbackURLs are plain-http endpoints that are fine.
+var (
+	relInsecureURLs = fixture.InsecureURLs
+	relLoopbackURLs = fixture.LoopbackURLs
+)
 
 // relEndpointCtors builds each kind of source with endpoint u; the error is
 // what its constructor says.
@@ -58,25 +38,6 @@ var relEndpointCtors = map[string]func(u string) error{
 		// An accepted URL is asked, in memory: the answer is canned.
 		_, err := Introspect(context.Background(), relAccessToken, IntrospectOptions{URL: strings.Replace(u, "/v1/token", "/v1/introspect", 1),
 			HTTPOptions: HTTPOptions{HTTPClient: relCannedClient(200, "application/json", []byte(`{"active":false}`))}})
-		return err
-	},
-	"AuthorizedUserConfig.TokenURL": func(u string) error {
-		_, err := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: strings.Replace(u, "/v1/token", "/v1/oauthtoken", 1)})
-		return err
-	},
-	"token_url (credential file)": func(u string) error {
-		_, err := LoadCredentials(relMutate(nil, relBaseFile, "token_url", u), LoadOptions{Getenv: func(string) string { return "" }})
-		return err
-	},
-	"service_account_impersonation_url (credential file)": func(u string) error {
-		_, err := LoadCredentials(relMutate(nil, relBaseFile, "service_account_impersonation_url",
-			strings.Replace(u, "/v1/token", "/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken", 1)),
-			LoadOptions{Getenv: func(string) string { return "" }})
-		return err
-	},
-	"token_info_url (credential file)": func(u string) error {
-		_, err := LoadCredentials(relMutate(nil, relBaseFile, "token_info_url", u), LoadOptions{Getenv: func(string) string { return "" }})
 		return err
 	},
 }
@@ -142,7 +103,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 					return err
 				},
 				"refresh": func() error {
-					r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
+					r, err := newRefresher(authUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
 						TokenURL: redirector.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Retry: retry}})
 					if err != nil {
 						return err

@@ -61,7 +61,7 @@ func TestServerEchoedSecretsScrubbed(t *testing.T) {
 			return `{"error":"invalid_grant","error_description":"refresh token ` + r.PostForm.Get("refresh_token") + ` was revoked"}`
 		})
 		defer srv.Close()
-		r, err := NewRefresher(AuthorizedUserConfig{RefreshToken: refresh, ClientID: "id", ClientSecret: "secret", TokenURL: srv.URL})
+		r, err := newRefresher(authUserConfig{RefreshToken: refresh, ClientID: "id", ClientSecret: "secret", TokenURL: srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

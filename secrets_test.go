@@ -34,7 +34,7 @@ func TestSecretsNeverLoggedOnSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := NewAuthorizedUserTokenSource(AuthorizedUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
+	user, err := newAuthorizedUserTokenSource(authUserConfig{RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
 		TokenURL: emu.URL + "/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: log},
 		OnRefreshTokenRotated: func(s string) { rotated = append(rotated, s) }})
 	if err != nil {

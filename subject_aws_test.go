@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,116 +15,42 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
 const (
-	testAWSKeyID   = "ASIARD4OQDT6A77FR3CL"
-	testAWSSecret  = "Y8AfSaucF37G4PpvfguKZ3/l7Id4uocLXxX0+VTx"
-	testAWSToken   = "IQoJb3JpZ2luX2VjEIz-session-token-SECRET"
+	testAWSKeyID   = fixture.AWSKeyID
+	testAWSSecret  = fixture.AWSSecret
+	testAWSToken   = fixture.AWSToken
 	testAWSAud     = "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/aws-pool/providers/aws-account"
-	testIMDSv2Tok  = "imds-session-SECRET"
-	testAWSRole    = "gcp-aws-role"
-	testAWSZone    = "us-east-2b"
-	testAWSVerify  = "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
-	testAWSVerify2 = "https://sts.us-east-2.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
+	testIMDSv2Tok  = fixture.IMDSv2Tok
+	testAWSRole    = fixture.AWSRole
+	testAWSZone    = fixture.AWSZone
+	testAWSVerify  = fixture.AWSVerify
+	testAWSVerify2 = fixture.AWSVerify2
 )
 
-var testAWSTime = time.Date(2020, 8, 11, 6, 55, 22, 0, time.UTC)
+var testAWSTime = fixture.AWSTime
 
-// fakeIMDS is an EC2 instance metadata service on loopback.
-type fakeIMDS struct {
-	t         *testing.T
-	srv       *httptest.Server
-	requireV2 bool
-	expires   time.Time
-	mu        sync.Mutex
-	counts    map[string]int
-	override  map[string]func(w http.ResponseWriter, r *http.Request)
-}
-
-func newFakeIMDS(t *testing.T, requireV2 bool) *fakeIMDS {
-	f := &fakeIMDS{t: t, requireV2: requireV2, expires: testAWSTime.Add(time.Hour), counts: map[string]int{},
-		override: map[string]func(http.ResponseWriter, *http.Request){}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeIMDS) count(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.counts[path]
-}
-
-func (f *fakeIMDS) set(path string, h func(w http.ResponseWriter, r *http.Request)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.override[path] = h
-}
-
-func (f *fakeIMDS) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.counts[r.URL.Path]++
-	h := f.override[r.URL.Path]
-	exp := f.expires
-	f.mu.Unlock()
-	if h != nil {
-		h(w, r)
-		return
-	}
-	if r.URL.Path == "/latest/api/token" {
-		if r.Method != http.MethodPut || r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds") == "" {
-			http.Error(w, "bad token request", http.StatusBadRequest)
-			return
-		}
-		fmt.Fprint(w, testIMDSv2Tok)
-		return
-	}
-	if r.Method != http.MethodGet {
-		http.Error(w, "method", http.StatusMethodNotAllowed)
-		return
-	}
-	if f.requireV2 && r.Header.Get("X-aws-ec2-metadata-token") != testIMDSv2Tok {
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
-	}
-	switch r.URL.Path {
-	case "/latest/meta-data/placement/availability-zone":
-		fmt.Fprint(w, testAWSZone)
-	case "/latest/meta-data/iam/security-credentials":
-		fmt.Fprint(w, testAWSRole+"\n")
-	case "/latest/meta-data/iam/security-credentials/" + testAWSRole:
-		json.NewEncoder(w).Encode(map[string]string{
-			"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": testAWSKeyID,
-			"SecretAccessKey": testAWSSecret, "Token": testAWSToken,
-			"Expiration": exp.Format(time.RFC3339),
-		})
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// subject returns an AWSSubject wired to the fake metadata service, with an
-// empty environment and the fixed clock.
-func (f *fakeIMDS) subject(v2 bool) *AWSSubject {
+// imdsSubject returns an AWSSubject wired to the fake metadata service, with
+// an empty environment and the fixed clock.
+func imdsSubject(f *fixture.IMDS, v2 bool) *AWSSubject {
 	s := &AWSSubject{
-		RegionURL:                   f.srv.URL + "/latest/meta-data/placement/availability-zone",
-		CredentialsURL:              f.srv.URL + "/latest/meta-data/iam/security-credentials",
+		RegionURL:                   f.URL(fixture.IMDSZonePath),
+		CredentialsURL:              f.URL(fixture.IMDSRolePath),
 		RegionalCredVerificationURL: testAWSVerify,
-		HTTPClient:                  f.srv.Client(),
+		HTTPClient:                  f.Srv.Client(),
 		Getenv:                      envMap(nil),
 		Now:                         func() time.Time { return testAWSTime },
 	}
 	if v2 {
-		s.IMDSv2TokenURL = f.srv.URL + "/latest/api/token"
+		s.IMDSv2TokenURL = f.URL(fixture.IMDSTokenPath)
 	}
 	return s
 }
 
-func envMap(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+var envMap = fixture.EnvMap
 
 type decodedAWSToken struct {
 	URL     string `json:"url"`
@@ -197,8 +122,8 @@ func TestAWSSubjectKnownAnswer(t *testing.T) {
 func TestAWSSubjectMetadata(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("imdsv2=%v", v2), func(t *testing.T) {
-			f := newFakeIMDS(t, v2)
-			d := awsToken(t, f.subject(v2))
+			f := fixture.NewIMDS(t, v2)
+			d := awsToken(t, imdsSubject(f, v2))
 			if d.URL != testAWSVerify2 {
 				t.Errorf("url = %q (zone letter not dropped?)", d.URL)
 			}
@@ -216,7 +141,7 @@ func TestAWSSubjectMetadata(t *testing.T) {
 			if v2 {
 				wantPut = 1
 			}
-			if n := f.count("/latest/api/token"); n != wantPut {
+			if n := f.Count("/latest/api/token"); n != wantPut {
 				t.Errorf("%d session token requests, want %d", n, wantPut)
 			}
 		})
@@ -226,8 +151,8 @@ func TestAWSSubjectMetadata(t *testing.T) {
 func TestAWSSubjectIMDSv2Required(t *testing.T) {
 	// A metadata service that requires IMDSv2 refuses a provider configured
 	// without a session token URL.
-	f := newFakeIMDS(t, true)
-	_, err := f.subject(false).SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
+	f := fixture.NewIMDS(t, true)
+	_, err := imdsSubject(f, false).SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
 	var e *Error
 	if !errors.As(err, &e) || e.Op != "subject" || e.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("err = %v", err)
@@ -235,7 +160,7 @@ func TestAWSSubjectIMDSv2Required(t *testing.T) {
 }
 
 func TestAWSSubjectEnvironmentPrecedence(t *testing.T) {
-	f := newFakeIMDS(t, true)
+	f := fixture.NewIMDS(t, true)
 	envCreds := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret-key"}
 	for _, tc := range []struct {
 		name       string
@@ -257,7 +182,7 @@ func TestAWSSubjectEnvironmentPrecedence(t *testing.T) {
 		{"provider wins", "", envCreds, true, "us-east-2", "AKIDPROVIDER", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := f.subject(true)
+			s := imdsSubject(f, true)
 			s.Region = tc.region
 			s.Getenv = envMap(tc.env)
 			if tc.provider {
@@ -267,7 +192,7 @@ func TestAWSSubjectEnvironmentPrecedence(t *testing.T) {
 			}
 			credPath := "/latest/meta-data/iam/security-credentials/" + testAWSRole
 			zonePath := "/latest/meta-data/placement/availability-zone"
-			c0, z0 := f.count(credPath), f.count(zonePath)
+			c0, z0 := f.Count(credPath), f.Count(zonePath)
 			d := awsToken(t, s)
 			if want := "https://sts." + tc.wantRegion + ".amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"; d.URL != want {
 				t.Errorf("url = %q, want %q", d.URL, want)
@@ -275,10 +200,10 @@ func TestAWSSubjectEnvironmentPrecedence(t *testing.T) {
 			if auth := d.header("Authorization"); !strings.Contains(auth, "Credential="+tc.wantKey+"/20200811/"+tc.wantRegion+"/sts/") {
 				t.Errorf("Authorization = %q", auth)
 			}
-			if n := f.count(credPath) - c0; n != tc.wantMDCred {
+			if n := f.Count(credPath) - c0; n != tc.wantMDCred {
 				t.Errorf("%d credential requests, want %d", n, tc.wantMDCred)
 			}
-			if n := f.count(zonePath) - z0; n != tc.wantMDZone {
+			if n := f.Count(zonePath) - z0; n != tc.wantMDZone {
 				t.Errorf("%d zone requests, want %d", n, tc.wantMDZone)
 			}
 		})
@@ -306,17 +231,17 @@ func TestAWSSubjectEnvSessionToken(t *testing.T) {
 }
 
 func TestAWSSubjectCachesUntilExpiry(t *testing.T) {
-	f := newFakeIMDS(t, true)
+	f := fixture.NewIMDS(t, true)
 	var now atomic.Pointer[time.Time]
 	setNow := func(t time.Time) { now.Store(&t) }
 	setNow(testAWSTime)
-	s := f.subject(true)
+	s := imdsSubject(f, true)
 	s.Now = func() time.Time { return *now.Load() }
 
 	credPath := "/latest/meta-data/iam/security-credentials/" + testAWSRole
 	check := func(step string, token, role, creds, zone int) {
 		t.Helper()
-		got := [4]int{f.count("/latest/api/token"), f.count("/latest/meta-data/iam/security-credentials"), f.count(credPath), f.count("/latest/meta-data/placement/availability-zone")}
+		got := [4]int{f.Count("/latest/api/token"), f.Count("/latest/meta-data/iam/security-credentials"), f.Count(credPath), f.Count("/latest/meta-data/placement/availability-zone")}
 		if want := [4]int{token, role, creds, zone}; got != want {
 			t.Errorf("%s: requests (token, role, creds, zone) = %v, want %v", step, got, want)
 		}
@@ -341,9 +266,7 @@ func TestAWSSubjectCachesUntilExpiry(t *testing.T) {
 	check("before the refresh margin", 1, 1, 1, 1)
 	// Five minutes before expiry the credentials (and the region) are
 	// fetched again.
-	f.mu.Lock()
-	f.expires = testAWSTime.Add(2 * time.Hour)
-	f.mu.Unlock()
+	f.SetExpiry(testAWSTime.Add(2 * time.Hour))
 	setNow(testAWSTime.Add(56 * time.Minute))
 	awsToken(t, s)
 	check("after the refresh margin", 2, 2, 2, 2)
@@ -354,39 +277,37 @@ func TestAWSSubjectCachesUntilExpiry(t *testing.T) {
 	cp := *s
 	awsToken(t, &cp)
 	check("copy", 2, 2, 2, 2)
-	other := newFakeIMDS(t, true)
-	cp.RegionURL = other.srv.URL + "/latest/meta-data/placement/availability-zone"
-	cp.CredentialsURL = other.srv.URL + "/latest/meta-data/iam/security-credentials"
-	cp.IMDSv2TokenURL = other.srv.URL + "/latest/api/token"
-	cp.HTTPClient = other.srv.Client()
-	other.mu.Lock()
-	other.expires = testAWSTime.Add(3 * time.Hour)
-	other.mu.Unlock()
+	other := fixture.NewIMDS(t, true)
+	cp.RegionURL = other.Srv.URL + "/latest/meta-data/placement/availability-zone"
+	cp.CredentialsURL = other.Srv.URL + "/latest/meta-data/iam/security-credentials"
+	cp.IMDSv2TokenURL = other.Srv.URL + "/latest/api/token"
+	cp.HTTPClient = other.Srv.Client()
+	other.SetExpiry(testAWSTime.Add(3 * time.Hour))
 	awsToken(t, &cp)
-	if other.count(credPath) != 1 {
+	if other.Count(credPath) != 1 {
 		t.Errorf("re-pointed copy used a stale cache")
 	}
 }
 
 func TestAWSSubjectRegionCachedWithEnvCredentials(t *testing.T) {
-	f := newFakeIMDS(t, false)
-	s := f.subject(false)
+	f := fixture.NewIMDS(t, false)
+	s := imdsSubject(f, false)
 	s.Getenv = envMap(map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"})
 	for range 3 {
 		awsToken(t, s)
 	}
-	if n := f.count("/latest/meta-data/placement/availability-zone"); n != 1 {
+	if n := f.Count("/latest/meta-data/placement/availability-zone"); n != 1 {
 		t.Errorf("%d zone requests, want 1", n)
 	}
 }
 
 func TestAWSSubjectShortLivedCredentialsNotCached(t *testing.T) {
-	f := newFakeIMDS(t, false)
-	f.expires = testAWSTime.Add(time.Minute) // inside the refresh margin
-	s := f.subject(false)
+	f := fixture.NewIMDS(t, false)
+	f.SetExpiry(testAWSTime.Add(time.Minute)) // inside the refresh margin
+	s := imdsSubject(f, false)
 	awsToken(t, s)
 	awsToken(t, s)
-	if n := f.count("/latest/meta-data/iam/security-credentials/" + testAWSRole); n != 2 {
+	if n := f.Count("/latest/meta-data/iam/security-credentials/" + testAWSRole); n != 2 {
 		t.Errorf("%d credential requests, want 2", n)
 	}
 }
@@ -431,9 +352,9 @@ func TestAWSSubjectMetadataFailures(t *testing.T) {
 		{"creds huge", credPath, body(strings.Repeat(" ", 70<<10)), 0, false, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeIMDS(t, true)
-			f.set(tc.path, tc.h)
-			_, err := f.subject(true).SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
+			f := fixture.NewIMDS(t, true)
+			f.Set(tc.path, tc.h)
+			_, err := imdsSubject(f, true).SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("err = %T %v, want *Error", err, err)
@@ -455,9 +376,9 @@ func TestAWSSubjectMetadataFailures(t *testing.T) {
 }
 
 func TestAWSSubjectUnreachableMetadata(t *testing.T) {
-	f := newFakeIMDS(t, false)
-	s := f.subject(false)
-	f.srv.Close()
+	f := fixture.NewIMDS(t, false)
+	s := imdsSubject(f, false)
+	f.Srv.Close()
 	_, err := s.SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
 	var e *Error
 	if !errors.As(err, &e) || e.Op != "subject" || !e.Temporary() {
@@ -466,8 +387,8 @@ func TestAWSSubjectUnreachableMetadata(t *testing.T) {
 }
 
 func TestAWSSubjectContextCancelled(t *testing.T) {
-	f := newFakeIMDS(t, false)
-	s := f.subject(false)
+	f := fixture.NewIMDS(t, false)
+	s := imdsSubject(f, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := s.SubjectToken(ctx, SubjectRequest{Audience: testAWSAud})
@@ -566,8 +487,8 @@ func TestAWSSubjectValidate(t *testing.T) {
 }
 
 func TestAWSSubjectNoSecretsInFormatting(t *testing.T) {
-	f := newFakeIMDS(t, true)
-	s := f.subject(true)
+	f := fixture.NewIMDS(t, true)
+	s := imdsSubject(f, true)
 	awsToken(t, s) // fill the cache with secrets
 	s.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: testAWSSecret}, nil
@@ -591,7 +512,7 @@ func TestAWSSubjectNoSecretsInFormatting(t *testing.T) {
 }
 
 func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
-	f := newFakeIMDS(t, true)
+	f := fixture.NewIMDS(t, true)
 	var seen atomic.Int32
 	srv := ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
 		seen.Add(1)
@@ -617,7 +538,7 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 	// The provider and the exchange use different clients: the metadata
 	// service's and the emulator's.
 	ts, err := NewTokenSource(Config{
-		Subject:          f.subject(true),
+		Subject:          imdsSubject(f, true),
 		SubjectTokenType: TokenTypeAWS4Request,
 		Audience:         testAWSAud,
 		TokenURL:         srv.TokenURL(),

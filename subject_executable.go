@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stsgo/sts/internal/check"
@@ -63,8 +62,7 @@ import (
 // running the command anew (the exchange's cache keeps calls rare). Do not
 // modify it while in use.
 type ExecutableSubject struct {
-	// Command is the program and its arguments. Required. To split a
-	// command line from a configuration file, use ParseExecutableCommand.
+	// Command is the program and its arguments. Required.
 	Command []string
 	// Timeout bounds one run of the command. 0 means 30 s; otherwise it
 	// must be between 5 s and 120 s.
@@ -113,24 +111,16 @@ func (ExecutableSubject) SubjectTokenTypes() []string {
 // Terminal: an interactive configuration needs an output file and a
 // terminal. Errors are *ValidationError.
 func (e ExecutableSubject) Validate() error {
-	if len(e.Command) == 0 {
-		return invalid("ExecutableSubject.Command", "must not be empty")
-	}
-	if e.Command[0] == "" {
-		return invalid("ExecutableSubject.Command", "program name (Command[0]) must not be empty")
-	}
-	for _, a := range e.Command {
-		if strings.IndexByte(a, 0) >= 0 {
-			return invalid("ExecutableSubject.Command", "must not contain NUL bytes")
-		}
+	if err := check.Command("ExecutableSubject.Command", e.Command); err != nil {
+		return verr(err)
 	}
 	if e.Timeout != 0 {
 		if err := check.ExecutableTimeout("ExecutableSubject.Timeout", e.Timeout); err != nil {
 			return verr(err)
 		}
 	}
-	if strings.IndexByte(e.OutputFile, 0) >= 0 {
-		return invalid("ExecutableSubject.OutputFile", "must not contain NUL bytes")
+	if err := check.FileName("ExecutableSubject.OutputFile", e.OutputFile); err != nil {
+		return verr(err)
 	}
 	if e.InteractiveTimeout != 0 {
 		if err := check.InteractiveTimeout("ExecutableSubject.InteractiveTimeout", e.InteractiveTimeout); err != nil {
@@ -192,22 +182,6 @@ func executableError(err error) *Error {
 		err = httpx.Retryable(err)
 	}
 	return &Error{Op: "subject", Err: err}
-}
-
-// ParseExecutableCommand splits the command line of a credential file's
-// credential_source.executable.command into an argv, honouring single
-// quotes, double quotes and backslash escapes as a POSIX shell does, without
-// any expansion; nothing is ever run through a shell. Inside double quotes a
-// backslash escapes only '"' and '\\', so quoted Windows paths keep their
-// backslashes. An empty command, an unbalanced quote or a trailing backslash
-// is a *ValidationError naming credential_source.executable.command.
-func ParseExecutableCommand(s string) ([]string, error) {
-	argv, err := executable.SplitCommand(s)
-	if err != nil {
-		return nil, invalid("credential_source.executable.command", "%s",
-			strings.TrimPrefix(err.Error(), "executable: "))
-	}
-	return argv, nil
 }
 
 // String describes e by its program and argument count only: arguments may

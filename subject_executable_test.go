@@ -2,128 +2,37 @@ package sts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stsgo/sts/internal/executable"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
-// The root test binary doubles as the credential executable, as in
-// internal/executable: execHelper returns an argv re-running it with only
-// TestExecutableHelperProcess selected.
+// The test binary doubles as the credential executable (see
+// fixture.ExecHelper).
 
-const execHelperSep = "--sts-exec-helper--"
+const (
+	execTestToken = fixture.ExecToken
+	execTestAud   = fixture.ExecAud
+)
 
-const execTestToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJleGVjLXN1YmplY3QiLCJleHAiOjQxMDI0NDQ4MDB9.ZXhlYy1zaWduYXR1cmUtU0VDUkVU"
+var (
+	execHelper       = fixture.ExecHelper
+	allowExecutables = fixture.AllowExecutables
+)
 
-const execTestAud = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/exec"
-
-func execHelper(t *testing.T, mode ...string) []string {
-	t.Helper()
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Under the race detector a process otherwise lingers a second at exit.
-	t.Setenv("GORACE", "atexit_sleep_ms=0")
-	return append([]string{bin, "-test.run=^TestExecutableHelperProcess$", "--", execHelperSep}, mode...)
-}
-
-func TestExecutableHelperProcess(t *testing.T) {
-	i := slices.Index(os.Args, execHelperSep)
-	if i < 0 {
-		return
-	}
-	args := os.Args[i+1:]
-	switch args[0] {
-	case "print": // print <stdout>
-		fmt.Print(args[1])
-		os.Exit(0)
-	case "check-env": // print the token only if the contract's variables are right
-		if os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE") != execTestAud ||
-			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE") != TokenTypeIDToken ||
-			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE") != "0" ||
-			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_REVOKE") != "0" ||
-			os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL") != args[1] {
-			fmt.Fprintln(os.Stderr, "wrong environment")
-			os.Exit(4)
-		}
-		fmt.Print(execResponse(TokenTypeIDToken, time.Now().Add(time.Hour)))
-		os.Exit(0)
-	case "interact": // interact <answer>: prompt on the terminal, answer in the output file
-		if os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE") != "1" {
-			os.Exit(4)
-		}
-		fmt.Print("Password: ")
-		var line string
-		if _, err := fmt.Scanln(&line); err != nil || line != args[1] {
-			os.Exit(5)
-		}
-		resp := execResponse(TokenTypeIDToken, time.Now().Add(time.Hour))
-		if err := os.WriteFile(os.Getenv("GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE"), []byte(resp), 0o600); err != nil {
-			os.Exit(2)
-		}
-		fmt.Println("Signed in.")
-		os.Exit(0)
-	case "exit": // exit <status> <stderr>
-		fmt.Fprint(os.Stderr, args[2])
-		code := 1
-		fmt.Sscan(args[1], &code)
-		os.Exit(code)
-	}
-	os.Exit(99)
-}
+func TestExecutableHelperProcess(*testing.T) { fixture.ExecHelperProcess() }
 
 func execResponse(tokenType string, exp time.Time) string {
-	return execResponseFor(tokenType, execTestToken, exp)
-}
-
-func execResponseFor(tokenType, token string, exp time.Time) string {
-	field := "id_token"
-	if tokenType == TokenTypeSAML2 {
-		field = "saml_response"
-	}
-	b, _ := json.Marshal(map[string]any{
-		"version": 1, "success": true, "token_type": tokenType, field: token, "expiration_time": exp.Unix(),
-	})
-	return string(b)
-}
-
-// execCommandLine is a credential-file command line that prints a success
-// response with token for tokenType. The program is the test binary, reached
-// through a link whose path has spaces (where links can be made), so the
-// line needs quoting.
-func execCommandLine(t *testing.T, tokenType, token string) string {
-	t.Helper()
-	argv := execHelper(t, "print", execResponseFor(tokenType, token, time.Now().Add(time.Hour)))
-	dir := filepath.Join(t.TempDir(), "my tools")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if link := filepath.Join(dir, "get token"); os.Symlink(argv[0], link) == nil {
-		argv[0] = link
-	}
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
-		quoted[i] = executable.QuoteArg(a)
-	}
-	return strings.Join(quoted, " ")
-}
-
-func allowExecutables(k string) string {
-	if k == "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES" {
-		return "1"
-	}
-	return ""
+	return fixture.ExecResponse(tokenType, execTestToken, exp)
 }
 
 func assertNoExecToken(t *testing.T, err error) {
@@ -172,20 +81,6 @@ func TestExecutableSubjectValidate(t *testing.T) {
 	var p SubjectTokenProvider = ExecutableSubject{}
 	if subjectKind(p) != "executable" || subjectKind(&ExecutableSubject{}) != "executable" {
 		t.Errorf("subjectKind = %q", subjectKind(p))
-	}
-}
-
-func TestParseExecutableCommand(t *testing.T) {
-	got, err := ParseExecutableCommand(`"/opt/my tools/fetch token" --audience 'a b' c\ d`)
-	if err != nil || !slices.Equal(got, []string{"/opt/my tools/fetch token", "--audience", "a b", "c d"}) {
-		t.Fatalf("got %q, %v", got, err)
-	}
-	for _, bad := range []string{"", "   ", `"/opt/x`, `prog 'x`, `prog \`} {
-		_, err := ParseExecutableCommand(bad)
-		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != "credential_source.executable.command" || !strings.HasPrefix(err.Error(), "sts: invalid credential_source.executable.command: ") {
-			t.Errorf("ParseExecutableCommand(%q) = %v", bad, err)
-		}
 	}
 }
 
@@ -284,68 +179,6 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func TestLoadCredentialsExecutable(t *testing.T) {
-	srv := ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
-		if typ != TokenTypeJWT || tok != execTestToken {
-			return errors.New("unexpected subject")
-		}
-		return nil
-	}})
-	defer srv.Close()
-	file := func(command string, timeoutMillis any) []byte {
-		b, err := json.Marshal(map[string]any{
-			"type":               "external_account",
-			"audience":           execTestAud,
-			"subject_token_type": TokenTypeJWT,
-			"token_url":          srv.TokenURL(),
-			"credential_source": map[string]any{"executable": map[string]any{
-				"command": command, "timeout_millis": timeoutMillis,
-				"output_file": filepath.Join(t.TempDir(), "out.json"),
-			}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	line := execCommandLine(t, TokenTypeJWT, execTestToken)
-
-	c, err := LoadCredentials(file(line, 5000), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, Getenv: allowExecutables})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok, err := c.TokenSource().Token(); err != nil || !tok.Valid() {
-		t.Fatalf("Token: %v", err)
-	}
-
-	// Loading runs nothing; the gate is checked when a token is needed.
-	c, err = LoadCredentials(file(line, 5000), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: srv.Client()}, Getenv: envMap(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.TokenSource().Token()
-	var se *Error
-	if !errors.As(err, &se) || se.Op != "subject" || !strings.Contains(err.Error(), "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1") {
-		t.Errorf("Token with executables not allowed: %v", err)
-	}
-
-	for _, tt := range []struct {
-		command string
-		timeout any
-		field   string
-	}{
-		{`"/opt/unterminated --x`, 5000, "credential_source.executable.command"},
-		{`/opt/prog trailing\`, 5000, "credential_source.executable.command"},
-		{`/opt/prog`, 4000, "credential_source.executable.timeout_millis"},
-	} {
-		_, err := LoadCredentials(file(tt.command, tt.timeout), LoadOptions{Getenv: allowExecutables})
-		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("command %q timeout %v: %v, want a *ValidationError for %s", tt.command, tt.timeout, err, tt.field)
-		}
-	}
 }
 
 func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {

@@ -5,24 +5,18 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/x509cert"
-	"github.com/stsgo/sts/ststest"
 )
 
 func TestX509SubjectToken(t *testing.T) {
@@ -238,66 +232,19 @@ func checkNoKeyMaterial(t *testing.T, f *fixture.X509, err error) {
 	}
 }
 
-// mtlsSTS serves the STS emulator over TLS, requiring a client certificate
-// from root, and records the presented leaf.
-type mtlsSTS struct {
-	emu      *ststest.Server
-	srv      *httptest.Server
-	lastPeer atomic.Pointer[[]byte]
-}
-
-func newMTLSSTS(t *testing.T, root *fixture.CA, inter *fixture.CA) *mtlsSTS {
-	m := &mtlsSTS{}
-	m.emu = ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
-		if typ != TokenTypeMTLS {
-			return fmt.Errorf("type %q", typ)
-		}
-		var arr []string
-		if err := json.Unmarshal([]byte(tok), &arr); err != nil || len(arr) == 0 {
-			return errors.New("not a JSON array of certificates")
-		}
-		leaf, err := base64.StdEncoding.DecodeString(arr[0])
-		if err != nil {
-			return errors.New("not base64")
-		}
-		if p := m.lastPeer.Load(); p == nil || string(*p) != string(leaf) {
-			return errors.New("subject token leaf is not the TLS client certificate")
-		}
-		return nil
-	}})
-	t.Cleanup(m.emu.Close)
-	m.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-			http.Error(w, "no client certificate", http.StatusUnauthorized)
-			return
-		}
-		raw := r.TLS.PeerCertificates[0].Raw
-		m.lastPeer.Store(&raw)
-		m.emu.ServeHTTP(w, r)
-	}))
-	pool := x509.NewCertPool()
-	pool.AddCert(root.Cert)
-	m.srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
-	m.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused plain client
-	m.srv.StartTLS()
-	t.Cleanup(m.srv.Close)
-	_ = inter
-	return m
-}
-
 func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	f := fixture.NewX509(t)
 	// The server verifies the client chain itself: include the intermediate
 	// in the presented certificate file.
 	certPEM := append(fixture.PEM("CERTIFICATE", f.LeafDER), fixture.PEM("CERTIFICATE", f.Inter.DER)...)
 	fixture.WriteFile(t, f.Cert, certPEM)
-	m := newMTLSSTS(t, f.Root, f.Inter)
+	m := fixture.NewMTLSSTS(t, f.Root)
 
 	const aud = "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/x509-pool/providers/corp-ca"
 	subject := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
-	base := m.srv.Client()
+	base := m.Srv.Client()
 	base.Timeout = 7 * time.Second
-	cfg := Config{Subject: subject, SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: base}}
+	cfg := Config{Subject: subject, SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.Srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: base}}
 	x, err := newExchanger(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +256,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	if !tok.Valid() {
 		t.Fatal("invalid token")
 	}
-	if p := m.lastPeer.Load(); p == nil || string(*p) != string(f.LeafDER) {
+	if p := m.LastPeer(); p == nil || string(p) != string(f.LeafDER) {
 		t.Fatal("server did not see the workload certificate")
 	}
 	if base.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate != nil {
@@ -323,7 +270,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	if _, err := x.TokenContext(context.Background()); err != nil {
 		t.Fatalf("exchange after rotation: %v", err)
 	}
-	if p := m.lastPeer.Load(); p == nil || string(*p) != string(newLeaf) {
+	if p := m.LastPeer(); p == nil || string(p) != string(newLeaf) {
 		t.Fatal("server did not see the rotated certificate")
 	}
 
@@ -337,7 +284,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	}
 
 	// Without the provider's client the server refuses the connection.
-	plain, err := newExchanger(Config{Subject: StaticSubject("x"), SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: m.srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}})
+	plain, err := newExchanger(Config{Subject: StaticSubject("x"), SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.Srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: m.Srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

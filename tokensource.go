@@ -87,11 +87,6 @@ func (c Config) String() string {
 // GoString is String, so %#v redacts too.
 func (c Config) GoString() string { return c.String() }
 
-var knownSubjectTypes = map[string]bool{
-	TokenTypeJWT: true, TokenTypeIDToken: true, TokenTypeSAML2: true,
-	TokenTypeAccessToken: true, TokenTypeMTLS: true, TokenTypeAWS4Request: true,
-}
-
 // validator is a provider with configuration to check (see
 // SubjectTokenProvider).
 type validator interface{ Validate() error }
@@ -124,11 +119,8 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
-	if c.SubjectTokenType == "" {
-		return invalid("Config.SubjectTokenType", "must not be empty")
-	}
-	if !knownSubjectTypes[c.SubjectTokenType] {
-		return invalid("Config.SubjectTokenType", "unknown token type %q", httpx.Truncate(c.SubjectTokenType, 100))
+	if err := check.SubjectTokenType("Config.SubjectTokenType", c.SubjectTokenType); err != nil {
+		return verr(err)
 	}
 	if err := checkSubjectType("Config.SubjectTokenType", c.Subject, c.SubjectTokenType); err != nil {
 		return err
@@ -165,8 +157,10 @@ func (c *Config) validate() error {
 	if (c.ActorToken == nil) != (c.ActorTokenType == "") {
 		return invalid("Config.ActorTokenType", "ActorToken and ActorTokenType must be set together")
 	}
-	if c.ActorTokenType != "" && !knownSubjectTypes[c.ActorTokenType] {
-		return invalid("Config.ActorTokenType", "unknown token type %q", httpx.Truncate(c.ActorTokenType, 100))
+	if c.ActorTokenType != "" {
+		if err := check.SubjectTokenType("Config.ActorTokenType", c.ActorTokenType); err != nil {
+			return verr(err)
+		}
 	}
 	if v, ok := c.ActorToken.(validator); ok {
 		if err := v.Validate(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/githubactions"
 	"github.com/stsgo/sts/ststest"
 )
@@ -385,7 +386,7 @@ func TestActionsCredentialFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				creds, err := sts.LoadCredentials(data, sts.LoadOptions{HTTPOptions: sts.HTTPOptions{HTTPClient: hc}})
+				creds, err := credfile.Load(data, credfile.Options{HTTPOptions: sts.HTTPOptions{HTTPClient: hc}})
 				if err != nil {
 					t.Fatal(err)
 				}

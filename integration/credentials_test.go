@@ -11,6 +11,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -19,9 +20,9 @@ const deployer = "deployer@example-project.iam.gserviceaccount.com"
 // loadImpersonationFile loads the sample impersonation.json (federation from
 // a file, then impersonation of deployer, quota project example-project)
 // with its endpoints pointed at an in-memory emulator.
-func loadImpersonationFile(t *testing.T) (*sts.Credentials, *ststest.Server) {
+func loadImpersonationFile(t *testing.T) (*credfile.Credentials, *ststest.Server) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "testdata", "credentials", "impersonation.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "credfile", "testdata", "credentials", "impersonation.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func loadImpersonationFile(t *testing.T) (*sts.Credentials, *ststest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := sts.LoadCredentials(data, sts.LoadOptions{
+	creds, err := credfile.Load(data, credfile.Options{
 		HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()},
 		Scopes:      []string{"https://www.googleapis.com/auth/devstorage.read_only"},
 		Getenv:      func(string) string { return "" },
@@ -62,18 +63,18 @@ func TestStorageWithCredentialFile(t *testing.T) {
 	const bucket = `{"kind":"storage#bucket","name":"demo-bucket","location":"EU"}`
 	for _, tc := range []struct {
 		name      string
-		opts      func(c *sts.Credentials) []option.ClientOption
+		opts      func(c *credfile.Credentials) []option.ClientOption
 		wantQuota string
 	}{
-		{"WithCredentials", func(c *sts.Credentials) []option.ClientOption {
+		{"WithCredentials", func(c *credfile.Credentials) []option.ClientOption {
 			// Google's clients read quota_project_id from the JSON.
 			return []option.ClientOption{option.WithCredentials(c.GoogleCredentials())}
 		}, "example-project"},
-		{"WithTokenSource", func(c *sts.Credentials) []option.ClientOption {
+		{"WithTokenSource", func(c *credfile.Credentials) []option.ClientOption {
 			// A bare token source carries no quota project.
 			return []option.ClientOption{option.WithTokenSource(c.TokenSource())}
 		}, ""},
-		{"WithHTTPClient", func(c *sts.Credentials) []option.ClientOption {
+		{"WithHTTPClient", func(c *credfile.Credentials) []option.ClientOption {
 			// Credentials.HTTPClient adds both headers itself. (The storage
 			// client rejects option.WithQuotaProject, so this and
 			// WithCredentials are the ways to bill a quota project.)

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/login"
 	"github.com/stsgo/sts/ststest"
 )
@@ -53,11 +53,11 @@ func ExampleRun() {
 
 	// The file is an external_account_authorized_user credential: its token
 	// source refreshes with the refresh token the sign-in returned.
-	creds, err := sts.LoadCredentialsFile(path, sts.LoadOptions{Getenv: func(string) string { return "" }})
+	creds, err := credfile.LoadFile(path, credfile.Options{Getenv: func(string) string { return "" }})
 	if err != nil {
 		log.Fatal(err)
 	}
-	info, err := creds.Introspect(ctx, sts.IntrospectOptions{})
+	info, err := creds.Introspect(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}

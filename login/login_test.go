@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
@@ -192,11 +193,11 @@ func TestLoginHappyPath(t *testing.T) {
 
 	// The loader reads the file back; its token source refreshes with the
 	// refresh token, and the refreshed token introspects as the same user.
-	creds, err := sts.LoadCredentialsFile(path, sts.LoadOptions{HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}})
+	creds, err := credfile.LoadFile(path, credfile.Options{HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if creds.Type() != sts.TypeExternalAccountAuthorizedUser || creds.Audience() != loginAud || creds.TokenInfoURL() != srv.IntrospectURL() ||
+	if creds.Type() != credfile.TypeExternalAccountAuthorizedUser || creds.Audience() != loginAud || creds.TokenInfoURL() != srv.IntrospectURL() ||
 		creds.QuotaProjectID() != "quota-proj" {
 		t.Errorf("loaded %v", creds)
 	}
@@ -207,7 +208,7 @@ func TestLoginHappyPath(t *testing.T) {
 	if info, ok := srv.Lookup(refreshed.AccessToken); !ok || info.Kind != "refreshed" {
 		t.Errorf("not a refreshed token: %v", info)
 	}
-	in, err = creds.Introspect(context.Background(), sts.IntrospectOptions{HTTPOptions: sts.HTTPOptions{HTTPClient: srv.Client()}})
+	in, err = creds.Introspect(context.Background())
 	if err != nil || !in.Active || in.Username != ststest.DefaultLoginUser {
 		t.Errorf("introspect loaded credentials: %v, %v", in, err)
 	}

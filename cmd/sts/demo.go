@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/ststest"
@@ -386,11 +387,11 @@ func (d *demo) credentialFile(ctx context.Context) error {
 		return fmt.Errorf("writing credential file: %w", err)
 	}
 	d.say("file %s: external_account, file source, impersonation of %s", path, demoServiceAccount)
-	creds, err := sts.LoadCredentialsFile(path, sts.LoadOptions{})
+	creds, err := credfile.LoadFile(path, credfile.Options{})
 	if err != nil {
 		return err
 	}
-	d.say("sts.LoadCredentialsFile: %v", creds)
+	d.say("credfile.LoadFile: %v", creds)
 	tok, err := creds.TokenSource().TokenContext(ctx)
 	if err != nil {
 		return err

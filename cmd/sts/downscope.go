@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/downscope"
 )
 
@@ -86,7 +87,7 @@ func init() {
 					if err != nil {
 						return err
 					}
-					if creds.Type() != sts.TypeExternalAccount {
+					if creds.Type() != credfile.TypeExternalAccount {
 						return errors.New("downscoping needs an external_account credential file: STS does not apply access boundaries to workforce user tokens")
 					}
 					src = creds.TokenSource()

@@ -49,7 +49,15 @@ func init() {
 					if err != nil {
 						return err
 					}
-					if in, err = creds.Introspect(ctx, sts.IntrospectOptions{URL: *endpoint}); err != nil {
+					opts := creds.IntrospectOptions()
+					if *endpoint != "" {
+						opts.URL = *endpoint
+					}
+					tok, err := creds.TokenSource().TokenContext(ctx)
+					if err != nil {
+						return err
+					}
+					if in, err = sts.Introspect(ctx, tok.AccessToken, opts); err != nil {
 						return err
 					}
 				} else {

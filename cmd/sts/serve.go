@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/impersonate"
 	"github.com/stsgo/sts/internal/fsutil"
@@ -88,11 +89,11 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 	if err != nil {
 		return metaserver.Config{}, err
 	}
-	if b != nil && creds.Type() != sts.TypeExternalAccount {
+	if b != nil && creds.Type() != credfile.TypeExternalAccount {
 		return metaserver.Config{}, errors.New("--boundary needs an external_account credential file: STS does not apply access boundaries to workforce user tokens")
 	}
 	// wrap downscopes a source when a boundary is set.
-	wrap := func(c *sts.Credentials) (oauth2.TokenSource, error) {
+	wrap := func(c *credfile.Credentials) (oauth2.TokenSource, error) {
 		if b == nil {
 			return c.TokenSource(), nil
 		}
@@ -112,7 +113,7 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 	if len(cf.scopes) > 0 {
 		cfg.Scopes = cf.scopes
 	}
-	if creds.Type() == sts.TypeExternalAccount {
+	if creds.Type() == credfile.TypeExternalAccount {
 		// An exchange (and an impersonation) asks for its scopes, so other
 		// scope sets are honoured with sources of their own.
 		cfg.ScopedTokenSource = func(scopes []string) (oauth2.TokenSource, error) {
@@ -140,10 +141,10 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 // idTokens returns a func minting ID tokens (IAM generateIdToken) for the
 // service account a credential file impersonates. The caller's token comes
 // from the same file loaded without its impersonation.
-func idTokens(ctx context.Context, e *env, cf *credFlags, creds *sts.Credentials) (func(context.Context, string) (string, error), error) {
+func idTokens(ctx context.Context, e *env, cf *credFlags, creds *credfile.Credentials) (func(context.Context, string) (string, error), error) {
 	path := cf.path
 	if path == "" {
-		path = e.getenv(sts.EnvCredentials)
+		path = e.getenv(credfile.EnvCredentials)
 	}
 	data, err := await(ctx, "reading credential file "+path, func() ([]byte, error) { return fsutil.ReadFileLimited(path, 1<<20) })
 	if err != nil {
@@ -157,8 +158,8 @@ func idTokens(ctx context.Context, e *env, cf *credFlags, creds *sts.Credentials
 	delete(file, "service_account_impersonation_url")
 	delete(file, "service_account_impersonation")
 	plain, _ := json.Marshal(file)
-	caller, err := await(ctx, "loading credential file "+path, func() (*sts.Credentials, error) {
-		return sts.LoadCredentials(plain, sts.LoadOptions{Getenv: e.getenv})
+	caller, err := await(ctx, "loading credential file "+path, func() (*credfile.Credentials, error) {
+		return credfile.Load(plain, credfile.Options{Getenv: e.getenv})
 	})
 	if err != nil {
 		return nil, err

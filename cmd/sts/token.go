@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/credfile"
 )
 
 func init() {
@@ -78,21 +78,21 @@ func credentialFlags(fs *flag.FlagSet) *credFlags {
 
 // load loads the credential file the flags or the environment name, giving
 // up when ctx ends (the file may be a named pipe nobody writes to).
-func (c *credFlags) load(ctx context.Context, e *env) (*sts.Credentials, error) {
-	opts := sts.LoadOptions{Getenv: e.getenv}
+func (c *credFlags) load(ctx context.Context, e *env) (*credfile.Credentials, error) {
+	opts := credfile.Options{Getenv: e.getenv}
 	if len(c.scopes) > 0 {
 		opts.Scopes = c.scopes
 	}
 	path := c.path
 	if path == "" {
-		path = e.getenv(sts.EnvCredentials)
+		path = e.getenv(credfile.EnvCredentials)
 	}
 	if path == "" {
-		return nil, usagef("no credentials: pass --credentials FILE or set %s", sts.EnvCredentials)
+		return nil, usagef("no credentials: pass --credentials FILE or set %s", credfile.EnvCredentials)
 	}
 	opts.OnRefreshTokenRotated = saveRotatedRefreshToken(path, e.stderr)
-	return await(ctx, "reading credential file "+path, func() (*sts.Credentials, error) {
-		return sts.LoadCredentialsFile(path, opts)
+	return await(ctx, "reading credential file "+path, func() (*credfile.Credentials, error) {
+		return credfile.LoadFile(path, opts)
 	})
 }
 

@@ -322,3 +322,50 @@ func ImpersonationURL(field, raw string) (string, *Error) {
 	}
 	return email, nil
 }
+
+// subjectTokenTypes are the token types STS takes as subject and actor
+// tokens.
+var subjectTokenTypes = map[string]bool{
+	"urn:ietf:params:oauth:token-type:jwt":          true,
+	"urn:ietf:params:oauth:token-type:id_token":     true,
+	"urn:ietf:params:oauth:token-type:saml2":        true,
+	"urn:ietf:params:oauth:token-type:access_token": true,
+	"urn:ietf:params:oauth:token-type:mtls":         true,
+	"urn:ietf:params:aws:token-type:aws4_request":   true,
+}
+
+// SubjectTokenType checks a subject (or actor) token type: one STS takes.
+func SubjectTokenType(field, typ string) *Error {
+	if typ == "" {
+		return Errorf(field, "must not be empty")
+	}
+	if !subjectTokenTypes[typ] {
+		return Errorf(field, "unknown token type %q", httpx.Truncate(typ, 100))
+	}
+	return nil
+}
+
+// Command checks the argv of a credential executable: a program name, and
+// no NUL byte in any word.
+func Command(field string, argv []string) *Error {
+	if len(argv) == 0 {
+		return Errorf(field, "must not be empty")
+	}
+	if argv[0] == "" {
+		return Errorf(field, "program name (first word) must not be empty")
+	}
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return Errorf(field, "must not contain NUL bytes")
+		}
+	}
+	return nil
+}
+
+// FileName checks a file name: no NUL byte.
+func FileName(field, name string) *Error {
+	if strings.IndexByte(name, 0) >= 0 {
+		return Errorf(field, "must not contain NUL bytes")
+	}
+	return nil
+}

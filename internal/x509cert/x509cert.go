@@ -115,17 +115,15 @@ func Check(c Config, f Fields, sh *Shared) *check.Error {
 // transport must be an *http.Transport (or nil); its settings are kept.
 // field names base in the error.
 func Client(st *State, base *http.Client, field string) (*http.Client, *check.Error) {
+	if err := CheckClient(field, base); err != nil {
+		return nil, err
+	}
 	if base == nil {
 		base = http.DefaultClient
 	}
-	var tr *http.Transport
-	switch t := base.Transport.(type) {
-	case nil:
-		tr = http.DefaultTransport.(*http.Transport).Clone()
-	case *http.Transport:
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if t, ok := base.Transport.(*http.Transport); ok {
 		tr = t.Clone()
-	default:
-		return nil, check.Errorf(field, "X.509 federation needs the client's Transport to be an *http.Transport (or nil) to present the certificate, got %T", base.Transport)
 	}
 	var tc *tls.Config
 	if tr.TLSClientConfig != nil {
@@ -140,6 +138,19 @@ func Client(st *State, base *http.Client, field string) (*http.Client, *check.Er
 	c := *base
 	c.Transport = tr
 	return &c, nil
+}
+
+// CheckClient checks that the client (nil means http.DefaultClient) can be
+// the base of Client: its Transport is an *http.Transport, or nil.
+func CheckClient(field string, base *http.Client) *check.Error {
+	if base == nil {
+		return nil
+	}
+	switch base.Transport.(type) {
+	case nil, *http.Transport:
+		return nil
+	}
+	return check.Errorf(field, "X.509 federation needs the client's Transport to be an *http.Transport (or nil) to present the certificate, got %T", base.Transport)
 }
 
 // Shared holds the State of a source, shared by copies of the value that

@@ -1,4 +1,4 @@
-package sts
+package credfile
 
 import (
 	"os"
@@ -7,6 +7,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -26,8 +28,8 @@ func TestImpersonationRefreshAhead(t *testing.T) {
 		m["service_account_impersonation_url"] = emu.ImpersonationURL("deployer@example-project.iam.gserviceaccount.com")
 		m["service_account_impersonation"] = map[string]any{"token_lifetime_seconds": 600}
 		m["credential_source"] = map[string]any{"file": subject}
-		c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Getenv: envMap(nil),
-			Cache: CacheOptions{StaleFraction: 0.5, Jitter: -1}})
+		c, err := Load(encodeMap(t, m), Options{HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()}, Getenv: fixture.EnvMap(nil),
+			Cache: sts.CacheOptions{StaleFraction: 0.5, Jitter: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}

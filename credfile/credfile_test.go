@@ -1,4 +1,4 @@
-package sts
+package credfile
 
 import (
 	"context"
@@ -19,8 +19,10 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/fixture"
+	"github.com/stsgo/sts/internal/refreshgrant"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -32,7 +34,7 @@ type credFixture struct {
 	dir     string
 	urlSrv  *httptest.Server
 	urlHdr  chan http.Header
-	imds    *fakeIMDS
+	imds    *fixture.IMDS
 	subject string // the subject token every source serves
 	getenv  func(string) string
 	client  *http.Client // nil: the emulator's client
@@ -48,7 +50,7 @@ func newCredFixture(t *testing.T) *credFixture {
 		dir:     t.TempDir(),
 		urlHdr:  make(chan http.Header, 16),
 		subject: testSubjectJWT,
-		getenv:  envMap(nil),
+		getenv:  fixture.EnvMap(nil),
 	}
 	t.Cleanup(f.emu.Close)
 	f.urlSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -125,16 +127,16 @@ func (f *credFixture) rewrite(m map[string]any) map[string]any {
 	if x, ok := cs["executable"].(map[string]any); ok {
 		// The test binary prints a response for the configured token type
 		// (see execCommandLine), caching it in an output file in f.dir.
-		x["command"] = execCommandLine(t, m["subject_token_type"].(string), f.subject)
+		x["command"] = fixture.ExecCommandLine(t, m["subject_token_type"].(string), f.subject)
 		x["output_file"] = filepath.Join(f.dir, "executable-output.json")
-		f.getenv = envMap(map[string]string{"GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"})
+		f.getenv = fixture.EnvMap(map[string]string{"GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"})
 	}
 	if cs["environment_id"] != nil {
 		if f.imds == nil {
-			f.imds = newFakeIMDS(t, true)
-			f.imds.expires = time.Now().Add(time.Hour)
+			f.imds = fixture.NewIMDS(t, true)
+			f.imds.SetExpiry(time.Now().Add(time.Hour))
 		}
-		base := f.imds.srv.URL
+		base := f.imds.Srv.URL
 		cs["region_url"] = base + "/latest/meta-data/placement/availability-zone"
 		cs["url"] = base + "/latest/meta-data/iam/security-credentials"
 		cs["imdsv2_session_token_url"] = base + "/latest/api/token"
@@ -145,7 +147,7 @@ func (f *credFixture) rewrite(m map[string]any) map[string]any {
 	return m
 }
 
-func (f *credFixture) load(t *testing.T, m map[string]any, opts LoadOptions) (*Credentials, error) {
+func (f *credFixture) load(t *testing.T, m map[string]any, opts Options) (*Credentials, error) {
 	t.Helper()
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = f.client
@@ -156,7 +158,7 @@ func (f *credFixture) load(t *testing.T, m map[string]any, opts LoadOptions) (*C
 	if opts.Getenv == nil {
 		opts.Getenv = f.getenv
 	}
-	return LoadCredentials(encodeMap(t, m), opts)
+	return Load(encodeMap(t, m), opts)
 }
 
 // TestLoadTestdataFiles loads every sample credential file, pointed at the
@@ -192,11 +194,11 @@ func TestLoadTestdataFiles(t *testing.T) {
 		}},
 		{file: "aws.json", kind: "impersonated", subject: "uploader@example-project.iam.gserviceaccount.com",
 			serviceAc: "uploader@example-project.iam.gserviceaccount.com", check: func(t *testing.T, f *credFixture, c *Credentials) {
-				if f.imds.count("/latest/api/token") == 0 {
+				if f.imds.Count("/latest/api/token") == 0 {
 					t.Error("IMDSv2 session token was not fetched")
 				}
 				ex := lastRequest(t, f.emu, "/v1/token")
-				if got := ex.Form.Get("subject_token_type"); got != TokenTypeAWS4Request {
+				if got := ex.Form.Get("subject_token_type"); got != sts.TokenTypeAWS4Request {
 					t.Errorf("subject_token_type = %q", got)
 				}
 				if !strings.Contains(ex.Header.Get("X-Goog-Api-Client"), "source/aws") {
@@ -205,7 +207,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 			}},
 		{file: "executable.json", kind: "exchange", check: func(t *testing.T, f *credFixture, c *Credentials) {
 			ex := lastRequest(t, f.emu, "/v1/token")
-			if ex.Form.Get("subject_token_type") != TokenTypeSAML2 || ex.Form.Get("subject_token") != f.subject {
+			if ex.Form.Get("subject_token_type") != sts.TokenTypeSAML2 || ex.Form.Get("subject_token") != f.subject {
 				t.Errorf("exchange did not send the executable's SAML response")
 			}
 			if !strings.Contains(ex.Header.Get("X-Goog-Api-Client"), "source/executable") {
@@ -216,7 +218,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 			scopes: []string{"https://www.googleapis.com/auth/devstorage.read_write"},
 			check: func(t *testing.T, f *credFixture, c *Credentials) {
 				ex := lastRequest(t, f.emu, "/v1/token")
-				if got := ex.Form.Get("scope"); got != CloudPlatformScope {
+				if got := ex.Form.Get("scope"); got != sts.CloudPlatformScope {
 					t.Errorf("exchange scope = %q, want cloud-platform", got)
 				}
 				api := ex.Header.Get("X-Goog-Api-Client")
@@ -241,9 +243,9 @@ func TestLoadTestdataFiles(t *testing.T) {
 			prepare: func(t *testing.T, f *credFixture, m map[string]any) {
 				x := fixture.NewX509(t)
 				fixture.WriteFile(t, x.Cert, append(fixture.PEM("CERTIFICATE", x.LeafDER), fixture.PEM("CERTIFICATE", x.Inter.DER)...))
-				mt := newMTLSSTS(t, x.Root, x.Inter)
-				f.emu, f.client = mt.emu, mt.srv.Client()
-				m["token_url"] = mt.srv.URL + "/v1/token"
+				mt := fixture.NewMTLSSTS(t, x.Root)
+				f.emu, f.client = mt.Emu, mt.Srv.Client()
+				m["token_url"] = mt.Srv.URL + "/v1/token"
 				cert := m["credential_source"].(map[string]any)["certificate"].(map[string]any)
 				cert["certificate_config_location"] = x.Config
 				cert["trust_chain_path"] = x.Chain
@@ -264,11 +266,11 @@ func TestLoadTestdataFiles(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			raw := readTestdata(t, tc.file)
 			// The file loads unchanged (no request is made at load time).
-			orig, err := LoadCredentials(raw, LoadOptions{Getenv: envMap(nil)})
+			orig, err := Load(raw, Options{Getenv: fixture.EnvMap(nil)})
 			if tc.unchangedErr != "" {
 				wantField(t, err, tc.unchangedErr)
 			} else if err != nil {
-				t.Fatalf("LoadCredentials(unchanged): %v", err)
+				t.Fatalf("Load(unchanged): %v", err)
 			} else if orig.ServiceAccount() != tc.serviceAc {
 				t.Errorf("ServiceAccount = %q, want %q", orig.ServiceAccount(), tc.serviceAc)
 			}
@@ -278,9 +280,9 @@ func TestLoadTestdataFiles(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare(t, f, m)
 			}
-			c, err := f.load(t, m, LoadOptions{Scopes: tc.scopes})
+			c, err := f.load(t, m, Options{Scopes: tc.scopes})
 			if err != nil {
-				t.Fatalf("LoadCredentials(rewritten): %v", err)
+				t.Fatalf("Load(rewritten): %v", err)
 			}
 			tok, err := c.TokenSource().Token()
 			if err != nil {
@@ -305,7 +307,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 			if c.QuotaProjectID() != tc.quota {
 				t.Errorf("QuotaProjectID = %q, want %q", c.QuotaProjectID(), tc.quota)
 			}
-			if c.UniverseDomain() != DefaultUniverseDomain {
+			if c.UniverseDomain() != sts.DefaultUniverseDomain {
 				t.Errorf("UniverseDomain = %q", c.UniverseDomain())
 			}
 			if tok.Expiry.IsZero() || time.Until(tok.Expiry) < 10*time.Minute {
@@ -356,7 +358,7 @@ func TestLoadUniverseDomain(t *testing.T) {
 	delete(m, "token_url")
 	m["audience"] = "//iam.example-universe.test/locations/global/workforcePools/p/providers/q"
 	m["workforce_pool_user_project"] = "proj"
-	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{})
+	c, err := Load(encodeMap(t, m), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,12 +371,12 @@ func TestLoadUniverseDomain(t *testing.T) {
 	}
 	// The workforce audience must follow the universe.
 	m["audience"] = "//iam.googleapis.com/locations/global/workforcePools/p/providers/q"
-	_, err = LoadCredentials(encodeMap(t, m), LoadOptions{})
+	_, err = Load(encodeMap(t, m), Options{})
 	wantField(t, err, "workforce_pool_user_project")
 	// An explicit token_url in another universe is used as written.
 	m["audience"] = "//iam.example-universe.test/locations/global/workforcePools/p/providers/q"
 	m["token_url"] = "https://sts.googleapis.com/v1/token"
-	c, err = LoadCredentials(encodeMap(t, m), LoadOptions{})
+	c, err = Load(encodeMap(t, m), Options{})
 	if err != nil || c.TokenURL() != "https://sts.googleapis.com/v1/token" {
 		t.Errorf("explicit token_url: %v, %v", c, err)
 	}
@@ -383,23 +385,23 @@ func TestLoadUniverseDomain(t *testing.T) {
 	delete(a, "token_url")
 	a["universe_domain"] = "example-universe.test"
 	a["audience"] = "//iam.example-universe.test/locations/global/workforcePools/p/providers/q"
-	c, err = LoadCredentials(encodeMap(t, a), LoadOptions{})
+	c, err = Load(encodeMap(t, a), Options{})
 	if err != nil || c.TokenURL() != "https://sts.example-universe.test/v1/oauthtoken" {
 		t.Errorf("authorized user token URL: %v, %v", c, err)
 	}
 	// x509 defaults to the mTLS endpoint.
 	x := decodeMap(t, readTestdata(t, "x509.json"))
 	delete(x, "token_url")
-	if c, err := LoadCredentials(encodeMap(t, x), LoadOptions{}); err == nil && c.TokenURL() != "https://sts.mtls.googleapis.com/v1/token" {
+	if c, err := Load(encodeMap(t, x), Options{}); err == nil && c.TokenURL() != "https://sts.mtls.googleapis.com/v1/token" {
 		t.Errorf("x509 TokenURL = %q", c.TokenURL())
 	}
 }
 
 func wantField(t *testing.T, err error, field string) {
 	t.Helper()
-	var ve *ValidationError
+	var ve *sts.ValidationError
 	if !errors.As(err, &ve) {
-		t.Fatalf("error = %v (%T), want *ValidationError for %s", err, err, field)
+		t.Fatalf("error = %v (%T), want *sts.ValidationError for %s", err, err, field)
 	}
 	if ve.Field != field {
 		t.Errorf("error field = %q, want %q (error: %v)", ve.Field, field, err)
@@ -502,22 +504,22 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 		{name: "interactive timeout too short", base: exe, edit: func(m map[string]any) {
 			cs(m)["executable"].(map[string]any)["interactive_timeout_millis"] = 1000
 		}, field: "credential_source.executable.interactive_timeout_millis"},
-		{name: "executable with access token type", base: exe, edit: func(m map[string]any) { m["subject_token_type"] = TokenTypeAccessToken }, field: "subject_token_type"},
+		{name: "executable with access token type", base: exe, edit: func(m map[string]any) { m["subject_token_type"] = sts.TokenTypeAccessToken }, field: "subject_token_type"},
 		{name: "aws version 2", base: aws, edit: func(m map[string]any) { cs(m)["environment_id"] = "aws2" }, field: "credential_source.environment_id"},
 		{name: "azure environment", base: aws, edit: func(m map[string]any) { cs(m)["environment_id"] = "azure1" }, field: "credential_source.environment_id"},
-		{name: "aws with jwt type", base: aws, edit: func(m map[string]any) { m["subject_token_type"] = TokenTypeJWT }, field: "subject_token_type"},
-		{name: "aws4 type on file", base: oidc, edit: func(m map[string]any) { m["subject_token_type"] = TokenTypeAWS4Request }, field: "subject_token_type"},
+		{name: "aws with jwt type", base: aws, edit: func(m map[string]any) { m["subject_token_type"] = sts.TokenTypeJWT }, field: "subject_token_type"},
+		{name: "aws4 type on file", base: oidc, edit: func(m map[string]any) { m["subject_token_type"] = sts.TokenTypeAWS4Request }, field: "subject_token_type"},
 		{name: "aws http verification url", base: aws, edit: func(m map[string]any) {
 			cs(m)["regional_cred_verification_url"] = "http://sts.{region}.amazonaws.com?Action=GetCallerIdentity"
 		}, field: "credential_source.regional_cred_verification_url"},
 		{name: "aws plain http region url", base: aws, edit: func(m map[string]any) { cs(m)["region_url"] = "http://metadata.example.com/zone" }, field: "credential_source.region_url"},
 		{name: "aws no region source", base: aws, edit: func(m map[string]any) { delete(cs(m), "region_url") }, field: "credential_source.region_url"},
-		{name: "certificate neither", base: x509, edit: func(m map[string]any) { cs(m)["certificate"] = map[string]any{"trust_chain_path": "/x"} }, field: "credential_source.certificate"},
+		{name: "certificate neither", base: x509, edit: func(m map[string]any) { cs(m)["certificate"] = map[string]any{"trust_chain_path": "/x"} }, field: "credential_source.certificate.certificate_config_location"},
 		{name: "certificate both", base: x509, edit: func(m map[string]any) {
 			cs(m)["certificate"].(map[string]any)["use_default_certificate_config"] = true
-		}, field: "credential_source.certificate.certificate_config_location"},
-		{name: "certificate with jwt type", base: x509, edit: func(m map[string]any) { m["subject_token_type"] = TokenTypeJWT }, field: "subject_token_type"},
-		{name: "mtls type on file", base: oidc, edit: func(m map[string]any) { m["subject_token_type"] = TokenTypeMTLS }, field: "subject_token_type"},
+		}, field: "credential_source.certificate.use_default_certificate_config"},
+		{name: "certificate with jwt type", base: x509, edit: func(m map[string]any) { m["subject_token_type"] = sts.TokenTypeJWT }, field: "subject_token_type"},
+		{name: "mtls type on file", base: oidc, edit: func(m map[string]any) { m["subject_token_type"] = sts.TokenTypeMTLS }, field: "subject_token_type"},
 		{name: "au missing refresh_token", base: au, edit: func(m map[string]any) { delete(m, "refresh_token") }, field: "refresh_token"},
 		{name: "au missing client_id", base: au, edit: func(m map[string]any) { delete(m, "client_id") }, field: "client_id"},
 		{name: "au missing client_secret", base: au, edit: func(m map[string]any) { delete(m, "client_secret") }, field: "client_secret"},
@@ -552,7 +554,7 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 				tc.edit(m)
 				data = encodeMap(t, m)
 			}
-			c, err := LoadCredentials(data, LoadOptions{Getenv: envMap(nil)})
+			c, err := Load(data, Options{Getenv: fixture.EnvMap(nil)})
 			if err == nil {
 				t.Fatalf("LoadCredentials succeeded: %v", c)
 			}
@@ -568,14 +570,14 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 }
 
 func TestLoadCredentialsByteOrderMark(t *testing.T) {
-	if _, err := LoadCredentials(append([]byte("\ufeff"), readTestdata(t, "oidc-file.json")...), LoadOptions{}); err != nil {
+	if _, err := Load(append([]byte("\ufeff"), readTestdata(t, "oidc-file.json")...), Options{}); err != nil {
 		t.Errorf("file with a byte order mark: %v", err)
 	}
 }
 
 func TestLoadCredentialsSyntaxPosition(t *testing.T) {
-	_, err := LoadCredentials([]byte("{\n  \"type\": \"external_account\",\n  \"audience\" \"x\"\n}"), LoadOptions{})
-	var ve *ValidationError
+	_, err := Load([]byte("{\n  \"type\": \"external_account\",\n  \"audience\" \"x\"\n}"), Options{})
+	var ve *sts.ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(ve.Reason, "line 3, column 14") {
 		t.Errorf("error = %v, want line 3, column 14", err)
 	}
@@ -584,17 +586,17 @@ func TestLoadCredentialsSyntaxPosition(t *testing.T) {
 func TestLoadOptionsInvalid(t *testing.T) {
 	raw := readTestdata(t, "oidc-file.json")
 	for _, tc := range []struct {
-		opts  LoadOptions
+		opts  Options
 		field string
 	}{
-		{LoadOptions{Scopes: []string{""}}, "LoadOptions.Scopes[0]"},
-		{LoadOptions{Scopes: []string{}}, "LoadOptions.Scopes"},
-		{LoadOptions{HTTPOptions: HTTPOptions{Timeout: -1}}, "LoadOptions.Timeout"},
-		{LoadOptions{HTTPOptions: HTTPOptions{Retry: RetryPolicy{MaxAttempts: -1}}}, "LoadOptions.Retry.MaxAttempts"},
-		{LoadOptions{Cache: CacheOptions{StaleFraction: 2}}, "LoadOptions.Cache.StaleFraction"},
-		{LoadOptions{Getenv: envMap(map[string]string{EnvQuotaProject: "a b"})}, EnvQuotaProject},
+		{Options{Scopes: []string{""}}, "credfile.Options.Scopes[0]"},
+		{Options{Scopes: []string{}}, "credfile.Options.Scopes"},
+		{Options{HTTPOptions: sts.HTTPOptions{Timeout: -1}}, "credfile.Options.Timeout"},
+		{Options{HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: -1}}}, "credfile.Options.Retry.MaxAttempts"},
+		{Options{Cache: sts.CacheOptions{StaleFraction: 2}}, "credfile.Options.Cache.StaleFraction"},
+		{Options{Getenv: fixture.EnvMap(map[string]string{EnvQuotaProject: "a b"})}, EnvQuotaProject},
 	} {
-		_, err := LoadCredentials(raw, tc.opts)
+		_, err := Load(raw, tc.opts)
 		wantField(t, err, tc.field)
 	}
 }
@@ -605,29 +607,29 @@ func TestLoadCredentialsFileAndEnv(t *testing.T) {
 	if err := os.WriteFile(p, readTestdata(t, "impersonation.json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadCredentialsFile(p, LoadOptions{})
+	c, err := LoadFile(p, Options{})
 	if err != nil || c.ServiceAccount() != "deployer@example-project.iam.gserviceaccount.com" {
 		t.Fatalf("LoadCredentialsFile = %v, %v", c, err)
 	}
 	env := map[string]string{EnvCredentials: p, EnvQuotaProject: "env-quota"}
-	c, err = LoadCredentialsFromEnv(LoadOptions{Getenv: envMap(env)})
+	c, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(env)})
 	if err != nil || c.QuotaProjectID() != "env-quota" {
 		t.Fatalf("LoadCredentialsFromEnv = %v, %v (want quota project from the environment)", c, err)
 	}
-	_, err = LoadCredentialsFromEnv(LoadOptions{Getenv: envMap(nil)})
+	_, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(nil)})
 	wantField(t, err, EnvCredentials)
-	_, err = LoadCredentialsFile(filepath.Join(dir, "missing.json"), LoadOptions{})
-	var se *Error
+	_, err = LoadFile(filepath.Join(dir, "missing.json"), Options{})
+	var se *sts.Error
 	if !errors.As(err, &se) || se.Op != "load" || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
-	_, err = LoadCredentialsFile("", LoadOptions{})
+	_, err = LoadFile("", Options{})
 	wantField(t, err, "path")
 	big := filepath.Join(dir, "big.json")
-	if err := os.WriteFile(big, make([]byte, maxCredentialsFileSize+1), 0o600); err != nil {
+	if err := os.WriteFile(big, make([]byte, maxFileSize+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCredentialsFile(big, LoadOptions{}); !errors.As(err, &se) {
+	if _, err := LoadFile(big, Options{}); !errors.As(err, &se) {
 		t.Errorf("big file: %v", err)
 	}
 }
@@ -636,26 +638,23 @@ func TestCredentialsNoSecrets(t *testing.T) {
 	a := decodeMap(t, readTestdata(t, "authorized-user.json"))
 	a["refresh_token"] = credSecretRefresh
 	a["client_secret"] = credSecretClient
-	c, err := LoadCredentials(encodeMap(t, a), LoadOptions{})
+	c, err := Load(encodeMap(t, a), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := decodeMap(t, readTestdata(t, "workforce.json"))
 	m["client_id"], m["client_secret"] = "id", credSecretClient
 	delete(m, "workforce_pool_user_project")
-	c2, err := LoadCredentials(encodeMap(t, m), LoadOptions{})
+	c2, err := Load(encodeMap(t, m), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := AuthorizedUserConfig{RefreshToken: credSecretRefresh, ClientID: "id", ClientSecret: credSecretClient}
-	r, err := NewRefresher(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := Options{OnRefreshTokenRotated: func(string) {}}
+	r := refreshgrant.New(refreshgrant.Config{RefreshToken: credSecretRefresh, ClientID: "id", ClientSecret: credSecretClient})
 	for _, s := range []string{
 		c.String(), fmt.Sprintf("%v %+v %#v", c, c, c), c2.String(), fmt.Sprintf("%v %#v", c2, c2),
 		fmt.Sprintf("%v %+v %#v", *c, *c, *c), fmt.Sprint((*Credentials)(nil)),
-		fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), fmt.Sprintf("%v %+v %#v", r, r, r),
+		fmt.Sprintf("%v %+v %#v", opts, opts, opts), fmt.Sprintf("%v %+v %#v", r, r, r),
 		fmt.Sprint(c.TokenSource()),
 	} {
 		if strings.Contains(s, "SECRET") {
@@ -666,7 +665,7 @@ func TestCredentialsNoSecrets(t *testing.T) {
 
 func TestGoogleCredentials(t *testing.T) {
 	raw := readTestdata(t, "impersonation.json")
-	c, err := LoadCredentials(raw, LoadOptions{})
+	c, err := Load(raw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +673,7 @@ func TestGoogleCredentials(t *testing.T) {
 	if g.TokenSource != c.TokenSource() || string(g.JSON) != string(raw) || g.ProjectID != "" {
 		t.Errorf("GoogleCredentials = %+v", g)
 	}
-	if ud, err := g.GetUniverseDomain(); err != nil || ud != DefaultUniverseDomain {
+	if ud, err := g.GetUniverseDomain(); err != nil || ud != sts.DefaultUniverseDomain {
 		t.Errorf("universe = %q, %v", ud, err)
 	}
 	var q struct {
@@ -690,7 +689,7 @@ func TestGoogleCredentials(t *testing.T) {
 func TestCredentialsHTTPClient(t *testing.T) {
 	f := newCredFixture(t)
 	m := f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json")))
-	c, err := f.load(t, m, LoadOptions{})
+	c, err := f.load(t, m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -733,8 +732,12 @@ func TestCredentialsHTTPClient(t *testing.T) {
 		t.Errorf("token not refreshed after a 401")
 	}
 	// A failing source fails the request with the source's error.
-	bad := authorizedClient(failingSource{}, nil, "")
-	var se *Error
+	failing, err := sts.NewCachedTokenSource(failingSource{}, sts.CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := (&Credentials{ts: failing}).HTTPClient(nil)
+	var se *sts.Error
 	if resp, err := bad.Get(api.URL); err == nil {
 		resp.Body.Close()
 		t.Error("a request with a failing source succeeded")
@@ -747,7 +750,7 @@ func TestCredentialsHTTPClient(t *testing.T) {
 // the token on a redirect to another origin too.
 func TestCredentialsHTTPClientRedirect(t *testing.T) {
 	f := newCredFixture(t)
-	c, err := f.load(t, f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json"))), LoadOptions{})
+	c, err := f.load(t, f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json"))), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -799,7 +802,7 @@ func TestLoadWorkforceClientID(t *testing.T) {
 	t.Cleanup(f.emu.Close)
 	m := f.rewrite(decodeMap(t, readTestdata(t, "workforce.json")))
 	m["client_id"], m["client_secret"] = "wf-client", credSecretClient
-	c, err := f.load(t, m, LoadOptions{})
+	c, err := f.load(t, m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -823,20 +826,20 @@ func TestLoadImpersonatedEmailReachesProvider(t *testing.T) {
 	const sa = "deployer@example-project.iam.gserviceaccount.com"
 	emu := ststest.NewServer(ststest.Options{})
 	defer emu.Close()
-	argv := execHelper(t, "check-env", sa)
+	argv := fixture.ExecHelper(t, "check-env", sa)
 	quoted := make([]string, len(argv))
 	for i, a := range argv {
 		quoted[i] = executable.QuoteArg(a)
 	}
 	m := map[string]any{
 		"type":                              "external_account",
-		"audience":                          execTestAud,
-		"subject_token_type":                TokenTypeIDToken,
+		"audience":                          fixture.ExecAud,
+		"subject_token_type":                sts.TokenTypeIDToken,
 		"token_url":                         emu.TokenURL(),
 		"service_account_impersonation_url": emu.ImpersonationURL(sa),
 		"credential_source":                 map[string]any{"executable": map[string]any{"command": strings.Join(quoted, " ")}},
 	}
-	c, err := LoadCredentials(encodeMap(t, m), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Getenv: allowExecutables})
+	c, err := Load(encodeMap(t, m), Options{HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client()}, Getenv: fixture.AllowExecutables})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -858,7 +861,7 @@ func TestCredentialLogsHoldNoSecrets(t *testing.T) {
 
 	f := newCredFixture(t)
 	m := f.rewrite(decodeMap(t, readTestdata(t, "impersonation.json")))
-	c, err := f.load(t, m, LoadOptions{HTTPOptions: HTTPOptions{Logger: logger}})
+	c, err := f.load(t, m, Options{HTTPOptions: sts.HTTPOptions{Logger: logger}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -870,7 +873,7 @@ func TestCredentialLogsHoldNoSecrets(t *testing.T) {
 
 	emu := newOAuthEmulator(t)
 	emu.SetRefreshTokenRotation(true)
-	ac, err := LoadCredentials(encodeMap(t, authorizedUserFile(t, emu)), LoadOptions{HTTPOptions: HTTPOptions{HTTPClient: emu.Client(), Logger: logger}})
+	ac, err := Load(encodeMap(t, authorizedUserFile(t, emu)), Options{HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Logger: logger}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -901,38 +904,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// TestCredentialsIntrospectOptions introspects a refreshed workforce token
-// with the file's token_info_url and client.
-// recordingInvalidator is a token source with an Invalidate method that is
-// not a *CachedTokenSource.
-type recordingInvalidator struct {
-	tok         *oauth2.Token
-	invalidated []*oauth2.Token
-}
-
-func (r *recordingInvalidator) Token() (*oauth2.Token, error) { return r.tok, nil }
-func (r *recordingInvalidator) Invalidate(tok *oauth2.Token) {
-	r.invalidated = append(r.invalidated, tok)
-}
-
-// TestHTTPClientInvalidatesAnyCache checks that a 401 reaches the
-// Invalidate method of any source that has one (a downscoped source, or a
-// caller's own cache), not only a *CachedTokenSource.
-func TestHTTPClientInvalidatesAnyCache(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	defer api.Close()
-	src := &recordingInvalidator{tok: &oauth2.Token{AccessToken: "tok"}}
-	hc := authorizedClient(src, api.Client(), "")
-	resp, err := hc.Get(api.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if len(src.invalidated) != 1 || src.invalidated[0] != src.tok {
-		t.Errorf("Invalidate calls = %v, want one with the token used", src.invalidated)
-	}
 }

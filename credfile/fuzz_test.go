@@ -1,8 +1,10 @@
-package sts
+package credfile
 
 import (
 	"encoding/json"
 	"errors"
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,7 @@ import (
 
 // FuzzLoadCredentials checks that any input either loads or fails with a
 // typed error starting "sts: " that does not quote the file's secrets.
-func FuzzLoadCredentials(f *testing.F) {
+func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "credentials", "*.json"))
 	for _, p := range files {
 		b, err := os.ReadFile(p)
@@ -29,19 +31,19 @@ func FuzzLoadCredentials(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	env := envMap(nil)
+	env := fixture.EnvMap(nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := LoadCredentials(data, LoadOptions{Getenv: env})
+		c, err := Load(data, Options{Getenv: env})
 		if err == nil {
 			if c.TokenSource() == nil || c.String() == "" || c.GoogleCredentials() == nil {
 				t.Fatal("loaded credentials are incomplete")
 			}
 			return
 		}
-		var ve *ValidationError
-		var se *Error
+		var ve *sts.ValidationError
+		var se *sts.Error
 		if !errors.As(err, &ve) && !errors.As(err, &se) {
-			t.Fatalf("error %v is %T, want *ValidationError or *Error", err, err)
+			t.Fatalf("error %v is %T, want *sts.ValidationError or *sts.Error", err, err)
 		}
 		msg := err.Error()
 		if !strings.HasPrefix(msg, "sts: ") {

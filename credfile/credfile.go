@@ -1,0 +1,330 @@
+// Package credfile loads Google credential configuration files, as gcloud
+// writes them, into token sources: workload and workforce identity
+// federation files (type external_account, with any credential_source:
+// file, url, executable, aws, certificate; optionally impersonating a
+// service account) and workforce users' refresh tokens (type
+// external_account_authorized_user).
+//
+//	creds, err := credfile.LoadFile("/path/credentials.json", credfile.Options{})
+//	if err != nil { … }
+//	client, err := storage.NewClient(ctx, option.WithTokenSource(creds.TokenSource()))
+//
+// Every field of a file is checked before anything is fetched, once: an
+// error is an *sts.ValidationError whose Field is the JSON path of the
+// culprit, such as "credential_source.format.subject_token_field_name".
+// Failures at token time are *sts.Error, as everywhere in the module.
+package credfile
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"golang.org/x/oauth2/google"
+
+	"errors"
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/authtransport"
+	"github.com/stsgo/sts/internal/fsutil"
+	"golang.org/x/oauth2"
+)
+
+// Credential configuration file types.
+const (
+	// TypeExternalAccount is a workload or workforce identity federation
+	// file: a subject token is exchanged at STS, optionally followed by
+	// service account impersonation.
+	TypeExternalAccount = "external_account"
+	// TypeExternalAccountAuthorizedUser is a workforce identity federation
+	// user's refresh token, as "gcloud auth application-default login
+	// --login-config" writes it.
+	TypeExternalAccountAuthorizedUser = "external_account_authorized_user"
+)
+
+// Environment variables read by the package (through Options.Getenv).
+const (
+	// EnvCredentials names the credential file Detect reads.
+	EnvCredentials = "GOOGLE_APPLICATION_CREDENTIALS"
+	// EnvQuotaProject, when set, overrides the file's quota_project_id, as
+	// it does in Google's client libraries.
+	EnvQuotaProject = "GOOGLE_CLOUD_QUOTA_PROJECT"
+)
+
+// maxFileSize bounds a credential file.
+const maxFileSize = 1 << 20
+
+// Options are the caller's settings for a loaded credential file. The zero
+// value is ready to use: cloud-platform scope, http.DefaultClient, default
+// time-outs, retries and cache, no logging, the process environment.
+type Options struct {
+	// Scopes are the OAuth scopes of the tokens. Nil means
+	// sts.CloudPlatformScope; an empty non-nil slice is invalid. With
+	// impersonation they are the service account token's scopes (the
+	// exchange itself asks for cloud-platform); authorized-user refreshes
+	// send no scope (the grant keeps the scopes of the sign-in), so they
+	// are ignored there.
+	Scopes []string
+	// HTTPOptions holds the HTTP client, time-out, retry policy and
+	// logger; the zero value is ready to use. The client also fetches the
+	// subject tokens of url and aws sources.
+	sts.HTTPOptions
+	// Cache tunes the refresh-ahead cache in front of the returned token
+	// source; the zero value is ready to use.
+	Cache sts.CacheOptions
+	// Getenv reads the environment: GOOGLE_APPLICATION_CREDENTIALS,
+	// GOOGLE_CLOUD_QUOTA_PROJECT, and whatever the subject-token source
+	// reads (GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES, AWS_REGION, …).
+	// Nil means os.Getenv.
+	Getenv func(string) string
+	// OnRefreshTokenRotated, if set, is called with the new refresh token
+	// whenever the server of an external_account_authorized_user file
+	// returns one that differs from the current one. The new token is
+	// already in use when it is called; persist it, or the next process
+	// start will use a revoked token. It is called from the refreshing
+	// goroutine, one call at a time, and should return quickly; a panic in
+	// it is logged and ignored. Nil means rotations are kept in memory
+	// only.
+	OnRefreshTokenRotated func(newToken string)
+}
+
+func (o *Options) getenv(k string) string {
+	if o.Getenv != nil {
+		return o.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+// Credentials is a loaded, checked credential configuration file. Create it
+// with Load, LoadFile or Detect. It is safe for concurrent use; no way of
+// printing it shows a secret.
+type Credentials struct {
+	typ            string
+	audience       string
+	universe       string
+	tokenURL       string
+	tokenInfoURL   string
+	revokeURL      string
+	quotaProject   string
+	serviceAccount string
+	raw            []byte
+	ts             *sts.CachedTokenSource
+	// for IntrospectOptions
+	clientID, clientSecret string
+	http                   sts.HTTPOptions
+}
+
+// Type returns the file's type: TypeExternalAccount or
+// TypeExternalAccountAuthorizedUser.
+func (c *Credentials) Type() string { return c.typ }
+
+// Audience returns the file's audience (the pool provider's resource name).
+func (c *Credentials) Audience() string { return c.audience }
+
+// TokenSource returns the cached source of access tokens: exchanged,
+// impersonated or refreshed, as the file says. Its tokens go in the
+// Authorization header of Google API calls, for example with
+// option.WithTokenSource. All calls return the same source.
+func (c *Credentials) TokenSource() *sts.CachedTokenSource { return c.ts }
+
+// UniverseDomain returns the file's universe_domain, or "googleapis.com".
+func (c *Credentials) UniverseDomain() string { return c.universe }
+
+// TokenURL returns the endpoint tokens are obtained from: the file's
+// token_url, or the default one of the universe.
+func (c *Credentials) TokenURL() string { return c.tokenURL }
+
+// TokenInfoURL returns the file's token_info_url (the introspection
+// endpoint), or "https://sts.<universe>/v1/introspect" when it has none.
+func (c *Credentials) TokenInfoURL() string { return c.tokenInfoURL }
+
+// RevokeURL returns the file's revoke_url (authorized-user files), or "".
+func (c *Credentials) RevokeURL() string { return c.revokeURL }
+
+// QuotaProjectID returns the project billed for API calls: the
+// GOOGLE_CLOUD_QUOTA_PROJECT environment variable if set, else the file's
+// quota_project_id, else "". HTTPClient sends it as x-goog-user-project.
+func (c *Credentials) QuotaProjectID() string { return c.quotaProject }
+
+// ServiceAccount returns the e-mail address of the impersonated service
+// account (from service_account_impersonation_url), or "".
+func (c *Credentials) ServiceAccount() string { return c.serviceAccount }
+
+// IntrospectOptions returns the options that introspect tokens the way the
+// file says: its token_info_url (TokenInfoURL), universe, and client
+// credentials (client_id and client_secret, which STS needs to introspect
+// workforce tokens), with the HTTP client, time-out, retries and logger of
+// the Options. Use it with sts.Introspect, changed as needed.
+func (c *Credentials) IntrospectOptions() sts.IntrospectOptions {
+	return sts.IntrospectOptions{
+		URL:            c.tokenInfoURL,
+		UniverseDomain: c.universe,
+		ClientID:       c.clientID,
+		ClientSecret:   c.clientSecret,
+		HTTPOptions:    c.http,
+	}
+}
+
+// Introspect asks STS about the current token of the credentials (see
+// TokenSource) with c.IntrospectOptions(): it is sts.Introspect(ctx,
+// token, c.IntrospectOptions()). A failure to get the token is that
+// failure.
+//
+// STS only knows the tokens it issued: for files that impersonate a service
+// account, the token is IAM's and is reported inactive.
+func (c *Credentials) Introspect(ctx context.Context) (*sts.Introspection, error) {
+	if c == nil {
+		return nil, &sts.ValidationError{Field: "credfile.Credentials", Reason: "must not be nil"}
+	}
+	tok, err := c.ts.TokenContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sts.Introspect(ctx, tok.AccessToken, c.IntrospectOptions())
+}
+
+// String describes c without any secret. It has a value receiver so that
+// a dereferenced Credentials prints redacted too.
+func (c Credentials) String() string {
+	return fmt.Sprintf("credfile.Credentials{Type:%q Audience:%q ServiceAccount:%q UniverseDomain:%q QuotaProject:%q TokenURL:%q}",
+		c.typ, c.audience, c.serviceAccount, c.universe, c.quotaProject, c.tokenURL)
+}
+
+// GoString is String, so %#v redacts too.
+func (c Credentials) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter: every verb prints String, so that no
+// verb (%d, %x, %+v, …) reaches the fields.
+func (c Credentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
+
+// GoogleCredentials returns the credentials as a *google.Credentials of
+// golang.org/x/oauth2/google, for option.WithCredentials of Google Cloud
+// clients. TokenSource is c.TokenSource(); UniverseDomainProvider reports
+// c.UniverseDomain(); JSON is the file as loaded, which is where Google's
+// clients read quota_project_id from (they send it as x-goog-user-project,
+// and let GOOGLE_CLOUD_QUOTA_PROJECT override it) — note that JSON therefore
+// holds the file's secrets, as with any google.Credentials. ProjectID is
+// empty: an external account file names no project (the quota project is
+// the project billed, not the project of the resources).
+func (c *Credentials) GoogleCredentials() *google.Credentials {
+	universe := c.universe
+	return &google.Credentials{
+		TokenSource:            c.ts,
+		JSON:                   bytes.Clone(c.raw),
+		UniverseDomainProvider: func() (string, error) { return universe, nil },
+	}
+}
+
+// HTTPClient returns a client that sends every request with the
+// credentials' token (Authorization) and quota project
+// (x-goog-user-project, unless the request already has one), over base's
+// transport. A nil base means http.DefaultClient. A 401 answer invalidates
+// the token used, so the next request gets a fresh one.
+//
+// The token goes only to the origin (scheme, host and port) of the request
+// the caller made: a redirect to another origin carries no Authorization,
+// Cookie or X-Goog-Api-Key header.
+func (c *Credentials) HTTPClient(base *http.Client) *http.Client {
+	var hc http.Client
+	if base != nil {
+		hc = *base
+	}
+	hc.Transport = &authtransport.Transport{
+		Token:        c.token,
+		Invalidate:   c.ts.Invalidate,
+		Base:         hc.Transport,
+		QuotaProject: c.quotaProject,
+	}
+	return &hc
+}
+
+// token returns the current token for a request; a failure that is not
+// already an *sts.Error or *sts.ValidationError becomes an *sts.Error with
+// Op "token".
+func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := c.ts.TokenContext(ctx)
+	if err != nil {
+		var se *sts.Error
+		var ve *sts.ValidationError
+		if !errors.As(err, &se) && !errors.As(err, &ve) {
+			err = &sts.Error{Op: "token", Err: err}
+		}
+		return nil, err
+	}
+	return tok, nil
+}
+
+// Load parses and checks a credential configuration file's content (type
+// external_account or external_account_authorized_user, as gcloud writes
+// them) and builds its token source. Every field is checked before
+// anything is fetched: a bad file fails here with an *sts.ValidationError
+// whose Field is the JSON path of the culprit, such as
+// "credential_source.format.subject_token_field_name" (or the Options
+// field, such as "credfile.Options.Scopes"). No request is made and no
+// file other than a certificate source's configuration, key pair and chain
+// is read.
+//
+// Endpoints are derived from universe_domain when the file has none
+// (https://sts.<universe>/v1/token, …/v1/oauthtoken); an explicit token_url
+// or service_account_impersonation_url is used as written even when its
+// host belongs to another universe. token_url, token_info_url, revoke_url and
+// service_account_impersonation_url must be https unless their host is a
+// loopback address.
+func Load(data []byte, opts Options) (*Credentials, error) {
+	f, err := decodeFile(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	var c *Credentials
+	switch f.Type {
+	case TypeExternalAccount:
+		c, err = loadExternalAccount(f, &opts)
+	case TypeExternalAccountAuthorizedUser:
+		c, err = loadAuthorizedUser(f, &opts)
+	case "":
+		return nil, invalid("type", "must be set (%q or %q)", TypeExternalAccount, TypeExternalAccountAuthorizedUser)
+	default:
+		return nil, invalid("type", "unsupported credential type %q (want %q or %q)",
+			truncate(f.Type, 64), TypeExternalAccount, TypeExternalAccountAuthorizedUser)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.raw = bytes.Clone(data)
+	c.clientID, c.clientSecret = f.ClientID, f.ClientSecret
+	c.http = opts.HTTPOptions
+	return c, nil
+}
+
+// LoadFile reads the credential file at path (at most 1 MiB) and loads it
+// with Load. A file that cannot be read gives an *sts.Error with Op "load".
+func LoadFile(path string, opts Options) (*Credentials, error) {
+	if path == "" {
+		return nil, invalid("path", "must not be empty")
+	}
+	data, err := fsutil.ReadFileLimited(path, maxFileSize)
+	if err != nil {
+		return nil, &sts.Error{Op: "load", Err: fmt.Errorf("reading credential file: %w", err)}
+	}
+	return Load(data, opts)
+}
+
+// Detect finds the caller's credentials the way Google's client libraries
+// do and loads them with LoadFile. It looks, for now, at one place: the file
+// named by the GOOGLE_APPLICATION_CREDENTIALS environment variable (read
+// through opts.Getenv); an unset variable is an *sts.ValidationError naming
+// it. ctx bounds the search: a done ctx is an *sts.Error with Op "load".
+func Detect(ctx context.Context, opts Options) (*Credentials, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &sts.Error{Op: "load", Err: err}
+	}
+	path := opts.getenv(EnvCredentials)
+	if path == "" {
+		return nil, invalid(EnvCredentials, "is not set")
+	}
+	return LoadFile(path, opts)
+}

@@ -1,0 +1,23 @@
+package credfile
+
+import (
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/httpx"
+)
+
+// invalid returns an *sts.ValidationError for field with a formatted reason.
+func invalid(field, format string, args ...any) *sts.ValidationError {
+	return (*sts.ValidationError)(check.Errorf(field, format, args...))
+}
+
+// verr converts the result of a check, keeping nil an untyped nil.
+func verr(e *check.Error) error {
+	if e == nil {
+		return nil
+	}
+	return (*sts.ValidationError)(e)
+}
+
+// truncate shortens a value quoted in an error.
+func truncate(s string, n int) string { return httpx.Truncate(s, n) }

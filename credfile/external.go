@@ -1,0 +1,283 @@
+package credfile
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/exchange"
+	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/iam"
+	"github.com/stsgo/sts/internal/refresh"
+	"github.com/stsgo/sts/internal/wire"
+)
+
+// Names of the Options fields in errors.
+const (
+	fieldScopes = "credfile.Options.Scopes"
+	fieldClient = "credfile.Options.HTTPClient"
+)
+
+// checkOptions checks the caller's options.
+func checkOptions(o *Options) error {
+	if err := check.Scopes(fieldScopes, o.Scopes); err != nil {
+		return verr(err)
+	}
+	if o.Scopes != nil && len(o.Scopes) == 0 {
+		return invalid(fieldScopes, "must hold at least one scope (nil means cloud-platform)")
+	}
+	if err := check.NonNegative("credfile.Options.Timeout", o.Timeout); err != nil {
+		return verr(err)
+	}
+	if err := check.Retry("credfile.Options.Retry", o.Retry.MaxAttempts, o.Retry.InitialBackoff, o.Retry.MaxBackoff); err != nil {
+		return verr(err)
+	}
+	if field, reason, ok := refresh.Options(o.Cache).Check(); !ok {
+		return invalid("credfile.Options.Cache."+field, "%s", reason)
+	}
+	return nil
+}
+
+// httpOptions returns the options of an internal Doer sending apiClient as
+// its x-goog-api-client header, over client.
+func (o *Options) httpOptions(client *http.Client, apiClient string) httpx.Options {
+	return httpx.Options{Client: client, Timeout: o.Timeout, Retry: httpx.Retry(o.Retry), Logger: o.Logger, APIClient: apiClient}
+}
+
+// cached puts src behind the cache the options ask for. The cache converts
+// the engines' errors to the public types.
+func (o *Options) cached(src oauth2.TokenSource) (*sts.CachedTokenSource, error) {
+	opts := o.Cache
+	if opts.Logger == nil {
+		opts.Logger = o.Logger
+	}
+	return sts.NewCachedTokenSource(src, opts)
+}
+
+// stsEndpoint returns the default URL of an STS method, such as
+// "/v1/token", in a universe.
+func stsEndpoint(universe, path string) string {
+	return "https://sts." + universe + path
+}
+
+func fileUniverse(f *fileJSON) (string, error) {
+	if f.UniverseDomain == nil {
+		return sts.DefaultUniverseDomain, nil
+	}
+	u := *f.UniverseDomain
+	if u == "" {
+		return "", invalid("universe_domain", "must not be empty when present")
+	}
+	if err := verr(check.Universe("universe_domain", u)); err != nil {
+		return "", err
+	}
+	return u, nil
+}
+
+// optionalEndpoint checks an optional endpoint field and returns it, or def
+// when the field is absent; present but empty is an error.
+func optionalEndpoint(field string, v *string, def string) (string, error) {
+	if v == nil {
+		return def, nil
+	}
+	if err := verr(check.Endpoint(field, *v)); err != nil {
+		return "", err
+	}
+	return *v, nil
+}
+
+// quotaProject applies GOOGLE_CLOUD_QUOTA_PROJECT over the file's value.
+func quotaProject(f *fileJSON, o *Options) (string, error) {
+	if err := verr(check.ProjectID("quota_project_id", f.QuotaProjectID)); err != nil {
+		return "", err
+	}
+	if env := strings.TrimSpace(o.getenv(EnvQuotaProject)); env != "" {
+		if err := verr(check.ProjectID(EnvQuotaProject, env)); err != nil {
+			return "", err
+		}
+		return env, nil
+	}
+	return f.QuotaProjectID, nil
+}
+
+// checkClient checks the file's client credentials.
+func checkClient(f *fileJSON) error {
+	if f.ClientID != "" && f.ClientSecret == "" {
+		return invalid("client_secret", "must be set when client_id is")
+	}
+	if f.ClientSecret != "" && f.ClientID == "" {
+		return invalid("client_id", "must be set when client_secret is")
+	}
+	if strings.ContainsAny(f.ClientID, "\r\n") {
+		return invalid("client_id", "must not contain line breaks")
+	}
+	return nil
+}
+
+// impersonation is the checked impersonation of an external_account file.
+type impersonation struct {
+	url, email string
+	lifetime   time.Duration // 0: IAM's default
+}
+
+// checkImpersonation checks service_account_impersonation_url and
+// service_account_impersonation.
+func checkImpersonation(f *fileJSON) (*impersonation, error) {
+	var imp *impersonation
+	if f.ServiceAccountImpersonationURL != nil {
+		email, err := check.ImpersonationURL("service_account_impersonation_url", *f.ServiceAccountImpersonationURL)
+		if err != nil {
+			return nil, verr(err)
+		}
+		imp = &impersonation{url: *f.ServiceAccountImpersonationURL, email: email}
+	}
+	sai := f.ServiceAccountImpersonation
+	if sai == nil || len(sai.TokenLifetimeSeconds) == 0 || string(sai.TokenLifetimeSeconds) == "null" {
+		return imp, nil
+	}
+	const field = "service_account_impersonation.token_lifetime_seconds"
+	if imp == nil {
+		return nil, invalid(field, "only applies with service_account_impersonation_url")
+	}
+	n, err := wire.ParseJSONInt(sai.TokenLifetimeSeconds)
+	if err != nil {
+		return nil, invalid(field, "must be an integer number of seconds")
+	}
+	imp.lifetime = time.Duration(math.MaxInt64)
+	if n < math.MaxInt64/int64(time.Second) {
+		imp.lifetime = time.Duration(n) * time.Second
+	}
+	if err := check.ImpersonationLifetime(field, imp.lifetime); err != nil {
+		return nil, verr(err)
+	}
+	return imp, nil
+}
+
+// loadExternalAccount checks an external_account file and builds its token
+// source: the exchange (and impersonation) engines, from the checked
+// values, behind one cache.
+func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
+	universe, err := fileUniverse(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := verr(check.Audience("audience", f.Audience)); err != nil {
+		return nil, err
+	}
+	if err := verr(check.SubjectTokenType("subject_token_type", f.SubjectTokenType)); err != nil {
+		return nil, err
+	}
+	if f.RefreshToken != nil {
+		return nil, invalid("refresh_token", "only applies to %s files", TypeExternalAccountAuthorizedUser)
+	}
+	tokenURL, err := optionalEndpoint("token_url", f.TokenURL, "") // the default depends on the source
+	if err != nil {
+		return nil, err
+	}
+	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL, stsEndpoint(universe, "/v1/introspect"))
+	if err != nil {
+		return nil, err
+	}
+	imp, err := checkImpersonation(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClient(f); err != nil {
+		return nil, err
+	}
+	quota, err := quotaProject(f, o)
+	if err != nil {
+		return nil, err
+	}
+	if p := f.WorkforcePoolUserProject; p != "" {
+		if err := verr(check.ProjectID("workforce_pool_user_project", p)); err != nil {
+			return nil, err
+		}
+		if !check.WorkforceAudience(f.Audience, universe) {
+			return nil, invalid("workforce_pool_user_project",
+				"only applies to workforce pool audiences (//iam.%s/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)", universe)
+		}
+	}
+	if f.RevokeURL != nil {
+		return nil, invalid("revoke_url", "only applies to %s files", TypeExternalAccountAuthorizedUser)
+	}
+	if f.CredentialSource == nil {
+		return nil, invalid("credential_source", "must be set")
+	}
+	src, err := buildSource(f.CredentialSource, f.SubjectTokenType, o)
+	if err != nil {
+		return nil, err
+	}
+	if tokenURL == "" {
+		if src.mtls {
+			tokenURL = "https://sts.mtls." + universe + "/v1/token"
+		} else {
+			tokenURL = stsEndpoint(universe, "/v1/token")
+		}
+	}
+	c := &Credentials{
+		typ:          TypeExternalAccount,
+		audience:     f.Audience,
+		universe:     universe,
+		tokenURL:     tokenURL,
+		tokenInfoURL: tokenInfoURL,
+		quotaProject: quota,
+	}
+
+	scopes := o.Scopes
+	if scopes == nil {
+		scopes = []string{sts.CloudPlatformScope}
+	}
+	userProject := f.WorkforcePoolUserProject
+	if f.ClientID != "" {
+		userProject = "" // STS expects it only from public clients
+	}
+	options, cerr := exchange.EncodeOptions("workforce_pool_user_project", nil, userProject, nil)
+	if cerr != nil {
+		return nil, verr(cerr)
+	}
+	var email string
+	if imp != nil {
+		email = imp.email
+		c.serviceAccount = email
+	}
+	provider := src.provider
+	xc := exchange.Config{
+		Subject: func(ctx context.Context, aud, typ string) (string, time.Time, error) {
+			tok, err := provider.SubjectToken(ctx, sts.SubjectRequest{Audience: aud, SubjectTokenType: typ, ImpersonatedEmail: email})
+			return tok, time.Time{}, err
+		},
+		SubjectTokenType: f.SubjectTokenType,
+		Audience:         f.Audience,
+		Scopes:           scopes,
+		Options:          options,
+		TokenURL:         tokenURL,
+		ClientID:         f.ClientID,
+		ClientSecret:     f.ClientSecret,
+		Kind:             src.kind,
+		HTTP: o.httpOptions(src.client,
+			httpx.ExternalAccountAPIClient(src.kind, imp != nil, imp != nil && imp.lifetime != 0)),
+	}
+	if imp == nil {
+		c.ts, err = o.cached(exchange.New(xc))
+		return c, err
+	}
+	// The exchange asks for cloud-platform; the caller's scopes go to
+	// generateAccessToken.
+	xc.Scopes = []string{sts.CloudPlatformScope}
+	x := exchange.New(xc)
+	c.ts, err = o.cached(iam.NewAccessTokens(iam.Config{
+		Source:   x.TokenContext,
+		URL:      imp.url,
+		Scopes:   scopes,
+		Lifetime: imp.lifetime,
+		HTTP:     o.httpOptions(o.HTTPClient, x.APIClient()),
+	}))
+	return c, err
+}

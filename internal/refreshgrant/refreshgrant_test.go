@@ -1,0 +1,126 @@
+package refreshgrant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/stsgo/sts/internal/fixture"
+	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/ststest"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	testClientID     = fixture.UserClientID
+	testClientSecret = fixture.UserClientSecret
+	testRefreshToken = fixture.UserRefreshToken
+)
+
+var newOAuthEmulator = fixture.NewOAuthEmulator
+
+func newRefresher(emu *ststest.Server, rt, secret string, onRotate func(string)) *Refresher {
+	return New(Config{RefreshToken: rt, ClientID: testClientID, ClientSecret: secret,
+		TokenURL: emu.URL + "/v1/oauthtoken", OnRotate: onRotate, HTTP: httpx.Options{Client: emu.Client(), APIClient: APIClient()}})
+}
+
+func TestRefresherConcurrentRotation(t *testing.T) {
+	emu := newOAuthEmulator(t)
+	emu.SetRefreshTokenRotation(true)
+	var hooks sync.Map
+	r := newRefresher(emu, testRefreshToken, testClientSecret, func(tok string) { hooks.Store(tok, true) })
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			if _, err := r.TokenContext(context.Background()); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent refresh: %v", err)
+	}
+	if cur := r.RefreshToken(); !emu.RefreshTokenValid(cur) {
+		t.Error("RefreshToken is not the server's current token")
+	} else if _, ok := hooks.Load(cur); !ok {
+		t.Error("the current token was not reported")
+	}
+}
+
+func TestRefresherHookPanicKeepsToken(t *testing.T) {
+	emu := newOAuthEmulator(t)
+	emu.SetRefreshTokenRotation(true)
+	r := newRefresher(emu, testRefreshToken, testClientSecret, func(string) { panic("hook") })
+	if _, err := r.Token(); err != nil {
+		t.Fatal(err)
+	}
+	if !emu.RefreshTokenValid(r.RefreshToken()) {
+		t.Error("rotated token lost after a hook panic")
+	}
+	// Without rotation the token stays and the hook is not called.
+	emu.SetRefreshTokenRotation(false)
+	before := r.RefreshToken()
+	if _, err := r.Token(); err != nil || r.RefreshToken() != before {
+		t.Errorf("non-rotating refresh: %v, token changed %t", err, r.RefreshToken() != before)
+	}
+}
+
+// TestRefresherErrors checks the server's refusals come back as permanent
+// refresh errors without a secret.
+func TestRefresherErrors(t *testing.T) {
+	emu := newOAuthEmulator(t)
+	check := func(err error, status int, code string) {
+		t.Helper()
+		var he *httpx.Error
+		if !errors.As(err, &he) || he.Op != "refresh" || he.StatusCode != status || he.Code != code || he.Temporary() {
+			t.Errorf("error = %v, want refresh %d %s permanent", err, status, code)
+		}
+		for _, s := range []string{err.Error(), fmt.Sprintf("%+v %#v", err, err)} {
+			if strings.Contains(s, "SECRET") {
+				t.Errorf("error leaks a secret: %s", s)
+			}
+		}
+	}
+	_, err := newRefresher(emu, "SECRET-unknown-refresh", testClientSecret, nil).Token()
+	check(err, 400, "invalid_grant")
+	_, err = newRefresher(emu, testRefreshToken, "SECRET-wrong", nil).Token()
+	check(err, 401, "invalid_client")
+	// A refresh token issued to another client.
+	emu.AddRefreshToken("SECRET-other-client-rt", "other-client")
+	_, err = newRefresher(emu, "SECRET-other-client-rt", testClientSecret, nil).Token()
+	check(err, 400, "invalid_grant")
+	// Formatting shows no secret either.
+	r := newRefresher(emu, testRefreshToken, testClientSecret, nil)
+	if s := fmt.Sprintf("%v %+v %#v %s", r, r, r, r); strings.Contains(s, "SECRET") {
+		t.Errorf("formatting leaks a secret: %s", s)
+	}
+}
+
+// TestRefresherWaitHonoursContext checks a caller waiting behind a running
+// grant stops when its context ends.
+func TestRefresherWaitHonoursContext(t *testing.T) {
+	emu := newOAuthEmulator(t)
+	r := newRefresher(emu, testRefreshToken, testClientSecret, nil)
+	r.grant <- struct{}{} // a grant in progress
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.TokenContext(ctx)
+	var he *httpx.Error
+	if !errors.As(err, &he) || !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting caller: %v", err)
+	}
+	<-r.grant
+	if _, err := r.Token(); err != nil {
+		t.Errorf("after the grant: %v", err)
+	}
+}

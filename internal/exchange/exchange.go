@@ -67,7 +67,17 @@ type Config struct {
 	HTTP httpx.Options
 	// Kind names the subject source in logs ("file", "url", …).
 	Kind string
+	// Bind, if set, is called at each exchange for the fingerprint of the
+	// client certificate the exchange presents (see BindOption); a
+	// non-empty one is sent as options.bindCertFingerprint, so that the
+	// token is bound to that certificate. Options must not hold that key.
+	// Its errors are returned unchanged.
+	Bind func() (string, error)
 }
+
+// BindOption is the options member that binds a token to a client
+// certificate.
+const BindOption = "bindCertFingerprint"
 
 // Exchanger performs one exchange per call, without caching. It is safe for
 // concurrent use. It keeps only what each exchange sends (many idle
@@ -91,6 +101,7 @@ type rare struct {
 	actorType  string
 	resource   string
 	authHeader string
+	bind       func() (string, error)
 }
 
 // New returns the engine of c.
@@ -100,8 +111,8 @@ func New(c Config) *Exchanger {
 		requested: c.RequestedTokenType, options: c.Options,
 		tokenURL: c.TokenURL, kind: c.Kind, doer: httpx.NewDoer(c.HTTP),
 	}
-	if c.Actor != nil || c.Resource != "" || c.ClientID != "" {
-		x.rare = &rare{actor: c.Actor, actorType: c.ActorTokenType, resource: c.Resource}
+	if c.Actor != nil || c.Resource != "" || c.ClientID != "" || c.Bind != nil {
+		x.rare = &rare{actor: c.Actor, actorType: c.ActorTokenType, resource: c.Resource, bind: c.Bind}
 		if c.ClientID != "" {
 			x.rare.authHeader = httpx.BasicAuth(c.ClientID, c.ClientSecret)
 		}
@@ -178,6 +189,17 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		if r.authHeader != "" {
 			hdr = http.Header{"Authorization": {r.authHeader}}
 		}
+		if r.bind != nil {
+			fp, err := r.bind()
+			if err != nil {
+				return nil, err
+			}
+			if fp != "" {
+				if req.Options, err = withMember(x.options, BindOption, fp); err != nil {
+					return nil, &httpx.Error{Op: "exchange", Err: err}
+				}
+			}
+		}
 	}
 	tok, resp, herr := x.doer.PostToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr, subject, req.ActorToken)
 	if herr != nil {
@@ -202,6 +224,27 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 // String describes x without secrets.
 func (x *Exchanger) String() string {
 	return fmt.Sprintf("sts.exchange{Audience:%q TokenURL:%q}", x.audience, x.tokenURL)
+}
+
+// withMember returns the options JSON object with one more string member
+// (options itself is not modified), refusing a result over MaxOptionsSize.
+func withMember(options []byte, key, value string) ([]byte, error) {
+	k, _ := json.Marshal(key)
+	v, _ := json.Marshal(value)
+	var b []byte
+	if len(options) == 0 {
+		b = make([]byte, 0, len(k)+len(v)+3)
+		b = append(b, '{')
+	} else {
+		b = make([]byte, 0, len(options)+len(k)+len(v)+2)
+		b = append(b, options[:len(options)-1]...) // without the closing brace
+		b = append(b, ',')
+	}
+	b = append(append(append(append(b, k...), ':'), v...), '}')
+	if len(b) > MaxOptionsSize {
+		return nil, fmt.Errorf("options with %s are %d bytes, limit %d", key, len(b), MaxOptionsSize)
+	}
+	return b, nil
 }
 
 // EncodeOptions renders the options JSON: the caller's extra keys,

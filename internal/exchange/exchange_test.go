@@ -156,3 +156,61 @@ func TestEncodeOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestExchangeBind: with Bind, each exchange asks for the current
+// fingerprint and sends it as options.bindCertFingerprint next to the other
+// options; an empty one binds nothing; Bind's error ends the exchange
+// before anything is sent; options that would grow past the limit are
+// refused.
+func TestExchangeBind(t *testing.T) {
+	srv, forms, _ := stsStub(t, `{"access_token":"at","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","token_type":"Bearer","expires_in":3600}`)
+	opts, cerr := EncodeOptions("Config.Options", nil, "my-project", nil)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	fps := []string{"fp-one", "", "fp-two"}
+	calls := 0
+	newX := func(opts []byte, bind func() (string, error)) *Exchanger {
+		return New(Config{
+			Subject: static("subject", time.Time{}), SubjectTokenType: "urn:ietf:params:oauth:token-type:mtls",
+			Audience: "//iam.googleapis.com/x", Options: opts, TokenURL: srv.URL,
+			HTTP: httpx.Options{Client: srv.Client()}, Bind: bind,
+		})
+	}
+	x := newX(opts, func() (string, error) { fp := fps[calls]; calls++; return fp, nil })
+	for range fps {
+		if _, err := x.Token(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{`{"userProject":"my-project","bindCertFingerprint":"fp-one"}`, `{"userProject":"my-project"}`,
+		`{"userProject":"my-project","bindCertFingerprint":"fp-two"}`}
+	for i, f := range *forms {
+		if got := f.Get("options"); got != want[i] {
+			t.Errorf("exchange %d: options %s, want %s", i, got, want[i])
+		}
+	}
+	if _, err := newX(nil, func() (string, error) { return "fp", nil }).Token(); err != nil {
+		t.Fatal(err)
+	}
+	if got := (*forms)[len(*forms)-1].Get("options"); got != `{"bindCertFingerprint":"fp"}` {
+		t.Errorf("options without others: %s", got)
+	}
+	n := len(*forms)
+	boom := errors.New("certificate unreadable")
+	if _, err := newX(opts, func() (string, error) { return "", boom }).Token(); !errors.Is(err, boom) {
+		t.Errorf("Bind error: %v", err)
+	}
+	big, cerr := EncodeOptions("Config.Options", map[string]any{"pad": strings.Repeat("x", MaxOptionsSize-40)}, "", nil)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	_, err := newX(big, func() (string, error) { return strings.Repeat("f", 43), nil }).Token()
+	var he *httpx.Error
+	if !errors.As(err, &he) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("oversized options: %v", err)
+	}
+	if len(*forms) != n {
+		t.Errorf("%d requests sent after a failed Bind or oversized options", len(*forms)-n)
+	}
+}

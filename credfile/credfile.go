@@ -87,6 +87,15 @@ type Options struct {
 	// it is logged and ignored. Nil means rotations are kept in memory
 	// only.
 	OnRefreshTokenRotated func(newToken string)
+	// Terminal, if set, runs the executable source of a workforce pool
+	// file interactively on it, as gcloud does for sign-ins that prompt a
+	// person (see sts.ExecutableSubject.Terminal): the file must then
+	// have credential_source.executable.interactive_timeout_millis and
+	// output_file, and Terminal must be a terminal, such as /dev/tty
+	// opened for reading and writing, which the caller keeps open while
+	// the credentials are in use. Other sources ignore it. Nil means
+	// executables run non-interactively.
+	Terminal *os.File
 }
 
 func (o *Options) getenv(k string) string {

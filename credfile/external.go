@@ -214,6 +214,10 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Terminal != nil && src.kind == "executable" && !check.WorkforceAudience(f.Audience, universe) {
+		return nil, invalid("audience", "interactive executables are for workforce pools only, as gcloud runs them "+
+			"(//iam.%s/locations/LOCATION/workforcePools/POOL/providers/PROVIDER)", universe)
+	}
 	if tokenURL == "" {
 		if src.mtls {
 			tokenURL = "https://sts.mtls." + universe + "/v1/token"

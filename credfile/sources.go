@@ -11,6 +11,7 @@ import (
 	awssub "github.com/stsgo/sts/internal/aws"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/executable"
+	"github.com/stsgo/sts/internal/tty"
 	"github.com/stsgo/sts/internal/wire"
 	"github.com/stsgo/sts/internal/x509cert"
 )
@@ -171,8 +172,9 @@ func millis(field string, raw json.RawMessage, def int64, bounds func(string, ti
 }
 
 // buildExecutable checks credential_source.executable and builds its
-// provider. interactive_timeout_millis is checked but unused: the command
-// always runs non-interactively. Nothing runs at load time.
+// provider, interactive when Options.Terminal is set (then
+// interactive_timeout_millis and output_file are required, as gcloud has
+// them). Nothing runs at load time.
 func buildExecutable(e *executableSource, tokenType string, o *Options) (*source, error) {
 	const field = "credential_source.executable."
 	if e.Command == nil || strings.TrimSpace(*e.Command) == "" {
@@ -187,7 +189,8 @@ func buildExecutable(e *executableSource, tokenType string, o *Options) (*source
 	if err != nil {
 		return nil, err
 	}
-	if _, err := millis(field+"interactive_timeout_millis", e.InteractiveTimeoutMillis, 0, check.InteractiveTimeout); err != nil {
+	interactiveTimeout, err := millis(field+"interactive_timeout_millis", e.InteractiveTimeoutMillis, 0, check.InteractiveTimeout)
+	if err != nil {
 		return nil, err
 	}
 	argv, serr := executable.SplitCommand(*e.Command)
@@ -200,7 +203,19 @@ func buildExecutable(e *executableSource, tokenType string, o *Options) (*source
 	if err := check.FileName(field+"output_file", e.OutputFile); err != nil {
 		return nil, verr(err)
 	}
-	return o.plain(sts.ExecutableSubject{Command: argv, Timeout: timeout, OutputFile: e.OutputFile, Getenv: o.Getenv}, "executable"), nil
+	x := sts.ExecutableSubject{Command: argv, Timeout: timeout, OutputFile: e.OutputFile, Getenv: o.Getenv}
+	if o.Terminal != nil {
+		switch {
+		case interactiveTimeout == 0:
+			return nil, invalid(field+"interactive_timeout_millis", "must be set to run the executable interactively")
+		case e.OutputFile == "":
+			return nil, invalid(field+"output_file", "must be set to run the executable interactively: the command answers there, its standard output being the terminal")
+		case !tty.IsTerminal(o.Terminal):
+			return nil, invalid("Options.Terminal", "is not a terminal")
+		}
+		x.Terminal, x.InteractiveTimeout = o.Terminal, interactiveTimeout
+	}
+	return o.plain(x, "executable"), nil
 }
 
 // awsFields names the AWS settings of credential_source.

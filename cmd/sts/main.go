@@ -43,6 +43,17 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// openTerminal opens the terminal for interactive executables; nil
+	// means the process's controlling terminal (openTTY).
+	openTerminal func() (*os.File, error)
+}
+
+// terminal opens the terminal interactive executables run on.
+func (e *env) terminal() (*os.File, error) {
+	if e.openTerminal != nil {
+		return e.openTerminal()
+	}
+	return openTTY()
 }
 
 // command is one subcommand.

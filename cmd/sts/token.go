@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -19,11 +20,17 @@ func init() {
 		summary: "Print an access token obtained with a credential configuration file.\n" +
 			"The file is one gcloud writes (type external_account or external_account_authorized_user):\n" +
 			"--credentials names it, or else the GOOGLE_APPLICATION_CREDENTIALS environment variable does.\n" +
-			"The token goes to standard output only.",
-		usage: "sts token [--credentials FILE] [--scope S]... [--format text|json]",
+			"The token goes to standard output only.\n\n" +
+			"With --interactive, the executable source of a workforce pool file runs as gcloud runs it for\n" +
+			"sign-ins that prompt a person: on this terminal (/dev/tty, whatever standard input and output are),\n" +
+			"with GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1, within the file's interactive_timeout_millis, answering\n" +
+			"in its output_file (both required). Executables must be allowed (GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1).",
+		usage: "sts token [--credentials FILE] [--scope S]... [--format text|json] [--interactive]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			cf := credentialFlags(fs)
 			format := fs.String("format", "text", "output `format`: text (the token alone) or json ({\"access_token\",\"token_type\",\"expiry\"})")
+			interactive := fs.Bool("interactive", false, "run the file's executable interactively on this terminal (workforce pools; "+
+				"--timeout then defaults to 31m)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("takes no arguments")
@@ -31,7 +38,19 @@ func init() {
 				if err := checkTokenFormat(*format); err != nil {
 					return err
 				}
-				ctx, cancel := withTimeout(ctx, cf.timeout)
+				timeout := cf.timeout
+				if *interactive {
+					term, err := e.terminal()
+					if err != nil {
+						return fmt.Errorf("--interactive needs a terminal: %w", err)
+					}
+					defer term.Close()
+					cf.terminal = term
+					if !flagSet(fs, "timeout") {
+						timeout = interactiveTimeout
+					}
+				}
+				ctx, cancel := withTimeout(ctx, timeout)
 				defer cancel()
 				creds, err := cf.load(ctx, e)
 				if err != nil {
@@ -61,11 +80,24 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+// interactiveTimeout is sts token --interactive's default --timeout: past
+// the longest interactive_timeout_millis (30 min).
+const interactiveTimeout = 31 * time.Minute
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // credFlags are the flags of commands that load a credential file.
 type credFlags struct {
 	path    string
 	scopes  stringList
 	timeout time.Duration
+	// terminal, if set, runs executable sources interactively on it.
+	terminal *os.File
 }
 
 func credentialFlags(fs *flag.FlagSet) *credFlags {
@@ -79,7 +111,7 @@ func credentialFlags(fs *flag.FlagSet) *credFlags {
 // load loads the credential file the flags or the environment name, giving
 // up when ctx ends (the file may be a named pipe nobody writes to).
 func (c *credFlags) load(ctx context.Context, e *env) (*credfile.Credentials, error) {
-	opts := credfile.Options{Getenv: e.getenv}
+	opts := credfile.Options{Getenv: e.getenv, Terminal: c.terminal}
 	if len(c.scopes) > 0 {
 		opts.Scopes = c.scopes
 	}

@@ -87,7 +87,7 @@ func TestCorpusURLSubject(t *testing.T) {
 		{name: "blank body", status: 200, body: "\r\n", want: "empty"},
 		{name: "2 MB body", status: 200, body: strings.Repeat("t", 2<<20), want: "larger than"},
 		{name: "endless body", status: 200, reader: func(*http.Request) io.Reader { return relEndless{} }, want: "larger than"},
-		{name: "body that never ends", status: 200, reader: func(r *http.Request) io.Reader { return &relStall{prefix: []byte("ey"), ctx: r.Context()} }, want: "deadline exceeded"},
+		{name: "body that never ends", status: 200, reader: func(r *http.Request) io.Reader { return &relStall{Prefix: []byte("ey"), Ctx: r.Context()} }, want: "deadline exceeded"},
 		{name: "body cut short", status: 200, reader: func(*http.Request) io.Reader {
 			return &relBroken{prefix: []byte(relSubjectToken[:5]), err: io.ErrUnexpectedEOF}
 		}, want: "unexpected eof"},
@@ -122,11 +122,9 @@ func TestCorpusURLSubject(t *testing.T) {
 }
 
 // TestSubjectTypeMismatchFailsAtConstruction: a provider that cannot supply
-// the configured token type fails in the constructor, naming the field.
+// the configured token type fails in the constructor, naming the field
+// (packages awssubject and x509subject check theirs).
 func TestSubjectTypeMismatchFailsAtConstruction(t *testing.T) {
-	aws := &AWSSubject{Region: "us-east-1", Getenv: func(k string) string {
-		return map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": relClientSecret}[k]
-	}}
 	cases := []struct {
 		name    string
 		subject SubjectTokenProvider
@@ -135,8 +133,6 @@ func TestSubjectTypeMismatchFailsAtConstruction(t *testing.T) {
 		{"executable access token", ExecutableSubject{Command: []string{"x"}}, TokenTypeAccessToken},
 		{"executable aws", ExecutableSubject{Command: []string{"x"}}, TokenTypeAWS4Request},
 		{"executable pointer mtls", &ExecutableSubject{Command: []string{"x"}}, TokenTypeMTLS},
-		{"aws jwt", aws, TokenTypeJWT},
-		{"aws saml", aws, TokenTypeSAML2},
 		{"metadata saml", MetadataSubject{Audience: "x"}, TokenTypeSAML2},
 		{"metadata access token", MetadataSubject{Audience: "x"}, TokenTypeAccessToken},
 	}

@@ -50,20 +50,13 @@ func TestFileSubjectNamedPipeDoesNotHang(t *testing.T) {
 	}
 }
 
-// TestNamedPipesDoNotHangProviders: the same for the files of X.509 and
-// executable sources.
+// TestNamedPipesDoNotHangProviders: the same for the output file of an
+// executable source (package x509subject checks its files).
 func TestNamedPipesDoNotHangProviders(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "pipe")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
-	}
-	cert, key, _ := relCertFiles(t, dir)
-	conf := filepath.Join(dir, "certificate_config.json")
-	writeConf := func(c, k string) {
-		if err := os.WriteFile(conf, []byte(`{"cert_configs":{"workload":{"cert_path":`+relJSONQuote(c)+`,"key_path":`+relJSONQuote(k)+`}}}`), 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 	allow := func(k string) string {
 		if k == "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES" {
@@ -72,25 +65,6 @@ func TestNamedPipesDoNotHangProviders(t *testing.T) {
 		return ""
 	}
 	cases := map[string]func() error{
-		"certificate config": func() error {
-			_, err := (&X509Subject{CertificateConfigFile: fifo}).SubjectToken(context.Background(), SubjectRequest{})
-			return err
-		},
-		"certificate": func() error {
-			writeConf(fifo, key)
-			_, err := (&X509Subject{CertificateConfigFile: conf}).SubjectToken(context.Background(), SubjectRequest{})
-			return err
-		},
-		"private key": func() error {
-			writeConf(cert, fifo)
-			_, err := (&X509Subject{CertificateConfigFile: conf}).SubjectToken(context.Background(), SubjectRequest{})
-			return err
-		},
-		"trust chain": func() error {
-			writeConf(cert, key)
-			_, err := (&X509Subject{CertificateConfigFile: conf, TrustChainFile: fifo}).SubjectToken(context.Background(), SubjectRequest{})
-			return err
-		},
 		"executable output file": func() error {
 			_, err := ExecutableSubject{Command: []string{"true"}, OutputFile: fifo, Getenv: allow}.SubjectToken(context.Background(),
 				SubjectRequest{Audience: relAud, SubjectTokenType: TokenTypeJWT})
@@ -116,57 +90,13 @@ func TestNamedPipesDoNotHangProviders(t *testing.T) {
 }
 
 // TestFileSourcesSwappedToNamedPipe: every file a source reads (a subject
-// token file, an executable's output file, a
-// certificate configuration, certificate, private key and trust chain) is
-// swapped between a regular file and a named pipe while it is read, from
-// several goroutines: each read gets the file's content or is refused at
-// once as not a regular file. A reader that checked the path and then
-// opened it blocked whenever the swap fell in between. (Package credfile
-// does the same for credential files.)
+// token file, an executable's output file) is swapped between a regular file
+// and a named pipe while it is read, from several goroutines: each read gets
+// the file's content or is refused at once as not a regular file. A reader
+// that checked the path and then opened it blocked whenever the swap fell in
+// between. (Packages credfile and x509subject do the same for credential
+// files and certificate files.)
 func TestFileSourcesSwappedToNamedPipe(t *testing.T) {
-	dir := t.TempDir()
-	cert, key, _ := relCertFiles(t, dir)
-	certPEM, err := os.ReadFile(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM, err := os.ReadFile(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certConfig := func(c, k string) []byte {
-		return []byte(`{"cert_configs":{"workload":{"cert_path":` + relJSONQuote(c) + `,"key_path":` + relJSONQuote(k) + `}}}`)
-	}
-	conf := filepath.Join(dir, "certificate_config.json")
-	if err := os.WriteFile(conf, certConfig(cert, key), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// x509Read reads through a configuration naming the swapped path
-	// in the place of one of its files.
-	x509Read := func(write func(path string) string, chain bool) func(path string) error {
-		return func(path string) error {
-			x := &X509Subject{CertificateConfigFile: write(path)}
-			if chain {
-				x.CertificateConfigFile, x.TrustChainFile = conf, path
-			}
-			_, err := x.SubjectToken(context.Background(), SubjectRequest{})
-			return err
-		}
-	}
-	confWith := func(name string, c, k func(path string) string) func(path string) string {
-		return func(path string) string {
-			p := filepath.Join(filepath.Dir(path), name)
-			if _, err := os.Stat(p); err != nil {
-				// Readers may come at once: each replaces it whole.
-				if err := fsutil.WriteFileAtomic(p, certConfig(c(path), k(path)), 0o600); err != nil {
-					t.Error(err)
-				}
-			}
-			return p
-		}
-	}
-	same := func(s string) func(string) string { return func(string) string { return s } }
-	self := func(path string) string { return path }
 	execResp := `{"version":1,"success":true,"token_type":"urn:ietf:params:oauth:token-type:jwt","id_token":"` + relSubjectToken +
 		`","expiration_time":` + fmt.Sprint(time.Now().Add(time.Hour).Unix()) + `}`
 	allow := func(k string) string {
@@ -193,10 +123,6 @@ func TestFileSourcesSwappedToNamedPipe(t *testing.T) {
 				SubjectRequest{Audience: relAud, SubjectTokenType: TokenTypeJWT})
 			return err
 		}},
-		{"certificate configuration", certConfig(cert, key), x509Read(self, false)},
-		{"certificate", certPEM, x509Read(confWith("cert-swapped.json", self, same(key)), false)},
-		{"private key", keyPEM, x509Read(confWith("key-swapped.json", same(cert), self), false)},
-		{"trust chain", certPEM, x509Read(self, true)},
 	}
 	refused := func(err error) bool {
 		return errors.Is(err, fsutil.ErrNotRegular) && strings.Contains(err.Error(), "not a regular file")

@@ -74,22 +74,8 @@ func (relEndless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// relStall sends prefix, then blocks until the request is cancelled: a body
-// that never ends.
-type relStall struct {
-	prefix []byte
-	ctx    context.Context
-}
-
-func (s *relStall) Read(p []byte) (int, error) {
-	if len(s.prefix) > 0 {
-		n := copy(p, s.prefix)
-		s.prefix = s.prefix[n:]
-		return n, nil
-	}
-	<-s.ctx.Done()
-	return 0, s.ctx.Err()
-}
+// relStall sends its prefix, then blocks until its context ends.
+type relStall = fixture.Stall
 
 // relBroken sends prefix, then fails with err.
 type relBroken struct {
@@ -308,10 +294,10 @@ func relHTTPCorpus() []relHTTPCase {
 		{name: "endless body", ops: relAllOps, status: 200, ctype: relJSON, reader: func(*http.Request) io.Reader { return relEndless{} }, want: "exceeds 1 mib"},
 		{name: "body that never ends", ops: relAllOps, status: 200, ctype: relJSON,
 			reader: func(r *http.Request) io.Reader {
-				return &relStall{prefix: []byte(`{"access_token":"`), ctx: r.Context()}
+				return &relStall{Prefix: []byte(`{"access_token":"`), Ctx: r.Context()}
 			}, want: "timed out"},
 		{name: "error body that never ends", ops: relAllOps, status: 503, ctype: relJSON,
-			reader: func(r *http.Request) io.Reader { return &relStall{ctx: r.Context()} }, want: "timed out"},
+			reader: func(r *http.Request) io.Reader { return &relStall{Ctx: r.Context()} }, want: "timed out"},
 		{name: "body cut short", ops: relAllOps, status: 200, ctype: relJSON,
 			reader: func(*http.Request) io.Reader {
 				return &relBroken{prefix: []byte(relTokenBody("")[:30]), err: io.ErrUnexpectedEOF}

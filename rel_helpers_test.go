@@ -46,17 +46,5 @@ type relRoundTrip = fixture.RoundTrip
 
 // relResponse builds a canned response to r.
 func relResponse(r *http.Request, status int, ctype string, body io.Reader, hdr ...string) *http.Response {
-	h := http.Header{}
-	if ctype != "" {
-		h.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		h.Add(hdr[i], hdr[i+1])
-	}
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: h,
-		Body: io.NopCloser(body), Request: r, ProtoMajor: 1, ProtoMinor: 1, ContentLength: -1}
+	return fixture.Response(r, status, ctype, body, hdr...)
 }

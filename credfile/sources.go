@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/awssubject"
 	awssub "github.com/stsgo/sts/internal/aws"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/tty"
 	"github.com/stsgo/sts/internal/wire"
 	"github.com/stsgo/sts/internal/x509cert"
+	"github.com/stsgo/sts/x509subject"
 )
 
 // source is the subject-token provider a credential_source describes.
@@ -267,7 +269,7 @@ func buildAWS(cs *credentialSource, tokenType string, o *Options) (*source, erro
 	if err := verr(awssub.Check(s, awsFields)); err != nil {
 		return nil, err
 	}
-	return o.plain(&sts.AWSSubject{
+	return o.plain(&awssubject.Subject{
 		RegionURL:                   s.RegionURL,
 		CredentialsURL:              s.CredentialsURL,
 		IMDSv2TokenURL:              s.IMDSv2TokenURL,
@@ -309,7 +311,7 @@ func buildX509(c *certificateSource, tokenType string, o *Options) (*source, err
 	if err := verr(x509cert.CheckClient(fieldClient, o.HTTPClient)); err != nil {
 		return nil, err
 	}
-	x := &sts.X509Subject{
+	x := &x509subject.Subject{
 		CertificateConfigFile:       cfg.ConfigFile,
 		UseDefaultCertificateConfig: cfg.UseDefault,
 		TrustChainFile:              cfg.TrustChainFile,

@@ -1,4 +1,18 @@
-package sts
+// Package awssubject is the subject-token provider of workload identity
+// federation from AWS: the subject token is a GetCallerIdentity request
+// signed with the workload's AWS credentials (AWS Signature Version 4), as
+// Google's STS expects it. It links the AWS SDK's signer, which the root
+// package does not.
+//
+//	ts, err := sts.NewTokenSource(sts.Config{
+//		Subject:          &awssubject.Subject{Region: "us-east-2"},
+//		SubjectTokenType: sts.TokenTypeAWS4Request,
+//		Audience:         "//iam.googleapis.com/projects/…/providers/aws",
+//	})
+//
+// Credential files whose credential_source has environment_id "aws1" are
+// loaded by package credfile with this provider.
+package awssubject
 
 import (
 	"context"
@@ -14,14 +28,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/stsgo/sts"
 	awssub "github.com/stsgo/sts/internal/aws"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/public"
 )
 
-// DefaultAWSRegionalCredVerificationURL is the GetCallerIdentity endpoint an
-// AWSSubject signs a request for when its RegionalCredVerificationURL is
+// DefaultRegionalCredVerificationURL is the GetCallerIdentity endpoint a
+// Subject signs a request for when its RegionalCredVerificationURL is
 // empty. "{region}" is replaced by the resolved region.
-const DefaultAWSRegionalCredVerificationURL = awssub.DefaultVerificationURL
+const DefaultRegionalCredVerificationURL = awssub.DefaultVerificationURL
 
 const (
 	awsMetadataTimeout    = 10 * time.Second
@@ -32,8 +48,8 @@ const (
 	awsCredentialsRefresh = 5 * time.Minute
 )
 
-// AWSSubject is the subject-token provider of workload identity federation
-// from AWS (subject token type TokenTypeAWS4Request). Its subject token is a
+// Subject is the subject-token provider of workload identity federation
+// from AWS (subject token type sts.TokenTypeAWS4Request). Its subject token is a
 // GetCallerIdentity request signed with the workload's AWS credentials
 // (AWS Signature Version 4), serialized as Google's STS expects, including the
 // header x-goog-cloud-target-resource set to the exchange's audience. Google
@@ -47,7 +63,7 @@ const (
 // fetched with an IMDSv2 session token when IMDSv2TokenURL is set.
 //
 // What the metadata service served (region and credentials) is cached until
-// the credentials expire (less a five-minute margin). Use an AWSSubject
+// the credentials expire (less a five-minute margin). Use an Subject
 // through a pointer. Copying one is safe: a copy made before first use has a
 // cache of its own, a copy made after shares the original's, and a cache is
 // dropped when the metadata URLs it was filled from change. All methods are
@@ -56,7 +72,7 @@ const (
 //
 // The fields mirror the "credential_source" of an external_account
 // credential file whose environment_id is "aws1".
-type AWSSubject struct {
+type Subject struct {
 	// Region is the AWS region (such as "us-east-2") of the GetCallerIdentity
 	// endpoint. Empty means: from the environment or RegionURL.
 	Region string
@@ -79,7 +95,7 @@ type AWSSubject struct {
 	// RegionalCredVerificationURL is the GetCallerIdentity URL to sign, with
 	// "{region}" standing for the region (the file's
 	// "regional_cred_verification_url"). Empty means
-	// DefaultAWSRegionalCredVerificationURL. It must be https.
+	// DefaultRegionalCredVerificationURL. It must be https.
 	RegionalCredVerificationURL string
 	// Credentials, when set, supplies the AWS credentials, taking precedence
 	// over the environment and the metadata service; use the AWS SDK's
@@ -113,18 +129,18 @@ type awsCache struct {
 	expires  time.Time // when creds and region must be fetched again; zero: never
 }
 
-var _ SubjectTokenProvider = (*AWSSubject)(nil)
+var _ sts.SubjectTokenProvider = (*Subject)(nil)
 
 // SourceKind returns "aws".
-func (s *AWSSubject) SourceKind() string { return "aws" }
+func (s *Subject) SourceKind() string { return "aws" }
 
-// SubjectTokenTypes returns TokenTypeAWS4Request.
-func (s *AWSSubject) SubjectTokenTypes() []string { return []string{TokenTypeAWS4Request} }
+// SubjectTokenTypes returns sts.TokenTypeAWS4Request.
+func (s *Subject) SubjectTokenTypes() []string { return []string{sts.TokenTypeAWS4Request} }
 
 // String describes the provider without any credential.
-func (s *AWSSubject) String() string {
+func (s *Subject) String() string {
 	if s == nil {
-		return "sts.AWSSubject(nil)"
+		return "awssubject.Subject(nil)"
 	}
 	var src []string
 	switch {
@@ -138,20 +154,20 @@ func (s *AWSSubject) String() string {
 	if s.Region != "" {
 		src = append(src, "region="+s.Region)
 	}
-	return "sts.AWSSubject{" + strings.Join(src, " ") + "}"
+	return "awssubject.Subject{" + strings.Join(src, " ") + "}"
 }
 
 // GoString is String, so that %#v shows no cached state.
-func (s *AWSSubject) GoString() string { return s.String() }
+func (s *Subject) GoString() string { return s.String() }
 
-func (s *AWSSubject) getenv(k string) string {
+func (s *Subject) getenv(k string) string {
 	if s.Getenv != nil {
 		return s.Getenv(k)
 	}
 	return os.Getenv(k)
 }
 
-func (s *AWSSubject) now() time.Time {
+func (s *Subject) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
@@ -160,42 +176,42 @@ func (s *AWSSubject) now() time.Time {
 
 // client returns the metadata client. Redirects are never followed, so the
 // IMDSv2 session token cannot be carried to another host.
-func (s *AWSSubject) client() *http.Client { return httpx.NoRedirects(s.HTTPClient) }
+func (s *Subject) client() *http.Client { return httpx.NoRedirects(s.HTTPClient) }
 
-func (s *AWSSubject) verificationURL() string {
+func (s *Subject) verificationURL() string {
 	if s.RegionalCredVerificationURL != "" {
 		return s.RegionalCredVerificationURL
 	}
-	return DefaultAWSRegionalCredVerificationURL
+	return DefaultRegionalCredVerificationURL
 }
 
 // Validate checks the configuration and that the environment gives what
 // the fields leave out, naming the offending field.
-func (s *AWSSubject) Validate() error {
+func (s *Subject) Validate() error {
 	if s == nil {
-		return invalid("AWSSubject", "must not be nil")
+		return &sts.ValidationError{Field: "awssubject.Subject", Reason: "must not be nil"}
 	}
-	return verr(awssub.Check(s.settings(), awsFields))
+	return public.Invalid(awssub.Check(s.settings(), awsFields))
 }
 
-// awsFields names an AWSSubject's fields in its validation errors.
+// awsFields names an Subject's fields in its validation errors.
 var awsFields = awssub.Fields{
-	Region:          "AWSSubject.Region",
-	RegionURL:       "AWSSubject.RegionURL",
-	CredentialsURL:  "AWSSubject.CredentialsURL",
-	IMDSv2TokenURL:  "AWSSubject.IMDSv2TokenURL",
-	VerificationURL: "AWSSubject.RegionalCredVerificationURL",
-	Provider:        "AWSSubject.Credentials",
+	Region:          "awssubject.Subject.Region",
+	RegionURL:       "awssubject.Subject.RegionURL",
+	CredentialsURL:  "awssubject.Subject.CredentialsURL",
+	IMDSv2TokenURL:  "awssubject.Subject.IMDSv2TokenURL",
+	VerificationURL: "awssubject.Subject.RegionalCredVerificationURL",
+	Provider:        "awssubject.Subject.Credentials",
 }
 
-func (s *AWSSubject) settings() awssub.Settings {
+func (s *Subject) settings() awssub.Settings {
 	return awssub.Settings{
 		Region: s.Region, RegionURL: s.RegionURL, CredentialsURL: s.CredentialsURL, IMDSv2TokenURL: s.IMDSv2TokenURL,
 		VerificationURL: s.RegionalCredVerificationURL, HasProvider: s.Credentials != nil, Getenv: s.Getenv,
 	}
 }
 
-func (s *AWSSubject) envHasCredentials() bool {
+func (s *Subject) envHasCredentials() bool {
 	st := s.settings()
 	return st.EnvHasCredentials()
 }
@@ -204,7 +220,7 @@ func (s *AWSSubject) envHasCredentials() bool {
 // req.Audience as its x-goog-cloud-target-resource header. Failures to reach
 // the metadata service or the credentials provider are *Error values with Op
 // "subject"; none of them contains a secret.
-func (s *AWSSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
+func (s *Subject) SubjectToken(ctx context.Context, req sts.SubjectRequest) (string, error) {
 	if err := s.Validate(); err != nil {
 		return "", err
 	}
@@ -215,14 +231,14 @@ func (s *AWSSubject) SubjectToken(ctx context.Context, req SubjectRequest) (stri
 	target := strings.ReplaceAll(s.verificationURL(), "{region}", region)
 	tok, err := awssub.SubjectToken(ctx, creds, region, target, req.Audience, s.now())
 	if err != nil {
-		return "", &Error{Op: "subject", Err: err} // its text names AWS already
+		return "", &sts.Error{Op: "subject", Err: err} // its text names AWS already
 	}
 	return tok, nil
 }
 
 // resolve finds the region and the credentials, asking the metadata service
 // (through the cache) for what the configuration and environment lack.
-func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, error) {
+func (s *Subject) resolve(ctx context.Context) (string, aws.Credentials, error) {
 	region := s.Region
 	if region == "" {
 		region = s.getenv("AWS_REGION")
@@ -236,13 +252,13 @@ func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, erro
 	case s.Credentials != nil:
 		c, err := s.Credentials.Retrieve(ctx)
 		if err != nil {
-			return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws credentials provider: %w", err))}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws credentials provider: %w", err))}
 		}
 		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials provider returned credentials without an access key id or secret access key"}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws credentials provider returned credentials without an access key id or secret access key"}
 		}
 		if c.CanExpire && !s.now().Before(c.Expires) {
-			return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Retryable(errors.New("aws credentials provider returned expired credentials"))}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Retryable(errors.New("aws credentials provider returned expired credentials"))}
 		}
 		creds, haveCreds = c, true
 	case s.envHasCredentials():
@@ -258,10 +274,10 @@ func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, erro
 		return region, creds, nil
 	}
 	if region == "" && s.RegionURL == "" {
-		return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws region unknown: set AWS_REGION or a region URL"}
+		return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws region unknown: set AWS_REGION or a region URL"}
 	}
 	if !haveCreds && s.CredentialsURL == "" {
-		return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws credentials unknown: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a credentials provider or a credentials URL"}
+		return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws credentials unknown: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a credentials provider or a credentials URL"}
 	}
 	mdRegion, mdCreds, err := s.fromMetadata(ctx, region == "", !haveCreds)
 	if err != nil {
@@ -276,7 +292,7 @@ func (s *AWSSubject) resolve(ctx context.Context) (string, aws.Credentials, erro
 	return region, creds, nil
 }
 
-func (s *AWSSubject) sharedCache() *awsCache {
+func (s *Subject) sharedCache() *awsCache {
 	key := awsCacheKey{s.RegionURL, s.CredentialsURL, s.IMDSv2TokenURL}
 	for {
 		old, _ := s.cache.Load().(*awsCache)
@@ -296,12 +312,12 @@ func (s *AWSSubject) sharedCache() *awsCache {
 
 // fromMetadata returns the region and/or the credentials from the cache, or
 // from the metadata service when the cache lacks them or they expired.
-func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) (string, aws.Credentials, error) {
+func (s *Subject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) (string, aws.Credentials, error) {
 	c := s.sharedCache()
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Transient(ctx.Err())}
+		return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Transient(ctx.Err())}
 	}
 	defer func() { <-c.sem }()
 
@@ -322,7 +338,7 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 		}
 		t := strings.TrimSpace(string(tok))
 		if t == "" {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned an empty IMDSv2 session token"}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws metadata returned an empty IMDSv2 session token"}
 		}
 		hdr = http.Header{awsIMDSv2TokenHeader: {t}}
 	}
@@ -333,7 +349,7 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 		}
 		r, ok := awssub.RegionFromZone(string(body))
 		if !ok {
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned an invalid availability zone " + quoteIfPlain(strings.TrimSpace(string(body)))}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws metadata returned an invalid availability zone " + quoteIfPlain(strings.TrimSpace(string(body)))}
 		}
 		c.region = r
 	}
@@ -349,7 +365,7 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 		if !awssub.ValidRoleName(role) {
 			// A role name goes into the next request's path: anything else
 			// (credentials JSON from a misconfigured URL, say) must not.
-			return "", aws.Credentials{}, &Error{Op: "subject", Description: "aws metadata returned an invalid role name " + quoteIfPlain(role)}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws metadata returned an invalid role name " + quoteIfPlain(role)}
 		}
 		body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), hdr, "role credentials")
 		if err != nil {
@@ -357,10 +373,10 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 		}
 		mc, err := awssub.ParseMetadataCredentials(body)
 		if err != nil {
-			return "", aws.Credentials{}, &Error{Op: "subject", Err: err}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: err}
 		}
 		if !mc.Expires.IsZero() && !now.Before(mc.Expires) {
-			return "", aws.Credentials{}, &Error{Op: "subject", Err: httpx.Retryable(errors.New("aws metadata returned expired role credentials"))}
+			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Retryable(errors.New("aws metadata returned expired role credentials"))}
 		}
 		creds := aws.Credentials{
 			AccessKeyID: mc.AccessKeyID, SecretAccessKey: mc.SecretAccessKey, SessionToken: mc.SessionToken,
@@ -376,30 +392,30 @@ func (s *AWSSubject) fromMetadata(ctx context.Context, wantRegion, wantCreds boo
 }
 
 // metadata performs one request to the metadata service and returns its body.
-func (s *AWSSubject) metadata(ctx context.Context, method, rawURL string, hdr http.Header, what string) ([]byte, error) {
+func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.Header, what string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, awsMetadataTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
-		return nil, &Error{Op: "subject", Description: "aws metadata " + what + ": invalid URL"}
+		return nil, &sts.Error{Op: "subject", Description: "aws metadata " + what + ": invalid URL"}
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {
-		return nil, &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: %w", what, stripURLError(err)))}
+		return nil, &sts.Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: %w", what, stripURLError(err)))}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMetadataMaxBody+1))
 	if err != nil {
-		return nil, &Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: reading the response: %w", what, err))}
+		return nil, &sts.Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: reading the response: %w", what, err))}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &Error{Op: "subject", StatusCode: resp.StatusCode, Description: fmt.Sprintf("aws metadata %s request to %s failed", what, httpx.RedactURL(req.URL))}
+		return nil, &sts.Error{Op: "subject", StatusCode: resp.StatusCode, Description: fmt.Sprintf("aws metadata %s request to %s failed", what, httpx.RedactURL(req.URL))}
 	}
 	if len(body) > awsMetadataMaxBody {
-		return nil, &Error{Op: "subject", Description: fmt.Sprintf("aws metadata %s response is larger than %d bytes", what, awsMetadataMaxBody)}
+		return nil, &sts.Error{Op: "subject", Description: fmt.Sprintf("aws metadata %s response is larger than %d bytes", what, awsMetadataMaxBody)}
 	}
 	return body, nil
 }

@@ -1,4 +1,4 @@
-package sts
+package x509subject
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/x509cert"
 )
@@ -23,11 +24,11 @@ func TestX509SubjectToken(t *testing.T) {
 	f := fixture.NewX509(t)
 	ctx := context.Background()
 
-	s := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
+	s := &Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := s.SubjectToken(ctx, SubjectRequest{})
+	tok, err := s.SubjectToken(ctx, sts.SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +37,8 @@ func TestX509SubjectToken(t *testing.T) {
 	}
 
 	// Without a trust chain: the leaf only.
-	s2 := &X509Subject{CertificateConfigFile: f.Config}
-	tok, err = s2.SubjectToken(ctx, SubjectRequest{})
+	s2 := &Subject{CertificateConfigFile: f.Config}
+	tok, err = s2.SubjectToken(ctx, sts.SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +49,8 @@ func TestX509SubjectToken(t *testing.T) {
 	// A chain that starts with the leaf: the repeat is dropped.
 	withLeaf := filepath.Join(f.Dir, "chain-with-leaf.pem")
 	fixture.WriteFile(t, withLeaf, append(fixture.PEM("CERTIFICATE", f.LeafDER), fixture.PEM("CERTIFICATE", f.Inter.DER)...))
-	s3 := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: withLeaf}
-	tok, err = s3.SubjectToken(ctx, SubjectRequest{})
+	s3 := &Subject{CertificateConfigFile: f.Config, TrustChainFile: withLeaf}
+	tok, err = s3.SubjectToken(ctx, sts.SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,16 +61,16 @@ func TestX509SubjectToken(t *testing.T) {
 	// The leaf later in the chain: an error, at construction and at use.
 	middle := filepath.Join(f.Dir, "chain-leaf-middle.pem")
 	fixture.WriteFile(t, middle, append(fixture.PEM("CERTIFICATE", f.Inter.DER), fixture.PEM("CERTIFICATE", f.LeafDER)...))
-	s4 := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: middle}
-	var ve *ValidationError
-	if err := s4.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.TrustChainFile" || !strings.Contains(err.Error(), "certificate 2 of the chain") {
+	s4 := &Subject{CertificateConfigFile: f.Config, TrustChainFile: middle}
+	var ve *sts.ValidationError
+	if err := s4.Validate(); !errors.As(err, &ve) || ve.Field != "x509subject.Subject.TrustChainFile" || !strings.Contains(err.Error(), "certificate 2 of the chain") {
 		t.Errorf("validate = %v", err)
 	}
-	var e *Error
-	if _, err := s4.SubjectToken(ctx, SubjectRequest{}); !errors.As(err, &e) || e.Op != "subject" {
+	var e *sts.Error
+	if _, err := s4.SubjectToken(ctx, sts.SubjectRequest{}); !errors.As(err, &e) || e.Op != "subject" {
 		t.Errorf("SubjectToken = %v", err)
 	}
-	if s.SourceKind() != "x509" || subjectKind(s) != "x509" {
+	if s.SourceKind() != "x509" {
 		t.Errorf("sourceKind = %q", s.SourceKind())
 	}
 }
@@ -77,7 +78,7 @@ func TestX509SubjectToken(t *testing.T) {
 func TestX509SubjectRelativePaths(t *testing.T) {
 	f := fixture.NewX509(t)
 	fixture.WriteFile(t, f.Config, []byte(`{"cert_configs":{"workload":{"cert_path":"cert.pem","key_path":"key.pem"}}}`))
-	s := &X509Subject{CertificateConfigFile: f.Config}
+	s := &Subject{CertificateConfigFile: f.Config}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +88,8 @@ func TestX509SubjectDefaultConfig(t *testing.T) {
 	f := fixture.NewX509(t)
 	ctx := context.Background()
 	// From GOOGLE_API_CERTIFICATE_CONFIG.
-	s := &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{CertificateConfigEnv: f.Config, "HOME": "/nonexistent"})}
-	if _, err := s.SubjectToken(ctx, SubjectRequest{}); err != nil {
+	s := &Subject{UseDefaultCertificateConfig: true, Getenv: fixture.EnvMap(map[string]string{CertificateConfigEnv: f.Config, "HOME": "/nonexistent"})}
+	if _, err := s.SubjectToken(ctx, sts.SubjectRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// From gcloud's directory under HOME.
@@ -103,18 +104,18 @@ func TestX509SubjectDefaultConfig(t *testing.T) {
 	if filepath.Separator == '\\' {
 		key, appdata = "APPDATA", filepath.Join(home, ".config")
 	}
-	s = &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{key: appdata})}
+	s = &Subject{UseDefaultCertificateConfig: true, Getenv: fixture.EnvMap(map[string]string{key: appdata})}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// Nothing there.
-	s = &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(map[string]string{"HOME": t.TempDir(), "APPDATA": t.TempDir()})}
-	var ve *ValidationError
-	if err := s.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.UseDefaultCertificateConfig" {
+	s = &Subject{UseDefaultCertificateConfig: true, Getenv: fixture.EnvMap(map[string]string{"HOME": t.TempDir(), "APPDATA": t.TempDir()})}
+	var ve *sts.ValidationError
+	if err := s.Validate(); !errors.As(err, &ve) || ve.Field != "x509subject.Subject.UseDefaultCertificateConfig" {
 		t.Errorf("validate = %v", err)
 	}
-	s = &X509Subject{UseDefaultCertificateConfig: true, Getenv: envMap(nil)}
-	if err := s.Validate(); !errors.As(err, &ve) || ve.Field != "X509Subject.UseDefaultCertificateConfig" {
+	s = &Subject{UseDefaultCertificateConfig: true, Getenv: fixture.EnvMap(nil)}
+	if err := s.Validate(); !errors.As(err, &ve) || ve.Field != "x509subject.Subject.UseDefaultCertificateConfig" {
 		t.Errorf("validate without HOME = %v", err)
 	}
 }
@@ -145,29 +146,29 @@ func TestX509SubjectBadInputs(t *testing.T) {
 		field   string
 		reason  string
 	}{
-		{"missing config file", nil, p("nope.json"), "", "X509Subject.CertificateConfigFile", "no such file"},
-		{"config is a directory", nil, f.Dir, "", "X509Subject.CertificateConfigFile", "certificate configuration"},
-		{"bad JSON", []byte(`{"cert_configs":`), "", "", "X509Subject.CertificateConfigFile", "not valid JSON"},
-		{"wrong shape", []byte(`{"cert_configs":[]}`), "", "", "X509Subject.CertificateConfigFile", "expected shape"},
-		{"no cert_configs", []byte(`{}`), "", "", "X509Subject.CertificateConfigFile", "no cert_configs"},
-		{"no workload", []byte(`{"cert_configs":{"other":{}}}`), "", "", "X509Subject.CertificateConfigFile", "no cert_configs.workload"},
-		{"no cert_path", []byte(`{"cert_configs":{"workload":{"key_path":"k"}}}`), "", "", "X509Subject.CertificateConfigFile", "cert_path"},
-		{"no key_path", []byte(`{"cert_configs":{"workload":{"cert_path":"c"}}}`), "", "", "X509Subject.CertificateConfigFile", "key_path"},
-		{"missing cert", cfg(p("none.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "no such file"},
-		{"missing key", cfg(f.Cert, p("none.pem")), "", "", "X509Subject.CertificateConfigFile", "no such file"},
-		{"cert not PEM", cfg(p("garbage.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
-		{"cert is a key", cfg(p("key-as-cert.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
-		{"cert bad DER", cfg(p("bad-der.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "key pair"},
-		{"key not PEM", cfg(f.Cert, p("garbage.pem")), "", "", "X509Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
-		{"key is a cert", cfg(f.Cert, p("other-cert.pem")), "", "", "X509Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
-		{"key junk", cfg(f.Cert, p("rsa-key-type.pem")), "", "", "X509Subject.CertificateConfigFile", "key pair"},
-		{"key mismatch", cfg(f.Cert, p("other-key.pem")), "", "", "X509Subject.CertificateConfigFile", "does not match"},
-		{"cert too big", cfg(p("big.pem"), f.Key), "", "", "X509Subject.CertificateConfigFile", "larger than"},
-		{"missing chain", nil, "", p("none.pem"), "X509Subject.TrustChainFile", "no such file"},
-		{"chain not PEM", nil, "", p("garbage.pem"), "X509Subject.TrustChainFile", "no PEM certificate"},
-		{"chain holds a key", nil, "", p("chain-with-key.pem"), "X509Subject.TrustChainFile", "not a CERTIFICATE"},
-		{"chain trailing garbage", nil, "", p("chain-trailing.pem"), "X509Subject.TrustChainFile", "not PEM"},
-		{"chain bad DER", nil, "", p("chain-bad-der.pem"), "X509Subject.TrustChainFile", "does not parse"},
+		{"missing config file", nil, p("nope.json"), "", "x509subject.Subject.CertificateConfigFile", "no such file"},
+		{"config is a directory", nil, f.Dir, "", "x509subject.Subject.CertificateConfigFile", "certificate configuration"},
+		{"bad JSON", []byte(`{"cert_configs":`), "", "", "x509subject.Subject.CertificateConfigFile", "not valid JSON"},
+		{"wrong shape", []byte(`{"cert_configs":[]}`), "", "", "x509subject.Subject.CertificateConfigFile", "expected shape"},
+		{"no cert_configs", []byte(`{}`), "", "", "x509subject.Subject.CertificateConfigFile", "no cert_configs"},
+		{"no workload", []byte(`{"cert_configs":{"other":{}}}`), "", "", "x509subject.Subject.CertificateConfigFile", "no cert_configs.workload"},
+		{"no cert_path", []byte(`{"cert_configs":{"workload":{"key_path":"k"}}}`), "", "", "x509subject.Subject.CertificateConfigFile", "cert_path"},
+		{"no key_path", []byte(`{"cert_configs":{"workload":{"cert_path":"c"}}}`), "", "", "x509subject.Subject.CertificateConfigFile", "key_path"},
+		{"missing cert", cfg(p("none.pem"), f.Key), "", "", "x509subject.Subject.CertificateConfigFile", "no such file"},
+		{"missing key", cfg(f.Cert, p("none.pem")), "", "", "x509subject.Subject.CertificateConfigFile", "no such file"},
+		{"cert not PEM", cfg(p("garbage.pem"), f.Key), "", "", "x509subject.Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
+		{"cert is a key", cfg(p("key-as-cert.pem"), f.Key), "", "", "x509subject.Subject.CertificateConfigFile", "no PEM CERTIFICATE"},
+		{"cert bad DER", cfg(p("bad-der.pem"), f.Key), "", "", "x509subject.Subject.CertificateConfigFile", "key pair"},
+		{"key not PEM", cfg(f.Cert, p("garbage.pem")), "", "", "x509subject.Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
+		{"key is a cert", cfg(f.Cert, p("other-cert.pem")), "", "", "x509subject.Subject.CertificateConfigFile", "no PEM PRIVATE KEY"},
+		{"key junk", cfg(f.Cert, p("rsa-key-type.pem")), "", "", "x509subject.Subject.CertificateConfigFile", "key pair"},
+		{"key mismatch", cfg(f.Cert, p("other-key.pem")), "", "", "x509subject.Subject.CertificateConfigFile", "does not match"},
+		{"cert too big", cfg(p("big.pem"), f.Key), "", "", "x509subject.Subject.CertificateConfigFile", "larger than"},
+		{"missing chain", nil, "", p("none.pem"), "x509subject.Subject.TrustChainFile", "no such file"},
+		{"chain not PEM", nil, "", p("garbage.pem"), "x509subject.Subject.TrustChainFile", "no PEM certificate"},
+		{"chain holds a key", nil, "", p("chain-with-key.pem"), "x509subject.Subject.TrustChainFile", "not a CERTIFICATE"},
+		{"chain trailing garbage", nil, "", p("chain-trailing.pem"), "x509subject.Subject.TrustChainFile", "not PEM"},
+		{"chain bad DER", nil, "", p("chain-bad-der.pem"), "x509subject.Subject.TrustChainFile", "does not parse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := f.Config
@@ -178,16 +179,16 @@ func TestX509SubjectBadInputs(t *testing.T) {
 				path = filepath.Join(t.TempDir(), "config.json")
 				fixture.WriteFile(t, path, tc.config)
 			}
-			s := &X509Subject{CertificateConfigFile: path, TrustChainFile: tc.chain}
+			s := &Subject{CertificateConfigFile: path, TrustChainFile: tc.chain}
 			err := s.Validate()
-			var ve *ValidationError
+			var ve *sts.ValidationError
 			if !errors.As(err, &ve) || ve.Field != tc.field || !strings.Contains(ve.Reason, tc.reason) {
 				t.Fatalf("validate = %v, want field %s with %q", err, tc.field, tc.reason)
 			}
-			_, err = s.SubjectToken(context.Background(), SubjectRequest{})
-			var e *Error
+			_, err = s.SubjectToken(context.Background(), sts.SubjectRequest{})
+			var e *sts.Error
 			if !errors.As(err, &e) || e.Op != "subject" {
-				t.Errorf("SubjectToken = %v, want *Error", err)
+				t.Errorf("SubjectToken = %v, want *sts.Error", err)
 			}
 			checkNoKeyMaterial(t, f, err)
 			checkNoKeyMaterial(t, f, ve)
@@ -196,23 +197,23 @@ func TestX509SubjectBadInputs(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		s     X509Subject
+		s     Subject
 		field string
 	}{
-		{"neither", X509Subject{}, "X509Subject.CertificateConfigFile"},
-		{"both", X509Subject{CertificateConfigFile: f.Config, UseDefaultCertificateConfig: true}, "X509Subject.UseDefaultCertificateConfig"},
+		{"neither", Subject{}, "x509subject.Subject.CertificateConfigFile"},
+		{"both", Subject{CertificateConfigFile: f.Config, UseDefaultCertificateConfig: true}, "x509subject.Subject.UseDefaultCertificateConfig"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var ve *ValidationError
+			var ve *sts.ValidationError
 			if err := tc.s.Validate(); !errors.As(err, &ve) || ve.Field != tc.field {
 				t.Errorf("validate = %v, want field %s", err, tc.field)
 			}
-			if _, err := tc.s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &ve) {
+			if _, err := tc.s.SubjectToken(context.Background(), sts.SubjectRequest{}); !errors.As(err, &ve) {
 				t.Errorf("SubjectToken = %v", err)
 			}
 		})
 	}
-	var nilSubject *X509Subject
+	var nilSubject *Subject
 	if nilSubject.Validate() == nil {
 		t.Error("nil subject validated")
 	}
@@ -241,11 +242,11 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	m := fixture.NewMTLSSTS(t, f.Root)
 
 	const aud = "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/x509-pool/providers/corp-ca"
-	subject := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
+	subject := &Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	base := m.Srv.Client()
 	base.Timeout = 7 * time.Second
-	cfg := Config{Subject: subject, SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.Srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: base}}
-	x, err := newExchanger(cfg)
+	cfg := sts.Config{Subject: subject, SubjectTokenType: sts.TokenTypeMTLS, Audience: aud, TokenURL: m.Srv.URL + "/v1/token", HTTPOptions: sts.HTTPOptions{HTTPClient: base}}
+	x, err := sts.NewTokenSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +268,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	newLeaf := f.Rotate(t)
 	fixture.WriteFile(t, f.Cert, append(fixture.PEM("CERTIFICATE", newLeaf), fixture.PEM("CERTIFICATE", f.Inter.DER)...))
 	fixture.Bump(t, f.Cert)
+	x.Invalidate(nil) // the next call exchanges again
 	if _, err := x.TokenContext(context.Background()); err != nil {
 		t.Fatalf("exchange after rotation: %v", err)
 	}
@@ -275,7 +277,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	}
 
 	// The cached token source works too.
-	ts, err := NewTokenSource(cfg)
+	ts, err := sts.NewTokenSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +286,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 	}
 
 	// Without the provider's client the server refuses the connection.
-	plain, err := newExchanger(Config{Subject: StaticSubject("x"), SubjectTokenType: TokenTypeMTLS, Audience: aud, TokenURL: m.Srv.URL + "/v1/token", HTTPOptions: HTTPOptions{HTTPClient: m.Srv.Client(), Retry: RetryPolicy{MaxAttempts: 1}}})
+	plain, err := sts.NewTokenSource(sts.Config{Subject: sts.StaticSubject("x"), SubjectTokenType: sts.TokenTypeMTLS, Audience: aud, TokenURL: m.Srv.URL + "/v1/token", HTTPOptions: sts.HTTPOptions{HTTPClient: m.Srv.Client(), Retry: sts.RetryPolicy{MaxAttempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func TestX509SubjectExchangeOverMTLS(t *testing.T) {
 
 func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
 	f := fixture.NewX509(t)
-	s := &X509Subject{CertificateConfigFile: f.Config}
+	s := &Subject{CertificateConfigFile: f.Config}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -312,15 +314,15 @@ func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
 	if err != nil || got != first {
 		t.Errorf("clientCertificate during a bad rotation = %v, %v; want the last good pair", got, err)
 	}
-	_, err = s.SubjectToken(context.Background(), SubjectRequest{})
-	var e *Error
+	_, err = s.SubjectToken(context.Background(), sts.SubjectRequest{})
+	var e *sts.Error
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("SubjectToken during a bad rotation = %v", err)
 	}
 	checkNoKeyMaterial(t, f, err)
 	// Rotation completes.
 	der := f.Rotate(t)
-	tok, err := s.SubjectToken(context.Background(), SubjectRequest{})
+	tok, err := s.SubjectToken(context.Background(), sts.SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestX509SubjectRotationToBadPairKeepsLastGood(t *testing.T) {
 
 func TestX509SubjectExchangeClient(t *testing.T) {
 	f := fixture.NewX509(t)
-	s := &X509Subject{CertificateConfigFile: f.Config}
+	s := &Subject{CertificateConfigFile: f.Config}
 	c, err := s.ExchangeClient(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -362,13 +364,13 @@ func TestX509SubjectExchangeClient(t *testing.T) {
 		t.Error("base transport modified")
 	}
 	_, err = s.ExchangeClient(&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })})
-	var ve *ValidationError
+	var ve *sts.ValidationError
 	if !errors.As(err, &ve) || ve.Field != "Config.HTTPClient" {
 		t.Errorf("custom transport: %v", err)
 	}
 	// Through NewTokenSource the same error surfaces at construction.
-	_, err = NewTokenSource(Config{Subject: s, SubjectTokenType: TokenTypeMTLS, Audience: "aud", TokenURL: "https://sts.example/v1/token",
-		HTTPOptions: HTTPOptions{HTTPClient: &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })}}})
+	_, err = sts.NewTokenSource(sts.Config{Subject: s, SubjectTokenType: sts.TokenTypeMTLS, Audience: "aud", TokenURL: "https://sts.example/v1/token",
+		HTTPOptions: sts.HTTPOptions{HTTPClient: &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })}}})
 	if !errors.As(err, &ve) {
 		t.Errorf("NewTokenSource with a custom transport: %v", err)
 	}
@@ -380,7 +382,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 func TestX509SubjectFormatting(t *testing.T) {
 	f := fixture.NewX509(t)
-	s := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
+	s := &Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -400,17 +402,17 @@ func TestX509SubjectFormatting(t *testing.T) {
 
 func TestX509SubjectCancelledContext(t *testing.T) {
 	f := fixture.NewX509(t)
-	s := &X509Subject{CertificateConfigFile: f.Config}
+	s := &Subject{CertificateConfigFile: f.Config}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.SubjectToken(ctx, SubjectRequest{}); !errors.Is(err, context.Canceled) {
+	if _, err := s.SubjectToken(ctx, sts.SubjectRequest{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestX509SubjectConcurrentRotation(t *testing.T) {
 	f := fixture.NewX509(t)
-	s := &X509Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
+	s := &Subject{CertificateConfigFile: f.Config, TrustChainFile: f.Chain}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +434,7 @@ func TestX509SubjectConcurrentRotation(t *testing.T) {
 				}
 				// During a rotation the token may fail (files half
 				// written); it must never panic or mix pairs silently.
-				s.SubjectToken(context.Background(), SubjectRequest{})
+				s.SubjectToken(context.Background(), sts.SubjectRequest{})
 			}
 		}()
 	}
@@ -445,7 +447,7 @@ func TestX509SubjectConcurrentRotation(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	tok, err := s.SubjectToken(context.Background(), SubjectRequest{})
+	tok, err := s.SubjectToken(context.Background(), sts.SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sts
+package awssubject
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
@@ -33,10 +34,10 @@ const (
 
 var testAWSTime = fixture.AWSTime
 
-// imdsSubject returns an AWSSubject wired to the fake metadata service, with
+// imdsSubject returns an Subject wired to the fake metadata service, with
 // an empty environment and the fixed clock.
-func imdsSubject(f *fixture.IMDS, v2 bool) *AWSSubject {
-	s := &AWSSubject{
+func imdsSubject(f *fixture.IMDS, v2 bool) *Subject {
+	s := &Subject{
 		RegionURL:                   f.URL(fixture.IMDSZonePath),
 		CredentialsURL:              f.URL(fixture.IMDSRolePath),
 		RegionalCredVerificationURL: testAWSVerify,
@@ -83,9 +84,9 @@ func decodeAWSToken(t *testing.T, tok string) *decodedAWSToken {
 	return &d
 }
 
-func awsToken(t *testing.T, s *AWSSubject) *decodedAWSToken {
+func awsToken(t *testing.T, s *Subject) *decodedAWSToken {
 	t.Helper()
-	tok, err := s.SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud, SubjectTokenType: TokenTypeAWS4Request})
+	tok, err := s.SubjectToken(context.Background(), sts.SubjectRequest{Audience: testAWSAud, SubjectTokenType: sts.TokenTypeAWS4Request})
 	if err != nil {
 		t.Fatalf("SubjectToken: %v", err)
 	}
@@ -95,14 +96,14 @@ func awsToken(t *testing.T, s *AWSSubject) *decodedAWSToken {
 func TestAWSSubjectKnownAnswer(t *testing.T) {
 	// Environment credentials, fixed clock, no audience: the token's
 	// signature must be the published value for this request.
-	s := &AWSSubject{
+	s := &Subject{
 		Getenv: envMap(map[string]string{
 			"AWS_ACCESS_KEY_ID": testAWSKeyID, "AWS_SECRET_ACCESS_KEY": testAWSSecret,
 			"AWS_SESSION_TOKEN": "", "AWS_REGION": "us-east-2",
 		}),
 		Now: func() time.Time { return testAWSTime },
 	}
-	tok, err := s.SubjectToken(context.Background(), SubjectRequest{})
+	tok, err := s.SubjectToken(context.Background(), sts.SubjectRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +153,8 @@ func TestAWSSubjectIMDSv2Required(t *testing.T) {
 	// A metadata service that requires IMDSv2 refuses a provider configured
 	// without a session token URL.
 	f := fixture.NewIMDS(t, true)
-	_, err := imdsSubject(f, false).SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
-	var e *Error
+	_, err := imdsSubject(f, false).SubjectToken(context.Background(), sts.SubjectRequest{Audience: testAWSAud})
+	var e *sts.Error
 	if !errors.As(err, &e) || e.Op != "subject" || e.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("err = %v", err)
 	}
@@ -221,7 +222,7 @@ func merge(ms ...map[string]string) map[string]string {
 }
 
 func TestAWSSubjectEnvSessionToken(t *testing.T) {
-	s := &AWSSubject{Getenv: envMap(map[string]string{
+	s := &Subject{Getenv: envMap(map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "env-session", "AWS_REGION": "us-west-1",
 	})}
 	d := awsToken(t, s)
@@ -252,7 +253,7 @@ func TestAWSSubjectCachesUntilExpiry(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud}); err != nil {
+			if _, err := s.SubjectToken(context.Background(), sts.SubjectRequest{Audience: testAWSAud}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -354,10 +355,10 @@ func TestAWSSubjectMetadataFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fixture.NewIMDS(t, true)
 			f.Set(tc.path, tc.h)
-			_, err := imdsSubject(f, true).SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
-			var e *Error
+			_, err := imdsSubject(f, true).SubjectToken(context.Background(), sts.SubjectRequest{Audience: testAWSAud})
+			var e *sts.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("err = %T %v, want *Error", err, err)
+				t.Fatalf("err = %T %v, want *sts.Error", err, err)
 			}
 			if e.Op != "subject" || e.StatusCode != tc.status || e.Temporary() != tc.temporary {
 				t.Errorf("err = %+v (temporary %v), want status %d temporary %v", e, e.Temporary(), tc.status, tc.temporary)
@@ -379,10 +380,10 @@ func TestAWSSubjectUnreachableMetadata(t *testing.T) {
 	f := fixture.NewIMDS(t, false)
 	s := imdsSubject(f, false)
 	f.Srv.Close()
-	_, err := s.SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
-	var e *Error
+	_, err := s.SubjectToken(context.Background(), sts.SubjectRequest{Audience: testAWSAud})
+	var e *sts.Error
 	if !errors.As(err, &e) || e.Op != "subject" || !e.Temporary() {
-		t.Fatalf("err = %v, want a temporary *Error", err)
+		t.Fatalf("err = %v, want a temporary *sts.Error", err)
 	}
 }
 
@@ -391,17 +392,17 @@ func TestAWSSubjectContextCancelled(t *testing.T) {
 	s := imdsSubject(f, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := s.SubjectToken(ctx, SubjectRequest{Audience: testAWSAud})
+	_, err := s.SubjectToken(ctx, sts.SubjectRequest{Audience: testAWSAud})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if IsTemporary(err) {
+	if sts.IsTemporary(err) {
 		t.Errorf("a cancelled call is not temporary")
 	}
 }
 
 func TestAWSSubjectCredentialsProvider(t *testing.T) {
-	s := &AWSSubject{Region: "us-east-1", Getenv: envMap(nil), Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(
+	s := &Subject{Region: "us-east-1", Getenv: envMap(nil), Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(
 		func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "AKIDSDK", SecretAccessKey: "sdk-secret", SessionToken: "sdk-session"}, nil
 		}))}
@@ -413,22 +414,22 @@ func TestAWSSubjectCredentialsProvider(t *testing.T) {
 	s.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, errors.New("no web identity token file")
 	})
-	_, err := s.SubjectToken(context.Background(), SubjectRequest{Audience: testAWSAud})
-	var e *Error
+	_, err := s.SubjectToken(context.Background(), sts.SubjectRequest{Audience: testAWSAud})
+	var e *sts.Error
 	if !errors.As(err, &e) || e.Op != "subject" || !strings.Contains(err.Error(), "no web identity token file") {
 		t.Errorf("err = %v", err)
 	}
 	s.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKID"}, nil
 	})
-	if _, err := s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &e) {
+	if _, err := s.SubjectToken(context.Background(), sts.SubjectRequest{}); !errors.As(err, &e) {
 		t.Errorf("incomplete provider credentials: err = %v", err)
 	}
 	s.Now = func() time.Time { return testAWSTime }
 	s.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "sdk-secret", CanExpire: true, Expires: testAWSTime.Add(-time.Second)}, nil
 	})
-	if _, err := s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &e) || !strings.Contains(err.Error(), "expired") {
+	if _, err := s.SubjectToken(context.Background(), sts.SubjectRequest{}); !errors.As(err, &e) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired provider credentials: err = %v", err)
 	}
 }
@@ -438,28 +439,28 @@ func TestAWSSubjectValidate(t *testing.T) {
 	full := merge(creds, map[string]string{"AWS_REGION": "us-east-1"})
 	for _, tc := range []struct {
 		name  string
-		s     AWSSubject
+		s     Subject
 		env   map[string]string
 		field string
 	}{
-		{"env only", AWSSubject{}, full, ""},
-		{"metadata", AWSSubject{RegionURL: "http://169.254.169.254/latest/meta-data/placement/availability-zone", CredentialsURL: "http://169.254.169.254/latest/meta-data/iam/security-credentials", IMDSv2TokenURL: "http://169.254.169.254/latest/api/token"}, nil, ""},
-		{"ipv6 metadata", AWSSubject{RegionURL: "http://[fd00:ec2::254]/latest/meta-data/placement/availability-zone"}, creds, ""},
-		{"https metadata", AWSSubject{RegionURL: "https://metadata.example/zone"}, creds, ""},
-		{"loopback metadata", AWSSubject{RegionURL: "http://127.0.0.1:8080/zone"}, creds, ""},
-		{"provider", AWSSubject{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}}, nil, ""},
-		{"no region", AWSSubject{}, creds, "AWSSubject.RegionURL"},
-		{"no credentials", AWSSubject{Region: "us-east-1"}, nil, "AWSSubject.CredentialsURL"},
-		{"half env credentials", AWSSubject{Region: "us-east-1"}, map[string]string{"AWS_ACCESS_KEY_ID": "AKID"}, "AWSSubject.CredentialsURL"},
-		{"bad region", AWSSubject{Region: "us-east-1.evil.example"}, creds, "AWSSubject.Region"},
-		{"bad env region", AWSSubject{}, merge(creds, map[string]string{"AWS_REGION": "Not A Region"}), "AWS_REGION"},
-		{"bad default region", AWSSubject{}, merge(creds, map[string]string{"AWS_DEFAULT_REGION": "x/y"}), "AWS_DEFAULT_REGION"},
-		{"http region url elsewhere", AWSSubject{RegionURL: "http://169.254.169.253/zone"}, creds, "AWSSubject.RegionURL"},
-		{"http credentials url elsewhere", AWSSubject{Region: "us-east-1", CredentialsURL: "http://metadata.example/creds"}, nil, "AWSSubject.CredentialsURL"},
-		{"bad imdsv2 url", AWSSubject{IMDSv2TokenURL: "ftp://169.254.169.254/token"}, full, "AWSSubject.IMDSv2TokenURL"},
-		{"user info", AWSSubject{RegionURL: "http://user:pw@169.254.169.254/zone"}, creds, "AWSSubject.RegionURL"},
-		{"http verification url", AWSSubject{RegionalCredVerificationURL: "http://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"}, full, "AWSSubject.RegionalCredVerificationURL"},
-		{"bad verification url", AWSSubject{RegionalCredVerificationURL: "sts.amazonaws.com"}, full, "AWSSubject.RegionalCredVerificationURL"},
+		{"env only", Subject{}, full, ""},
+		{"metadata", Subject{RegionURL: "http://169.254.169.254/latest/meta-data/placement/availability-zone", CredentialsURL: "http://169.254.169.254/latest/meta-data/iam/security-credentials", IMDSv2TokenURL: "http://169.254.169.254/latest/api/token"}, nil, ""},
+		{"ipv6 metadata", Subject{RegionURL: "http://[fd00:ec2::254]/latest/meta-data/placement/availability-zone"}, creds, ""},
+		{"https metadata", Subject{RegionURL: "https://metadata.example/zone"}, creds, ""},
+		{"loopback metadata", Subject{RegionURL: "http://127.0.0.1:8080/zone"}, creds, ""},
+		{"provider", Subject{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}}, nil, ""},
+		{"no region", Subject{}, creds, "awssubject.Subject.RegionURL"},
+		{"no credentials", Subject{Region: "us-east-1"}, nil, "awssubject.Subject.CredentialsURL"},
+		{"half env credentials", Subject{Region: "us-east-1"}, map[string]string{"AWS_ACCESS_KEY_ID": "AKID"}, "awssubject.Subject.CredentialsURL"},
+		{"bad region", Subject{Region: "us-east-1.evil.example"}, creds, "awssubject.Subject.Region"},
+		{"bad env region", Subject{}, merge(creds, map[string]string{"AWS_REGION": "Not A Region"}), "AWS_REGION"},
+		{"bad default region", Subject{}, merge(creds, map[string]string{"AWS_DEFAULT_REGION": "x/y"}), "AWS_DEFAULT_REGION"},
+		{"http region url elsewhere", Subject{RegionURL: "http://169.254.169.253/zone"}, creds, "awssubject.Subject.RegionURL"},
+		{"http credentials url elsewhere", Subject{Region: "us-east-1", CredentialsURL: "http://metadata.example/creds"}, nil, "awssubject.Subject.CredentialsURL"},
+		{"bad imdsv2 url", Subject{IMDSv2TokenURL: "ftp://169.254.169.254/token"}, full, "awssubject.Subject.IMDSv2TokenURL"},
+		{"user info", Subject{RegionURL: "http://user:pw@169.254.169.254/zone"}, creds, "awssubject.Subject.RegionURL"},
+		{"http verification url", Subject{RegionalCredVerificationURL: "http://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"}, full, "awssubject.Subject.RegionalCredVerificationURL"},
+		{"bad verification url", Subject{RegionalCredVerificationURL: "sts.amazonaws.com"}, full, "awssubject.Subject.RegionalCredVerificationURL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
@@ -471,16 +472,16 @@ func TestAWSSubjectValidate(t *testing.T) {
 				}
 				return
 			}
-			var ve *ValidationError
+			var ve *sts.ValidationError
 			if !errors.As(err, &ve) || ve.Field != tc.field {
 				t.Fatalf("err = %v, want a ValidationError for %s", err, tc.field)
 			}
-			if _, err := s.SubjectToken(context.Background(), SubjectRequest{}); !errors.As(err, &ve) {
+			if _, err := s.SubjectToken(context.Background(), sts.SubjectRequest{}); !errors.As(err, &ve) {
 				t.Errorf("SubjectToken did not validate: %v", err)
 			}
 		})
 	}
-	var nilSubject *AWSSubject
+	var nilSubject *Subject
 	if err := nilSubject.Validate(); err == nil {
 		t.Error("nil subject validated")
 	}
@@ -506,9 +507,7 @@ func TestAWSSubjectNoSecretsInFormatting(t *testing.T) {
 	if got := s.SourceKind(); got != "aws" {
 		t.Errorf("sourceKind = %q", got)
 	}
-	if got := subjectKind(s); got != "aws" {
-		t.Errorf("subjectKind = %q", got)
-	}
+	// (TestAWSSubjectExchangeEndToEnd sees it in the x-goog-api-client header.)
 }
 
 func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
@@ -516,7 +515,7 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 	var seen atomic.Int32
 	srv := ststest.NewServer(ststest.Options{ValidateSubject: func(typ, tok string) error {
 		seen.Add(1)
-		if typ != TokenTypeAWS4Request {
+		if typ != sts.TokenTypeAWS4Request {
 			return fmt.Errorf("subject token type %q", typ)
 		}
 		raw, err := url.QueryUnescape(tok)
@@ -537,12 +536,12 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 
 	// The provider and the exchange use different clients: the metadata
 	// service's and the emulator's.
-	ts, err := NewTokenSource(Config{
+	ts, err := sts.NewTokenSource(sts.Config{
 		Subject:          imdsSubject(f, true),
-		SubjectTokenType: TokenTypeAWS4Request,
+		SubjectTokenType: sts.TokenTypeAWS4Request,
 		Audience:         testAWSAud,
 		TokenURL:         srv.TokenURL(),
-		HTTPOptions:      HTTPOptions{HTTPClient: srv.Client()},
+		HTTPOptions:      sts.HTTPOptions{HTTPClient: srv.Client()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -560,14 +559,14 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 	}
 
 	// A bad configuration fails at construction, naming the field.
-	_, err = NewTokenSource(Config{
-		Subject:          &AWSSubject{Getenv: envMap(nil)},
-		SubjectTokenType: TokenTypeAWS4Request,
+	_, err = sts.NewTokenSource(sts.Config{
+		Subject:          &Subject{Getenv: envMap(nil)},
+		SubjectTokenType: sts.TokenTypeAWS4Request,
 		Audience:         testAWSAud,
 		TokenURL:         srv.TokenURL(),
 	})
-	var ve *ValidationError
-	if !errors.As(err, &ve) || ve.Field != "AWSSubject.RegionURL" {
+	var ve *sts.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "awssubject.Subject.RegionURL" {
 		t.Errorf("NewTokenSource with no region: %v", err)
 	}
 }

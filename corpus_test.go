@@ -2,12 +2,14 @@ package sts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,7 +61,10 @@ type relHTTPCase struct {
 	reader func(r *http.Request) io.Reader // replaces body when set
 	hdr    []string                        // extra response headers, key value …
 	fail   error                           // transport error instead of a response
-	want   string                          // what the error must say (case-insensitive)
+	// echo, when set, makes the body from the secrets the request
+	// carries (see relRequestSecrets).
+	echo func(secrets []string) string
+	want string // what the error must say (case-insensitive)
 }
 
 const relJSON = "application/json; charset=utf-8"
@@ -313,6 +318,147 @@ func relHTTPCorpus() []relHTTPCase {
 	return cs
 }
 
+// relRequestSecrets returns the secrets a request carries: the
+// credentials of its form or JSON body, its Authorization header, its
+// bearer token, the password of its Basic header.
+func relRequestSecrets(r *http.Request, body []byte) []string {
+	var out []string
+	if form, err := url.ParseQuery(string(body)); err == nil {
+		for _, k := range []string{"subject_token", "actor_token", "refresh_token", "client_secret", "code", "code_verifier"} {
+			if v := form.Get(k); v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	var j struct{ Token string }
+	if json.Unmarshal(body, &j) == nil && j.Token != "" {
+		out = append(out, j.Token)
+	}
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		_, cred, _ := strings.Cut(auth, " ")
+		out = append(out, auth, cred)
+		if _, pw, ok := r.BasicAuth(); ok {
+			if u, err := url.QueryUnescape(pw); err == nil {
+				pw = u
+			}
+			out = append(out, pw)
+		}
+	}
+	return out
+}
+
+// relEchoCorpus holds servers that quote the request's secrets back in
+// their answers, in every spelling JSON and the web allow, in every place
+// the package reads text from.
+func relEchoCorpus() []relHTTPCase {
+	jsonStr := func(s string) string { b, _ := json.Marshal(s); return string(b[1 : len(b)-1]) }
+	everyU := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		return b.String()
+	}
+	mixed := func(s string) string {
+		var b strings.Builder
+		for i, r := range s {
+			switch i % 4 {
+			case 0:
+				fmt.Fprintf(&b, `\u%04X`, r)
+			case 1:
+				if r == '/' || r == '-' || r == '.' {
+					fmt.Fprintf(&b, `\u%04x`, r)
+					continue
+				}
+				fallthrough
+			default:
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	slashes := func(s string) string { return strings.ReplaceAll(jsonStr(s), "/", `\/`) }
+	dashes := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(jsonStr(s), "-", `\u002d`), "+", `\u002b`)
+	}
+	twice := func(s string) string { return jsonStr(jsonStr(strings.ReplaceAll(s, "-", `\u002d`))) }
+	percent := func(s string) string { return url.QueryEscape(strings.ReplaceAll(s, "-", "%2D")) }
+	zw := func(s string) string { return jsonStr(s[:3] + "\u200b" + s[3:len(s)-2] + "\u202e" + s[len(s)-2:]) }
+	zwEscaped := func(s string) string { return s[:3] + `\u200b` + s[3:len(s)-2] + `\u2066` + s[len(s)-2:] }
+	esc := func(s string) string { return s[:5] + `\u001b[0m` + s[5:] }
+	html := func(s string) string { return strings.ReplaceAll(jsonStr(s), "-", "&#45;") }
+	echo := func(place func(string) string, spell func(string) string) func([]string) string {
+		return func(secrets []string) string {
+			var quoted []string
+			for _, sec := range secrets {
+				quoted = append(quoted, spell(sec))
+			}
+			return place(strings.Join(quoted, " and "))
+		}
+	}
+	places := []struct {
+		name  string
+		place func(string) string
+	}{
+		{"description", func(q string) string {
+			return `{"error":"invalid_grant","error_description":"cannot use ` + q + `"}`
+		}},
+		{"google message", func(q string) string {
+			return `{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad ` + q + `"}}`
+		}},
+		{"error uri", func(q string) string {
+			return `{"error":"invalid_request","error_uri":"https://example.com/help?t=` + q + `"}`
+		}},
+		{"error code", func(q string) string { return `{"error":"` + q + `"}` }},
+	}
+	spells := []struct {
+		name  string
+		spell func(string) string
+	}{
+		{"as is", jsonStr}, {`\/`, slashes}, {`-`, dashes}, {"every char escaped", everyU}, {"mixed escapes", mixed},
+		{"JSON in JSON", twice}, {"percent-encoded", percent}, {"zero-width and bidi", zw}, {"escaped zero-width", zwEscaped},
+		{"escape sequence", esc}, {"HTML reference", html},
+	}
+	var cs []relHTTPCase
+	for _, p := range places {
+		for _, sp := range spells {
+			want := "invalid"
+			if p.name == "error code" {
+				want = "REDACTED"
+			}
+			cs = append(cs, relHTTPCase{name: "echo in " + p.name + ", " + sp.name, ops: relAllOps, status: 400, ctype: relJSON,
+				echo: echo(p.place, sp.spell), want: want})
+		}
+	}
+	// Server text that would act on a terminal or mislead a reader.
+	cs = append(cs,
+		relHTTPCase{name: "terminal escapes in description", ops: relAllOps, status: 400, ctype: relJSON,
+			body: `{"error":"invalid_grant","error_description":"\u001b[2J\u001b[1;31mFATAL\u001b[0m \u001b]0;owned\u0007rest"}`, want: "FATAL rest"},
+		relHTTPCase{name: "raw escape bytes in description", ops: relAllOps, status: 400, ctype: relJSON,
+			body: "{\"error\":\"invalid_grant\",\"error_description\":\"a\x1b[31mred\x1b]8;;http://evil\x1b\\\\link\"}", want: "bad request"},
+		relHTTPCase{name: "bidi override in code", ops: relAllOps, status: 400, ctype: relJSON,
+			body: `{"error":"invalid_\u202etnarg"}`, want: "invalid_tnarg"},
+		relHTTPCase{name: "bidi isolates and zero-width in message", ops: relAllOps, status: 403, ctype: relJSON,
+			body: `{"error":{"code":403,"status":"PERMISSION_DENIED","message":"denied \u2066x\u2069 \u200b\ufeff\u00ad"}}`, want: "permission_denied"},
+		relHTTPCase{name: "C1 controls in description", ops: relAllOps, status: 400, ctype: relJSON,
+			body: `{"error":"invalid_request","error_description":"a\u009b31mb\u0085c\u0090d"}`, want: "invalid_request"},
+		relHTTPCase{name: "line separators in uri", ops: relAllOps, status: 400, ctype: relJSON,
+			body: `{"error":"invalid_request","error_uri":"https://e.example/\u2028x\u2029y\r\nz"}`, want: "invalid_request"},
+		relHTTPCase{name: "escape sequence in content type", ops: relAllOps, status: 200, ctype: "text/html\x1b[2J\u202e", body: "<html>", want: "content type"},
+		relHTTPCase{name: "escape sequence in redirect host", ops: relAllOps, status: 302, hdr: []string{"Location", "https://evil\x1b[2J.example/"}, want: "location"},
+	)
+	// A successful answer quoting a secret where a value was expected.
+	cs = append(cs,
+		relHTTPCase{name: "echo in token_type", ops: relTokenOps, status: 200, ctype: relJSON,
+			echo: echo(func(q string) string { return relTokenBody(`,"token_type":"` + q + `","expires_in":3600`) }, mixed), want: "token_type"},
+		relHTTPCase{name: "echo in expires_in", ops: relTokenOps, status: 200, ctype: relJSON,
+			echo: echo(func(q string) string { return relTokenBody(`,"expires_in":"` + q + `"`) }, dashes), want: "expires_in"},
+		relHTTPCase{name: "echo in expireTime", ops: relIAMOps, status: 200, ctype: relJSON,
+			echo: echo(func(q string) string { return `{"accessToken":"` + relAccessToken + `","expireTime":"` + q + `"}` }, slashes), want: "expiretime"},
+	)
+	return cs
+}
+
 // errRelHang marks the transport case where no response ever comes.
 var errRelHang = errors.New("hang")
 
@@ -326,8 +472,9 @@ func relCorpusHangs() []relHTTPCase {
 // relClient returns an in-memory client answering c.
 func relClient(c relHTTPCase) *http.Client {
 	return &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
+		var sent []byte
 		if r.Body != nil {
-			_, _ = io.Copy(io.Discard, r.Body)
+			sent, _ = io.ReadAll(r.Body)
 			_ = r.Body.Close()
 		}
 		switch {
@@ -338,6 +485,9 @@ func relClient(c relHTTPCase) *http.Client {
 			return nil, c.fail
 		}
 		var body io.Reader = strings.NewReader(c.body)
+		if c.echo != nil {
+			body = strings.NewReader(c.echo(relRequestSecrets(r, sent)))
+		}
 		if c.reader != nil {
 			body = c.reader(r)
 		}
@@ -432,7 +582,7 @@ func relCheckCorpusError(t *testing.T, err error, want string) {
 }
 
 func TestCorpusHTTP(t *testing.T) {
-	cases := append(relHTTPCorpus(), relCorpusHangs()...)
+	cases := append(append(relHTTPCorpus(), relCorpusHangs()...), relEchoCorpus()...)
 	runs := 0
 	for _, c := range cases {
 		for _, op := range c.ops {

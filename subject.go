@@ -279,7 +279,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil {
 			host = loc.Host
 		}
-		return "", fail(resp.StatusCode, fmt.Sprintf("redirect to host %q not followed", httpx.Truncate(host, 128)), nil)
+		return "", fail(resp.StatusCode, fmt.Sprintf("redirect to host %s not followed", wire.Quote(host, 128)), nil)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// The status decides whether this is temporary; the server's
@@ -452,9 +452,11 @@ func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (st
 	path := "instance/service-accounts/default/identity?audience=" + url.QueryEscape(m.Audience) + "&format=" + format
 	tok, err := c.GetWithContext(ctx, path)
 	if err != nil {
-		err = fmt.Errorf("metadata identity token: %w", err)
 		var nf metadata.NotDefinedError
-		if !errors.As(err, &nf) {
+		notDefined := errors.As(err, &nf)
+		// The metadata package quotes the server's answer: cleaned.
+		err = httpx.SafeCause(fmt.Errorf("metadata identity token: %w", err), nil)
+		if !notDefined {
 			err = httpx.Retryable(err)
 		}
 		return "", &Error{Op: "subject", Err: err}

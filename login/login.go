@@ -466,7 +466,7 @@ func stateMatches(q url.Values, state string) bool {
 func readCallback(q url.Values) callbackResult {
 	if code := q.Get("error"); code != "" {
 		b, _ := json.Marshal(map[string]string{"error": code, "error_description": q.Get("error_description")})
-		eb, _ := wire.DecodeError(b) // cleans and bounds server text
+		eb, _ := wire.DecodeError(b, nil) // cleans and bounds server text
 		return callbackResult{err: &sts.Error{Op: "login", Code: eb.Code, Description: eb.Description}}
 	}
 	code := q.Get("code")

@@ -1,9 +1,10 @@
 package executable
 
 import (
+	"math"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/stsgo/sts/internal/scrub"
 )
 
 // Redacted replaces token-shaped text in diagnostics.
@@ -14,10 +15,55 @@ func tokenByte(c byte) bool {
 		c == '+' || c == '/' || c == '=' || c == '_' || c == '-' || c == '.' || c == '~'
 }
 
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// runByte returns how many bytes of a token run start at s[i]: a token
+// byte, or an escape that stands for one in URL encoding (%2B) or JSON
+// (\/, \u002b); 0 when none.
+func runByte(s string, i int) int {
+	switch c := s[i]; {
+	case tokenByte(c):
+		return 1
+	case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+		return 3
+	case c == '\\' && i+1 < len(s) && s[i+1] == '/':
+		return 2
+	case c == '\\' && i+5 < len(s) && s[i+1] == 'u' && isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]):
+		return 6
+	}
+	return 0
+}
+
+// unescape resolves the escapes runByte accepts, for looking at a run:
+// each becomes one byte ('=' for an encoded '=', 'A' for anything else).
+func unescape(run string) string {
+	if !strings.ContainsAny(run, `%\`) {
+		return run
+	}
+	var b strings.Builder
+	for i := 0; i < len(run); {
+		n := runByte(run, i)
+		switch {
+		case n == 1:
+			b.WriteByte(run[i])
+		case n == 2:
+			b.WriteByte('/')
+		case strings.EqualFold(run[i:i+n], "%3D") || strings.EqualFold(run[i:i+n], `\u003d`):
+			b.WriteByte('=')
+		default:
+			b.WriteByte('A')
+		}
+		i += n
+	}
+	return b.String()
+}
+
 // tokenShaped reports whether a run of token bytes looks like a credential:
-// a JWT or JWE (begins with the base64 of `{"`), a long base64-ish run, or a
+// a JWT or JWE (begins with the base64 of `{"`), a long base64-ish run, a
 // shorter one that mixes digits with upper- and lower-case letters the way
-// random base64 does.
+// random base64 does, or a long one of digits and letters (hexadecimal).
 func tokenShaped(run string) bool {
 	if len(run) >= 10 && strings.Contains(run, "eyJ") {
 		return true
@@ -35,39 +81,172 @@ func tokenShaped(run string) bool {
 		upper = upper || c >= 'A' && c <= 'Z'
 		lower = lower || c >= 'a' && c <= 'z'
 	}
-	return digit && upper && lower
+	if digit && upper && lower {
+		return true
+	}
+	// 20 or more digits and letters of one case: a hexadecimal or
+	// lower-case key, unless it reads as a path.
+	return len(run) >= 20 && digit && (upper || lower) && run[0] != '/' && run[0] != '.'
 }
 
-// Redact returns s with token-shaped runs replaced by [REDACTED], control
-// characters replaced by spaces and invalid UTF-8 replaced, so that text
-// written by an executable (its stderr, a failure message) can go into an
-// error without leaking a credential or corrupting a log line. It errs on the
-// side of redacting: long paths may be hidden too.
+// credentialKey reports whether a word names a credential whose value
+// follows a colon or an equals sign: token (access_token, X-Auth-Token),
+// secret, password, key (api_key, X-Api-Key), authorization, cookie, …
+func credentialKey(word string) bool {
+	w := strings.ToLower(strings.Trim(word, "-_."))
+	if w == "key" {
+		return true
+	}
+	for _, k := range []string{"token", "secret", "password", "passwd", "authorization", "apikey", "_key", "-key",
+		"credential", "credentials", "assertion", "cookie", "session", "signature"} {
+		if strings.HasSuffix(w, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// authScheme reports whether a word is an HTTP authentication scheme whose
+// credential follows after a space.
+func authScheme(word string) bool {
+	return strings.EqualFold(word, "bearer") || strings.EqualFold(word, "basic")
+}
+
+// What a redacting scan expects next.
+const (
+	expectNothing = iota
+	expectColon   // a credential's name was seen: its value follows ':' or '='
+	expectValue   // the next run is a credential
+)
+
+// Redact returns s made safe for an error: escape sequences and format
+// characters removed, control characters turned into spaces, invalid
+// UTF-8 replaced (see scrub.Clean), and credentials replaced by
+// [REDACTED]: token-shaped runs (see tokenShaped; a run may hold URL and
+// JSON escapes), the value after a credential's name and a colon or an
+// equals sign ("token: …", "password=…", `"access_token":"…"`, escaped
+// JSON too), and the word after an authentication scheme ("Bearer …",
+// "Basic …"). Text written by an executable (its stderr, a failure message)
+// goes through it before it reaches an error or a log. It errs on the side
+// of redacting: long paths may be hidden too.
 func Redact(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = scrub.Clean(s, math.MaxInt)
 	var b strings.Builder
 	b.Grow(len(s))
+	expect := expectNothing
 	for i := 0; i < len(s); {
-		if tokenByte(s[i]) {
-			j := i
-			for j < len(s) && tokenByte(s[j]) {
-				j++
+		if runByte(s, i) == 0 {
+			switch c := s[i]; {
+			case c == ':' || c == '=':
+				if expect == expectColon {
+					expect = expectValue
+				}
+			case (c == '"' || c == '\'') && expect == expectValue:
+				// A quoted value: all of it goes, up to its closing quote.
+				if end := closingQuote(s, i); end > i+1 {
+					b.WriteByte(c)
+					b.WriteString(Redacted)
+					i, expect = end, expectNothing
+					continue
+				}
+				expect = expectNothing // an empty value
+			case c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '\\' || c == '`':
+			default:
+				expect = expectNothing
 			}
-			if tokenShaped(s[i:j]) {
-				b.WriteString(Redacted)
-			} else {
-				b.WriteString(s[i:j])
-			}
-			i = j
+			b.WriteByte(s[i])
+			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError && n == 1 {
-			b.WriteByte(' ')
-		} else {
-			b.WriteString(s[i : i+n])
+		j := i
+		for j < len(s) {
+			n := runByte(s, j)
+			if n == 0 {
+				break
+			}
+			j += n
 		}
-		i += n
+		run := s[i:j]
+		i = j
+		var value bool
+		expect, value = redactRun(&b, run, expect)
+		if value {
+			// An unquoted credential value runs to a space or a
+			// delimiter, whatever it holds ("p@ss!" is one).
+			for i < len(s) && !strings.ContainsRune(" \t,;&\"'`()[]{}<>\\", rune(s[i])) {
+				i++
+			}
+		}
 	}
 	return b.String()
+}
+
+// closingQuote returns the offset of the quote that closes the one at
+// s[i] (escaped as \" if that one was), or len(s) if none does.
+func closingQuote(s string, i int) int {
+	q := s[i : i+1]
+	if i > 0 && s[i-1] == '\\' {
+		q = `\` + q // JSON in a JSON string: closed by the escaped quote
+	}
+	for j := i + 1; j < len(s); j++ {
+		if strings.HasPrefix(s[j:], q) && (len(q) == 2 || s[j-1] != '\\') {
+			return j
+		}
+	}
+	return len(s)
+}
+
+// redactRun writes run, redacted as needed, and returns what is expected
+// after it, and whether it redacted a credential's value (which may go on
+// past the run).
+func redactRun(b *strings.Builder, run string, expect int) (int, bool) {
+	plain := unescape(run)
+	switch {
+	case authScheme(plain):
+		b.WriteString(run)
+		return expectValue, false
+	case expect == expectValue:
+		b.WriteString(Redacted)
+		return expectNothing, true
+	}
+	// name=value in one run: the value of a credential goes.
+	if k := strings.IndexByte(plain, '='); k > 0 && credentialKey(plain[:k]) {
+		raw := rawIndex(run, k)
+		b.WriteString(run[:raw])
+		rest := run[raw:]
+		sep := len(rest) - len(strings.TrimLeft(rest, "="))
+		if strings.HasPrefix(strings.ToUpper(rest), "%3D") {
+			sep = 3
+		}
+		b.WriteString(rest[:sep])
+		value := rest[sep:]
+		switch {
+		case value == "":
+			return expectValue, false
+		case authScheme(unescape(value)):
+			b.WriteString(value)
+			return expectValue, false
+		}
+		b.WriteString(Redacted)
+		return expectNothing, true
+	}
+	if tokenShaped(plain) {
+		b.WriteString(Redacted)
+		return expectNothing, false
+	}
+	b.WriteString(run)
+	if credentialKey(plain) {
+		return expectColon, false
+	}
+	return expectNothing, false
+}
+
+// rawIndex returns the offset in run of the byte at offset k of
+// unescape(run).
+func rawIndex(run string, k int) int {
+	i := 0
+	for ; k > 0 && i < len(run); k-- {
+		i += runByte(run, i)
+	}
+	return i
 }

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/scrub"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -151,7 +152,8 @@ func (s *Source) attempt(ctx context.Context) (*oauth2.Token, *httpx.Error) {
 	client.Transport = rec
 	tok, err := s.fetch(context.WithValue(actx, oauth2.HTTPClient, client))
 	if err != nil {
-		return nil, s.convert(ctx, actx, err, rec.failure())
+		secrets := rec.sent()
+		return nil, httpx.Sanitize(s.convert(ctx, actx, err, rec.failure(), secrets), secrets)
 	}
 	if tok.Expiry.IsZero() { // checked in the answer already; kept as a guard
 		return nil, httpx.BadAnswer(s.op, http.MethodPost, s.url, httpx.ErrNoExpiresIn)
@@ -163,8 +165,8 @@ func (s *Source) attempt(ctx context.Context) (*oauth2.Token, *httpx.Error) {
 // its status and OAuth error (never its raw body), an answer the recorder
 // refused as a bad answer, a transport failure as a temporary cause
 // (x/oauth2 formats some of them with %v, so the recorder keeps the
-// original).
-func (s *Source) convert(ctx, actx context.Context, err, recorded error) *httpx.Error {
+// original). secrets are the credentials the request carried.
+func (s *Source) convert(ctx, actx context.Context, err, recorded error, secrets []string) *httpx.Error {
 	e := &httpx.Error{Op: s.op}
 	if u, perr := url.Parse(s.url); perr == nil {
 		e.Method, e.URL = http.MethodPost, httpx.RedactURL(u)
@@ -176,7 +178,7 @@ func (s *Source) convert(ctx, actx context.Context, err, recorded error) *httpx.
 		e.StatusCode, e.Err = http.StatusOK, ae.err
 	case errors.As(err, &re) && re.Response != nil:
 		e.StatusCode = re.Response.StatusCode
-		if eb, ok := wire.DecodeError(re.Body); ok {
+		if eb, ok := wire.DecodeError(re.Body, secrets); ok {
 			e.Code, e.Description, e.URI = eb.Code, eb.Description, eb.URI
 		} else if e.Description = http.StatusText(e.StatusCode); e.Description == "" {
 			e.Description = "unexpected status"
@@ -201,9 +203,40 @@ func (s *Source) convert(ctx, actx context.Context, err, recorded error) *httpx.
 // of the module follows (wire.CheckMembers, wire.DecodeTokenResponse)
 // before x/oauth2 decodes it.
 type recorder struct {
-	base http.RoundTripper
-	mu   sync.Mutex
-	err  error
+	base    http.RoundTripper
+	mu      sync.Mutex
+	err     error
+	secrets []string // the credentials the request carried
+}
+
+func (r *recorder) sent() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.secrets
+}
+
+// keep records the credentials req carries (its form's assertion, refresh
+// token and client secret, its Authorization header), to scrub them from
+// the answer's text.
+func (r *recorder) keep(req *http.Request) {
+	var secrets []string
+	if req.GetBody != nil {
+		if b, err := req.GetBody(); err == nil {
+			data, _ := io.ReadAll(io.LimitReader(b, 1<<20))
+			b.Close()
+			if form, err := url.ParseQuery(string(data)); err == nil {
+				for _, k := range []string{"assertion", "refresh_token", "client_secret"} {
+					if v := form.Get(k); v != "" {
+						secrets = append(secrets, v)
+					}
+				}
+			}
+		}
+	}
+	secrets = scrub.RequestSecrets(req.Header, secrets)
+	r.mu.Lock()
+	r.secrets = secrets
+	r.mu.Unlock()
 }
 
 func (r *recorder) failure() error {
@@ -225,6 +258,7 @@ type answerError struct{ err error }
 func (e *answerError) Error() string { return e.err.Error() }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.keep(req)
 	resp, err := r.base.RoundTrip(req)
 	if err != nil {
 		var ue *url.Error
@@ -242,7 +276,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, r.fail(fmt.Errorf("reading response: %w", err))
 	}
 	if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {
-		return nil, r.fail(&answerError{fmt.Errorf("response has content type %q, want JSON", httpx.Truncate(resp.Header.Get("Content-Type"), 64))})
+		return nil, r.fail(&answerError{fmt.Errorf("response has content type %s, want JSON", wire.Quote(resp.Header.Get("Content-Type"), 64))})
 	}
 	tr, err := wire.DecodeTokenResponse(body)
 	if err == nil && !tr.HasExpiresIn {

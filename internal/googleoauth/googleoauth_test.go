@@ -268,3 +268,57 @@ func TestCheckPrivateKey(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoedSecretsScrubbed: a token endpoint quoting the grant's secrets
+// (the refresh token and client secret, the signed assertion) in its
+// error answer, escaped, has them removed from the error.
+func TestEchoedSecretsScrubbed(t *testing.T) {
+	escape := func(s string) string { // every other character as \uXXXX
+		var b strings.Builder
+		for i, r := range s {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	var sentAssertion atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		var quoted []string
+		for _, k := range []string{"assertion", "refresh_token", "client_secret"} {
+			if v := r.PostForm.Get(k); v != "" {
+				quoted = append(quoted, escape(v))
+				if k == "assertion" {
+					sentAssertion.Store(v)
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"refused \u001b[31m%s"}`, strings.Join(quoted, " "))
+	}))
+	defer srv.Close()
+	sa, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), nil, opts(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []*Source{AuthorizedUser("client-1", testSecret, testRefresh, srv.URL+"/token", opts(srv.Client())), sa} {
+		_, err := src.TokenContext(context.Background())
+		var he *httpx.Error
+		if !errors.As(err, &he) || he.Code != "invalid_grant" || !strings.Contains(he.Description, "REDACTED") {
+			t.Fatalf("%s: err = %v", src.Kind(), err)
+		}
+		secrets := []string{testRefresh, testSecret}
+		if a, ok := sentAssertion.Load().(string); ok {
+			secrets = append(secrets, a[len(a)-20:])
+		}
+		for _, s := range secrets {
+			if strings.Contains(err.Error(), s) || strings.Contains(err.Error(), "\x1b") {
+				t.Errorf("%s: error %q holds %q or an escape", src.Kind(), err, s)
+			}
+		}
+	}
+}

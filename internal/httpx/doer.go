@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/scrub"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -116,12 +117,17 @@ type Request struct {
 // Do performs r, with retries, and returns the body of a 2xx JSON answer.
 // Any failure is an *Error.
 func (d *Doer) Do(ctx context.Context, r *Request) ([]byte, *Error) {
+	// The secrets of the request include those of its headers.
+	req := *r
+	req.Secrets = scrub.RequestSecrets(r.Header, r.Secrets)
+	r = &req
 	var lastErr *Error
 	for attempt := 1; ; attempt++ {
 		body, err := d.attempt(ctx, r, attempt)
 		if err == nil {
 			return body, nil
 		}
+		err = Sanitize(err, r.Secrets)
 		if u, perr := url.Parse(r.URL); perr == nil {
 			err.Method, err.URL = r.Method, RedactURL(u)
 		}
@@ -182,7 +188,9 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		if actx.Err() != nil {
 			err = fmt.Errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
 		}
-		d.Log(ctx, slog.LevelDebug, "sts: transport error", "op", r.Op, "error", err.Error())
+		if d.logger != nil {
+			d.Log(ctx, slog.LevelDebug, "sts: transport error", "op", r.Op, "error", scrub.Clean(scrub.Secrets(err.Error(), r.Secrets), maxCause))
+		}
 		return nil, &Error{Op: r.Op, Err: Retryable(err)}
 	}
 	defer resp.Body.Close()
@@ -209,7 +217,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {
 			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode,
-				Err: fmt.Errorf("response has content type %q, want JSON", Truncate(resp.Header.Get("Content-Type"), 64))}
+				Err: fmt.Errorf("response has content type %s, want JSON", wire.Quote(resp.Header.Get("Content-Type"), 64))}
 		}
 		return body, nil
 	}
@@ -220,9 +228,9 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		if u, err := url.Parse(loc); err == nil {
 			host = u.Host
 		}
-		return nil, HTTPError(r.Op, resp.StatusCode, "", fmt.Sprintf("redirect to host %q not followed", Truncate(host, 128)), "", 0)
+		return nil, HTTPError(r.Op, resp.StatusCode, "", fmt.Sprintf("redirect to host %s not followed", wire.Quote(host, 128)), "", 0)
 	}
-	eb, ok := wire.DecodeError(ScrubSecrets(body, r.Secrets))
+	eb, ok := wire.DecodeError(body, r.Secrets)
 	if !ok {
 		eb.Description = http.StatusText(resp.StatusCode)
 		if eb.Description == "" {
@@ -255,7 +263,7 @@ func (d *Doer) PostToken(ctx context.Context, op, url string, form []byte, hdr h
 	}
 	resp, derr := wire.DecodeTokenResponse(body)
 	if derr != nil {
-		return nil, nil, BadAnswer(op, http.MethodPost, url, derr)
+		return nil, nil, Sanitize(BadAnswer(op, http.MethodPost, url, derr), scrub.RequestSecrets(hdr, secrets))
 	}
 	tok := &oauth2.Token{AccessToken: resp.AccessToken, TokenType: "Bearer"}
 	if resp.HasExpiresIn {
@@ -263,6 +271,62 @@ func (d *Doer) PostToken(ctx context.Context, op, url string, form []byte, hdr h
 	}
 	return tok, resp, nil
 }
+
+// maxCause bounds the text of an error's cause that Sanitize had to change.
+const maxCause = 1024
+
+// Sanitize makes the server-provided text of e safe to show (see package
+// scrub): every spelling of secrets removed, then escape sequences and
+// control and format characters. Code, Description and URI are replaced
+// in place. A cause whose text changes is replaced by one with the clean
+// text, still temporary if e was, and still matching the sentinel errors
+// (errors.Is) of the original, but no longer unwrapping to it (which
+// would give the text back). It returns e.
+func Sanitize(e *Error, secrets []string) *Error {
+	if e == nil {
+		return nil
+	}
+	safe := func(s string, max int) string { return scrub.Clean(scrub.Secrets(s, secrets), max) }
+	e.Code, e.Description, e.URI = safe(e.Code, 64), safe(e.Description, 512), safe(e.URI, 256)
+	// e.Err: see SafeCause.
+	if e.Err != nil {
+		temporary := e.Temporary()
+		if c := SafeCause(e.Err, secrets); c != e.Err {
+			e.Err = c
+			if temporary {
+				e.Err = Retryable(e.Err)
+			}
+		}
+	}
+	return e
+}
+
+// SafeCause returns err if its text is safe to show, and otherwise an
+// error with the text cleaned of secrets and control characters (see
+// Sanitize), matching what err matched with errors.Is but not unwrapping to
+// it.
+func SafeCause(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	safe := scrub.Clean(scrub.Secrets(msg, secrets), maxCause)
+	if safe == msg {
+		return err
+	}
+	return &cleanCause{msg: safe, orig: err}
+}
+
+// cleanCause stands for a cause whose text held a secret or control
+// characters: it has the clean text, and matches what the original matched
+// with errors.Is, without unwrapping to it.
+type cleanCause struct {
+	msg  string
+	orig error
+}
+
+func (c *cleanCause) Error() string        { return c.msg }
+func (c *cleanCause) Is(target error) bool { return errors.Is(c.orig, target) }
 
 // BadAnswer builds the error of a successful (200) answer to method
 // rawURL that cannot be used: undecodable, incomplete or implausible.

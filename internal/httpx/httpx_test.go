@@ -81,10 +81,6 @@ func TestHelpers(t *testing.T) {
 	if got := BasicAuth("id:x", "s e"); got != "Basic aWQlM0F4OnMrZQ==" {
 		t.Errorf("BasicAuth = %q", got)
 	}
-	body := ScrubSecrets([]byte(`{"error":"bad token abcdefghij and short x"}`), []string{"abcdefghij", "x"})
-	if string(body) != `{"error":"bad token REDACTED and short x"}` {
-		t.Errorf("ScrubSecrets = %s", body)
-	}
 }
 
 func TestDoerRetriesAndErrors(t *testing.T) {
@@ -344,5 +340,67 @@ func TestDoerErrorsNameMethodAndURL(t *testing.T) {
 	}
 	if _, err := d.Do(context.Background(), &Request{Op: "x", Method: http.MethodGet, URL: "::not a url"}); err == nil || err.URL != "" {
 		t.Errorf("unparsable URL: %#v", err)
+	}
+}
+
+// TestSanitize: server text in every field of an *Error loses secrets and
+// control characters; a cause whose text changes keeps whether it is
+// temporary and what it matches with errors.Is, and no longer unwraps to
+// the text; a clean cause is kept as it is.
+func TestSanitize(t *testing.T) {
+	const secret = "s3cr3t/value+x"
+	cause := Retryable(fmt.Errorf("answer quoted %q: %w", `s3cr3t\/value\u002bx`, context.DeadlineExceeded))
+	e := Sanitize(&Error{Op: "x", Code: "bad\x1b[31m", Description: "token s3cr3t\\/value\\u002Bx \u202eevil", URI: "https://h/?t=s3cr3t%2Fvalue%2Bx", Err: cause}, []string{secret})
+	text := e.Error()
+	if strings.Contains(text, "s3cr3t") || strings.ContainsAny(text, "\x1b\u202e") {
+		t.Errorf("sanitized error %q", text)
+	}
+	if e.Code != "bad" || !strings.Contains(e.Description, "REDACTED") || !strings.Contains(e.URI, "REDACTED") {
+		t.Errorf("fields %q %q %q", e.Code, e.Description, e.URI)
+	}
+	if !e.Temporary() || !errors.Is(e, context.DeadlineExceeded) {
+		t.Errorf("sanitized cause lost its kind: temporary %t, deadline %t", e.Temporary(), errors.Is(e, context.DeadlineExceeded))
+	}
+	for c := error(e); c != nil; c = errors.Unwrap(c) {
+		if strings.Contains(c.Error(), "s3cr3t") {
+			t.Errorf("the chain gives the secret back: %v", c)
+		}
+	}
+	clean := errors.New("plain cause")
+	if got := Sanitize(&Error{Err: clean}, []string{secret}); got.Err != clean {
+		t.Errorf("a clean cause was replaced: %v", got.Err)
+	}
+	if Sanitize(nil, nil) != nil || SafeCause(nil, nil) != nil {
+		t.Error("nil in, not nil out")
+	}
+}
+
+// TestDoerScrubsHeaderSecrets: the secrets of a request's Authorization
+// header (the bearer token, a Basic header's client secret) are scrubbed
+// from error answers and the debug log even when the caller did not list
+// them.
+func TestDoerScrubsHeaderSecrets(t *testing.T) {
+	const clientSecret = "client-secret-value/+x"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pw, _ := r.BasicAuth()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		fmt.Fprintf(w, `{"error":"invalid_client","error_description":"client %s (%s) refused"}`,
+			strings.ReplaceAll(url.QueryEscape(pw), "%", `\u0025`), r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	var log strings.Builder
+	d := NewDoer(Options{Client: srv.Client(), Retry: Retry{MaxAttempts: 1},
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	hdr := http.Header{"Authorization": {BasicAuth("client-id", clientSecret)}}
+	_, _, err := d.PostToken(context.Background(), "exchange", srv.URL, []byte("a=b"), hdr)
+	if err == nil || !strings.Contains(err.Description, "REDACTED") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, text := range []string{err.Error(), log.String()} {
+		if strings.Contains(text, url.QueryEscape(clientSecret)) || strings.Contains(text, "client-secret-value") ||
+			strings.Contains(text, strings.TrimPrefix(BasicAuth("client-id", clientSecret), "Basic ")) {
+			t.Errorf("secret in %q", text)
+		}
 	}
 }

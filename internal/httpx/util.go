@@ -1,10 +1,11 @@
 package httpx
 
 import (
-	"bytes"
 	"encoding/base64"
 	"net/http"
 	"net/url"
+
+	"github.com/stsgo/sts/internal/scrub"
 )
 
 // RedactURL renders u without user information, query or fragment, which
@@ -17,13 +18,9 @@ func RedactURL(u *url.URL) string {
 	return c.String()
 }
 
-// Truncate returns s cut to n bytes, with "…" when it was longer.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+// Truncate returns s cut to at most n bytes on a character boundary, with
+// "…" when it was longer.
+func Truncate(s string, n int) string { return scrub.Truncate(s, n) }
 
 // BasicAuth returns the Authorization header value for client credentials,
 // with both parts form-encoded as RFC 6749 section 2.3.1 requires.
@@ -43,19 +40,4 @@ func NoRedirects(base *http.Client) *http.Client {
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &c
-}
-
-// MinScrubbed is the shortest secret scrubbed from error answers: shorter
-// ones would match JSON syntax and field names, and cannot be real tokens.
-const MinScrubbed = 8
-
-// ScrubSecrets replaces every occurrence of one of secrets in body with
-// "REDACTED".
-func ScrubSecrets(body []byte, secrets []string) []byte {
-	for _, s := range secrets {
-		if len(s) >= MinScrubbed && bytes.Contains(body, []byte(s)) {
-			body = bytes.ReplaceAll(body, []byte(s), []byte("REDACTED"))
-		}
-	}
-	return body
 }

@@ -30,7 +30,7 @@ func FuzzDecodeError(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e, ok := DecodeError(body)
+		e, ok := DecodeError(body, nil)
 		if !ok {
 			return
 		}

@@ -46,7 +46,7 @@ func DecodeGenerateAccessTokenResponse(body []byte) (*GenerateAccessTokenRespons
 	}
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(j.ExpireTime))
 	if err != nil {
-		return nil, fmt.Errorf("response expireTime %q is not an RFC 3339 time", truncate(clean(j.ExpireTime, 64), 64))
+		return nil, fmt.Errorf("response expireTime %s is not an RFC 3339 time", Quote(j.ExpireTime, 64))
 	}
 	return &GenerateAccessTokenResponse{AccessToken: j.AccessToken, ExpireTime: t}, nil
 }

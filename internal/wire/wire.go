@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stsgo/sts/internal/scrub"
 )
 
 // MaxBodySize is the largest response body read from any endpoint.
@@ -201,7 +203,7 @@ func DecodeTokenResponse(body []byte) (*TokenResponse, error) {
 		return nil, errors.New("response has no access_token")
 	}
 	if j.TokenType != "" && !strings.EqualFold(j.TokenType, "bearer") && !strings.EqualFold(j.TokenType, "N_A") {
-		return nil, fmt.Errorf("response token_type %q is not Bearer", truncate(j.TokenType, 32))
+		return nil, fmt.Errorf("response token_type %s is not Bearer", Quote(j.TokenType, 32))
 	}
 	r := &TokenResponse{
 		AccessToken:     j.AccessToken,
@@ -262,11 +264,14 @@ func ParseJSONInt(raw json.RawMessage) (int64, error) {
 		s = str
 	}
 	if !isJSONInteger(s) {
-		return 0, fmt.Errorf("%q is not an integer", truncate(s, 32)) // %q escapes control bytes
+		return 0, fmt.Errorf("%s is not an integer", Quote(s, 32))
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("value %s is out of range", truncate(s, 32))
+		if len(s) > 32 {
+			return 0, fmt.Errorf("value of %d digits is out of range", len(s))
+		}
+		return 0, fmt.Errorf("value %s is out of range", s)
 	}
 	return n, nil
 }
@@ -295,8 +300,12 @@ type ErrorBody struct {
 }
 
 // DecodeError decodes an error body. It returns ok == false when the body is
-// in neither shape (an HTML page from a proxy, say).
-func DecodeError(body []byte) (e ErrorBody, ok bool) {
+// in neither shape (an HTML page from a proxy, say). Its texts are the
+// decoded strings with every spelling of secrets removed, then cleaned and
+// bounded (see package scrub): scrubbing the decoded text finds a secret
+// the server escaped.
+func DecodeError(body []byte, secrets []string) (e ErrorBody, ok bool) {
+	clean := func(s string, max int) string { return scrub.Clean(scrub.Secrets(s, secrets), max) }
 	var j struct {
 		Error            json.RawMessage `json:"error"`
 		ErrorDescription string          `json:"error_description"`
@@ -390,7 +399,7 @@ func CheckMembers(body []byte, names ...string) error {
 					continue
 				}
 				if key != n {
-					return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(truncate(key, 64)), n)
+					return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(scrub.Truncate(key, 64)), n)
 				}
 				if slices.Contains(seen, n) {
 					return fmt.Errorf("member %q appears more than once", n)
@@ -437,29 +446,21 @@ var memberNamesCache sync.Map // reflect.Type → []string
 // DecodeJSON is decodeJSON for other packages of the module.
 func DecodeJSON(body []byte, v any) error { return decodeJSON(body, v) }
 
-// clean trims a server-provided string to max bytes and strips control
-// characters, so it is safe to put in an error message.
-func clean(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	return truncate(strings.TrimSpace(s), max)
-}
+// clean makes a server-provided string safe to put in an error message or
+// to show; see scrub.Clean.
+func clean(s string, max int) string { return scrub.Clean(s, max) }
 
-func truncate(s string, max int) string {
+// Quote renders a server-provided value for an error message: quoted Go
+// style (control and format characters escaped) when it is at most max
+// bytes long, else only its length. A longer
+// value is not cut, since its start could be part of a secret that
+// scrubbing would no longer recognize.
+func Quote(s string, max int) string {
 	if len(s) <= max {
-		return s
+		return strconv.Quote(s) // control and format characters escaped
 	}
-	for max > 0 && !utf8Start(s[max]) {
-		max--
-	}
-	return s[:max] + "…"
+	return fmt.Sprintf("(%d bytes)", len(s))
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // ParseRetryAfter reads a Retry-After header: delay seconds (digits only) or
 // an HTTP date, capped at a day. It returns 0 for a missing, invalid or past

@@ -118,13 +118,13 @@ func TestDecodeError(t *testing.T) {
 		{`{"error":{}}`, ErrorBody{}, false},
 	}
 	for _, tc := range cases {
-		got, ok := DecodeError([]byte(tc.body))
+		got, ok := DecodeError([]byte(tc.body), nil)
 		if ok != tc.ok || (ok && got != tc.want) {
 			t.Errorf("DecodeError(%s) = %+v, %v; want %+v, %v", tc.body, got, ok, tc.want, tc.ok)
 		}
 	}
 	long := `{"error":"e","error_description":"` + strings.Repeat("x", 5000) + `"}`
-	got, _ := DecodeError([]byte(long))
+	got, _ := DecodeError([]byte(long), nil)
 	if len(got.Description) > 520 {
 		t.Errorf("description not truncated: %d bytes", len(got.Description))
 	}
@@ -254,7 +254,7 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 				t.Fatalf("access_token %q is not the exactly named member %q", r.AccessToken, at)
 			}
 		}
-		e, ok := DecodeError(body)
+		e, ok := DecodeError(body, nil)
 		if ok && e.Code == "" && e.Description == "" {
 			t.Fatal("ok error with nothing in it")
 		}

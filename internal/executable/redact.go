@@ -205,6 +205,10 @@ func redactRun(b *strings.Builder, run string, expect int) (int, bool) {
 	case authScheme(plain):
 		b.WriteString(run)
 		return expectValue, false
+	case expect == expectValue && credentialKey(plain):
+		// "token: token: …": the value names another credential.
+		b.WriteString(Redacted)
+		return expectColon, false
 	case expect == expectValue:
 		b.WriteString(Redacted)
 		return expectNothing, true

@@ -3,6 +3,7 @@ package executable
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -106,4 +107,23 @@ func TestRedactCredentialShapes(t *testing.T) {
 			t.Errorf("Redact(%q) = %q, want it unchanged", plain, got)
 		}
 	}
+}
+
+// FuzzRedact: whatever an executable writes, Redact's text is valid UTF-8
+// without control or format characters, and a credential given after
+// a line "token: " never survives.
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{"error: permission denied", `{"access_token":"x"}`, "Bearer abc", "a\x1b[31mb", "secret=p%41ss\\u002b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Redact(s)
+		if !utf8.ValidString(out) || strings.IndexFunc(out, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+			t.Fatalf("Redact(%q) = %q", s, out)
+		}
+		const cred = "Zq9xW2vK7pL4"
+		if out := Redact(s + "\ntoken: " + cred); strings.Contains(out, cred) {
+			t.Fatalf("credential survived: %q", out)
+		}
+	})
 }

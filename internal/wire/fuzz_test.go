@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -26,11 +27,13 @@ func FuzzDecodeError(f *testing.F) {
 		`{"error":""}`, `{"error":null}`, `{"error":[]}`, `{"error":{}}`,
 		`<html><body>502 Bad Gateway</body></html>`, ``, `null`, `[]`,
 		`{"error":"a\u0000b\r\nc"}`,
+		`{"error":"x","error_description":"SECRET-fuzz\u002dtoken\/+x \u001b[31m\u202e"}`,
 	} {
 		f.Add([]byte(s))
 	}
+	const secret = "SECRET-fuzz-token/+x"
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e, ok := DecodeError(body, nil)
+		e, ok := DecodeError(body, []string{secret})
 		if !ok {
 			return
 		}
@@ -38,8 +41,11 @@ func FuzzDecodeError(f *testing.F) {
 			t.Fatal("ok with neither code nor description")
 		}
 		for name, s := range map[string]string{"code": e.Code, "description": e.Description, "uri": e.URI} {
-			if strings.ContainsAny(s, "\x00\r\n\x7f") {
-				t.Fatalf("%s keeps control characters: %q", name, s)
+			if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+				t.Fatalf("%s keeps control or format characters: %q", name, s)
+			}
+			if strings.Contains(s, secret) {
+				t.Fatalf("%s keeps the secret: %q", name, s)
 			}
 			if len(s) > 512+len("…") {
 				t.Fatalf("%s is %d bytes long", name, len(s))

@@ -6,11 +6,63 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/ststest"
 )
+
+// The whole pipeline: a subject token from a file is exchanged at STS, the
+// result is narrowed by a Credential Access Boundary, and each layer is an
+// oauth2.TokenSource that caches and refreshes ahead. The emulator from
+// package ststest stands in for STS; in production, leave TokenURL empty.
+func Example() {
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	aud := "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov"
+	dir, _ := os.MkdirTemp("", "sts-example")
+	defer os.RemoveAll(dir)
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(emu.SubjectJWT("workload", aud)), 0o600) // as Kubernetes projects it
+
+	// Subject -> exchange -> cache.
+	federated, err := sts.NewTokenSource(sts.Config{
+		Subject:          sts.FileSubject{Path: tokenFile},
+		SubjectTokenType: sts.TokenTypeJWT,
+		Audience:         aud,
+		TokenURL:         emu.TokenURL(),
+	})
+	if err != nil {
+		log.Fatal(err) // a *sts.ValidationError naming the field
+	}
+
+	// -> access boundary -> cache: read-only access to one bucket.
+	readOnly, err := downscope.NewTokenSource(downscope.Config{
+		Source: federated,
+		Boundary: &sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{
+			sts.BucketRule("example-bucket", "roles/storage.objectViewer"),
+		}},
+		TokenURL: emu.TokenURL(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	tok, err := readOnly.Token() // hand readOnly to option.WithTokenSource
+	if err != nil {
+		log.Fatal(err) // an *sts.Error: Op, StatusCode, Code, Description
+	}
+	info, err := sts.Introspect(context.Background(), tok.AccessToken, sts.IntrospectOptions{URL: emu.IntrospectURL()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	canRead, _ := emu.Allows(tok.AccessToken, "storage.objects.get", "//storage.googleapis.com/projects/_/buckets/example-bucket", "")
+	canWrite, _ := emu.Allows(tok.AccessToken, "storage.objects.create", "//storage.googleapis.com/projects/_/buckets/example-bucket", "")
+	fmt.Println(info.Active, canRead, canWrite, emu.Count("/v1/token"))
+	// Output: true true false 2
+}
 
 // An ExecutableSubject runs a local command for the subject token, from its
 // argv, never through a shell; nothing runs unless the environment allows

@@ -151,11 +151,53 @@ func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest)
 	if err := e.Validate(); err != nil {
 		return "", err
 	}
+	c, err := e.runConfig(req)
+	if err != nil {
+		return "", err
+	}
+	res, err := executable.Run(ctx, c)
+	if err != nil {
+		return "", executableError(err)
+	}
+	return res.Token, nil
+}
+
+// Revoke runs the command in revoke mode, gcloud's contract for signing
+// out of an interactive executable: with GOOGLE_EXTERNAL_ACCOUNT_REVOKE=1
+// and GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1 (and the other variables of a
+// run for req), Terminal as its standard input and error, the
+// InteractiveTimeout as its deadline; it must print {"version": 1,
+// "success": true}. Only an interactive configuration (Terminal set) can
+// revoke; otherwise, and when executables are not allowed, the command
+// does not run. A configuration error is a *ValidationError, any other
+// failure an *Error with Op "revoke".
+func (e ExecutableSubject) Revoke(ctx context.Context, req SubjectRequest) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.Terminal == nil {
+		return invalid("ExecutableSubject.Terminal", "must be set to revoke: only interactive executables can")
+	}
+	c, err := e.runConfig(req)
+	if err != nil {
+		return err
+	}
+	if err := executable.Revoke(ctx, c); err != nil {
+		xe := executableError(err)
+		xe.Op = "revoke"
+		return xe
+	}
+	return nil
+}
+
+// runConfig is the runner's configuration of a run for req, whose subject
+// token type must be one an executable supplies.
+func (e ExecutableSubject) runConfig(req SubjectRequest) (executable.Config, error) {
 	if !executable.KnownTokenType(req.SubjectTokenType) {
-		return "", invalid("SubjectTokenType", "%q cannot be supplied by an executable (want %s, %s or %s)",
+		return executable.Config{}, invalid("SubjectTokenType", "%q cannot be supplied by an executable (want %s, %s or %s)",
 			req.SubjectTokenType, TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2)
 	}
-	res, err := executable.Run(ctx, executable.Config{
+	return executable.Config{
 		Command:            e.Command,
 		Timeout:            e.Timeout,
 		OutputFile:         e.OutputFile,
@@ -166,11 +208,7 @@ func (e ExecutableSubject) SubjectToken(ctx context.Context, req SubjectRequest)
 		Now:                e.Now,
 		Terminal:           e.Terminal,
 		InteractiveTimeout: e.InteractiveTimeout,
-	})
-	if err != nil {
-		return "", executableError(err)
-	}
-	return res.Token, nil
+	}, nil
 }
 
 // executableError wraps a failure of the executable runner. Only a command

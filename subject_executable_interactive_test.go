@@ -1,6 +1,7 @@
 package sts
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/ttytest"
 	"github.com/stsgo/sts/ststest"
 )
@@ -91,4 +93,33 @@ func TestExecutableSubjectInteractiveValidate(t *testing.T) {
 	if s := (ExecutableSubject{Command: cmd, Terminal: term, OutputFile: out}).String(); !strings.Contains(s, "Interactive:true") {
 		t.Errorf("String() = %s", s)
 	}
+}
+
+// TestExecutableSubjectRevoke: an interactive configuration revokes by
+// running the command in revoke mode; a non-interactive one refuses
+// without running anything.
+func TestExecutableSubjectRevoke(t *testing.T) {
+	u, term := ttytest.StartUser(t, "", "")
+	req := SubjectRequest{Audience: execTestAud, SubjectTokenType: TokenTypeIDToken}
+	e := ExecutableSubject{
+		Command:    fixture.ExecHelper(t, "revoke"),
+		OutputFile: filepath.Join(t.TempDir(), "out.json"),
+		Terminal:   term,
+		Getenv:     fixture.AllowExecutables,
+	}
+	if err := e.Revoke(context.Background(), req); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	e.Command = fixture.ExecHelper(t, "exit", "3", "cannot sign out")
+	err := e.Revoke(context.Background(), req)
+	var se *Error
+	if !errors.As(err, &se) || se.Op != "revoke" {
+		t.Errorf("failing command: %v; want an *Error with Op revoke", err)
+	}
+	e.Terminal = nil
+	var ve *ValidationError
+	if err := e.Revoke(context.Background(), req); !errors.As(err, &ve) || ve.Field != "ExecutableSubject.Terminal" {
+		t.Errorf("non-interactive: %v", err)
+	}
+	u.Stop()
 }

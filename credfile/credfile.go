@@ -28,6 +28,7 @@ import (
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/authtransport"
 	"github.com/stsgo/sts/internal/fsutil"
+	"github.com/stsgo/sts/internal/public"
 	"golang.org/x/oauth2"
 )
 
@@ -119,6 +120,8 @@ type Credentials struct {
 	serviceAccount string
 	raw            []byte
 	ts             *sts.CachedTokenSource
+	// revoke, if set, revokes what the file signed in (see Revoke).
+	revoke func(ctx context.Context) error
 	// for IntrospectOptions
 	clientID, clientSecret string
 	http                   sts.HTTPOptions
@@ -147,6 +150,35 @@ func (c *Credentials) TokenURL() string { return c.tokenURL }
 // TokenInfoURL returns the file's token_info_url (the introspection
 // endpoint), or "https://sts.<universe>/v1/introspect" when it has none.
 func (c *Credentials) TokenInfoURL() string { return c.tokenInfoURL }
+
+// Revoke signs out: it revokes what the credentials hold, so that no new
+// token can be had from them, and drops the cached token.
+//
+// For an external_account_authorized_user file it revokes the refresh
+// token in use (the file's, or the last one the server rotated to) at the
+// file's revoke_url, as RFC 7009 has it (token and
+// token_type_hint=refresh_token, the client's HTTP Basic credentials);
+// afterwards every refresh fails with invalid_grant. For an executable
+// source loaded with Options.Terminal (an interactive workforce sign-in) it
+// runs the executable in revoke mode, gcloud's contract for pluggable auth
+// (see sts.ExecutableSubject.Revoke). Other credentials cannot be revoked:
+// their Revoke fails without a request, as does an authorized-user file
+// without revoke_url. Failures are *sts.Error with Op "revoke" (or
+// *sts.ValidationError for a configuration that cannot revoke).
+func (c *Credentials) Revoke(ctx context.Context) error {
+	if c.revoke == nil {
+		why := "only authorized-user files with a revoke_url and interactive executable sources can be revoked"
+		if c.typ == TypeExternalAccountAuthorizedUser {
+			why = "the file has no revoke_url"
+		}
+		return &sts.Error{Op: "revoke", Err: errors.New(why)}
+	}
+	if err := c.revoke(ctx); err != nil {
+		return public.Err(err)
+	}
+	c.ts.Invalidate(nil)
+	return nil
+}
 
 // RevokeURL returns the file's revoke_url (authorized-user files), or "".
 func (c *Credentials) RevokeURL() string { return c.revokeURL }

@@ -252,6 +252,10 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		c.serviceAccount = email
 	}
 	provider := src.provider
+	if x, ok := provider.(sts.ExecutableSubject); ok && x.Terminal != nil {
+		req := sts.SubjectRequest{Audience: f.Audience, SubjectTokenType: f.SubjectTokenType, ImpersonatedEmail: email}
+		c.revoke = func(ctx context.Context) error { return x.Revoke(ctx, req) }
+	}
 	xc := exchange.Config{
 		Subject: func(ctx context.Context, aud, typ string) (string, time.Time, error) {
 			tok, err := provider.SubjectToken(ctx, sts.SubjectRequest{Audience: aud, SubjectTokenType: typ, ImpersonatedEmail: email})

@@ -1,6 +1,8 @@
 package credfile
 
 import (
+	"context"
+
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/refreshgrant"
 )
@@ -63,18 +65,29 @@ func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
 			return nil, invalid(x.field, "does not apply to %s files", TypeExternalAccountAuthorizedUser)
 		}
 	}
-	ts, err := o.cached(refreshgrant.New(refreshgrant.Config{
+	grants := refreshgrant.New(refreshgrant.Config{
 		RefreshToken: *f.RefreshToken,
 		ClientID:     f.ClientID,
 		ClientSecret: f.ClientSecret,
 		TokenURL:     tokenURL,
 		OnRotate:     o.OnRefreshTokenRotated,
 		HTTP:         o.httpOptions(o.HTTPClient, refreshgrant.APIClient()),
-	}))
+	})
+	ts, err := o.cached(grants)
 	if err != nil {
 		return nil, err
 	}
+	var revoke func(context.Context) error
+	if revokeURL != "" {
+		revoke = func(ctx context.Context) error {
+			if err := grants.Revoke(ctx, revokeURL); err != nil {
+				return err
+			}
+			return nil
+		}
+	}
 	return &Credentials{
+		revoke:       revoke,
 		typ:          TypeExternalAccountAuthorizedUser,
 		audience:     f.Audience,
 		universe:     universe,

@@ -38,24 +38,11 @@ func init() {
 				if err := checkTokenFormat(*format); err != nil {
 					return err
 				}
-				timeout := cf.timeout
-				if *interactive {
-					term, err := e.terminal()
-					if err != nil {
-						return fmt.Errorf("--interactive needs a terminal: %w", err)
-					}
-					defer term.Close()
-					cf.terminal = term
-					if !flagSet(fs, "timeout") {
-						timeout = interactiveTimeout
-					}
-				}
-				ctx, cancel := withTimeout(ctx, timeout)
-				defer cancel()
-				creds, err := cf.load(ctx, e)
+				ctx, creds, done, err := cf.open(ctx, fs, e, *interactive)
 				if err != nil {
 					return err
 				}
+				defer done()
 				tok, err := creds.TokenSource().TokenContext(ctx)
 				if err != nil {
 					return err
@@ -106,6 +93,34 @@ func credentialFlags(fs *flag.FlagSet) *credFlags {
 	fs.Var(&c.scopes, "scope", "OAuth `scope` of the token (repeatable); none means https://www.googleapis.com/auth/cloud-platform")
 	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long")
 	return c
+}
+
+// open loads the credential file under the command's time-out (--timeout,
+// which defaults to interactiveTimeout with --interactive), with the
+// terminal open for executable sources to run on when interactive is set.
+// It returns the context bounded by the time-out, and done, which ends it
+// and closes the terminal.
+func (c *credFlags) open(ctx context.Context, fs *flag.FlagSet, e *env, interactive bool) (context.Context, *credfile.Credentials, func(), error) {
+	timeout := c.timeout
+	closeTerm := func() {}
+	if interactive {
+		term, err := e.terminal()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--interactive needs a terminal: %w", err)
+		}
+		c.terminal, closeTerm = term, func() { term.Close() }
+		if !flagSet(fs, "timeout") {
+			timeout = interactiveTimeout
+		}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	done := func() { cancel(); closeTerm() }
+	creds, err := c.load(ctx, e)
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return ctx, creds, done, nil
 }
 
 // load loads the credential file the flags or the environment name, giving

@@ -23,6 +23,14 @@ import (
 // terminal and, given the right one, answers in the output file.
 const promptScript = `#!/bin/sh
 [ "$GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE" = 1 ] || exit 4
+if [ "$GOOGLE_EXTERNAL_ACCOUNT_REVOKE" = 1 ]; then
+	printf 'Sign out? ' >&2
+	read answer
+	[ "$answer" = yes ] || exit 6
+	rm -f "$GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE"
+	printf '{"version":1,"success":true}'
+	exit 0
+fi
 printf 'Password: '
 read answer
 [ "$answer" = hunter2 ] || exit 5
@@ -126,6 +134,31 @@ func TestTokenInteractive(t *testing.T) {
 	}
 	if strings.Contains(res.stdout, "Password") || strings.Contains(res.stdout, "Signed in") {
 		t.Errorf("the executable's terminal output reached standard output: %q", res.stdout)
+	}
+}
+
+// TestRevokeInteractive: sts revoke --interactive runs the executable in
+// revoke mode on the terminal, where it asks for confirmation; the next
+// sts token --interactive prompts again (the script dropped its cached
+// answer).
+func TestRevokeInteractive(t *testing.T) {
+	emu := ststest.NewServer(ststest.Options{})
+	defer emu.Close()
+	file := interactiveCredFile(t, emu, nil)
+	if res, _ := runOnTerminal(t, "Password: ", "hunter2", "token", "--interactive", "--credentials", file); res.code != 0 {
+		t.Fatalf("token: %+v", res)
+	}
+	res, transcript := runOnTerminal(t, "Sign out? ", "yes", "revoke", "--interactive", "--credentials", file)
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "revoked" || !strings.Contains(transcript, "Sign out? ") {
+		t.Fatalf("revoke: %+v, terminal %q", res, transcript)
+	}
+	res, transcript = runOnTerminal(t, "Password: ", "hunter2", "token", "--interactive", "--credentials", file)
+	if res.code != 0 || !strings.Contains(transcript, "Password: ") {
+		t.Errorf("token after revoke did not prompt again: %+v, terminal %q", res, transcript)
+	}
+	res, _ = runOnTerminal(t, "Sign out? ", "no", "revoke", "--interactive", "--credentials", file)
+	if res.code != 1 || !strings.Contains(res.stderr, "status 6") {
+		t.Errorf("refused sign-out: %+v", res)
 	}
 }
 

@@ -139,6 +139,17 @@ func helperMain(args []string) int {
 		}
 		fmt.Println("Signed in.") // not JSON: the answer is in the file
 		return 0
+	case "revoke": // revoke <answer> <stdout>: confirm on the terminal, answer on stdout
+		if os.Getenv(EnvInteractive) != "1" || os.Getenv(EnvRevoke) != "1" {
+			return 4
+		}
+		fmt.Fprint(os.Stderr, "Sign out? ")
+		var line string
+		if _, err := fmt.Scanln(&line); err != nil || line != args[0] {
+			return 5
+		}
+		fmt.Print(args[1])
+		return 0
 	case "prompt-only": // prompt on the terminal, exit 0 without an answer
 		fmt.Print("Nothing to see.\n")
 		return 0

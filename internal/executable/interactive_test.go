@@ -127,3 +127,66 @@ func TestInteractiveRefused(t *testing.T) {
 		t.Error("the command ran")
 	}
 }
+
+// TestRevoke: revoke mode runs the command with GOOGLE_EXTERNAL_ACCOUNT_REVOKE=1
+// on the terminal (it may ask there) and reads its answer from standard
+// output: success, a failure response with its code, a malformed answer, a
+// non-zero exit and the time-out are told apart.
+func TestRevoke(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer string
+		stdout string
+		check  func(error) bool
+	}{
+		{"success", "yes", `{"version":1,"success":true}`, func(err error) bool { return err == nil }},
+		{"failure", "yes", `{"version":1,"success":false,"code":"no_session","message":"not signed in"}`, func(err error) bool {
+			var fe *FailureError
+			return errors.As(err, &fe) && fe.Code == "no_session"
+		}},
+		{"no success", "yes", `{"version":1}`, func(err error) bool { var fe *FormatError; return errors.As(err, &fe) }},
+		{"version 2", "yes", `{"version":2,"success":true}`, func(err error) bool { var fe *FormatError; return errors.As(err, &fe) }},
+		{"not JSON", "yes", `signed out`, func(err error) bool { var fe *FormatError; return errors.As(err, &fe) }},
+		{"refused at the prompt", "no", `{"version":1,"success":true}`, func(err error) bool {
+			var ee *ExitError
+			return errors.As(err, &ee) && ee.Code == 5
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, term := ttytest.StartUser(t, "Sign out? ", tc.answer)
+			c := interactiveConfig(t, term, "revoke", "yes", tc.stdout)
+			if err := Revoke(context.Background(), c); !tc.check(err) {
+				t.Fatalf("Revoke: %v", err)
+			}
+			u.Stop()
+			if !strings.Contains(u.Transcript(), "Sign out? ") {
+				t.Errorf("terminal showed %q, not the command's question", u.Transcript())
+			}
+			if _, err := os.Stat(c.OutputFile); err == nil {
+				t.Error("revoke created the output file")
+			}
+		})
+	}
+}
+
+// TestRevokeRefusedAndTimeout: revoke mode needs an interactive
+// configuration and the allow switch; a command that hangs is killed at
+// the interactive time-out.
+func TestRevokeRefusedAndTimeout(t *testing.T) {
+	_, term := ttytest.StartUser(t, "", "")
+	c := config(t, "revoke", "yes", `{"version":1,"success":true}`)
+	if err := Revoke(context.Background(), c); !errors.Is(err, ErrRevokeNotInteractive) {
+		t.Errorf("non-interactive: %v", err)
+	}
+	c = interactiveConfig(t, term, "revoke", "yes", `{"version":1,"success":true}`)
+	c.Getenv = func(string) string { return "" }
+	if err := Revoke(context.Background(), c); !errors.Is(err, ErrNotAllowed) {
+		t.Errorf("not allowed: %v", err)
+	}
+	c = interactiveConfig(t, term, "sleep")
+	c.InteractiveTimeout = 300 * time.Millisecond
+	var te *TimeoutError
+	if err := Revoke(context.Background(), c); !errors.As(err, &te) {
+		t.Errorf("hanging command: %v", err)
+	}
+}

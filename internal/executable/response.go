@@ -181,6 +181,19 @@ func stringField(name string, raw json.RawMessage) (*string, error) {
 	return &s, nil
 }
 
+// failure is the error of a failure response, with its code and message
+// redacted and clipped.
+func failure(r *Response) *FailureError {
+	fe := &FailureError{}
+	if r.Code != nil {
+		fe.Code = clip(Redact(*r.Code), 128)
+	}
+	if r.Message != nil {
+		fe.Message = clip(Redact(*r.Message), 512)
+	}
+	return fe
+}
+
 // KnownTokenType reports whether an executable may supply tokens of type t.
 func KnownTokenType(t string) bool {
 	switch t {
@@ -207,14 +220,7 @@ func Validate(r *Response, wantType string, now time.Time, requireExpiry bool) (
 		return "", time.Time{}, formatErr("missing success")
 	}
 	if !*r.Success {
-		fe := &FailureError{}
-		if r.Code != nil {
-			fe.Code = clip(Redact(*r.Code), 128)
-		}
-		if r.Message != nil {
-			fe.Message = clip(Redact(*r.Message), 512)
-		}
-		return "", time.Time{}, fe
+		return "", time.Time{}, failure(r)
 	}
 	if r.TokenType == nil || *r.TokenType == "" {
 		return "", time.Time{}, formatErr("missing token_type")

@@ -118,6 +118,8 @@ type Config struct {
 	// InteractiveTimeout bounds an interactive run; 0 means
 	// DefaultInteractiveTimeout. Not range-checked.
 	InteractiveTimeout time.Duration
+
+	revoke bool // set by Revoke
 }
 
 // interactive reports whether c asks for an interactive run.
@@ -344,6 +346,62 @@ func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error)
 	}
 }
 
+// ErrRevokeNotInteractive is returned by Revoke for a configuration that
+// is not interactive: gcloud's revoke contract is for interactive
+// executables only.
+var ErrRevokeNotInteractive = errors.New("executable: revoking needs an interactive configuration (a terminal and an output file)")
+
+// Revoke runs the command in revoke mode, as gcloud does to sign out of
+// an interactive executable: GOOGLE_EXTERNAL_ACCOUNT_REVOKE=1 and
+// GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1, the terminal as standard input and
+// error, the interactive time-out. It must print {"version": 1, "success":
+// true} on standard output; a failure response is a *FailureError. The
+// output file is neither read nor touched (the command clears what it
+// cached).
+func Revoke(ctx context.Context, c Config) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if !c.interactive() {
+		return ErrRevokeNotInteractive
+	}
+	if !Allowed(c.Getenv) {
+		return ErrNotAllowed
+	}
+	if !tty.IsTerminal(c.Terminal) {
+		return ErrNotTerminal
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("executable: %w", err)
+	}
+	c.revoke = true
+	out, err := execute(ctx, c)
+	if err != nil {
+		return err
+	}
+	r, err := ParseResponse(out)
+	if err != nil {
+		return err
+	}
+	return validateRevoke(r)
+}
+
+// validateRevoke checks a revoke response: version 1 and success; a
+// failure carries its code and message.
+func validateRevoke(r *Response) error {
+	switch {
+	case r.Version == nil:
+		return formatErr("missing version")
+	case *r.Version != 1:
+		return formatErr("unsupported version %d (want 1)", *r.Version)
+	case r.Success == nil:
+		return formatErr("missing success")
+	case !*r.Success:
+		return failure(r)
+	}
+	return nil
+}
+
 // childEnv is the parent environment without the contract's variables,
 // followed by the contract's variables for this run.
 func childEnv(parent []string, c *Config) []string {
@@ -367,8 +425,12 @@ outer:
 		EnvAudience+"="+c.Audience,
 		EnvTokenType+"="+c.TokenType,
 		EnvInteractive+"="+interactive,
-		EnvRevoke+"=0",
 	)
+	if c.revoke {
+		env = append(env, EnvRevoke+"=1")
+	} else {
+		env = append(env, EnvRevoke+"=0")
+	}
 	if c.ImpersonatedEmail != "" {
 		env = append(env, EnvImpersonatedEmail+"="+c.ImpersonatedEmail)
 	}
@@ -394,12 +456,17 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 	cmd := exec.CommandContext(runCtx, c.Command[0], c.Command[1:]...)
 	cmd.Env = childEnv(environ(), &c)
 	cmd.WaitDelay = waitDelay
-	if c.interactive() {
+	switch {
+	case c.revoke:
+		// The answer comes on standard output; the terminal is there
+		// for anything the command asks.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal, stdout, c.Terminal
+	case c.interactive():
 		// The terminal is the command's, and the command stays in the
 		// caller's process group: a process group other than the
 		// terminal's foreground one is stopped when it reads it.
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal, c.Terminal, c.Terminal
-	} else {
+	default:
 		cmd.Stdin = nil // the null device: the command is not interactive
 		cmd.Stdout = stdout
 		cmd.Stderr = stderr

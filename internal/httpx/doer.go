@@ -112,6 +112,9 @@ type Request struct {
 	// refresh token, …): a server that quotes one in its error answer has
 	// it replaced before the text reaches an *Error.
 	Secrets []string
+	// EmptyOK accepts a 2xx answer with an empty body whatever its
+	// content type (token revocation answers so).
+	EmptyOK bool
 }
 
 // Do performs r, with retries, and returns the body of a 2xx JSON answer.
@@ -215,6 +218,9 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: Retryable(err)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if r.EmptyOK && len(bytes.TrimSpace(body)) == 0 {
+			return body, nil
+		}
 		if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {
 			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode,
 				Err: fmt.Errorf("response has content type %s, want JSON", wire.Quote(resp.Header.Get("Content-Type"), 64))}

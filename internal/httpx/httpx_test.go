@@ -404,3 +404,26 @@ func TestDoerScrubsHeaderSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestDoerEmptyOK: a 2xx answer with an empty body and a content type other
+// than JSON is accepted only when the request says EmptyOK; a non-empty one
+// still needs JSON.
+func TestDoerEmptyOK(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == "/text" {
+			io.WriteString(w, "revoked")
+		}
+	}))
+	defer srv.Close()
+	d := NewDoer(Options{Client: srv.Client(), Retry: Retry{MaxAttempts: 1}})
+	if _, err := d.Do(context.Background(), &Request{Op: "revoke", Method: http.MethodPost, URL: srv.URL + "/empty"}); err == nil {
+		t.Error("empty answer accepted without EmptyOK")
+	}
+	if body, err := d.Do(context.Background(), &Request{Op: "revoke", Method: http.MethodPost, URL: srv.URL + "/empty", EmptyOK: true}); err != nil || len(body) != 0 {
+		t.Errorf("empty answer with EmptyOK: %q, %v", body, err)
+	}
+	if _, err := d.Do(context.Background(), &Request{Op: "revoke", Method: http.MethodPost, URL: srv.URL + "/text", EmptyOK: true}); err == nil {
+		t.Error("non-JSON body accepted with EmptyOK")
+	}
+}

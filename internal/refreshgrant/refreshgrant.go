@@ -121,6 +121,32 @@ func (r *Refresher) refresh(ctx context.Context) (*oauth2.Token, *httpx.Error) {
 	return tok, nil
 }
 
+// Revoke revokes the refresh token in use at revokeURL (RFC 7009: a form
+// with token and token_type_hint=refresh_token, the client's HTTP Basic
+// credentials), waiting for a running grant first so that a rotation is not
+// missed. Once it succeeds, the server refuses every later grant with the
+// token (invalid_grant). Its failures are *httpx.Error with Op "revoke".
+func (r *Refresher) Revoke(ctx context.Context, revokeURL string) *httpx.Error {
+	select {
+	case r.grant <- struct{}{}:
+	case <-ctx.Done():
+		return &httpx.Error{Op: "revoke", Err: ctx.Err()}
+	}
+	defer func() { <-r.grant }()
+	current := *r.current.Load()
+	form := url.Values{"token": {current}, "token_type_hint": {"refresh_token"}}
+	_, err := r.doer.Do(ctx, &httpx.Request{
+		Op: "revoke", Method: http.MethodPost, URL: revokeURL,
+		ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode()),
+		Header: http.Header{"Authorization": {r.authHeader}}, Secrets: []string{current}, EmptyOK: true,
+	})
+	if err != nil {
+		return err
+	}
+	r.doer.Log(ctx, slog.LevelInfo, "sts: refresh token revoked")
+	return nil
+}
+
 func (r *Refresher) callHook(ctx context.Context, tok string) {
 	defer func() {
 		if p := recover(); p != nil {

@@ -124,3 +124,53 @@ func TestRefresherWaitHonoursContext(t *testing.T) {
 		t.Errorf("after the grant: %v", err)
 	}
 }
+
+// TestRevoke: Revoke sends the refresh token in use (after a rotation, the
+// rotated one) with the client's credentials; every later grant fails with
+// invalid_grant. A wrong client is refused; errors quote no secret.
+func TestRevoke(t *testing.T) {
+	emu := newOAuthEmulator(t)
+	emu.SetRefreshTokenRotation(true)
+	r := newRefresher(emu, testRefreshToken, testClientSecret, nil)
+	if _, err := r.TokenContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rotated := r.RefreshToken()
+	if rotated == testRefreshToken {
+		t.Fatal("no rotation")
+	}
+	if err := r.Revoke(context.Background(), emu.RevokeURL()); err != nil {
+		t.Fatal(err)
+	}
+	if emu.RefreshTokenValid(rotated) {
+		t.Error("the rotated refresh token is still valid")
+	}
+	var last ststest.Request
+	for _, req := range emu.Requests() {
+		if req.Path == "/v1/revoke" {
+			last = req
+		}
+	}
+	if last.Form.Get("token_type_hint") != "refresh_token" || last.Form.Get("token") != rotated || last.Header.Get("Authorization") == "" {
+		t.Errorf("revocation request lacks the rotated token, the hint or the client's credentials")
+	}
+	_, err := r.TokenContext(context.Background())
+	var he *httpx.Error
+	if !errors.As(err, &he) || he.Code != "invalid_grant" {
+		t.Fatalf("refresh after revocation: %v; want invalid_grant", err)
+	}
+
+	other := newRefresher(emu, testRefreshToken+"-unknown", "wrong-secret", nil)
+	err = other.Revoke(context.Background(), emu.RevokeURL())
+	if !errors.As(err, &he) || he.StatusCode != 401 {
+		t.Errorf("wrong client: %v", err)
+	}
+	if err != nil && (strings.Contains(err.Error(), testRefreshToken) || strings.Contains(err.Error(), "wrong-secret")) {
+		t.Errorf("error quotes a secret: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Revoke(ctx, emu.RevokeURL()); err == nil {
+		t.Error("cancelled revocation succeeded")
+	}
+}

@@ -570,3 +570,52 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 		t.Errorf("NewTokenSource with no region: %v", err)
 	}
 }
+
+// TestAWSSubjectDescribesItsSources: String names where credentials and the
+// region come from, and nothing secret.
+func TestAWSSubjectDescribesItsSources(t *testing.T) {
+	for _, tc := range []struct {
+		s    *Subject
+		want string
+	}{
+		{nil, "awssubject.Subject(nil)"},
+		{&Subject{}, "awssubject.Subject{credentials=environment}"},
+		{&Subject{CredentialsURL: "http://169.254.169.254/x", Region: "us-east-2"}, "awssubject.Subject{credentials=metadata region=us-east-2}"},
+	} {
+		if got := tc.s.String(); got != tc.want {
+			t.Errorf("String = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestAWSSubjectProcessEnvironment: without Getenv the process environment
+// gives the region and the credentials.
+func TestAWSSubjectProcessEnvironment(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-2")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testAWSSecret)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	s := &Subject{Now: func() time.Time { return testAWSTime }}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := awsToken(t, s); !strings.Contains(d.URL, "us-east-2") {
+		t.Errorf("token for %s", d.URL)
+	}
+}
+
+// TestAWSSubjectRoleListingTakesFirstRole: a metadata answer listing
+// several roles uses the first.
+func TestAWSSubjectRoleListingTakesFirstRole(t *testing.T) {
+	f := fixture.NewIMDS(t, false)
+	f.Set(fixture.IMDSRolePath, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, testAWSRole+"\nanother-role\n")
+	})
+	if d := awsToken(t, imdsSubject(f, false)); d.Method != "POST" {
+		t.Errorf("token %+v", d)
+	}
+	if f.Count(fixture.IMDSRolePath+"/"+testAWSRole) != 1 {
+		t.Error("the first role's credentials were not asked for")
+	}
+}

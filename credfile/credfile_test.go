@@ -905,3 +905,56 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestCredentialsAccessorsAndDetect: what a loaded file reports, and
+// Detect's environment step.
+func TestCredentialsAccessorsAndDetect(t *testing.T) {
+	raw := readTestdata(t, "workforce.json")
+	path := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := fixture.EnvMap(map[string]string{EnvCredentials: path})
+	c, err := Detect(context.Background(), Options{Getenv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decodeMap(t, raw)
+	if c.Type() != TypeExternalAccount || c.Audience() != m["audience"] || c.GoString() != c.String() || !strings.HasPrefix(c.String(), "credfile.Credentials{") {
+		t.Errorf("accessors: %q %q %q", c.Type(), c.Audience(), c.GoString())
+	}
+	for _, verb := range []string{"%d", "%x", "%q", "%+v", "%#v", "%s", "%v"} {
+		if got := fmt.Sprintf(verb, *c); got != c.String() {
+			t.Errorf("%s prints %q", verb, got)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var se *sts.Error
+	if _, err := Detect(ctx, Options{Getenv: env}); !errors.As(err, &se) || se.Op != "load" || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Detect: %v", err)
+	}
+	_, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(nil)})
+	wantField(t, err, EnvCredentials)
+}
+
+// TestDecodePositions: trailing data after the object is refused, and
+// positions stay within the document.
+func TestDecodePositions(t *testing.T) {
+	for _, doc := range []string{`{"type":"external_account"} ]`, `{"type":"external_account"}}`} {
+		_, err := decodeFile([]byte(doc))
+		var ve *sts.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "credentials JSON" || !strings.Contains(ve.Reason, "unexpected data after the object") {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	data := []byte("ab\ncd")
+	for _, tc := range []struct {
+		off       int64
+		line, col int
+	}{{-5, 1, 1}, {0, 1, 1}, {4, 2, 2}, {99, 2, 3}} {
+		if line, col := textPosition(data, tc.off); line != tc.line || col != tc.col {
+			t.Errorf("textPosition(%d) = %d:%d, want %d:%d", tc.off, line, col, tc.line, tc.col)
+		}
+	}
+}

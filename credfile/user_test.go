@@ -130,6 +130,11 @@ func TestAuthorizedUserFileErrors(t *testing.T) {
 		{"client_secret", fixture.Del{}, Options{}, "client_secret"},
 		{"token_url", "http://sts.example.com/v1/oauthtoken", Options{}, "token_url"},
 		{"universe_domain", "x", Options{}, "universe_domain"},
+		{"audience", "//iam.googleapis.com/bad audience", Options{}, "audience"},
+		{"client_id", "corp\ncli", Options{}, "client_id"},
+		{"token_info_url", "http://sts.example.com/v1/introspect", Options{}, "token_info_url"},
+		{"revoke_url", "http://sts.example.com/v1/revoke", Options{}, "revoke_url"},
+		{"quota_project_id", "my project", Options{}, "quota_project_id"},
 		{"universe_domain", "example.com", Options{HTTPOptions: sts.HTTPOptions{Timeout: -1}}, "credfile.Options.Timeout"},
 		{"universe_domain", "example.com", Options{HTTPOptions: sts.HTTPOptions{Retry: sts.RetryPolicy{MaxAttempts: -1}}}, "credfile.Options.Retry.MaxAttempts"},
 	} {

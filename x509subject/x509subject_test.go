@@ -455,3 +455,19 @@ func TestX509SubjectConcurrentRotation(t *testing.T) {
 		t.Error("final token does not hold the last rotated leaf")
 	}
 }
+
+// TestX509SubjectNilAndBadConfiguration: a nil Subject and a configuration
+// without a file fail with *sts.ValidationError everywhere.
+func TestX509SubjectNilAndBadConfiguration(t *testing.T) {
+	var nilSubject *Subject
+	if nilSubject.String() != "x509subject.Subject(nil)" {
+		t.Error(nilSubject.String())
+	}
+	var ve *sts.ValidationError
+	if _, err := nilSubject.SubjectToken(context.Background(), sts.SubjectRequest{}); !errors.As(err, &ve) || ve.Field != "x509subject.Subject" {
+		t.Errorf("nil SubjectToken: %v", err)
+	}
+	if _, err := (&Subject{}).ExchangeClient(nil); !errors.As(err, &ve) || ve.Field != "x509subject.Subject.CertificateConfigFile" {
+		t.Errorf("ExchangeClient without a configuration: %v", err)
+	}
+}

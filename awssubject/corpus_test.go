@@ -11,6 +11,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/fixture"
+	"github.com/stsgo/sts/internal/public"
 )
 
 func TestCorpusAWSMetadata(t *testing.T) {
@@ -115,11 +116,7 @@ const corpusAud = "//iam.googleapis.com/projects/1/locations/global/workloadIden
 
 // isPublic reports whether err is, or wraps, an *sts.Error or an
 // *sts.ValidationError.
-func isPublic(err error) bool {
-	var se *sts.Error
-	var ve *sts.ValidationError
-	return errors.As(err, &se) || errors.As(err, &ve)
-}
+var isPublic = public.Is
 
 // TestSubjectTypeMismatchFailsAtConstruction: a Subject supplies AWS
 // requests only; another token type fails in sts.NewTokenSource, naming the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/fixture"
+	"github.com/stsgo/sts/internal/public"
 )
 
 // The credential-file half of the corpus: files malformed in one way each,
@@ -177,11 +178,7 @@ func TestCorpusCredentialFiles(t *testing.T) {
 
 // isPublic reports whether err is, or wraps, an *sts.Error or an
 // *sts.ValidationError.
-func isPublic(err error) bool {
-	var se *sts.Error
-	var ve *sts.ValidationError
-	return errors.As(err, &se) || errors.As(err, &ve)
-}
+var isPublic = public.Is
 
 // TestCorpusFileHeaders: credential_source.headers that HTTP forbids fail
 // at load, naming the header map (or the header, for a bad value) and never

@@ -4,6 +4,7 @@ import (
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/public"
 )
 
 // invalid returns an *sts.ValidationError for field with a formatted reason.
@@ -12,12 +13,7 @@ func invalid(field, format string, args ...any) *sts.ValidationError {
 }
 
 // verr converts the result of a check, keeping nil an untyped nil.
-func verr(e *check.Error) error {
-	if e == nil {
-		return nil
-	}
-	return (*sts.ValidationError)(e)
-}
+func verr(e *check.Error) error { return public.Invalid(e) }
 
 // truncate shortens a value quoted in an error.
 func truncate(s string, n int) string { return httpx.Truncate(s, n) }

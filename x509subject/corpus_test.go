@@ -2,7 +2,6 @@ package x509subject
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/fixture"
+	"github.com/stsgo/sts/internal/public"
 )
 
 func TestCorpusCertificateConfig(t *testing.T) {
@@ -90,8 +90,4 @@ const corpusAud = "//iam.googleapis.com/projects/1/locations/global/workloadIden
 
 // isPublic reports whether err is, or wraps, an *sts.Error or an
 // *sts.ValidationError.
-func isPublic(err error) bool {
-	var se *sts.Error
-	var ve *sts.ValidationError
-	return errors.As(err, &se) || errors.As(err, &ve)
-}
+var isPublic = public.Is

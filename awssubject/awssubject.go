@@ -37,7 +37,7 @@ import (
 // DefaultRegionalCredVerificationURL is the GetCallerIdentity endpoint a
 // Subject signs a request for when its RegionalCredVerificationURL is
 // empty. "{region}" is replaced by the resolved region.
-const DefaultRegionalCredVerificationURL = awssub.DefaultVerificationURL
+const DefaultRegionalCredVerificationURL = "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
 
 const (
 	awsMetadataTimeout    = 10 * time.Second

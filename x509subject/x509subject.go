@@ -30,7 +30,7 @@ import (
 // CertificateConfigEnv names the environment variable that holds the path of
 // the certificate configuration when Subject.UseDefaultCertificateConfig is
 // set.
-const CertificateConfigEnv = x509cert.ConfigEnv
+const CertificateConfigEnv = "GOOGLE_API_CERTIFICATE_CONFIG"
 
 // Subject is the subject-token provider of certificate-based workload
 // identity federation (subject token type sts.TokenTypeMTLS). The workload

@@ -61,6 +61,11 @@ type SubjectRequest struct {
 //   - ExchangeClient(base *http.Client) (*http.Client, error) returns the
 //     client the exchange must be sent with, built over base (nil means
 //     http.DefaultClient): X.509 federation presents its certificate.
+//   - CertificateFingerprint() (string, error), called at each exchange,
+//     returns the fingerprint of the client certificate the exchange
+//     presents when the token is to be bound to it (sent as
+//     options.bindCertFingerprint; Config.Options must then not hold that
+//     key), or "" for an unbound token.
 type SubjectTokenProvider interface {
 	SubjectToken(ctx context.Context, req SubjectRequest) (string, error)
 }
@@ -92,6 +97,12 @@ type sourceKinded interface {
 // or nil.
 type clientProvider interface {
 	ExchangeClient(base *http.Client) (*http.Client, error)
+}
+
+// binder is a provider that binds exchanged tokens to the client
+// certificate the exchange presents.
+type binder interface {
+	CertificateFingerprint() (string, error)
 }
 
 func subjectKind(p SubjectTokenProvider) string {

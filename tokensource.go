@@ -255,6 +255,18 @@ func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 	if cfg.ActorToken != nil {
 		xc.Actor, xc.ActorTokenType = fetch(cfg.ActorToken), cfg.ActorTokenType
 	}
+	if b, ok := cfg.Subject.(binder); ok {
+		if _, set := cfg.Options[exchange.BindOption]; set {
+			return nil, invalid("Config.Options", "key %q is set by the subject provider, which binds tokens to its certificate", exchange.BindOption)
+		}
+		xc.Bind = func() (string, error) {
+			fp, err := b.CertificateFingerprint()
+			if err != nil {
+				return "", subjectErr(err)
+			}
+			return fp, nil
+		}
+	}
 	h := cfg.HTTPOptions
 	h.HTTPClient = client
 	xc.HTTP = h.httpx(httpx.ExternalAccountAPIClient(xc.Kind, ex.impersonating, ex.lifetimeSet))
@@ -281,21 +293,25 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 		tok, err = p.SubjectToken(ctx, req)
 	}
 	if err != nil {
-		err = publicErr(err)
-		var se *Error
-		if errors.As(err, &se) {
-			return "", time.Time{}, err
-		}
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			return "", time.Time{}, err
-		}
-		return "", time.Time{}, &Error{Op: "subject", Err: httpx.Transient(err)}
+		return "", time.Time{}, subjectErr(err)
 	}
 	if tok == "" {
 		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("provider returned an empty subject token")}
 	}
 	return tok, exp, nil
+}
+
+// subjectErr types an error of a subject provider: its own *Error and
+// *ValidationError as they are, anything else an *Error with Op "subject"
+// that a retry may cure.
+func subjectErr(err error) error {
+	err = publicErr(err)
+	var se *Error
+	var ve *ValidationError
+	if errors.As(err, &se) || errors.As(err, &ve) {
+		return err
+	}
+	return &Error{Op: "subject", Err: httpx.Transient(err)}
 }
 
 // NewTokenSource checks cfg and returns a cached source of exchanged tokens,

@@ -122,6 +122,9 @@ type Credentials struct {
 	ts             *sts.CachedTokenSource
 	// revoke, if set, revokes what the file signed in (see Revoke).
 	revoke func(ctx context.Context) error
+	// mtls, set for certificate sources, builds a client presenting the
+	// certificate over a base client.
+	mtls func(base *http.Client) (*http.Client, error)
 	// for IntrospectOptions
 	clientID, clientSecret string
 	http                   sts.HTTPOptions
@@ -266,10 +269,20 @@ func (c *Credentials) GoogleCredentials() *google.Credentials {
 // The token goes only to the origin (scheme, host and port) of the request
 // the caller made: a redirect to another origin carries no Authorization,
 // Cookie or X-Goog-Api-Key header.
+//
+// For a certificate source the client also presents the workload's
+// certificate, as a certificate-bound token (see x509subject.Binding) must
+// be presented; base's Transport must then be an *http.Transport (or nil),
+// otherwise the certificate is not presented.
 func (c *Credentials) HTTPClient(base *http.Client) *http.Client {
 	var hc http.Client
 	if base != nil {
 		hc = *base
+	}
+	if c.mtls != nil {
+		if m, err := c.mtls(base); err == nil {
+			hc = *m
+		}
 	}
 	hc.Transport = &authtransport.Transport{
 		Token:        c.token,

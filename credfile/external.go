@@ -16,6 +16,7 @@ import (
 	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/wire"
+	"github.com/stsgo/sts/x509subject"
 )
 
 // Names of the Options fields in errors.
@@ -252,6 +253,9 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		c.serviceAccount = email
 	}
 	provider := src.provider
+	if x, ok := provider.(*x509subject.Subject); ok {
+		c.mtls = x.ExchangeClient
+	}
 	if x, ok := provider.(sts.ExecutableSubject); ok && x.Terminal != nil {
 		req := sts.SubjectRequest{Audience: f.Audience, SubjectTokenType: f.SubjectTokenType, ImpersonatedEmail: email}
 		c.revoke = func(ctx context.Context) error { return x.Revoke(ctx, req) }
@@ -272,6 +276,10 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		HTTP: o.httpOptions(src.client,
 			httpx.ExternalAccountAPIClient(src.kind, imp != nil, imp != nil && imp.lifetime != 0)),
 	}
+	if b, ok := provider.(interface{ CertificateFingerprint() (string, error) }); ok {
+		// Agent identities' tokens are bound to their certificate.
+		xc.Bind = b.CertificateFingerprint
+	}
 	if imp == nil {
 		c.ts, err = o.cached(exchange.New(xc))
 		return c, err
@@ -285,7 +293,10 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		URL:      imp.url,
 		Scopes:   scopes,
 		Lifetime: imp.lifetime,
-		HTTP:     o.httpOptions(o.HTTPClient, x.APIClient()),
+		// A certificate-bound exchanged token must be presented with its
+		// certificate: the exchange's client (mTLS for certificate
+		// sources) carries the IAM call too.
+		HTTP: o.httpOptions(src.client, x.APIClient()),
 	}))
 	return c, err
 }

@@ -20,8 +20,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/certbind"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/x509cert"
@@ -77,14 +79,60 @@ type Subject struct {
 	// A leaf repeated as its first certificate is dropped; the leaf anywhere
 	// else in it is an error.
 	TrustChainFile string
-	// Getenv reads the environment (for UseDefaultCertificateConfig). Nil
-	// means os.Getenv.
+	// Getenv reads the environment (for UseDefaultCertificateConfig and
+	// GOOGLE_API_PREVENT_AGENT_TOKEN_SHARING_FOR_GCP_SERVICES). Nil means
+	// os.Getenv.
 	Getenv func(string) string
+	// Binding says when exchanged tokens are bound to the certificate;
+	// the zero value binds those of agent identities (see Binding).
+	Binding Binding
 
 	shared x509cert.Shared // the loaded files, shared by copies
 }
 
 var _ sts.SubjectTokenProvider = (*Subject)(nil)
+
+// Binding says when a token exchanged with a Subject is bound to its
+// certificate: STS is asked (options.bindCertFingerprint, the unpadded
+// base64url SHA-256 of the leaf's DER) to issue a token that Google accepts
+// only over connections presenting that certificate, so that a stolen token
+// is useless without the key. API calls must then present the certificate
+// too: use ExchangeClient's client (or credfile's HTTPClient) for them, and
+// for an impersonation that follows the exchange.
+type Binding int
+
+const (
+	// BindAgentIdentities binds the tokens of agent identities, as
+	// Google's client libraries decide it: the leaf's URI subject
+	// alternative names hold a SPIFFE ID in the trust domain
+	// agents.global.org-NUMBER.system.id.goog or
+	// agents.global.proj-NUMBER.system.id.goog, and the environment's
+	// GOOGLE_API_PREVENT_AGENT_TOKEN_SHARING_FOR_GCP_SERVICES is unset or
+	// "true" ("false" opts out). Other certificates' tokens are not bound.
+	// It is the zero value.
+	BindAgentIdentities Binding = iota
+	// BindAlways binds every token.
+	BindAlways
+	// BindNever binds no token.
+	BindNever
+)
+
+// EnvPreventAgentTokenSharing is the environment switch of
+// BindAgentIdentities.
+const EnvPreventAgentTokenSharing = certbind.EnvPreventSharing
+
+// String names the binding.
+func (b Binding) String() string {
+	switch b {
+	case BindAgentIdentities:
+		return "BindAgentIdentities"
+	case BindAlways:
+		return "BindAlways"
+	case BindNever:
+		return "BindNever"
+	}
+	return fmt.Sprintf("Binding(%d)", int(b))
+}
 
 // SourceKind returns "x509".
 func (s *Subject) SourceKind() string { return "x509" }
@@ -97,8 +145,8 @@ func (s *Subject) String() string {
 	if s == nil {
 		return "x509subject.Subject(nil)"
 	}
-	return fmt.Sprintf("x509subject.Subject{CertificateConfigFile:%q UseDefaultCertificateConfig:%t TrustChainFile:%q}",
-		s.CertificateConfigFile, s.UseDefaultCertificateConfig, s.TrustChainFile)
+	return fmt.Sprintf("x509subject.Subject{CertificateConfigFile:%q UseDefaultCertificateConfig:%t TrustChainFile:%q Binding:%v}",
+		s.CertificateConfigFile, s.UseDefaultCertificateConfig, s.TrustChainFile, s.Binding)
 }
 
 // GoString is String, so %#v shows no key material either.
@@ -132,7 +180,41 @@ func (s *Subject) Validate() error {
 	if s == nil {
 		return &sts.ValidationError{Field: "x509subject.Subject", Reason: "must not be nil"}
 	}
+	if s.Binding < BindAgentIdentities || s.Binding > BindNever {
+		return &sts.ValidationError{Field: "x509subject.Subject.Binding", Reason: fmt.Sprintf("unknown binding %d", int(s.Binding))}
+	}
 	return public.Invalid(x509cert.Check(s.config(), x509Fields, &s.shared))
+}
+
+// CertificateFingerprint returns the fingerprint the token of the next
+// exchange is bound to (the current leaf's, which the exchange presents), or
+// "" when Binding leaves it unbound; sts.NewTokenSource calls it at each
+// exchange. File problems are *sts.Error values with Op "subject".
+func (s *Subject) CertificateFingerprint() (string, error) {
+	if s == nil {
+		return "", &sts.ValidationError{Field: "x509subject.Subject", Reason: "must not be nil"}
+	}
+	if s.Binding == BindNever {
+		return "", nil
+	}
+	st, err := s.state()
+	if err != nil {
+		return "", err
+	}
+	leaf, xerr := st.Leaf()
+	if xerr != nil {
+		return "", &sts.Error{Op: "subject", Err: xerr}
+	}
+	if s.Binding == BindAgentIdentities {
+		getenv := s.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		if !certbind.AgentDefault(leaf, getenv(certbind.EnvPreventSharing)) {
+			return "", nil
+		}
+	}
+	return certbind.Fingerprint(leaf), nil
 }
 
 // SubjectToken returns the JSON array of base64 DER certificates: the leaf of

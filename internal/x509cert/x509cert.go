@@ -315,6 +315,16 @@ func (st *State) ClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificat
 	return nil, xerr
 }
 
+// Leaf returns the leaf certificate of the current key pair, the one TLS
+// handshakes present.
+func (st *State) Leaf() (*x509.Certificate, *Error) {
+	pair, xerr := st.current()
+	if xerr != nil {
+		return nil, xerr
+	}
+	return pair.Leaf, nil
+}
+
 // SubjectToken returns the JSON array of base64 DER certificates: the leaf
 // of the current key pair, then the trust chain.
 func (st *State) SubjectToken() (string, *Error) {

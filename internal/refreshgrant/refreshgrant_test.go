@@ -13,6 +13,8 @@ import (
 	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
+	"net/http"
+	"net/http/httptest"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them.
@@ -173,4 +175,29 @@ func TestRevoke(t *testing.T) {
 	if err := r.Revoke(ctx, emu.RevokeURL()); err == nil {
 		t.Error("cancelled revocation succeeded")
 	}
+}
+
+// TestRefresherRefusesNoLifetime: an answer without expires_in is refused
+// (it would be cached forever), and a revocation waiting behind a running
+// grant stops with its context.
+func TestRefresherRefusesNoLifetime(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"ya29.no-lifetime","token_type":"Bearer"}`)
+	}))
+	defer srv.Close()
+	r := New(Config{RefreshToken: testRefreshToken, ClientID: testClientID, ClientSecret: testClientSecret,
+		TokenURL: srv.URL, HTTP: httpx.Options{Client: srv.Client(), APIClient: APIClient()}})
+	_, err := r.Token()
+	var he *httpx.Error
+	if !errors.As(err, &he) || he.Op != "refresh" || !errors.Is(err, httpx.ErrNoExpiresIn) {
+		t.Errorf("no expires_in: %v", err)
+	}
+	r.grant <- struct{}{} // a grant in progress
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Revoke(ctx, srv.URL); err == nil || err.Op != "revoke" || !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting revocation: %v", err)
+	}
+	<-r.grant
 }

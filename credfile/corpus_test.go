@@ -53,7 +53,7 @@ func relCredentialCorpus(t *testing.T) []configCase {
 		raw("byte order mark then array", "\ufeff[]", "must be a JSON object"),
 		raw("html", `<html><body>login</body></html>`, "must be a JSON object"),
 		mut("no type", relBaseFile, "type", fixture.Del{}, "type"),
-		mut("service account type", relBaseFile, "type", "service_account", "unsupported credential type"),
+		mut("unsupported type", relBaseFile, "type", "gdch_service_account", "is not supported; supported types: external_account, external_account_authorized_user, impersonated_service_account, service_account, authorized_user"),
 		mut("numeric type", relBaseFile, "type", 1, "type"),
 		mut("no audience", relBaseFile, "audience", fixture.Del{}, "audience"),
 		mut("audience without slashes", relBaseFile, "audience", "iam.googleapis.com/projects/1", "audience"),

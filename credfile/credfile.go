@@ -18,18 +18,20 @@ package credfile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 
-	"errors"
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/authtransport"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/public"
-	"golang.org/x/oauth2"
 )
 
 // Credential configuration file types.
@@ -42,6 +44,16 @@ const (
 	// user's refresh token, as "gcloud auth application-default login
 	// --login-config" writes it.
 	TypeExternalAccountAuthorizedUser = "external_account_authorized_user"
+	// TypeImpersonatedServiceAccount is a service account impersonated
+	// with other credentials (source_credentials, of any type here), as
+	// "gcloud auth application-default login
+	// --impersonate-service-account" writes it.
+	TypeImpersonatedServiceAccount = "impersonated_service_account"
+	// TypeServiceAccount is a service account key.
+	TypeServiceAccount = "service_account"
+	// TypeAuthorizedUser is a Google user's refresh token, as "gcloud auth
+	// application-default login" writes it.
+	TypeAuthorizedUser = "authorized_user"
 )
 
 // Environment variables read by the package (through Options.Getenv).
@@ -97,6 +109,20 @@ type Options struct {
 	// the credentials are in use. Other sources ignore it. Nil means
 	// executables run non-interactively.
 	Terminal *os.File
+	// UniverseDomain is the caller's universe: a file naming another in
+	// universe_domain is refused, and its endpoints must be Google
+	// endpoints of this universe. Empty means "googleapis.com".
+	UniverseDomain string
+	// AllowedHosts are hosts, besides Google's endpoints of the universe
+	// and loopback, that a file's token_url, token_info_url, revoke_url,
+	// service_account_impersonation_url and token_uri may name: a host
+	// name or IP address (matched without case), or "*.DOMAIN" for any
+	// name under DOMAIN. A credential file is data from someone else: by
+	// default it may send credentials only to Google. Nil allows none.
+	AllowedHosts []string
+	// MetadataProbe bounds Detect's check for a metadata server. Zero
+	// means 2 s; negative means Detect does not look for one.
+	MetadataProbe time.Duration
 }
 
 func (o *Options) getenv(k string) string {
@@ -128,6 +154,10 @@ type Credentials struct {
 	// for IntrospectOptions
 	clientID, clientSecret string
 	http                   sts.HTTPOptions
+	projectID              string
+	// where the credentials came from
+	path   string
+	origin Origin
 }
 
 // Type returns the file's type: TypeExternalAccount or
@@ -309,53 +339,103 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	return tok, nil
 }
 
-// Load parses and checks a credential configuration file's content (type
-// external_account or external_account_authorized_user, as gcloud writes
-// them) and builds its token source. Every field is checked before
-// anything is fetched: a bad file fails here with an *sts.ValidationError
-// whose Field is the JSON path of the culprit, such as
-// "credential_source.format.subject_token_field_name" (or the Options
-// field, such as "credfile.Options.Scopes"). No request is made and no
-// file other than a certificate source's configuration, key pair and chain
-// is read.
+// Load parses and checks a credential configuration file's content, as
+// gcloud writes it, and builds its token source. Every type gcloud writes
+// is read: external_account (workload and workforce identity federation)
+// and external_account_authorized_user natively, impersonated_service_account
+// through the module's impersonation over its source_credentials (loaded
+// like a file of their own), service_account and authorized_user through
+// golang.org/x/oauth2/google, all behind the module's cache and errors.
+// Another type is refused with the list of these.
 //
-// Endpoints are derived from universe_domain when the file has none
-// (https://sts.<universe>/v1/token, …/v1/oauthtoken); an explicit token_url
-// or service_account_impersonation_url is used as written even when its
-// host belongs to another universe. token_url, token_info_url, revoke_url and
-// service_account_impersonation_url must be https unless their host is a
-// loopback address.
+// Every field is checked before anything is fetched: a bad file fails here
+// with an *sts.ValidationError whose Field is the JSON path of the culprit,
+// such as "credential_source.format.subject_token_field_name" (or the
+// Options field, such as "credfile.Options.Scopes"); a required key that is
+// missing while the file has a key close to it says so ("did you mean").
+// Keys the package does not use are logged at debug level. No request is
+// made and no file other than a certificate source's configuration, key
+// pair and chain is read.
+//
+// A credential file is data from someone else, so it is held to what it
+// could abuse. A key that a reader could take for another (a duplicate, a
+// case variant such as "Token_URL" which encoding/json would use for
+// token_url, a Unicode-folding or confusable spelling such as "token_ur1",
+// any key outside printable ASCII), at any depth, is refused, naming it.
+// token_url, token_info_url, revoke_url, service_account_impersonation_url
+// and token_uri must be https (plain http only to loopback) and name a
+// Google endpoint of the universe (STS, IAM Credentials or OAuth 2.0, in
+// their global, locational, mTLS, private-service-connect and regional
+// forms: see the package documentation), a loopback address, or one of
+// Options.AllowedHosts; universe_domain must be Options.UniverseDomain;
+// credential_source.url may send headers over plain http only to loopback
+// or a cloud metadata address.
+//
+// Endpoints a file leaves out follow those it gives: without
+// token_info_url (revoke_url), the introspection (revocation) endpoint is
+// the one next to token_url (…/v1/introspect, …/v1/revoke on its host),
+// and without token_url, the default of the universe.
 func Load(data []byte, opts Options) (*Credentials, error) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte order mark, as Windows editors write
+	report, err := checkKeys(data)
+	if err != nil {
+		return nil, err
+	}
+	c, err := load(data, &opts, 0)
+	if err != nil {
+		return nil, hint(err, report)
+	}
+	logUnknown(&opts, report)
+	return c, nil
+}
+
+// maxDepth bounds the nesting of impersonated_service_account files.
+const maxDepth = 4
+
+// load loads a checked document (the file, or its source_credentials at
+// depth > 0).
+func load(data []byte, opts *Options, depth int) (*Credentials, error) {
 	f, err := decodeFile(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkOptions(&opts); err != nil {
+	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
 	var c *Credentials
 	switch f.Type {
 	case TypeExternalAccount:
-		c, err = loadExternalAccount(f, &opts)
+		c, err = loadExternalAccount(f, opts)
 	case TypeExternalAccountAuthorizedUser:
-		c, err = loadAuthorizedUser(f, &opts)
+		c, err = loadAuthorizedUser(f, opts)
+	case TypeImpersonatedServiceAccount:
+		c, err = loadImpersonated(f, opts, depth)
+	case TypeServiceAccount:
+		c, err = loadServiceAccount(data, f, opts)
+	case TypeAuthorizedUser:
+		c, err = loadUser(f, opts)
 	case "":
-		return nil, invalid("type", "must be set (%q or %q)", TypeExternalAccount, TypeExternalAccountAuthorizedUser)
+		return nil, invalid("type", "must be set; supported types: %s", supportedTypes)
 	default:
-		return nil, invalid("type", "unsupported credential type %q (want %q or %q)",
-			truncate(f.Type, 64), TypeExternalAccount, TypeExternalAccountAuthorizedUser)
+		return nil, invalid("type", "credential type %q is not supported; supported types: %s",
+			truncate(f.Type, 64), supportedTypes)
 	}
 	if err != nil {
 		return nil, err
 	}
 	c.raw = bytes.Clone(data)
-	c.clientID, c.clientSecret = f.ClientID, f.ClientSecret
 	c.http = opts.HTTPOptions
 	return c, nil
 }
 
+// supportedTypes lists the types Load reads, for errors.
+var supportedTypes = strings.Join([]string{TypeExternalAccount, TypeExternalAccountAuthorizedUser,
+	TypeImpersonatedServiceAccount, TypeServiceAccount, TypeAuthorizedUser}, ", ")
+
 // LoadFile reads the credential file at path (at most 1 MiB) and loads it
-// with Load. A file that cannot be read gives an *sts.Error with Op "load".
+// with Load. A file that cannot be read gives an *sts.Error with Op "load";
+// any error about its content starts with `sts: credential file "PATH": `
+// and unwraps to the *sts.ValidationError (or *sts.Error) it is about.
 func LoadFile(path string, opts Options) (*Credentials, error) {
 	if path == "" {
 		return nil, invalid("path", "must not be empty")
@@ -364,21 +444,24 @@ func LoadFile(path string, opts Options) (*Credentials, error) {
 	if err != nil {
 		return nil, &sts.Error{Op: "load", Err: fmt.Errorf("reading credential file: %w", err)}
 	}
-	return Load(data, opts)
+	c, err := Load(data, opts)
+	if err != nil {
+		return nil, &fileError{path: path, err: err}
+	}
+	c.path = path
+	return c, nil
 }
 
-// Detect finds the caller's credentials the way Google's client libraries
-// do and loads them with LoadFile. It looks, for now, at one place: the file
-// named by the GOOGLE_APPLICATION_CREDENTIALS environment variable (read
-// through opts.Getenv); an unset variable is an *sts.ValidationError naming
-// it. ctx bounds the search: a done ctx is an *sts.Error with Op "load".
-func Detect(ctx context.Context, opts Options) (*Credentials, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, &sts.Error{Op: "load", Err: err}
-	}
-	path := opts.getenv(EnvCredentials)
-	if path == "" {
-		return nil, invalid(EnvCredentials, "is not set")
-	}
-	return LoadFile(path, opts)
+// fileError is an error about the content of the credential file at path.
+type fileError struct {
+	path string
+	err  error
 }
+
+func (e *fileError) Error() string {
+	return fmt.Sprintf("sts: credential file %q: %s", e.path, strings.TrimPrefix(e.err.Error(), "sts: "))
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+

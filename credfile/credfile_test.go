@@ -358,7 +358,10 @@ func TestLoadUniverseDomain(t *testing.T) {
 	delete(m, "token_url")
 	m["audience"] = "//iam.example-universe.test/locations/global/workforcePools/p/providers/q"
 	m["workforce_pool_user_project"] = "proj"
-	c, err := Load(encodeMap(t, m), Options{})
+	// The caller chooses the universe: a file alone cannot move there.
+	_, err := Load(encodeMap(t, m), Options{})
+	wantField(t, err, "universe_domain")
+	c, err := Load(encodeMap(t, m), Options{UniverseDomain: "example-universe.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,22 +374,28 @@ func TestLoadUniverseDomain(t *testing.T) {
 	}
 	// The workforce audience must follow the universe.
 	m["audience"] = "//iam.googleapis.com/locations/global/workforcePools/p/providers/q"
-	_, err = Load(encodeMap(t, m), Options{})
+	_, err = Load(encodeMap(t, m), Options{UniverseDomain: "example-universe.test"})
 	wantField(t, err, "workforce_pool_user_project")
-	// An explicit token_url in another universe is used as written.
+	// An explicit token_url in another universe is refused, unless the
+	// caller allows its host; then it is used as written.
 	m["audience"] = "//iam.example-universe.test/locations/global/workforcePools/p/providers/q"
 	m["token_url"] = "https://sts.googleapis.com/v1/token"
-	c, err = Load(encodeMap(t, m), Options{})
+	_, err = Load(encodeMap(t, m), Options{UniverseDomain: "example-universe.test"})
+	wantField(t, err, "token_url")
+	c, err = Load(encodeMap(t, m), Options{UniverseDomain: "example-universe.test", AllowedHosts: []string{"sts.googleapis.com"}})
 	if err != nil || c.TokenURL() != "https://sts.googleapis.com/v1/token" {
 		t.Errorf("explicit token_url: %v, %v", c, err)
 	}
 	// Authorized users derive /v1/oauthtoken.
 	a := decodeMap(t, readTestdata(t, "authorized-user.json"))
 	delete(a, "token_url")
+	delete(a, "token_info_url")
+	delete(a, "revoke_url")
 	a["universe_domain"] = "example-universe.test"
 	a["audience"] = "//iam.example-universe.test/locations/global/workforcePools/p/providers/q"
-	c, err = Load(encodeMap(t, a), Options{})
-	if err != nil || c.TokenURL() != "https://sts.example-universe.test/v1/oauthtoken" {
+	c, err = Load(encodeMap(t, a), Options{UniverseDomain: "example-universe.test"})
+	if err != nil || c.TokenURL() != "https://sts.example-universe.test/v1/oauthtoken" ||
+		c.TokenInfoURL() != "https://sts.example-universe.test/v1/introspect" || c.RevokeURL() != "https://sts.example-universe.test/v1/revoke" {
 		t.Errorf("authorized user token URL: %v, %v", c, err)
 	}
 	// x509 defaults to the mTLS endpoint.
@@ -439,7 +448,7 @@ func TestLoadCredentialsInvalid(t *testing.T) {
 		{name: "timeout_millis not number", base: exe, edit: func(m map[string]any) { cs(m)["executable"].(map[string]any)["timeout_millis"] = true }, field: "credential_source.executable.timeout_millis"},
 		{name: "headers not strings", base: url, edit: func(m map[string]any) { cs(m)["headers"] = map[string]any{"Metadata": 1} }, field: "credential_source.headers"},
 		{name: "missing type", base: oidc, edit: func(m map[string]any) { delete(m, "type") }, field: "type"},
-		{name: "unknown type", base: oidc, edit: func(m map[string]any) { m["type"] = "service_account" }, field: "type"},
+		{name: "unknown type", base: oidc, edit: func(m map[string]any) { m["type"] = "gdch_service_account" }, field: "type"},
 		{name: "missing audience", base: oidc, edit: func(m map[string]any) { delete(m, "audience") }, field: "audience"},
 		{name: "relative audience", base: oidc, edit: func(m map[string]any) { m["audience"] = "iam.googleapis.com/projects/1" }, field: "audience"},
 		{name: "audience with space", base: oidc, edit: func(m map[string]any) { m["audience"] = "//iam.googleapis.com/a b" }, field: "audience"},
@@ -616,8 +625,10 @@ func TestLoadCredentialsFileAndEnv(t *testing.T) {
 	if err != nil || c.QuotaProjectID() != "env-quota" {
 		t.Fatalf("LoadCredentialsFromEnv = %v, %v (want quota project from the environment)", c, err)
 	}
-	_, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(nil)})
-	wantField(t, err, EnvCredentials)
+	_, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(nil), MetadataProbe: -1})
+	if !errors.Is(err, ErrNoCredentials) || !strings.Contains(err.Error(), EnvCredentials+" is not set") {
+		t.Errorf("nothing to detect: %v", err)
+	}
 	_, err = LoadFile(filepath.Join(dir, "missing.json"), Options{})
 	var se *sts.Error
 	if !errors.As(err, &se) || se.Op != "load" || !errors.Is(err, os.ErrNotExist) {

@@ -27,9 +27,20 @@ type fileJSON struct {
 	UniverseDomain                 *string                      `json:"universe_domain"`
 	CredentialSource               *credentialSource            `json:"credential_source"`
 
-	// external_account_authorized_user
+	// external_account_authorized_user (and authorized_user)
 	RefreshToken *string `json:"refresh_token"`
 	RevokeURL    *string `json:"revoke_url"`
+
+	// service_account
+	ProjectID    string  `json:"project_id"`
+	PrivateKeyID string  `json:"private_key_id"`
+	PrivateKey   string  `json:"private_key"`
+	ClientEmail  string  `json:"client_email"`
+	TokenURI     *string `json:"token_uri"`
+
+	// impersonated_service_account
+	SourceCredentials json.RawMessage `json:"source_credentials"`
+	Delegates         []string        `json:"delegates"`
 }
 
 type serviceAccountImpersonation struct {

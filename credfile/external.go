@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,6 +40,12 @@ func checkOptions(o *Options) error {
 	if err := check.Retry("credfile.Options.Retry", o.Retry.MaxAttempts, o.Retry.InitialBackoff, o.Retry.MaxBackoff); err != nil {
 		return verr(err)
 	}
+	if err := check.Universe("credfile.Options.UniverseDomain", o.UniverseDomain); err != nil {
+		return verr(err)
+	}
+	if err := check.AllowedHosts("credfile.Options.AllowedHosts", o.AllowedHosts); err != nil {
+		return verr(err)
+	}
 	if field, reason, ok := refresh.Options(o.Cache).Check(); !ok {
 		return invalid("credfile.Options.Cache."+field, "%s", reason)
 	}
@@ -67,30 +74,57 @@ func stsEndpoint(universe, path string) string {
 	return "https://sts." + universe + path
 }
 
-func fileUniverse(f *fileJSON) (string, error) {
+// fileUniverse returns the file's universe_domain, which must be the
+// caller's (Options.UniverseDomain), or the caller's when it has none.
+func fileUniverse(f *fileJSON, o *Options) (string, error) {
+	caller := o.UniverseDomain
+	if caller == "" {
+		caller = sts.DefaultUniverseDomain
+	}
 	if f.UniverseDomain == nil {
-		return sts.DefaultUniverseDomain, nil
+		return caller, nil
 	}
 	u := *f.UniverseDomain
 	if u == "" {
 		return "", invalid("universe_domain", "must not be empty when present")
 	}
-	if err := verr(check.Universe("universe_domain", u)); err != nil {
+	if err := verr(check.FileUniverse("universe_domain", u, caller)); err != nil {
 		return "", err
 	}
-	return u, nil
+	return caller, nil
 }
 
-// optionalEndpoint checks an optional endpoint field and returns it, or def
-// when the field is absent; present but empty is an error.
-func optionalEndpoint(field string, v *string, def string) (string, error) {
+// endpoint checks an optional endpoint field of service in universe (see
+// check.FileEndpoint: Google's endpoints, loopback and
+// Options.AllowedHosts) and returns it, or def when the field is absent;
+// present but empty is an error.
+func (o *Options) endpoint(field string, v *string, def, service, universe string) (string, error) {
 	if v == nil {
 		return def, nil
 	}
-	if err := verr(check.Endpoint(field, *v)); err != nil {
+	if err := verr(check.FileEndpoint(field, *v, service, universe, o.AllowedHosts)); err != nil {
 		return "", err
 	}
 	return *v, nil
+}
+
+// sibling returns the endpoint of an STS method ("introspect", "revoke")
+// next to tokenURL: its last path segment (token, oauthtoken) replaced, so
+// that a file naming a private or test endpoint for tokens gets the other
+// methods there too.
+func sibling(tokenURL, method string) string {
+	u, err := url.Parse(tokenURL)
+	if err != nil {
+		return tokenURL // checked before: not reached
+	}
+	u.RawQuery, u.Fragment = "", ""
+	if i := strings.LastIndexByte(u.Path, '/'); i >= 0 && (u.Path[i+1:] == "token" || u.Path[i+1:] == "oauthtoken") {
+		u.Path = u.Path[:i+1] + method
+	} else {
+		u.Path = "/v1/" + method
+	}
+	u.RawPath = ""
+	return u.String()
 }
 
 // quotaProject applies GOOGLE_CLOUD_QUOTA_PROJECT over the file's value.
@@ -129,12 +163,15 @@ type impersonation struct {
 
 // checkImpersonation checks service_account_impersonation_url and
 // service_account_impersonation.
-func checkImpersonation(f *fileJSON) (*impersonation, error) {
+func checkImpersonation(f *fileJSON, o *Options, universe string) (*impersonation, error) {
 	var imp *impersonation
 	if f.ServiceAccountImpersonationURL != nil {
 		email, err := check.ImpersonationURL("service_account_impersonation_url", *f.ServiceAccountImpersonationURL)
 		if err != nil {
 			return nil, verr(err)
+		}
+		if _, err := o.endpoint("service_account_impersonation_url", f.ServiceAccountImpersonationURL, "", check.ServiceIAMCredentials, universe); err != nil {
+			return nil, err
 		}
 		imp = &impersonation{url: *f.ServiceAccountImpersonationURL, email: email}
 	}
@@ -164,7 +201,7 @@ func checkImpersonation(f *fileJSON) (*impersonation, error) {
 // source: the exchange (and impersonation) engines, from the checked
 // values, behind one cache.
 func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
-	universe, err := fileUniverse(f)
+	universe, err := fileUniverse(f, o)
 	if err != nil {
 		return nil, err
 	}
@@ -177,15 +214,19 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 	if f.RefreshToken != nil {
 		return nil, invalid("refresh_token", "only applies to %s files", TypeExternalAccountAuthorizedUser)
 	}
-	tokenURL, err := optionalEndpoint("token_url", f.TokenURL, "") // the default depends on the source
+	tokenURL, err := o.endpoint("token_url", f.TokenURL, "", check.ServiceSTS, universe) // the default depends on the source
 	if err != nil {
 		return nil, err
 	}
-	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL, stsEndpoint(universe, "/v1/introspect"))
+	defaultInfo := stsEndpoint(universe, "/v1/introspect")
+	if tokenURL != "" {
+		defaultInfo = sibling(tokenURL, "introspect")
+	}
+	tokenInfoURL, err := o.endpoint("token_info_url", f.TokenInfoURL, defaultInfo, check.ServiceSTS, universe)
 	if err != nil {
 		return nil, err
 	}
-	imp, err := checkImpersonation(f)
+	imp, err := checkImpersonation(f, o, universe)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +274,8 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		tokenURL:     tokenURL,
 		tokenInfoURL: tokenInfoURL,
 		quotaProject: quota,
+		clientID:     f.ClientID,
+		clientSecret: f.ClientSecret,
 	}
 
 	scopes := o.Scopes

@@ -116,6 +116,9 @@ func buildSource(cs *credentialSource, tokenType string, o *Options) (*source, e
 		if err := verr(check.Headers("credential_source.headers", cs.Headers)); err != nil {
 			return nil, err
 		}
+		if err := verr(check.SourceHeaders("credential_source.url", raw, len(cs.Headers))); err != nil {
+			return nil, err
+		}
 		format, err := fileFormat(cs.Format)
 		if err != nil {
 			return nil, err

@@ -11,7 +11,7 @@ import (
 // builds its token source: refresh_token grants at STS's /v1/oauthtoken,
 // following rotations, behind one cache.
 func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
-	universe, err := fileUniverse(f)
+	universe, err := fileUniverse(f, o)
 	if err != nil {
 		return nil, err
 	}
@@ -35,15 +35,15 @@ func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
 	if err := checkClient(f); err != nil {
 		return nil, err
 	}
-	tokenURL, err := optionalEndpoint("token_url", f.TokenURL, stsEndpoint(universe, "/v1/oauthtoken"))
+	tokenURL, err := o.endpoint("token_url", f.TokenURL, stsEndpoint(universe, "/v1/oauthtoken"), check.ServiceSTS, universe)
 	if err != nil {
 		return nil, err
 	}
-	tokenInfoURL, err := optionalEndpoint("token_info_url", f.TokenInfoURL, stsEndpoint(universe, "/v1/introspect"))
+	tokenInfoURL, err := o.endpoint("token_info_url", f.TokenInfoURL, sibling(tokenURL, "introspect"), check.ServiceSTS, universe)
 	if err != nil {
 		return nil, err
 	}
-	revokeURL, err := optionalEndpoint("revoke_url", f.RevokeURL, "")
+	revokeURL, err := o.endpoint("revoke_url", f.RevokeURL, sibling(tokenURL, "revoke"), check.ServiceSTS, universe)
 	if err != nil {
 		return nil, err
 	}
@@ -96,5 +96,7 @@ func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
 		revokeURL:    revokeURL,
 		quotaProject: quota,
 		ts:           ts,
+		clientID:     f.ClientID,
+		clientSecret: f.ClientSecret,
 	}, nil
 }

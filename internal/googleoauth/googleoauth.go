@@ -47,11 +47,15 @@ type Source struct {
 }
 
 // ServiceAccount returns the source of a service_account key file (data,
-// already checked by the caller) for scopes, at the file's token_uri.
-func ServiceAccount(data []byte, scopes []string, o httpx.Options) (*Source, error) {
+// already checked by the caller) for scopes, at tokenURL ("" means the
+// file's token_uri, else DefaultTokenURL).
+func ServiceAccount(data []byte, tokenURL string, scopes []string, o httpx.Options) (*Source, error) {
 	cfg, err := google.JWTConfigFromJSON(data, scopes...)
 	if err != nil {
 		return nil, err
+	}
+	if tokenURL != "" {
+		cfg.TokenURL = tokenURL
 	}
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = DefaultTokenURL

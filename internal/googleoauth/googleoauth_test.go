@@ -139,7 +139,7 @@ func opts(c *http.Client) httpx.Options {
 
 func TestServiceAccount(t *testing.T) {
 	srv := newTokenServer(t)
-	src, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), []string{"https://www.googleapis.com/auth/devstorage.read_only", "openid"}, opts(srv.Client()))
+	src, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), "", []string{"https://www.googleapis.com/auth/devstorage.read_only", "openid"}, opts(srv.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestFailures(t *testing.T) {
 }
 
 func mustSA(t *testing.T, url string, c *http.Client) *Source {
-	s, err := ServiceAccount(serviceAccountJSON(t, url), nil, opts(c))
+	s, err := ServiceAccount(serviceAccountJSON(t, url), "", nil, opts(c))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,10 @@ type Schema struct {
 	// object or an array of objects (nil for a value that is neither, or
 	// whose keys are free, such as HTTP header names).
 	Keys map[string]*Schema
+	// Free marks an object whose member names are free-form and checked by
+	// the caller (HTTP header names): only exact duplicates are refused
+	// there, and no member is unknown.
+	Free bool
 }
 
 // Key is one member name of an object, with the path of that object.
@@ -70,14 +74,26 @@ type frame struct {
 	index     int    // next array index
 }
 
+// Report is what Check found in a document without look-alike keys.
+type Report struct {
+	// Unknown lists the keys the schema does not know, at most MaxUnknown,
+	// in document order. The keys inside an unknown member, or inside a
+	// member whose schema is nil, are not listed (they are only checked
+	// against each other).
+	Unknown []Key
+	present map[string]bool
+}
+
+// Has reports whether the document has the known key at field (a path
+// such as "credential_source.file"; array elements as "[i]").
+func (r *Report) Has(field string) bool { return r.present[field] }
+
 // Check scans data, a JSON document, against s and returns the first
 // look-alike key (see the package documentation), or, when there is none,
-// the keys s does not know (at most MaxUnknown, in document order; the keys
-// inside an unknown member, or a member whose schema is nil, are not
-// listed, and are only checked against each other). A
-// document that is not valid JSON gets neither: reporting syntax is the
-// decoder's business.
-func Check(data []byte, s *Schema) (unknown []Key, p *Problem) {
+// a Report. A document that is not valid JSON gets a Report of what was
+// read before the error: reporting syntax is the decoder's business.
+func Check(data []byte, s *Schema) (*Report, *Problem) {
+	r := &Report{present: map[string]bool{}}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var stack []*frame
@@ -85,7 +101,7 @@ func Check(data []byte, s *Schema) (unknown []Key, p *Problem) {
 		tok, err := dec.Token()
 		if err != nil {
 			// io.EOF after a complete document, or a syntax error.
-			return unknown, nil
+			return r, nil
 		}
 		var top *frame
 		if len(stack) > 0 {
@@ -101,9 +117,12 @@ func Check(data []byte, s *Schema) (unknown []Key, p *Problem) {
 			if p := top.admit(name); p != nil {
 				return nil, p
 			}
-			if top.schema != nil {
-				if _, known := top.schema.Keys[name]; !known && len(unknown) < MaxUnknown {
-					unknown = append(unknown, Key{Path: top.path, Name: name})
+			if top.schema != nil && !top.schema.Free {
+				k := Key{Path: top.path, Name: name}
+				if _, known := top.schema.Keys[name]; known {
+					r.present[k.Field()] = true
+				} else if len(r.Unknown) < MaxUnknown {
+					r.Unknown = append(r.Unknown, k)
 				}
 			}
 			top.key, top.hasKey = name, true
@@ -136,7 +155,7 @@ func (f *frame) child() (string, *Schema) {
 		p = f.path + "." + f.key
 	}
 	var sub *Schema
-	if f.schema != nil {
+	if f.schema != nil && !f.schema.Free {
 		sub = f.schema.Keys[f.key]
 	}
 	f.key, f.hasKey = "", false
@@ -147,6 +166,16 @@ func (f *frame) child() (string, *Schema) {
 // known keys.
 func (f *frame) admit(name string) *Problem {
 	k := Key{Path: f.path, Name: name}
+	if f.schema != nil && f.schema.Free {
+		if f.seen == nil {
+			f.seen = map[string]string{}
+		}
+		if _, ok := f.seen[name]; ok {
+			return &Problem{k, "duplicate key: a reader sees one value, a decoder uses the last"}
+		}
+		f.seen[name] = name
+		return nil
+	}
 	if i := strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r >= 0x7f }); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(name[i:])
 		return &Problem{k, "key " + strconv.QuoteToASCII(name) + " has a character outside printable ASCII (" +

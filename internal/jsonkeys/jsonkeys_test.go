@@ -9,7 +9,7 @@ import (
 
 var testSchema = func() *Schema {
 	format := &Schema{Keys: map[string]*Schema{"type": nil, "subject_token_field_name": nil}}
-	source := &Schema{Keys: map[string]*Schema{"file": nil, "url": nil, "headers": nil, "format": format}}
+	source := &Schema{Keys: map[string]*Schema{"file": nil, "url": nil, "headers": {Free: true}, "format": format}}
 	top := &Schema{Keys: map[string]*Schema{
 		"type": nil, "audience": nil, "token_url": nil, "client_id": nil, "credential_source": source,
 		"service_account_impersonation": {Keys: map[string]*Schema{"token_lifetime_seconds": nil}},
@@ -42,22 +42,23 @@ func TestCheckRefusesLookAlikes(t *testing.T) {
 		{"dash for underscore", `{"token-url":"b"}`, "token-url", `looks like "token_url"`},
 		{"nested duplicate", `{"credential_source":{"file":"a","file":"b"}}`, "credential_source.file", "duplicate key"},
 		{"nested case", `{"credential_source":{"format":{"Type":"json"}}}`, "credential_source.format.Type", "only in case"},
-		{"header case pair", `{"credential_source":{"headers":{"Metadata":"a","metadata":"b"}}}`, "credential_source.headers.metadata", "differ only in case"},
+		{"header duplicate", `{"credential_source":{"headers":{"Metadata":"a","Metadata":"b"}}}`, "credential_source.headers.Metadata", "duplicate key"},
+		{"header escaped duplicate", `{"credential_source":{"headers":{"Metadata":"a","M\u0065tadata":"b"}}}`, "credential_source.headers.Metadata", "duplicate key"},
 		{"impersonation", `{"service_account_impersonation":{"token_lifetime_seconds":1,"Token_Lifetime_Seconds":2}}`, "service_account_impersonation.Token_Lifetime_Seconds", "differ only in case"},
 		{"recursive", `{"source_credentials":{"source_credentials":{"Token_url":"x"}}}`, "source_credentials.source_credentials.Token_url", "only in case"},
 		{"in array", `{"delegates":[{"a":1,"a":2}]}`, "delegates[0].a", "duplicate key"},
 		{"unknown member's keys", `{"extra":{"x":1,"X":2}}`, "extra.X", "differ only in case"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			unknown, p := Check([]byte(tc.doc), testSchema)
+			r, p := Check([]byte(tc.doc), testSchema)
 			if p == nil {
-				t.Fatalf("no problem (unknown %v)", unknown)
+				t.Fatalf("no problem (unknown %v)", r.Unknown)
 			}
 			if p.Field() != tc.field || !strings.Contains(p.Reason, tc.reason) {
 				t.Errorf("problem %q: %s, want %q: …%s…", p.Field(), p.Reason, tc.field, tc.reason)
 			}
-			if unknown != nil {
-				t.Errorf("unknown %v with a problem", unknown)
+			if r != nil {
+				t.Errorf("report %v with a problem", r)
 			}
 		})
 	}
@@ -65,13 +66,19 @@ func TestCheckRefusesLookAlikes(t *testing.T) {
 
 func TestCheckAcceptsAndListsUnknown(t *testing.T) {
 	doc := `{"type":"external_account","audience":"//x","Extra":{"Nested":1,"nested2":[1,{"x":2}]},"credential_source":{"file":"f",
-		"headers":{"Metadata-Flavor":"Google","X-Other":"1"},"format":{"type":"json","subject_token_field_name":"t","zzz":null}},
+		"headers":{"Metadata-Flavor":"Google","X-Other":"1","x-other":"2","Bad Name":"3"},"format":{"type":"json","subject_token_field_name":"t","zzz":null}},
 		"delegates":["a","b"],"subject_tokn_type":"jwt","source_credentials":{"type":"x","novel":true}}`
-	unknown, p := Check([]byte(doc), testSchema)
+	r, p := Check([]byte(doc), testSchema)
 	if p != nil {
 		t.Fatalf("problem %+v", p)
 	}
-	got := fmt.Sprint(unknown)
+	for field, want := range map[string]bool{"type": true, "credential_source.format.type": true, "credential_source.headers": true,
+		"source_credentials.type": true, "Extra": false, "token_url": false, "credential_source.headers.X-Other": false} {
+		if r.Has(field) != want {
+			t.Errorf("Has(%q) = %t", field, !want)
+		}
+	}
+	got := fmt.Sprint(r.Unknown)
 	want := "[{ Extra} {credential_source.format zzz} { subject_tokn_type} {source_credentials novel}]"
 	if got != want {
 		t.Errorf("unknown %s, want %s", got, want)
@@ -87,8 +94,8 @@ func TestCheckAcceptsAndListsUnknown(t *testing.T) {
 		fmt.Fprintf(&many, `"k%d":1,`, i)
 	}
 	many.WriteString(`"type":"x"}`)
-	if unknown, _ := Check([]byte(many.String()), testSchema); len(unknown) != MaxUnknown {
-		t.Errorf("%d unknown keys, want the first %d", len(unknown), MaxUnknown)
+	if r, _ := Check([]byte(many.String()), testSchema); len(r.Unknown) != MaxUnknown {
+		t.Errorf("%d unknown keys, want the first %d", len(r.Unknown), MaxUnknown)
 	}
 }
 
@@ -121,15 +128,15 @@ func FuzzCheck(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		unknown, p := Check(data, testSchema)
+		r, p := Check(data, testSchema)
 		if p != nil {
-			if p.Reason == "" || unknown != nil {
-				t.Fatalf("problem %+v with unknown %v", p, unknown)
+			if p.Reason == "" || r != nil {
+				t.Fatalf("problem %+v with report %v", p, r)
 			}
 			return
 		}
-		if len(unknown) > MaxUnknown {
-			t.Fatalf("%d unknown keys", len(unknown))
+		if len(r.Unknown) > MaxUnknown {
+			t.Fatalf("%d unknown keys", len(r.Unknown))
 		}
 		var m map[string]json.RawMessage
 		if json.Unmarshal(data, &m) != nil {

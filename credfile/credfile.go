@@ -1,18 +1,47 @@
-// Package credfile loads Google credential configuration files, as gcloud
-// writes them, into token sources: workload and workforce identity
-// federation files (type external_account, with any credential_source:
-// file, url, executable, aws, certificate; optionally impersonating a
-// service account) and workforce users' refresh tokens (type
-// external_account_authorized_user).
+// Package credfile finds and loads Google credentials into token sources:
+// every credential file type gcloud writes, and the metadata server.
 //
-//	creds, err := credfile.LoadFile("/path/credentials.json", credfile.Options{})
+//	creds, err := credfile.Detect(ctx, credfile.Options{})
 //	if err != nil { … }
 //	client, err := storage.NewClient(ctx, option.WithTokenSource(creds.TokenSource()))
+//
+// Detect looks where Google's client libraries look: the file
+// GOOGLE_APPLICATION_CREDENTIALS names, gcloud's well-known file, the
+// metadata server; Credentials.Origin says which. LoadFile and Load read a
+// file the caller names. The file types:
+//
+//   - external_account: workload and workforce identity federation, with
+//     any credential_source (file, url, executable, aws, certificate),
+//     optionally impersonating a service account;
+//   - external_account_authorized_user: a workforce user's refresh token;
+//   - impersonated_service_account: a service account impersonated with the
+//     file's source_credentials, of any of these types;
+//   - service_account: a service account key (through
+//     golang.org/x/oauth2/google);
+//   - authorized_user: a Google user's refresh token, as "gcloud auth
+//     application-default login" writes it (through golang.org/x/oauth2).
+//
+// Every token source is behind the module's refresh-ahead cache, and every
+// failure is an *sts.Error or *sts.ValidationError.
 //
 // Every field of a file is checked before anything is fetched, once: an
 // error is an *sts.ValidationError whose Field is the JSON path of the
 // culprit, such as "credential_source.format.subject_token_field_name".
-// Failures at token time are *sts.Error, as everywhere in the module.
+//
+// # A file is data from someone else
+//
+// A credential file tells the package where to send credentials, so a file
+// from someone else could send them anywhere. By default a file's endpoints
+// must be Google's, in the caller's universe (Options.UniverseDomain,
+// googleapis.com by default; the file's universe_domain must match): for a
+// service S (sts for token_url, token_info_url and revoke_url;
+// iamcredentials for service_account_impersonation_url; oauth2 for
+// token_uri) in universe U, the hosts S.U, L.S.U, S.L.U, L-S.U, S-L.p.U
+// (private service connect), S.L.rep.U (regional endpoints), all but the
+// last also with .mtls before U, L being one DNS label; or a loopback address (tests,
+// emulators); or a host in Options.AllowedHosts. Keys a reader could take
+// for others (duplicates, case variants, which encoding/json would use,
+// Unicode or confusable spellings) are refused. See Load.
 package credfile
 
 import (
@@ -160,11 +189,13 @@ type Credentials struct {
 	origin Origin
 }
 
-// Type returns the file's type: TypeExternalAccount or
-// TypeExternalAccountAuthorizedUser.
+// Type returns the file's type (TypeExternalAccount,
+// TypeExternalAccountAuthorizedUser, TypeImpersonatedServiceAccount,
+// TypeServiceAccount, TypeAuthorizedUser), or TypeMetadataServer.
 func (c *Credentials) Type() string { return c.typ }
 
-// Audience returns the file's audience (the pool provider's resource name).
+// Audience returns the file's audience (the pool provider's resource
+// name; an impersonated_service_account file's is its source's), or "".
 func (c *Credentials) Audience() string { return c.audience }
 
 // TokenSource returns the cached source of access tokens: exchanged,
@@ -221,8 +252,10 @@ func (c *Credentials) RevokeURL() string { return c.revokeURL }
 // quota_project_id, else "". HTTPClient sends it as x-goog-user-project.
 func (c *Credentials) QuotaProjectID() string { return c.quotaProject }
 
-// ServiceAccount returns the e-mail address of the impersonated service
-// account (from service_account_impersonation_url), or "".
+// ServiceAccount returns the e-mail address of the service account whose
+// tokens the credentials get: the impersonated one (from
+// service_account_impersonation_url), a key's client_email, the metadata
+// server's default account; or "".
 func (c *Credentials) ServiceAccount() string { return c.serviceAccount }
 
 // IntrospectOptions returns the options that introspect tokens the way the
@@ -278,12 +311,14 @@ func (c Credentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 // c.UniverseDomain(); JSON is the file as loaded, which is where Google's
 // clients read quota_project_id from (they send it as x-goog-user-project,
 // and let GOOGLE_CLOUD_QUOTA_PROJECT override it) — note that JSON therefore
-// holds the file's secrets, as with any google.Credentials. ProjectID is
-// empty: an external account file names no project (the quota project is
-// the project billed, not the project of the resources).
+// holds the file's secrets, as with any google.Credentials. ProjectID is a
+// service account key's project_id, else empty: the other files name no
+// project (the quota project is the project billed, not the project of the
+// resources).
 func (c *Credentials) GoogleCredentials() *google.Credentials {
 	universe := c.universe
 	return &google.Credentials{
+		ProjectID:              c.projectID,
 		TokenSource:            c.ts,
 		JSON:                   bytes.Clone(c.raw),
 		UniverseDomainProvider: func() (string, error) { return universe, nil },
@@ -389,7 +424,8 @@ func Load(data []byte, opts Options) (*Credentials, error) {
 	return c, nil
 }
 
-// maxDepth bounds the nesting of impersonated_service_account files.
+// maxDepth bounds the impersonated_service_account files nested in one
+// another (a chain of maxDepth+1 impersonations is refused).
 const maxDepth = 4
 
 // load loads a checked document (the file, or its source_credentials at

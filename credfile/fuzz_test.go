@@ -28,6 +28,12 @@ func FuzzLoad(f *testing.F) {
 		`{"type":"external_account_authorized_user","refresh_token":"SECRET-rt-xyz","client_id":"a","client_secret":"SECRET-cs-xyz","token_url":"http://x/"}`,
 		`{"type":"external_account","audience":"//x","subject_token_type":"urn:ietf:params:oauth:token-type:jwt","client_id":"a","client_secret":"SECRET-cs-abc","credential_source":{"executable":{"command":"'unterminated","timeout_millis":"9e99"}}}`,
 		`{"type":"external_account","service_account_impersonation":{"token_lifetime_seconds":"1e400"}}`,
+		`{"type":"external_account","token_url":"https://sts.googleapis.com/v1/token","TOKEN_URL":"https://evil.example/"}`,
+		`{"type":"external_account","to\u212aen_url":"https://evil.example/","credential_source":{"file":"a","File":"b"}}`,
+		`{"type":"authorized_user","client_id":"c","client_secret":"SECRET-cs-q","refresh_token":"SECRET-rt-q","token_uri":"http://127.0.0.1:1/token"}`,
+		`{"type":"impersonated_service_account","service_account_impersonation_url":"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/a@b.iam.gserviceaccount.com:generateAccessToken","source_credentials":{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}}`,
+		`{"type":"service_account","client_email":"a@b.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"}`,
+		`{"type":"external_account","subject_tokn_type":"x","audience":"//x","credential_source":{"fiel":"x"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -37,6 +43,23 @@ func FuzzLoad(f *testing.F) {
 		if err == nil {
 			if c.TokenSource() == nil || c.String() == "" || c.GoogleCredentials() == nil {
 				t.Fatal("loaded credentials are incomplete")
+			}
+			// No key of a loaded file hides another: each is printable
+			// ASCII and no two differ only in case.
+			var m map[string]json.RawMessage
+			if json.Unmarshal(data, &m) == nil {
+				for k := range m {
+					for _, r := range k {
+						if r <= ' ' || r >= 0x7f {
+							t.Fatalf("loaded a file with key %q", k)
+						}
+					}
+					for k2 := range m {
+						if k != k2 && strings.EqualFold(k, k2) {
+							t.Fatalf("loaded a file with keys %q and %q", k, k2)
+						}
+					}
+				}
 			}
 			return
 		}
@@ -59,7 +82,15 @@ func FuzzLoad(f *testing.F) {
 			if len(s) < 6 || countContaining(m, s) != 1 {
 				continue
 			}
-			if strings.Contains(msg, s) {
+			if !strings.Contains(msg, s) {
+				continue
+			}
+			// The message may hold s as its own text ("googleapis.com"
+			// holds "is.com"): it quotes the secret only if that text
+			// goes away with the secret.
+			m[k] = "\u0001other"
+			other, _ := json.Marshal(m)
+			if _, err2 := Load(other, Options{Getenv: env}); err2 == nil || !strings.Contains(err2.Error(), s) {
 				t.Fatalf("error quotes %s: %q", k, msg)
 			}
 		}

@@ -18,7 +18,7 @@ func notFor(typ string, keys map[string]bool) error {
 		"service_account_impersonation_url", "service_account_impersonation", "credential_source",
 		"workforce_pool_user_project", "refresh_token", "client_id", "client_secret", "private_key",
 		"client_email", "token_uri", "source_credentials", "delegates"} {
-		if present, allowed := keys[k]; present && !allowed {
+		if allowed, present := keys[k]; present && !allowed {
 			return invalid(k, "does not apply to %s files", typ)
 		}
 	}
@@ -204,7 +204,7 @@ func loadImpersonated(f *fileJSON, o *Options, depth int) (*Credentials, error) 
 	if len(f.SourceCredentials) == 0 || string(f.SourceCredentials) == "null" {
 		return nil, invalid("source_credentials", "must be set")
 	}
-	if depth+1 >= maxDepth {
+	if depth >= maxDepth {
 		return nil, invalid("source_credentials", "nests impersonations more than %d deep", maxDepth)
 	}
 	quota, err := quotaProject(f, o)

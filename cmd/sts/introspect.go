@@ -22,14 +22,17 @@ func init() {
 			"The token is read from standard input when no argument is given, or when the argument is \"-\";\n" +
 			"prefer standard input: an argument is visible to other users in the process list.\n" +
 			"With --credentials FILE, the credential file's own current token is introspected instead, at the\n" +
-			"file's token_info_url, with its client_id and client_secret when it has them.",
+			"file's token_info_url (else the introspection endpoint next to its token_url), with its client_id and\n" +
+			"client_secret when it has them.",
 		usage: "sts introspect [--url URL] [--format text|json] [--active] [TOKEN | --credentials FILE]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			endpoint := fs.String("url", "", "introspection `endpoint`; empty means https://sts.googleapis.com/v1/introspect")
+			endpoint := fs.String("url", "", "introspection `endpoint`; empty means the credential file's (its token_info_url, else next to its token_url), else https://sts.googleapis.com/v1/introspect")
 			format := fs.String("format", "text", "output `format`: text or json (RFC 7662 field names)")
 			active := fs.Bool("active", false, "exit with status 3 when the token is not active")
 			timeout := fs.Duration("timeout", time.Minute, "give up after this long")
 			credentials := fs.String("credentials", "", "introspect the current token of this credential configuration `file`")
+			cf := &credFlags{}
+			cf.endpointFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if *format != "text" && *format != "json" {
 					return usagef("--format must be text or json, got %q", truncate(*format, 20))
@@ -44,7 +47,7 @@ func init() {
 					if len(args) > 0 {
 						return usagef("--credentials introspects the file's token: give no TOKEN")
 					}
-					cf := &credFlags{path: *credentials}
+					cf.path = *credentials
 					creds, err := cf.load(ctx, e)
 					if err != nil {
 						return err

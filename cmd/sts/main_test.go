@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,20 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Credential detection must find nothing of the machine's: an empty
+	// home, and a metadata server address where nothing listens.
+	testHome = filepath.Join(dir, "home")
+	if err := os.Mkdir(testHome, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	noMetadataHost = ln.Addr().String()
+	ln.Close()
 	binary = filepath.Join(dir, "sts")
 	if runtime.GOOS == "windows" {
 		binary += ".exe"
@@ -85,14 +100,18 @@ func cli(t *testing.T, env []string, stdin string, args ...string) result {
 }
 
 func baseEnv() []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "SYSTEMROOT"} {
+	env := []string{"HOME=" + testHome, "APPDATA=" + testHome, "GCE_METADATA_HOST=" + noMetadataHost}
+	for _, k := range []string{"PATH", "TMPDIR", "SYSTEMROOT"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
 	return env
 }
+
+// testHome is the empty home directory of every run; noMetadataHost a
+// loopback address where nothing listens.
+var testHome, noMetadataHost string
 
 // issuedToken matches an emulator-issued access token in full.
 var issuedToken = regexp.MustCompile(`ststest-[a-z]+-[A-Za-z0-9_-]{20,}`)

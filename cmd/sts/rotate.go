@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -30,7 +31,16 @@ func saveRotatedRefreshToken(path string, stderr io.Writer) func(string) {
 // fsutil.UpdateFile).
 func rewriteRefreshToken(path, newToken string) error {
 	return fsutil.UpdateFile(path, 1<<20, func(data []byte) ([]byte, error) {
-		out, err := jsonkeys.SetString(data, "refresh_token", newToken)
+		// An impersonated_service_account file holds the refresh token
+		// of its source.
+		where := []string{"refresh_token"}
+		var f struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(data, &f) == nil && f.Type == "impersonated_service_account" {
+			where = []string{"source_credentials", "refresh_token"}
+		}
+		out, err := jsonkeys.SetString(data, newToken, where...)
 		if err != nil {
 			return nil, fmt.Errorf("the file's refresh_token cannot be updated: %w", err)
 		}

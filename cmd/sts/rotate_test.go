@@ -69,6 +69,18 @@ func TestRewriteRefreshToken(t *testing.T) {
 		})
 	}
 
+	t.Run("impersonated file", func(t *testing.T) {
+		const imp = `{"type":"impersonated_service_account","service_account_impersonation_url":"x",` +
+			`"source_credentials":{"type":"external_account_authorized_user","refresh_token":"old-refresh-1f2e","client_id":"c"}}`
+		p := write("imp.json", imp, 0o600)
+		if err := rewriteRefreshToken(p, "new-refresh-9a8b"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != strings.Replace(imp, "old-refresh-1f2e", "new-refresh-9a8b", 1) {
+			t.Errorf("got %s", got)
+		}
+	})
+
 	t.Run("symlink", func(t *testing.T) {
 		if runtime.GOOS == "windows" {
 			t.Skip("symbolic links need privileges on Windows")

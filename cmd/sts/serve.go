@@ -113,11 +113,13 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 	if len(cf.scopes) > 0 {
 		cfg.Scopes = cf.scopes
 	}
-	if creds.Type() == credfile.TypeExternalAccount {
-		// An exchange (and an impersonation) asks for its scopes, so other
-		// scope sets are honoured with sources of their own.
+	switch creds.Type() {
+	case credfile.TypeExternalAccount, credfile.TypeImpersonatedServiceAccount, credfile.TypeServiceAccount, credfile.TypeMetadataServer:
+		// These ask for their scopes, so other scope sets are honoured
+		// with sources of their own.
 		cfg.ScopedTokenSource = func(scopes []string) (oauth2.TokenSource, error) {
-			scoped := &credFlags{path: cf.path, scopes: scopes}
+			scoped := *cf
+			scoped.path, scoped.scopes = creds.Path(), scopes
 			c, err := scoped.load(ctx, e)
 			if err != nil {
 				return nil, err
@@ -128,6 +130,8 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 	switch {
 	case b != nil:
 		cfg.IDTokenUnavailable = "an ID token is not narrowed by --boundary, so none is served"
+	case creds.Type() != credfile.TypeExternalAccount && creds.Type() != credfile.TypeImpersonatedServiceAccount:
+		cfg.IDTokenUnavailable = "ID tokens are served for credential files that impersonate a service account"
 	case creds.ServiceAccount() == "":
 		cfg.IDTokenUnavailable = "the credential impersonates no service account (ID tokens are minted for one)"
 	default:
@@ -142,10 +146,7 @@ func serveConfig(ctx context.Context, e *env, cf *credFlags, boundaryPath, proje
 // service account a credential file impersonates. The caller's token comes
 // from the same file loaded without its impersonation.
 func idTokens(ctx context.Context, e *env, cf *credFlags, creds *credfile.Credentials) (func(context.Context, string) (string, error), error) {
-	path := cf.path
-	if path == "" {
-		path = e.getenv(credfile.EnvCredentials)
-	}
+	path := creds.Path()
 	data, err := await(ctx, "reading credential file "+path, func() ([]byte, error) { return fsutil.ReadFileLimited(path, 1<<20) })
 	if err != nil {
 		return nil, fmt.Errorf("reading credential file %s: %w", path, err)
@@ -155,11 +156,16 @@ func idTokens(ctx context.Context, e *env, cf *credFlags, creds *credfile.Creden
 	if err := json.Unmarshal(data, &file); err != nil || json.Unmarshal(file["service_account_impersonation_url"], &url) != nil {
 		return nil, fmt.Errorf("credential file %s: no service_account_impersonation_url", path)
 	}
-	delete(file, "service_account_impersonation_url")
-	delete(file, "service_account_impersonation")
-	plain, _ := json.Marshal(file)
+	var plain []byte
+	if creds.Type() == credfile.TypeImpersonatedServiceAccount {
+		plain = file["source_credentials"] // the caller is the source
+	} else {
+		delete(file, "service_account_impersonation_url")
+		delete(file, "service_account_impersonation")
+		plain, _ = json.Marshal(file)
+	}
 	caller, err := await(ctx, "loading credential file "+path, func() (*credfile.Credentials, error) {
-		return credfile.Load(plain, credfile.Options{Getenv: e.getenv})
+		return credfile.Load(plain, credfile.Options{Getenv: e.getenv, AllowedHosts: cf.allow, UniverseDomain: cf.universe})
 	})
 	if err != nil {
 		return nil, err

@@ -3,29 +3,36 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/credfile"
 )
 
 func init() {
 	register("token", &command{
-		summary: "Print an access token obtained with a credential configuration file.\n" +
-			"The file is one gcloud writes (type external_account or external_account_authorized_user):\n" +
-			"--credentials names it, or else the GOOGLE_APPLICATION_CREDENTIALS environment variable does.\n" +
-			"The token goes to standard output only.\n\n" +
+		summary: "Print an access token obtained with a credential configuration file, or with the\n" +
+			"credentials found the way Google's libraries find them.\n" +
+			"--credentials names a file gcloud writes (any type: external_account, external_account_authorized_user,\n" +
+			"impersonated_service_account, service_account, authorized_user). Without it, the credentials are\n" +
+			"detected: the file GOOGLE_APPLICATION_CREDENTIALS names, else gcloud's application default credentials\n" +
+			"file ($CLOUDSDK_CONFIG, else ~/.config/gcloud, %APPDATA%\\gcloud on Windows), else the metadata server\n" +
+			"(GCE_METADATA_HOST, else the platform's). A file may send credentials only to Google's endpoints and\n" +
+			"loopback unless --allow-host names more. The token goes to standard output only.\n\n" +
 			"With --interactive, the executable source of a workforce pool file runs as gcloud runs it for\n" +
 			"sign-ins that prompt a person: on this terminal (/dev/tty, whatever standard input and output are),\n" +
 			"with GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1, within the file's interactive_timeout_millis, answering\n" +
 			"in its output_file (both required). Executables must be allowed (GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1).",
-		usage: "sts token [--credentials FILE] [--scope S]... [--format text|json] [--interactive]",
+		usage: "sts token [--credentials FILE] [--scope S]... [--format text|json] [--interactive] [--allow-host HOST]...",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			cf := credentialFlags(fs)
 			format := fs.String("format", "text", "output `format`: text (the token alone) or json ({\"access_token\",\"token_type\",\"expiry\"})")
@@ -80,19 +87,29 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 
 // credFlags are the flags of commands that load a credential file.
 type credFlags struct {
-	path    string
-	scopes  stringList
-	timeout time.Duration
+	path     string
+	scopes   stringList
+	timeout  time.Duration
+	allow    stringList
+	universe string
 	// terminal, if set, runs executable sources interactively on it.
 	terminal *os.File
 }
 
 func credentialFlags(fs *flag.FlagSet) *credFlags {
 	c := &credFlags{}
-	fs.StringVar(&c.path, "credentials", "", "credential configuration `file`; empty means $GOOGLE_APPLICATION_CREDENTIALS")
+	fs.StringVar(&c.path, "credentials", "", "credential configuration `file`; empty means detect: $GOOGLE_APPLICATION_CREDENTIALS, gcloud's file, the metadata server")
 	fs.Var(&c.scopes, "scope", "OAuth `scope` of the token (repeatable); none means https://www.googleapis.com/auth/cloud-platform")
 	fs.DurationVar(&c.timeout, "timeout", time.Minute, "give up after this long")
+	c.endpointFlags(fs)
 	return c
+}
+
+// endpointFlags registers the flags that widen where a file may send
+// credentials.
+func (c *credFlags) endpointFlags(fs *flag.FlagSet) {
+	fs.Var(&c.allow, "allow-host", "a `host` (or *.DOMAIN) the credential file may send credentials to besides Google's endpoints and loopback (repeatable)")
+	fs.StringVar(&c.universe, "universe-domain", "", "the `domain` of the Google universe the file must belong to; empty means googleapis.com")
 }
 
 // open loads the credential file under the command's time-out (--timeout,
@@ -123,24 +140,45 @@ func (c *credFlags) open(ctx context.Context, fs *flag.FlagSet, e *env, interact
 	return ctx, creds, done, nil
 }
 
-// load loads the credential file the flags or the environment name, giving
-// up when ctx ends (the file may be a named pipe nobody writes to).
+// load loads the credential file the flags name, or detects credentials
+// (the file $GOOGLE_APPLICATION_CREDENTIALS names, gcloud's well-known
+// file, the metadata server), giving up when ctx ends (a file may be a
+// named pipe nobody writes to). A rotated refresh token is written back to
+// the file it came from.
 func (c *credFlags) load(ctx context.Context, e *env) (*credfile.Credentials, error) {
-	opts := credfile.Options{Getenv: e.getenv, Terminal: c.terminal}
+	opts := credfile.Options{Getenv: e.getenv, Terminal: c.terminal, AllowedHosts: c.allow, UniverseDomain: c.universe}
 	if len(c.scopes) > 0 {
 		opts.Scopes = c.scopes
 	}
-	path := c.path
-	if path == "" {
-		path = e.getenv(credfile.EnvCredentials)
+	if c.path != "" {
+		opts.OnRefreshTokenRotated = saveRotatedRefreshToken(c.path, e.stderr)
+		return await(ctx, "reading credential file "+c.path, func() (*credfile.Credentials, error) {
+			return credfile.LoadFile(c.path, opts)
+		})
 	}
-	if path == "" {
-		return nil, usagef("no credentials: pass --credentials FILE or set %s", credfile.EnvCredentials)
+	// The file is known once detected; no token (and so no rotation)
+	// is fetched before.
+	var found atomic.Pointer[string]
+	opts.OnRefreshTokenRotated = func(tok string) {
+		if p := found.Load(); p != nil {
+			saveRotatedRefreshToken(*p, e.stderr)(tok)
+		}
 	}
-	opts.OnRefreshTokenRotated = saveRotatedRefreshToken(path, e.stderr)
-	return await(ctx, "reading credential file "+path, func() (*credfile.Credentials, error) {
-		return credfile.LoadFile(path, opts)
+	creds, err := await(ctx, "detecting credentials", func() (*credfile.Credentials, error) {
+		return credfile.Detect(ctx, opts)
 	})
+	if errors.Is(err, credfile.ErrNoCredentials) {
+		var se *sts.Error
+		errors.As(err, &se)
+		return nil, usagef("%v; pass --credentials FILE", se.Err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p := creds.Path(); p != "" {
+		found.Store(&p)
+	}
+	return creds, nil
 }
 
 func checkTokenFormat(f string) error {

@@ -242,58 +242,27 @@ func skeleton(name string) string {
 	return strings.ReplaceAll(s, "vv", "w")
 }
 
-// SetString returns data, a JSON object, with the string value of its
-// top-level member key replaced by value, every other byte (the other
-// members, their order, spacing and escapes) unchanged. The member must
-// appear exactly once, spelled exactly so, with a string value; data must
-// pass Check against a schema knowing key (no look-alike of it anywhere),
-// so that no other spelling keeps an old value a decoder could pick.
-func SetString(data []byte, key, value string) ([]byte, error) {
-	if _, p := Check(data, &Schema{Keys: map[string]*Schema{key: nil}}); p != nil {
+// SetString returns data, a JSON object, with the string value of the
+// member at path (a top-level key, or keys of nested objects) replaced by
+// value, every other byte (the other members, their order, spacing and
+// escapes) unchanged. Each key of path must appear exactly once, spelled
+// exactly so, and the last one's value must be a string; data must pass
+// Check against a schema knowing path (no look-alike of its keys, at any
+// depth), so that no other spelling keeps an old value a decoder could
+// pick.
+func SetString(data []byte, value string, path ...string) ([]byte, error) {
+	if len(path) == 0 {
+		return nil, errors.New("no member named")
+	}
+	var schema *Schema
+	for i := len(path) - 1; i >= 0; i-- {
+		schema = &Schema{Keys: map[string]*Schema{path[i]: schema}}
+	}
+	if _, p := Check(data, schema); p != nil {
 		return nil, fmt.Errorf("%s: %s", p.Field(), p.Reason)
 	}
 	if !json.Valid(data) {
 		return nil, errors.New("not valid JSON")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	start, end := -1, -1
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("not valid JSON")
-		}
-		name, _ := tok.(string)
-		keyEnd := int(dec.InputOffset())
-		if name != key {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return nil, errors.New("not valid JSON")
-			}
-			continue
-		}
-		if start >= 0 {
-			return nil, fmt.Errorf("member %q appears more than once", key)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, errors.New("not valid JSON")
-		}
-		if len(v) == 0 || v[0] != '"' {
-			return nil, fmt.Errorf("member %q is not a string", key)
-		}
-		end = int(dec.InputOffset())
-		// The value is the last len(v) bytes before end: Decode
-		// consumed the colon and spaces before it.
-		start = end - len(v)
-		if start < keyEnd || !bytes.Equal(data[start:end], v) {
-			return nil, errors.New("cannot locate the member's value")
-		}
-	}
-	if start < 0 {
-		return nil, fmt.Errorf("no member %q", key)
 	}
 	var enc bytes.Buffer
 	e := json.NewEncoder(&enc)
@@ -301,7 +270,62 @@ func SetString(data []byte, key, value string) ([]byte, error) {
 	if err := e.Encode(value); err != nil {
 		return nil, err
 	}
-	repl := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+	return setString(data, bytes.TrimSuffix(enc.Bytes(), []byte("\n")), path, "")
+}
+
+// setString replaces the value at path in the object data (valid JSON)
+// with repl; at names the object in errors.
+func setString(data, repl []byte, path []string, at string) ([]byte, error) {
+	key := path[0]
+	field := key
+	if at != "" {
+		field = at + "." + key
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		if at == "" {
+			return nil, errors.New("not a JSON object")
+		}
+		return nil, fmt.Errorf("member %q is not an object", at)
+	}
+	start, end := -1, -1
+	var v json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("not valid JSON")
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, errors.New("not valid JSON")
+		}
+		if name != key {
+			continue
+		}
+		if start >= 0 {
+			return nil, fmt.Errorf("member %q appears more than once", field)
+		}
+		// The value is the last len(raw) bytes before the offset:
+		// Decode consumed the colon and spaces before it.
+		end = int(dec.InputOffset())
+		start, v = end-len(raw), raw
+		if start < 0 || !bytes.Equal(data[start:end], raw) {
+			return nil, errors.New("cannot locate the member's value")
+		}
+	}
+	if start < 0 {
+		return nil, fmt.Errorf("no member %q", field)
+	}
+	if len(path) > 1 {
+		inner, err := setString(v, repl, path[1:], field)
+		if err != nil {
+			return nil, err
+		}
+		repl = inner
+	} else if v[0] != '"' {
+		return nil, fmt.Errorf("member %q is not a string", field)
+	}
 	out := make([]byte, 0, len(data)-(end-start)+len(repl))
 	out = append(out, data[:start]...)
 	out = append(out, repl...)

@@ -162,7 +162,7 @@ func FuzzCheck(f *testing.F) {
 
 func TestSetString(t *testing.T) {
 	const file = "{\n  \"type\": \"external_account_authorized_user\",\n  \"refresh_token\" :  \"old\\u002dtoken\",\n  \"nested\": {\"refresh_token\": \"keep\"},\n  \"n\": 1.50\n}\n"
-	out, err := SetString([]byte(file), "refresh_token", "new</token>\u2028")
+	out, err := SetString([]byte(file), "new</token>\u2028", "refresh_token")
 	want := "{\n  \"type\": \"external_account_authorized_user\",\n  \"refresh_token\" :  \"new</token>\\u2028\",\n  \"nested\": {\"refresh_token\": \"keep\"},\n  \"n\": 1.50\n}\n"
 	if err != nil || string(out) != want {
 		t.Fatalf("got %q, %v\nwant %q", out, err, want)
@@ -181,7 +181,7 @@ func TestSetString(t *testing.T) {
 		{"invalid", `{"refresh_token":"a"`, "not valid JSON"},
 		{"trailing", `{"refresh_token":"a"} {}`, "not valid JSON"},
 	} {
-		if _, err := SetString([]byte(tc.doc), "refresh_token", "n"); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := SetString([]byte(tc.doc), "n", "refresh_token"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -196,7 +196,7 @@ func FuzzSetString(f *testing.F) {
 	f.Add([]byte(`{"refresh_token":"a","REFRESH_TOKEN":"b"}`), "x")
 	f.Add([]byte(`null`), "x")
 	f.Fuzz(func(t *testing.T, data []byte, value string) {
-		out, err := SetString(data, "refresh_token", value)
+		out, err := SetString(data, value, "refresh_token")
 		if err != nil {
 			return
 		}
@@ -222,4 +222,25 @@ func FuzzSetString(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSetStringNested(t *testing.T) {
+	const file = `{"type":"impersonated_service_account","refresh_token_note":1,
+ "source_credentials": {"type":"external_account_authorized_user", "refresh_token" : "old"},"z":[1]}`
+	out, err := SetString([]byte(file), "new", "source_credentials", "refresh_token")
+	want := strings.Replace(file, `"old"`, `"new"`, 1)
+	if err != nil || string(out) != want {
+		t.Fatalf("got %s, %v", out, err)
+	}
+	for _, tc := range []struct{ doc, want string }{
+		{`{"source_credentials":{"refresh_token":"a","Refresh_Token":"b"}}`, "source_credentials.Refresh_Token"},
+		{`{"source_credentials":{"type":"x"}}`, `no member "source_credentials.refresh_token"`},
+		{`{"source_credentials":"x"}`, `member "source_credentials" is not an object`},
+		{`{"Source_Credentials":{"refresh_token":"a"}}`, `differs from "source_credentials"`},
+		{`{"source_credentials":{"refresh_token":"a"},"source_credentials":{"refresh_token":"b"}}`, "duplicate key"},
+	} {
+		if _, err := SetString([]byte(tc.doc), "n", "source_credentials", "refresh_token"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
 }

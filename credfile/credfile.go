@@ -220,22 +220,18 @@ func (c *Credentials) TokenInfoURL() string { return c.tokenInfoURL }
 //
 // For an external_account_authorized_user file it revokes the refresh
 // token in use (the file's, or the last one the server rotated to) at the
-// file's revoke_url, as RFC 7009 has it (token and
+// file's revoke_url (else the revocation endpoint next to its token_url),
+// as RFC 7009 has it (token and
 // token_type_hint=refresh_token, the client's HTTP Basic credentials);
 // afterwards every refresh fails with invalid_grant. For an executable
 // source loaded with Options.Terminal (an interactive workforce sign-in) it
 // runs the executable in revoke mode, gcloud's contract for pluggable auth
 // (see sts.ExecutableSubject.Revoke). Other credentials cannot be revoked:
-// their Revoke fails without a request, as does an authorized-user file
-// without revoke_url. Failures are *sts.Error with Op "revoke" (or
+// their Revoke fails without a request. Failures are *sts.Error with Op "revoke" (or
 // *sts.ValidationError for a configuration that cannot revoke).
 func (c *Credentials) Revoke(ctx context.Context) error {
 	if c.revoke == nil {
-		why := "only authorized-user files with a revoke_url and interactive executable sources can be revoked"
-		if c.typ == TypeExternalAccountAuthorizedUser {
-			why = "the file has no revoke_url"
-		}
-		return &sts.Error{Op: "revoke", Err: errors.New(why)}
+		return &sts.Error{Op: "revoke", Err: errors.New("only authorized-user files and interactive executable sources can be revoked")}
 	}
 	if err := c.revoke(ctx); err != nil {
 		return public.Err(err)
@@ -244,7 +240,8 @@ func (c *Credentials) Revoke(ctx context.Context) error {
 	return nil
 }
 
-// RevokeURL returns the file's revoke_url (authorized-user files), or "".
+// RevokeURL returns the revocation endpoint of an authorized-user file: its
+// revoke_url, else the one next to its token_url; "" for other files.
 func (c *Credentials) RevokeURL() string { return c.revokeURL }
 
 // QuotaProjectID returns the project billed for API calls: the

@@ -942,11 +942,13 @@ func TestCredentialsAccessorsAndDetect(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var se *sts.Error
-	if _, err := Detect(ctx, Options{Getenv: env}); !errors.As(err, &se) || se.Op != "load" || !errors.Is(err, context.Canceled) {
+	if _, err := Detect(ctx, Options{Getenv: env}); !errors.As(err, &se) || se.Op != "detect" || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Detect: %v", err)
 	}
-	_, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(nil)})
-	wantField(t, err, EnvCredentials)
+	_, err = Detect(context.Background(), Options{Getenv: fixture.EnvMap(nil), MetadataProbe: -1})
+	if !errors.As(err, &se) || se.Op != "detect" || !errors.Is(err, ErrNoCredentials) {
+		t.Errorf("nothing to detect: %v", err)
+	}
 }
 
 // TestDecodePositions: trailing data after the object is refused, and

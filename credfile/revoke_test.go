@@ -80,15 +80,7 @@ func TestRevokeAuthorizedUser(t *testing.T) {
 func TestRevokeRefused(t *testing.T) {
 	emu := fixture.NewOAuthEmulator(t)
 	opts := Options{HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Retry: sts.RetryPolicy{MaxAttempts: 1}}}
-	noURL, err := Load(userFile(t, emu, "", fixture.UserClientSecret), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = noURL.Revoke(context.Background())
 	var se *sts.Error
-	if !errors.As(err, &se) || se.Op != "revoke" || !strings.Contains(err.Error(), "revoke_url") {
-		t.Errorf("no revoke_url: %v", err)
-	}
 	file, err := Load(encodeMap(t, map[string]any{
 		"type": "external_account", "audience": fixture.ExecAud, "subject_token_type": sts.TokenTypeJWT,
 		"token_url": emu.TokenURL(), "credential_source": map[string]any{"file": filepath.Join(t.TempDir(), "tok")},
@@ -155,5 +147,25 @@ func TestRevokeInteractiveExecutable(t *testing.T) {
 	}
 	if err := c.Revoke(context.Background()); !errors.As(err, &se) || se.Op != "revoke" {
 		t.Errorf("non-interactive: %v", err)
+	}
+}
+
+// TestRevokeURLFollowsTokenURL: a file without revoke_url revokes at the
+// revocation endpoint next to its token_url.
+func TestRevokeURLFollowsTokenURL(t *testing.T) {
+	emu := fixture.NewOAuthEmulator(t)
+	opts := Options{HTTPOptions: sts.HTTPOptions{HTTPClient: emu.Client(), Retry: sts.RetryPolicy{MaxAttempts: 1}}}
+	c, err := Load(userFile(t, emu, "", fixture.UserClientSecret), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RevokeURL() != emu.RevokeURL() {
+		t.Fatalf("RevokeURL %q, want %q", c.RevokeURL(), emu.RevokeURL())
+	}
+	if err := c.Revoke(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if emu.RefreshTokenValid(fixture.UserRefreshToken) || emu.Count("/v1/revoke") != 1 {
+		t.Error("not revoked")
 	}
 }

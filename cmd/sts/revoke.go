@@ -11,10 +11,10 @@ func init() {
 	register("revoke", &command{
 		summary: "Sign out: revoke what a credential configuration file holds, so that no new token can be had from it.\n" +
 			"For an external_account_authorized_user file (sts login, gcloud's workforce sign-in), the refresh token\n" +
-			"is revoked at the file's revoke_url; every later refresh fails with invalid_grant, and the file must be\n" +
+			"is revoked at the file's revoke_url (else next to its token_url); every later refresh fails with invalid_grant, and the file must be\n" +
 			"signed in again. With --interactive, a workforce file's executable source runs in revoke mode\n" +
 			"(GOOGLE_EXTERNAL_ACCOUNT_REVOKE=1) on this terminal, as gcloud runs it. Other files cannot be revoked.\n" +
-			"--credentials names the file, or else the GOOGLE_APPLICATION_CREDENTIALS environment variable does.",
+			"--credentials names the file; without it the credentials are detected as sts token detects them.",
 		usage: "sts revoke [--credentials FILE] [--interactive] [--timeout D]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			cf := &credFlags{}

@@ -44,7 +44,7 @@ func TestRevoke(t *testing.T) {
 	}
 
 	var printed strings.Builder
-	for _, name := range []string{"user", "oidc"} { // no revoke_url; a file source
+	for _, name := range []string{"oidc"} { // a file source
 		r := cli(t, nil, "", "revoke", "--credentials", files[name])
 		if r.code != 1 || !strings.Contains(r.stderr, "revoke") {
 			t.Errorf("%s: %+v", name, r)

@@ -301,7 +301,7 @@ func TestEchoedSecretsScrubbed(t *testing.T) {
 		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"refused \u001b[31m%s"}`, strings.Join(quoted, " "))
 	}))
 	defer srv.Close()
-	sa, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), nil, opts(srv.Client()))
+	sa, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), "", nil, opts(srv.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}

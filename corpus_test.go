@@ -511,7 +511,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 			Subject: StaticSubject(relSubjectToken), SubjectTokenType: TokenTypeJWT,
 			Audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
 			ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: "http://sts.localhost/v1/token", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
+			TokenURL: "http://127.0.0.1:0/v1/token", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 			Cache: CacheOptions{RefreshTimeout: time.Minute},
 		}
 		obj = cfg
@@ -536,7 +536,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 	case relOpImpersonate:
 		im, cerr := newImpersonator(impConfig{
 			Source:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: relAccessToken}),
-			URL:         "http://iamcredentials.localhost/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
+			URL:         "http://127.0.0.2:0/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
 			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		})
 		if cerr != nil {
@@ -547,7 +547,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 	case relOpRefresh:
 		r, cerr := newRefresher(authUserConfig{
 			RefreshToken: relRefreshToken, ClientID: relClientID, ClientSecret: relClientSecret,
-			TokenURL: "http://sts.localhost/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
+			TokenURL: "http://127.0.0.1:0/v1/oauthtoken", HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		})
 		if cerr != nil {
 			t.Fatal(cerr)
@@ -556,7 +556,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 		tok, err = r.TokenContext(ctx)
 	case relOpIntrospect:
 		opts := IntrospectOptions{
-			URL: "http://sts.localhost/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
+			URL: "http://127.0.0.1:0/v1/introspect", ClientID: relClientID, ClientSecret: relClientSecret,
 			HTTPOptions: HTTPOptions{HTTPClient: client, Timeout: relTimeout, Retry: retry, Logger: log},
 		}
 		obj = opts

@@ -62,7 +62,7 @@ func ExampleValidationError() {
 
 // Failures from STS are *sts.Error values that say whether retrying can help.
 func ExampleError() {
-	emu := ststest.NewInMemoryServer(ststest.Options{}) // answers in-process at http://ststest.localhost
+	emu := ststest.NewInMemoryServer(ststest.Options{}) // answers in-process at http://127.0.0.1:0
 	defer emu.Close()
 	emu.PushFaults(ststest.ErrorFault(400, "invalid_grant", "The subject token has expired."))
 
@@ -81,7 +81,7 @@ func ExampleError() {
 	}
 	// Output:
 	// 400 invalid_grant false
-	// sts: exchange: POST http://ststest.localhost/v1/token: status 400: invalid_grant: The subject token has expired.
+	// sts: exchange: POST http://127.0.0.1:0/v1/token: status 400: invalid_grant: The subject token has expired.
 }
 
 // Any oauth2.TokenSource gains refresh-ahead caching, a drop-in for

@@ -174,11 +174,11 @@ func ExampleConfig_logger() {
 	}
 	// Output:
 	// level=DEBUG msg="sts: subject token" source=static
-	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=1
+	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://127.0.0.1:0/v1/token attempt=1
 	// level=DEBUG msg="sts: response" op=exchange status=503
 	// level=DEBUG msg="sts: error response" op=exchange status=503 code=temporarily_unavailable
-	// level=INFO msg="sts: retrying" op=exchange attempt=2 cause="sts: exchange: POST http://ststest.localhost/v1/token: status 503: temporarily_unavailable: the service is temporarily unavailable"
-	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://ststest.localhost/v1/token attempt=2
+	// level=INFO msg="sts: retrying" op=exchange attempt=2 cause="sts: exchange: POST http://127.0.0.1:0/v1/token: status 503: temporarily_unavailable: the service is temporarily unavailable"
+	// level=DEBUG msg="sts: request" op=exchange method=POST url=http://127.0.0.1:0/v1/token attempt=2
 	// level=DEBUG msg="sts: response" op=exchange status=200
 	// level=DEBUG msg="sts: token refreshed"
 }

@@ -185,7 +185,7 @@ func TestCorpusIntermediaryResponses(t *testing.T) {
 				})}
 				m, err := downscope.NewMinter(downscope.Config{
 					Source:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: corpusRoot, Expiry: time.Now().Add(time.Hour)}),
-					TokenURL:    "http://sts.localhost/v1/token",
+					TokenURL:    "http://127.0.0.1:0/v1/token",
 					HTTPOptions: sts.HTTPOptions{HTTPClient: client, Retry: sts.RetryPolicy{MaxAttempts: 1}},
 				})
 				if err != nil {

@@ -24,7 +24,7 @@ const (
 	testAudience = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/providers/repo"
 	// runtimeURL is where the fake runtime answers, as the runner sets
 	// ACTIONS_ID_TOKEN_REQUEST_URL (with its own query).
-	runtimeURL   = "http://actions-runtime.localhost/_apis/distributedtask/oidc/token?api-version=2.0"
+	runtimeURL   = "http://127.0.0.3:0/_apis/distributedtask/oidc/token?api-version=2.0"
 	requestToken = "runtime-request-token-SECRET-7f3a9"
 	// oidcLifetime is how long the fake runtime's tokens live, as GitHub's
 	// do: a few minutes.
@@ -83,7 +83,7 @@ type routes struct {
 }
 
 func (r routes) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host != "actions-runtime.localhost" {
+	if req.URL.Host != "127.0.0.3:0" {
 		return r.next.RoundTrip(req)
 	}
 	if err := req.Context().Err(); err != nil {

@@ -324,6 +324,7 @@ func TestPlainHTTPRefusedForURL(t *testing.T) {
 	for _, u := range []string{
 		"http://sts.googleapis.com", "http://example.com", "http://127.0.0.1.evil.example", "http://localhost.evil.example",
 		"http://0.0.0.0", "http://10.0.0.1", "http://169.254.169.254", "http://2130706433", "http://[::]",
+		"http://sts.localhost", "http://LOCALHOST.", "http://127.1", "http://0x7f.1", "http://127.0.0.1.nip.io",
 		"HTTP://EXAMPLE.COM", "ftp://sts.googleapis.com", "ws://127.0.0.1", "file://", "//sts.googleapis.com",
 		"sts.googleapis.com", "https://user:" + secret + "@sts.googleapis.com",
 	} {
@@ -336,7 +337,7 @@ func TestPlainHTTPRefusedForURL(t *testing.T) {
 			t.Errorf("URL %q: error shows the password: %v", u, err)
 		}
 	}
-	for _, u := range []string{"http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost", "http://LOCALHOST.", "http://sts.localhost", "http://[::1]:9"} {
+	for _, u := range []string{"http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost", "http://LOCALHOST", "http://[::ffff:127.0.0.1]", "http://[::1]:9"} {
 		if _, err := NewTokenSource(Config{Source: src, URL: u + path}); err != nil {
 			t.Errorf("URL %q (loopback): %v", u, err)
 		}

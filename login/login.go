@@ -43,6 +43,7 @@ import (
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/loopback"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -93,7 +94,8 @@ type Config struct {
 	QuotaProjectID string
 	// ListenAddr is the loopback address the redirect listener binds, as
 	// "host:port". Empty means "127.0.0.1:0" (a free port). The host must
-	// be a loopback address.
+	// be a literal loopback IP address or localhost (read from the hosts
+	// file); the listener binds that literal address.
 	ListenAddr string
 	// Listener, if set, is the redirect listener (ListenAddr is then
 	// ignored); its address must be a loopback TCP address. Run closes
@@ -201,13 +203,13 @@ func (c *Config) validate() (*plan, error) {
 		if p.listen == "" {
 			p.listen = "127.0.0.1:0"
 		}
-		host, _, err := net.SplitHostPort(p.listen)
+		// The listener binds the literal address checked here (localhost
+		// is read from the hosts file), never a name resolved again.
+		ap, err := loopback.ResolveAddr(p.listen, loopback.HostsPath())
 		if err != nil {
-			return nil, invalid("Config.ListenAddr", "must be host:port")
+			return nil, invalid("Config.ListenAddr", "%s", err)
 		}
-		if !check.Loopback(host) {
-			return nil, invalid("Config.ListenAddr", "host %q is not a loopback address", httpx.Truncate(host, 100))
-		}
+		p.listen = ap.String()
 	}
 	if p.path == "" {
 		p.path = "/callback"

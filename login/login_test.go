@@ -25,6 +25,7 @@ import (
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/loopback"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -758,6 +759,44 @@ func TestLoginAndIntrospectLogsHoldNoSecrets(t *testing.T) {
 	for _, secret := range []string{res.Token.AccessToken, res.Token.RefreshToken, loginSecret, code, verifier, httpx.BasicAuth(loginClientID, loginSecret)} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("secret in logs:\n%s", logs)
+		}
+	}
+}
+
+// TestLoginListenAddrLoopbackRule: the redirect listener's host follows the
+// one loopback rule (internal/loopback): names a resolver would send to DNS
+// and other spellings of numbers are refused at construction; localhost and
+// an IPv4-mapped loopback address are bound as the literal address they
+// resolve to, which is what the redirect URI names.
+func TestLoginListenAddrLoopbackRule(t *testing.T) {
+	base := Config{Audience: loginAud, ClientID: loginClientID, ClientSecret: loginSecret}
+	for _, addr := range []string{"localhost.:0", "LOCALHOST.:0", "foo.localhost:0", "localhost.evil.example:0", "127.0.0.1.nip.io:0",
+		"0x7f.1:0", "2130706433:0", "127.1:0", "0177.0.0.1:0", "[::ffff:10.0.0.1]:0", "[::]:0", ":0", "[::1%lo]:0"} {
+		cfg := base
+		cfg.ListenAddr = addr
+		_, err := Run(context.Background(), cfg)
+		var ve *sts.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "Config.ListenAddr" {
+			t.Errorf("ListenAddr %q: %v, want a ValidationError", addr, err)
+		}
+	}
+	for addr, host := range map[string]string{"localhost:0": "", "LocalHost:0": "", "[::ffff:127.0.0.1]:0": "127.0.0.1", "127.0.0.1:0": "127.0.0.1"} {
+		srv := newLoginServer(t)
+		var authURL string
+		open, _ := browser(t, http.DefaultClient)
+		cfg := loginConfig(srv, func(u string) error { authURL = u; return open(u) })
+		cfg.ListenAddr = addr
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatalf("ListenAddr %q: %v", addr, err)
+		}
+		u, _ := url.Parse(authURL)
+		ru, err := url.Parse(u.Query().Get("redirect_uri"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, ok := loopback.Addr(ru.Hostname())
+		if !ok || (host != "" && a.String() != host) {
+			t.Errorf("ListenAddr %q: redirect URI %s does not name the literal address bound", addr, ru)
 		}
 	}
 }

@@ -34,24 +34,6 @@ func FuzzParseScopes(f *testing.F) {
 	})
 }
 
-// FuzzResolveLoopback: whatever the address and hosts file, the result is
-// a loopback address or a ValidationError.
-func FuzzResolveLoopback(f *testing.F) {
-	f.Add("localhost:80", "127.0.0.1 localhost\n")
-	f.Add("[::1]:0", "")
-	f.Add("localhost:1", "10.0.0.1 localhost # x\n::1 localhost")
-	f.Add("0.0.0.0:8080", "0.0.0.0 localhost")
-	f.Fuzz(func(t *testing.T, addr, hosts string) {
-		ap, err := resolveLoopback(addr, func() ([]byte, error) { return []byte(hosts), nil })
-		if err != nil {
-			return
-		}
-		if !ap.Addr().IsLoopback() || ap.Addr().Zone() != "" {
-			t.Fatalf("resolveLoopback(%q) = %v, not loopback", addr, ap)
-		}
-	})
-}
-
 // FuzzServe: any request gets an answer with Metadata-Flavor: Google (or
 // the readiness answer), a known status, and JSON where JSON is claimed;
 // only the token and identity paths ever show a token.

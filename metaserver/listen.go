@@ -1,133 +1,48 @@
 package metaserver
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/loopback"
 )
 
-// maxHostsFile bounds the hosts file read to resolve "localhost".
-const maxHostsFile = 1 << 20
-
 // Listen opens a TCP listener on a loopback address: addr is "HOST:PORT"
-// where HOST is a literal loopback IP address (127.0.0.0/8 or ::1) or
-// "localhost", which is resolved from the system's hosts file (never by
-// DNS) to its first loopback address; the listener is bound to that literal
-// address. PORT is a decimal number; 0 picks a free port. A bad addr is a
-// *sts.ValidationError for the field "addr".
+// where HOST is a literal loopback IP address (127.0.0.0/8 or ::1, or an
+// IPv4-mapped form) or the bare name "localhost", which is resolved from
+// the system's hosts file (never by DNS; every address it gives localhost
+// must be a loopback one) to its first address; the listener is bound to
+// that literal address. PORT is a decimal number; 0 picks a free port. A
+// bad addr is a *sts.ValidationError for the field "addr".
 func Listen(addr string) (net.Listener, error) {
-	return listen(addr, hostsPath())
+	return listen(addr, loopback.HostsPath())
 }
 
 func listen(addr, hostsFile string) (net.Listener, error) {
-	ap, err := resolveLoopback(addr, func() ([]byte, error) { return readHosts(hostsFile) })
+	ap, err := resolveLoopback(addr, hostsFile)
 	if err != nil {
 		return nil, err
 	}
 	return net.Listen("tcp", ap.String())
 }
 
-func hostsPath() string {
-	if runtime.GOOS == "windows" {
-		root := os.Getenv("SystemRoot")
-		if root == "" {
-			root = `C:\Windows`
-		}
-		return filepath.Join(root, "System32", "drivers", "etc", "hosts")
-	}
-	return "/etc/hosts"
-}
-
-func readHosts(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxHostsFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxHostsFile {
-		return nil, errors.New("larger than 1 MiB")
-	}
-	return data, nil
-}
-
 // resolveLoopback checks addr and returns the literal loopback address and
-// port to bind. hosts reads the hosts file, only for "localhost".
-func resolveLoopback(addr string, hosts func() ([]byte, error)) (netip.AddrPort, error) {
-	bad := func(reason string) (netip.AddrPort, error) {
-		return netip.AddrPort{}, &sts.ValidationError{Field: "addr", Reason: reason}
-	}
-	host, portText, err := net.SplitHostPort(addr)
+// port to bind, reading the hosts file only for "localhost".
+func resolveLoopback(addr, hostsFile string) (netip.AddrPort, error) {
+	ap, err := loopback.ResolveAddr(addr, hostsFile)
 	if err != nil {
-		return bad("must be HOST:PORT")
+		return netip.AddrPort{}, &sts.ValidationError{Field: "addr", Reason: err.Error() +
+			": the server hands tokens to anyone who connects"}
 	}
-	port, err := strconv.ParseUint(portText, 10, 16)
-	if err != nil {
-		return bad("port must be a number from 0 to 65535")
-	}
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		data, err := hosts()
-		if err != nil {
-			return bad("localhost: reading the hosts file: " + err.Error())
-		}
-		ip, ok := localhostFromHosts(data)
-		if !ok {
-			return bad("localhost has no loopback address in the hosts file; name 127.0.0.1 or ::1")
-		}
-		return netip.AddrPortFrom(ip, uint16(port)), nil
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || ip.Zone() != "" {
-		return bad("host must be a loopback IP address or localhost")
-	}
-	ip = ip.Unmap()
-	if !ip.IsLoopback() {
-		return bad("host must be a loopback address: the server hands tokens to anyone who connects")
-	}
-	return netip.AddrPortFrom(ip, uint16(port)), nil
-}
-
-// localhostFromHosts returns the first loopback address the hosts file
-// gives the name "localhost".
-func localhostFromHosts(data []byte) (netip.Addr, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxHostsFile)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		ip, err := netip.ParseAddr(fields[0])
-		if err != nil || ip.Zone() != "" || !ip.Unmap().IsLoopback() {
-			continue
-		}
-		for _, name := range fields[1:] {
-			if strings.EqualFold(strings.TrimSuffix(name, "."), "localhost") {
-				return ip.Unmap(), true
-			}
-		}
-	}
-	return netip.Addr{}, false
+	return ap, nil
 }
 
 // UnixOptions are the settings of ListenUnix. The zero value makes a socket

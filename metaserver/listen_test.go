@@ -14,9 +14,18 @@ import (
 	"github.com/stsgo/sts"
 )
 
+// TestResolveLoopback: Listen's addresses follow the one loopback rule
+// (internal/loopback holds its cases): literal loopback addresses and
+// localhost from the hosts file, bound as the literal; anything else is a
+// ValidationError for addr.
 func TestResolveLoopback(t *testing.T) {
-	hosts := func(data string) func() ([]byte, error) {
-		return func() ([]byte, error) { return []byte(data), nil }
+	dir := t.TempDir()
+	hosts := func(data string) string {
+		p := filepath.Join(dir, strconv.Itoa(len(data))+"-hosts")
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 	std := hosts("# comment\n10.0.0.1 myhost\n127.0.0.1\tlocalhost localhost.localdomain\n::1 localhost ip6-localhost\n")
 	for addr, want := range map[string]string{
@@ -25,17 +34,17 @@ func TestResolveLoopback(t *testing.T) {
 		"[::1]:9":              "[::1]:9",
 		"[::ffff:127.0.0.1]:9": "127.0.0.1:9",
 		"localhost:80":         "127.0.0.1:80",
-		"LocalHost.:80":        "127.0.0.1:80",
+		"LocalHost:80":         "127.0.0.1:80",
 	} {
 		got, err := resolveLoopback(addr, std)
 		if err != nil || got.String() != want {
 			t.Errorf("resolveLoopback(%q) = %v, %v; want %s", addr, got, err, want)
 		}
 	}
-	if got, err := resolveLoopback("localhost:1", hosts("10.0.0.9 localhost\n::1 localhost # v6\n")); err != nil || got.String() != "[::1]:1" {
-		t.Errorf("localhost after a non-loopback entry: %v, %v", got, err)
+	if got, err := resolveLoopback("localhost:1", hosts("::1 localhost # v6\n")); err != nil || got.String() != "[::1]:1" {
+		t.Errorf("localhost as ::1: %v, %v", got, err)
 	}
-	bad := map[string]func() ([]byte, error){
+	bad := map[string]string{
 		"0.0.0.0:8080":      std,
 		":8080":             std,
 		"10.0.0.1:80":       std,
@@ -45,9 +54,13 @@ func TestResolveLoopback(t *testing.T) {
 		"127.0.0.1":         std,
 		"127.0.0.1:http":    std,
 		"127.0.0.1:70000":   std,
+		"LocalHost.:80":     std, // not the bare name: a resolver may ask DNS
+		"foo.localhost:80":  std,
+		"127.1:80":          std,
 		"localhost:80":      hosts("10.0.0.1 localhost\n"),
 		"localhost:81":      hosts(""),
-		"localhost:82":      func() ([]byte, error) { return nil, errors.New("no hosts file") },
+		"localhost:82":      filepath.Join(dir, "missing"),
+		"localhost:83":      hosts("10.0.0.9 localhost\n::1 localhost # v6\n"), // a non-loopback entry too
 	}
 	for addr, h := range bad {
 		_, err := resolveLoopback(addr, h)

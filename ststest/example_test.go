@@ -93,5 +93,5 @@ func ExampleNewInMemoryServer() {
 	defer s.Close()
 	tok, err := exchange(s.Client(), s.URL+"/v1/token", s.SubjectJWT("w", audience))
 	fmt.Println(err, strings.HasPrefix(tok, "ststest-"), s.URL)
-	// Output: <nil> true http://ststest.localhost
+	// Output: <nil> true http://127.0.0.1:0
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stsgo/sts/internal/loopback"
 )
 
 // AuthorizationCodeLifetime is how long an authorization code issued by the
@@ -160,9 +162,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, ru.String(), http.StatusFound)
 }
 
+// loopbackHost reports whether a redirect URI's host is a loopback one, as
+// Google's authorization server takes it for desktop clients: the name
+// localhost, or a literal loopback address (not "127.evil.example").
 func loopbackHost(h string) bool {
-	h = strings.ToLower(h)
-	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "127.")
+	_, ok := loopback.Addr(h)
+	return ok || strings.EqualFold(h, "localhost")
 }
 
 // serveAuthorizationCode handles grant_type=authorization_code of

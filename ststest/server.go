@@ -58,10 +58,10 @@ import (
 )
 
 // inMemoryURL is the base URL of a Server built with NewInMemoryServer. It
-// names a ".localhost" host, which clients treat as loopback (so plain http is
-// acceptable to them), but nothing listens there: requests must go through
-// Server.Client.
-const inMemoryURL = "http://ststest.localhost"
+// names a literal loopback address, which clients accept over plain http,
+// with port 0, where nothing can listen: a request that does not go through
+// Server.Client fails at once instead of reaching some other server.
+const inMemoryURL = "http://127.0.0.1:0"
 
 // DefaultTokenLifetime is the lifetime of issued tokens when
 // Options.TokenLifetime is zero.
@@ -150,7 +150,7 @@ func (o Options) GoString() string { return o.String() }
 type Server struct {
 	// URL is the base URL of the server, without a trailing slash: the
 	// loopback address of a started server ("http://127.0.0.1:PORT",
-	// "https://…" for NewTLSServer), or "http://ststest.localhost" for an
+	// "https://…" for NewTLSServer), or "http://127.0.0.1:0" for an
 	// in-memory one.
 	URL string
 
@@ -206,9 +206,9 @@ func NewServer(opts Options) *Server {
 }
 
 // NewInMemoryServer returns an emulator that does not listen on any socket.
-// Its URL is "http://ststest.localhost" (a ".localhost" host, which
-// clients treat as loopback, so plain http is acceptable to them, but
-// where nothing listens) and it is reachable only through Server.Client (or
+// Its URL is "http://127.0.0.1:0" (a literal loopback address, which
+// clients accept over plain http, with a port where nothing can listen) and
+// it is reachable only through Server.Client (or
 // by calling ServeHTTP directly). It is the form to use inside
 // testing/synctest bubbles.
 func NewInMemoryServer(opts Options) *Server {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/loopback"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -81,16 +81,15 @@ func init() {
 }
 
 func runEmulator(ctx context.Context, e *env, listen string, opts ststest.Options, latency time.Duration, quiet bool, setup func(*ststest.Server)) error {
-	host, _, err := net.SplitHostPort(listen)
+	// Clients only accept plain http for loopback hosts, and the emulator
+	// keeps credentials in memory: it never listens elsewhere, and binds
+	// the literal address it checked (localhost is read from the hosts
+	// file).
+	ap, err := loopback.ResolveAddr(listen, loopback.HostsPath())
 	if err != nil {
 		return usagef("--listen %q: %v", truncate(listen, 64), err)
 	}
-	if !check.Loopback(host) {
-		// Clients only accept plain http for loopback hosts, and the
-		// emulator keeps credentials in memory: it never listens elsewhere.
-		return usagef("--listen must name a loopback host (127.0.0.1, ::1 or localhost), got %q", truncate(host, 64))
-	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", ap.String())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

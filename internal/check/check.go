@@ -9,7 +9,6 @@ package check
 
 import (
 	"fmt"
-	"net"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/iam"
+	"github.com/stsgo/sts/internal/loopback"
 )
 
 // Error is an invalid value; see sts.ValidationError.
@@ -234,7 +234,7 @@ func Endpoint(field, raw string) *Error {
 		if Loopback(u.Hostname()) {
 			return nil
 		}
-		return Errorf(field, "plain http is only allowed for loopback hosts, got host %q", u.Hostname())
+		return Errorf(field, "plain http is only allowed for loopback hosts (a literal loopback IP address or localhost), got host %q", httpx.Truncate(u.Hostname(), 100))
 	default:
 		return Errorf(field, "scheme must be https, got %q", u.Scheme)
 	}
@@ -254,16 +254,10 @@ func SourceURL(field, raw string) *Error {
 }
 
 // Loopback reports whether host (a host name or IP literal, without port)
-// is a loopback address: "localhost", a name under ".localhost",
-// 127.0.0.0/8 or ::1.
-func Loopback(host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+// is loopback by the module's one rule (see package internal/loopback): a
+// literal loopback IP address, or the bare name "localhost" when the
+// system's hosts file gives it only loopback addresses.
+func Loopback(host string) bool { return loopback.Is(host) }
 
 // Universe checks a universe domain; empty is accepted (it means the
 // default).

@@ -118,7 +118,9 @@ func TestURLs(t *testing.T) {
 		{"https://sts.googleapis.com/v1/token", true, true, ""},
 		{"http://127.0.0.1:8080/v1/token", true, true, ""},
 		{"http://[::1]:8080/x", true, true, ""},
-		{"http://sts.localhost/x", true, true, ""},
+		{"http://sts.localhost/x", false, true, "loopback"},
+		{"http://localhost./x", false, true, "loopback"},
+		{"http://localhost:8080/x", true, true, ""},
 		{"http://169.254.169.254/x", false, true, "loopback"},
 		{"ftp://example.com/x", false, false, "scheme"},
 		{"", false, false, "empty"},
@@ -142,7 +144,7 @@ func TestURLs(t *testing.T) {
 }
 
 func TestLoopbackAndDomain(t *testing.T) {
-	for h, want := range map[string]bool{"localhost": true, "LOCALHOST.": true, "a.localhost": true, "127.1.2.3": true,
+	for h, want := range map[string]bool{"localhost": true, "LOCALHOST.": false, "a.localhost": false, "127.1.2.3": true, "127.1": false,
 		"::1": true, "[::1]": true, "example.com": false, "10.0.0.1": false, "": false} {
 		if got := Loopback(h); got != want {
 			t.Errorf("Loopback(%q) = %t", h, got)

@@ -13,18 +13,12 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of a Credential Access Boundary, from Google's STS API reference
-// (the Options message: "The access boundary can include up to 10 rules. The
-// size of the parameter value should not exceed 2048 characters.").
+// Limits of a Credential Access Boundary, from STS's API reference: at
+// most 10 rules (10 is legal), and an options parameter
+// {"accessBoundary":{…}} of at most 2048 bytes as this package encodes it
+// (compact JSON, with "&" and "<" escaped in 6 bytes each).
 const (
-	// MaxAccessBoundaryRules is the largest number of rules a boundary may
-	// hold. A boundary of exactly this many rules is legal.
-	MaxAccessBoundaryRules = 10
-	// MaxAccessBoundaryOptionsLength is the largest size, in bytes, of the
-	// options parameter {"accessBoundary":{…}} that carries a boundary to
-	// STS, measured as the package encodes it (compact JSON; "&" and "<"
-	// are escaped as \u0026 and \u003c, so each costs 6 bytes). Counting
-	// bytes rather than characters is the stricter reading of the limit.
+	MaxAccessBoundaryRules         = 10
 	MaxAccessBoundaryOptionsLength = 2048
 
 	// maxBoundaryFileSize bounds what ParseAccessBoundary reads; a legal
@@ -41,11 +35,9 @@ const (
 // optionally, a CEL condition that narrows them further; a request is allowed
 // when any rule allows it.
 //
-// It marshals to the JSON that STS and Google's documentation use inside the
-// "accessBoundary" wrapper ({"accessBoundaryRules":[…]}). The zero value
-// holds no rule and is not valid: a boundary needs 1 to 10 rules. Validate
-// reports what is wrong with a boundary; the constructors that take one call
-// it.
+// It marshals to the JSON STS uses inside the "accessBoundary" wrapper
+// ({"accessBoundaryRules":[…]}). The zero value holds no rule and is not
+// valid (1 to 10 rules are needed); constructors that take one validate it.
 type AccessBoundary struct {
 	// Rules are the access boundary rules, 1 to MaxAccessBoundaryRules.
 	Rules []AccessBoundaryRule `json:"accessBoundaryRules"`
@@ -72,10 +64,8 @@ type AccessBoundaryRule struct {
 type AvailabilityCondition struct {
 	// Expression is the CEL expression, for example
 	// "resource.name.startsWith('projects/_/buckets/b/objects/customer-a')".
-	// Required; it must parse as CEL, which package
-	// github.com/stsgo/sts/downscope checks when it builds a downscoped
-	// source or compiles a boundary (this package only checks that it is
-	// not empty and is valid UTF-8, to stay free of a CEL parser).
+	// Required; package downscope checks that it parses as CEL (this
+	// package, free of a CEL parser, checks it is non-empty UTF-8).
 	Expression string `json:"expression"`
 	// Title optionally names the condition.
 	Title string `json:"title,omitempty"`
@@ -143,14 +133,12 @@ func celQuote(s string) string {
 	return b.String()
 }
 
-// Validate reports the first problem with the boundary as a
-// *ValidationError whose Field is a Go path such as
-// "AccessBoundary.Rules[2].AvailablePermissions[0]": the number of rules
-// (1 to 10), a missing resource or permission, a permission not of the form
-// "inRole:ROLE", an empty condition or one that is not valid UTF-8, or a
-// boundary whose options parameter would exceed
-// MaxAccessBoundaryOptionsLength characters. Whether a condition parses as
-// CEL is checked by package github.com/stsgo/sts/downscope.
+// Validate reports the first structural problem as a *ValidationError with
+// a Go path Field such as "AccessBoundary.Rules[2].AvailablePermissions[0]":
+// the number of rules, a missing resource or permission, a permission not
+// of the form "inRole:ROLE", an empty or non-UTF-8 condition, or an options
+// parameter over MaxAccessBoundaryOptionsLength. Package downscope checks
+// that conditions parse as CEL.
 func (b *AccessBoundary) Validate() error {
 	return b.validate(goNames)
 }
@@ -293,12 +281,9 @@ type boundaryFile struct {
 //	{"accessBoundary": {"accessBoundaryRules": [{"availableResource": …,
 //	  "availablePermissions": […], "availabilityCondition": {…}}]}}
 //
-// or the same without the "accessBoundary" wrapper, and validates it as
-// Validate does (conditions are parsed as CEL by package
-// github.com/stsgo/sts/downscope when the boundary is used).
-// Unknown fields and trailing data are errors. Every error is a
-// *ValidationError whose Field is a JSON path such as
-// "accessBoundary.accessBoundaryRules[0].availablePermissions[1]".
+// or without the wrapper, and validates it as Validate does. Unknown fields
+// and trailing data are errors. Errors are *ValidationError with a JSON path
+// Field, such as "accessBoundary.accessBoundaryRules[0].availableResource".
 func ParseAccessBoundary(data []byte) (*AccessBoundary, error) {
 	if len(data) > maxBoundaryFileSize {
 		return nil, invalid("accessBoundary", "file is %d bytes, larger than the %d allowed", len(data), maxBoundaryFileSize)

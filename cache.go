@@ -43,15 +43,12 @@ type CacheOptions struct {
 	// and a later one may start. Zero means 2 minutes.
 	RefreshTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait after failed refreshes,
-	// doubling from MinBackoff and reset by a success. Zero means 1 s and
-	// 1 min. While a valid token is held, no background refresh starts
-	// during the wait. While none is, and the last refresh failed with a
-	// permanent error (an *Error that is not Temporary: invalid_grant,
-	// HTTP 400, 401, 403, …), callers get that error again without a
-	// request until the wait ends: its text then ends with "(cached
-	// failure, retry after …)", and errors.As still finds the *Error. So a
-	// loop of callers against a misconfigured credential makes a bounded
-	// number of requests.
+	// doubling from MinBackoff, reset by a success. Zero means 1 s and
+	// 1 min. During the wait no refresh starts; with no valid token and a
+	// permanent last error (not Temporary: invalid_grant, 400, 401, 403),
+	// callers get that error again (text ending "(cached failure, retry
+	// after …)"; errors.As finds the *Error), so a loop of callers makes
+	// a bounded number of requests.
 	MinBackoff, MaxBackoff time.Duration
 	// InitialToken, if valid, is served first (as with
 	// oauth2.ReuseTokenSource).
@@ -165,13 +162,11 @@ func (c *CachedTokenSource) TokenContext(ctx context.Context) (*oauth2.Token, er
 	return c.r.Get(ctx)
 }
 
-// Invalidate drops tok from the cache if it is the token being served, so
-// the next call fetches a new one; call it after a server rejected tok (HTTP
-// 401). A nil tok drops whatever is cached. Calls naming an older token do
-// nothing, so many callers reporting the same rejection cause one refresh.
-// If the wrapped source has an Invalidate(*oauth2.Token) method (another
-// cache, or a layer that remembers its last token), tok is passed on to it
-// too, so that no layer below hands the rejected token back.
+// Invalidate drops tok if it is the token being served, so the next call
+// fetches a new one; call it after a server rejected tok (HTTP 401). A nil
+// tok drops whatever is cached; an older token does nothing, so many callers
+// reporting one rejection cause one refresh. tok is passed on to the wrapped
+// source's Invalidate(*oauth2.Token) method, if it has one.
 func (c *CachedTokenSource) Invalidate(tok *oauth2.Token) {
 	c.r.Invalidate(func(t *oauth2.Token) bool { return tok == nil || t == tok })
 	source.Invalidate(c.src, tok)

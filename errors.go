@@ -13,7 +13,7 @@ import (
 //
 // It never holds a secret: descriptions coming from a server are kept, but
 // request bodies, tokens and credentials are not. The zero value is not
-// meaningful; errors are built by the package.
+// meaningful.
 type Error struct {
 	// Op names the operation that failed, for example "exchange",
 	// "impersonate", "refresh", "introspect" or "subject".
@@ -23,8 +23,7 @@ type Error struct {
 	Method string
 	// URL is the request's URL without user information, query or
 	// fragment (which may carry secrets), or "" when the failure did not
-	// come from an HTTP request. It is not the server's error_uri: that is
-	// URI.
+	// come from an HTTP request.
 	URL string
 	// StatusCode is the HTTP status the server answered with, or 0 when no
 	// response was received.

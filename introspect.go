@@ -119,9 +119,6 @@ func (in *Introspection) GoString() string { return in.String() }
 //		return err
 //	}
 //	info, err := sts.Introspect(ctx, tok.AccessToken, sts.IntrospectOptions{})
-//
-// Introspect is safe for concurrent use; each call checks opts again, which
-// costs no I/O.
 func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Introspection, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err

@@ -7,13 +7,10 @@ import (
 	"github.com/stsgo/sts/internal/logenv"
 )
 
-// LoggingLevelEnv is the environment variable Google's Go client libraries
-// read to turn on their logs. When a configuration has no Logger and the
-// variable holds "debug", "info", "warn" or "error" (any case), the package
-// logs from that level up, as JSON, to standard error, with the keys Google's
-// libraries use (severity, message, timestamp). Any other value, or none,
-// means no logging. The variable is read when a source is built. Logs never
-// hold a token, a client secret or a session key.
+// LoggingLevelEnv is the variable Google's Go libraries read to turn on
+// their logs. Where no Logger is configured and it holds "debug", "info",
+// "warn" or "error", sources built then log from that level up as JSON to
+// standard error (keys severity, message, timestamp); otherwise nothing.
 const LoggingLevelEnv = logenv.EnvVar
 
 // redactedField renders " name:REDACTED" when the secret v is set, and

@@ -49,14 +49,11 @@ func (o HTTPOptions) httpx(apiClient string) httpx.Options {
 	return httpx.Options{Client: o.HTTPClient, Timeout: o.Timeout, Retry: httpx.Retry(o.Retry), Logger: o.Logger, APIClient: apiClient}
 }
 
-// RetryPolicy says how calls to STS and IAM endpoints are retried after a
-// temporary failure (a network error, a time-out, HTTP 408, 429 or 5xx, or
-// the OAuth code temporarily_unavailable). Permanent failures are never
-// retried. Backoff is exponential with full jitter, and a longer Retry-After
-// from the server is honoured; no retry starts that could not finish before
-// the call's deadline.
-//
-// The zero value means 3 attempts, 250 ms initial backoff, 10 s maximum.
+// RetryPolicy says how calls to Google endpoints are retried after a
+// temporary failure (see Error.Temporary); permanent ones never are. Backoff
+// is exponential with full jitter, a longer Retry-After is honoured, and no
+// retry starts that could not finish before the call's deadline. The zero
+// value means 3 attempts, 250 ms initial backoff, 10 s maximum.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts including the first. Zero
 	// means 3; 1 disables retries; negative is invalid.

@@ -48,24 +48,17 @@ type SubjectRequest struct {
 // called once per exchange, with the exchange's context; implementations must
 // honour the context's deadline and be safe for concurrent use.
 //
-// A provider may also have any of these methods, which NewTokenSource uses
-// (the providers of this package and of packages awssubject and x509subject
-// have those that apply to them):
+// NewTokenSource also uses these optional methods of a provider:
 //
-//   - Validate() error checks the provider's configuration, so that a
-//     mistake fails the construction rather than the first exchange.
-//   - SubjectTokenTypes() []string lists the only token types the provider
-//     can supply; any other Config.SubjectTokenType is refused.
-//   - SourceKind() string names the kind of source ("file", "aws", …) in the
-//     x-goog-api-client header and in logs; without it, "custom".
-//   - ExchangeClient(base *http.Client) (*http.Client, error) returns the
-//     client the exchange must be sent with, built over base (nil means
-//     http.DefaultClient): X.509 federation presents its certificate.
-//   - CertificateFingerprint() (string, error), called at each exchange,
-//     returns the fingerprint of the client certificate the exchange
-//     presents when the token is to be bound to it (sent as
-//     options.bindCertFingerprint; Config.Options must then not hold that
-//     key), or "" for an unbound token.
+//   - Validate() error: checks the configuration at construction.
+//   - SubjectTokenTypes() []string: the only token types it can supply.
+//   - SourceKind() string: its kind ("file", "aws", …) for the
+//     x-goog-api-client header and logs; without it, "custom".
+//   - ExchangeClient(base *http.Client) (*http.Client, error): the client
+//     the exchange must use (X.509 federation presents its certificate).
+//   - CertificateFingerprint() (string, error): at each exchange, the
+//     fingerprint to bind the token to (options.bindCertFingerprint, which
+//     Config.Options must then not hold), or "" for an unbound token.
 type SubjectTokenProvider interface {
 	SubjectToken(ctx context.Context, req SubjectRequest) (string, error)
 }

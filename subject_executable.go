@@ -17,50 +17,35 @@ import (
 // "executable-sourced credentials" or pluggable auth of Google's client
 // libraries) and returns the token it prints.
 //
-// The command runs only when the environment holds
-// GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1; otherwise SubjectToken fails
-// with an error saying so. It is run directly from its argv, never through a
-// shell, with standard input from the null device and the parent environment
-// plus GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE, GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE,
-// GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=0, GOOGLE_EXTERNAL_ACCOUNT_REVOKE=0,
-// GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL (when impersonating) and
-// GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE (when OutputFile is set). At the deadline the command and, on Unix, every process
-// in its process group are killed. Its standard output is limited to 1 MiB.
-//
-// The command prints a JSON response:
+// Nothing runs unless the environment holds
+// GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1. The command runs from its
+// argv, never through a shell, with empty standard input, the parent
+// environment plus the GOOGLE_EXTERNAL_ACCOUNT_ variables of the protocol
+// (AUDIENCE, TOKEN_TYPE, INTERACTIVE, REVOKE=0, IMPERSONATED_EMAIL,
+// OUTPUT_FILE), a deadline at which its whole process group is killed
+// (Unix), and 1 MiB of standard output. It prints a JSON response,
 //
 //	{"version": 1, "success": true, "token_type": "urn:ietf:params:oauth:token-type:id_token",
 //	 "id_token": "…", "expiration_time": 1700000000}
 //
-// (saml_response instead of id_token for SAML), or
-// {"version": 1, "success": false, "code": "…", "message": "…"}. The response
-// is checked fully: version 1, token_type equal to the exchange's subject
-// token type (JWT, ID token or SAML 2 only), the token field that type needs,
-// and an expiration_time, when present, at least 30 s in the future.
+// (saml_response for SAML; {"version": 1, "success": false, "code": …,
+// "message": …} on failure), checked fully: version 1, token_type equal to
+// the exchange's (JWT, ID token or SAML 2), its token field, and an
+// expiration_time at least 30 s ahead when present (required with
+// OutputFile). A valid unexpired success response in OutputFile is used
+// without running the command; an expired, failed, missing or empty one
+// makes it run; a corrupt one is an error.
 //
-// With OutputFile set, a valid unexpired success response found in that file
-// is used without running the command; an expired or failure response there
-// is ignored (the command runs), a missing or empty file too, and a corrupt
-// one is an error. The command's response must then carry expiration_time.
+// With Terminal set, runs are interactive, as gcloud runs them for
+// workforce sign-in: INTERACTIVE=1, the terminal as the command's standard
+// streams (so it can prompt), InteractiveTimeout as its deadline, the
+// command in the caller's process group (only it is killed at the
+// deadline), and the response read from OutputFile, then required. Such a
+// source may prompt at any refresh, also in the background.
 //
-// With Terminal set, the command runs interactively, as gcloud runs it for
-// workforce sign-in: GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1, Terminal as its
-// standard input, output and error (so it can prompt its user), the
-// InteractiveTimeout as its deadline, in the caller's process group (a
-// process outside the terminal's foreground group is stopped when it reads
-// the terminal; at the deadline only the command is killed, not what it
-// started). Its standard output being the terminal, its response is read
-// from OutputFile, which is then required, after it exits successfully;
-// the cached response there is still used first. An interactive token
-// source may prompt whenever it refreshes, also in the background: use it
-// where a person is at the terminal.
-//
-// The zero value is safe but not usable: its SubjectToken (and NewTokenSource
-// given it) returns a *ValidationError, because Command is required. The zero
-// value of every other field selects its default. Use it as a value or a
-// pointer; it holds no state and is safe for concurrent use, each call
-// running the command anew (the exchange's cache keeps calls rare). Do not
-// modify it while in use.
+// The zero value is not usable (Command is required: a *ValidationError);
+// every other zero field selects its default. It holds no state, is safe
+// for concurrent use, and must not be modified while in use.
 type ExecutableSubject struct {
 	// Command is the program and its arguments. Required.
 	Command []string
@@ -88,16 +73,6 @@ type ExecutableSubject struct {
 	// interactive_timeout_millis of credential files).
 	InteractiveTimeout time.Duration
 }
-
-// Executable timeout limits, as in credential configuration files.
-const (
-	ExecutableDefaultTimeout = executable.DefaultTimeout
-	ExecutableMinTimeout     = executable.MinTimeout
-	ExecutableMaxTimeout     = executable.MaxTimeout
-	// Bounds of ExecutableSubject.InteractiveTimeout.
-	ExecutableMinInteractiveTimeout = executable.MinInteractiveTimeout
-	ExecutableMaxInteractiveTimeout = executable.MaxInteractiveTimeout
-)
 
 // SourceKind returns "executable".
 func (ExecutableSubject) SourceKind() string { return "executable" }

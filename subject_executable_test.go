@@ -73,7 +73,7 @@ func TestExecutableSubjectValidate(t *testing.T) {
 			t.Errorf("%s: SubjectToken = %v", tt.name, err)
 		}
 	}
-	for _, d := range []time.Duration{0, ExecutableMinTimeout, 30 * time.Second, ExecutableMaxTimeout} {
+	for _, d := range []time.Duration{0, executable.MinTimeout, 30 * time.Second, executable.MaxTimeout} {
 		if err := (ExecutableSubject{Command: []string{"prog"}, Timeout: d}).Validate(); err != nil {
 			t.Errorf("Timeout %s: %v", d, err)
 		}

@@ -60,6 +60,7 @@ import (
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/authtransport"
 	"github.com/stsgo/sts/internal/fsutil"
+	"github.com/stsgo/sts/internal/locations"
 	"github.com/stsgo/sts/internal/public"
 )
 
@@ -152,6 +153,27 @@ type Options struct {
 	// MetadataProbe bounds Detect's check for a metadata server. Zero
 	// means 2 s; negative means Detect does not look for one.
 	MetadataProbe time.Duration
+	// RegionalAccessBoundaries turns on regional access boundaries, as in
+	// Google's client libraries, for workload and workforce pool
+	// credentials and impersonated service accounts: the locations the
+	// credentials' tokens may be used in are looked up at IAM Credentials
+	// (allowedLocations, with the credentials' own token, in the
+	// background, kept six hours; a failed lookup is retried after a
+	// cool-down from 15 minutes doubling to six hours) and sent in the
+	// x-allowed-locations header of the requests made through HTTPClient,
+	// except to STS, IAM and regional endpoints. Failures never fail a
+	// request: it goes without the header. The environment variable
+	// GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED set to "true" or "1" turns it on
+	// too. It does nothing in universes other than googleapis.com, and
+	// nothing for the token sources handed to other clients (TokenSource,
+	// GoogleCredentials), which carry no header.
+	RegionalAccessBoundaries bool
+	// IAMCredentialsURL is the IAM Credentials endpoint of the
+	// allowedLocations lookups, such as "https://iamcredentials.googleapis.com".
+	// Empty means the scheme and host of service_account_impersonation_url
+	// when the file impersonates, else https://iamcredentials.googleapis.com.
+	// It must be https unless its host is a loopback address.
+	IAMCredentialsURL string
 }
 
 func (o *Options) getenv(k string) string {
@@ -180,6 +202,8 @@ type Credentials struct {
 	// mtls, set for certificate sources, builds a client presenting the
 	// certificate over a base client.
 	mtls func(base *http.Client) (*http.Client, error)
+	// locations is the regional access boundary lookup, nil when off.
+	locations *locations.Cache
 	// for IntrospectOptions
 	clientID, clientSecret string
 	http                   sts.HTTPOptions
@@ -351,6 +375,7 @@ func (c *Credentials) HTTPClient(base *http.Client) *http.Client {
 		Invalidate:   c.ts.Invalidate,
 		Base:         hc.Transport,
 		QuotaProject: c.quotaProject,
+		Locations:    c.locations,
 	}
 	return &hc
 }

@@ -49,7 +49,7 @@ func checkOptions(o *Options) error {
 	if field, reason, ok := refresh.Options(o.Cache).Check(); !ok {
 		return invalid("credfile.Options.Cache."+field, "%s", reason)
 	}
-	return nil
+	return checkLocationsOptions(o)
 }
 
 // httpOptions returns the options of an internal Doer sending apiClient as
@@ -319,6 +319,11 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		HTTP: o.httpOptions(src.client,
 			httpx.ExternalAccountAPIClient(src.kind, imp != nil, imp != nil && imp.lifetime != 0)),
 	}
+	impURL := ""
+	if imp != nil {
+		impURL = imp.url
+	}
+	c.locations = o.locationsCache(universe, f.Audience, impURL, email, src.client)
 	if b, ok := provider.(interface{ CertificateFingerprint() (string, error) }); ok {
 		// Agent identities' tokens are bound to their certificate.
 		xc.Bind = b.CertificateFingerprint

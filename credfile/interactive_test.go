@@ -87,7 +87,7 @@ func TestLoadInteractiveRefused(t *testing.T) {
 			m["audience"] = fixture.ExecAud
 			delete(m, "workforce_pool_user_project")
 		}, term, "audience"},
-		{"not a terminal", func(map[string]any) {}, null, "Options.Terminal"},
+		{"not a terminal", func(map[string]any) {}, null, "credfile.Options.Terminal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := interactiveFile(t, emu, "hunter2")

@@ -216,7 +216,7 @@ func buildExecutable(e *executableSource, tokenType string, o *Options) (*source
 		case e.OutputFile == "":
 			return nil, invalid(field+"output_file", "must be set to run the executable interactively: the command answers there, its standard output being the terminal")
 		case !tty.IsTerminal(o.Terminal):
-			return nil, invalid("Options.Terminal", "is not a terminal")
+			return nil, invalid("credfile.Options.Terminal", "is not a terminal")
 		}
 		x.Terminal, x.InteractiveTimeout = o.Terminal, interactiveTimeout
 	}

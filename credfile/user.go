@@ -87,6 +87,7 @@ func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
 		}
 	}
 	return &Credentials{
+		locations:    o.locationsCache(universe, f.Audience, "", "", o.HTTPClient),
 		revoke:       revoke,
 		typ:          TypeExternalAccountAuthorizedUser,
 		audience:     f.Audience,

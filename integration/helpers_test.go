@@ -51,6 +51,9 @@ type fakeAPI struct {
 	tokens map[string]int
 	quota  []string // x-goog-user-project values
 	kinds  []string // ststest.TokenInfo.Kind of each authorized request's token
+	// allowedLocations holds the x-allowed-locations of each authorized
+	// request ("" for none).
+	allowedLocations []string
 }
 
 func newFakeAPI(t testing.TB, emu *ststest.Server, routes map[string]string) *fakeAPI {
@@ -74,6 +77,7 @@ func newFakeAPI(t testing.TB, emu *ststest.Server, routes map[string]string) *fa
 		if q := r.Header.Get("X-Goog-User-Project"); q != "" {
 			f.quota = append(f.quota, q)
 		}
+		f.allowedLocations = append(f.allowedLocations, r.Header.Get("X-Allowed-Locations"))
 		f.mu.Unlock()
 		body, ok := routes[r.Method+" "+r.URL.Path]
 		if !ok {

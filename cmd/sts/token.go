@@ -27,7 +27,9 @@ func init() {
 			"detected: the file GOOGLE_APPLICATION_CREDENTIALS names, else gcloud's application default credentials\n" +
 			"file ($CLOUDSDK_CONFIG, else ~/.config/gcloud, %APPDATA%\\gcloud on Windows), else the metadata server\n" +
 			"(GCE_METADATA_HOST, else the platform's). A file may send credentials only to Google's endpoints and\n" +
-			"loopback unless --allow-host names more. The token goes to standard output only.\n\n" +
+			"loopback unless --allow-host names more. The token goes to standard output only. In GitHub Actions, the\n" +
+			"file google-github-actions/auth writes works as it is, asking the runtime for a fresh OIDC token at each\n" +
+			"exchange.\n\n" +
 			"With --interactive, the executable source of a workforce pool file runs as gcloud runs it for\n" +
 			"sign-ins that prompt a person: on this terminal (/dev/tty, whatever standard input and output are),\n" +
 			"with GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE=1, within the file's interactive_timeout_millis, answering\n" +

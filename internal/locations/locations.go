@@ -194,8 +194,26 @@ func (c *Cache) Value(tok *oauth2.Token) string {
 	return v
 }
 
+// Current returns the header value a request would carry now, without
+// starting a lookup: the cached encoded locations, or "" when none is
+// known, it restricts nothing or it expired.
+func (c *Cache) Current() string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.encoded == "" || c.encoded == NoOp || !time.Now().Before(c.expires) {
+		return ""
+	}
+	return c.encoded
+}
+
 // Wait blocks until no lookup runs, or ctx ends.
 func (c *Cache) Wait(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	done := c.done
 	c.mu.Unlock()

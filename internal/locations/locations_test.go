@@ -104,6 +104,13 @@ func TestLookupInBackground(t *testing.T) {
 				t.Errorf("Value = %q, want 0xA30", v)
 			}
 		}
+		if v := c.Current(); v != "0xA30" {
+			t.Errorf("Current = %q", v)
+		}
+		time.Sleep(TTL)
+		if v := c.Current(); v != "" {
+			t.Errorf("Current after the TTL = %q", v)
+		}
 		synctest.Wait()
 		if n := lookups(s); n != 1 {
 			t.Errorf("%d lookups, want 1", n)
@@ -306,7 +313,7 @@ func TestLookupRefused(t *testing.T) {
 			t.Errorf("Value = %q after a refused lookup", v)
 		}
 		var nilCache *Cache
-		if v := nilCache.Value(tok); v != "" {
+		if v := nilCache.Value(tok); v != "" || nilCache.Current() != "" || nilCache.Wait(context.Background()) != nil {
 			t.Errorf("nil cache: %q", v)
 		}
 		if v := c.Value(nil); v != "" {

@@ -212,7 +212,7 @@ func TestRegionalAccessBoundaryOff(t *testing.T) {
 			"universe_domain": "example-universe.test", "subject_token_type": sts.TokenTypeJWT,
 			"token_url": emu.TokenURL(), "credential_source": map[string]any{"file": filepath.Join(t.TempDir(), "s")},
 		}
-		c, err := Load(encodeMap(t, m), Options{RegionalAccessBoundaries: true, IAMCredentialsURL: emu.URL})
+		c, err := Load(encodeMap(t, m), Options{RegionalAccessBoundaries: true, IAMCredentialsURL: emu.URL, UniverseDomain: "example-universe.test"})
 		if err != nil {
 			t.Fatal(err)
 		}

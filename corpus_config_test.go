@@ -3,7 +3,6 @@ package sts
 import (
 	"context"
 	"fmt"
-	"github.com/stsgo/sts/internal/fixture"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,15 +14,6 @@ import (
 // The configuration half of the corpus: credential files, access boundary
 // JSON, executable responses, AWS metadata answers and certificate
 // configurations, each malformed in one way.
-
-// relDel marks a member to delete in relMutate.
-type relDel = fixture.Del
-
-// relMutate returns base (a JSON object) with the member at the dotted path
-// set to v (or deleted).
-func relMutate(t testing.TB, base, path string, v any) []byte {
-	return fixture.Mutate(t, base, path, v)
-}
 
 const relAud = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/prov"
 
@@ -202,13 +192,4 @@ func TestCorpusExecutableOutputFile(t *testing.T) {
 		})
 	}
 	t.Logf("executable output file corpus: %d corrupt files", len(cases))
-}
-
-// relJSONQuote returns s as a JSON string, quotes included.
-var relJSONQuote = fixture.JSONQuote
-
-// relCertFiles writes a valid certificate and key, and returns their paths
-// and the key's PEM.
-func relCertFiles(t *testing.T, dir string) (certPath, keyPath string, keyPEM []byte) {
-	return fixture.CertFiles(t, dir)
 }

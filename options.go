@@ -6,11 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
-	"github.com/stsgo/sts/internal/wire"
 )
 
 // HTTPOptions is the HTTP plumbing every configuration that calls Google
@@ -80,11 +77,6 @@ func newHTTPDoer(o HTTPOptions, apiClient string) *httpDoer {
 func (d *httpDoer) do(ctx context.Context, r *httpx.Request) ([]byte, error) {
 	body, err := d.Do(ctx, r)
 	return body, fromHTTP(err)
-}
-
-func (d *httpDoer) postToken(ctx context.Context, op, url string, form []byte, hdr http.Header, secrets ...string) (*oauth2.Token, *wire.TokenResponse, error) {
-	tok, resp, err := d.PostToken(ctx, op, url, form, hdr, secrets...)
-	return tok, resp, fromHTTP(err)
 }
 
 // stsEndpoint returns the default URL of an STS method, such as

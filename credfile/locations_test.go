@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,13 +28,14 @@ const (
 // apiRecorder stands in for Google APIs: it answers 200 in the calling
 // goroutine and records the x-allowed-locations of each request by host.
 type apiRecorder struct {
-	mu   sync.Mutex
-	seen []string // "host=value"
-	next http.RoundTripper
+	mu      sync.Mutex
+	seen    []string // "host=value"
+	emuHost string   // requests for it go to next
+	next    http.RoundTripper
 }
 
 func (a *apiRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Host == "ststest.localhost" {
+	if r.URL.Host == a.emuHost {
 		return a.next.RoundTrip(r)
 	}
 	a.mu.Lock()
@@ -42,6 +44,14 @@ func (a *apiRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	rec.WriteHeader(http.StatusOK)
 	return rec.Result(), nil
+}
+
+func newAPIRecorder(t *testing.T, emu *ststest.Server) *apiRecorder {
+	u, err := url.Parse(emu.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &apiRecorder{emuHost: u.Host, next: emu.Client().Transport}
 }
 
 func (a *apiRecorder) last() string {
@@ -66,7 +76,7 @@ func rabLoad(t *testing.T, emu *ststest.Server, aud string, impersonate bool, op
 	if impersonate {
 		m["service_account_impersonation_url"] = emu.ImpersonationURL(rabSA)
 	}
-	api := &apiRecorder{next: emu.Client().Transport}
+	api := newAPIRecorder(t, emu)
 	opts.HTTPClient = &http.Client{Transport: api}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
@@ -169,7 +179,7 @@ func TestRegionalAccessBoundaryWorkforceUser(t *testing.T) {
 		defer emu.Close()
 		emu.AddRefreshToken("refresh-token-value", "client")
 		emu.SetAllowedLocations("locations/global/workforcePools/corp", "0x1")
-		api := &apiRecorder{next: emu.Client().Transport}
+		api := newAPIRecorder(t, emu)
 		c, err := Load(encodeMap(t, map[string]any{
 			"type": TypeExternalAccountAuthorizedUser, "audience": rabWorkforce, "refresh_token": "refresh-token-value",
 			"token_url": emu.OAuthTokenURL(), "client_id": "client", "client_secret": "secret",

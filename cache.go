@@ -3,10 +3,10 @@ package sts
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/source"
 	"golang.org/x/oauth2"
@@ -53,10 +53,10 @@ type CacheOptions struct {
 	// InitialToken, if valid, is served first (as with
 	// oauth2.ReuseTokenSource).
 	InitialToken *oauth2.Token
-	// Logger receives refresh events (never token values). Nil means what
-	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see LoggingLevelEnv): by
-	// default, no logging.
-	Logger *slog.Logger
+	// Logger receives refresh events (never token values); a *slog.Logger
+	// usually. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
+	// LoggingLevelEnv): by default, no logging.
+	Logger Logger
 }
 
 // check validates o, naming its fields as fields of name.
@@ -143,10 +143,8 @@ func (c *cacheSource) Fetch(ctx context.Context) (*oauth2.Token, time.Time, erro
 // cacheWith wraps src in a CachedTokenSource configured by opts, logging to
 // logger unless opts has a Logger of its own: how each layer's constructor
 // applies its configuration's Cache and Logger fields.
-func cacheWith(src oauth2.TokenSource, opts CacheOptions, logger *slog.Logger) (*CachedTokenSource, error) {
-	if opts.Logger == nil {
-		opts.Logger = logger
-	}
+func cacheWith(src oauth2.TokenSource, opts CacheOptions, logger Logger) (*CachedTokenSource, error) {
+	opts.Logger = logenv.Or(opts.Logger, logger)
 	return NewCachedTokenSource(src, opts)
 }
 

@@ -54,5 +54,6 @@
 // deadline and every answer a size limit. Failures are *[Error] values. No
 // secret (subject token, access token, client secret, session key) appears
 // in an error, a log record or any formatted output. Logging goes to a
-// [log/slog.Logger] and is off unless configured (see [HTTPOptions]).
+// [Logger] (a *slog.Logger usually) and is off unless configured (see
+// [HTTPOptions]).
 package sts

@@ -1,6 +1,7 @@
 package sts
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -12,6 +13,18 @@ import (
 // "warn" or "error", sources built then log from that level up as JSON to
 // standard error (keys severity, message, timestamp); otherwise nothing.
 const LoggingLevelEnv = logenv.EnvVar
+
+// Logger receives the log records of sources (requests, responses, retries,
+// refreshes; secrets redacted). A *slog.Logger is one; a nil one means none.
+// Only these two methods are called, so that a program that logs nothing
+// links none of log/slog's handlers.
+type Logger = interface {
+	// Enabled reports whether records at level are logged.
+	Enabled(ctx context.Context, level slog.Level) bool
+	// Log logs one record with key-value pairs (as slog.Logger.Log
+	// takes them), if its level is enabled.
+	Log(ctx context.Context, level slog.Level, msg string, args ...any)
+}
 
 // redactedField renders " name:REDACTED" when the secret v is set, and
 // nothing when it is not, for String methods of configurations.
@@ -31,6 +44,6 @@ func expiryText(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// resolveLogger returns l if it is not nil, else the logger that
-// LoggingLevelEnv asks for, else nil (no logging).
-func resolveLogger(l *slog.Logger) *slog.Logger { return logenv.Resolve(l) }
+// resolveLogger returns l if it is set (not nil, nor a nil *slog.Logger),
+// else the logger that LoggingLevelEnv asks for, else nil (no logging).
+func resolveLogger(l Logger) Logger { return logenv.Resolve(l) }

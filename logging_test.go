@@ -123,3 +123,44 @@ func TestLoggingLevelEnv(t *testing.T) {
 		t.Error("GOOGLE_SDK_GO_LOGGING_LEVEL=warn does not log from warn up only")
 	}
 }
+
+// TestNilSlogLogger: a nil *slog.Logger in a configuration means no logger,
+// as it did when the fields were *slog.Logger: the environment's logger, or
+// the configuration's HTTPOptions.Logger for its cache.
+func TestNilSlogLogger(t *testing.T) {
+	t.Setenv(LoggingLevelEnv, "")
+	emu := ststest.NewInMemoryServer(ststest.Options{})
+	defer emu.Close()
+	var sink syncBuffer
+	ts, err := NewTokenSource(Config{
+		Subject:          StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb2ctdGVzdCIsImV4cCI6NDEwMjQ0NDgwMH0.c2VjcmV0LXN1YmplY3Q"),
+		SubjectTokenType: TokenTypeJWT,
+		Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+		TokenURL:         emu.TokenURL(),
+		HTTPOptions:      HTTPOptions{HTTPClient: emu.Client(), Logger: (*slog.Logger)(nil)},
+		Cache:            CacheOptions{Logger: (*slog.Logger)(nil)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = NewTokenSource(Config{
+		Subject:          StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb2ctdGVzdCIsImV4cCI6NDEwMjQ0NDgwMH0.c2VjcmV0LXN1YmplY3Q"),
+		SubjectTokenType: TokenTypeJWT,
+		Audience:         "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x",
+		TokenURL:         emu.TokenURL(),
+		HTTPOptions:      HTTPOptions{HTTPClient: emu.Client(), Logger: slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+		Cache:            CacheOptions{Logger: (*slog.Logger)(nil)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sink.String(), `"msg":"sts: token refreshed"`) {
+		t.Errorf("the cache did not fall back to HTTPOptions.Logger:\n%s", sink.String())
+	}
+}

@@ -2,7 +2,6 @@ package sts
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -26,9 +25,10 @@ type HTTPOptions struct {
 	// up to 3 attempts.
 	Retry RetryPolicy
 	// Logger receives request, response, retry and refresh events, with
-	// secrets redacted. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for
-	// (see LoggingLevelEnv): by default, no logging.
-	Logger *slog.Logger
+	// secrets redacted; a *slog.Logger usually. Nil means what
+	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see LoggingLevelEnv): by
+	// default, no logging.
+	Logger Logger
 }
 
 // validate checks the Timeout and Retry fields; config names the

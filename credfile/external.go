@@ -15,6 +15,7 @@ import (
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/iam"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/wire"
 	"github.com/stsgo/sts/x509subject"
@@ -62,9 +63,7 @@ func (o *Options) httpOptions(client *http.Client, apiClient string) httpx.Optio
 // the engines' errors to the public types.
 func (o *Options) cached(src oauth2.TokenSource) (*sts.CachedTokenSource, error) {
 	opts := o.Cache
-	if opts.Logger == nil {
-		opts.Logger = o.Logger
-	}
+	opts.Logger = logenv.Or(opts.Logger, o.Logger)
 	return sts.NewCachedTokenSource(src, opts)
 }
 

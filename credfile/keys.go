@@ -76,7 +76,7 @@ func logUnknown(o *Options, r *jsonkeys.Report) {
 	for i, k := range r.Unknown {
 		names[i] = truncate(k.Field(), 100)
 	}
-	l.Debug("sts: credential file has keys this package does not use", "keys", names)
+	l.Log(context.Background(), slog.LevelDebug, "sts: credential file has keys this package does not use", "keys", names)
 }
 
 // hint adds a "did you mean" to a *sts.ValidationError about a key the file

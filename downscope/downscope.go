@@ -14,6 +14,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/source"
@@ -130,9 +131,7 @@ func (c *Config) exchanger(requested string, options []byte) (*exchange.Exchange
 // cacheOptions returns c.Cache with its Logger defaulting to c.Logger.
 func (c *Config) cacheOptions() sts.CacheOptions {
 	o := c.Cache
-	if o.Logger == nil {
-		o.Logger = c.Logger
-	}
+	o.Logger = logenv.Or(o.Logger, c.Logger)
 	return o
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/iam"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/source"
 )
@@ -212,9 +213,7 @@ func NewIDTokenSource(cfg Config, audience string) (*sts.CachedTokenSource, erro
 // cached puts src behind a cache configured by cfg, with public errors.
 func cached(src sts.ContextTokenSource, cfg Config) (*sts.CachedTokenSource, error) {
 	opts := cfg.Cache
-	if opts.Logger == nil {
-		opts.Logger = cfg.Logger
-	}
+	opts.Logger = logenv.Or(opts.Logger, cfg.Logger)
 	return sts.NewCachedTokenSource(publicSource{src}, opts)
 }
 

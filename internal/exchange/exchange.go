@@ -22,6 +22,7 @@ import (
 
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -136,7 +137,7 @@ func (x *Exchanger) Audience() string { return x.audience }
 func (x *Exchanger) APIClient() string { return x.doer.APIClient() }
 
 // Logger returns the resolved logger, nil for none.
-func (x *Exchanger) Logger() *slog.Logger { return x.doer.Logger() }
+func (x *Exchanger) Logger() logenv.Logger { return x.doer.Logger() }
 
 // Token performs an exchange with context.Background().
 func (x *Exchanger) Token() (*oauth2.Token, error) { return x.TokenContext(context.Background()) }

@@ -72,7 +72,7 @@ type Options struct {
 	Client  *http.Client
 	Timeout time.Duration
 	Retry   Retry
-	Logger  *slog.Logger
+	Logger  logenv.Logger
 	// APIClient is the x-goog-api-client value; empty sends none.
 	APIClient string
 }
@@ -84,7 +84,7 @@ type Doer struct {
 	client  *http.Client
 	timeout time.Duration
 	retry   Retry
-	logger  *slog.Logger
+	logger  logenv.Logger
 	apiInfo string
 }
 
@@ -98,7 +98,7 @@ func NewDoer(o Options) *Doer {
 }
 
 // Logger returns the resolved logger, nil for none.
-func (d *Doer) Logger() *slog.Logger { return d.logger }
+func (d *Doer) Logger() logenv.Logger { return d.logger }
 
 // Request describes one call; Body is re-sent on each attempt.
 type Request struct {

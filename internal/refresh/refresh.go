@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/stsgo/sts/internal/logenv"
 )
 
 // Defaults of Options.
@@ -46,7 +48,7 @@ type Options struct {
 	RefreshTimeout         time.Duration
 	MinBackoff, MaxBackoff time.Duration
 	InitialToken           *oauth2.Token
-	Logger                 *slog.Logger
+	Logger                 logenv.Logger
 }
 
 // Check reports the first field of o that is out of range, by its name in
@@ -165,7 +167,7 @@ type Cache[T any] struct {
 
 	src    Source[T]
 	kind   *Kind[T]
-	logger *slog.Logger
+	logger logenv.Logger
 	// The resolved options, windows included.
 	stale, jitter                           float64
 	margin, timeout, minBackoff, maxBackoff time.Duration
@@ -520,9 +522,9 @@ func (c *Cache[T]) publish(f *flight[T], v T, exp time.Time, err error, perm boo
 	// also finds its log record.
 	if l := c.logger; l != nil {
 		if err == nil {
-			l.Debug(c.kind.Refreshed, "elapsed", now.Sub(f.start), "expiry", exp)
+			l.Log(context.Background(), slog.LevelDebug, c.kind.Refreshed, "elapsed", now.Sub(f.start), "expiry", exp)
 		} else {
-			l.Warn(c.kind.Failed, "elapsed", now.Sub(f.start), "error", err.Error())
+			l.Log(context.Background(), slog.LevelWarn, c.kind.Failed, "elapsed", now.Sub(f.start), "error", err.Error())
 		}
 	}
 	close(f.done)

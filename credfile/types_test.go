@@ -1,14 +1,7 @@
 package credfile
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -32,25 +25,13 @@ const (
 	robotEmail    = "robot@demo-project.iam.gserviceaccount.com"
 )
 
-var testRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
 // serviceAccountDoc returns a service_account key file whose grants go to
 // tokenURI ("" leaves token_uri out).
 func serviceAccountDoc(t *testing.T, tokenURI string) string {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(testRSAKey())
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := map[string]string{
 		"type": "service_account", "project_id": "demo-project", "private_key_id": "kid-1",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"private_key":  fixture.RSAKeyPEM(),
 		"client_email": robotEmail, "client_id": "1234567890",
 		"auth_uri":                    "https://accounts.google.com/o/oauth2/auth",
 		"auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
@@ -104,20 +85,7 @@ func newGoogleOAuth(t *testing.T) *googleOAuth {
 	return g
 }
 
-func verifyAssertion(a string) (map[string]any, error) {
-	p := strings.Split(a, ".")
-	if len(p) != 3 {
-		return nil, errors.New("not a JWT")
-	}
-	sig, _ := base64.RawURLEncoding.DecodeString(p[2])
-	sum := sha256.Sum256([]byte(p[0] + "." + p[1]))
-	if err := rsa.VerifyPKCS1v15(&testRSAKey().PublicKey, crypto.SHA256, sum[:], sig); err != nil {
-		return nil, err
-	}
-	payload, _ := base64.RawURLEncoding.DecodeString(p[1])
-	var claims map[string]any
-	return claims, json.Unmarshal(payload, &claims)
-}
+func verifyAssertion(a string) (map[string]any, error) { return fixture.VerifyAssertion(a) }
 
 func userDoc(tokenURI string) string {
 	m := map[string]string{"type": "authorized_user", "client_id": "user-client", "client_secret": googleSecret,

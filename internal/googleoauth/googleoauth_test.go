@@ -2,12 +2,7 @@ package googleoauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -20,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/httpx"
 )
 
@@ -29,21 +25,9 @@ const (
 	testEmail   = "robot@demo-project.iam.gserviceaccount.com"
 )
 
-var testKey = func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}()
+var testKey = fixture.RSAKey()
 
-func keyPEM(t *testing.T) string {
-	der, err := x509.MarshalPKCS8PrivateKey(testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
+func keyPEM(*testing.T) string { return fixture.RSAKeyPEM() }
 
 // tokenServer plays oauth2.googleapis.com/token: a refresh_token grant for
 // the test client, and a JWT-bearer grant whose assertion the test key
@@ -103,26 +87,7 @@ func newTokenServer(t *testing.T) *tokenServer {
 	return ts
 }
 
-func verifyJWT(assertion string) (map[string]any, error) {
-	parts := strings.Split(assertion, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("not a JWT")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(&testKey.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
-		return nil, err
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, err
-	}
-	var claims map[string]any
-	return claims, json.Unmarshal(payload, &claims)
-}
+func verifyJWT(assertion string) (map[string]any, error) { return fixture.VerifyAssertion(assertion) }
 
 func serviceAccountJSON(t *testing.T, tokenURL string) []byte {
 	b, _ := json.Marshal(map[string]string{

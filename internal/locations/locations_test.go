@@ -95,7 +95,10 @@ func TestLookupInBackground(t *testing.T) {
 		if v := c.Value(tok); v != "" {
 			t.Errorf("first Value = %q, want none while the lookup runs", v)
 		}
-		if v := c.Value(tok); v != "" { // a second caller does not start another
+		// A second caller does not start another lookup; the first may
+		// already have finished (the emulator answers in memory), so it sees
+		// no header or the answer, nothing else.
+		if v := c.Value(tok); v != "" && v != "0xA30" {
 			t.Errorf("second Value = %q", v)
 		}
 		synctest.Wait()

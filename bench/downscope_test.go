@@ -204,7 +204,7 @@ func BenchmarkDownscope(b *testing.B) {
 	ctx := context.Background()
 	for _, lib := range downscopeLibs {
 		b.Run("lib="+lib, func(b *testing.B) {
-			measureCPU(b, func(e *env) func(int) {
+			measureCPU(b, memEnv, func(e *env) func(int) {
 				mk := downscoper(b, lib, e, rootToken(b, e))
 				return func(i int) {
 					if _, _, err := mk(i % boundaries)(ctx); err != nil {

@@ -15,18 +15,15 @@ import (
 	"github.com/stsgo/sts/ststest"
 )
 
-// BenchmarkExchange measures one full exchange per op: build the library's
-// external-account source, read the subject token file, POST to the
-// emulator's /v1/token, decode the answer and return the token. The
-// emulator runs in-process (no sockets), so its work is in every figure;
-// sub-benchmark "floor" is that part alone (the same form POSTed by hand
-// with the same http.Client), and what a library adds is its figure minus
-// the floor. Besides ns/op, B/op and allocs/op it reports cpu-ns/op, the
-// process's user+system CPU time per exchange (all goroutines, GC
-// included).
-func BenchmarkExchange(b *testing.B) {
+// exchangeOp returns, for lib (one of libraries, or "floor"), the setup of
+// one cold exchange per op: build the library's external-account source,
+// read the subject token file, POST to the emulator's /v1/token, decode the
+// answer and return the token. The floor is the emulator's and
+// http.Client's part alone: the same form POSTed by hand with the same
+// client.
+func exchangeOp(tb testing.TB, lib string) func(e *env) func(int) {
 	ctx := context.Background()
-	b.Run("lib=floor", func(b *testing.B) {
+	if lib == "floor" {
 		form := url.Values{
 			"grant_type":           {"urn:ietf:params:oauth:grant-type:token-exchange"},
 			"requested_token_type": {sts.TokenTypeAccessToken},
@@ -35,34 +32,60 @@ func BenchmarkExchange(b *testing.B) {
 			"audience":             {audience},
 			"scope":                {sts.CloudPlatformScope},
 		}.Encode()
-		measureCPU(b, func(e *env) func(int) {
+		return func(e *env) func(int) {
 			return func(int) {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.TokenURL(), strings.NewReader(form))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				resp, err := e.client.Do(req)
 				if err != nil {
-					b.Fatal(err)
+					tb.Fatal(err)
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
-					b.Fatalf("status %d", resp.StatusCode)
+					tb.Fatalf("status %d", resp.StatusCode)
 				}
 			}
-		})
-	})
-	for _, lib := range libraries {
+		}
+	}
+	return func(e *env) func(int) {
+		return func(int) {
+			if _, _, err := newGetter(tb, lib, e)(ctx); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkExchange measures one full exchange per op (see exchangeOp)
+// against the in-memory emulator (no sockets), so its work is in every
+// figure; sub-benchmark "floor" is that part alone, and what a library adds
+// is its figure minus the floor. Besides ns/op, B/op and allocs/op it
+// reports cpu-ns/op, the process's user+system CPU time per exchange (all
+// goroutines, GC included).
+func BenchmarkExchange(b *testing.B) {
+	for _, lib := range append([]string{"floor"}, libraries...) {
 		b.Run("lib="+lib, func(b *testing.B) {
-			measureCPU(b, func(e *env) func(int) {
-				return func(int) {
-					if _, _, err := newGetter(b, lib, e)(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+			measureCPU(b, memEnv, exchangeOp(b, lib))
 		})
 	}
 }
+
+// BenchmarkExchangeTCP is BenchmarkExchange with the emulator listening on
+// a loopback port: every library goes through a real http.Transport and
+// kept-alive TCP connections, as it does with STS (TLS aside).
+func BenchmarkExchangeTCP(b *testing.B) {
+	for _, lib := range append([]string{"floor"}, libraries...) {
+		b.Run("lib="+lib, func(b *testing.B) {
+			measureCPU(b, tcpEnv, exchangeOp(b, lib))
+		})
+	}
+}
+
+// memEnv and tcpEnv are the emulators of the benchmarks: in memory, or
+// listening on a loopback port.
+func memEnv(tb testing.TB) *env { return newEnv(tb, ststest.Options{}) }
+func tcpEnv(tb testing.TB) *env { return newTCPEnv(tb, ststest.Options{}) }
 
 // chunk is how many ops run against one emulator: it keeps every request
 // it receives, and a heap that grows with b.N would make later ops pay more
@@ -70,10 +93,10 @@ func BenchmarkExchange(b *testing.B) {
 const chunk = 500
 
 // measureCPU runs b.N ops with allocation reporting and adds the cpu-ns/op
-// metric. Every chunk ops it starts a fresh emulator and calls setup with
-// it, outside the measurement; setup returns the op, which gets the op's
-// index.
-func measureCPU(b *testing.B, setup func(*env) func(i int)) {
+// metric. Every chunk ops it starts a fresh emulator with mk and calls setup
+// with it, outside the measurement; setup returns the op, which gets the
+// op's index.
+func measureCPU(b *testing.B, mk func(testing.TB) *env, setup func(*env) func(i int)) {
 	b.ReportAllocs()
 	var cpu, t0 time.Duration
 	var (
@@ -88,7 +111,7 @@ func measureCPU(b *testing.B, setup func(*env) func(i int)) {
 				cpu += cpuTime() - t0
 				e.srv.Close()
 			}
-			e = newEnv(b, ststest.Options{})
+			e = mk(b)
 			op = setup(e)
 			runtime.GC()
 			t0 = cpuTime()

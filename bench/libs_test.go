@@ -41,7 +41,19 @@ type env struct {
 // is fixed) and writes the subject token file.
 func newEnv(tb testing.TB, opts ststest.Options) *env {
 	tb.Helper()
-	srv := ststest.NewInMemoryServer(opts)
+	return envOf(tb, ststest.NewInMemoryServer(opts))
+}
+
+// newTCPEnv starts the emulator on a loopback port instead: the libraries
+// then reach it through a real http.Transport over TCP (kept-alive
+// connections), as they reach STS.
+func newTCPEnv(tb testing.TB, opts ststest.Options) *env {
+	tb.Helper()
+	return envOf(tb, ststest.NewServer(opts))
+}
+
+func envOf(tb testing.TB, srv *ststest.Server) *env {
+	tb.Helper()
 	tb.Cleanup(srv.Close)
 	path := filepath.Join(tb.TempDir(), "subject.jwt")
 	if err := os.WriteFile(path, []byte(subjectJWT), 0o600); err != nil {

@@ -162,13 +162,22 @@ type Result struct {
 // Exchange fetches a subject token and exchanges it, returning the token
 // and the session key of an intermediary answer.
 func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
-	fetched := time.Now()
+	logger := x.doer.Logger()
+	var fetched time.Time
+	if logger != nil {
+		fetched = time.Now()
+	}
 	subject, subjectExpiry, err := x.subject(ctx, x.audience, x.subjectType)
+	if logger != nil { // the arguments would allocate even unlogged
+		if err != nil {
+			x.doer.Log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
+		} else {
+			x.doer.Log(ctx, slog.LevelDebug, "sts: subject token", "source", x.kind, "elapsed", time.Since(fetched))
+		}
+	}
 	if err != nil {
-		x.doer.Log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
 		return nil, err
 	}
-	x.doer.Log(ctx, slog.LevelDebug, "sts: subject token", "source", x.kind, "elapsed", time.Since(fetched))
 	req := wire.TokenRequest{
 		RequestedTokenType: x.requested,
 		SubjectToken:       subject,

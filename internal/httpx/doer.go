@@ -3,8 +3,10 @@ package httpx
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -81,11 +83,11 @@ type Options struct {
 // redirects followed, bodies read through a limit, per-attempt deadlines,
 // retries, typed errors and redacted logs. It is safe for concurrent use.
 type Doer struct {
-	client  *http.Client
+	client  *http.Client // the caller's, never nil; see send
 	timeout time.Duration
 	retry   Retry
 	logger  logenv.Logger
-	apiInfo string
+	apiInfo []string // the x-goog-api-client header's value, nil for none
 }
 
 // NewDoer returns a Doer for o; the logger is resolved with logenv.
@@ -93,9 +95,35 @@ func NewDoer(o Options) *Doer {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultAttemptTimeout
 	}
-	return &Doer{client: NoRedirects(o.Client), timeout: o.Timeout, retry: o.Retry.WithDefaults(),
-		logger: logenv.Resolve(o.Logger), apiInfo: o.APIClient}
+	if o.Client == nil {
+		o.Client = http.DefaultClient
+	}
+	return &Doer{client: o.Client, timeout: o.Timeout, retry: o.Retry.WithDefaults(),
+		logger: logenv.Resolve(o.Logger), apiInfo: headerValue(o.APIClient)}
 }
+
+// Header values the Doer sets, shared by every request: a request's Header
+// map is its own, but the slices of values are these (a RoundTripper that
+// adds a value appends, which copies a slice of length and capacity 1).
+var (
+	acceptJSON  = []string{"application/json"}
+	contentType = map[string][]string{"application/x-www-form-urlencoded": {"application/x-www-form-urlencoded"}, "application/json": {"application/json"}}
+)
+
+// headerValue returns the shared one-value slice for s, nil for "". Values
+// are memoized: there are a handful of x-goog-api-client values.
+func headerValue(s string) []string {
+	if s == "" {
+		return nil
+	}
+	if v, ok := headerValues.Load(s); ok {
+		return v.([]string)
+	}
+	v, _ := headerValues.LoadOrStore(s, []string{s})
+	return v.([]string)
+}
+
+var headerValues sync.Map // string → []string{string}
 
 // Logger returns the resolved logger, nil for none.
 func (d *Doer) Logger() logenv.Logger { return d.logger }
@@ -156,25 +184,40 @@ func (d *Doer) Do(ctx context.Context, r *Request) ([]byte, *Error) {
 func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) {
 	actx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, bytes.NewReader(r.Body))
+	var reqBody io.Reader
+	if len(r.Body) > 0 {
+		reqBody = newBodyReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, reqBody)
 	if err != nil {
 		return nil, &Error{Op: r.Op, Err: errors.New("cannot build request")}
 	}
+	if len(r.Body) > 0 {
+		req.ContentLength = int64(len(r.Body))
+		req.GetBody = reqBody.(*bodyReader).reopen
+	}
+	// The keys are canonical already and the values shared: no
+	// canonicalizing and no slice per value, as Header.Set would.
 	for k, v := range r.Header {
 		req.Header[k] = v
 	}
-	if r.ContentType != "" {
+	if v := contentType[r.ContentType]; v != nil {
+		req.Header["Content-Type"] = v
+	} else if r.ContentType != "" {
 		req.Header.Set("Content-Type", r.ContentType)
 	}
-	req.Header.Set("Accept", "application/json")
-	if d.apiInfo != "" {
-		req.Header.Set("X-Goog-Api-Client", d.apiInfo)
+	req.Header["Accept"] = acceptJSON
+	if d.apiInfo != nil {
+		req.Header["X-Goog-Api-Client"] = d.apiInfo
 	}
 	if d.logger != nil {
 		d.Log(ctx, slog.LevelDebug, "sts: request", "op", r.Op, "method", r.Method, "url", RedactURL(req.URL), "attempt", n)
 	}
-	start := time.Now()
-	resp, err := d.client.Do(req)
+	var start time.Time
+	if d.logger != nil {
+		start = time.Now()
+	}
+	resp, err := d.send(req)
 	if err != nil {
 		// The method and the redacted URL are the *Error's fields.
 		if ctx.Err() != nil {
@@ -197,7 +240,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		return nil, &Error{Op: r.Op, Err: Retryable(err)}
 	}
 	defer resp.Body.Close()
-	body, err := wire.ReadBody(resp.Body)
+	body, err := wire.ReadBodyOf(resp)
 	if d.logger != nil { // the arguments would allocate even unlogged
 		d.Log(ctx, slog.LevelDebug, "sts: response", "op", r.Op, "status", resp.StatusCode, "elapsed", time.Since(start))
 	}
@@ -244,9 +287,68 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		}
 	}
 	e := HTTPError(r.Op, resp.StatusCode, eb.Code, eb.Description, eb.URI, retryAfter)
-	d.Log(ctx, slog.LevelDebug, "sts: error response", "op", r.Op, "status", resp.StatusCode, "code", eb.Code)
+	if d.logger != nil {
+		d.Log(ctx, slog.LevelDebug, "sts: error response", "op", r.Op, "status", resp.StatusCode, "code", eb.Code)
+	}
 	return nil, e
 }
+
+// send sends req with the Doer's client, following no redirect. A client
+// with a cookie jar or an overall time-out is used as it is (with redirects
+// turned off); any other goes straight to its transport, which is all that
+// http.Client.Do would do for it, without its per-request copies of the
+// headers and the URL kept for redirects.
+func (d *Doer) send(req *http.Request) (*http.Response, error) {
+	c := d.client
+	if c.Jar != nil || c.Timeout != 0 || req.URL.User != nil {
+		nc := *c
+		nc.CheckRedirect = noRedirect
+		return nc.Do(req)
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		var tlsErr tls.RecordHeaderError
+		if errors.As(err, &tlsErr) && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		return nil, err
+	}
+	if resp == nil {
+		return nil, fmt.Errorf("the client's RoundTripper (%T) returned neither a response nor an error", rt)
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// bodyReader is a request body: one allocation where bytes.NewReader and
+// io.NopCloser make two.
+type bodyReader struct {
+	bytes.Reader
+	data []byte
+}
+
+func newBodyReader(b []byte) *bodyReader {
+	r := &bodyReader{data: b}
+	r.Reset(b)
+	return r
+}
+
+// Close does nothing.
+func (*bodyReader) Close() error { return nil }
+
+// reopen is the request's GetBody: a new reader of the same bytes, so that
+// the transport may send the request again on a new connection when an
+// idle one turned out to be closed before anything was written.
+func (r *bodyReader) reopen() (io.ReadCloser, error) { return newBodyReader(r.data), nil }
 
 // PostToken sends a form-encoded body to a token endpoint (STS's /v1/token
 // or /v1/oauthtoken, Google's OAuth token endpoint) and decodes the token
@@ -380,4 +482,9 @@ type apiClientKey struct {
 }
 
 // APIClient returns the x-goog-api-client value the Doer sends.
-func (d *Doer) APIClient() string { return d.apiInfo }
+func (d *Doer) APIClient() string {
+	if d.apiInfo == nil {
+		return ""
+	}
+	return d.apiInfo[0]
+}

@@ -38,6 +38,10 @@ func NoRedirects(base *http.Client) *http.Client {
 		base = http.DefaultClient
 	}
 	c := *base
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.CheckRedirect = noRedirect
 	return &c
 }
+
+// noRedirect is the CheckRedirect of the module's clients: it hands back the
+// redirect answer instead of following it.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -44,3 +44,21 @@ func TestTokenRequestEncodeAllocs(t *testing.T) {
 		t.Errorf("Encode allocates %v times; want 1", n)
 	}
 }
+
+// TestTokenRequestEncodeExact: the one allocation is exactly as long as the
+// body, however much of it needs escaping.
+func TestTokenRequestEncodeExact(t *testing.T) {
+	for _, r := range []TokenRequest{
+		{SubjectToken: "plain"},
+		{SubjectToken: "a b", Scopes: []string{"x y", "%"}, Options: []byte(`{"a":"é"}`)},
+		{Audience: "//iam/x", ActorToken: "\x00", Resource: "https://r/?q"},
+	} {
+		b := r.Encode()
+		if len(b) != cap(b) {
+			t.Errorf("Encode(%+v): length %d, capacity %d", r, len(b), cap(b))
+		}
+		if want := r.Form().Encode(); string(b) != want {
+			t.Errorf("Encode() = %q, want %q", b, want)
+		}
+	}
+}

@@ -42,6 +42,27 @@ func ReadBody(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
+// ReadBodyOf reads resp's body through the MaxBodySize limit, into a buffer
+// of exactly its length when the answer declares it (Content-Length).
+func ReadBodyOf(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > MaxBodySize {
+		return ReadBody(resp.Body)
+	}
+	// One byte more than declared, to see that the body ends there.
+	b := make([]byte, n+1)
+	got, err := io.ReadFull(resp.Body, b)
+	switch {
+	case int64(got) == n && (err == io.ErrUnexpectedEOF || err == io.EOF):
+		return b[:n:n], nil
+	case err != nil:
+		return nil, err
+	}
+	// The body is longer than declared (a transport that does not hold it
+	// to Content-Length): read it all through the limit.
+	return ReadBody(io.MultiReader(bytes.NewReader(b), resp.Body))
+}
+
 // TokenRequest is an RFC 8693 token exchange request to /v1/token.
 type TokenRequest struct {
 	RequestedTokenType string
@@ -83,7 +104,7 @@ func (r *TokenRequest) Form() url.Values {
 
 // Encode returns r as an application/x-www-form-urlencoded body: the bytes
 // of Form().Encode() (keys in sorted order, empty fields left out), built
-// with one allocation.
+// with one allocation of exactly their length.
 func (r *TokenRequest) Encode() []byte {
 	fields := [...]struct{ key, value string }{ // sorted by key
 		{"actor_token", r.ActorToken},
@@ -97,48 +118,82 @@ func (r *TokenRequest) Encode() []byte {
 		{"subject_token", r.SubjectToken},
 		{"subject_token_type", r.SubjectTokenType},
 	}
-	n := 0
-	for _, f := range fields {
-		n += len(f.key) + 2 + 3*len(f.value)
-	}
-	n += 3 * len(r.Options)
-	for _, s := range r.Scopes {
-		n += 3*len(s) + 1
-	}
-	b := make([]byte, 0, n)
-	for _, f := range fields {
-		switch {
-		case f.key == "options":
-			if len(r.Options) == 0 {
-				continue
-			}
-		case f.key == "scope":
-			if len(r.Scopes) == 0 {
-				continue
-			}
-		case f.value == "":
-			continue
-		}
-		if len(b) > 0 {
-			b = append(b, '&')
-		}
-		b = append(b, f.key...)
-		b = append(b, '=')
-		switch f.key {
-		case "options":
-			b = appendQueryEscape(b, r.Options)
-		case "scope":
-			for i, s := range r.Scopes {
-				if i > 0 {
-					b = append(b, '+') // an escaped space
+	// Two passes: the first adds up the length, the second writes.
+	var b []byte
+	for pass := range 2 {
+		n := 0
+		for _, f := range fields {
+			switch {
+			case f.key == "options":
+				if len(r.Options) == 0 {
+					continue
 				}
-				b = appendQueryEscape(b, s)
+			case f.key == "scope":
+				if len(r.Scopes) == 0 {
+					continue
+				}
+			case f.value == "":
+				continue
 			}
-		default:
-			b = appendQueryEscape(b, f.value)
+			if pass == 0 {
+				if n > 0 {
+					n++ // '&'
+				}
+				n += len(f.key) + 1
+				switch f.key {
+				case "options":
+					n += queryEscapedLen(r.Options)
+				case "scope":
+					n += len(r.Scopes) - 1 // the '+' between scopes
+					for _, s := range r.Scopes {
+						n += queryEscapedLen(s)
+					}
+				default:
+					n += queryEscapedLen(f.value)
+				}
+				continue
+			}
+			if len(b) > 0 {
+				b = append(b, '&')
+			}
+			b = append(b, f.key...)
+			b = append(b, '=')
+			switch f.key {
+			case "options":
+				b = appendQueryEscape(b, r.Options)
+			case "scope":
+				for i, s := range r.Scopes {
+					if i > 0 {
+						b = append(b, '+') // an escaped space
+					}
+					b = appendQueryEscape(b, s)
+				}
+			default:
+				b = appendQueryEscape(b, f.value)
+			}
+		}
+		if pass == 0 {
+			b = make([]byte, 0, n)
 		}
 	}
 	return b
+}
+
+// unreserved reports the bytes url.QueryEscape leaves as they are.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~'
+}
+
+// queryEscapedLen is the length of s escaped by appendQueryEscape.
+func queryEscapedLen[S string | []byte](s S) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !unreserved(c) && c != ' ' {
+			n += 2
+		}
+	}
+	return n
 }
 
 // appendQueryEscape appends s escaped as url.QueryEscape does: unreserved
@@ -146,10 +201,8 @@ func (r *TokenRequest) Encode() []byte {
 func appendQueryEscape[S string | []byte](b []byte, s S) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '.', c == '~':
+		switch c := s[i]; {
+		case unreserved(c):
 			b = append(b, c)
 		case c == ' ':
 			b = append(b, '+')
@@ -162,28 +215,38 @@ func appendQueryEscape[S string | []byte](b []byte, s S) []byte {
 
 // TokenResponse is a successful answer of /v1/token or /v1/oauthtoken.
 type TokenResponse struct {
-	AccessToken     string
-	IssuedTokenType string
-	TokenType       string
+	AccessToken     string `json:"access_token"`
+	IssuedTokenType string `json:"issued_token_type"`
+	TokenType       string `json:"token_type"`
 	// ExpiresIn is the lifetime the server gave, or 0 when it gave none.
-	ExpiresIn time.Duration
+	ExpiresIn time.Duration `json:"-"`
 	// HasExpiresIn tells whether expires_in was present.
-	HasExpiresIn bool
-	RefreshToken string
-	IDToken      string
-	Scope        string
-	SessionKey   string // access_boundary_session_key
+	HasExpiresIn bool   `json:"-"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+	Scope        string `json:"scope"`
+	SessionKey   string `json:"access_boundary_session_key"` // access_boundary_session_key
 }
 
+// tokenResponseJSON is what a token answer is decoded into: the response
+// itself, and expires_in parsed as it is read.
 type tokenResponseJSON struct {
-	AccessToken     string          `json:"access_token"`
-	IssuedTokenType string          `json:"issued_token_type"`
-	TokenType       string          `json:"token_type"`
-	ExpiresIn       json.RawMessage `json:"expires_in"`
-	RefreshToken    string          `json:"refresh_token"`
-	IDToken         string          `json:"id_token"`
-	Scope           string          `json:"scope"`
-	SessionKey      string          `json:"access_boundary_session_key"`
+	TokenResponse
+	ExpiresIn seconds `json:"expires_in"`
+}
+
+// seconds is a JSON value of seconds decoded by ParseSeconds, its error
+// kept for the caller (an error returned by UnmarshalJSON would come back
+// wrapped in json's own text).
+type seconds struct {
+	d   time.Duration
+	ok  bool
+	err error
+}
+
+func (s *seconds) UnmarshalJSON(raw []byte) error {
+	s.d, s.ok, s.err = ParseSeconds(raw)
+	return nil
 }
 
 // MaxLifetime bounds the lifetimes read from any answer (expires_in, an
@@ -195,34 +258,25 @@ const MaxLifetime = 10 * 365 * 24 * time.Hour
 // DecodeTokenResponse decodes and checks a token response body. The error
 // never quotes the body, which holds secrets.
 func DecodeTokenResponse(body []byte) (*TokenResponse, error) {
-	var j tokenResponseJSON
-	if err := decodeJSON(body, &j); err != nil {
+	j := new(tokenResponseJSON)
+	if err := decodeJSON(body, j); err != nil {
 		return nil, err
 	}
-	if j.AccessToken == "" {
+	r := &j.TokenResponse
+	if r.AccessToken == "" {
 		return nil, errors.New("response has no access_token")
 	}
-	if j.TokenType != "" && !strings.EqualFold(j.TokenType, "bearer") && !strings.EqualFold(j.TokenType, "N_A") {
-		return nil, fmt.Errorf("response token_type %s is not Bearer", Quote(j.TokenType, 32))
+	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "bearer") && !strings.EqualFold(r.TokenType, "N_A") {
+		return nil, fmt.Errorf("response token_type %s is not Bearer", Quote(r.TokenType, 32))
 	}
-	r := &TokenResponse{
-		AccessToken:     j.AccessToken,
-		IssuedTokenType: j.IssuedTokenType,
-		TokenType:       j.TokenType,
-		RefreshToken:    j.RefreshToken,
-		IDToken:         j.IDToken,
-		Scope:           j.Scope,
-		SessionKey:      j.SessionKey,
-	}
-	d, ok, err := ParseSeconds(j.ExpiresIn)
-	if err != nil {
+	if err := j.ExpiresIn.err; err != nil {
 		return nil, fmt.Errorf("response expires_in: %w", err)
 	}
-	if ok {
-		if d <= 0 {
-			return nil, fmt.Errorf("response expires_in must be positive, got %d", int64(d/time.Second))
+	if j.ExpiresIn.ok {
+		if j.ExpiresIn.d <= 0 {
+			return nil, fmt.Errorf("response expires_in must be positive, got %d", int64(j.ExpiresIn.d/time.Second))
 		}
-		r.ExpiresIn, r.HasExpiresIn = d, true
+		r.ExpiresIn, r.HasExpiresIn = j.ExpiresIn.d, true
 	}
 	return r, nil
 }

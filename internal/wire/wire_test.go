@@ -3,7 +3,10 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +309,40 @@ func TestAnswerMemberNames(t *testing.T) {
 		if err := CheckMembers([]byte(body), "token"); err != nil {
 			t.Errorf("CheckMembers(%q) = %v, want the decoder to judge", body, err)
 		}
+	}
+}
+
+// TestReadBodyOf: a body is read into a buffer of its declared length, and
+// one that is shorter than declared fails; one longer than declared (from a
+// transport that does not hold it to its length) is read whole, through the
+// limit; an undeclared length is read as ReadBody reads.
+func TestReadBodyOf(t *testing.T) {
+	resp := func(body string, n int64) *http.Response {
+		return &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: n}
+	}
+	for _, tc := range []struct {
+		name, body string
+		n          int64
+		want       string
+		err        error
+	}{
+		{"declared", "hello", 5, "hello", nil},
+		{"empty", "", 0, "", nil},
+		{"undeclared", "hello", -1, "hello", nil},
+		{"shorter", "hel", 5, "", io.ErrUnexpectedEOF},
+		{"longer", "hello world", 5, "hello world", nil},
+		{"declared too large", "x", MaxBodySize + 1, "x", nil},
+	} {
+		got, err := ReadBodyOf(resp(tc.body, tc.n))
+		if string(got) != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("%s: %q, %v; want %q, %v", tc.name, got, err, tc.want, tc.err)
+		}
+		if tc.n >= 0 && int64(len(tc.body)) == tc.n && cap(got) != len(got) {
+			t.Errorf("%s: capacity %d for %d bytes", tc.name, cap(got), len(got))
+		}
+	}
+	big := strings.Repeat("x", MaxBodySize+1)
+	if _, err := ReadBodyOf(resp(big, 10)); !errors.Is(err, ErrBodyTooLarge) {
+		t.Errorf("longer than declared and than the limit: %v", err)
 	}
 }

@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The cost targets compare sts with golang.org/x/oauth2 in one process,
+// op for op: the libraries take turns (a batch of ops each, the order
+// rotating every round) and each figure is the median of the rounds, so
+// that a change in the machine's load during the test affects all of them
+// alike. Allocations and bytes allocated per op do not depend on the
+// machine: they fail the test when a target is missed. CPU time does, so
+// its ratio is logged (README.md's tables come from run.sh's benchmarks),
+// and it fails the test only past a wide margin, which catches a
+// regression of the kind that adds a goroutine or a syscall per op but not
+// the noise of a shared machine.
+
+// costs is what one op cost on average.
+type costs struct {
+	cpu    float64 // ns of process CPU time (user+system, all goroutines)
+	allocs float64 // heap allocations
+	bytes  float64 // heap bytes allocated
+}
+
+func (c costs) String() string {
+	return fmt.Sprintf("%.1f µs CPU, %.0f allocs, %.0f B", c.cpu/1e3, c.allocs, c.bytes)
+}
+
+// opCosts runs n ops, chunk at most against one emulator made by mk (made
+// and set up outside the measurement), and returns their average costs.
+func opCosts(tb testing.TB, n int, mk func(testing.TB) *env, setup func(*env) func(int)) costs {
+	var (
+		cpu           time.Duration
+		allocs, bytes uint64
+		ms            runtime.MemStats
+	)
+	for done := 0; done < n; {
+		e := mk(tb)
+		op := setup(e)
+		m := min(chunk, n-done)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		a0, b0 := ms.Mallocs, ms.TotalAlloc
+		t0 := cpuTime()
+		for i := range m {
+			op(done + i)
+		}
+		cpu += cpuTime() - t0
+		runtime.ReadMemStats(&ms)
+		allocs += ms.Mallocs - a0
+		bytes += ms.TotalAlloc - b0
+		e.srv.Close()
+		done += m
+	}
+	return costs{
+		cpu:    float64(cpu.Nanoseconds()) / float64(n),
+		allocs: float64(allocs) / float64(n),
+		bytes:  float64(bytes) / float64(n),
+	}
+}
+
+// compareCosts measures the libraries' ops in rounds of n ops each,
+// interleaved, and returns each library's median costs. A first, unmeasured
+// round warms caches and pools.
+func compareCosts(tb testing.TB, libs []string, rounds, n int, mk func(testing.TB) *env, setup func(lib string) func(*env) func(int)) map[string]costs {
+	tb.Helper()
+	ops := make([]func(*env) func(int), len(libs))
+	for i, lib := range libs {
+		ops[i] = setup(lib)
+		opCosts(tb, min(n, 50), mk, ops[i])
+	}
+	all := make([][]costs, len(libs))
+	for r := range rounds {
+		for k := range libs {
+			i := (r + k) % len(libs)
+			all[i] = append(all[i], opCosts(tb, n, mk, ops[i]))
+		}
+	}
+	med := func(cs []costs, f func(costs) float64) float64 {
+		v := make([]float64, len(cs))
+		for i, c := range cs {
+			v[i] = f(c)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	out := make(map[string]costs, len(libs))
+	for i, lib := range libs {
+		out[lib] = costs{
+			cpu:    med(all[i], func(c costs) float64 { return c.cpu }),
+			allocs: med(all[i], func(c costs) float64 { return c.allocs }),
+			bytes:  med(all[i], func(c costs) float64 { return c.bytes }),
+		}
+	}
+	return out
+}
+
+// target is one cost goal of sts next to an anchor: each of allocations and
+// bytes at most ratio times the anchor's; CPU time logged, and failed only
+// beyond ratio+cpuMargin.
+type target struct {
+	name        string
+	sts, anchor string // library names in the measurement
+	ratio       float64
+}
+
+// cpuMargin is how far past its goal a CPU ratio may be before a test
+// fails: wide, since CPU time depends on the machine and its load.
+const cpuMargin = 0.25
+
+func (tg target) check(t *testing.T, m map[string]costs) {
+	t.Helper()
+	s, a := m[tg.sts], m[tg.anchor]
+	r := costs{cpu: s.cpu / a.cpu, allocs: s.allocs / a.allocs, bytes: s.bytes / a.bytes}
+	t.Logf("%s: %s / %s: CPU %.2fx, allocs %.2fx, bytes %.2fx (goal ≤ %.2fx)",
+		tg.name, tg.sts, tg.anchor, r.cpu, r.allocs, r.bytes, tg.ratio)
+	if r.allocs > tg.ratio {
+		t.Errorf("%s: sts makes %.1f allocations per op, %.2fx %s's %.1f; goal ≤ %.2fx", tg.name, s.allocs, r.allocs, tg.anchor, a.allocs, tg.ratio)
+	}
+	if r.bytes > tg.ratio {
+		t.Errorf("%s: sts allocates %.0f bytes per op, %.2fx %s's %.0f; goal ≤ %.2fx", tg.name, s.bytes, r.bytes, tg.anchor, a.bytes, tg.ratio)
+	}
+	if r.cpu > tg.ratio+cpuMargin {
+		t.Errorf("%s: sts takes %.1f µs of CPU per op, %.2fx %s's %.1f µs; goal ≤ %.2fx (failing past %.2fx)",
+			tg.name, s.cpu/1e3, r.cpu, tg.anchor, a.cpu/1e3, tg.ratio, tg.ratio+cpuMargin)
+	}
+}
+
+func logCosts(t *testing.T, libs []string, m map[string]costs) {
+	t.Helper()
+	for _, lib := range libs {
+		t.Logf("%-10s %v", lib, m[lib])
+	}
+}
+
+// TestExchangeCost: a cold exchange (build the source, read the file,
+// exchange, decode) against the in-memory emulator costs sts at most 0.9x
+// the allocations and bytes of x/oauth2's.
+func TestExchangeCost(t *testing.T) {
+	libs := append([]string{"floor"}, libraries...)
+	m := compareCosts(t, libs, 7, 300, memEnv, func(lib string) func(*env) func(int) { return exchangeOp(t, lib) })
+	logCosts(t, libs, m)
+	target{name: "cold exchange, in memory", sts: "sts", anchor: "oauth2", ratio: 0.9}.check(t, m)
+}
+
+// TestExchangeCostTCP is TestExchangeCost over loopback TCP.
+func TestExchangeCostTCP(t *testing.T) {
+	libs := append([]string{"floor"}, libraries...)
+	m := compareCosts(t, libs, 7, 300, tcpEnv, func(lib string) func(*env) func(int) { return exchangeOp(t, lib) })
+	logCosts(t, libs, m)
+	target{name: "cold exchange, loopback TCP", sts: "sts", anchor: "oauth2", ratio: 0.9}.check(t, m)
+}

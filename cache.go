@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
@@ -103,11 +104,19 @@ func NewCachedTokenSource(src oauth2.TokenSource, opts CacheOptions) (*CachedTok
 	ro := refresh.Options(opts)
 	ro.Logger = resolveLogger(opts.Logger)
 	c := &CachedTokenSource{src: src}
-	c.r.Init(refresh.Config[*oauth2.Token]{Options: ro, Source: (*cacheSource)(c), Kind: &tokenKind})
+	c.r.Init(refresh.Config[*oauth2.Token]{Options: ro, Source: (*cacheSource)(c), Kind: &tokenKind, Inline: boundedSource(src)})
 	if t := opts.InitialToken; t != nil && t.AccessToken != "" {
 		c.r.Set(t, t.Expiry)
 	}
 	return c, nil
+}
+
+// boundedSource reports whether src's fetches return by their context's
+// deadline (see refresh.Config.Inline): the package's exchanges over its own
+// subject providers do.
+func boundedSource(src oauth2.TokenSource) bool {
+	x, ok := src.(*exchange.Exchanger)
+	return ok && x.Bounded()
 }
 
 // tokenKind describes the values and errors of every CachedTokenSource.

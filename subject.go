@@ -105,6 +105,18 @@ func subjectKind(p SubjectTokenProvider) string {
 	return "custom"
 }
 
+// bounded is implemented by the package's providers whose SubjectToken
+// returns by its context's deadline (or sooner), so that a refresh need not
+// run on a goroutine of its own to be abandoned at its deadline (see
+// refresh.Config.Inline). A provider of another package is not assumed to.
+type bounded interface{ bounded() bool }
+
+// isBounded reports whether p returns by its context's deadline.
+func isBounded(p SubjectTokenProvider) bool {
+	b, ok := p.(bounded)
+	return ok && b.bounded()
+}
+
 // maxSubjectSize caps a subject token read from a file or URL.
 const maxSubjectSize = 1 << 20
 
@@ -188,6 +200,10 @@ func (f FileSubject) Validate() error {
 // SourceKind returns "file".
 func (FileSubject) SourceKind() string { return "file" }
 
+// bounded: a read of at most 1 MiB from a regular file, which is never
+// left waiting for a writer.
+func (FileSubject) bounded() bool { return true }
+
 // SubjectToken reads and returns the token.
 func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string, error) {
 	if err := f.Validate(); err != nil {
@@ -237,6 +253,9 @@ func (u URLSubject) Validate() error {
 	}
 	return u.Format.validate("URLSubject.Format")
 }
+
+// bounded: the request ends at the context's deadline.
+func (URLSubject) bounded() bool { return true }
 
 // SourceKind returns "url".
 func (URLSubject) SourceKind() string { return "url" }
@@ -329,6 +348,8 @@ func (s StaticSubject) Validate() error {
 	return nil
 }
 
+func (StaticSubject) bounded() bool { return true }
+
 // SourceKind returns "static".
 func (StaticSubject) SourceKind() string { return "static" }
 
@@ -366,6 +387,20 @@ func (t TokenSourceSubject) Validate() error {
 
 // SourceKind returns "tokensource".
 func (TokenSourceSubject) SourceKind() string { return "tokensource" }
+
+// bounded: a CachedTokenSource stops waiting when the context ends, and a
+// source without TokenContext is called on a goroutine of its own whose wait
+// the context bounds (see sourceToken); any other ContextTokenSource might
+// not honour its context.
+func (t TokenSourceSubject) bounded() bool {
+	switch t.Source.(type) {
+	case *CachedTokenSource:
+		return true
+	case ContextTokenSource:
+		return false
+	}
+	return true
+}
 
 // SubjectToken returns the source's current access token.
 func (t TokenSourceSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {
@@ -433,6 +468,9 @@ func (m MetadataSubject) Validate() error {
 	}
 	return nil
 }
+
+// bounded: the metadata request ends at the context's deadline.
+func (MetadataSubject) bounded() bool { return true }
 
 // SourceKind returns "metadata".
 func (MetadataSubject) SourceKind() string { return "metadata" }

@@ -77,6 +77,9 @@ type ExecutableSubject struct {
 // SourceKind returns "executable".
 func (ExecutableSubject) SourceKind() string { return "executable" }
 
+// bounded: the command is killed at the context's deadline.
+func (ExecutableSubject) bounded() bool { return true }
+
 // SubjectTokenTypes returns TokenTypeJWT, TokenTypeIDToken and TokenTypeSAML2.
 func (ExecutableSubject) SubjectTokenTypes() []string {
 	return []string{TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2}

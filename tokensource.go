@@ -251,6 +251,7 @@ func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 		ClientID:           cfg.ClientID,
 		ClientSecret:       cfg.ClientSecret,
 		Kind:               subjectKind(cfg.Subject),
+		Bounded:            isBounded(cfg.Subject) && (cfg.ActorToken == nil || isBounded(cfg.ActorToken)),
 	}
 	if cfg.ActorToken != nil {
 		xc.Actor, xc.ActorTokenType = fetch(cfg.ActorToken), cfg.ActorTokenType

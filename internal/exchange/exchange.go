@@ -74,6 +74,9 @@ type Config struct {
 	// token is bound to that certificate. Options must not hold that key.
 	// Its errors are returned unchanged.
 	Bind func() (string, error)
+	// Bounded says that Subject and Actor return by their context's
+	// deadline; see Exchanger.Bounded.
+	Bounded bool
 }
 
 // BindOption is the options member that binds a token to a client
@@ -94,6 +97,7 @@ type Exchanger struct {
 	kind        string
 	doer        *httpx.Doer
 	rare        *rare // nil when none is set
+	bounded     bool
 }
 
 // rare holds the settings few exchanges use.
@@ -110,7 +114,7 @@ func New(c Config) *Exchanger {
 	x := &Exchanger{
 		subject: c.Subject, subjectType: c.SubjectTokenType, audience: c.Audience,
 		requested: c.RequestedTokenType, options: c.Options,
-		tokenURL: c.TokenURL, kind: c.Kind, doer: httpx.NewDoer(c.HTTP),
+		tokenURL: c.TokenURL, kind: c.Kind, doer: httpx.NewDoer(c.HTTP), bounded: c.Bounded,
 	}
 	if c.Actor != nil || c.Resource != "" || c.ClientID != "" || c.Bind != nil {
 		x.rare = &rare{actor: c.Actor, actorType: c.ActorTokenType, resource: c.Resource, bind: c.Bind}
@@ -126,6 +130,11 @@ func New(c Config) *Exchanger {
 	}
 	return x
 }
+
+// Bounded reports whether an exchange returns by its context's deadline:
+// its subject and actor do (Config.Bounded), and its HTTP attempts end at
+// that deadline.
+func (x *Exchanger) Bounded() bool { return x.bounded }
 
 // TokenURL returns the STS endpoint.
 func (x *Exchanger) TokenURL() string { return x.tokenURL }

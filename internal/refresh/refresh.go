@@ -153,6 +153,16 @@ type Config[T any] struct {
 	// still-valid value. Zero means callers wait only once the value is no
 	// longer valid.
 	BlockingWindow time.Duration
+	// Inline says that Source's fetches end by their context's deadline
+	// (they need no goroutine of their own to be abandoned at the refresh
+	// deadline). Then a caller that must wait for a refresh, and whose
+	// context cannot end (its Done is nil, as context.Background's is),
+	// runs the fetch itself instead of waiting for a new goroutine to run
+	// it: it would wait for the outcome anyway, and a fresh goroutine grows
+	// its stack by copying as the fetch goes deeper, which costs more than
+	// the rest of a token exchange. Other callers join it as they join any
+	// refresh.
+	Inline bool
 }
 
 // Cache is a refresh-ahead cache of one value. Create it with New, or
@@ -172,6 +182,7 @@ type Cache[T any] struct {
 	stale, jitter                           float64
 	margin, timeout, minBackoff, maxBackoff time.Duration
 	refreshWindow, blockingWindow           time.Duration
+	inline                                  bool
 
 	mu       sync.Mutex
 	flight   *flight[T] // the refresh in progress, or nil
@@ -218,6 +229,7 @@ func (c *Cache[T]) Init(cfg Config[T]) {
 	c.stale, c.jitter = o.StaleFraction, o.Jitter
 	c.margin, c.timeout, c.minBackoff, c.maxBackoff = o.ExpiryMargin, o.RefreshTimeout, o.MinBackoff, o.MaxBackoff
 	c.refreshWindow, c.blockingWindow = cfg.RefreshWindow, cfg.BlockingWindow
+	c.inline = cfg.Inline
 }
 
 // Get returns a value fit to be served now, refreshing as described in the
@@ -383,22 +395,35 @@ func (c *Cache[T]) wait(ctx context.Context) (T, error) {
 			return zero, err
 		}
 	}
+	inline := false
 	if f == nil {
-		f = c.startLocked()
+		if inline = c.inline && ctx.Done() == nil; inline {
+			f = c.flightLocked()
+		} else {
+			f = c.startLocked()
+		}
 	}
 	c.mu.Unlock()
-	select {
-	case <-f.done:
-	case <-f.ctx.Done():
-		// The refresh's deadline (or its end, racing with f.done): a fetch
-		// that ignores its context must not hold the callers up.
-		c.expire(f)
-		<-f.done
-	case <-ctx.Done():
-		if v, ok := c.Current(); ok {
-			return v, nil
+	if inline {
+		c.run(f) // see Config.Inline; f is over when it returns
+	} else {
+		select {
+		case <-f.done:
+		case <-f.ctx.Done():
+			// The refresh's deadline, or its end racing with f.done: a
+			// fetch that ignores its context must not hold the callers up.
+			select {
+			case <-f.done:
+			default:
+				c.expire(f)
+				<-f.done
+			}
+		case <-ctx.Done():
+			if v, ok := c.Current(); ok {
+				return v, nil
+			}
+			return zero, c.wrap(ctx.Err())
 		}
-		return zero, c.wrap(ctx.Err())
 	}
 	if f.err == nil {
 		return f.v, nil
@@ -417,13 +442,19 @@ func (c *Cache[T]) wrap(err error) error {
 }
 
 // startLocked registers a refresh and starts it on its own goroutine.
-// Until its deadline, no background refresh starts (quiet).
 func (c *Cache[T]) startLocked() *flight[T] {
+	f := c.flightLocked()
+	go c.run(f)
+	return f
+}
+
+// flightLocked registers a refresh for the caller to run (see run). Until
+// its deadline, no background refresh starts (quiet).
+func (c *Cache[T]) flightLocked() *flight[T] {
 	f := &flight[T]{done: make(chan struct{}), start: time.Now()}
 	f.ctx, f.cancel = context.WithTimeout(context.Background(), c.timeout)
 	c.flight = f
 	c.quiet.Store(f.start.Add(c.timeout).UnixNano())
-	go c.run(f)
 	return f
 }
 

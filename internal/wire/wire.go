@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -215,38 +216,17 @@ func appendQueryEscape[S string | []byte](b []byte, s S) []byte {
 
 // TokenResponse is a successful answer of /v1/token or /v1/oauthtoken.
 type TokenResponse struct {
-	AccessToken     string `json:"access_token"`
-	IssuedTokenType string `json:"issued_token_type"`
-	TokenType       string `json:"token_type"`
+	AccessToken     string
+	IssuedTokenType string
+	TokenType       string
 	// ExpiresIn is the lifetime the server gave, or 0 when it gave none.
-	ExpiresIn time.Duration `json:"-"`
+	ExpiresIn time.Duration
 	// HasExpiresIn tells whether expires_in was present.
-	HasExpiresIn bool   `json:"-"`
-	RefreshToken string `json:"refresh_token"`
-	IDToken      string `json:"id_token"`
-	Scope        string `json:"scope"`
-	SessionKey   string `json:"access_boundary_session_key"` // access_boundary_session_key
-}
-
-// tokenResponseJSON is what a token answer is decoded into: the response
-// itself, and expires_in parsed as it is read.
-type tokenResponseJSON struct {
-	TokenResponse
-	ExpiresIn seconds `json:"expires_in"`
-}
-
-// seconds is a JSON value of seconds decoded by ParseSeconds, its error
-// kept for the caller (an error returned by UnmarshalJSON would come back
-// wrapped in json's own text).
-type seconds struct {
-	d   time.Duration
-	ok  bool
-	err error
-}
-
-func (s *seconds) UnmarshalJSON(raw []byte) error {
-	s.d, s.ok, s.err = ParseSeconds(raw)
-	return nil
+	HasExpiresIn bool
+	RefreshToken string
+	IDToken      string
+	Scope        string
+	SessionKey   string // access_boundary_session_key
 }
 
 // MaxLifetime bounds the lifetimes read from any answer (expires_in, an
@@ -258,27 +238,66 @@ const MaxLifetime = 10 * 365 * 24 * time.Hour
 // DecodeTokenResponse decodes and checks a token response body. The error
 // never quotes the body, which holds secrets.
 func DecodeTokenResponse(body []byte) (*TokenResponse, error) {
-	j := new(tokenResponseJSON)
-	if err := decodeJSON(body, j); err != nil {
-		return nil, err
+	r := new(TokenResponse)
+	var expiresIn []byte // the raw value, nil when absent
+	if !scanTokenResponse(body, r, &expiresIn) {
+		// Something the scanner leaves to encoding/json: a malformed
+		// answer, or an unusual spelling (escapes, other letter case).
+		*r, expiresIn = TokenResponse{}, nil
+		if err := decodeTokenResponseJSON(body, r, &expiresIn); err != nil {
+			return nil, err
+		}
 	}
-	r := &j.TokenResponse
 	if r.AccessToken == "" {
 		return nil, errors.New("response has no access_token")
 	}
 	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "bearer") && !strings.EqualFold(r.TokenType, "N_A") {
 		return nil, fmt.Errorf("response token_type %s is not Bearer", Quote(r.TokenType, 32))
 	}
-	if err := j.ExpiresIn.err; err != nil {
+	d, ok, err := ParseSeconds(expiresIn)
+	if err != nil {
 		return nil, fmt.Errorf("response expires_in: %w", err)
 	}
-	if j.ExpiresIn.ok {
-		if j.ExpiresIn.d <= 0 {
-			return nil, fmt.Errorf("response expires_in must be positive, got %d", int64(j.ExpiresIn.d/time.Second))
+	if ok {
+		if d <= 0 {
+			return nil, fmt.Errorf("response expires_in must be positive, got %d", int64(d/time.Second))
 		}
-		r.ExpiresIn, r.HasExpiresIn = j.ExpiresIn.d, true
+		r.ExpiresIn, r.HasExpiresIn = d, true
 	}
 	return r, nil
+}
+
+// tokenResponseJSON is a token answer as encoding/json decodes it.
+type tokenResponseJSON struct {
+	AccessToken     string          `json:"access_token"`
+	IssuedTokenType string          `json:"issued_token_type"`
+	TokenType       string          `json:"token_type"`
+	ExpiresIn       json.RawMessage `json:"expires_in"`
+	RefreshToken    string          `json:"refresh_token"`
+	IDToken         string          `json:"id_token"`
+	Scope           string          `json:"scope"`
+	SessionKey      string          `json:"access_boundary_session_key"`
+}
+
+// decodeTokenResponseJSON decodes body with encoding/json into r and the raw
+// expires_in value: the reference decoding, which scanTokenResponse
+// reproduces for the answers it reads.
+func decodeTokenResponseJSON(body []byte, r *TokenResponse, expiresIn *[]byte) error {
+	var j tokenResponseJSON
+	if err := decodeJSON(body, &j); err != nil {
+		return err
+	}
+	*r = TokenResponse{
+		AccessToken:     j.AccessToken,
+		IssuedTokenType: j.IssuedTokenType,
+		TokenType:       j.TokenType,
+		RefreshToken:    j.RefreshToken,
+		IDToken:         j.IDToken,
+		Scope:           j.Scope,
+		SessionKey:      j.SessionKey,
+	}
+	*expiresIn = j.ExpiresIn
+	return nil
 }
 
 // ParseSeconds decodes a JSON number of seconds that may also arrive as a
@@ -309,31 +328,48 @@ func ParseSeconds(raw json.RawMessage) (d time.Duration, ok bool, err error) {
 // ("36e2"), a plus sign, leading zeros, hexadecimal, underscores, spaces
 // inside the string or a value beyond int64 are refused.
 func ParseJSONInt(raw json.RawMessage) (int64, error) {
-	s := string(bytes.TrimSpace(raw))
-	if strings.HasPrefix(s, `"`) {
+	b := bytes.TrimSpace(raw)
+	if len(b) > 0 && b[0] == '"' {
 		var str string
 		if err := json.Unmarshal(raw, &str); err != nil {
 			return 0, errors.New("not a number")
 		}
-		s = str
+		b = []byte(str)
 	}
-	if !isJSONInteger(s) {
-		return 0, fmt.Errorf("%s is not an integer", Quote(s, 32))
+	if !isJSONInteger(b) {
+		return 0, fmt.Errorf("%s is not an integer", Quote(string(b), 32))
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		if len(s) > 32 {
-			return 0, fmt.Errorf("value of %d digits is out of range", len(s))
+	// Accumulated as a negative number, whose range is the larger.
+	digits, neg := bytes.CutPrefix(b, []byte("-"))
+	var n int64
+	for _, c := range digits {
+		d := int64(c - '0')
+		if n < (math.MinInt64+d)/10 {
+			return 0, outOfRange(b)
 		}
-		return 0, fmt.Errorf("value %s is out of range", s)
+		n = n*10 - d
+	}
+	if !neg {
+		if n == math.MinInt64 {
+			return 0, outOfRange(b)
+		}
+		n = -n
 	}
 	return n, nil
 }
 
+// outOfRange is the error for the integer b, which does not fit in int64.
+func outOfRange(b []byte) error {
+	if len(b) > 32 {
+		return fmt.Errorf("value of %d digits is out of range", len(b))
+	}
+	return fmt.Errorf("value %s is out of range", b)
+}
+
 // isJSONInteger reports whether s is -?(0|[1-9][0-9]*).
-func isJSONInteger(s string) bool {
-	s = strings.TrimPrefix(s, "-")
-	if s == "" || (s[0] == '0' && len(s) > 1) {
+func isJSONInteger(s []byte) bool {
+	s = bytes.TrimPrefix(s, []byte("-"))
+	if len(s) == 0 || (s[0] == '0' && len(s) > 1) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

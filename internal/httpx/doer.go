@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/deadline"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/scrub"
 	"github.com/stsgo/sts/internal/wire"
@@ -182,8 +183,12 @@ func (d *Doer) Do(ctx context.Context, r *Request) ([]byte, *Error) {
 }
 
 func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) {
-	actx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
+	actx, cancel := d.attemptContext(ctx)
+	if cancel != nil {
+		defer cancel()
+	} else {
+		defer actx.(*deadline.Context).Cancel()
+	}
 	var reqBody io.Reader
 	if len(r.Body) > 0 {
 		reqBody = newBodyReader(r.Body)
@@ -291,6 +296,19 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		d.Log(ctx, slog.LevelDebug, "sts: error response", "op", r.Op, "status", resp.StatusCode, "code", eb.Code)
 	}
 	return nil, e
+}
+
+// attemptContext returns the context of one attempt: ctx's, ending after
+// the attempt time-out at the latest, and its cancel function. Under a
+// refresh's context (a *deadline.Context, which carries no values) it is a
+// *deadline.Context too, to be ended with its Cancel method (cancel is then
+// nil): it costs less than a context.WithTimeout and its parent's
+// bookkeeping.
+func (d *Doer) attemptContext(ctx context.Context) (actx context.Context, cancel context.CancelFunc) {
+	if p, ok := ctx.(*deadline.Context); ok {
+		return deadline.New(p, time.Now().Add(d.timeout)), nil
+	}
+	return context.WithTimeout(ctx, d.timeout)
 }
 
 // send sends req with the Doer's client, following no redirect. A client

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/deadline"
 	"github.com/stsgo/sts/internal/logenv"
 )
 
@@ -203,13 +204,12 @@ type entry[T any] struct {
 }
 
 type flight[T any] struct {
-	ctx    context.Context // the fetch's, ending at the refresh deadline
-	cancel context.CancelFunc
-	start  time.Time
-	done   chan struct{}
-	v      T
-	err    error
-	over   bool // published; a late outcome is dropped
+	ctx   deadline.Context // the fetch's, ending at the refresh deadline
+	start time.Time
+	done  chan struct{}
+	v     T
+	err   error
+	over  bool // published; a late outcome is dropped
 }
 
 // New returns a Cache configured by cfg; see Init.
@@ -354,7 +354,7 @@ func (c *Cache[T]) refreshAhead() {
 	c.mu.Lock()
 	if f := c.flight; f != nil {
 		c.mu.Unlock()
-		if f.ctx.Err() != nil {
+		if f.ctx.Err() != nil { // the deadline has passed: no timer tells
 			c.expire(f)
 		}
 		return
@@ -452,7 +452,7 @@ func (c *Cache[T]) startLocked() *flight[T] {
 // its deadline, no background refresh starts (quiet).
 func (c *Cache[T]) flightLocked() *flight[T] {
 	f := &flight[T]{done: make(chan struct{}), start: time.Now()}
-	f.ctx, f.cancel = context.WithTimeout(context.Background(), c.timeout)
+	f.ctx.Init(nil, f.start.Add(c.timeout))
 	c.flight = f
 	c.quiet.Store(f.start.Add(c.timeout).UnixNano())
 	return f
@@ -464,9 +464,9 @@ var errPanicked = errors.New("the source panicked")
 // run performs refresh f and publishes its outcome, unless its deadline was
 // published first (by a caller that saw it pass, see expire).
 func (c *Cache[T]) run(f *flight[T]) {
-	v, exp, err, perm := c.fetch(f.ctx)
+	v, exp, err, perm := c.fetch(&f.ctx)
 	c.publish(f, v, exp, err, perm)
-	f.cancel()
+	f.ctx.Cancel()
 }
 
 // expire ends refresh f with a deadline error if it has not ended: a

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -189,17 +188,15 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	} else {
 		defer actx.(*deadline.Context).Cancel()
 	}
-	var reqBody io.Reader
-	if len(r.Body) > 0 {
-		reqBody = newBodyReader(r.Body)
-	}
-	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, reqBody)
+	// A *bytes.Reader: the transport knows it is in memory and sends the
+	// headers and the body in one write (for another reader it flushes the
+	// headers first), and NewRequestWithContext gives the request its
+	// length and a GetBody, with which the transport resends it on a fresh
+	// connection when an idle one turned out to be closed before anything
+	// was written.
+	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return nil, &Error{Op: r.Op, Err: errors.New("cannot build request")}
-	}
-	if len(r.Body) > 0 {
-		req.ContentLength = int64(len(r.Body))
-		req.GetBody = reqBody.(*bodyReader).reopen
 	}
 	// The keys are canonical already and the values shared: no
 	// canonicalizing and no slice per value, as Header.Set would.
@@ -346,27 +343,6 @@ func (d *Doer) send(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
-
-// bodyReader is a request body: one allocation where bytes.NewReader and
-// io.NopCloser make two.
-type bodyReader struct {
-	bytes.Reader
-	data []byte
-}
-
-func newBodyReader(b []byte) *bodyReader {
-	r := &bodyReader{data: b}
-	r.Reset(b)
-	return r
-}
-
-// Close does nothing.
-func (*bodyReader) Close() error { return nil }
-
-// reopen is the request's GetBody: a new reader of the same bytes, so that
-// the transport may send the request again on a new connection when an
-// idle one turned out to be closed before anything was written.
-func (r *bodyReader) reopen() (io.ReadCloser, error) { return newBodyReader(r.data), nil }
 
 // PostToken sends a form-encoded body to a token endpoint (STS's /v1/token
 // or /v1/oauthtoken, Google's OAuth token endpoint) and decodes the token

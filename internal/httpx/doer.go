@@ -274,12 +274,11 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	}
 	retryAfter := wire.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		loc := resp.Header.Get("Location")
-		host := ""
-		if u, err := url.Parse(loc); err == nil {
-			host = u.Host
+		u, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			return nil, HTTPError(r.Op, resp.StatusCode, "", "redirect not followed (its Location header is not a URL)", "", 0)
 		}
-		return nil, HTTPError(r.Op, resp.StatusCode, "", fmt.Sprintf("redirect to host %s not followed", wire.Quote(host, 128)), "", 0)
+		return nil, HTTPError(r.Op, resp.StatusCode, "", fmt.Sprintf("redirect to host %s not followed", wire.Quote(u.Host, 128)), "", 0)
 	}
 	eb, ok := wire.DecodeError(body, r.Secrets)
 	if !ok {

@@ -1,12 +1,13 @@
 package wire
 
 // A token answer is read by a small scanner instead of encoding/json, whose
-// reflection costs more than the rest of the answer's handling (a few
-// microseconds and ten allocations for a typical STS answer, where the
-// scanner makes two). It reads the answers servers send: a JSON object whose
-// keys are the fields' names as spelled (any other key's value is checked
-// and skipped), with string values of printable ASCII without escapes, or
-// null. Anything else, valid or not, is left to encoding/json (see
+// reflection and member checks (see CheckMembers) cost more than the rest
+// of the answer's handling (microseconds and dozens of allocations for a
+// typical STS answer, where the scanner makes two). It reads the answers
+// servers send: a JSON object in which each field's name appears at most
+// once, spelled exactly (any other key's value is checked and skipped),
+// with string values of printable ASCII without escapes, or null. Anything
+// else, valid or not, is left to the general decoder (see
 // decodeTokenResponseJSON), which then decides; FuzzScanTokenResponse
 // checks that both read every answer the scanner accepts alike.
 
@@ -27,6 +28,7 @@ func scanTokenResponse(body []byte, r *TokenResponse, expiresIn *[]byte) bool {
 	if s.next('}') {
 		return s.end()
 	}
+	var seen uint
 	for {
 		key, ok := s.plainString()
 		if !ok {
@@ -37,6 +39,12 @@ func scanTokenResponse(body []byte, r *TokenResponse, expiresIn *[]byte) bool {
 			return false
 		}
 		s.space()
+		if i := fieldIndex(key); i >= 0 {
+			if seen&(1<<i) != 0 {
+				return false // a duplicate, which the general decoder refuses
+			}
+			seen |= 1 << i
+		}
 		var field *string
 		switch string(key) { // no allocation: a switch on a converted slice
 		case "access_token":
@@ -61,7 +69,7 @@ func scanTokenResponse(body []byte, r *TokenResponse, expiresIn *[]byte) bool {
 			*expiresIn = body[start:s.i:s.i]
 		default:
 			if foldsToField(key) {
-				return false // encoding/json matches keys regardless of case
+				return false // a case variant, which the general decoder refuses
 			}
 			if !s.value(0) {
 				return false
@@ -93,6 +101,16 @@ func scanTokenResponse(body []byte, r *TokenResponse, expiresIn *[]byte) bool {
 // tokenFields are the keys scanTokenResponse reads.
 var tokenFields = [...]string{"access_token", "issued_token_type", "token_type", "expires_in",
 	"refresh_token", "id_token", "scope", "access_boundary_session_key"}
+
+// fieldIndex returns the index of key in tokenFields, or -1.
+func fieldIndex(key []byte) int {
+	for i, f := range tokenFields {
+		if string(key) == f {
+			return i
+		}
+	}
+	return -1
+}
 
 // foldsToField reports whether key equals a field's name but for letter
 // case.

@@ -34,8 +34,13 @@ type HTTPOptions struct {
 // validate checks the Timeout and Retry fields; config names the
 // configuration type, such as "Config".
 func (o HTTPOptions) validate(config string) error {
-	if err := check.NonNegative(config+".Timeout", o.Timeout); err != nil {
-		return verr(err)
+	// The field names are built only for an error: a source is built per
+	// exchange by some programs.
+	if o.Timeout < 0 {
+		return verr(check.NonNegative(config+".Timeout", o.Timeout))
+	}
+	if o.Retry.validate("") == nil {
+		return nil
 	}
 	return o.Retry.validate(config + ".Retry")
 }

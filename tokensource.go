@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ const DefaultUniverseDomain = "googleapis.com"
 
 // CloudPlatformScope is the scope asked for when none is configured.
 const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
+
+// defaultScopes is the scope list of a Config without Scopes, shared (the
+// exchange never changes it).
+var defaultScopes = []string{CloudPlatformScope}
 
 // Config configures an RFC 8693 token exchange at STS. Subject and
 // SubjectTokenType are always required; Audience is required unless the
@@ -221,9 +226,9 @@ func newExchange(cfg Config, ex exchangeExtras) (*exchange.Exchanger, error) {
 	if tokenURL == "" {
 		tokenURL = stsEndpoint(cfg.UniverseDomain, "/v1/token")
 	}
-	scopes := cfg.Scopes
-	if scopes == nil {
-		scopes = []string{CloudPlatformScope}
+	scopes := defaultScopes // shared by the sources that ask for the default
+	if cfg.Scopes != nil {
+		scopes = slices.Clone(cfg.Scopes)
 	}
 	client := cfg.HTTPClient
 	if cp, ok := cfg.Subject.(clientProvider); ok {

@@ -152,7 +152,7 @@ func pinnedRoot(ctx context.Context, _, _ string) (string, time.Time, error) {
 }
 
 // exchangeRoot exchanges root with x, returning public errors.
-func exchangeRoot(ctx context.Context, x *exchange.Exchanger, root *oauth2.Token) (*exchange.Result, error) {
+func exchangeRoot(ctx context.Context, x *exchange.Exchanger, root *oauth2.Token) (exchange.Result, error) {
 	r, err := x.Exchange(context.WithValue(ctx, rootKey{}, root))
 	return r, public.Err(err)
 }

@@ -54,8 +54,10 @@ type Config struct {
 	// RequestedTokenType is sent as requested_token_type; empty means
 	// TokenTypeAccessToken. An intermediary request sends no scope.
 	RequestedTokenType string
-	Scopes             []string
-	Resource           string
+	// Scopes are kept as they are, not copied: the caller must not change
+	// them later.
+	Scopes   []string
+	Resource string
 	// Options is the encoded options JSON (see EncodeOptions), nil for
 	// none.
 	Options  []byte
@@ -126,7 +128,7 @@ func New(c Config) *Exchanger {
 		x.requested = TokenTypeAccessToken
 	}
 	if x.requested != TokenTypeIntermediary { // an intermediary request sends no scope
-		x.scopes = append([]string(nil), c.Scopes...)
+		x.scopes = c.Scopes
 	}
 	return x
 }
@@ -154,10 +156,7 @@ func (x *Exchanger) Token() (*oauth2.Token, error) { return x.TokenContext(conte
 // TokenContext fetches a subject token and exchanges it at STS.
 func (x *Exchanger) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	r, err := x.Exchange(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.Token, nil
+	return r.Token, err
 }
 
 // Result is an exchange's answer.
@@ -169,8 +168,9 @@ type Result struct {
 }
 
 // Exchange fetches a subject token and exchanges it, returning the token
-// and the session key of an intermediary answer.
-func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
+// and the session key of an intermediary answer (the zero Result with an
+// error).
+func (x *Exchanger) Exchange(ctx context.Context) (Result, error) {
 	logger := x.doer.Logger()
 	var fetched time.Time
 	if logger != nil {
@@ -185,7 +185,7 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	req := wire.TokenRequest{
 		RequestedTokenType: x.requested,
@@ -201,7 +201,7 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		if r.actor != nil {
 			actor, _, err := r.actor(ctx, x.audience, x.subjectType)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			req.ActorToken, req.ActorTokenType = actor, r.actorType
 		}
@@ -211,18 +211,18 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		if r.bind != nil {
 			fp, err := r.bind()
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			if fp != "" {
 				if req.Options, err = withMember(x.options, BindOption, fp); err != nil {
-					return nil, &httpx.Error{Op: "exchange", Err: err}
+					return Result{}, &httpx.Error{Op: "exchange", Err: err}
 				}
 			}
 		}
 	}
 	tok, resp, herr := x.doer.PostToken(ctx, "exchange", x.tokenURL, req.Encode(), hdr, subject, req.ActorToken)
 	if herr != nil {
-		return nil, herr
+		return Result{}, herr
 	}
 	if !resp.HasExpiresIn {
 		// STS leaves expires_in out only for an access token subject,
@@ -230,14 +230,14 @@ func (x *Exchanger) Exchange(ctx context.Context) (*Result, error) {
 		// none). Any other answer without a lifetime is refused: it
 		// would be served forever.
 		if x.subjectType != TokenTypeAccessToken {
-			return nil, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, httpx.ErrNoExpiresIn)
+			return Result{}, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, httpx.ErrNoExpiresIn)
 		}
 		tok.Expiry = subjectExpiry
 	}
 	if x.requested == TokenTypeIntermediary && resp.SessionKey == "" {
-		return nil, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, errors.New("response has no access_boundary_session_key"))
+		return Result{}, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, errors.New("response has no access_boundary_session_key"))
 	}
-	return &Result{Token: tok, SessionKey: resp.SessionKey}, nil
+	return Result{Token: tok, SessionKey: resp.SessionKey}, nil
 }
 
 // String describes x without secrets.

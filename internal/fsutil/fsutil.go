@@ -29,20 +29,23 @@ func OpenRegular(path string) (*os.File, error) { return openNoBlock(path) }
 // ReadFileLimited reads the regular file at path (see OpenRegular),
 // refusing one larger than limit bytes (a multiple of 1 MiB). Every error is
 // an *fs.PathError naming path.
-func ReadFileLimited(path string, limit int) ([]byte, error) {
-	fh, err := OpenRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
+func ReadFileLimited(path string, limit int) ([]byte, error) { return readLimited(path, limit) }
+
+// readAllLimited reads f to its end, refusing more than limit bytes.
+func readAllLimited(f *os.File, path string, limit int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}
+		return nil, tooLarge(path, limit)
 	}
 	return data, nil
+}
+
+// tooLarge is the error for a file at path over limit bytes.
+func tooLarge(path string, limit int) error {
+	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}
 }
 
 // WriteFileAtomic replaces the file at path with data, readable as perm:

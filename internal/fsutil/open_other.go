@@ -27,6 +27,16 @@ func openNoBlock(path string) (*os.File, error) {
 	return f, nil
 }
 
+// readLimited reads the regular file at path; see ReadFileLimited.
+func readLimited(path string, limit int) ([]byte, error) {
+	fh, err := openNoBlock(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return readAllLimited(fh, path, limit)
+}
+
 // links returns 1: hard links are not counted on this system.
 func links(fs.FileInfo) uint64 { return 1 }
 

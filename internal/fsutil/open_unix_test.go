@@ -150,3 +150,42 @@ func TestSwapRaceCatchesCheckThenOpen(t *testing.T) {
 	}
 	t.Error("a stat-then-open reader never reached the pipe in 50 × 4000 swapped reads")
 }
+
+// TestReadFileLimitedSizes: files whose size fstat reports (small, at a
+// read's boundaries, at the limit) and files it reports as empty while they
+// are not (procfs) are read whole; a regular file read costs two
+// allocations, the path's bytes and the buffer.
+func TestReadFileLimitedSizes(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 513, 4096, 1 << 20} {
+		path := filepath.Join(dir, fmt.Sprint(n))
+		want := make([]byte, n)
+		for i := range want {
+			want[i] = byte('a' + i%26)
+		}
+		if err := os.WriteFile(path, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFileLimited(path, 1<<20)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%d bytes: read %d, %v", n, len(got), err)
+		}
+	}
+	if want, err := os.ReadFile("/proc/self/cmdline"); err == nil && len(want) > 0 {
+		got, err := ReadFileLimited("/proc/self/cmdline", 1<<20)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("/proc/self/cmdline: %q, %v; want %q", got, err, want)
+		}
+	}
+	path := filepath.Join(dir, "token")
+	if err := os.WriteFile(path, []byte("token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := ReadFileLimited(path, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 2 {
+		t.Errorf("%v allocations per read; want 2", n)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"regexp"
 	"strings"
 )
 
@@ -20,10 +19,32 @@ const EnvPreventSharing = "GOOGLE_API_PREVENT_AGENT_TOKEN_SHARING_FOR_GCP_SERVIC
 // fingerprint.
 const OptionKey = "bindCertFingerprint"
 
-// agentTrustDomain matches the SPIFFE trust domains of Google's agent
-// identities: agents.global.org-NUMBER.system.id.goog and
+// agentTrustDomain reports whether host is a SPIFFE trust domain of
+// Google's agent identities: agents.global.org-NUMBER.system.id.goog or
 // agents.global.proj-NUMBER.system.id.goog.
-var agentTrustDomain = regexp.MustCompile(`^agents\.global\.(org|proj)-[0-9]+\.system\.id\.goog$`)
+func agentTrustDomain(host string) bool {
+	rest, ok := strings.CutPrefix(host, "agents.global.")
+	if !ok {
+		return false
+	}
+	if r, ok := strings.CutPrefix(rest, "org-"); ok {
+		rest = r
+	} else if r, ok := strings.CutPrefix(rest, "proj-"); ok {
+		rest = r
+	} else {
+		return false
+	}
+	number, ok := strings.CutSuffix(rest, ".system.id.goog")
+	if !ok || number == "" {
+		return false
+	}
+	for i := 0; i < len(number); i++ {
+		if number[i] < '0' || number[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Fingerprint returns the value of bindCertFingerprint for a certificate:
 // the unpadded base64url encoding of the SHA-256 of its DER form (43
@@ -41,7 +62,7 @@ func IsAgentIdentity(cert *x509.Certificate) bool {
 		return false
 	}
 	for _, u := range cert.URIs {
-		if u != nil && strings.EqualFold(u.Scheme, "spiffe") && agentTrustDomain.MatchString(u.Host) {
+		if u != nil && strings.EqualFold(u.Scheme, "spiffe") && agentTrustDomain(u.Host) {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"math/big"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -88,4 +89,21 @@ func TestAgentIdentity(t *testing.T) {
 	if IsAgentIdentity(nil) {
 		t.Error("nil certificate is an agent identity")
 	}
+}
+
+// agentTrustDomainRE is the pattern agentTrustDomain implements without the
+// regexp package.
+var agentTrustDomainRE = regexp.MustCompile(`^agents\.global\.(org|proj)-[0-9]+\.system\.id\.goog$`)
+
+// FuzzAgentTrustDomain: agentTrustDomain agrees with its pattern.
+func FuzzAgentTrustDomain(f *testing.F) {
+	for _, s := range []string{"agents.global.org-123456.system.id.goog", "agents.global.proj-42.system.id.goog", "agents.global.proj-.system.id.goog",
+		"agents.global.proj-x42.system.id.goog", "agents.global.org-1.system.id.goog.evil", "agents.global.team-1.system.id.goog", "", "agents.global.org-1\n.system.id.goog"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if got, want := agentTrustDomain(host), agentTrustDomainRE.MatchString(host); got != want {
+			t.Errorf("agentTrustDomain(%q) = %t, want %t", host, got, want)
+		}
+	})
 }

@@ -20,7 +20,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -68,11 +67,6 @@ func Enabled(v string) bool {
 	return v == "true" || v == "1"
 }
 
-var (
-	workloadPool  = regexp.MustCompile(`^//iam\.[^/]+/projects/([^/]+)/locations/global/workloadIdentityPools/([^/]+)/providers/[^/]+$`)
-	workforcePool = regexp.MustCompile(`^//iam\.[^/]+/locations/global/workforcePools/([^/]+)/providers/[^/]+$`)
-)
-
 // DefaultBase returns the IAM Credentials endpoint of a universe.
 func DefaultBase(universe string) string { return "https://iamcredentials." + universe }
 
@@ -81,12 +75,27 @@ func DefaultBase(universe string) string { return "https://iamcredentials." + un
 // whether the audience names such a pool.
 func PoolURL(base, audience string) (string, bool) {
 	base = strings.TrimSuffix(base, "/")
-	if m := workloadPool.FindStringSubmatch(audience); m != nil {
-		return base + "/v1/projects/" + url.PathEscape(m[1]) + "/locations/global/workloadIdentityPools/" +
-			url.PathEscape(m[2]) + "/allowedLocations", true
+	// //iam.HOST/projects/P/locations/global/workloadIdentityPools/POOL/providers/X
+	// or //iam.HOST/locations/global/workforcePools/POOL/providers/X, no
+	// part empty.
+	rest, ok := strings.CutPrefix(audience, "//iam.")
+	if !ok {
+		return "", false
 	}
-	if m := workforcePool.FindStringSubmatch(audience); m != nil {
-		return base + "/v1/locations/global/workforcePools/" + url.PathEscape(m[1]) + "/allowedLocations", true
+	parts := strings.Split(rest, "/")
+	for _, p := range parts {
+		if p == "" {
+			return "", false
+		}
+	}
+	switch {
+	case len(parts) == 9 && parts[1] == "projects" && parts[3] == "locations" && parts[4] == "global" &&
+		parts[5] == "workloadIdentityPools" && parts[7] == "providers":
+		return base + "/v1/projects/" + url.PathEscape(parts[2]) + "/locations/global/workloadIdentityPools/" +
+			url.PathEscape(parts[6]) + "/allowedLocations", true
+	case len(parts) == 7 && parts[1] == "locations" && parts[2] == "global" && parts[3] == "workforcePools" &&
+		parts[5] == "providers":
+		return base + "/v1/locations/global/workforcePools/" + url.PathEscape(parts[4]) + "/allowedLocations", true
 	}
 	return "", false
 }
@@ -115,9 +124,25 @@ func Skipped(host string) bool {
 	return false
 }
 
-// validEncoded matches what an answer's encodedLocations must look like: a
-// hexadecimal number, which is safe in a header.
-var validEncoded = regexp.MustCompile(`^0[xX][0-9A-Fa-f]+$`)
+// validEncoded reports whether s looks as an answer's encodedLocations
+// must: a hexadecimal number ("0x…" or "0X…"), which is safe in a header.
+func validEncoded(s string) bool {
+	digits, ok := strings.CutPrefix(s, "0x")
+	if !ok {
+		digits, ok = strings.CutPrefix(s, "0X")
+	}
+	if !ok || digits == "" {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		switch c := digits[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // answer is the JSON of an allowedLocations answer.
 type answer struct {
@@ -138,7 +163,7 @@ func ParseAnswer(body []byte) (string, error) {
 		return "", errors.New("answer has no encodedLocations")
 	case len(a.EncodedLocations) > maxEncoded:
 		return "", fmt.Errorf("encodedLocations is longer than %d bytes", maxEncoded)
-	case !validEncoded.MatchString(a.EncodedLocations):
+	case !validEncoded(a.EncodedLocations):
 		return "", errors.New("encodedLocations is not a hexadecimal number")
 	}
 	return a.EncodedLocations, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -382,6 +383,49 @@ func TestEnabled(t *testing.T) {
 	}
 }
 
+// The patterns PoolURL and validEncoded implement without the regexp
+// package (which would add about 250 KB to every program loading a
+// credential file).
+var (
+	workloadPoolRE  = regexp.MustCompile(`^//iam\.[^/]+/projects/([^/]+)/locations/global/workloadIdentityPools/([^/]+)/providers/[^/]+$`)
+	workforcePoolRE = regexp.MustCompile(`^//iam\.[^/]+/locations/global/workforcePools/([^/]+)/providers/[^/]+$`)
+	validEncodedRE  = regexp.MustCompile(`^0[xX][0-9A-Fa-f]+$`)
+)
+
+// poolURLRE is PoolURL by the patterns.
+func poolURLRE(base, audience string) (string, bool) {
+	base = strings.TrimSuffix(base, "/")
+	if m := workloadPoolRE.FindStringSubmatch(audience); m != nil {
+		return base + "/v1/projects/" + url.PathEscape(m[1]) + "/locations/global/workloadIdentityPools/" +
+			url.PathEscape(m[2]) + "/allowedLocations", true
+	}
+	if m := workforcePoolRE.FindStringSubmatch(audience); m != nil {
+		return base + "/v1/locations/global/workforcePools/" + url.PathEscape(m[1]) + "/allowedLocations", true
+	}
+	return "", false
+}
+
+// FuzzPatterns: PoolURL and validEncoded agree with the regular
+// expressions they implement.
+func FuzzPatterns(f *testing.F) {
+	for _, s := range []string{testAudience, "//iam.googleapis.com/locations/global/workforcePools/wf/providers/p",
+		"//iam./projects/1/locations/global/workloadIdentityPools/p/providers/q", "//iam.x/projects//locations/global/workloadIdentityPools/p/providers/q",
+		"//iam.x/projects/1/locations/global/workloadIdentityPools/p/providers/q/", "//iam.x/locations/global/workforcePools/\n/providers/\xff",
+		"0x", "0xA30", "0XfF", "0xA30\n", "x0A", "00A"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := PoolURL("https://iamcredentials.googleapis.com/", s)
+		want, wantOK := poolURLRE("https://iamcredentials.googleapis.com/", s)
+		if got != want || ok != wantOK {
+			t.Errorf("PoolURL(%q) = %q, %t; the pattern says %q, %t", s, got, ok, want, wantOK)
+		}
+		if validEncoded(s) != validEncodedRE.MatchString(s) {
+			t.Errorf("validEncoded(%q) = %t", s, validEncoded(s))
+		}
+	})
+}
+
 // FuzzParseAnswer: any answer gives an error or a header-safe value.
 func FuzzParseAnswer(f *testing.F) {
 	f.Add([]byte(`{"locations":["us-central1"],"encodedLocations":"0xA30"}`))
@@ -398,7 +442,7 @@ func FuzzParseAnswer(f *testing.F) {
 			}
 			return
 		}
-		if !validEncoded.MatchString(v) || len(v) > maxEncoded {
+		if !validEncoded(v) || len(v) > maxEncoded {
 			t.Fatalf("unsafe value %q", v)
 		}
 	})

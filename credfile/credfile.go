@@ -17,7 +17,7 @@
 //   - impersonated_service_account: a service account impersonated with the
 //     file's source_credentials, of any of these types;
 //   - service_account: a service account key (through
-//     golang.org/x/oauth2/google);
+//     golang.org/x/oauth2/jwt);
 //   - authorized_user: a Google user's refresh token, as "gcloud auth
 //     application-default login" writes it (through golang.org/x/oauth2).
 //
@@ -55,7 +55,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/google"
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/authtransport"
@@ -166,7 +165,7 @@ type Options struct {
 	// GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED set to "true" or "1" turns it on
 	// too. It does nothing in universes other than googleapis.com, and
 	// nothing for the token sources handed to other clients (TokenSource,
-	// GoogleCredentials), which carry no header.
+	// googlecreds.From), which carry no header.
 	RegionalAccessBoundaries bool
 	// IAMCredentialsURL is the IAM Credentials endpoint of the
 	// allowedLocations lookups, such as "https://iamcredentials.googleapis.com".
@@ -279,6 +278,17 @@ func (c *Credentials) QuotaProjectID() string { return c.quotaProject }
 // server's default account; or "".
 func (c *Credentials) ServiceAccount() string { return c.serviceAccount }
 
+// ProjectID returns a service account key's project_id; "" for other
+// files, which name no project (the quota project is the project billed,
+// not the project of the resources).
+func (c *Credentials) ProjectID() string { return c.projectID }
+
+// JSON returns a copy of the file as loaded (nil for the metadata
+// server's credentials), which is where Google's clients read
+// quota_project_id from (see package googlecreds). It holds the file's
+// secrets: do not log it.
+func (c *Credentials) JSON() []byte { return bytes.Clone(c.raw) }
+
 // IntrospectOptions returns the options that introspect tokens the way the
 // file says: its token_info_url (TokenInfoURL), universe, and client
 // credentials (client_id and client_secret, which STS needs to introspect
@@ -325,26 +335,6 @@ func (c Credentials) GoString() string { return c.String() }
 // Format implements fmt.Formatter: every verb prints String, so that no
 // verb (%d, %x, %+v, …) reaches the fields.
 func (c Credentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
-
-// GoogleCredentials returns the credentials as a *google.Credentials of
-// golang.org/x/oauth2/google, for option.WithCredentials of Google Cloud
-// clients. TokenSource is c.TokenSource(); UniverseDomainProvider reports
-// c.UniverseDomain(); JSON is the file as loaded, which is where Google's
-// clients read quota_project_id from (they send it as x-goog-user-project,
-// and let GOOGLE_CLOUD_QUOTA_PROJECT override it) — note that JSON therefore
-// holds the file's secrets, as with any google.Credentials. ProjectID is a
-// service account key's project_id, else empty: the other files name no
-// project (the quota project is the project billed, not the project of the
-// resources).
-func (c *Credentials) GoogleCredentials() *google.Credentials {
-	universe := c.universe
-	return &google.Credentials{
-		ProjectID:              c.projectID,
-		TokenSource:            c.ts,
-		JSON:                   bytes.Clone(c.raw),
-		UniverseDomainProvider: func() (string, error) { return universe, nil },
-	}
-}
 
 // HTTPClient returns a client that sends every request with the
 // credentials' token (Authorization) and quota project
@@ -402,7 +392,7 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 // and external_account_authorized_user natively, impersonated_service_account
 // through the module's impersonation over its source_credentials (loaded
 // like a file of their own), service_account and authorized_user through
-// golang.org/x/oauth2/google, all behind the module's cache and errors.
+// golang.org/x/oauth2, all behind the module's cache and errors.
 // Another type is refused with the list of these.
 //
 // Every field is checked before anything is fetched: a bad file fails here

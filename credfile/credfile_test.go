@@ -369,9 +369,6 @@ func TestLoadUniverseDomain(t *testing.T) {
 		c.TokenInfoURL() != "https://sts.example-universe.test/v1/introspect" {
 		t.Errorf("TokenURL %q UniverseDomain %q TokenInfoURL %q", c.TokenURL(), c.UniverseDomain(), c.TokenInfoURL())
 	}
-	if ud, err := c.GoogleCredentials().GetUniverseDomain(); err != nil || ud != "example-universe.test" {
-		t.Errorf("GoogleCredentials universe = %q, %v", ud, err)
-	}
 	// The workforce audience must follow the universe.
 	m["audience"] = "//iam.googleapis.com/locations/global/workforcePools/p/providers/q"
 	_, err = Load(encodeMap(t, m), Options{UniverseDomain: "example-universe.test"})
@@ -674,24 +671,23 @@ func TestCredentialsNoSecrets(t *testing.T) {
 	}
 }
 
-func TestGoogleCredentials(t *testing.T) {
+// TestJSON: JSON is a copy of the file as loaded; ProjectID is empty for
+// files other than service account keys (package googlecreds tests the
+// *google.Credentials built from both).
+func TestJSON(t *testing.T) {
 	raw := readTestdata(t, "impersonation.json")
 	c, err := Load(raw, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := c.GoogleCredentials()
-	if g.TokenSource != c.TokenSource() || string(g.JSON) != string(raw) || g.ProjectID != "" {
-		t.Errorf("GoogleCredentials = %+v", g)
+	j := c.JSON()
+	if string(j) != string(raw) || c.ProjectID() != "" {
+		t.Errorf("JSON %q, ProjectID %q", j, c.ProjectID())
 	}
-	if ud, err := g.GetUniverseDomain(); err != nil || ud != sts.DefaultUniverseDomain {
-		t.Errorf("universe = %q, %v", ud, err)
-	}
-	var q struct {
-		Quota string `json:"quota_project_id"`
-	}
-	if json.Unmarshal(g.JSON, &q); q.Quota != "example-project" {
-		t.Errorf("JSON quota_project_id = %q", q.Quota)
+	j[0] = 'X'
+	raw[0] = 'X'
+	if c.JSON()[0] == 'X' {
+		t.Error("JSON is shared")
 	}
 }
 

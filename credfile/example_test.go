@@ -15,7 +15,7 @@ import (
 // Loading a credential configuration file as gcloud writes it: here a
 // workload identity pool file with service account impersonation, pointed at
 // the emulator. With Google Cloud clients, pass
-// option.WithCredentials(creds.GoogleCredentials()) (quota project included)
+// option.WithCredentials(googlecreds.From(creds)) (quota project included)
 // or option.WithTokenSource(creds.TokenSource()).
 func ExampleLoad() {
 	emu := ststest.NewServer(ststest.Options{})

@@ -41,7 +41,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Load(data, Options{Getenv: env})
 		if err == nil {
-			if c.TokenSource() == nil || c.String() == "" || c.GoogleCredentials() == nil {
+			if c.TokenSource() == nil || c.String() == "" || len(c.JSON()) == 0 {
 				t.Fatal("loaded credentials are incomplete")
 			}
 			// No key of a loaded file hides another: each is printable

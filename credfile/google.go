@@ -79,7 +79,7 @@ func (o *Options) googleOAuthURL(f *fileJSON, universe string) (string, error) {
 
 // loadServiceAccount checks a service_account key file and builds its
 // token source: JWT-bearer grants signed with the key, at token_uri,
-// through golang.org/x/oauth2/google, behind the module's cache.
+// through golang.org/x/oauth2/jwt, behind the module's cache.
 func loadServiceAccount(data []byte, f *fileJSON, o *Options) (*Credentials, error) {
 	universe, err := fileUniverse(f, o)
 	if err != nil {

@@ -119,8 +119,8 @@ func TestServiceAccountFile(t *testing.T) {
 	if g.grants.Load() != 1 || g.scope.Load() != "https://www.googleapis.com/auth/devstorage.read_only" {
 		t.Errorf("%d grants, scope %v (want one grant, cached)", g.grants.Load(), g.scope.Load())
 	}
-	if gc := c.GoogleCredentials(); gc.ProjectID != "demo-project" {
-		t.Errorf("ProjectID %q", gc.ProjectID)
+	if c.ProjectID() != "demo-project" {
+		t.Errorf("ProjectID %q", c.ProjectID())
 	}
 
 	// A refused grant is an *sts.Error naming the request.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/credfile"
+	"github.com/stsgo/sts/credfile/googlecreds"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -68,7 +69,7 @@ func TestStorageWithCredentialFile(t *testing.T) {
 	}{
 		{"WithCredentials", func(c *credfile.Credentials) []option.ClientOption {
 			// Google's clients read quota_project_id from the JSON.
-			return []option.ClientOption{option.WithCredentials(c.GoogleCredentials())}
+			return []option.ClientOption{option.WithCredentials(googlecreds.From(c))}
 		}, "example-project"},
 		{"WithTokenSource", func(c *credfile.Credentials) []option.ClientOption {
 			// A bare token source carries no quota project.

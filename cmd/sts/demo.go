@@ -401,7 +401,7 @@ func (d *demo) credentialFile(ctx context.Context) error {
 		d.say("the emulator issued it as %q to %q: the same pipeline, from the file", info.Kind, info.Subject)
 	}
 	d.say("the same file works with sts token --credentials FILE, and with Google Cloud clients")
-	d.say("through creds.TokenSource() (option.WithTokenSource) or creds.GoogleCredentials()")
+	d.say("through creds.TokenSource() (option.WithTokenSource) or googlecreds.From(creds)")
 	return nil
 }
 

@@ -3,7 +3,7 @@
 // gcloud writes that do not go through STS: a service account key
 // (service_account: a JWT-bearer grant signed with the key) and a user's
 // refresh token (authorized_user). The grants are golang.org/x/oauth2's
-// (golang.org/x/oauth2/google parses the key); this package gives them the
+// (jwt for the key); this package gives them the
 // module's rules: one fetch per call and no caching (the caller caches), no
 // redirects followed, a deadline per attempt, retries of temporary
 // failures, answers checked like every other token answer, and failures as
@@ -12,9 +12,11 @@ package googleoauth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -25,7 +27,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/google"
+	"golang.org/x/oauth2/jwt"
 
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/scrub"
@@ -49,16 +51,32 @@ type Source struct {
 // ServiceAccount returns the source of a service_account key file (data,
 // already checked by the caller) for scopes, at tokenURL ("" means the
 // file's token_uri, else DefaultTokenURL).
+//
+// The key is read as golang.org/x/oauth2/google.JWTConfigFromJSON reads
+// it, without importing that package: its imports' initialisation would
+// link the regexp package into every program loading a credential file.
 func ServiceAccount(data []byte, tokenURL string, scopes []string, o httpx.Options) (*Source, error) {
-	cfg, err := google.JWTConfigFromJSON(data, scopes...)
-	if err != nil {
+	var f struct {
+		Type         string `json:"type"`
+		ClientEmail  string `json:"client_email"`
+		PrivateKey   string `json:"private_key"`
+		PrivateKeyID string `json:"private_key_id"`
+		TokenURL     string `json:"token_uri"`
+		Audience     string `json:"audience"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, err
 	}
-	if tokenURL != "" {
-		cfg.TokenURL = tokenURL
+	if f.Type != "service_account" {
+		return nil, fmt.Errorf("type is %q, not service_account", f.Type)
 	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = DefaultTokenURL
+	cfg := &jwt.Config{
+		Email:        f.ClientEmail,
+		PrivateKey:   []byte(f.PrivateKey),
+		PrivateKeyID: f.PrivateKeyID,
+		Scopes:       append([]string(nil), scopes...),
+		TokenURL:     cmp.Or(tokenURL, f.TokenURL, DefaultTokenURL),
+		Audience:     f.Audience,
 	}
 	s := newSource("service_account", cfg.TokenURL, o)
 	s.fetch = func(ctx context.Context) (*oauth2.Token, error) {

@@ -3,12 +3,14 @@ package sts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/source"
 	"golang.org/x/oauth2"
 )
@@ -53,11 +55,17 @@ type CacheOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// InitialToken, if valid, is served first (as with
 	// oauth2.ReuseTokenSource).
-	InitialToken *oauth2.Token
+	InitialToken *oauth2.Token `json:"-"`
 	// Logger receives refresh events (never token values); a *slog.Logger
 	// usually. Nil means what GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see
 	// LoggingLevelEnv): by default, no logging.
 	Logger Logger
+}
+
+// Format prints o without InitialToken, whatever the verb.
+func (o CacheOptions) Format(f fmt.State, verb rune) {
+	secret.Format(f, verb, fmt.Sprintf("sts.CacheOptions{StaleFraction:%v Jitter:%v ExpiryMargin:%v RefreshTimeout:%v MinBackoff:%v MaxBackoff:%v InitialToken:%s}",
+		o.StaleFraction, o.Jitter, o.ExpiryMargin, o.RefreshTimeout, o.MinBackoff, o.MaxBackoff, redactedIf(o.InitialToken != nil)))
 }
 
 // check validates o, naming its fields as fields of name.
@@ -187,5 +195,5 @@ func (c *CachedTokenSource) LastError() error { return c.r.LastError() }
 // String describes the cache without its token.
 func (c *CachedTokenSource) String() string { return "sts.CachedTokenSource" }
 
-// GoString is String, so %#v redacts too.
-func (c *CachedTokenSource) GoString() string { return c.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (c *CachedTokenSource) Format(f fmt.State, verb rune) { secret.Format(f, verb, c.String()) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -28,7 +29,8 @@ type IntrospectOptions struct {
 	TokenTypeHint string
 	// ClientID and ClientSecret, when both set, authenticate the client with
 	// HTTP Basic auth. When empty, no Authorization header is sent.
-	ClientID, ClientSecret string
+	ClientID     string
+	ClientSecret string `json:"-"`
 	// HTTPOptions holds the HTTP client, time-out, retry policy and
 	// logger; the zero value is ready to use.
 	HTTPOptions
@@ -36,12 +38,12 @@ type IntrospectOptions struct {
 
 // String describes o without the client secret.
 func (o IntrospectOptions) String() string {
-	secret := redactedField("ClientSecret", o.ClientSecret)
-	return fmt.Sprintf("sts.IntrospectOptions{URL:%q ClientID:%q%s}", o.URL, o.ClientID, secret)
+	cs := redactedField("ClientSecret", o.ClientSecret)
+	return fmt.Sprintf("sts.IntrospectOptions{URL:%q ClientID:%q%s}", o.URL, o.ClientID, cs)
 }
 
-// GoString is String, so %#v redacts too.
-func (o IntrospectOptions) GoString() string { return o.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (o IntrospectOptions) Format(f fmt.State, verb rune) { secret.Format(f, verb, o.String()) }
 
 func (o *IntrospectOptions) validate() error {
 	if o.URL != "" {

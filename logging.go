@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/secret"
 )
 
 // LoggingLevelEnv is the variable Google's Go libraries read to turn on
@@ -28,6 +29,14 @@ type Logger = interface {
 
 // redactedField renders " name:REDACTED" when the secret v is set, and
 // nothing when it is not, for String methods of configurations.
+// redactedIf returns "REDACTED" for a secret that is set, else "none".
+func redactedIf(set bool) string {
+	if set {
+		return secret.Redacted
+	}
+	return "none"
+}
+
 func redactedField(name, v string) string {
 	if v == "" {
 		return ""

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/source"
 	"github.com/stsgo/sts/internal/wire"
 )
@@ -230,7 +233,7 @@ type URLSubject struct {
 	URL string
 	// Headers are added to the request (for example Metadata: True). Their
 	// values are never logged or quoted in errors.
-	Headers map[string]string
+	Headers Headers
 	// Format says how the token is stored; the zero value is plain text.
 	Format Format
 	// HTTPClient sends the request. Nil means http.DefaultClient. Redirects
@@ -333,8 +336,32 @@ func (u URLSubject) String() string {
 	return fmt.Sprintf("sts.URLSubject{URL:%q Headers:%d}", shown, len(u.Headers))
 }
 
-// GoString is String, so %#v redacts too.
+// GoString is String, so that %#v shows no secret of the URL's query.
 func (u URLSubject) GoString() string { return u.String() }
+
+// Headers are HTTP headers with secret values: fmt, JSON and slog show the
+// names only. A map[string]string is assignable to it and from it.
+type Headers map[string]string
+
+// Format prints the header names, whatever the verb.
+func (h Headers) Format(f fmt.State, verb rune) { secret.Format(f, verb, h.names()) }
+
+// MarshalJSON encodes the header names, each with the value "REDACTED".
+func (h Headers) MarshalJSON() ([]byte, error) {
+	m := make(map[string]string, len(h))
+	for k := range h {
+		m[k] = secret.Redacted
+	}
+	return json.Marshal(m)
+}
+
+func (h Headers) names() string {
+	keys := slices.Sorted(maps.Keys(h))
+	for i, k := range keys {
+		keys[i] = k + ":" + secret.Redacted
+	}
+	return "map[" + strings.Join(keys, " ") + "]"
+}
 
 // StaticSubject is a fixed subject token. It prints as REDACTED. The empty
 // string is invalid.
@@ -362,10 +389,13 @@ func (s StaticSubject) SubjectToken(context.Context, SubjectRequest) (string, er
 }
 
 // String returns "REDACTED".
-func (s StaticSubject) String() string { return "REDACTED" }
+func (s StaticSubject) String() string { return secret.Redacted }
 
-// GoString returns "sts.StaticSubject(REDACTED)".
-func (s StaticSubject) GoString() string { return "sts.StaticSubject(REDACTED)" }
+// Format prints String whatever the verb: no verb shows a secret.
+func (s StaticSubject) Format(f fmt.State, verb rune) { secret.Format(f, verb, s.String()) }
+
+// MarshalJSON encodes String: the token never reaches JSON.
+func (s StaticSubject) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // TokenSourceSubject uses the access token of any oauth2.TokenSource as the
 // subject (its type is TokenTypeAccessToken). STS gives no lifetime for such
@@ -374,7 +404,12 @@ func (s StaticSubject) GoString() string { return "sts.StaticSubject(REDACTED)" 
 // passed on.
 type TokenSourceSubject struct {
 	// Source supplies the access token. Required.
-	Source oauth2.TokenSource
+	Source oauth2.TokenSource `json:"-"`
+}
+
+// Format prints Source's type only, whatever the verb.
+func (t TokenSourceSubject) Format(f fmt.State, verb rune) {
+	secret.Format(f, verb, fmt.Sprintf("sts.TokenSourceSubject{Source:%T}", t.Source))
 }
 
 // Validate reports a nil Source.

@@ -13,6 +13,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/secret"
 )
 
 // Version is the version of this package reported in the x-goog-api-client
@@ -57,7 +58,8 @@ type Config struct {
 	WorkforcePoolUserProject string
 	// ClientID and ClientSecret, when both set, authenticate the client with
 	// HTTP Basic auth. When empty, no Authorization header is sent.
-	ClientID, ClientSecret string
+	ClientID     string
+	ClientSecret string `json:"-"`
 	// ActorToken and ActorTokenType are the optional RFC 8693 actor; the
 	// token is fetched at each exchange. Both or neither must be set.
 	ActorToken     SubjectTokenProvider
@@ -84,13 +86,13 @@ type Config struct {
 
 // String describes c without any secret.
 func (c Config) String() string {
-	secret := redactedField("ClientSecret", c.ClientSecret)
+	cs := redactedField("ClientSecret", c.ClientSecret)
 	return fmt.Sprintf("sts.Config{Audience:%q SubjectTokenType:%q TokenURL:%q ClientID:%q%s}",
-		c.Audience, c.SubjectTokenType, c.TokenURL, c.ClientID, secret)
+		c.Audience, c.SubjectTokenType, c.TokenURL, c.ClientID, cs)
 }
 
-// GoString is String, so %#v redacts too.
-func (c Config) GoString() string { return c.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (c Config) Format(f fmt.State, verb rune) { secret.Format(f, verb, c.String()) }
 
 // validator is a provider with configuration to check (see
 // SubjectTokenProvider).

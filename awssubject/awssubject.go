@@ -32,6 +32,7 @@ import (
 	awssub "github.com/stsgo/sts/internal/aws"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/public"
+	"github.com/stsgo/sts/internal/secret"
 )
 
 // DefaultRegionalCredVerificationURL is the GetCallerIdentity endpoint a
@@ -102,7 +103,7 @@ type Subject struct {
 	// default chain (config.LoadDefaultConfig(ctx).Credentials) to get EKS web
 	// identity, ECS task roles, SSO and profiles. It is called once per
 	// subject token; wrap it in aws.NewCredentialsCache to cache.
-	Credentials aws.CredentialsProvider
+	Credentials aws.CredentialsProvider `json:"-"`
 	// HTTPClient sends the metadata requests. Nil means http.DefaultClient.
 	// Each request also gets a 10 s deadline, and redirects are not
 	// followed.
@@ -124,7 +125,7 @@ type awsCache struct {
 
 	// guarded by sem
 	region   string
-	creds    aws.Credentials
+	creds    secret.Value[aws.Credentials] // printed by no path
 	hasCreds bool
 	expires  time.Time // when creds and region must be fetched again; zero: never
 }
@@ -157,8 +158,10 @@ func (s *Subject) String() string {
 	return "awssubject.Subject{" + strings.Join(src, " ") + "}"
 }
 
-// GoString is String, so that %#v shows no cached state.
-func (s *Subject) GoString() string { return s.String() }
+// Format prints String whatever the verb: no verb shows a credential or
+// cached state. It has a value receiver so that a dereferenced Subject
+// prints redacted too.
+func (s Subject) Format(f fmt.State, verb rune) { secret.Format(f, verb, s.String()) }
 
 func (s *Subject) getenv(k string) string {
 	if s.Getenv != nil {
@@ -324,10 +327,10 @@ func (s *Subject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) 
 	now := s.now()
 	if !c.expires.IsZero() && !now.Before(c.expires) {
 		// The cached credentials expired: forget them and the region.
-		c.region, c.creds, c.hasCreds, c.expires = "", aws.Credentials{}, false, time.Time{}
+		c.region, c.creds, c.hasCreds, c.expires = "", secret.Value[aws.Credentials]{}, false, time.Time{}
 	}
 	if (!wantRegion || c.region != "") && (!wantCreds || c.hasCreds) {
-		return c.region, c.creds, nil
+		return c.region, c.creds.Reveal(), nil
 	}
 
 	var hdr http.Header
@@ -386,9 +389,9 @@ func (s *Subject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) 
 			// Nothing to cache against: use once, keep the region only.
 			return c.region, creds, nil
 		}
-		c.creds, c.hasCreds, c.expires = creds, true, mc.Expires.Add(-awsCredentialsRefresh)
+		c.creds, c.hasCreds, c.expires = secret.Of(creds), true, mc.Expires.Add(-awsCredentialsRefresh)
 	}
-	return c.region, c.creds, nil
+	return c.region, c.creds.Reveal(), nil
 }
 
 // metadata performs one request to the metadata service and returns its body.

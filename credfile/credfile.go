@@ -61,6 +61,7 @@ import (
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/locations"
 	"github.com/stsgo/sts/internal/public"
+	"github.com/stsgo/sts/internal/secret"
 )
 
 // Credential configuration file types.
@@ -194,7 +195,7 @@ type Credentials struct {
 	revokeURL      string
 	quotaProject   string
 	serviceAccount string
-	raw            []byte
+	raw            secret.Value[[]byte] // the file: it holds secrets
 	ts             *sts.CachedTokenSource
 	// revoke, if set, revokes what the file signed in (see Revoke).
 	revoke func(ctx context.Context) error
@@ -204,9 +205,10 @@ type Credentials struct {
 	// locations is the regional access boundary lookup, nil when off.
 	locations *locations.Cache
 	// for IntrospectOptions
-	clientID, clientSecret string
-	http                   sts.HTTPOptions
-	projectID              string
+	clientID     string
+	clientSecret secret.Value[string]
+	http         sts.HTTPOptions
+	projectID    string
 	// where the credentials came from
 	path   string
 	origin Origin
@@ -287,7 +289,7 @@ func (c *Credentials) ProjectID() string { return c.projectID }
 // server's credentials), which is where Google's clients read
 // quota_project_id from (see package googlecreds). It holds the file's
 // secrets: do not log it.
-func (c *Credentials) JSON() []byte { return bytes.Clone(c.raw) }
+func (c *Credentials) JSON() []byte { return bytes.Clone(c.raw.Reveal()) }
 
 // IntrospectOptions returns the options that introspect tokens the way the
 // file says: its token_info_url (TokenInfoURL), universe, and client
@@ -299,7 +301,7 @@ func (c *Credentials) IntrospectOptions() sts.IntrospectOptions {
 		URL:            c.tokenInfoURL,
 		UniverseDomain: c.universe,
 		ClientID:       c.clientID,
-		ClientSecret:   c.clientSecret,
+		ClientSecret:   c.clientSecret.Reveal(),
 		HTTPOptions:    c.http,
 	}
 }
@@ -471,7 +473,7 @@ func load(data []byte, opts *Options, depth int) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.raw = bytes.Clone(data)
+	c.raw = secret.Of(bytes.Clone(data))
 	c.http = opts.HTTPOptions
 	return c, nil
 }

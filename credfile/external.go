@@ -17,6 +17,7 @@ import (
 	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/wire"
 	"github.com/stsgo/sts/x509subject"
 )
@@ -274,7 +275,7 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		tokenInfoURL: tokenInfoURL,
 		quotaProject: quota,
 		clientID:     f.ClientID,
-		clientSecret: f.ClientSecret,
+		clientSecret: secret.Of(f.ClientSecret),
 	}
 
 	scopes := o.Scopes

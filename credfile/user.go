@@ -5,6 +5,7 @@ import (
 
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/refreshgrant"
+	"github.com/stsgo/sts/internal/secret"
 )
 
 // loadAuthorizedUser checks an external_account_authorized_user file and
@@ -98,6 +99,6 @@ func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
 		quotaProject: quota,
 		ts:           ts,
 		clientID:     f.ClientID,
-		clientSecret: f.ClientSecret,
+		clientSecret: secret.Of(f.ClientSecret),
 	}, nil
 }

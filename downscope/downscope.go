@@ -17,6 +17,7 @@ import (
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/refresh"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/source"
 )
 
@@ -32,7 +33,7 @@ type Config struct {
 	// or oauth2.ReuseTokenSource), since each exchange asks it for a
 	// token. If it implements sts.ContextTokenSource, the exchange's
 	// context is passed on. Required.
-	Source oauth2.TokenSource
+	Source oauth2.TokenSource `json:"-"`
 	// Boundary is the Credential Access Boundary of NewTokenSource, which
 	// requires it, validates it (its conditions must parse as CEL) and
 	// copies it. NewMinter takes no boundary (each token is minted for a
@@ -70,8 +71,8 @@ func (c Config) String() string {
 	return fmt.Sprintf("downscope.Config{TokenURL:%q Rules:%d RefreshWindow:%v BlockingWindow:%v}", c.TokenURL, rules, c.RefreshWindow, c.BlockingWindow)
 }
 
-// GoString is String, so %#v redacts too.
-func (c Config) GoString() string { return c.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (c Config) Format(f fmt.State, verb rune) { secret.Format(f, verb, c.String()) }
 
 // field names a Config field in errors.
 func field(name string) string { return "downscope.Config." + name }

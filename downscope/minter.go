@@ -14,6 +14,7 @@ import (
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
+	"github.com/stsgo/sts/internal/secret"
 	"golang.org/x/oauth2"
 )
 
@@ -198,8 +199,8 @@ func (m *Minter) String() string {
 	return fmt.Sprintf("downscope.Minter{TokenURL:%q RefreshWindow:%v BlockingWindow:%v}", m.x.TokenURL(), m.refresh, m.block)
 }
 
-// GoString is String, so %#v redacts too.
-func (m *Minter) GoString() string { return m.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (m *Minter) Format(f fmt.State, verb rune) { secret.Format(f, verb, m.String()) }
 
 // TokenSource returns an oauth2.TokenSource of tokens for cb minted by m.
 // It mints once per intermediary token and then returns the same token (a
@@ -255,5 +256,5 @@ func (ts *TokenSource) String() string {
 	return "downscope.TokenSource{" + ts.cb.String() + "}"
 }
 
-// GoString is String, so %#v redacts too.
-func (ts *TokenSource) GoString() string { return ts.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (ts *TokenSource) Format(f fmt.State, verb rune) { secret.Format(f, verb, ts.String()) }

@@ -27,6 +27,7 @@ import (
 	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/public"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/source"
 )
 
@@ -47,7 +48,7 @@ type Config struct {
 	// Source supplies the caller's token. Required. If it implements
 	// sts.ContextTokenSource, each call's context is passed on. It is
 	// asked once per impersonation, so give a cached source.
-	Source oauth2.TokenSource
+	Source oauth2.TokenSource `json:"-"`
 	// TargetPrincipal is the service account's e-mail address (or unique
 	// ID). Required unless URL is set.
 	TargetPrincipal string
@@ -90,8 +91,8 @@ func (c Config) String() string {
 		c.TargetPrincipal, c.URL, c.Scopes, c.Delegates, c.Lifetime)
 }
 
-// GoString is String.
-func (c Config) GoString() string { return c.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (c Config) Format(f fmt.State, verb rune) { secret.Format(f, verb, c.String()) }
 
 // field names a Config field in errors.
 func field(name string) string { return "impersonate.Config." + name }

@@ -44,6 +44,7 @@ import (
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/loopback"
+	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -72,7 +73,8 @@ type Config struct {
 	// ClientID and ClientSecret are the OAuth client registered for the
 	// sign-in. They authenticate the code exchange (HTTP Basic) and are
 	// written to the credential file for later refreshes. Required.
-	ClientID, ClientSecret string
+	ClientID     string
+	ClientSecret string `json:"-"`
 	// Scopes are the OAuth scopes asked for. Nil means sts.CloudPlatformScope.
 	Scopes []string
 	// AuthURL is the authorization endpoint. Empty means
@@ -123,16 +125,16 @@ type Config struct {
 
 // String describes c without its client secret.
 func (c Config) String() string {
-	secret := ""
+	cs := ""
 	if c.ClientSecret != "" {
-		secret = " ClientSecret:REDACTED"
+		cs = " ClientSecret:" + secret.Redacted
 	}
 	return fmt.Sprintf("login.Config{Audience:%q ClientID:%q%s AuthURL:%q TokenURL:%q}",
-		c.Audience, c.ClientID, secret, c.AuthURL, c.TokenURL)
+		c.Audience, c.ClientID, cs, c.AuthURL, c.TokenURL)
 }
 
-// GoString is String, so %#v redacts too.
-func (c Config) GoString() string { return c.String() }
+// Format prints String whatever the verb: no verb shows a secret.
+func (c Config) Format(f fmt.State, verb rune) { secret.Format(f, verb, c.String()) }
 
 // plan is a validated Config with defaults applied.
 type plan struct {
@@ -235,9 +237,9 @@ func (c *Config) validate() (*plan, error) {
 type Result struct {
 	// Token holds the access token, its expiry and the refresh token. It
 	// is secret.
-	Token *oauth2.Token
+	Token *oauth2.Token `json:"-"`
 	// IDToken is the OpenID Connect ID token the server returned, or "".
-	IDToken string
+	IDToken string `json:"-"`
 
 	// cred is a pointer so that %v of a Result value (which does not
 	// use String) prints an address, not the client secret and refresh
@@ -276,8 +278,9 @@ func (r *Result) String() string {
 	return fmt.Sprintf("login.Result{Audience:%q ClientID:%q Expiry:%s RefreshToken:REDACTED}", aud, id, exp)
 }
 
-// GoString is String.
-func (r *Result) GoString() string { return r.String() }
+// Format prints String whatever the verb: no verb shows a secret. It has
+// a value receiver so that a dereferenced Result prints redacted too.
+func (r Result) Format(f fmt.State, verb rune) { secret.Format(f, verb, r.String()) }
 
 // CredentialsJSON returns the external_account_authorized_user credential
 // file for the signed-in user (the format "gcloud auth application-default

@@ -3,6 +3,7 @@ package metaserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/secret"
 )
 
 // ReadinessPath is the path of the readiness answer: 200 "ok" while the
@@ -31,7 +33,7 @@ type Config struct {
 	// sts.CachedTokenSource does, with no I/O and no lock for a fresh
 	// token). If it has a TokenContext(context.Context) method, that is
 	// called with the request's context. Required.
-	TokenSource oauth2.TokenSource
+	TokenSource oauth2.TokenSource `json:"-"`
 
 	// Scopes are the scopes of TokenSource's tokens, answered by
 	// .../scopes. Nil means sts.CloudPlatformScope. They are also the
@@ -89,6 +91,12 @@ type Config struct {
 	// the query, status, duration) and a Warn record for each failed token
 	// fetch; never a token. Nil means no logging.
 	Logger *slog.Logger
+}
+
+// Format prints c without its token sources, whatever the verb: no verb
+// shows a token they hold.
+func (c Config) Format(f fmt.State, verb rune) {
+	secret.Format(f, verb, fmt.Sprintf("metaserver.Config{Email:%q ProjectID:%q Scopes:%q UniverseDomain:%q}", c.Email, c.ProjectID, c.Scopes, c.UniverseDomain))
 }
 
 // MaxScopeSets is how many sources for distinct ?scopes= sets a Server

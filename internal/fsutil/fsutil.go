@@ -31,18 +31,6 @@ func OpenRegular(path string) (*os.File, error) { return openNoBlock(path) }
 // an *fs.PathError naming path.
 func ReadFileLimited(path string, limit int) ([]byte, error) { return readLimited(path, limit) }
 
-// readAllLimited reads f to its end, refusing more than limit bytes.
-func readAllLimited(f *os.File, path string, limit int) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > limit {
-		return nil, tooLarge(path, limit)
-	}
-	return data, nil
-}
-
 // tooLarge is the error for a file at path over limit bytes.
 func tooLarge(path string, limit int) error {
 	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}

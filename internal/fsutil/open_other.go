@@ -3,6 +3,7 @@
 package fsutil
 
 import (
+	"io"
 	"io/fs"
 	"os"
 )
@@ -42,3 +43,15 @@ func links(fs.FileInfo) uint64 { return 1 }
 
 // keepOwner does nothing on this system.
 func keepOwner(*os.File, fs.FileInfo) {}
+
+// readAllLimited reads f to its end, refusing more than limit bytes.
+func readAllLimited(f *os.File, path string, limit int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, tooLarge(path, limit)
+	}
+	return data, nil
+}

@@ -27,23 +27,19 @@ type ContextTokenSource interface {
 // treated as expired 10 s before their expiry, a 2 minute deadline per
 // refresh, and a 1 s to 1 min backoff after failed refreshes.
 type CacheOptions struct {
-	// StaleFraction is the share of a token's lifetime after which it is
-	// stale: it is still returned, and one background refresh starts.
-	// Zero means 0.75. It must lie in (0, 1]; 1 disables refresh-ahead.
+	// StaleFraction is the share of a token's lifetime after which one
+	// background refresh starts. Zero means 0.75; it must lie in (0, 1].
 	StaleFraction float64
-	// Jitter moves each token's stale point earlier by a random share of
-	// the lifetime in [0, Jitter), so that a fleet does not refresh in
-	// step. Zero means 0.1; negative means none. It must be below
-	// StaleFraction.
+	// Jitter moves each stale point earlier by a random share of the
+	// lifetime in [0, Jitter), below StaleFraction, so that a fleet does
+	// not refresh in step. Zero means 0.1; negative means none.
 	Jitter float64
 	// ExpiryMargin is how long before its expiry a token stops being
-	// served. Zero means 10 s; negative means none (serve to the last
-	// nanosecond). For a token living less than ten margins, a tenth of
-	// its lifetime is used instead.
+	// served (at most a tenth of its lifetime). Zero means 10 s; negative
+	// means none.
 	ExpiryMargin time.Duration
-	// RefreshTimeout bounds one refresh, retries included, whether or not
-	// the source honours its context: a refresh still running then fails,
-	// and a later one may start. Zero means 2 minutes.
+	// RefreshTimeout bounds one refresh, retries included, even of a
+	// source that ignores its context. Zero means 2 minutes.
 	RefreshTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait after failed refreshes,
 	// doubling from MinBackoff, reset by a success. Zero means 1 s and
@@ -77,23 +73,16 @@ func (o CacheOptions) check(name string) error {
 }
 
 // CachedTokenSource caches the tokens of another source and refreshes them
-// ahead of expiry. It is a drop-in replacement for oauth2.ReuseTokenSource
-// with these differences:
+// ahead of expiry, in place of oauth2.ReuseTokenSource: a fresh token costs
+// no I/O, allocation or lock; a stale one (CacheOptions.StaleFraction) is
+// still served while one background refresh runs; only an invalid one makes
+// callers wait, all for one fetch that a caller's ended context does not
+// cancel. While refreshes fail, a valid token keeps being served, an expired
+// one never; failures back off (CacheOptions.MinBackoff).
 //
-//   - A fresh token is returned with no I/O, no allocation and no lock.
-//   - Once a token is stale (see CacheOptions.StaleFraction) callers keep
-//     getting it while one background refresh runs.
-//   - Only a token that is no longer valid makes callers wait, and then all
-//     of them share one fetch; a caller whose context ends stops waiting at
-//     once without cancelling the fetch for the others.
-//   - While refreshes fail, a still-valid token keeps being served; an
-//     expired one never is. Failed refreshes back off, and a permanent
-//     failure is remembered while it lasts (see CacheOptions.MinBackoff).
-//   - Invalidate drops a token the server rejected.
-//
-// The token returned is shared between callers and must not be modified. A
-// CachedTokenSource holds no goroutine while idle. Create it with
-// NewCachedTokenSource; it is safe for concurrent use.
+// Tokens returned are shared and must not be modified. It holds no
+// goroutine while idle and is safe for concurrent use. Create it with
+// NewCachedTokenSource.
 type CachedTokenSource struct {
 	r   refresh.Cache[*oauth2.Token]
 	src oauth2.TokenSource
@@ -187,9 +176,8 @@ func (c *CachedTokenSource) Invalidate(tok *oauth2.Token) {
 	source.Invalidate(c.src, tok)
 }
 
-// LastError returns the error of the most recent refresh if it failed, or
-// nil. Background refresh failures are otherwise invisible while a valid
-// token is served.
+// LastError returns the error of the last refresh if it failed, else nil:
+// the only sign of failing background refreshes.
 func (c *CachedTokenSource) LastError() error { return c.r.LastError() }
 
 // String describes the cache without its token.

@@ -8,25 +8,20 @@ import (
 	"github.com/stsgo/sts/internal/httpx"
 )
 
-// Error is the error returned for a failed call to a token, impersonation,
-// introspection or metadata endpoint, or a failed subject-token fetch.
-//
-// It never holds a secret: descriptions coming from a server are kept, but
-// request bodies, tokens and credentials are not. The zero value is not
-// meaningful.
+// Error is a failed call to a Google endpoint or a failed subject-token
+// fetch. It never holds a secret: server descriptions are kept, scrubbed of
+// what the request sent. The zero value is not meaningful.
 type Error struct {
 	// Op names the operation that failed, for example "exchange",
 	// "impersonate", "refresh", "introspect" or "subject".
 	Op string
-	// Method is the HTTP method of the failed request ("POST", "GET"), or
-	// "" when the failure did not come from an HTTP request.
+	// Method is the failed request's HTTP method, or "" if none.
 	Method string
 	// URL is the request's URL without user information, query or
 	// fragment (which may carry secrets), or "" when the failure did not
 	// come from an HTTP request.
 	URL string
-	// StatusCode is the HTTP status the server answered with, or 0 when no
-	// response was received.
+	// StatusCode is the HTTP status answered, or 0 if none was.
 	StatusCode int
 	// Code is the OAuth 2.0 error code (RFC 6749 section 5.2), such as
 	// "invalid_grant", or the Google status, such as "PERMISSION_DENIED".
@@ -35,8 +30,7 @@ type Error struct {
 	Description string
 	// URI is the server's error_uri, if any.
 	URI string
-	// RetryAfter is the delay the server asked for in a Retry-After
-	// header, or 0.
+	// RetryAfter is the delay a Retry-After header asked for, or 0.
 	RetryAfter time.Duration
 	// Err is the underlying cause (a network error, a decoding error, a
 	// context error), or nil.

@@ -108,19 +108,9 @@ func (in *Introspection) GoString() string { return in.String() }
 // RFC 7662) about token, an access token STS issued. An inactive token
 // (expired, revoked, unknown) is a result with Active false, not an error.
 //
-// opts is checked first: a bad value is a *ValidationError naming the
-// IntrospectOptions field, and an empty token a *ValidationError with Field
-// "token". A failed call, an OAuth error answer or a malformed response is
-// an *Error with Op "introspect"; temporary failures are retried as
-// opts.Retry says. The token is never part of an error or a log record.
-//
-// To ask about the current token of an oauth2.TokenSource, get it first:
-//
-//	tok, err := ts.Token()
-//	if err != nil {
-//		return err
-//	}
-//	info, err := sts.Introspect(ctx, tok.AccessToken, sts.IntrospectOptions{})
+// A bad opts field or an empty token is a *ValidationError; a failed call or
+// answer an *Error with Op "introspect" (never quoting the token). For a
+// token source's current token, call its Token method first.
 func Introspect(ctx context.Context, token string, opts IntrospectOptions) (*Introspection, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err

@@ -14,20 +14,16 @@ import (
 // 30 s per attempt, up to 3 attempts, and the logging
 // GOOGLE_SDK_GO_LOGGING_LEVEL asks for.
 type HTTPOptions struct {
-	// HTTPClient sends the requests. Nil means http.DefaultClient.
-	// Redirects are never followed, whatever its CheckRedirect says, and
-	// deadlines are set per attempt.
+	// HTTPClient sends the requests (never following redirects). Nil
+	// means http.DefaultClient.
 	HTTPClient *http.Client
-	// Timeout bounds each HTTP attempt. Zero means 30 s; negative is
-	// invalid.
+	// Timeout bounds each HTTP attempt. Zero means 30 s.
 	Timeout time.Duration
-	// Retry governs retries of temporary failures. The zero value retries
-	// up to 3 attempts.
+	// Retry governs retries of temporary failures (zero: 3 attempts).
 	Retry RetryPolicy
-	// Logger receives request, response, retry and refresh events, with
-	// secrets redacted; a *slog.Logger usually. Nil means what
-	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see LoggingLevelEnv): by
-	// default, no logging.
+	// Logger (a *slog.Logger usually) receives request, response, retry
+	// and refresh events, secrets redacted. Nil means what LoggingLevelEnv
+	// asks for: by default, nothing.
 	Logger Logger
 }
 

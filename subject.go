@@ -397,11 +397,9 @@ func (s StaticSubject) Format(f fmt.State, verb rune) { secret.Format(f, verb, s
 // MarshalJSON encodes String: the token never reaches JSON.
 func (s StaticSubject) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
-// TokenSourceSubject uses the access token of any oauth2.TokenSource as the
-// subject (its type is TokenTypeAccessToken). STS gives no lifetime for such
-// exchanges, so the exchanged token expires with the subject token. Source is
-// required; if it implements ContextTokenSource, the exchange's context is
-// passed on.
+// TokenSourceSubject uses the access token of any oauth2.TokenSource
+// (required; a ContextTokenSource gets the exchange's context) as a
+// TokenTypeAccessToken subject; the exchanged token expires with it.
 type TokenSourceSubject struct {
 	// Source supplies the access token. Required.
 	Source oauth2.TokenSource `json:"-"`
@@ -479,8 +477,7 @@ func isPublicError(err error) bool {
 func invalidate(src oauth2.TokenSource, tok *oauth2.Token) { source.Invalidate(src, tok) }
 
 // MetadataSubject fetches a Google-signed ID token for Audience from the
-// GCE/GKE metadata server, for federating a Google workload into another
-// pool. Audience is required.
+// GCE/GKE metadata server, to federate a Google workload into another pool.
 type MetadataSubject struct {
 	// Audience is the aud claim of the ID token. Required.
 	Audience string

@@ -30,11 +30,10 @@ const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 // exchange never changes it).
 var defaultScopes = []string{CloudPlatformScope}
 
-// Config configures an RFC 8693 token exchange at STS. Subject and
-// SubjectTokenType are always required; Audience is required unless the
-// subject is an access token (downscoping). Every other field has a
-// documented default. A Config is checked by NewTokenSource;
-// it is not used after they return, so it may be reused or changed.
+// Config configures an RFC 8693 token exchange at STS. Subject,
+// SubjectTokenType and (unless the subject is an access token) Audience are
+// required; every other field has a documented default. NewTokenSource
+// checks it and keeps no reference to it.
 type Config struct {
 	// Subject supplies the subject token. Required.
 	Subject SubjectTokenProvider

@@ -578,7 +578,7 @@ func relCall(ctx context.Context, t *testing.T, op string, client *http.Client, 
 // and free of secrets.
 func relCheckCorpusError(t *testing.T, err error, want string) {
 	t.Helper()
-	fixture.CheckCorpusError(t, err, want, isPublicError)
+	fixture.CheckCorpusError(t, err, want, hasPublic)
 }
 
 func TestCorpusHTTP(t *testing.T) {

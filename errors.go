@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/httpx"
 )
 
@@ -64,6 +65,23 @@ func publicErr(err error) error {
 		return (*ValidationError)(e)
 	}
 	return err
+}
+
+// hasPublic reports whether errors.As finds an *Error or a
+// *ValidationError in err's tree (As methods included), without errors.As
+// (see errtree).
+func hasPublic(err error) bool {
+	return errtree.Walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case *Error, *ValidationError:
+			return true
+		case interface{ As(any) bool }:
+			var se *Error
+			var ve *ValidationError
+			return e.As(&se) || e.As(&ve)
+		}
+		return false
+	})
 }
 
 // fromHTTP converts an internal error, keeping nil an untyped nil.

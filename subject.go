@@ -289,10 +289,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // it quotes the full URL, query included
-		}
+		err = httpx.URLErrorCause(err) // it quotes the full URL, query included
 		return "", fail(0, "", httpx.Transient(err))
 	}
 	defer resp.Body.Close()
@@ -460,16 +457,8 @@ func (t TokenSourceSubject) subjectTokenExpiry(ctx context.Context, _ SubjectReq
 // other failure, and a missing token, is an *Error with Op op whose text
 // starts with what (the source's role, such as "token source").
 func sourceToken(ctx context.Context, src oauth2.TokenSource, op, what string) (*oauth2.Token, error) {
-	tok, err := source.Fetch(ctx, src, op, what, isPublicError)
+	tok, err := source.Fetch(ctx, src, op, what, hasPublic)
 	return tok, publicErr(err)
-}
-
-// isPublicError reports whether err is, or wraps, an *Error or a
-// *ValidationError.
-func isPublicError(err error) bool {
-	var se *Error
-	var ve *ValidationError
-	return errors.As(err, &se) || errors.As(err, &ve)
 }
 
 // invalidate drops tok from src's cache, if src has one: call it when a

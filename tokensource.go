@@ -313,9 +313,7 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 // that a retry may cure.
 func subjectErr(err error) error {
 	err = publicErr(err)
-	var se *Error
-	var ve *ValidationError
-	if errors.As(err, &se) || errors.As(err, &ve) {
+	if hasPublic(err) {
 		return err
 	}
 	return &Error{Op: "subject", Err: httpx.Transient(err)}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/deadline"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/scrub"
 	"github.com/stsgo/sts/internal/wire"
@@ -228,11 +229,8 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 			return nil, &Error{Op: r.Op, Err: Transient(ctx.Err())}
 		}
 		// Every failure to reach the server is worth another attempt.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			// url.Error quotes the full URL, query included.
-			err = ue.Err
-		}
+		// url.Error quotes the full URL, query included.
+		err = URLErrorCause(err)
 		if actx.Err() != nil {
 			err = fmt.Errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
 		}
@@ -328,8 +326,18 @@ func (d *Doer) send(req *http.Request) (*http.Response, error) {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
+		// errors.As for a tls.RecordHeaderError, walked (see errtree).
 		var tlsErr tls.RecordHeaderError
-		if errors.As(err, &tlsErr) && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+		if errtree.Walk(err, func(e error) bool {
+			switch e := e.(type) {
+			case tls.RecordHeaderError:
+				tlsErr = e
+				return true
+			case interface{ As(any) bool }:
+				return e.As(&tlsErr)
+			}
+			return false
+		}) && string(tlsErr.RecordHeader[:]) == "HTTP/" {
 			err = http.ErrSchemeMismatch
 		}
 		return nil, err

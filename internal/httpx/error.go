@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stsgo/sts/internal/errtree"
 )
 
 // Error is a failed call; see sts.Error, whose fields it mirrors exactly.
@@ -83,8 +85,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // "temporarily_unavailable" or "UNAVAILABLE".
 func (e *Error) Temporary() bool {
 	if e.Err != nil {
-		var r *retryable
-		return errors.As(e.Err, &r)
+		// errors.As for a *retryable, walked (see errtree).
+		return errtree.Walk(e.Err, func(err error) bool {
+			_, ok := err.(*retryable)
+			return ok
+		})
 	}
 	return TemporaryStatus(e.StatusCode) || e.Code == "temporarily_unavailable" || e.Code == "UNAVAILABLE"
 }
@@ -104,6 +109,26 @@ func Transient(err error) error {
 	return err
 }
 
+// URLErrorCause returns the cause (Err) of the *url.Error errors.As finds
+// in err's tree, which would quote the full URL, query included; else err.
+func URLErrorCause(err error) error {
+	var ue *url.Error
+	found := errtree.Walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case *url.Error:
+			ue = e
+			return true
+		case interface{ As(any) bool }:
+			return e.As(&ue)
+		}
+		return false
+	})
+	if found {
+		return ue.Err
+	}
+	return err
+}
+
 func isTransient(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
@@ -111,12 +136,20 @@ func isTransient(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var ue *url.Error
-	return errors.As(err, &ue)
+	// errors.As(err, &ne) for a net.Error ne or a *url.Error (which is
+	// one), walked here: errors.As and its reflection add about 25 KB to
+	// every program.
+	return errtree.Walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case net.Error:
+			return true
+		case interface{ As(any) bool }:
+			var ne net.Error
+			var ue *url.Error
+			return e.As(&ne) || e.As(&ue)
+		}
+		return false
+	})
 }
 
 // Retryable marks err as transient (an interrupted body, credentials that

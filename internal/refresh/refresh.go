@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/deadline"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/logenv"
 )
 
@@ -497,8 +498,19 @@ func (c *Cache[T]) fetch(ctx context.Context) (v T, exp time.Time, err error, pe
 // it wraps, has a Temporary method that returns false (as *sts.Error has
 // for a refused request). A timeout never is.
 func Permanent(err error) bool {
+	// errors.As(err, &t), walked (see errtree).
 	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && !t.Temporary() && !errors.Is(err, context.DeadlineExceeded)
+	found := errtree.Walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case interface{ Temporary() bool }:
+			t = e
+			return true
+		case interface{ As(any) bool }:
+			return e.As(&t)
+		}
+		return false
+	})
+	return found && !t.Temporary() && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // publish records the outcome of refresh f, once, and wakes its waiters.

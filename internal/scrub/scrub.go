@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -46,7 +47,7 @@ func Secrets(text string, secrets []string) string {
 		return text
 	}
 	v := identityView(text)
-	var spans [][2]int32
+	var spans spanList
 	for level := 0; ; level++ {
 		lv := lowerASCII(bytes.Clone(v.b))
 		for _, sec := range low {
@@ -72,7 +73,7 @@ func Secrets(text string, secrets []string) string {
 	if len(spans) == 0 {
 		return text
 	}
-	slices.SortFunc(spans, func(a, b [2]int32) int { return int(a[0] - b[0]) })
+	sort.Sort(spans)
 	var out strings.Builder
 	last := int32(0)
 	for i := 0; i < len(spans); {
@@ -87,6 +88,16 @@ func Secrets(text string, secrets []string) string {
 	out.WriteString(text[last:])
 	return out.String()
 }
+
+// spanList holds the spans of text to redact, each its start and end
+// offsets. It sorts by start with package sort, which net/http links
+// already: a generic sort of its own would add several kilobytes to every
+// program.
+type spanList [][2]int32
+
+func (s spanList) Len() int           { return len(s) }
+func (s spanList) Less(i, j int) bool { return s[i][0] < s[j][0] }
+func (s spanList) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
 // RequestSecrets returns secrets with the credentials hdr carries added:
 // an Authorization header's value, its bearer token, and a Basic header's

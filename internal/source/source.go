@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/httpx"
 )
 
@@ -77,8 +78,7 @@ func Invalidate(src oauth2.TokenSource, tok *oauth2.Token) {
 func Fetch(ctx context.Context, src oauth2.TokenSource, op, what string, typed func(error) bool) (*oauth2.Token, error) {
 	tok, err := Token(ctx, src, op)
 	if err != nil {
-		var he *httpx.Error
-		if errors.As(err, &he) || typed(err) {
+		if isHTTPError(err) || typed(err) {
 			return nil, err
 		}
 		return nil, &httpx.Error{Op: op, Err: fmt.Errorf("%s: %w", what, err)}
@@ -87,4 +87,19 @@ func Fetch(ctx context.Context, src oauth2.TokenSource, op, what string, typed f
 		return nil, &httpx.Error{Op: op, Err: fmt.Errorf("%s returned no access token", what)}
 	}
 	return tok, nil
+}
+
+// isHTTPError reports whether errors.As finds an *httpx.Error in err's
+// tree, walked (see errtree).
+func isHTTPError(err error) bool {
+	return errtree.Walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case *httpx.Error:
+			return true
+		case interface{ As(any) bool }:
+			var he *httpx.Error
+			return e.As(&he)
+		}
+		return false
+	})
 }

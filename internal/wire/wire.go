@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/scrub"
 )
 
@@ -438,14 +439,28 @@ func decodeJSON(body []byte, v any) error {
 		return fmt.Errorf("response %w", err)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
+		// errors.As for both targets, walked (see errtree).
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
+		errtree.Walk(err, func(e error) bool {
+			switch e := e.(type) {
+			case *json.SyntaxError:
+				if se == nil {
+					se = e
+				}
+			case *json.UnmarshalTypeError:
+				if te == nil {
+					te = e
+				}
+			}
+			return false
+		})
 		switch {
-		case errors.As(err, &se):
+		case se != nil:
 			return fmt.Errorf("response is not valid JSON (syntax error at offset %d)", se.Offset)
-		case errors.As(err, &te) && te.Field == "":
+		case te != nil && te.Field == "":
 			return fmt.Errorf("response has the wrong type: a JSON %s, not an object", te.Value)
-		case errors.As(err, &te):
+		case te != nil:
 			return fmt.Errorf("response field %q has the wrong type", te.Field)
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return errors.New("response JSON is truncated")

@@ -34,14 +34,16 @@ var ErrBodyTooLarge = errors.New("response body exceeds 1 MiB")
 
 // ReadBody reads r through the MaxBodySize limit.
 func ReadBody(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxBodySize+1))
-	if err != nil {
+	// bytes.Buffer.ReadFrom, which net/http links already, rather than
+	// io.ReadAll.
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxBodySize+1)); err != nil {
 		return nil, err
 	}
-	if len(b) > MaxBodySize {
+	if buf.Len() > MaxBodySize {
 		return nil, ErrBodyTooLarge
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // ReadBodyOf reads resp's body through the MaxBodySize limit, into a buffer
@@ -482,49 +484,53 @@ func CheckMembers(body []byte, names ...string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	// The scanner of token answers walks the object: encoding/json's
+	// Decoder.Token would add its tokenizer to every program.
+	s := scanner{b: body}
+	s.space()
+	if !s.next('{') {
+		return nil
+	}
+	s.space()
+	if s.next('}') {
 		return nil
 	}
 	var seen []string
-	depth := 1
-	for depth > 0 {
-		tok, err := dec.Token()
-		if err != nil {
+	for {
+		s.space()
+		start := s.i
+		if !s.anyString() {
 			return nil // the decoder reports syntax
 		}
-		if depth == 1 {
-			key, ok := tok.(string)
-			if !ok { // the end of the object
-				return nil
-			}
-			for _, n := range names {
-				if !strings.EqualFold(key, n) {
-					continue
-				}
-				if key != n {
-					return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(scrub.Truncate(key, 64)), n)
-				}
-				if slices.Contains(seen, n) {
-					return fmt.Errorf("member %q appears more than once", n)
-				}
-				seen = append(seen, n)
-			}
-			// The member's value: a scalar, or a nested object or
-			// array to skip.
-			if tok, err = dec.Token(); err != nil {
-				return nil
-			}
+		key := string(body[start+1 : s.i-1])
+		if bytes.IndexByte(body[start:s.i], '\\') >= 0 && json.Unmarshal(body[start:s.i], &key) != nil {
+			return nil
 		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
+		for _, n := range names {
+			if !strings.EqualFold(key, n) {
+				continue
+			}
+			if key != n {
+				return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(scrub.Truncate(key, 64)), n)
+			}
+			if slices.Contains(seen, n) {
+				return fmt.Errorf("member %q appears more than once", n)
+			}
+			seen = append(seen, n)
+		}
+		s.space()
+		if !s.next(':') {
+			return nil
+		}
+		s.space()
+		if !s.value(1) {
+			return nil
+		}
+		s.space()
+		if !s.next(',') {
+			return nil // the end of the object, or the decoder reports syntax
 		}
 	}
-	return nil
 }
 
 // memberNames lists the json names of the fields of *struct type t, or

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stsgo/sts/internal/scrub"
 )
 
 func TestFormEncoding(t *testing.T) {
@@ -345,4 +350,71 @@ func TestReadBodyOf(t *testing.T) {
 	if _, err := ReadBodyOf(resp(big, 10)); !errors.Is(err, ErrBodyTooLarge) {
 		t.Errorf("longer than declared and than the limit: %v", err)
 	}
+}
+
+// checkMembersDecoder is CheckMembers as it was written with encoding/json's
+// tokenizer: the reference FuzzCheckMembers holds the scanner to.
+func checkMembersDecoder(body []byte, names ...string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var seen []string
+	depth := 1
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the decoder reports syntax
+		}
+		if depth == 1 {
+			key, ok := tok.(string)
+			if !ok { // the end of the object
+				return nil
+			}
+			for _, n := range names {
+				if !strings.EqualFold(key, n) {
+					continue
+				}
+				if key != n {
+					return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(scrub.Truncate(key, 64)), n)
+				}
+				if slices.Contains(seen, n) {
+					return fmt.Errorf("member %q appears more than once", n)
+				}
+				seen = append(seen, n)
+			}
+			// The member's value: a scalar, or a nested object or
+			// array to skip.
+			if tok, err = dec.Token(); err != nil {
+				return nil
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// FuzzCheckMembers: CheckMembers refuses what the tokenizer version refused,
+// with the same message, and nothing else.
+func FuzzCheckMembers(f *testing.F) {
+	for _, s := range []string{`{"token":"a","Token":"b"}`, `{"token":"a","token":"b"}`, `{"to\u006ben":1,"token":2}`,
+		`{"a":{"token":1,"token":2},"token":3}`, `{"\u212aey":1}`, `{"token":1,}`, `[{"token":1},{"token":2}]`, `{"token" 1}`,
+		`{"x":[1,{"y":"z"}],"TOKEN":"q"}`, `{"token":"\xff","\xff":1}`, `{"tok\u0065n":1, "expires_in":2}`, ` { "EXPIRES_IN" : 1e9 } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, want := CheckMembers(body, "token", "expires_in", "key"), checkMembersDecoder(body, "token", "expires_in", "key")
+		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+			t.Errorf("CheckMembers(%q) = %v; the tokenizer says %v", body, got, want)
+		}
+	})
 }

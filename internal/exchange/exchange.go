@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -89,18 +91,49 @@ const BindOption = "bindCertFingerprint"
 // concurrent use. It keeps only what each exchange sends (many idle
 // sources may be alive at once).
 type Exchanger struct {
-	subject     Subject
+	subject  Subject
+	audience string
+	scopes   []string
+	options  []byte
+	tokenURL string
+	*kind          // shared by the exchanges of one kind
+	rare     *rare // nil when none is set
+	doer     httpx.Doer
+}
+
+// kind is what exchanges of one kind have in common: a handful of values
+// per program, shared (see kindOf), so that an idle source does not hold
+// copies of them.
+type kind struct {
 	subjectType string
-	audience    string
 	requested   string
-	scopes      []string
-	options     []byte
-	tokenURL    string
-	kind        string
-	doer        *httpx.Doer
-	rare        *rare // nil when none is set
+	name        string // the subject source in logs ("file", "url", …)
 	bounded     bool
 }
+
+// kindOf returns the shared kind equal to k, or a copy once maxKinds are
+// shared (source names come from providers, which may be anyone's).
+func kindOf(k kind) *kind {
+	if v, ok := kinds.Load(k); ok {
+		return v.(*kind)
+	}
+	if kindCount.Load() >= maxKinds {
+		return &k
+	}
+	v, loaded := kinds.LoadOrStore(k, &k)
+	if !loaded {
+		kindCount.Add(1)
+	}
+	return v.(*kind)
+}
+
+// kinds holds the kinds in use (kind → *kind).
+var (
+	kinds     sync.Map
+	kindCount atomic.Int32
+)
+
+const maxKinds = 64
 
 // rare holds the settings few exchanges use.
 type rare struct {
@@ -113,19 +146,20 @@ type rare struct {
 
 // New returns the engine of c.
 func New(c Config) *Exchanger {
-	x := &Exchanger{
-		subject: c.Subject, subjectType: c.SubjectTokenType, audience: c.Audience,
-		requested: c.RequestedTokenType, options: c.Options,
-		tokenURL: c.TokenURL, kind: c.Kind, doer: httpx.NewDoer(c.HTTP), bounded: c.Bounded,
+	k := kind{subjectType: c.SubjectTokenType, requested: c.RequestedTokenType, name: c.Kind, bounded: c.Bounded}
+	if k.requested == "" {
+		k.requested = TokenTypeAccessToken
 	}
+	x := &Exchanger{
+		subject: c.Subject, audience: c.Audience, options: c.Options, tokenURL: c.TokenURL,
+		kind: kindOf(k),
+	}
+	x.doer.Init(c.HTTP)
 	if c.Actor != nil || c.Resource != "" || c.ClientID != "" || c.Bind != nil {
 		x.rare = &rare{actor: c.Actor, actorType: c.ActorTokenType, resource: c.Resource, bind: c.Bind}
 		if c.ClientID != "" {
 			x.rare.authHeader = httpx.BasicAuth(c.ClientID, c.ClientSecret)
 		}
-	}
-	if x.requested == "" {
-		x.requested = TokenTypeAccessToken
 	}
 	if x.requested != TokenTypeIntermediary { // an intermediary request sends no scope
 		x.scopes = c.Scopes
@@ -179,9 +213,9 @@ func (x *Exchanger) Exchange(ctx context.Context) (Result, error) {
 	subject, subjectExpiry, err := x.subject(ctx, x.audience, x.subjectType)
 	if logger != nil { // the arguments would allocate even unlogged
 		if err != nil {
-			x.doer.Log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.kind, "elapsed", time.Since(fetched), "error", err.Error())
+			x.doer.Log(ctx, slog.LevelDebug, "sts: subject token failed", "source", x.name, "elapsed", time.Since(fetched), "error", err.Error())
 		} else {
-			x.doer.Log(ctx, slog.LevelDebug, "sts: subject token", "source", x.kind, "elapsed", time.Since(fetched))
+			x.doer.Log(ctx, slog.LevelDebug, "sts: subject token", "source", x.name, "elapsed", time.Since(fetched))
 		}
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -212,5 +213,23 @@ func TestExchangeBind(t *testing.T) {
 	}
 	if len(*forms) != n {
 		t.Errorf("%d requests sent after a failed Bind or oversized options", len(*forms)-n)
+	}
+}
+
+// TestKindsShared: exchanges of one kind share what they have in common,
+// and at most maxKinds kinds are kept however many source names appear.
+func TestKindsShared(t *testing.T) {
+	cfg := Config{SubjectTokenType: "urn:ietf:params:oauth:token-type:jwt", TokenURL: "https://sts.example/v1/token", Kind: "shared-kind"}
+	if New(cfg).kind != New(cfg).kind {
+		t.Error("exchanges of one kind do not share it")
+	}
+	for i := range 3 * maxKinds {
+		cfg.Kind = fmt.Sprintf("kind-%d", i)
+		if x := New(cfg); x.name != cfg.Kind || x.requested != TokenTypeAccessToken {
+			t.Fatalf("exchange %d: kind %+v", i, *x.kind)
+		}
+	}
+	if n := kindCount.Load(); n > maxKinds {
+		t.Errorf("%d kinds kept; at most %d", n, maxKinds)
 	}
 }

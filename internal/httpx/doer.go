@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -82,9 +83,18 @@ type Options struct {
 
 // Doer sends requests to one kind of endpoint with the module's rules: no
 // redirects followed, bodies read through a limit, per-attempt deadlines,
-// retries, typed errors and redacted logs. It is safe for concurrent use.
+// retries, typed errors and redacted logs. Create it with NewDoer, or Init a
+// zero Doer in place (in the struct of its owner). It is safe for
+// concurrent use.
 type Doer struct {
-	client  *http.Client // the caller's, never nil; see send
+	client *http.Client // the caller's, never nil; see send
+	*doerConfig
+}
+
+// doerConfig is the rest of a Doer's configuration, shared by the Doers
+// configured alike (see Init): a source idle among thousands holds a
+// pointer to it.
+type doerConfig struct {
 	timeout time.Duration
 	retry   Retry
 	logger  logenv.Logger
@@ -93,15 +103,55 @@ type Doer struct {
 
 // NewDoer returns a Doer for o; the logger is resolved with logenv.
 func NewDoer(o Options) *Doer {
+	d := new(Doer)
+	d.Init(o)
+	return d
+}
+
+// Init configures a zero Doer as NewDoer does.
+func (d *Doer) Init(o Options) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultAttemptTimeout
 	}
 	if o.Client == nil {
 		o.Client = http.DefaultClient
 	}
-	return &Doer{client: o.Client, timeout: o.Timeout, retry: o.Retry.WithDefaults(),
-		logger: logenv.Resolve(o.Logger), apiInfo: headerValue(o.APIClient)}
+	d.client = o.Client
+	key := doerKey{o.Timeout, o.Retry.WithDefaults(), o.APIClient}
+	logger := logenv.Resolve(o.Logger)
+	if logger == nil { // a logger may not be comparable: its Doers are not shared
+		if c, ok := doerConfigs.Load(key); ok {
+			d.doerConfig = c.(*doerConfig)
+			return
+		}
+	}
+	c := &doerConfig{timeout: key.timeout, retry: key.retry, logger: logger, apiInfo: headerValue(o.APIClient)}
+	if logger == nil && doerConfigCount.Load() < maxDoerConfigs {
+		v, loaded := doerConfigs.LoadOrStore(key, c)
+		if !loaded {
+			doerConfigCount.Add(1)
+		}
+		c = v.(*doerConfig)
+	}
+	d.doerConfig = c
 }
+
+// doerKey identifies the configurations Doers without a logger share.
+type doerKey struct {
+	timeout time.Duration
+	retry   Retry
+	api     string
+}
+
+// doerConfigs holds the shared configurations (doerKey → *doerConfig), at
+// most maxDoerConfigs of them: a program that varies its options endlessly
+// gets a configuration per Doer, as it would without sharing.
+var (
+	doerConfigs     sync.Map
+	doerConfigCount atomic.Int32
+)
+
+const maxDoerConfigs = 64
 
 // Header values the Doer sets, shared by every request: a request's Header
 // map is its own, but the slices of values are these (a RoundTripper that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -151,5 +152,30 @@ func TestDoerBodyCanBeSentAgain(t *testing.T) {
 	d := NewDoer(Options{Client: &http.Client{Transport: rt}})
 	if _, _, err := d.PostToken(context.Background(), "exchange", "https://sts.example/v1/token", []byte("a=b&c=d"), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDoerConfigShared: Doers configured alike share their configuration
+// (an idle source holds a pointer to it); one with a logger or other
+// options has its own; at most maxDoerConfigs are kept.
+func TestDoerConfigShared(t *testing.T) {
+	a, b := NewDoer(Options{APIClient: "shared/1"}), NewDoer(Options{APIClient: "shared/1"})
+	if a.doerConfig != b.doerConfig {
+		t.Error("Doers configured alike do not share their configuration")
+	}
+	if c := NewDoer(Options{APIClient: "shared/2"}); c.doerConfig == a.doerConfig || c.APIClient() != "shared/2" {
+		t.Error("a Doer with another API client shares a configuration")
+	}
+	if c := NewDoer(Options{APIClient: "shared/1", Logger: slog.New(slog.DiscardHandler)}); c.doerConfig == a.doerConfig || c.Logger() == nil {
+		t.Error("a Doer with a logger shares a configuration")
+	}
+	for i := range 3 * maxDoerConfigs {
+		d := NewDoer(Options{Timeout: time.Duration(i+1) * time.Second})
+		if d.timeout != time.Duration(i+1)*time.Second {
+			t.Fatalf("Doer %d: timeout %v", i, d.timeout)
+		}
+	}
+	if n := doerConfigCount.Load(); n > maxDoerConfigs {
+		t.Errorf("%d configurations kept; at most %d", n, maxDoerConfigs)
 	}
 }

@@ -177,14 +177,8 @@ type Cache[T any] struct {
 	// stale value skip the mutex.
 	quiet atomic.Int64
 
-	src    Source[T]
-	kind   *Kind[T]
-	logger logenv.Logger
-	// The resolved options, windows included.
-	stale, jitter                           float64
-	margin, timeout, minBackoff, maxBackoff time.Duration
-	refreshWindow, blockingWindow           time.Duration
-	inline                                  bool
+	src Source[T]
+	*settings[T]
 
 	mu       sync.Mutex
 	flight   *flight[T] // the refresh in progress, or nil
@@ -223,15 +217,58 @@ func New[T any](cfg Config[T]) *Cache[T] {
 // Init configures a zero Cache. cfg.Options must pass Check.
 func (c *Cache[T]) Init(cfg Config[T]) {
 	o := cfg.Options.resolved()
-	c.src, c.kind, c.logger = cfg.Source, cfg.Kind, o.Logger
-	if c.kind == nil {
-		c.kind = new(Kind[T])
+	s := settings[T]{kind: cfg.Kind, logger: o.Logger,
+		stale: o.StaleFraction, jitter: o.Jitter,
+		margin: o.ExpiryMargin, timeout: o.RefreshTimeout, minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff,
+		refreshWindow: cfg.RefreshWindow, blockingWindow: cfg.BlockingWindow, inline: cfg.Inline}
+	if s.kind == nil {
+		s.kind = new(Kind[T])
 	}
-	c.stale, c.jitter = o.StaleFraction, o.Jitter
-	c.margin, c.timeout, c.minBackoff, c.maxBackoff = o.ExpiryMargin, o.RefreshTimeout, o.MinBackoff, o.MaxBackoff
-	c.refreshWindow, c.blockingWindow = cfg.RefreshWindow, cfg.BlockingWindow
-	c.inline = cfg.Inline
+	c.src, c.settings = cfg.Source, s.shared()
 }
+
+// settings are a Cache's resolved options, windows and kind. Caches
+// configured alike share them (see shared): an idle cache is then its value,
+// its state and a pointer.
+type settings[T any] struct {
+	kind                                    *Kind[T]
+	logger                                  logenv.Logger
+	stale, jitter                           float64
+	margin, timeout, minBackoff, maxBackoff time.Duration
+	refreshWindow, blockingWindow           time.Duration
+	inline                                  bool
+}
+
+// shared returns the settings equal to s that earlier caches use, or a new
+// copy. Settings with a logger (which may not be comparable) are not
+// shared, nor more than maxShared kinds of settings (a program that varies
+// its options endlessly gets a copy per cache, as it would without
+// sharing).
+func (s settings[T]) shared() *settings[T] {
+	if s.logger != nil {
+		return &s
+	}
+	if v, ok := sharedSettings.Load(s); ok {
+		return v.(*settings[T])
+	}
+	if sharedCount.Load() >= maxShared {
+		return &s
+	}
+	v, loaded := sharedSettings.LoadOrStore(s, &s)
+	if !loaded {
+		sharedCount.Add(1)
+	}
+	return v.(*settings[T])
+}
+
+// sharedSettings holds the settings caches share: settings[T] → *settings[T].
+var (
+	sharedSettings sync.Map
+	sharedCount    atomic.Int32
+)
+
+// maxShared bounds the kinds of settings shared.
+const maxShared = 64
 
 // Get returns a value fit to be served now, refreshing as described in the
 // package documentation. ctx bounds only how long this caller waits.

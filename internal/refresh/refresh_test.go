@@ -3,6 +3,7 @@ package refresh
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -521,5 +522,34 @@ func TestOptionsCheckFields(t *testing.T) {
 		if field, reason, ok := tc.o.Check(); ok || field != tc.field || reason == "" {
 			t.Errorf("%+v: field %q reason %q, want %q", tc.o, field, reason, tc.field)
 		}
+	}
+}
+
+// TestSettingsShared: caches configured alike share their settings (an idle
+// cache is small); a cache with a logger, or other options, has its own; and
+// no more than maxShared kinds of settings are kept, however many a program
+// makes.
+func TestSettingsShared(t *testing.T) {
+	src := FetchFunc[int](func(context.Context) (int, time.Time, error) { return 1, time.Time{}, nil })
+	kind := new(Kind[int])
+	a := New(Config[int]{Source: src, Kind: kind})
+	b := New(Config[int]{Source: src, Kind: kind})
+	if a.settings != b.settings {
+		t.Error("caches configured alike do not share their settings")
+	}
+	if c := New(Config[int]{Source: src, Kind: kind, Options: Options{MinBackoff: 3 * time.Second}}); c.settings == a.settings || c.minBackoff != 3*time.Second {
+		t.Error("a cache with other options shares the default settings")
+	}
+	if c := New(Config[int]{Source: src, Kind: kind, Options: Options{Logger: slog.New(slog.DiscardHandler)}}); c.settings == a.settings || c.logger == nil {
+		t.Error("a cache with a logger shares settings")
+	}
+	for i := range 3 * maxShared {
+		c := New(Config[int]{Source: src, Kind: kind, Options: Options{RefreshTimeout: time.Duration(i+1) * time.Hour}})
+		if c.timeout != time.Duration(i+1)*time.Hour {
+			t.Fatalf("cache %d: timeout %v", i, c.timeout)
+		}
+	}
+	if n := sharedCount.Load(); n > maxShared {
+		t.Errorf("%d kinds of settings kept; at most %d", n, maxShared)
 	}
 }

@@ -164,61 +164,58 @@ func (b *AccessBoundary) validate(n fieldNames) error {
 	if b == nil {
 		return invalid(n.root, "must not be nil")
 	}
-	rulesField := n.root + "." + n.rules
+	// Field names are built for an error only: a program may build a
+	// source per boundary.
 	switch {
 	case len(b.Rules) == 0:
-		return invalid(rulesField, "must hold at least one rule")
+		return invalid(n.root+"."+n.rules, "must hold at least one rule")
 	case len(b.Rules) > MaxAccessBoundaryRules:
-		return invalid(rulesField, "holds %d rules, at most %d are allowed", len(b.Rules), MaxAccessBoundaryRules)
+		return invalid(n.root+"."+n.rules, "holds %d rules, at most %d are allowed", len(b.Rules), MaxAccessBoundaryRules)
 	}
 	for i := range b.Rules {
-		if err := b.Rules[i].validate(fmt.Sprintf("%s[%d]", rulesField, i), n); err != nil {
-			return err
+		if field, reason := b.Rules[i].check(n); reason != "" {
+			return invalid(fmt.Sprintf("%s.%s[%d].%s", n.root, n.rules, i, field), "%s", reason)
 		}
 	}
-	opts, err := b.optionsJSON()
-	if err != nil {
-		return invalid(n.root, "cannot be encoded: %v", err)
-	}
-	if l := len(opts); l > MaxAccessBoundaryOptionsLength {
+	if l := len(b.optionsJSON()); l > MaxAccessBoundaryOptionsLength {
 		return invalid(n.root, "encodes to %d bytes of options, at most %d are allowed", l, MaxAccessBoundaryOptionsLength)
 	}
 	return nil
 }
 
-func (r *AccessBoundaryRule) validate(path string, n fieldNames) error {
-	field := path + "." + n.resource
+// check returns the field of r that is wrong, by its name below the rule
+// ("AvailableResource", "AvailablePermissions[1]", …), and why; reason is
+// empty when nothing is.
+func (r *AccessBoundaryRule) check(n fieldNames) (field, reason string) {
 	switch res := r.AvailableResource; {
 	case res == "":
-		return invalid(field, "must not be empty")
+		return n.resource, "must not be empty"
 	case !cleanText(res):
-		return invalid(field, "must be valid UTF-8 without spaces or control characters")
+		return n.resource, "must be valid UTF-8 without spaces or control characters"
 	case !strings.HasPrefix(res, "//"):
-		return invalid(field, "must be a full resource name starting with \"//\", such as %q", storageResourcePrefix+"BUCKET")
+		return n.resource, fmt.Sprintf("must be a full resource name starting with \"//\", such as %q", storageResourcePrefix+"BUCKET")
 	case strings.HasPrefix(res, storageResourcePrefix):
 		if bucket := res[len(storageResourcePrefix):]; bucket == "" || strings.Contains(bucket, "/") {
-			return invalid(field, "must name one bucket: %q", storageResourcePrefix+"BUCKET")
+			return n.resource, fmt.Sprintf("must name one bucket: %q", storageResourcePrefix+"BUCKET")
 		}
 	}
-	field = path + "." + n.permissions
 	if len(r.AvailablePermissions) == 0 {
-		return invalid(field, "must hold at least one permission")
+		return n.permissions, "must hold at least one permission"
 	}
 	for j, p := range r.AvailablePermissions {
 		if err := checkPermission(p); err != "" {
-			return invalid(fmt.Sprintf("%s[%d]", field, j), "%s", err)
+			return fmt.Sprintf("%s[%d]", n.permissions, j), err
 		}
 	}
 	if c := r.AvailabilityCondition; c != nil {
-		field = path + "." + n.condition + "." + n.expression
-		if strings.TrimSpace(c.Expression) == "" {
-			return invalid(field, "must not be empty")
-		}
-		if !utf8.ValidString(c.Expression) {
-			return invalid(field, "not valid UTF-8")
+		switch {
+		case strings.TrimSpace(c.Expression) == "":
+			return n.condition + "." + n.expression, "must not be empty"
+		case !utf8.ValidString(c.Expression):
+			return n.condition + "." + n.expression, "not valid UTF-8"
 		}
 	}
-	return nil
+	return "", ""
 }
 
 // checkPermission returns what is wrong with an available permission, or "".
@@ -230,15 +227,28 @@ func checkPermission(p string) string {
 	if !cleanText(role) {
 		return "role must be valid UTF-8 without spaces or control characters"
 	}
-	parts := strings.Split(role, "/")
-	switch {
-	case len(parts) == 2 && parts[0] == "roles" && parts[1] != "":
-	case len(parts) == 4 && (parts[0] == "projects" || parts[0] == "organizations") &&
-		parts[1] != "" && parts[2] == "roles" && parts[3] != "":
-	default:
+	if !validRole(role) {
 		return fmt.Sprintf("role %q must be \"roles/NAME\", \"projects/ID/roles/NAME\" or \"organizations/ID/roles/NAME\"", role)
 	}
 	return ""
+}
+
+// validRole reports whether role is "roles/NAME", "projects/ID/roles/NAME"
+// or "organizations/ID/roles/NAME", no part empty.
+func validRole(role string) bool {
+	if name, ok := strings.CutPrefix(role, "roles/"); ok {
+		return name != "" && !strings.Contains(name, "/")
+	}
+	parent, rest, ok := strings.Cut(role, "/")
+	if !ok || (parent != "projects" && parent != "organizations") {
+		return false
+	}
+	id, rest, ok := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return false
+	}
+	name, ok := strings.CutPrefix(rest, "roles/")
+	return ok && name != "" && !strings.Contains(name, "/")
 }
 
 // cleanText reports whether s is valid UTF-8 with no white space or control
@@ -255,16 +265,119 @@ func cleanText(s string) bool {
 	return true
 }
 
-// boundaryOptions is the STS options parameter that carries a boundary.
-type boundaryOptions struct {
-	AccessBoundary *AccessBoundary `json:"accessBoundary"`
+// optionsJSON renders the STS options parameter {"accessBoundary":{…}}
+// byte for byte as server-side downscoping sends it (see
+// exchange.BoundaryOptions).
+func (b *AccessBoundary) optionsJSON() []byte {
+	dst := append(make([]byte, 0, 256), `{"accessBoundary":`...)
+	return append(b.appendJSON(dst), '}')
 }
 
-// optionsJSON renders the STS options parameter {"accessBoundary":{…}}
-// byte for byte as the exchange sends it (Config.optionsJSON marshals the
-// boundary's JSON inside a map with encoding/json).
-func (b *AccessBoundary) optionsJSON() ([]byte, error) {
-	return json.Marshal(boundaryOptions{AccessBoundary: b})
+// MarshalJSON encodes the boundary as STS takes it,
+// {"accessBoundaryRules":[{"availableResource":…,"availablePermissions":[…],
+// "availabilityCondition":{…}}]}: the bytes encoding/json would make of it
+// from its field tags, made without reflection.
+func (b AccessBoundary) MarshalJSON() ([]byte, error) { return b.appendJSON(nil), nil }
+
+// appendJSON appends b's JSON to dst, as encoding/json encodes the struct
+// (FuzzAccessBoundaryJSON compares them).
+func (b *AccessBoundary) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"accessBoundaryRules":`...)
+	if b.Rules == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i := range b.Rules {
+			r := &b.Rules[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"availableResource":`...)
+			dst = appendJSONString(dst, r.AvailableResource)
+			dst = append(dst, `,"availablePermissions":`...)
+			if r.AvailablePermissions == nil {
+				dst = append(dst, "null"...)
+			} else {
+				dst = append(dst, '[')
+				for j, p := range r.AvailablePermissions {
+					if j > 0 {
+						dst = append(dst, ',')
+					}
+					dst = appendJSONString(dst, p)
+				}
+				dst = append(dst, ']')
+			}
+			if c := r.AvailabilityCondition; c != nil {
+				dst = append(dst, `,"availabilityCondition":{"expression":`...)
+				dst = appendJSONString(dst, c.Expression)
+				if c.Title != "" {
+					dst = append(dst, `,"title":`...)
+					dst = appendJSONString(dst, c.Title)
+				}
+				if c.Description != "" {
+					dst = append(dst, `,"description":`...)
+					dst = appendJSONString(dst, c.Description)
+				}
+				dst = append(dst, '}')
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes by default: quotes, backslashes and control characters, the HTML
+// characters <, > and &, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // boundaryFile is the JSON of a boundary file: the documented form

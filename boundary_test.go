@@ -102,10 +102,7 @@ func TestAccessBoundaryValidate(t *testing.T) {
 
 func TestBucketRuleJSONMatchesDocs(t *testing.T) {
 	b := &AccessBoundary{Rules: []AccessBoundaryRule{BucketRule("example-bucket", "roles/storage.objectViewer")}}
-	got, err := b.optionsJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := b.optionsJSON()
 	want := `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//storage.googleapis.com/projects/_/buckets/example-bucket","availablePermissions":["inRole:roles/storage.objectViewer"]}]}}`
 	if string(got) != want {
 		t.Errorf("options JSON\n got %s\nwant %s", got, want)
@@ -127,7 +124,7 @@ func TestBucketRuleJSONMatchesDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := parsed.optionsJSON()
+	again := parsed.optionsJSON()
 	if string(again) != want {
 		t.Errorf("parsed doc example re-encodes to %s", again)
 	}
@@ -208,10 +205,7 @@ func TestAccessBoundaryJSONRoundTrip(t *testing.T) {
 		BucketRule("b1", "roles/storage.objectViewer"),
 		ObjectPrefixRule("b2", "logs/", "roles/storage.objectAdmin", "roles/storage.legacyBucketReader"),
 	}}
-	opts, err := b.optionsJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := b.optionsJSON()
 	if strings.Contains(string(opts), `\u0026`) {
 		t.Errorf("options JSON is HTML-escaped: %s", opts)
 	}
@@ -249,12 +243,72 @@ func FuzzParseAccessBoundary(f *testing.F) {
 			t.Fatalf("parsed boundary does not validate: %v", err)
 		}
 		// What parses re-encodes to options that parse again.
-		opts, err := b.optionsJSON()
+		opts := b.optionsJSON()
+		if _, err := ParseAccessBoundary(opts); err != nil {
+			t.Fatalf("re-encoded boundary does not parse: %v\n%s", err, opts)
+		}
+	})
+}
+
+// FuzzValidRole: validRole accepts exactly the roles a split on "/" does:
+// "roles/NAME", "projects/ID/roles/NAME", "organizations/ID/roles/NAME".
+func FuzzValidRole(f *testing.F) {
+	for _, s := range []string{"roles/x", "projects/p/roles/r", "organizations/o/roles/r", "roles/", "roles/a/b",
+		"projects//roles/r", "projects/p/roles/", "folders/f/roles/r", "projects/p/x/r", "", "/", "roles"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, role string) {
+		parts := strings.Split(role, "/")
+		want := len(parts) == 2 && parts[0] == "roles" && parts[1] != "" ||
+			len(parts) == 4 && (parts[0] == "projects" || parts[0] == "organizations") && parts[1] != "" && parts[2] == "roles" && parts[3] != ""
+		if got := validRole(role); got != want {
+			t.Fatalf("validRole(%q) = %t, want %t", role, got, want)
+		}
+	})
+}
+
+// FuzzAccessBoundaryJSON: a boundary's JSON is what encoding/json makes of
+// its fields by their tags (a type without the MarshalJSON method), for any
+// text in them: escapes, HTML characters, invalid UTF-8, line separators.
+func FuzzAccessBoundaryJSON(f *testing.F) {
+	f.Add("//storage.googleapis.com/projects/_/buckets/b", "inRole:roles/x", "a && b < c > d", "t\u2028", "\xff\b\f\x01\"\\", true, false)
+	f.Add("", "", "", "", "", false, true)
+	f.Fuzz(func(t *testing.T, res, perm, expr, title, desc string, cond, nilPerms bool) {
+		type condition AvailabilityCondition
+		type rule struct {
+			AvailableResource     string     `json:"availableResource"`
+			AvailablePermissions  []string   `json:"availablePermissions"`
+			AvailabilityCondition *condition `json:"availabilityCondition,omitempty"`
+		}
+		type boundary struct {
+			Rules []rule `json:"accessBoundaryRules"`
+		}
+		r := AccessBoundaryRule{AvailableResource: res, AvailablePermissions: []string{perm, expr}}
+		if nilPerms {
+			r.AvailablePermissions = nil
+		}
+		if cond {
+			r.AvailabilityCondition = &AvailabilityCondition{Expression: expr, Title: title, Description: desc}
+		}
+		b := AccessBoundary{Rules: []AccessBoundaryRule{r, r}}
+		plain := boundary{Rules: []rule{{r.AvailableResource, r.AvailablePermissions, (*condition)(r.AvailabilityCondition)}}}
+		plain.Rules = append(plain.Rules, plain.Rules[0])
+		want, err := json.Marshal(plain)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ParseAccessBoundary(opts); err != nil {
-			t.Fatalf("re-encoded boundary does not parse: %v\n%s", err, opts)
+		got, err := json.Marshal(b)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("json.Marshal = %s (%v), want %s", got, err, want)
+		}
+		if got, _ := b.MarshalJSON(); string(got) != string(want) {
+			t.Fatalf("MarshalJSON = %s, want %s", got, want)
+		}
+		if got := string(b.optionsJSON()); got != `{"accessBoundary":`+string(want)+`}` {
+			t.Fatalf("optionsJSON = %s", got)
+		}
+		if got, _ := json.Marshal(AccessBoundary{}); string(got) != `{"accessBoundaryRules":null}` {
+			t.Fatalf("empty boundary: %s", got)
 		}
 	})
 }

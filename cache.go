@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
@@ -109,12 +108,14 @@ func NewCachedTokenSource(src oauth2.TokenSource, opts CacheOptions) (*CachedTok
 }
 
 // boundedSource reports whether src's fetches return by their context's
-// deadline (see refresh.Config.Inline): the package's exchanges over its own
-// subject providers do.
-func boundedSource(src oauth2.TokenSource) bool {
-	x, ok := src.(*exchange.Exchanger)
-	return ok && x.Bounded()
-}
+// deadline (see refresh.Config.Inline): the module's exchanges over its own
+// subject providers, and its caches, do.
+func boundedSource(src oauth2.TokenSource) bool { return source.Marked(src) }
+
+// ReturnsByDeadline reports true: a caller of TokenContext stops waiting
+// when its context ends. It is how the module's layers tell one another
+// (source.Mark cannot be named outside the module).
+func (c *CachedTokenSource) ReturnsByDeadline(source.Mark) bool { return true }
 
 // tokenKind describes the values and errors of every CachedTokenSource.
 var tokenKind = refresh.Kind[*oauth2.Token]{

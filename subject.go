@@ -418,19 +418,11 @@ func (t TokenSourceSubject) Validate() error {
 // SourceKind returns "tokensource".
 func (TokenSourceSubject) SourceKind() string { return "tokensource" }
 
-// bounded: a CachedTokenSource stops waiting when the context ends, and a
-// source without TokenContext is called on a goroutine of its own whose wait
-// the context bounds (see sourceToken); any other ContextTokenSource might
-// not honour its context.
-func (t TokenSourceSubject) bounded() bool {
-	switch t.Source.(type) {
-	case *CachedTokenSource:
-		return true
-	case ContextTokenSource:
-		return false
-	}
-	return true
-}
+// bounded: the source is one of the package's, whose TokenContext returns
+// by the context's deadline, or it has no TokenContext and is called on a
+// goroutine of its own whose wait the context bounds (see sourceToken); any
+// other ContextTokenSource might not honour its context.
+func (t TokenSourceSubject) bounded() bool { return source.Bounded(t.Source) }
 
 // SubjectToken returns the source's current access token.
 func (t TokenSourceSubject) SubjectToken(ctx context.Context, req SubjectRequest) (string, error) {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -153,4 +154,25 @@ func TestExchangeCostTCP(t *testing.T) {
 	m := compareCosts(t, libs, 7, 300, tcpEnv, func(lib string) func(*env) func(int) { return exchangeOp(t, lib) })
 	logCosts(t, libs, m)
 	target{name: "cold exchange, loopback TCP", sts: "sts", anchor: "oauth2", ratio: 0.9}.check(t, m)
+}
+
+// downscopeOp returns, for lib (one of downscopeLibs), the setup of the
+// first token of a new boundary per op (see BenchmarkDownscope).
+func downscopeOp(tb testing.TB, lib string) func(e *env) func(int) {
+	return func(e *env) func(int) {
+		mk := downscoper(tb, lib, e, rootToken(tb, e))
+		return func(i int) {
+			if _, _, err := mk(i % boundaries)(context.Background()); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestDownscopeCost: the first token of a new boundary, server-side, costs
+// sts at most the allocations and bytes of x/oauth2's.
+func TestDownscopeCost(t *testing.T) {
+	m := compareCosts(t, downscopeLibs, 7, 300, memEnv, func(lib string) func(*env) func(int) { return downscopeOp(t, lib) })
+	logCosts(t, downscopeLibs, m)
+	target{name: "first token of a new boundary, server-side", sts: "sts-server", anchor: "oauth2", ratio: 1.0}.check(t, m)
 }

@@ -2,7 +2,6 @@ package downscope
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -74,23 +73,27 @@ func (c Config) String() string {
 // Format prints String whatever the verb: no verb shows a secret.
 func (c Config) Format(f fmt.State, verb rune) { secret.Format(f, verb, c.String()) }
 
+// configField starts the names of Config fields in errors; a constant, so
+// that the names of the checks that pass cost nothing.
+const configField = "downscope.Config."
+
 // field names a Config field in errors.
-func field(name string) string { return "downscope.Config." + name }
+func field(name string) string { return configField + name }
 
 // exchanger checks the fields both kinds of downscoping use and returns
 // the exchange engine requesting the requested token type, with options
 // (nil for none).
 func (c *Config) exchanger(requested string, options []byte) (*exchange.Exchanger, error) {
 	if c.Source == nil {
-		return nil, public.Invalid(check.Errorf(field("Source"), "must not be nil"))
+		return nil, public.Invalid(check.Errorf(configField+"Source", "must not be nil"))
 	}
 	tokenURL := c.TokenURL
 	if tokenURL != "" {
-		if err := check.Endpoint(field("TokenURL"), tokenURL); err != nil {
+		if err := check.Endpoint(configField+"TokenURL", tokenURL); err != nil {
 			return nil, public.Invalid(err)
 		}
 	}
-	if err := check.Universe(field("UniverseDomain"), c.UniverseDomain); err != nil {
+	if err := check.Universe(configField+"UniverseDomain", c.UniverseDomain); err != nil {
 		return nil, public.Invalid(err)
 	}
 	if tokenURL == "" {
@@ -100,30 +103,29 @@ func (c *Config) exchanger(requested string, options []byte) (*exchange.Exchange
 		}
 		tokenURL = "https://sts." + universe + "/v1/token"
 	}
-	if err := check.NonNegative(field("Timeout"), c.Timeout); err != nil {
+	if err := check.NonNegative(configField+"Timeout", c.Timeout); err != nil {
 		return nil, public.Invalid(err)
 	}
-	if err := check.Retry(field("Retry"), c.Retry.MaxAttempts, c.Retry.InitialBackoff, c.Retry.MaxBackoff); err != nil {
+	if err := check.Retry(configField+"Retry", c.Retry.MaxAttempts, c.Retry.InitialBackoff, c.Retry.MaxBackoff); err != nil {
 		return nil, public.Invalid(err)
 	}
 	if name, reason, ok := refresh.Options(c.Cache).Check(); !ok {
 		return nil, &sts.ValidationError{Field: field("Cache." + name), Reason: reason}
 	}
-	for _, w := range []struct {
-		name string
-		d    time.Duration
-	}{{"RefreshWindow", c.RefreshWindow}, {"BlockingWindow", c.BlockingWindow}} {
-		if err := check.NonNegative(field(w.name), w.d); err != nil {
-			return nil, public.Invalid(err)
-		}
+	if err := check.NonNegative(configField+"RefreshWindow", c.RefreshWindow); err != nil {
+		return nil, public.Invalid(err)
+	}
+	if err := check.NonNegative(configField+"BlockingWindow", c.BlockingWindow); err != nil {
+		return nil, public.Invalid(err)
 	}
 	return exchange.New(exchange.Config{
-		Subject:            pinnedRoot,
+		Subject:            noSubject,
 		SubjectTokenType:   exchange.TokenTypeAccessToken,
 		RequestedTokenType: requested,
 		Options:            options,
 		TokenURL:           tokenURL,
 		Kind:               "tokensource",
+		Bounded:            true, // noSubject
 		HTTP: httpx.Options{Client: c.HTTPClient, Timeout: c.Timeout, Retry: httpx.Retry(c.Retry), Logger: c.Logger,
 			APIClient: httpx.ExternalAccountAPIClient("tokensource", false, false)},
 	}), nil
@@ -136,25 +138,21 @@ func (c *Config) cacheOptions() sts.CacheOptions {
 	return o
 }
 
-// rootKey carries the root token of one exchange in its context.
-type rootKey struct{}
-
-// pinnedRoot is the subject of downscoping exchanges: the root token the
-// caller fetched (see rootToken) and put in the exchange's context, so that
-// each layer knows which root token it exchanged. Its expiry is the
-// exchanged token's, since STS gives no expires_in for an access token
-// subject.
-func pinnedRoot(ctx context.Context, _, _ string) (string, time.Time, error) {
-	t, _ := ctx.Value(rootKey{}).(*oauth2.Token)
-	if t == nil || t.AccessToken == "" {
-		return "", time.Time{}, &sts.Error{Op: "subject", Err: errors.New("no root token")}
-	}
-	return t.AccessToken, t.Expiry, nil
+// noSubject is the Subject of downscoping exchanges, which never ask it:
+// each layer fetches the root token (see rootToken) and exchanges it with
+// ExchangeSubject, so that it knows which root token it exchanged.
+func noSubject(context.Context, string, string) (string, time.Time, error) {
+	return "", time.Time{}, &sts.Error{Op: "subject", Err: errors.New("no root token")}
 }
 
-// exchangeRoot exchanges root with x, returning public errors.
+// exchangeRoot exchanges root with x, returning public errors. The
+// exchanged token's expiry is the root's, since STS gives no expires_in for
+// an access token subject.
 func exchangeRoot(ctx context.Context, x *exchange.Exchanger, root *oauth2.Token) (exchange.Result, error) {
-	r, err := x.Exchange(context.WithValue(ctx, rootKey{}, root))
+	if root == nil || root.AccessToken == "" {
+		return exchange.Result{}, &sts.Error{Op: "subject", Err: errors.New("no root token")}
+	}
+	r, err := x.ExchangeSubject(ctx, root.AccessToken, root.Expiry)
 	return r, public.Err(err)
 }
 
@@ -194,7 +192,7 @@ func rootToken(ctx context.Context, src oauth2.TokenSource) (*oauth2.Token, erro
 // *sts.ValidationError naming the field ("downscope.Config.TokenURL").
 func NewTokenSource(cfg Config) (*sts.CachedTokenSource, error) {
 	if cfg.Boundary == nil {
-		return nil, &sts.ValidationError{Field: field("Boundary"), Reason: "must not be nil"}
+		return nil, &sts.ValidationError{Field: configField + "Boundary", Reason: "must not be nil"}
 	}
 	if _, err := checkBoundary(cfg.Boundary); err != nil {
 		return nil, err
@@ -206,11 +204,11 @@ func NewTokenSource(cfg Config) (*sts.CachedTokenSource, error) {
 		}
 		return nil, &sts.ValidationError{Field: field(name), Reason: "is a window of NewMinter's intermediary token: leave it zero for NewTokenSource"}
 	}
-	raw, err := json.Marshal(cfg.Boundary)
+	raw, err := cfg.Boundary.MarshalJSON() // encoding/json's bytes, made without reflection
 	if err != nil {
-		return nil, &sts.ValidationError{Field: field("Boundary"), Reason: "cannot be encoded: " + err.Error()}
+		return nil, &sts.ValidationError{Field: configField + "Boundary", Reason: "cannot be encoded: " + err.Error()}
 	}
-	opts, cerr := exchange.EncodeOptions(field("Boundary"), nil, "", raw)
+	opts, cerr := exchange.BoundaryOptions(configField+"Boundary", raw)
 	if cerr != nil {
 		return nil, public.Invalid(cerr)
 	}
@@ -237,6 +235,13 @@ type downscoper struct {
 
 // Token is TokenContext with context.Background().
 func (d *downscoper) Token() (*oauth2.Token, error) { return d.TokenContext(context.Background()) }
+
+// ReturnsByDeadline reports whether TokenContext returns by its context's
+// deadline: the exchange does, and so does asking the root source unless it
+// is someone's ContextTokenSource (see source.Bounded).
+func (d *downscoper) ReturnsByDeadline(source.Mark) bool {
+	return d.x.Bounded() && source.Bounded(d.root)
+}
 
 // TokenContext returns the last downscoped token if the root token is
 // unchanged and it is still valid, else exchanges the current root token.

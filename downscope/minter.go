@@ -15,6 +15,7 @@ import (
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/secret"
+	"github.com/stsgo/sts/internal/source"
 	"golang.org/x/oauth2"
 )
 
@@ -98,10 +99,10 @@ type session struct {
 // between looks at an unchanged root token.
 func NewMinter(cfg Config) (*Minter, error) {
 	if cfg.Boundary != nil {
-		return nil, &sts.ValidationError{Field: field("Boundary"), Reason: "must be nil for NewMinter: each mint takes a boundary compiled with Compile"}
+		return nil, &sts.ValidationError{Field: configField + "Boundary", Reason: "must be nil for NewMinter: each mint takes a boundary compiled with Compile"}
 	}
 	if cfg.Cache.InitialToken != nil {
-		return nil, &sts.ValidationError{Field: field("Cache.InitialToken"), Reason: "must be nil: an intermediary token comes with its session key"}
+		return nil, &sts.ValidationError{Field: configField + "Cache.InitialToken", Reason: "must be nil: an intermediary token comes with its session key"}
 	}
 	x, err := cfg.exchanger(exchange.TokenTypeIntermediary, nil)
 	if err != nil {
@@ -115,7 +116,7 @@ func NewMinter(cfg Config) (*Minter, error) {
 		root:    cfg.Source,
 	}
 	if m.block >= m.refresh {
-		return nil, &sts.ValidationError{Field: field("BlockingWindow"),
+		return nil, &sts.ValidationError{Field: configField + "BlockingWindow",
 			Reason: fmt.Sprintf("must be shorter than RefreshWindow (%v), got %v", m.refresh, m.block)}
 	}
 	ro := refresh.Options(cfg.cacheOptions())
@@ -126,6 +127,9 @@ func NewMinter(cfg Config) (*Minter, error) {
 		Kind:           &sessionKind,
 		RefreshWindow:  m.refresh,
 		BlockingWindow: m.block,
+		// The fetch returns by its deadline when the exchange and the root
+		// source do (ParseSessionKey does no I/O).
+		Inline: x.Bounded() && source.Bounded(m.root),
 	})
 	return m, nil
 }

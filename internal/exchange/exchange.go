@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -25,6 +24,7 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/source"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -114,23 +114,22 @@ type kind struct {
 // kindOf returns the shared kind equal to k, or a copy once maxKinds are
 // shared (source names come from providers, which may be anyone's).
 func kindOf(k kind) *kind {
-	if v, ok := kinds.Load(k); ok {
-		return v.(*kind)
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if p, ok := kinds[k]; ok {
+		return p
 	}
-	if kindCount.Load() >= maxKinds {
-		return &k
+	p := &k
+	if len(kinds) < maxKinds {
+		kinds[k] = p
 	}
-	v, loaded := kinds.LoadOrStore(k, &k)
-	if !loaded {
-		kindCount.Add(1)
-	}
-	return v.(*kind)
+	return p
 }
 
-// kinds holds the kinds in use (kind → *kind).
+// kinds holds the kinds in use.
 var (
-	kinds     sync.Map
-	kindCount atomic.Int32
+	kindsMu sync.Mutex
+	kinds   = map[kind]*kind{}
 )
 
 const maxKinds = 64
@@ -171,6 +170,10 @@ func New(c Config) *Exchanger {
 // its subject and actor do (Config.Bounded), and its HTTP attempts end at
 // that deadline.
 func (x *Exchanger) Bounded() bool { return x.bounded }
+
+// ReturnsByDeadline is Bounded, for caches around the Exchanger (see
+// source.Marked).
+func (x *Exchanger) ReturnsByDeadline(source.Mark) bool { return x.bounded }
 
 // TokenURL returns the STS endpoint.
 func (x *Exchanger) TokenURL() string { return x.tokenURL }
@@ -221,6 +224,13 @@ func (x *Exchanger) Exchange(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return x.ExchangeSubject(ctx, subject, subjectExpiry)
+}
+
+// ExchangeSubject exchanges subject, a subject token the caller fetched
+// (with its expiry, zero if unknown), instead of asking Config.Subject for
+// one: what a layer that must know which token it exchanged calls.
+func (x *Exchanger) ExchangeSubject(ctx context.Context, subject string, subjectExpiry time.Time) (Result, error) {
 	req := wire.TokenRequest{
 		RequestedTokenType: x.requested,
 		SubjectToken:       subject,
@@ -298,6 +308,24 @@ func withMember(options []byte, key, value string) ([]byte, error) {
 		return nil, fmt.Errorf("options with %s are %d bytes, limit %d", key, len(b), MaxOptionsSize)
 	}
 	return b, nil
+}
+
+// BoundaryOptions renders the options JSON of server-side downscoping,
+// {"accessBoundary":boundary}, where boundary is what json.Marshal made of
+// the boundary (compact, HTML characters escaped), so that the result is
+// what EncodeOptions would make of it, without its map and passes over the
+// JSON. field names the boundary for the error of options over
+// MaxOptionsSize.
+func BoundaryOptions(field string, boundary []byte) ([]byte, *check.Error) {
+	const start, end = `{"accessBoundary":`, `}`
+	n := len(start) + len(boundary) + len(end)
+	if n > MaxOptionsSize {
+		return nil, check.Errorf(field, "encoded options are %d bytes, limit %d", n, MaxOptionsSize)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, start...)
+	b = append(b, boundary...)
+	return append(b, end...), nil
 }
 
 // EncodeOptions renders the options JSON: the caller's extra keys,

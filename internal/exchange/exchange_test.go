@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -229,7 +230,27 @@ func TestKindsShared(t *testing.T) {
 			t.Fatalf("exchange %d: kind %+v", i, *x.kind)
 		}
 	}
-	if n := kindCount.Load(); n > maxKinds {
+	if n := len(kinds); n > maxKinds {
 		t.Errorf("%d kinds kept; at most %d", n, maxKinds)
 	}
+}
+
+// FuzzBoundaryOptions: the options of a boundary encoded by json.Marshal
+// are the bytes EncodeOptions makes of it.
+func FuzzBoundaryOptions(f *testing.F) {
+	for _, s := range []string{"bucket", "x & <y>", "\u2028", "é", "", `"quoted"`} {
+		f.Add(s, "inRole:roles/storage.objectViewer")
+	}
+	f.Fuzz(func(t *testing.T, resource, permission string) {
+		raw, err := json.Marshal(map[string]any{"accessBoundaryRules": []any{map[string]any{
+			"availableResource": resource, "availablePermissions": []string{permission}}}})
+		if err != nil {
+			t.Skip()
+		}
+		got, gerr := BoundaryOptions("f", raw)
+		want, werr := EncodeOptions("f", nil, "", raw)
+		if (gerr == nil) != (werr == nil) || string(got) != string(want) {
+			t.Fatalf("%s: %q (%v), EncodeOptions: %q (%v)", raw, got, gerr, want, werr)
+		}
+	})
 }

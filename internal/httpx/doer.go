@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -119,19 +118,18 @@ func (d *Doer) Init(o Options) {
 	d.client = o.Client
 	key := doerKey{o.Timeout, o.Retry.WithDefaults(), o.APIClient}
 	logger := logenv.Resolve(o.Logger)
-	if logger == nil { // a logger may not be comparable: its Doers are not shared
-		if c, ok := doerConfigs.Load(key); ok {
-			d.doerConfig = c.(*doerConfig)
-			return
-		}
+	if logger != nil { // a logger may not be comparable: its Doers share nothing
+		d.doerConfig = &doerConfig{timeout: key.timeout, retry: key.retry, logger: logger, apiInfo: headerValue(o.APIClient)}
+		return
 	}
-	c := &doerConfig{timeout: key.timeout, retry: key.retry, logger: logger, apiInfo: headerValue(o.APIClient)}
-	if logger == nil && doerConfigCount.Load() < maxDoerConfigs {
-		v, loaded := doerConfigs.LoadOrStore(key, c)
-		if !loaded {
-			doerConfigCount.Add(1)
+	doerConfigsMu.Lock()
+	defer doerConfigsMu.Unlock()
+	c, ok := doerConfigs[key]
+	if !ok {
+		c = &doerConfig{timeout: key.timeout, retry: key.retry, apiInfo: headerValue(o.APIClient)}
+		if len(doerConfigs) < maxDoerConfigs {
+			doerConfigs[key] = c
 		}
-		c = v.(*doerConfig)
 	}
 	d.doerConfig = c
 }
@@ -143,12 +141,12 @@ type doerKey struct {
 	api     string
 }
 
-// doerConfigs holds the shared configurations (doerKey → *doerConfig), at
-// most maxDoerConfigs of them: a program that varies its options endlessly
-// gets a configuration per Doer, as it would without sharing.
+// doerConfigs holds the shared configurations, at most maxDoerConfigs of
+// them: a program that varies its options endlessly gets a configuration
+// per Doer, as it would without sharing.
 var (
-	doerConfigs     sync.Map
-	doerConfigCount atomic.Int32
+	doerConfigsMu sync.Mutex
+	doerConfigs   = map[doerKey]*doerConfig{}
 )
 
 const maxDoerConfigs = 64
@@ -167,14 +165,22 @@ func headerValue(s string) []string {
 	if s == "" {
 		return nil
 	}
-	if v, ok := headerValues.Load(s); ok {
-		return v.([]string)
+	headerValuesMu.Lock()
+	defer headerValuesMu.Unlock()
+	v, ok := headerValues[s]
+	if !ok {
+		v = []string{s}
+		if len(headerValues) < maxDoerConfigs {
+			headerValues[s] = v
+		}
 	}
-	v, _ := headerValues.LoadOrStore(s, []string{s})
-	return v.([]string)
+	return v
 }
 
-var headerValues sync.Map // string → []string{string}
+var (
+	headerValuesMu sync.Mutex
+	headerValues   = map[string][]string{}
+)
 
 // Logger returns the resolved logger, nil for none.
 func (d *Doer) Logger() logenv.Logger { return d.logger }

@@ -175,7 +175,7 @@ func TestDoerConfigShared(t *testing.T) {
 			t.Fatalf("Doer %d: timeout %v", i, d.timeout)
 		}
 	}
-	if n := doerConfigCount.Load(); n > maxDoerConfigs {
+	if n := len(doerConfigs); n > maxDoerConfigs {
 		t.Errorf("%d configurations kept; at most %d", n, maxDoerConfigs)
 	}
 }

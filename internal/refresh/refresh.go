@@ -138,6 +138,9 @@ type Kind[T any] struct {
 	Wrap func(error) error
 	// Refreshed and Failed are the messages logged after a refresh.
 	Refreshed, Failed string
+
+	mu     sync.Mutex
+	shared map[values]*settings[T] // see settings.shared
 }
 
 // Config describes one Cache. Source is required; a nil Kind is an empty
@@ -217,57 +220,60 @@ func New[T any](cfg Config[T]) *Cache[T] {
 // Init configures a zero Cache. cfg.Options must pass Check.
 func (c *Cache[T]) Init(cfg Config[T]) {
 	o := cfg.Options.resolved()
-	s := settings[T]{kind: cfg.Kind, logger: o.Logger,
+	s := settings[T]{kind: cfg.Kind, logger: o.Logger, values: values{
 		stale: o.StaleFraction, jitter: o.Jitter,
 		margin: o.ExpiryMargin, timeout: o.RefreshTimeout, minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff,
-		refreshWindow: cfg.RefreshWindow, blockingWindow: cfg.BlockingWindow, inline: cfg.Inline}
+		refreshWindow: cfg.RefreshWindow, blockingWindow: cfg.BlockingWindow, inline: cfg.Inline}}
 	if s.kind == nil {
 		s.kind = new(Kind[T])
 	}
 	c.src, c.settings = cfg.Source, s.shared()
 }
 
-// settings are a Cache's resolved options, windows and kind. Caches
-// configured alike share them (see shared): an idle cache is then its value,
-// its state and a pointer.
+// settings are a Cache's resolved options, windows and kind. Caches of a
+// Kind configured alike share them (see shared): an idle cache is then its
+// value, its state and a pointer.
 type settings[T any] struct {
-	kind                                    *Kind[T]
-	logger                                  logenv.Logger
+	kind   *Kind[T]
+	logger logenv.Logger
+	values
+}
+
+// values are the settings besides the kind and the logger: comparable, the
+// key under which a Kind keeps the settings its caches share.
+type values struct {
 	stale, jitter                           float64
 	margin, timeout, minBackoff, maxBackoff time.Duration
 	refreshWindow, blockingWindow           time.Duration
 	inline                                  bool
 }
 
-// shared returns the settings equal to s that earlier caches use, or a new
-// copy. Settings with a logger (which may not be comparable) are not
-// shared, nor more than maxShared kinds of settings (a program that varies
-// its options endlessly gets a copy per cache, as it would without
-// sharing).
+// shared returns the settings equal to s that earlier caches of its Kind
+// use, or a new copy. Settings with a logger (which may not be comparable)
+// are not shared, nor more than maxShared kinds of settings per Kind (a
+// program that varies its options endlessly gets a copy per cache, as it
+// would without sharing).
 func (s settings[T]) shared() *settings[T] {
+	k := s.kind
 	if s.logger != nil {
 		return &s
 	}
-	if v, ok := sharedSettings.Load(s); ok {
-		return v.(*settings[T])
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p, ok := k.shared[s.values]; ok {
+		return p
 	}
-	if sharedCount.Load() >= maxShared {
-		return &s
+	p := &s
+	if len(k.shared) < maxShared {
+		if k.shared == nil {
+			k.shared = make(map[values]*settings[T])
+		}
+		k.shared[s.values] = p
 	}
-	v, loaded := sharedSettings.LoadOrStore(s, &s)
-	if !loaded {
-		sharedCount.Add(1)
-	}
-	return v.(*settings[T])
+	return p
 }
 
-// sharedSettings holds the settings caches share: settings[T] → *settings[T].
-var (
-	sharedSettings sync.Map
-	sharedCount    atomic.Int32
-)
-
-// maxShared bounds the kinds of settings shared.
+// maxShared bounds the kinds of settings a Kind shares.
 const maxShared = 64
 
 // Get returns a value fit to be served now, refreshing as described in the

@@ -549,7 +549,7 @@ func TestSettingsShared(t *testing.T) {
 			t.Fatalf("cache %d: timeout %v", i, c.timeout)
 		}
 	}
-	if n := sharedCount.Load(); n > maxShared {
+	if n := len(kind.shared); n > maxShared {
 		t.Errorf("%d kinds of settings kept; at most %d", n, maxShared)
 	}
 }

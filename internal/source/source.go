@@ -103,3 +103,35 @@ func isHTTPError(err error) bool {
 		return false
 	})
 }
+
+// Mark is a type only the module's packages can name, so that a method
+// taking it (see Marked) is one that no source of another module has by
+// chance.
+type Mark struct{}
+
+// marked is implemented by the module's token sources that tell whether
+// their TokenContext returns by its context's deadline.
+type marked interface {
+	ReturnsByDeadline(Mark) bool
+}
+
+// Marked reports whether src is one of the module's sources whose
+// TokenContext returns by its context's deadline (so that a cache around it
+// may run a refresh on a waiting caller's goroutine; see
+// refresh.Config.Inline).
+func Marked(src oauth2.TokenSource) bool {
+	m, ok := src.(marked)
+	return ok && m.ReturnsByDeadline(Mark{})
+}
+
+// Bounded reports whether Token(ctx, src, …) returns by ctx's deadline: src
+// is Marked, or has no TokenContext (then Token calls it on a goroutine of
+// its own whose wait ctx bounds). Any other ContextTokenSource might not
+// honour its context.
+func Bounded(src oauth2.TokenSource) bool {
+	if Marked(src) {
+		return true
+	}
+	_, ok := src.(ContextTokenSource)
+	return !ok
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -344,6 +345,78 @@ func BenchmarkCompile(b *testing.B) {
 	for b.Loop() {
 		if _, err := Compile(bd); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestMintSealsAsTink: a key whose primary key is AES-GCM with the TINK or
+// RAW prefix seals without tink's primitive; any other key (another
+// algorithm, a LEGACY prefix, a primary key among others) through it; every
+// token opens with tink's AEAD of the same keyset, and tokens from the
+// direct path cost one allocation.
+func TestMintSealsAsTink(t *testing.T) {
+	cb, err := Compile(&sts.AccessBoundary{Rules: []sts.AccessBoundaryRule{sts.BucketRule("b", "roles/storage.objectViewer")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encode := func(ks *tinkpb.Keyset) string {
+		b, err := proto.Marshal(ks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	keysetOf := func(tmpl *tinkpb.KeyTemplate, prefix tinkpb.OutputPrefixType) *tinkpb.Keyset {
+		h, err := keyset.NewHandle(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks := insecurecleartextkeyset.KeysetMaterial(h)
+		ks.Key[0].OutputPrefixType = prefix
+		return ks
+	}
+	rotated := keysetOf(aead.AES128GCMKeyTemplate(), tinkpb.OutputPrefixType_TINK)
+	second := keysetOf(aead.AES256GCMKeyTemplate(), tinkpb.OutputPrefixType_TINK).Key[0]
+	rotated.Key = append(rotated.Key, second)
+	rotated.PrimaryKeyId = second.KeyId
+	for _, tc := range []struct {
+		name   string
+		key    string
+		direct bool
+	}{
+		{"vector (AES-256-GCM, TINK)", vectorKey, true},
+		{"AES-128-GCM, RAW", encode(keysetOf(aead.AES128GCMKeyTemplate(), tinkpb.OutputPrefixType_RAW)), true},
+		{"rotated, second primary", encode(rotated), true},
+		{"AES-256-GCM, LEGACY", encode(keysetOf(aead.AES256GCMKeyTemplate(), tinkpb.OutputPrefixType_LEGACY)), false},
+		{"ChaCha20-Poly1305", encode(keysetOf(aead.ChaCha20Poly1305KeyTemplate(), tinkpb.OutputPrefixType_TINK)), false},
+		{"AES-GCM-SIV", encode(keysetOf(aead.AES256GCMSIVKeyTemplate(), tinkpb.OutputPrefixType_TINK)), false},
+	} {
+		k, err := ParseSessionKey(tc.key)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if (k.gcm != nil) != tc.direct {
+			t.Errorf("%s: sealed directly %t, want %t", tc.name, k.gcm != nil, tc.direct)
+		}
+		for range 3 {
+			tok, err := k.Mint("inter", cb)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			rest, ok := strings.CutPrefix(tok, "inter.")
+			ct, derr := base64.RawURLEncoding.DecodeString(rest)
+			if !ok || derr != nil {
+				t.Fatalf("%s: token %q", tc.name, tok)
+			}
+			if pt, err := k.decrypt(ct); err != nil || string(pt) != string(cb.plaintext) {
+				t.Errorf("%s: tink's AEAD does not open the token: %v", tc.name, err)
+			}
+		}
+		if tc.direct {
+			if n := testing.AllocsPerRun(100, func() { _, _ = k.Mint("inter", cb) }); n != 1 {
+				t.Errorf("%s: %v allocations per token; want 1", tc.name, n)
+			}
 		}
 	}
 }

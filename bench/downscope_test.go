@@ -259,6 +259,6 @@ func BenchmarkMint(b *testing.B) {
 				}
 			}
 		})
-		b.ReportMetric(float64((cpuTime() - t0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64((cpuTime()-t0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	})
 }

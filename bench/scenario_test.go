@@ -160,32 +160,42 @@ func TestRefreshTailLatency(t *testing.T) {
 	}
 }
 
-// Outage: tokens live one hour; STS answers 503 temporarily_unavailable
-// from 5 minutes before the first token's expiry to 2 minutes after it;
-// 64 goroutines call every second for 70 minutes. sts's target is zero
-// failed calls.
+// Outage: tokens live one hour, and STS answers 503 temporarily_unavailable
+// in two windows that cover each library's own refresh of the first token:
+// from 35 to 50 minutes after it was issued (sts refreshes ahead, between 65
+// and 75% of the lifetime: 39 to 45 minutes) and from 55 to 62 minutes
+// (auth refreshes in its 225 s early-expiry window, from 56:15; x/oauth2 at
+// 59:50, 10 s before expiry; the token expires at 60:00). 64 goroutines
+// call every second for 70 minutes. sts's target is zero failed calls: its
+// refresh fails for the whole first window and it must keep serving the
+// token it holds, which is still valid, until a refresh succeeds after the
+// window (its next token then outlives the run).
 var outageLoad = load{goroutines: 64, interval: time.Second, duration: 70 * time.Minute}
+
+// outageWindows are the outage's windows, as offsets from the first token's
+// issue.
+var outageWindows = [][2]time.Duration{{35 * time.Minute, 50 * time.Minute}, {55 * time.Minute, 62 * time.Minute}}
 
 func outageScenario(t *testing.T, lib string) outcome {
 	var out outcome
 	synctest.Test(t, func(t *testing.T) {
 		var (
-			mu       sync.Mutex
-			srv      *ststest.Server
-			from, to time.Time
+			mu  sync.Mutex
+			srv *ststest.Server
+			t0  time.Time
 		)
 		e := newEnv(t, ststest.Options{OnRequest: func(r ststest.Request) {
 			mu.Lock()
 			defer mu.Unlock()
-			if !r.Time.Before(from) && r.Time.Before(to) {
-				srv.PushFaults(ststest.UnavailableFault(0))
+			for _, w := range outageWindows {
+				if d := r.Time.Sub(t0); d >= w[0] && d < w[1] {
+					srv.PushFaults(ststest.UnavailableFault(0))
+				}
 			}
 		}})
 		get := scenarioGetter(t, lib, e)
 		mu.Lock()
-		srv = e.srv
-		expiry := time.Now().Add(ststest.DefaultTokenLifetime)
-		from, to = expiry.Add(-5*time.Minute), expiry.Add(2*time.Minute)
+		srv, t0 = e.srv, time.Now()
 		mu.Unlock()
 		if _, _, err := get(context.Background()); err != nil {
 			t.Fatalf("%s: first fill: %v", lib, err)
@@ -203,6 +213,11 @@ func TestOutage(t *testing.T) {
 		t.Log(out)
 		if lib == "sts" && (out.failed != 0 || out.expired != 0) {
 			t.Errorf("sts: %d failed calls and %d expired tokens during the outage; target none", out.failed, out.expired)
+		}
+		if lib == "sts" && out.exchanges < 3 {
+			// The first fill, failed refreshes in the first window, the
+			// refresh after it: fewer means the outage missed sts.
+			t.Errorf("sts: %d STS requests; the outage did not meet its refresh", out.exchanges)
 		}
 	}
 }

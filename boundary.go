@@ -273,10 +273,8 @@ func (b *AccessBoundary) optionsJSON() []byte {
 	return append(b.appendJSON(dst), '}')
 }
 
-// MarshalJSON encodes the boundary as STS takes it,
-// {"accessBoundaryRules":[{"availableResource":…,"availablePermissions":[…],
-// "availabilityCondition":{…}}]}: the bytes encoding/json would make of it
-// from its field tags, made without reflection.
+// MarshalJSON encodes the boundary as STS takes it: what encoding/json
+// makes from its field tags, without reflection.
 func (b AccessBoundary) MarshalJSON() ([]byte, error) { return b.appendJSON(nil), nil }
 
 // appendJSON appends b's JSON to dst, as encoding/json encodes the struct

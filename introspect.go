@@ -91,8 +91,7 @@ type Introspection struct {
 	Username string
 }
 
-// String describes the introspection result. It holds no secret: the token
-// itself is never part of an Introspection.
+// String describes the result (which never holds the token).
 func (in *Introspection) String() string {
 	if in == nil {
 		return "sts.Introspection(nil)"
@@ -100,9 +99,6 @@ func (in *Introspection) String() string {
 	return fmt.Sprintf("sts.Introspection{Active:%t ClientID:%q Subject:%q Username:%q Issuer:%q Scopes:%q Expiry:%s IssuedAt:%s}",
 		in.Active, in.ClientID, in.Subject, in.Username, in.Issuer, in.Scopes, expiryText(in.Expiry), expiryText(in.IssuedAt))
 }
-
-// GoString is String.
-func (in *Introspection) GoString() string { return in.String() }
 
 // Introspect asks STS's token introspection endpoint (POST /v1/introspect,
 // RFC 7662) about token, an access token STS issued. An inactive token

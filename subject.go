@@ -42,8 +42,7 @@ type SubjectRequest struct {
 	Audience string
 	// SubjectTokenType is the token type the exchange will declare.
 	SubjectTokenType string
-	// ImpersonatedEmail is the service account that will be impersonated
-	// after the exchange, or "".
+	// ImpersonatedEmail is the service account impersonated next, or "".
 	ImpersonatedEmail string
 }
 
@@ -181,10 +180,8 @@ func (f Format) extract(raw []byte) (string, error) {
 }
 
 // FileSubject reads the subject token from a file at every exchange, so
-// rotated tokens (Kubernetes projected service account tokens, CI job
-// tokens) are picked up. Path is required; it must name a regular file (a
-// symbolic link to one is fine, a named pipe or device is refused), which
-// may hold at most 1 MiB.
+// rotated tokens (Kubernetes projected tokens) are picked up. Path must name
+// a regular file (or a link to one) of at most 1 MiB.
 type FileSubject struct {
 	// Path is the file to read. Required.
 	Path string
@@ -323,8 +320,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	return tok, nil
 }
 
-// String describes u without header values, and without the URL's query or
-// user information.
+// String describes u without header values or the URL's query and user.
 func (u URLSubject) String() string {
 	shown := "(not a URL)"
 	if p, err := url.Parse(u.URL); err == nil {
@@ -333,7 +329,7 @@ func (u URLSubject) String() string {
 	return fmt.Sprintf("sts.URLSubject{URL:%q Headers:%d}", shown, len(u.Headers))
 }
 
-// GoString is String, so that %#v shows no secret of the URL's query.
+// GoString is String.
 func (u URLSubject) GoString() string { return u.String() }
 
 // Headers are HTTP headers with secret values: fmt, JSON and slog show the

@@ -200,8 +200,7 @@ func executableError(err error) *Error {
 	return &Error{Op: "subject", Err: err}
 }
 
-// String describes e by its program and argument count only: arguments may
-// carry secrets.
+// String shows the program and argument count only (arguments may be secret).
 func (e ExecutableSubject) String() string {
 	prog := ""
 	if len(e.Command) > 0 {
@@ -211,5 +210,5 @@ func (e ExecutableSubject) String() string {
 		prog, max(len(e.Command)-1, 0), e.Timeout, e.OutputFile, e.Terminal != nil)
 }
 
-// GoString is String, so %#v hides the arguments too.
+// GoString is String.
 func (e ExecutableSubject) GoString() string { return e.String() }

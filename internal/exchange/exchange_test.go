@@ -221,7 +221,7 @@ func TestExchangeBind(t *testing.T) {
 // and at most maxKinds kinds are kept however many source names appear.
 func TestKindsShared(t *testing.T) {
 	cfg := Config{SubjectTokenType: "urn:ietf:params:oauth:token-type:jwt", TokenURL: "https://sts.example/v1/token", Kind: "shared-kind"}
-	if New(cfg).kind != New(cfg).kind {
+	if a, b := New(cfg), New(cfg); a.kind != b.kind {
 		t.Error("exchanges of one kind do not share it")
 	}
 	for i := range 3 * maxKinds {

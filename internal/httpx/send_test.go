@@ -10,7 +10,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/stsgo/sts/internal/deadline"
 )
 
 // rtFunc is a RoundTripper that is a function.
@@ -178,4 +181,31 @@ func TestDoerConfigShared(t *testing.T) {
 	if n := len(doerConfigs); n > maxDoerConfigs {
 		t.Errorf("%d configurations kept; at most %d", n, maxDoerConfigs)
 	}
+}
+
+// TestAttemptUnderRefreshContext: under a refresh's context (a
+// *deadline.Context) an attempt ends at the attempt time-out or at the
+// refresh's deadline, whichever comes first, and a standard context
+// derived from the request's (as the transport derives one) ends with it.
+func TestAttemptUnderRefreshContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := rtFunc(func(r *http.Request) (*http.Response, error) {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		d := NewDoer(Options{Client: &http.Client{Transport: rt}, Timeout: 30 * time.Second, Retry: Retry{MaxAttempts: 1}})
+		for _, tc := range []struct {
+			refresh, want time.Duration
+		}{{time.Hour, 30 * time.Second}, {10 * time.Second, 10 * time.Second}} {
+			start := time.Now()
+			ctx := deadline.New(nil, start.Add(tc.refresh))
+			_, err := d.Do(ctx, &Request{Op: "x", Method: http.MethodPost, URL: "https://sts.example/v1/token", Body: []byte("a=b")})
+			ctx.Cancel()
+			if got := time.Since(start); err == nil || !err.Temporary() || got != tc.want {
+				t.Errorf("refresh deadline %v: %v after %v; want a temporary error after %v", tc.refresh, err, got, tc.want)
+			}
+		}
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -552,4 +554,69 @@ func TestSettingsShared(t *testing.T) {
 	if n := len(kind.shared); n > maxShared {
 		t.Errorf("%d kinds of settings kept; at most %d", n, maxShared)
 	}
+}
+
+// TestInlineRefresh: with Config.Inline, a caller that must wait and whose
+// context cannot end runs the fetch on its own goroutine; callers that
+// arrive meanwhile share that fetch; a caller with a context that can end
+// still gets a goroutine for the fetch (so that it can leave), as do all
+// callers without Inline; and an inline fetch that honours its context
+// ends at the refresh deadline.
+func TestInlineRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var onCaller atomic.Bool
+		var caller atomic.Int64
+		s := &source{lifetime: time.Hour, latency: time.Second}
+		fetch := func(ctx context.Context) (int64, time.Time, error) {
+			onCaller.Store(goroutineID() == caller.Load())
+			return s.fetch(ctx)
+		}
+		for _, tc := range []struct {
+			name       string
+			inline     bool
+			ctx        func() (context.Context, context.CancelFunc)
+			wantCaller bool
+		}{
+			{"inline, background", true, func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, true},
+			{"inline, cancellable", true, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, false},
+			{"not inline", false, func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, false},
+		} {
+			c := New(Config[int64]{Source: FetchFunc[int64](fetch), Inline: tc.inline})
+			ctx, cancel := tc.ctx()
+			caller.Store(goroutineID())
+			joined := make(chan int64)
+			go func() { // joins the refresh in flight
+				time.Sleep(time.Second / 2)
+				v, _ := c.Get(context.Background())
+				joined <- v
+			}()
+			v, err := c.Get(ctx)
+			cancel()
+			if err != nil || onCaller.Load() != tc.wantCaller {
+				t.Errorf("%s: %v, %v; fetched on the caller's goroutine: %t, want %t", tc.name, v, err, onCaller.Load(), tc.wantCaller)
+			}
+			if w := <-joined; w != v {
+				t.Errorf("%s: the caller that joined got %d, the first %d", tc.name, w, v)
+			}
+		}
+		if n := s.calls.Load(); n != 3 {
+			t.Errorf("%d fetches for three caches; want 3", n)
+		}
+
+		// An inline fetch waiting on its context ends at the deadline.
+		slow := &source{lifetime: time.Hour, latency: time.Hour}
+		c := newCache(slow, Config[int64]{Inline: true, Options: Options{RefreshTimeout: time.Minute}})
+		start := time.Now()
+		if _, err := c.Get(context.Background()); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Minute {
+			t.Errorf("inline fetch past the deadline: %v after %v", err, time.Since(start))
+		}
+	})
+}
+
+// goroutineID returns the current goroutine's id, from its stack header.
+func goroutineID() int64 {
+	var buf [64]byte
+	s := strings.TrimPrefix(string(buf[:runtime.Stack(buf[:], false)]), "goroutine ")
+	id, _ := strconv.ParseInt(s[:strings.IndexByte(s, ' ')], 10, 64)
+	return id
 }

@@ -90,3 +90,36 @@ func TestInvalidate(t *testing.T) {
 	}
 	Invalidate(oauth2.StaticTokenSource(tok), tok) // no cache: nothing to do
 }
+
+type markedSource struct {
+	oauth2.TokenSource
+	bounded bool
+}
+
+func (m markedSource) TokenContext(context.Context) (*oauth2.Token, error) { return m.Token() }
+func (m markedSource) ReturnsByDeadline(Mark) bool                         { return m.bounded }
+
+type contextSource struct{ oauth2.TokenSource }
+
+func (c contextSource) TokenContext(context.Context) (*oauth2.Token, error) { return c.Token() }
+
+// TestMarkedAndBounded: a source of the module says whether it returns by
+// its context's deadline; a plain oauth2.TokenSource is bounded (Token runs
+// it on a goroutine of its own), anyone else's ContextTokenSource is not.
+func TestMarkedAndBounded(t *testing.T) {
+	plain := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "a"})
+	for _, tc := range []struct {
+		name            string
+		src             oauth2.TokenSource
+		marked, bounded bool
+	}{
+		{"marked bounded", markedSource{plain, true}, true, true},
+		{"marked unbounded", markedSource{plain, false}, false, false},
+		{"plain", plain, false, true},
+		{"someone's context source", contextSource{plain}, false, false},
+	} {
+		if Marked(tc.src) != tc.marked || Bounded(tc.src) != tc.bounded {
+			t.Errorf("%s: Marked %t, Bounded %t; want %t, %t", tc.name, Marked(tc.src), Bounded(tc.src), tc.marked, tc.bounded)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func rules(n int) []AccessBoundaryRule {
@@ -309,6 +311,20 @@ func FuzzAccessBoundaryJSON(f *testing.F) {
 		}
 		if got, _ := json.Marshal(AccessBoundary{}); string(got) != `{"accessBoundaryRules":null}` {
 			t.Fatalf("empty boundary: %s", got)
+		}
+	})
+}
+
+// FuzzCleanText: cleanText accepts exactly the valid UTF-8 without white
+// space or control characters.
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"bucket", "a b", "\x7f", "\u00a0", "\u0085", "é", "\xff", "\ufffd", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+		if got := cleanText(s); got != want {
+			t.Fatalf("cleanText(%q) = %t, want %t", s, got, want)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stsgo/sts/internal/executable"
@@ -223,6 +224,23 @@ func URL(field, raw string) (*url.URL, *Error) {
 // Endpoint checks a URL credentials are sent to: https, or plain http to a
 // loopback host (tests, emulators).
 func Endpoint(field, raw string) *Error {
+	// Programs build many sources for one endpoint (a downscoped source
+	// per boundary, say): the last endpoint that passed passes again
+	// without being parsed.
+	if p := lastEndpoint.Load(); p != nil && *p == raw {
+		return nil
+	}
+	if err := endpoint(field, raw); err != nil {
+		return err
+	}
+	lastEndpoint.Store(&raw)
+	return nil
+}
+
+// lastEndpoint is the last URL Endpoint accepted.
+var lastEndpoint atomic.Pointer[string]
+
+func endpoint(field, raw string) *Error {
 	u, err := URL(field, raw)
 	if err != nil {
 		return err

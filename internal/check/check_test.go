@@ -250,3 +250,21 @@ func TestImpersonation(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestEndpointRemembersOnlyWhatPassed: an endpoint checked again (the memo
+// of the last one that passed) still passes, and a bad one checked after it
+// still fails, however they alternate.
+func TestEndpointRemembersOnlyWhatPassed(t *testing.T) {
+	good, bad := "https://sts.googleapis.com/v1/token", "http://sts.googleapis.com/v1/token"
+	for range 3 {
+		if err := Endpoint("f", good); err != nil {
+			t.Fatalf("good: %v", err)
+		}
+		if err := Endpoint("f", bad); err == nil {
+			t.Fatal("bad endpoint passed after a good one")
+		}
+		if err := Endpoint("f", bad); err == nil {
+			t.Fatal("bad endpoint passed on its second check")
+		}
+	}
+}

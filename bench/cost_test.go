@@ -58,7 +58,7 @@ func opCosts(tb testing.TB, n int, mk func(testing.TB) *env, setup func(*env) fu
 		runtime.ReadMemStats(&ms)
 		allocs += ms.Mallocs - a0
 		bytes += ms.TotalAlloc - b0
-		e.srv.Close()
+		e.close()
 		done += m
 	}
 	return costs{

@@ -109,7 +109,7 @@ func measureCPU(b *testing.B, mk func(testing.TB) *env, setup func(*env) func(i 
 			b.StopTimer()
 			if e != nil {
 				cpu += cpuTime() - t0
-				e.srv.Close()
+				e.close()
 			}
 			e = mk(b)
 			op = setup(e)

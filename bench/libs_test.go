@@ -34,6 +34,18 @@ type env struct {
 	srv     *ststest.Server
 	client  *http.Client
 	subject string
+	held    *serverRef // what the test's cleanup closes
+}
+
+// serverRef is the emulator a test's cleanup closes, unless close has.
+type serverRef struct{ srv *ststest.Server }
+
+// close closes the emulator now and drops the test's reference to it (its
+// cleanup would keep it, and every request it recorded, alive until the
+// test ends): the benchmarks replace their emulator every chunk ops.
+func (e *env) close() {
+	e.srv.Close()
+	e.held.srv = nil
 }
 
 // newEnv starts an in-memory emulator (it works inside synctest bubbles, and
@@ -54,12 +66,17 @@ func newTCPEnv(tb testing.TB, opts ststest.Options) *env {
 
 func envOf(tb testing.TB, srv *ststest.Server) *env {
 	tb.Helper()
-	tb.Cleanup(srv.Close)
+	held := &serverRef{srv}
+	tb.Cleanup(func() {
+		if held.srv != nil {
+			held.srv.Close()
+		}
+	})
 	path := filepath.Join(tb.TempDir(), "subject.jwt")
 	if err := os.WriteFile(path, []byte(subjectJWT), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	return &env{srv: srv, client: srv.Client(), subject: path}
+	return &env{srv: srv, client: srv.Client(), subject: path, held: held}
 }
 
 // exchanges counts the token exchanges the emulator received.

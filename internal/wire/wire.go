@@ -183,17 +183,28 @@ func (r *TokenRequest) Encode() []byte {
 	return b
 }
 
-// unreserved reports the bytes url.QueryEscape leaves as they are.
-func unreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '_' || c == '.' || c == '~'
-}
+// queryClass classifies the bytes of a form value: 0 kept as they are
+// (the unreserved characters), 1 space (written '+'), 2 written %XX, as
+// url.QueryEscape does.
+var queryClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+		case c == ' ':
+			t[c] = 1
+		default:
+			t[c] = 2
+		}
+	}
+	return t
+}()
 
 // queryEscapedLen is the length of s escaped by appendQueryEscape.
 func queryEscapedLen[S string | []byte](s S) int {
 	n := len(s)
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !unreserved(c) && c != ' ' {
+		if queryClass[s[i]] == 2 {
 			n += 2
 		}
 	}
@@ -204,17 +215,22 @@ func queryEscapedLen[S string | []byte](s S) int {
 // characters as they are, space as '+', every other byte as %XX.
 func appendQueryEscape[S string | []byte](b []byte, s S) []byte {
 	const hex = "0123456789ABCDEF"
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case unreserved(c):
-			b = append(b, c)
-		case c == ' ':
+		c := s[i]
+		switch queryClass[c] {
+		case 0:
+			continue
+		case 1:
+			b = append(b, s[start:i]...)
 			b = append(b, '+')
 		default:
+			b = append(b, s[start:i]...)
 			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
+		start = i + 1
 	}
-	return b
+	return append(b, s[start:]...)
 }
 
 // TokenResponse is a successful answer of /v1/token or /v1/oauthtoken.

@@ -16,10 +16,10 @@
 //   - external_account_authorized_user: a workforce user's refresh token;
 //   - impersonated_service_account: a service account impersonated with the
 //     file's source_credentials, of any of these types;
-//   - service_account: a service account key (through
-//     golang.org/x/oauth2/jwt);
+//   - service_account: a service account key (JWT-bearer grants, signed
+//     as golang.org/x/oauth2/jwt signs them);
 //   - authorized_user: a Google user's refresh token, as "gcloud auth
-//     application-default login" writes it (through golang.org/x/oauth2).
+//     application-default login" writes it.
 //
 // Every token source is behind the module's refresh-ahead cache, and every
 // failure is an *sts.Error or *sts.ValidationError.
@@ -390,11 +390,12 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 
 // Load parses and checks a credential configuration file's content, as
 // gcloud writes it, and builds its token source. Every type gcloud writes
-// is read: external_account (workload and workforce identity federation)
-// and external_account_authorized_user natively, impersonated_service_account
+// is read: external_account (workload and workforce identity federation),
+// external_account_authorized_user, impersonated_service_account
 // through the module's impersonation over its source_credentials (loaded
-// like a file of their own), service_account and authorized_user through
-// golang.org/x/oauth2, all behind the module's cache and errors.
+// like a file of their own), service_account and authorized_user with the
+// grants golang.org/x/oauth2 sends for them, all behind the module's cache
+// and errors.
 // Another type is refused with the list of these.
 //
 // Every field is checked before anything is fetched: a bad file fails here
@@ -461,7 +462,7 @@ func load(data []byte, opts *Options, depth int) (*Credentials, error) {
 	case TypeImpersonatedServiceAccount:
 		c, err = loadImpersonated(f, opts, depth)
 	case TypeServiceAccount:
-		c, err = loadServiceAccount(data, f, opts)
+		c, err = loadServiceAccount(f, opts)
 	case TypeAuthorizedUser:
 		c, err = loadUser(f, opts)
 	case "":

@@ -79,8 +79,8 @@ func (o *Options) googleOAuthURL(f *fileJSON, universe string) (string, error) {
 
 // loadServiceAccount checks a service_account key file and builds its
 // token source: JWT-bearer grants signed with the key, at token_uri,
-// through golang.org/x/oauth2/jwt, behind the module's cache.
-func loadServiceAccount(data []byte, f *fileJSON, o *Options) (*Credentials, error) {
+// as golang.org/x/oauth2/jwt sends them, behind the module's cache.
+func loadServiceAccount(f *fileJSON, o *Options) (*Credentials, error) {
 	universe, err := fileUniverse(f, o)
 	if err != nil {
 		return nil, err
@@ -94,7 +94,8 @@ func loadServiceAccount(data []byte, f *fileJSON, o *Options) (*Credentials, err
 	if f.PrivateKey == "" {
 		return nil, invalid("private_key", "must not be empty")
 	}
-	if err := googleoauth.CheckPrivateKey(f.PrivateKey); err != nil {
+	key, err := googleoauth.ParsePrivateKey(f.PrivateKey)
+	if err != nil {
 		return nil, invalid("private_key", "%v", err)
 	}
 	tokenURL, err := o.googleOAuthURL(f, universe)
@@ -105,11 +106,8 @@ func loadServiceAccount(data []byte, f *fileJSON, o *Options) (*Credentials, err
 	if err != nil {
 		return nil, err
 	}
-	src, err := googleoauth.ServiceAccount(data, tokenURL, o.scopes(), o.httpOptions(o.HTTPClient, httpx.BaseAPIClient()+" cred-type/sa"))
-	if err != nil {
-		return nil, invalid("credentials JSON", "cannot be read as a service account key")
-	}
-	ts, err := o.cached(src)
+	ts, err := o.cached(googleoauth.ServiceAccount(f.ClientEmail, f.PrivateKeyID, key, tokenURL, o.scopes(),
+		o.httpOptions(o.HTTPClient, httpx.BaseAPIClient()+" cred-type/sa")))
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +125,9 @@ func loadServiceAccount(data []byte, f *fileJSON, o *Options) (*Credentials, err
 
 // loadUser checks an authorized_user file (a Google user's refresh token,
 // gcloud's application default credentials) and builds its token source:
-// refresh_token grants at Google's OAuth 2.0 endpoint through
-// golang.org/x/oauth2, behind the module's cache.
+// refresh_token grants at Google's OAuth 2.0 endpoint, the client's ID and
+// secret in the form as golang.org/x/oauth2 sends them, behind the
+// module's cache.
 func loadUser(f *fileJSON, o *Options) (*Credentials, error) {
 	universe, err := fileUniverse(f, o)
 	if err != nil {

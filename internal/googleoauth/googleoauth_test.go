@@ -2,8 +2,11 @@ package googleoauth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -89,13 +92,14 @@ func newTokenServer(t *testing.T) *tokenServer {
 
 func verifyJWT(assertion string) (map[string]any, error) { return fixture.VerifyAssertion(assertion) }
 
-func serviceAccountJSON(t *testing.T, tokenURL string) []byte {
-	b, _ := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "demo-project", "private_key_id": "kid1",
-		"private_key": keyPEM(t), "client_email": testEmail, "client_id": "1234",
-		"token_uri": tokenURL,
-	})
-	return b
+// serviceAccount is the source of the test key, as the loader builds it
+// from a key file.
+func serviceAccount(t *testing.T, tokenURL string, scopes []string, c *http.Client) *Source {
+	key, err := ParsePrivateKey(keyPEM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ServiceAccount(testEmail, "kid1", key, tokenURL, scopes, opts(c))
 }
 
 func opts(c *http.Client) httpx.Options {
@@ -104,10 +108,7 @@ func opts(c *http.Client) httpx.Options {
 
 func TestServiceAccount(t *testing.T) {
 	srv := newTokenServer(t)
-	src, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), "", []string{"https://www.googleapis.com/auth/devstorage.read_only", "openid"}, opts(srv.Client()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := serviceAccount(t, srv.URL+"/token", []string{"https://www.googleapis.com/auth/devstorage.read_only", "openid"}, srv.Client())
 	tok, err := src.TokenContext(context.Background())
 	if err != nil || tok.AccessToken != "ya29.issued-1" || time.Until(tok.Expiry) < 59*time.Minute || tok.TokenType != "Bearer" {
 		t.Fatalf("token %+v, %v", tok, err)
@@ -211,26 +212,72 @@ func TestFailures(t *testing.T) {
 	}
 }
 
-func mustSA(t *testing.T, url string, c *http.Client) *Source {
-	s, err := ServiceAccount(serviceAccountJSON(t, url), "", nil, opts(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func mustSA(t *testing.T, url string, c *http.Client) *Source { return serviceAccount(t, url, nil, c) }
 
-func TestCheckPrivateKey(t *testing.T) {
-	if err := CheckPrivateKey(keyPEM(t)); err != nil {
+func TestParsePrivateKey(t *testing.T) {
+	if k, err := ParsePrivateKey(keyPEM(t)); err != nil || !k.Equal(testKey) {
 		t.Error(err)
 	}
 	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(testKey)}))
-	if err := CheckPrivateKey(pkcs1); err != nil {
+	if k, err := ParsePrivateKey(pkcs1); err != nil || !k.Equal(testKey) {
 		t.Error(err)
 	}
 	for _, bad := range []string{"", "not a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"} {
-		if err := CheckPrivateKey(bad); err == nil || strings.Contains(err.Error(), "AAAA") {
-			t.Errorf("CheckPrivateKey(%q) = %v", bad, err)
+		if _, err := ParsePrivateKey(bad); err == nil || strings.Contains(err.Error(), "AAAA") {
+			t.Errorf("ParsePrivateKey(%q) = %v", bad, err)
 		}
+	}
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if _, err := ParsePrivateKey(ecPEM); err == nil || err.Error() != "is not an RSA private key" {
+		t.Errorf("ECDSA key: %v", err)
+	}
+}
+
+// TestAssertion: the grant is x/oauth2/jwt's: its form, and an RS256
+// assertion with the key's id, issued 10 s in the past for an hour, naming
+// the service account, the token endpoint and the scopes.
+func TestAssertion(t *testing.T) {
+	var form atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		form.Store(string(b))
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"ya29.a","expires_in":3600}`)
+	}))
+	defer srv.Close()
+	before := time.Now()
+	if _, err := serviceAccount(t, srv.URL+"/token", []string{"s1", "s2"}, srv.Client()).Token(); err != nil {
+		t.Fatal(err)
+	}
+	got := form.Load().(string)
+	const prefix, suffix = "assertion=", "&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+	if !strings.HasPrefix(got, prefix) || !strings.HasSuffix(got, suffix) {
+		t.Fatalf("form %q", got)
+	}
+	a := strings.TrimSuffix(strings.TrimPrefix(got, prefix), suffix)
+	claims, err := verifyJWT(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(a, ".")[0])
+	if string(hdr) != `{"alg":"RS256","typ":"JWT","kid":"kid1"}` {
+		t.Errorf("header %s", hdr)
+	}
+	iat := int64(claims["iat"].(float64))
+	if d := before.Unix() - 10 - iat; d < -1 || d > 1 {
+		t.Errorf("iat %d, now %d", iat, before.Unix())
+	}
+	if claims["iss"] != testEmail || claims["aud"] != srv.URL+"/token" || claims["scope"] != "s1 s2" ||
+		int64(claims["exp"].(float64)) != iat+3600 || len(claims) != 5 {
+		t.Errorf("claims %v", claims)
 	}
 }
 
@@ -266,10 +313,7 @@ func TestEchoedSecretsScrubbed(t *testing.T) {
 		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"refused \u001b[31m%s"}`, strings.Join(quoted, " "))
 	}))
 	defer srv.Close()
-	sa, err := ServiceAccount(serviceAccountJSON(t, srv.URL+"/token"), "", nil, opts(srv.Client()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := serviceAccount(t, srv.URL+"/token", nil, srv.Client())
 	for _, src := range []*Source{AuthorizedUser("client-1", testSecret, testRefresh, srv.URL+"/token", opts(srv.Client())), sa} {
 		_, err := src.TokenContext(context.Background())
 		var he *httpx.Error

@@ -6,16 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/fsutil/swaptest"
 	"github.com/stsgo/sts/ststest"
@@ -26,38 +23,19 @@ import (
 // forever (opening a FIFO for reading waits for a writer, whatever the
 // context says).
 func TestFileSubjectNamedPipeDoesNotHang(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "token")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifo := fixture.FIFO(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
+	fixture.WantNoHang(t, fifo, func() error {
 		_, err := FileSubject{Path: fifo}.SubjectToken(ctx, SubjectRequest{})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		relCheckCorpusError(t, err, "not a regular file")
-	case <-time.After(5 * time.Second):
-		t.Error("reading a named pipe hung")
-		// Release the reader: opening the write end lets its open return.
-		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			w.Close()
-		}
-		<-done
-	}
+		return err
+	}, func(t *testing.T, err error) { relCheckCorpusError(t, err, "not a regular file") })
 }
 
 // TestNamedPipesDoNotHangProviders: the same for the output file of an
 // executable source (package x509subject checks its files).
 func TestNamedPipesDoNotHangProviders(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "pipe")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifo := fixture.FIFO(t)
 	allow := func(k string) string {
 		if k == "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES" {
 			return "1"
@@ -73,18 +51,7 @@ func TestNamedPipesDoNotHangProviders(t *testing.T) {
 	}
 	for name, call := range cases {
 		t.Run(name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() { done <- call() }()
-			select {
-			case err := <-done:
-				relCheckCorpusError(t, err, "regular file")
-			case <-time.After(5 * time.Second):
-				t.Error("reading a named pipe hung")
-				if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-					w.Close()
-				}
-				<-done
-			}
+			fixture.WantNoHang(t, fifo, call, func(t *testing.T, err error) { relCheckCorpusError(t, err, "regular file") })
 		})
 	}
 }
@@ -140,28 +107,10 @@ func TestFileSourcesSwappedToNamedPipe(t *testing.T) {
 	}
 }
 
-// pipeReader reads a named pipe the way a careless source would: a
-// blocking open, whatever the context says. It hangs until the pipe gets
-// a writer.
-type pipeReader struct{ path string }
+// pipeReader is a fixture.PipeReader that is also a Subject.
+type pipeReader struct{ fixture.PipeReader }
 
-func (p pipeReader) read() (string, error) {
-	data, err := os.ReadFile(p.path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(data)), nil
-}
-
-func (p pipeReader) Token() (*oauth2.Token, error) {
-	tok, err := p.read()
-	if err != nil {
-		return nil, err
-	}
-	return &oauth2.Token{AccessToken: tok, Expiry: time.Now().Add(time.Hour)}, nil
-}
-
-func (p pipeReader) SubjectToken(context.Context, SubjectRequest) (string, error) { return p.read() }
+func (p pipeReader) SubjectToken(context.Context, SubjectRequest) (string, error) { return p.Read() }
 
 // TestHungNamedPipeEndsAtRefreshDeadline: a source blocked in the open of
 // a named pipe (a source of the caller's, which no context can stop) holds
@@ -175,56 +124,24 @@ func TestHungNamedPipeEndsAtRefreshDeadline(t *testing.T) {
 	co := CacheOptions{RefreshTimeout: deadline}
 	layers := []struct {
 		name  string
-		build func(p pipeReader, emu *ststest.Server) (oauth2.TokenSource, error)
+		build func(p fixture.PipeReader, emu *ststest.Server) (oauth2.TokenSource, error)
 	}{
-		{"exchange, context-aware subject", func(p pipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
-			return NewTokenSource(Config{Subject: p, SubjectTokenType: TokenTypeJWT, Audience: relAud, TokenURL: emu.TokenURL(),
+		{"exchange, context-aware subject", func(p fixture.PipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
+			return NewTokenSource(Config{Subject: pipeReader{p}, SubjectTokenType: TokenTypeJWT, Audience: relAud, TokenURL: emu.TokenURL(),
 				HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
 		}},
-		{"exchange, oauth2.TokenSource subject", func(p pipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
+		{"exchange, oauth2.TokenSource subject", func(p fixture.PipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
 			return NewTokenSource(Config{Subject: TokenSourceSubject{Source: p}, SubjectTokenType: TokenTypeAccessToken, Audience: relAud,
 				TokenURL: emu.TokenURL(), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
 		}},
-		{"cache over a plain oauth2.TokenSource", func(p pipeReader, _ *ststest.Server) (oauth2.TokenSource, error) {
+		{"cache over a plain oauth2.TokenSource", func(p fixture.PipeReader, _ *ststest.Server) (oauth2.TokenSource, error) {
 			return NewCachedTokenSource(p, co)
 		}},
-		{"impersonated", func(p pipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
+		{"impersonated", func(p fixture.PipeReader, emu *ststest.Server) (oauth2.TokenSource, error) {
 			return newImpersonatedTokenSource(impConfig{Source: p, URL: emu.ImpersonationURL(relSA), HTTPOptions: HTTPOptions{HTTPClient: emu.Client()}, Cache: co})
 		}},
 	}
 	for _, l := range layers {
-		t.Run(l.name, func(t *testing.T) {
-			before := goleak.IgnoreCurrent()
-			emu := ststest.NewInMemoryServer(ststest.Options{})
-			defer emu.Close()
-			fifo := filepath.Join(t.TempDir(), "pipe")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Skipf("mkfifo: %v", err)
-			}
-			ts, err := l.build(pipeReader{fifo}, emu)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			_, err = ts.Token()
-			if took := time.Since(start); took < deadline {
-				t.Errorf("ended after %v, before the refresh deadline", took)
-			}
-			if !errors.Is(err, context.DeadlineExceeded) || !IsTemporary(err) {
-				t.Errorf("err = %v, want a temporary error wrapping the deadline", err)
-			}
-			// A writer releases the hung open; the late answer is dropped
-			// and its goroutine ends (checked below and by TestMain).
-			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.WriteString("late")
-			w.Close()
-			emu.Close()
-			if err := goleak.Find(before); err != nil {
-				t.Error(err)
-			}
-		})
+		t.Run(l.name, func(t *testing.T) { fixture.WantHungPipeCut(t, deadline, IsTemporary, l.build) })
 	}
 }

@@ -1,40 +1,23 @@
 package sts_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"fmt"
+
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/credfile"
 	"github.com/stsgo/sts/downscope"
 	"github.com/stsgo/sts/impersonate"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLogsRedactSecretsAcrossLayers runs every layer (exchange with client
 // authentication, impersonation with a retried failure, server-side and
@@ -54,7 +37,7 @@ func TestLogsRedactSecretsAcrossLayers(t *testing.T) {
 		defer emu.Close()
 		emu.AddRefreshToken(refreshToken, clientID)
 		emu.SetRefreshTokenRotation(true)
-		var sink lockedBuffer
+		var sink fixture.Log
 		logger := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		ctx := context.Background()
 		var secrets []string

@@ -1,37 +1,18 @@
 package sts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogsRedactSecrets runs exchanges, a retry, a refresh and a failing
 // refresh with debug logging on, and checks that the log has those events
@@ -45,7 +26,7 @@ func TestLogsRedactSecrets(t *testing.T) {
 		)
 		emu := ststest.NewInMemoryServer(ststest.Options{ClientID: clientID, ClientSecret: clientSecret, RequireClientAuth: true})
 		defer emu.Close()
-		var sink syncBuffer
+		var sink fixture.Log
 		logger := slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		ts, err := NewTokenSource(Config{
 			Subject:          StaticSubject(subject),
@@ -131,7 +112,7 @@ func TestNilSlogLogger(t *testing.T) {
 	t.Setenv(LoggingLevelEnv, "")
 	emu := ststest.NewInMemoryServer(ststest.Options{})
 	defer emu.Close()
-	var sink syncBuffer
+	var sink fixture.Log
 	ts, err := NewTokenSource(Config{
 		Subject:          StaticSubject("eyJhbGciOiJub25lIn0.eyJzdWIiOiJsb2ctdGVzdCIsImV4cCI6NDEwMjQ0NDgwMH0.c2VjcmV0LXN1YmplY3Q"),
 		SubjectTokenType: TokenTypeJWT,

@@ -3,7 +3,6 @@ package sts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -23,14 +23,7 @@ import (
 // relOutage wraps an emulator client: while down reports true, every request
 // gets 503 temporarily_unavailable without reaching the emulator.
 func relOutage(emu *ststest.Server, down func(now time.Time) bool) *http.Client {
-	base := emu.Client().Transport
-	return &http.Client{Transport: relRoundTrip(func(r *http.Request) (*http.Response, error) {
-		if down(time.Now()) {
-			return relResponse(r, http.StatusServiceUnavailable, relJSON,
-				strings.NewReader(`{"error":"temporarily_unavailable","error_description":"outage"}`)), nil
-		}
-		return base.RoundTrip(r)
-	})}
+	return fixture.OutageClient(emu.Client().Transport, down)
 }
 
 func relExchangeConfig(emu *ststest.Server, client *http.Client) Config {
@@ -346,20 +339,8 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 				emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 				defer emu.Close()
 				emu.SetLatency(time.Second)
-				var mu sync.Mutex
-				expiries := map[time.Time]bool{}
-				var hits atomic.Int64
-				client := relOutage(emu, func(now time.Time) bool {
-					mu.Lock()
-					defer mu.Unlock()
-					for e := range expiries {
-						if !now.Before(e.Add(-5*time.Minute)) && now.Before(e.Add(2*time.Minute)) {
-							hits.Add(1)
-							return true
-						}
-					}
-					return false
-				})
+				var outage fixture.ExpiryOutage
+				client := outage.Client(emu.Client().Transport)
 				root, err := NewTokenSource(relExchangeConfig(emu, client))
 				if err != nil {
 					t.Fatal(err)
@@ -374,55 +355,14 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t0 := time.Now()
-				var failed []string
-				tokens := 0
-				for time.Since(t0) < 6*time.Hour {
-					start := time.Now()
-					tok, err := ts.Token()
-					switch {
-					case err != nil:
-						failed = append(failed, fmt.Sprintf("%v: %v", time.Since(t0), err))
-					case !tok.Valid():
-						failed = append(failed, fmt.Sprintf("%v: invalid token", time.Since(t0)))
-					case time.Since(start) > 0 && tokens > 0:
-						failed = append(failed, fmt.Sprintf("%v: waited %v", time.Since(t0), time.Since(start)))
-					}
-					if err == nil {
-						mu.Lock()
-						if !expiries[tok.Expiry] {
-							expiries[tok.Expiry] = true
-							tokens++
-						}
-						mu.Unlock()
-					}
-					time.Sleep(10 * time.Second)
-				}
-				if len(failed) > 0 {
-					t.Errorf("%d calls failed or waited, first: %s", len(failed), failed[0])
-				}
+				tokens := outage.Drive(t, ts, 6*time.Hour)
 				if tokens < 6 {
 					t.Errorf("only %d tokens in six hours", tokens)
 				}
-				t.Logf("%s: %d tokens, %d requests refused by outages", layer, tokens, hits.Load())
+				t.Logf("%s: %d tokens, %d requests refused by outages", layer, tokens, outage.Refused())
 			})
 		})
 	}
-}
-
-// relHungSource is an oauth2.TokenSource (no context) whose first call
-// never returns until released; later calls succeed.
-type relHungSource struct {
-	release chan struct{}
-	calls   atomic.Int64
-}
-
-func (s *relHungSource) Token() (*oauth2.Token, error) {
-	if s.calls.Add(1) == 1 {
-		<-s.release
-		return nil, errors.New("released")
-	}
-	return &oauth2.Token{AccessToken: "fresh", Expiry: time.Now().Add(time.Hour)}, nil
 }
 
 // TestRefreshTimeoutBoundsContextlessSource: a plain oauth2.TokenSource
@@ -431,8 +371,8 @@ func (s *relHungSource) Token() (*oauth2.Token, error) {
 // works.
 func TestRefreshTimeoutBoundsContextlessSource(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := &relHungSource{release: make(chan struct{})}
-		defer close(src.release)
+		src := fixture.NewHungSource()
+		defer src.Release()
 		c, err := NewCachedTokenSource(src, CacheOptions{RefreshTimeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -465,8 +405,8 @@ func TestHungContextlessRootIsCutInLayers(t *testing.T) {
 				defer emu.Close()
 				// The root must be a token the emulator knows for
 				// impersonation; the hang comes first anyway.
-				src := &relHungSource{release: make(chan struct{})}
-				defer close(src.release)
+				src := fixture.NewHungSource()
+				defer src.Release()
 				co := CacheOptions{RefreshTimeout: 5 * time.Second}
 				var ts interface {
 					Token() (*oauth2.Token, error)
@@ -479,16 +419,9 @@ func TestHungContextlessRootIsCutInLayers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				start := time.Now()
-				_, err = ts.Token()
-				if d := time.Since(start); d != 5*time.Second {
-					t.Errorf("refresh behind a hung root ended after %v, want 5 s", d)
-				}
-				if !errors.Is(err, context.DeadlineExceeded) || !IsTemporary(err) {
-					t.Errorf("err = %v, want a temporary error wrapping the deadline", err)
-				}
-				if src.calls.Load() != 1 {
-					t.Errorf("root asked %d times", src.calls.Load())
+				fixture.WantCutAt(t, ts, 5*time.Second, IsTemporary)
+				if n := src.Calls(); n != 1 {
+					t.Errorf("root asked %d times", n)
 				}
 			})
 		})

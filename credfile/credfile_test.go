@@ -197,7 +197,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 				if f.imds.Count("/latest/api/token") == 0 {
 					t.Error("IMDSv2 session token was not fetched")
 				}
-				ex := lastRequest(t, f.emu, "/v1/token")
+				ex := fixture.LastRequest(t, f.emu, "/v1/token")
 				if got := ex.Form.Get("subject_token_type"); got != sts.TokenTypeAWS4Request {
 					t.Errorf("subject_token_type = %q", got)
 				}
@@ -206,7 +206,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 				}
 			}},
 		{file: "executable.json", kind: "exchange", check: func(t *testing.T, f *credFixture, c *Credentials) {
-			ex := lastRequest(t, f.emu, "/v1/token")
+			ex := fixture.LastRequest(t, f.emu, "/v1/token")
 			if ex.Form.Get("subject_token_type") != sts.TokenTypeSAML2 || ex.Form.Get("subject_token") != f.subject {
 				t.Errorf("exchange did not send the executable's SAML response")
 			}
@@ -217,7 +217,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 		{file: "impersonation.json", kind: "impersonated", subject: sa, quota: "example-project", serviceAc: sa,
 			scopes: []string{"https://www.googleapis.com/auth/devstorage.read_write"},
 			check: func(t *testing.T, f *credFixture, c *Credentials) {
-				ex := lastRequest(t, f.emu, "/v1/token")
+				ex := fixture.LastRequest(t, f.emu, "/v1/token")
 				if got := ex.Form.Get("scope"); got != sts.CloudPlatformScope {
 					t.Errorf("exchange scope = %q, want cloud-platform", got)
 				}
@@ -233,7 +233,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 				if !slices.Equal(info.Scopes, []string{"https://www.googleapis.com/auth/devstorage.read_write"}) {
 					t.Errorf("impersonated scopes = %q", info.Scopes)
 				}
-				imp := lastRequest(t, f.emu, "/v1/projects/-/serviceAccounts/"+sa+":generateAccessToken")
+				imp := fixture.LastRequest(t, f.emu, "/v1/projects/-/serviceAccounts/"+sa+":generateAccessToken")
 				if !strings.HasPrefix(imp.Header.Get("Authorization"), "Bearer ststest-at-") {
 					t.Errorf("generateAccessToken was not called with the exchanged token")
 				}
@@ -254,7 +254,7 @@ func TestLoadTestdataFiles(t *testing.T) {
 			if c.RevokeURL() != f.emu.URL+"/v1/revoke" || c.TokenInfoURL() != f.emu.URL+"/v1/introspect" {
 				t.Errorf("RevokeURL %q TokenInfoURL %q", c.RevokeURL(), c.TokenInfoURL())
 			}
-			r := lastRequest(t, f.emu, "/v1/oauthtoken")
+			r := fixture.LastRequest(t, f.emu, "/v1/oauthtoken")
 			if id, secret, ok := basicAuthOf(r.Header); !ok || id != "placeholder-client-id" || secret != "placeholder-client-secret" {
 				t.Errorf("Basic auth = %q, %q, %v", id, secret, ok)
 			}
@@ -332,18 +332,6 @@ func TestLoadTestdataFiles(t *testing.T) {
 			t.Errorf("testdata file %s has no test case", filepath.Base(p))
 		}
 	}
-}
-
-func lastRequest(t *testing.T, emu *ststest.Server, path string) ststest.Request {
-	t.Helper()
-	reqs := emu.Requests()
-	for i := len(reqs) - 1; i >= 0; i-- {
-		if reqs[i].Path == path {
-			return reqs[i]
-		}
-	}
-	t.Fatalf("no request to %s", path)
-	return ststest.Request{}
 }
 
 func basicAuthOf(h http.Header) (id, secret string, ok bool) {
@@ -820,7 +808,7 @@ func TestLoadWorkforceClientID(t *testing.T) {
 	if info, _ := f.emu.Lookup(tok.AccessToken); info.UserProject != "" {
 		t.Errorf("userProject %q sent with a client ID", info.UserProject)
 	}
-	ex := lastRequest(t, f.emu, "/v1/token")
+	ex := fixture.LastRequest(t, f.emu, "/v1/token")
 	if id, secret, ok := basicAuthOf(ex.Header); !ok || id != "wf-client" || secret != credSecretClient {
 		t.Error("exchange not authenticated with the file's client")
 	}

@@ -76,7 +76,7 @@ func TestAuthorizedUserRotation(t *testing.T) {
 	if emu.RefreshTokenValid(testRefreshToken) {
 		t.Error("the first refresh token is still valid")
 	}
-	r := lastRequest(t, emu, "/v1/oauthtoken")
+	r := fixture.LastRequest(t, emu, "/v1/oauthtoken")
 	if r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("refresh_token") != rotated[1] {
 		t.Errorf("last grant used %q, want the second rotated token", r.Form.Get("refresh_token"))
 	}

@@ -14,26 +14,9 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
-
-// lockedBuffer is a buffer safe for the concurrent writes of a logger.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSecretsNeverShown runs both kinds of downscoping to success and then
 // to failure with a debug-level logger, and checks that no root token,
@@ -66,7 +49,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		}
 		return resp, nil
 	})}
-	var logs lockedBuffer
+	var logs fixture.Log
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := sts.HTTPOptions{HTTPClient: client, Logger: logger}
 	root := rootSource(t, emu)

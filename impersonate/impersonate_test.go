@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/ststest"
 )
@@ -103,7 +104,7 @@ func TestImpersonatedTokenSource(t *testing.T) {
 	if urls := rec.seen(); len(urls) != 2 || urls[1] != wantURL {
 		t.Errorf("URLs = %q, want the exchange then %s", urls, wantURL)
 	}
-	r := lastRequest(t, emu, "/v1/projects/-/serviceAccounts/"+sa+":generateAccessToken")
+	r := fixture.LastRequest(t, emu, "/v1/projects/-/serviceAccounts/"+sa+":generateAccessToken")
 	baseTok, _ := base.Token()
 	if r.Header.Get("Authorization") != "Bearer "+baseTok.AccessToken {
 		t.Error("generateAccessToken was not authorized with the source token")
@@ -288,18 +289,6 @@ func newUncached(cfg Config) (publicSource, error) {
 
 const testSubjectJWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1qb2ItNDIiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln" // sub: ci-job-42, expires in 2100
 
-func lastRequest(t *testing.T, emu *ststest.Server, path string) ststest.Request {
-	t.Helper()
-	reqs := emu.Requests()
-	for i := len(reqs) - 1; i >= 0; i-- {
-		if reqs[i].Path == path {
-			return reqs[i]
-		}
-	}
-	t.Fatalf("no request to %s", path)
-	return ststest.Request{}
-}
-
 func wantField(t *testing.T, err error, field string) {
 	t.Helper()
 	var ve *sts.ValidationError
@@ -376,7 +365,7 @@ func TestIDTokenSource(t *testing.T) {
 	if gotCaller.account != sa || !slices.Equal(gotCaller.delegates, []string{"projects/-/serviceAccounts/first@example-project.iam.gserviceaccount.com"}) {
 		t.Errorf("impersonation check saw %+v", gotCaller)
 	}
-	r := lastRequest(t, emu, "/v1/projects/-/serviceAccounts/"+sa+":generateIdToken")
+	r := fixture.LastRequest(t, emu, "/v1/projects/-/serviceAccounts/"+sa+":generateIdToken")
 	if r.Form.Get("audience") != aud || r.Form.Get("include_email") != "true" {
 		t.Errorf("request body %v", r.Form)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/credfile"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/loopback"
 	"github.com/stsgo/sts/ststest"
@@ -339,10 +340,10 @@ func foreignCallbacks(loc *url.URL) []struct {
 // a sign-in configuration for it whose browser gets a code from the
 // emulator and hands the redirect it would follow, with the in-memory
 // redirect listener, to browse.
-func bubbleLogin(t *testing.T, browse func(ln *pipeListener, loc *url.URL) error) (*ststest.Server, Config) {
+func bubbleLogin(t *testing.T, browse func(ln *fixture.PipeListener, loc *url.URL) error) (*ststest.Server, Config) {
 	srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
 	t.Cleanup(srv.Close)
-	ln := newPipeListener()
+	ln := fixture.NewPipeListener(8085)
 	cfg := loginConfig(srv, func(u string) error {
 		return browse(ln, authorizeOnly(t, noFollowVia(srv.Client()), u))
 	})
@@ -355,10 +356,10 @@ func bubbleLogin(t *testing.T, browse func(ln *pipeListener, loc *url.URL) error
 // not end the sign-in; the genuine redirect after them completes it.
 func TestLoginIgnoresForeignState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv, cfg := bubbleLogin(t, func(ln *pipeListener, loc *url.URL) error {
+		srv, cfg := bubbleLogin(t, func(ln *fixture.PipeListener, loc *url.URL) error {
 			for _, bad := range foreignCallbacks(loc) {
 				req, _ := http.NewRequest(bad.method, bad.url, nil)
-				resp, err := ln.client().Do(req)
+				resp, err := ln.Client().Do(req)
 				if err != nil {
 					t.Errorf("%s: %v", bad.name, err)
 					continue
@@ -372,7 +373,7 @@ func TestLoginIgnoresForeignState(t *testing.T) {
 					t.Errorf("%s: the page quotes the state or the code", bad.name)
 				}
 			}
-			resp, err := ln.client().Get(loc.String())
+			resp, err := ln.Client().Get(loc.String())
 			if err != nil {
 				return err
 			}
@@ -399,12 +400,12 @@ func TestLoginIgnoresForeignState(t *testing.T) {
 // sign-in ends at its deadline, not at the first of them.
 func TestLoginForeignStateUntilDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv, cfg := bubbleLogin(t, func(ln *pipeListener, loc *url.URL) error {
+		srv, cfg := bubbleLogin(t, func(ln *fixture.PipeListener, loc *url.URL) error {
 			go func() {
 				for _, bad := range foreignCallbacks(loc) {
 					time.Sleep(time.Minute)
 					req, _ := http.NewRequest(bad.method, bad.url, nil)
-					if resp, err := ln.client().Do(req); err == nil {
+					if resp, err := ln.Client().Do(req); err == nil {
 						resp.Body.Close()
 					}
 				}
@@ -480,57 +481,15 @@ func TestLoginCancelled(t *testing.T) {
 	}
 }
 
-// pipeListener is an in-memory loopback listener, so that Login runs inside
-// a synctest bubble.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error { l.once.Do(func() { close(l.done) }); return nil }
-
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8085} }
-
-func (l *pipeListener) client() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, s := net.Pipe()
-			select {
-			case l.conns <- s:
-				return c, nil
-			case <-l.done:
-				return nil, net.ErrClosed
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		},
-	}}
-}
-
 func TestLoginExpiredCode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
 		defer srv.Close()
-		ln := newPipeListener()
+		ln := fixture.NewPipeListener(8085)
 		cfg := loginConfig(srv, func(u string) error {
 			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
 			time.Sleep(ststest.AuthorizationCodeLifetime + time.Second)
-			resp, err := ln.client().Get(loc.String())
+			resp, err := ln.Client().Get(loc.String())
 			if err != nil {
 				return err
 			}
@@ -547,11 +506,11 @@ func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
 		defer srv.Close()
-		ln := newPipeListener()
+		ln := fixture.NewPipeListener(8085)
 		cfg := loginConfig(srv, func(u string) error {
 			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
 			time.Sleep(ststest.AuthorizationCodeLifetime - time.Second)
-			resp, err := ln.client().Get(loc.String())
+			resp, err := ln.Client().Get(loc.String())
 			if err != nil {
 				return err
 			}
@@ -565,7 +524,7 @@ func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
 
 		// Nobody comes back from the browser: the wait is bounded.
 		cfg = loginConfig(srv, func(string) error { return nil })
-		cfg.Listener = newPipeListener()
+		cfg.Listener = fixture.NewPipeListener(8085)
 		start := time.Now()
 		_, err := Run(context.Background(), cfg)
 		wantLoginError(t, err, "", "no sign-in within 10m0s")
@@ -694,16 +653,14 @@ func TestLoginValidation(t *testing.T) {
 			t.Errorf("secret in %q", err)
 		}
 	}
-	ln := newPipeListener()
+	ln := fixture.NewPipeListener(8085)
 	cfg := base
 	cfg.Listener = &badAddrListener{ln}
 	var ve *sts.ValidationError
 	if _, err := Run(context.Background(), cfg); !errors.As(err, &ve) || ve.Field != "Config.Listener" {
 		t.Errorf("listener: %v", err)
 	}
-	select {
-	case <-ln.done:
-	default:
+	if !ln.Closed() {
 		t.Error("listener not closed after a validation error")
 	}
 	var r *Result
@@ -719,7 +676,7 @@ func TestLoginValidation(t *testing.T) {
 	}
 }
 
-type badAddrListener struct{ *pipeListener }
+type badAddrListener struct{ *fixture.PipeListener }
 
 func (badAddrListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 80} }
 
@@ -730,7 +687,7 @@ func withPath(f ststest.Fault) ststest.Fault {
 
 func TestLoginAndIntrospectLogsHoldNoSecrets(t *testing.T) {
 	srv := newLoginServer(t)
-	var buf syncBuffer
+	var buf fixture.Log
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	open, _ := browser(t, http.DefaultClient)
 	cfg := loginConfig(srv, func(u string) error { _ = open(u); return errors.New("pretend the browser failed") })

@@ -1,9 +1,7 @@
 package metaserver
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,49 +11,9 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
-
-// pipeListener is an in-memory net.Listener: each Dial makes a net.Pipe,
-// so connections are separate and durably blocking inside a synctest
-// bubble.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
-
-func (l *pipeListener) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
 
 // emulatedSource is the usual pipeline against the emulator: an exchange
 // behind a refresh-ahead cache.
@@ -92,7 +50,7 @@ func TestOneExchangePerLifetime(t *testing.T) {
 		// early), so three lifetimes hold exactly three tokens.
 		src := emulatedSource(t, emu, sts.CacheOptions{StaleFraction: 1})
 		s := newServer(t, Config{TokenSource: src})
-		ln := newPipeListener()
+		ln := fixture.NewPipeListener(80)
 		srv := &http.Server{Handler: s}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ln) }()

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 )
 
 const identityPath = "/computeMetadata/v1/instance/service-accounts/default/identity"
@@ -29,7 +30,7 @@ func TestRefreshFailure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs syncBuffer
+		var logs fixture.Log
 		s := newServer(t, Config{TokenSource: cached, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 		if s.Ready() {
@@ -199,7 +200,7 @@ func TestNewChecks(t *testing.T) {
 // TestNoTokenInLogsOrString: request logging names method, path and
 // status; never a token, an audience or a query.
 func TestNoTokenInLogsOrString(t *testing.T) {
-	var logs syncBuffer
+	var logs fixture.Log
 	s := newServer(t, Config{
 		TokenSource: &countingSource{prefix: "secret-token", life: time.Hour},
 		IDToken:     func(context.Context, string) (string, error) { return "secret-id-token", nil },

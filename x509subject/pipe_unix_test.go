@@ -8,9 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/fixture"
@@ -23,10 +21,7 @@ import (
 // blocking.
 func TestNamedPipesDoNotHang(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "pipe")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifo := fixture.FIFO(t)
 	cert, key, _ := fixture.CertFiles(t, dir)
 	conf := filepath.Join(dir, "certificate_config.json")
 	writeConf := func(c, k string) {
@@ -57,18 +52,7 @@ func TestNamedPipesDoNotHang(t *testing.T) {
 	}
 	for name, call := range cases {
 		t.Run(name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() { done <- call() }()
-			select {
-			case err := <-done:
-				fixture.CheckCorpusError(t, err, "regular file", isPublic)
-			case <-time.After(5 * time.Second):
-				t.Error("reading a named pipe hung")
-				if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-					w.Close()
-				}
-				<-done
-			}
+			fixture.WantNoHang(t, fifo, call, func(t *testing.T, err error) { fixture.CheckCorpusError(t, err, "regular file", isPublic) })
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -47,10 +48,7 @@ type blockers struct {
 func newBlockers(t *testing.T) *blockers {
 	t.Helper()
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "pipe")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifo := fixture.FIFO(t)
 	emu := ststest.NewServer(ststest.Options{})
 	t.Cleanup(emu.Close)
 	files := credFiles(t, emu)

@@ -1,20 +1,19 @@
 package locations
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/ststest"
 )
@@ -49,26 +48,9 @@ func issue(t *testing.T, s *ststest.Server) *oauth2.Token {
 	return &oauth2.Token{AccessToken: out.AccessToken, TokenType: "Bearer"}
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newCache returns an emulator, a cache looking up the test pool there, a
 // token the emulator issued, and the cache's log.
-func newCache(t *testing.T) (*ststest.Server, *Cache, *oauth2.Token, *logBuffer) {
+func newCache(t *testing.T) (*ststest.Server, *Cache, *oauth2.Token, *fixture.Log) {
 	t.Helper()
 	// Tokens outlive the tests' days, as the transport would hand fresh
 	// ones.
@@ -78,7 +60,7 @@ func newCache(t *testing.T) (*ststest.Server, *Cache, *oauth2.Token, *logBuffer)
 	if !ok {
 		t.Fatal("no pool URL")
 	}
-	logs := &logBuffer{}
+	logs := &fixture.Log{}
 	doer := httpx.NewDoer(httpx.Options{Client: s.Client(), Retry: httpx.Retry{MaxAttempts: 1},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	return s, New(u, doer), issue(t, s), logs

@@ -17,7 +17,9 @@ import (
 // a context (opening a named pipe that has no writer, reading standard
 // input, loading a credential file) runs through await. A command that
 // still has not returned shortly after a signal is ended by the watchdog,
-// and a second signal kills the process at once.
+// and a second signal kills the process at once. Before the process exits,
+// a credential executable a cached refresh still runs is killed with its
+// process group (exit).
 
 // signalError is the cause of a command line's context ended by a signal.
 type signalError struct{ sig os.Signal }
@@ -42,16 +44,19 @@ func (s *signalError) exitCode() int {
 
 // Grace periods after a signal: servers get shutdownGrace to finish the
 // requests in flight; any command still running after exitGrace is ended.
+// At exit, the credential executables still running are killed and given
+// reapGrace to be reaped.
 const (
 	shutdownGrace = 500 * time.Millisecond
 	exitGrace     = 900 * time.Millisecond
+	reapGrace     = 2 * time.Second
 )
 
 // signalContext returns the context of a command line, cancelled with a
 // *signalError by the first SIGINT or SIGTERM. After that signal the
 // process exits on its own within exitGrace (status 128+signal, a line on
-// stderr) unless stop is called first, and a second signal has its default
-// effect. stop releases the signal handling.
+// stderr) unless stop is called first, and at once at a second signal.
+// stop releases the signal handling.
 func signalContext(stderr io.Writer) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
@@ -62,16 +67,17 @@ func signalContext(stderr io.Writer) (ctx context.Context, stop func()) {
 		case <-done:
 			return
 		case sig := <-sigs:
-			signal.Reset(os.Interrupt, syscall.SIGTERM)
 			se := &signalError{sig: sig}
 			cancel(se)
 			t := time.NewTimer(exitGrace)
 			defer t.Stop()
 			select {
 			case <-done:
+			case <-sigs:
+				exit(se.exitCode(), 0)
 			case <-t.C:
 				fmt.Fprintf(stderr, "sts: %v: did not stop within %v; exiting\n", se, exitGrace)
-				os.Exit(se.exitCode())
+				exit(se.exitCode(), reapGrace)
 			}
 		}
 	}()

@@ -65,10 +65,10 @@ func newBlockers(t *testing.T) *blockers {
 	t.Cleanup(func() { close(stop) })
 
 	// An executable that marks that it started, then outlasts every wait
-	// of the test. It outlives the command that ran it (it has a process
-	// group of its own and the cache's refresh deadline, not the
-	// command's); a cleanup kills it, and should the command end before
-	// it even wrote its pid, it ends by itself a minute later.
+	// of the test. The command kills it as it exits
+	// (TestExecutableEndsWithCommand checks that); a cleanup kills it
+	// should the command fail to, and should the command end before it
+	// even wrote its pid, it ends by itself a minute later.
 	marker := filepath.Join(dir, "started")
 	script := writeFile(t, dir, "slow.sh", "#!/bin/sh\necho $$ > '"+marker+"'\nexec sleep 60\n")
 	if err := os.Chmod(script, 0o755); err != nil {

@@ -34,6 +34,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stsgo/sts/internal/executable"
 )
 
 // env is what a command may touch of the outside world; tests replace none
@@ -93,6 +95,17 @@ func main() {
 	ctx, stop := signalContext(os.Stderr)
 	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
+	exit(code, reapGrace)
+}
+
+// exit ends the process with code, killing first every credential
+// executable still running (a refresh the command stopped waiting for) with
+// its children, which would outlive it, and waiting at most wait for them
+// to be reaped.
+func exit(code int, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	_ = executable.Shutdown(ctx)
+	cancel()
 	os.Exit(code)
 }
 

@@ -119,7 +119,8 @@ type Config struct {
 	// DefaultInteractiveTimeout. Not range-checked.
 	InteractiveTimeout time.Duration
 
-	revoke bool // set by Revoke
+	revoke bool   // set by Revoke
+	procs  *procs // where the run is recorded; nil means running (tests set their own)
 }
 
 // interactive reports whether c asks for an interactive run.
@@ -473,15 +474,25 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 		inOwnGroup(cmd)
 	}
 
-	if err := cmd.Start(); err != nil {
+	procs := c.procs
+	if procs == nil {
+		procs = &running
+	}
+	reaped, err := procs.start(cmd)
+	if err != nil {
+		if err == ErrShutdown {
+			return nil, err
+		}
 		return nil, fmt.Errorf("executable: cannot start %s: %w", c.Command[0], startErr(err))
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if !c.interactive() && (errors.Is(err, exec.ErrWaitDelay) || runCtx.Err() != nil) {
 		// Whatever is left of the command's process group goes too.
 		killGroup(cmd)
 	}
 	switch {
+	case reaped():
+		return nil, ErrShutdown
 	case stdout.overflowed():
 		return nil, ErrOutputTooLarge
 	case ctx.Err() != nil:

@@ -160,8 +160,9 @@ type Config[T any] struct {
 	BlockingWindow time.Duration
 	// Inline says that Source's fetches end by their context's deadline
 	// (they need no goroutine of their own to be abandoned at the refresh
-	// deadline). Then a caller that must wait for a refresh, and whose
-	// context cannot end (its Done is nil, as context.Background's is),
+	// deadline): waiting callers then return when the fetch does, not at
+	// the deadline itself. And a caller that must wait for a refresh, and
+	// whose context cannot end (its Done is nil, as context.Background's is),
 	// runs the fetch itself instead of waiting for a new goroutine to run
 	// it: it would wait for the outcome anyway, and a fresh goroutine grows
 	// its stack by copying as the fetch goes deeper, which costs more than
@@ -455,11 +456,17 @@ func (c *Cache[T]) wait(ctx context.Context) (T, error) {
 		case <-f.done:
 		case <-f.ctx.Done():
 			// The refresh's deadline, or its end racing with f.done: a
-			// fetch that ignores its context must not hold the callers up.
+			// fetch that ignores its context must not hold the callers
+			// up. One that ends by its deadline (Inline) is waited for,
+			// as a caller running it would: what it cleans up as its
+			// context ends (a command it runs) is done when callers
+			// return.
 			select {
 			case <-f.done:
 			default:
-				c.expire(f)
+				if !c.inline {
+					c.expire(f)
+				}
 				<-f.done
 			}
 		case <-ctx.Done():

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/secret"
+	"github.com/stsgo/sts/internal/statusrec"
 )
 
 // ReadinessPath is the path of the readiness answer: 200 "ok" while the
@@ -408,35 +409,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	rec := &statusWriter{ResponseWriter: w}
+	rec := &statusrec.Writer{ResponseWriter: w}
 	s.serve(rec, r)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
 	path := r.URL.Path
 	if len(path) > 200 {
 		path = path[:200] + "…"
 	}
-	s.log.Debug("request", "method", r.Method, "path", path, "status", rec.status, "duration", time.Since(start))
+	s.log.Debug("request", "method", r.Method, "path", path, "status", rec.Status(), "duration", time.Since(start))
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

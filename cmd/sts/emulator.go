@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts/internal/loopback"
+	"github.com/stsgo/sts/internal/statusrec"
 	"github.com/stsgo/sts/ststest"
 )
 
@@ -147,40 +148,16 @@ func emulatorEndpoints(emu *ststest.Server) [][2]string {
 	}
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection (the emulator's
-// reset faults need it).
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // logRequests logs method, path (no query), status and duration of each
 // request: nothing that can hold a secret.
 func logRequests(e *env, h http.Handler) http.Handler {
 	var mu sync.Mutex
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusrec.Writer{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		mu.Lock()
 		defer mu.Unlock()
-		fmt.Fprintf(e.stderr, "%s %s %s %d %s\n", start.UTC().Format(time.RFC3339), r.Method, truncate(r.URL.Path, 100), rec.status, time.Since(start).Round(time.Microsecond))
+		fmt.Fprintf(e.stderr, "%s %s %s %d %s\n", start.UTC().Format(time.RFC3339), r.Method, truncate(r.URL.Path, 100), rec.Status(), time.Since(start).Round(time.Microsecond))
 	})
 }

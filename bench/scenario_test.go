@@ -116,6 +116,20 @@ func drive(get getter, l load) outcome {
 	return out
 }
 
+// fillAndDrive makes the first fill through get, then runs the load
+// against it, and returns what the callers saw, with the library and the
+// exchanges the emulator of e received.
+func fillAndDrive(t *testing.T, lib string, e *env, get getter, l load) outcome {
+	t.Helper()
+	if _, _, err := get(context.Background()); err != nil {
+		t.Fatalf("%s: first fill: %v", lib, err)
+	}
+	out := drive(get, l)
+	out.lib = lib
+	out.exchanges = e.exchanges()
+	return out
+}
+
 // Refresh tail latency: 64 goroutines calling every 100 ms over three
 // token lifetimes, tokens living 5 minutes (long enough for the anchors'
 // fixed early-expiry margins: 10 s for x/oauth2, 225 s for auth), the
@@ -133,13 +147,7 @@ func refreshScenario(t *testing.T, lib string) outcome {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, ststest.Options{TokenLifetime: refreshLifetime})
 		e.srv.SetLatency(refreshLatency)
-		get := scenarioGetter(t, lib, e)
-		if _, _, err := get(context.Background()); err != nil {
-			t.Fatalf("%s: first fill: %v", lib, err)
-		}
-		out = drive(get, refreshLoad)
-		out.lib = lib
-		out.exchanges = e.exchanges()
+		out = fillAndDrive(t, lib, e, scenarioGetter(t, lib, e), refreshLoad)
 	})
 	return out
 }
@@ -197,12 +205,7 @@ func outageScenario(t *testing.T, lib string) outcome {
 		mu.Lock()
 		srv, t0 = e.srv, time.Now()
 		mu.Unlock()
-		if _, _, err := get(context.Background()); err != nil {
-			t.Fatalf("%s: first fill: %v", lib, err)
-		}
-		out = drive(get, outageLoad)
-		out.lib = lib
-		out.exchanges = e.exchanges()
+		out = fillAndDrive(t, lib, e, get, outageLoad)
 	})
 	return out
 }

@@ -151,19 +151,23 @@ func (c *Context) AfterFunc(f func()) (stop func() bool) {
 // unregister drops the function of AfterFunc in slot, reporting whether it
 // was still there.
 func (c *Context) unregister(slot int) bool {
+	// The mutex is not unlocked by a defer here, nor in addKid and
+	// removeKid: nothing in their critical sections panics, and each
+	// defer costs a function of its own.
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	found := false
 	var p *func()
 	switch i := slot - len(c.funcs); {
 	case i < 0:
 		p = &c.funcs[slot]
 	case i < len(c.more):
 		p = &c.more[i]
-	default:
-		return false // called after the Context ended
 	}
-	found := *p != nil
-	*p = nil
+	if p != nil { // else called after the Context ended
+		found = *p != nil
+		*p = nil
+	}
+	c.mu.Unlock()
 	return found
 }
 
@@ -217,36 +221,35 @@ func (c *Context) end(err error) {
 // addKid makes k end with c; it returns c's error if c has ended.
 func (c *Context) addKid(k *Context) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
-	}
+	err := c.err
+	placed := err != nil // an ended c takes no kid
 	for i, x := range c.kids {
-		if x == nil {
-			c.kids[i] = k
-			return nil
+		if x == nil && !placed {
+			c.kids[i], placed = k, true
 		}
 	}
-	c.moreKids = append(c.moreKids, k)
-	return nil
+	if !placed {
+		c.moreKids = append(c.moreKids, k)
+	}
+	c.mu.Unlock()
+	return err
 }
 
 // removeKid forgets k.
 func (c *Context) removeKid(k *Context) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	found := false
 	for i, x := range c.kids {
-		if x == k {
-			c.kids[i] = nil
-			return
+		if x == k && !found {
+			c.kids[i], found = nil, true
 		}
 	}
 	for i, x := range c.moreKids {
-		if x == k {
-			c.moreKids = append(c.moreKids[:i], c.moreKids[i+1:]...)
-			return
+		if x == k && !found {
+			c.moreKids, found = append(c.moreKids[:i], c.moreKids[i+1:]...), true
 		}
 	}
+	c.mu.Unlock()
 }
 
 // String describes the Context, as the standard library's contexts do.

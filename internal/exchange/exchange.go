@@ -115,14 +115,14 @@ type kind struct {
 // shared (source names come from providers, which may be anyone's).
 func kindOf(k kind) *kind {
 	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if p, ok := kinds[k]; ok {
-		return p
+	p, ok := kinds[k]
+	if !ok {
+		p = &k
+		if len(kinds) < maxKinds {
+			kinds[k] = p
+		}
 	}
-	p := &k
-	if len(kinds) < maxKinds {
-		kinds[k] = p
-	}
+	kindsMu.Unlock() // not deferred: nothing above panics, and a defer costs a function
 	return p
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/oauth2"
 
@@ -86,7 +87,12 @@ type Options struct {
 // zero Doer in place (in the struct of its owner). It is safe for
 // concurrent use.
 type Doer struct {
-	client *http.Client // the caller's, never nil; see send
+	// client is the caller's *http.Client, never nil (see send), held as
+	// an unsafe.Pointer so that the type graph of a Doer does not reach
+	// http.Client: a value converted to an interface keeps the methods of
+	// every type its fields reach, and through Client.Jar that would keep
+	// http.Cookie's String and its helpers (11 KB) in every program.
+	client unsafe.Pointer
 	*doerConfig
 }
 
@@ -115,15 +121,16 @@ func (d *Doer) Init(o Options) {
 	if o.Client == nil {
 		o.Client = http.DefaultClient
 	}
-	d.client = o.Client
+	d.client = unsafe.Pointer(o.Client)
 	key := doerKey{o.Timeout, o.Retry.WithDefaults(), o.APIClient}
 	logger := logenv.Resolve(o.Logger)
 	if logger != nil { // a logger may not be comparable: its Doers share nothing
 		d.doerConfig = &doerConfig{timeout: key.timeout, retry: key.retry, logger: logger, apiInfo: headerValue(o.APIClient)}
 		return
 	}
+	// (No deferred unlocks here and below: nothing in the critical
+	// sections can panic, and each defer costs a function of its own.)
 	doerConfigsMu.Lock()
-	defer doerConfigsMu.Unlock()
 	c, ok := doerConfigs[key]
 	if !ok {
 		c = &doerConfig{timeout: key.timeout, retry: key.retry, apiInfo: headerValue(o.APIClient)}
@@ -131,6 +138,7 @@ func (d *Doer) Init(o Options) {
 			doerConfigs[key] = c
 		}
 	}
+	doerConfigsMu.Unlock()
 	d.doerConfig = c
 }
 
@@ -166,7 +174,6 @@ func headerValue(s string) []string {
 		return nil
 	}
 	headerValuesMu.Lock()
-	defer headerValuesMu.Unlock()
 	v, ok := headerValues[s]
 	if !ok {
 		v = []string{s}
@@ -174,6 +181,7 @@ func headerValue(s string) []string {
 			headerValues[s] = v
 		}
 	}
+	headerValuesMu.Unlock()
 	return v
 }
 
@@ -253,7 +261,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	// was written.
 	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return nil, &Error{Op: r.Op, Err: errors.New("cannot build request")}
+		return nil, failure(r.Op, 0, errors.New("cannot build request"))
 	}
 	// The keys are canonical already and the values shared: no
 	// canonicalizing and no slice per value, as Header.Set would.
@@ -282,71 +290,87 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		if ctx.Err() != nil {
 			// The call's own deadline is a time-out (temporary); a
 			// cancellation is not.
-			return nil, &Error{Op: r.Op, Err: Transient(ctx.Err())}
+			return nil, failure(r.Op, 0, Transient(ctx.Err()))
 		}
 		// Every failure to reach the server is worth another attempt.
 		// url.Error quotes the full URL, query included.
 		err = URLErrorCause(err)
 		if actx.Err() != nil {
-			err = fmt.Errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
+			err = errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
 		}
 		if d.logger != nil {
 			d.Log(ctx, slog.LevelDebug, "sts: transport error", "op", r.Op, "error", scrub.Clean(scrub.Secrets(err.Error(), r.Secrets), maxCause))
 		}
-		return nil, &Error{Op: r.Op, Err: Retryable(err)}
+		return nil, failure(r.Op, 0, Retryable(err))
 	}
 	defer resp.Body.Close()
+	status := resp.StatusCode
 	body, err := wire.ReadBodyOf(resp)
 	if d.logger != nil { // the arguments would allocate even unlogged
-		d.Log(ctx, slog.LevelDebug, "sts: response", "op", r.Op, "status", resp.StatusCode, "elapsed", time.Since(start))
+		d.Log(ctx, slog.LevelDebug, "sts: response", "op", r.Op, "status", status, "elapsed", time.Since(start))
 	}
 	if err != nil {
-		if errors.Is(err, wire.ErrBodyTooLarge) {
-			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: err}
+		switch {
+		case errors.Is(err, wire.ErrBodyTooLarge):
+		case ctx.Err() != nil:
+			err = Transient(errorf("reading response: %w", ctx.Err()))
+		default:
+			if actx.Err() != nil {
+				err = errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)
+			} else {
+				err = errorf("reading response: %w", err)
+			}
+			// The connection broke mid-body (a truncated or stalled
+			// answer): worth another attempt whatever the status was.
+			err = Retryable(err)
 		}
-		if ctx.Err() != nil {
-			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: Transient(fmt.Errorf("reading response: %w", ctx.Err()))}
-		}
-		if actx.Err() != nil {
-			err = fmt.Errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)
-		} else {
-			err = fmt.Errorf("reading response: %w", err)
-		}
-		// The connection broke mid-body (a truncated or stalled answer):
-		// worth another attempt whatever the status was.
-		return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode, Err: Retryable(err)}
+		return nil, failure(r.Op, status, err)
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	if status >= 200 && status < 300 {
 		if r.EmptyOK && len(bytes.TrimSpace(body)) == 0 {
 			return body, nil
 		}
-		if !wire.ContentTypeIsJSON(resp.Header.Get("Content-Type")) {
-			return nil, &Error{Op: r.Op, StatusCode: resp.StatusCode,
-				Err: fmt.Errorf("response has content type %s, want JSON", wire.Quote(resp.Header.Get("Content-Type"), 64))}
+		if ct := resp.Header.Get("Content-Type"); !wire.ContentTypeIsJSON(ct) {
+			return nil, failure(r.Op, status, errorf("response has content type %s, want JSON", wire.Quote(ct, 64)))
 		}
 		return body, nil
 	}
-	retryAfter := wire.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		u, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil {
-			return nil, HTTPError(r.Op, resp.StatusCode, "", "redirect not followed (its Location header is not a URL)", "", 0)
+	var eb wire.ErrorBody
+	retryAfter := time.Duration(0)
+	if status >= 300 && status < 400 {
+		eb.Description = "redirect not followed (its Location header is not a URL)"
+		if u, err := url.Parse(resp.Header.Get("Location")); err == nil {
+			eb.Description = "redirect to host " + wire.Quote(u.Host, 128) + " not followed"
 		}
-		return nil, HTTPError(r.Op, resp.StatusCode, "", fmt.Sprintf("redirect to host %s not followed", wire.Quote(u.Host, 128)), "", 0)
-	}
-	eb, ok := wire.DecodeError(body, r.Secrets)
-	if !ok {
-		eb.Description = http.StatusText(resp.StatusCode)
-		if eb.Description == "" {
-			eb.Description = "unexpected status"
+	} else {
+		retryAfter = wire.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		var ok bool
+		if eb, ok = wire.DecodeError(body, r.Secrets); !ok {
+			eb.Description = http.StatusText(status)
+			if eb.Description == "" {
+				eb.Description = "unexpected status"
+			}
+		}
+		if d.logger != nil {
+			d.Log(ctx, slog.LevelDebug, "sts: error response", "op", r.Op, "status", status, "code", eb.Code)
 		}
 	}
-	e := HTTPError(r.Op, resp.StatusCode, eb.Code, eb.Description, eb.URI, retryAfter)
-	if d.logger != nil {
-		d.Log(ctx, slog.LevelDebug, "sts: error response", "op", r.Op, "status", resp.StatusCode, "code", eb.Code)
-	}
-	return nil, e
+	return nil, HTTPError(r.Op, status, eb.Code, eb.Description, eb.URI, retryAfter)
 }
+
+// failure returns the *Error of a failed attempt (kept out of line: it
+// has many callers).
+//
+//go:noinline
+func failure(op string, status int, err error) *Error {
+	return &Error{Op: op, StatusCode: status, Err: err}
+}
+
+// errorf is fmt.Errorf kept out of line: since Go 1.26 each call of
+// fmt.Errorf inlines an errors.New for its format.
+//
+//go:noinline
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 // attemptContext returns the context of one attempt: ctx's, ending after
 // the attempt time-out at the latest, and its cancel function. Under a
@@ -367,7 +391,7 @@ func (d *Doer) attemptContext(ctx context.Context) (actx context.Context, cancel
 // http.Client.Do would do for it, without its per-request copies of the
 // headers and the URL kept for redirects.
 func (d *Doer) send(req *http.Request) (*http.Response, error) {
-	c := d.client
+	c := (*http.Client)(d.client)
 	if c.Jar != nil || c.Timeout != 0 || req.URL.User != nil {
 		nc := *c
 		nc.CheckRedirect = noRedirect

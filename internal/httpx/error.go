@@ -37,43 +37,36 @@ type Error struct {
 // "sts: OP: METHOD URL: status N: CODE: DESCRIPTION: CAUSE" without the
 // empty parts.
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("sts: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
-	if e.URL != "" {
-		if e.Method != "" {
-			b.WriteString(e.Method)
-			b.WriteByte(' ')
+	// The parts joined by ": " (one join rather than a builder's write per
+	// part: this method is in every program).
+	var parts [7]string
+	n := 0
+	add := func(s string) {
+		if s != "" {
+			parts[n] = s
+			n++
 		}
-		b.WriteString(e.URL)
-		b.WriteString(": ")
 	}
-	sep := ""
+	add("sts")
+	add(e.Op)
+	if e.URL != "" && e.Method != "" {
+		add(e.Method + " " + e.URL)
+	} else {
+		add(e.URL)
+	}
+	head := n
 	if e.StatusCode != 0 {
-		b.WriteString("status ")
-		b.WriteString(strconv.Itoa(e.StatusCode))
-		sep = ": "
+		add("status " + strconv.Itoa(e.StatusCode))
 	}
-	if e.Code != "" {
-		b.WriteString(sep)
-		b.WriteString(e.Code)
-		sep = ": "
-	}
-	if e.Description != "" {
-		b.WriteString(sep)
-		b.WriteString(e.Description)
-		sep = ": "
-	}
+	add(e.Code)
+	add(e.Description)
 	if e.Err != nil {
-		b.WriteString(sep)
-		b.WriteString(e.Err.Error())
-	} else if sep == "" {
-		b.WriteString("failed")
+		parts[n] = e.Err.Error()
+		n++
+	} else if n == head {
+		add("failed")
 	}
-	return b.String()
+	return strings.Join(parts[:n], ": ")
 }
 
 // Unwrap returns the cause.

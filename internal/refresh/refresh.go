@@ -259,18 +259,20 @@ func (s settings[T]) shared() *settings[T] {
 	if s.logger != nil {
 		return &s
 	}
+	// No deferred unlock (here and in refreshAhead): nothing in the
+	// critical section panics, and a defer costs a function of its own.
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if p, ok := k.shared[s.values]; ok {
-		return p
-	}
-	p := &s
-	if len(k.shared) < maxShared {
-		if k.shared == nil {
-			k.shared = make(map[values]*settings[T])
+	p, ok := k.shared[s.values]
+	if !ok {
+		p = &s
+		if len(k.shared) < maxShared {
+			if k.shared == nil {
+				k.shared = make(map[values]*settings[T])
+			}
+			k.shared[s.values] = p
 		}
-		k.shared[s.values] = p
 	}
+	k.mu.Unlock()
 	return p
 }
 
@@ -404,16 +406,12 @@ func (c *Cache[T]) refreshAhead() {
 		}
 		return
 	}
-	defer c.mu.Unlock()
-	if time.Now().UnixNano() < c.retryAt {
-		return
+	// Not after a backoff's start, nor when the value the caller saw as
+	// stale has been replaced since.
+	if e := c.cur.Load(); time.Now().UnixNano() >= c.retryAt && (e == nil || time.Now().UnixNano() >= e.refreshAt) {
+		c.startLocked()
 	}
-	// The caller saw a stale value, but a refresh may have replaced it
-	// since: then there is nothing to do.
-	if e := c.cur.Load(); e != nil && time.Now().UnixNano() < e.refreshAt {
-		return
-	}
-	c.startLocked()
+	c.mu.Unlock()
 }
 
 // wait joins or starts a refresh and waits for it, its deadline or ctx. A

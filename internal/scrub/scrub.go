@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,7 +46,10 @@ func Secrets(text string, secrets []string) string {
 		return text
 	}
 	v := identityView(text)
-	var spans spanList
+	// ends[i] is the furthest end of a span to redact that starts at
+	// offset i of text, 0 for none (a span is never empty): made at the
+	// first match, it orders the spans without a sort.
+	var ends []int32
 	for level := 0; ; level++ {
 		lv := lowerASCII(bytes.Clone(v.b))
 		for _, sec := range low {
@@ -57,7 +59,11 @@ func Secrets(text string, secrets []string) string {
 					break
 				}
 				i += off
-				spans = append(spans, [2]int32{v.start[i], v.end[i+len(sec)-1]})
+				if ends == nil {
+					ends = make([]int32, len(text))
+				}
+				a := v.start[i]
+				ends[a] = max(ends[a], v.end[i+len(sec)-1])
 				off = i + 1
 			}
 		}
@@ -70,34 +76,26 @@ func Secrets(text string, secrets []string) string {
 		}
 		v = next
 	}
-	if len(spans) == 0 {
+	if ends == nil {
 		return text
 	}
-	sort.Sort(spans)
-	var out strings.Builder
-	last := int32(0)
-	for i := 0; i < len(spans); {
-		a, b := spans[i][0], spans[i][1]
-		for i++; i < len(spans) && spans[i][0] <= b; i++ {
-			b = max(b, spans[i][1])
+	// Spans that overlap or touch are redacted as one.
+	out := make([]byte, 0, len(text))
+	last := 0
+	for i := 0; i < len(ends); i++ {
+		b := int(ends[i])
+		if b == 0 {
+			continue
 		}
-		out.WriteString(text[last:a])
-		out.WriteString(Redacted)
-		last = b
+		j := i + 1
+		for ; j < len(ends) && j <= b; j++ {
+			b = max(b, int(ends[j]))
+		}
+		out = append(append(out, text[last:i]...), Redacted...)
+		last, i = b, j-1
 	}
-	out.WriteString(text[last:])
-	return out.String()
+	return string(append(out, text[last:]...))
 }
-
-// spanList holds the spans of text to redact, each its start and end
-// offsets. It sorts by start with package sort, which net/http links
-// already: a generic sort of its own would add several kilobytes to every
-// program.
-type spanList [][2]int32
-
-func (s spanList) Len() int           { return len(s) }
-func (s spanList) Less(i, j int) bool { return s[i][0] < s[j][0] }
-func (s spanList) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
 // RequestSecrets returns secrets with the credentials hdr carries added:
 // an Authorization header's value, its bearer token, and a Basic header's
@@ -140,13 +138,7 @@ func identityView(s string) view {
 // decode decodes v once; see Secrets.
 func (v view) decode() view {
 	out := view{b: make([]byte, 0, len(v.b))}
-	emit := func(p []byte, from, to int) {
-		for range p {
-			out.start = append(out.start, v.start[from])
-			out.end = append(out.end, v.end[to-1])
-		}
-		out.b = append(out.b, p...)
-	}
+	emit := func(p []byte, from, to int) { out.add(p, v.start[from], v.end[to-1]) }
 	var buf [utf8.UTFMax]byte
 	b := v.b
 	for i := 0; i < len(b); {
@@ -176,25 +168,23 @@ func (v view) decode() view {
 	return out
 }
 
+// add appends p, which comes from the span [start, end) of the original
+// text. (Not inlined: decode calls it from five places.)
+//
+//go:noinline
+func (v *view) add(p []byte, start, end int32) {
+	for range p {
+		v.start = append(v.start, start)
+		v.end = append(v.end, end)
+	}
+	v.b = append(v.b, p...)
+}
+
 // escapeAt reports whether an escape, an escape sequence or a character
 // reference starts at b[i]: it returns its length and what it stands for
 // (-1 for nothing; a value of 0x80 to 0xff from \xHH or %HH is a byte,
 // flagged by adding unicode.MaxRune+1).
 func escapeAt(b []byte, i int) (n int, r rune, ok bool) {
-	hexAt := func(j, k int) (rune, bool) {
-		if j+k > len(b) {
-			return 0, false
-		}
-		var v rune
-		for _, c := range b[j : j+k] {
-			d, ok := unhex(c)
-			if !ok {
-				return 0, false
-			}
-			v = v<<4 | d
-		}
-		return v, true
-	}
 	asByte := func(v rune) rune {
 		if v >= utf8.RuneSelf {
 			return v + unicode.MaxRune + 1
@@ -208,12 +198,12 @@ func escapeAt(b []byte, i int) (n int, r rune, ok bool) {
 		}
 		switch e := b[i+1]; e {
 		case 'u':
-			v, ok := hexAt(i+2, 4)
+			v, ok := hexAt(b, i+2, 4)
 			if !ok {
 				return 0, 0, false
 			}
 			if v >= 0xd800 && v < 0xdc00 && i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
-				if lo, ok := hexAt(i+8, 4); ok && lo >= 0xdc00 && lo < 0xe000 {
+				if lo, ok := hexAt(b, i+8, 4); ok && lo >= 0xdc00 && lo < 0xe000 {
 					return 12, (v-0xd800)<<10 | (lo - 0xdc00) + 0x10000, true
 				}
 			}
@@ -222,13 +212,13 @@ func escapeAt(b []byte, i int) (n int, r rune, ok bool) {
 			}
 			return 6, v, true
 		case 'U':
-			v, ok := hexAt(i+2, 8)
+			v, ok := hexAt(b, i+2, 8)
 			if !ok || v > unicode.MaxRune || v < 0 {
 				return 0, 0, false
 			}
 			return 10, v, true
 		case 'x':
-			v, ok := hexAt(i+2, 2)
+			v, ok := hexAt(b, i+2, 2)
 			if !ok {
 				return 0, 0, false
 			}
@@ -239,7 +229,7 @@ func escapeAt(b []byte, i int) (n int, r rune, ok bool) {
 			return 2, -1, true
 		}
 	case '%':
-		if v, ok := hexAt(i+1, 2); ok {
+		if v, ok := hexAt(b, i+1, 2); ok {
 			return 3, asByte(v), true
 		}
 	case '&':
@@ -328,6 +318,25 @@ func csiLen(b []byte, j int) int {
 		}
 	}
 	return 0
+}
+
+// hexAt decodes the k hexadecimal digits at b[j:]. (Not inlined: escapeAt
+// calls it from five places.)
+//
+//go:noinline
+func hexAt(b []byte, j, k int) (rune, bool) {
+	if j+k > len(b) {
+		return 0, false
+	}
+	var v rune
+	for _, c := range b[j : j+k] {
+		d, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		v = v<<4 | d
+	}
+	return v, true
 }
 
 func unhex(c byte) (rune, bool) {

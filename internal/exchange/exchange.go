@@ -94,7 +94,7 @@ type Exchanger struct {
 	subject  Subject
 	audience string
 	scopes   []string
-	options  []byte
+	options  string
 	tokenURL string
 	*kind          // shared by the exchanges of one kind
 	rare     *rare // nil when none is set
@@ -150,7 +150,7 @@ func New(c Config) *Exchanger {
 		k.requested = TokenTypeAccessToken
 	}
 	x := &Exchanger{
-		subject: c.Subject, audience: c.Audience, options: c.Options, tokenURL: c.TokenURL,
+		subject: c.Subject, audience: c.Audience, options: string(c.Options), tokenURL: c.TokenURL,
 		kind: kindOf(k),
 	}
 	x.doer.Init(c.HTTP)
@@ -291,7 +291,7 @@ func (x *Exchanger) String() string {
 
 // withMember returns the options JSON object with one more string member
 // (options itself is not modified), refusing a result over MaxOptionsSize.
-func withMember(options []byte, key, value string) ([]byte, error) {
+func withMember(options string, key, value string) (string, error) {
 	k, _ := json.Marshal(key)
 	v, _ := json.Marshal(value)
 	var b []byte
@@ -305,9 +305,9 @@ func withMember(options []byte, key, value string) ([]byte, error) {
 	}
 	b = append(append(append(append(b, k...), ':'), v...), '}')
 	if len(b) > MaxOptionsSize {
-		return nil, fmt.Errorf("options with %s are %d bytes, limit %d", key, len(b), MaxOptionsSize)
+		return "", fmt.Errorf("options with %s are %d bytes, limit %d", key, len(b), MaxOptionsSize)
 	}
-	return b, nil
+	return string(b), nil
 }
 
 // BoundaryOptions renders the options JSON of server-side downscoping,

@@ -510,6 +510,8 @@ func SafeCause(err error, secrets []string) error {
 // characters: it has the clean text, and matches what the original matched
 // with errors.Is, without unwrapping to it.
 type cleanCause struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	msg  string
 	orig error
 }

@@ -146,6 +146,8 @@ type Kind[T any] struct {
 // Config describes one Cache. Source is required; a nil Kind is an empty
 // one.
 type Config[T any] struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	Options
 	Source Source[T]
 	Kind   *Kind[T]
@@ -175,6 +177,8 @@ type Config[T any] struct {
 // Init a zero Cache in place; it is safe for concurrent use and holds no
 // goroutine while idle. It must not be copied once initialized.
 type Cache[T any] struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	cur atomic.Pointer[entry[T]]
 	// quiet holds the Unix nanoseconds before which no background refresh
 	// may start (one runs, or the last one failed); it lets callers with a
@@ -235,6 +239,8 @@ func (c *Cache[T]) Init(cfg Config[T]) {
 // Kind configured alike share them (see shared): an idle cache is then its
 // value, its state and a pointer.
 type settings[T any] struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	kind   *Kind[T]
 	logger logenv.Logger
 	values
@@ -626,6 +632,8 @@ func (c *Cache[T]) publish(f *flight[T], v T, exp time.Time, err error, perm boo
 // fetch may start, and it unwraps to the failure (so errors.As finds the
 // failure's *sts.Error).
 type Recalled struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	// Err is the failure remembered.
 	Err error
 	// Wait is how long until the next fetch may start.

@@ -23,7 +23,7 @@ func FuzzTokenRequestEncode(f *testing.F) {
 			r.Scopes = strings.Split(scopes, " ")
 		}
 		if options != "" {
-			r.Options = []byte(options)
+			r.Options = options
 		}
 		if got, want := string(r.Encode()), r.Form().Encode(); got != want {
 			t.Fatalf("Encode() = %q, Form().Encode() = %q", got, want)
@@ -38,7 +38,7 @@ func TestTokenRequestEncodeAllocs(t *testing.T) {
 		SubjectTokenType:   "urn:ietf:params:oauth:token-type:jwt",
 		Audience:           "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/p/providers/q",
 		Scopes:             []string{"https://www.googleapis.com/auth/cloud-platform"},
-		Options:            []byte(`{"userProject":"p"}`),
+		Options:            `{"userProject":"p"}`,
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = r.Encode() }); n != 1 {
 		t.Errorf("Encode allocates %v times; want 1", n)
@@ -50,7 +50,7 @@ func TestTokenRequestEncodeAllocs(t *testing.T) {
 func TestTokenRequestEncodeExact(t *testing.T) {
 	for _, r := range []TokenRequest{
 		{SubjectToken: "plain"},
-		{SubjectToken: "a b", Scopes: []string{"x y", "%"}, Options: []byte(`{"a":"é"}`)},
+		{SubjectToken: "a b", Scopes: []string{"x y", "%"}, Options: `{"a":"é"}`},
 		{Audience: "//iam/x", ActorToken: "\x00", Resource: "https://r/?q"},
 	} {
 		b := r.Encode()

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // FuzzScanTokenResponse: every answer the scanner reads, encoding/json
@@ -32,7 +34,7 @@ func FuzzScanTokenResponse(f *testing.F) {
 		if err := decodeTokenResponseJSON(body, &want, &wantExp); err != nil {
 			t.Fatalf("scanned %q, which encoding/json refuses: %v", body, err)
 		}
-		if got != want || !bytes.Equal(gotExp, wantExp) || (gotExp == nil) != (wantExp == nil) {
+		if cmp.Diff(want, got) != "" || !bytes.Equal(gotExp, wantExp) || (gotExp == nil) != (wantExp == nil) {
 			t.Fatalf("%q: scanned %+v, expires_in %q; encoding/json: %+v, %q", body, got, gotExp, want, wantExp)
 		}
 	})

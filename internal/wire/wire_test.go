@@ -26,7 +26,7 @@ func TestFormEncoding(t *testing.T) {
 		SubjectTokenType:   "urn:ietf:params:oauth:token-type:jwt",
 		Audience:           "//iam.googleapis.com/x",
 		Scopes:             []string{"a", "b"},
-		Options:            []byte(`{"userProject":"p"}`),
+		Options:            `{"userProject":"p"}`,
 		ActorToken:         "act",
 		ActorTokenType:     "urn:ietf:params:oauth:token-type:jwt",
 		Resource:           "https://r",

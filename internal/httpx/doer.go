@@ -511,7 +511,7 @@ func SafeCause(err error, secrets []string) error {
 // with errors.Is, without unwrapping to it.
 type cleanCause struct {
 	// Not comparable, so that no equality function is linked for it.
-	_ [0]func()
+	_    [0]func()
 	msg  string
 	orig error
 }

@@ -178,7 +178,7 @@ type Config[T any] struct {
 // goroutine while idle. It must not be copied once initialized.
 type Cache[T any] struct {
 	// Not comparable, so that no equality function is linked for it.
-	_ [0]func()
+	_   [0]func()
 	cur atomic.Pointer[entry[T]]
 	// quiet holds the Unix nanoseconds before which no background refresh
 	// may start (one runs, or the last one failed); it lets callers with a
@@ -240,7 +240,7 @@ func (c *Cache[T]) Init(cfg Config[T]) {
 // value, its state and a pointer.
 type settings[T any] struct {
 	// Not comparable, so that no equality function is linked for it.
-	_ [0]func()
+	_      [0]func()
 	kind   *Kind[T]
 	logger logenv.Logger
 	values

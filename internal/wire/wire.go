@@ -234,7 +234,7 @@ func appendQueryEscape(b []byte, s string) []byte {
 // TokenResponse is a successful answer of /v1/token or /v1/oauthtoken.
 type TokenResponse struct {
 	// Not comparable, so that no equality function is linked for it.
-	_ [0]func()
+	_               [0]func()
 	AccessToken     string
 	IssuedTokenType string
 	TokenType       string

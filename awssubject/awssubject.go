@@ -227,72 +227,73 @@ func (s *Subject) SubjectToken(ctx context.Context, req sts.SubjectRequest) (str
 	if err := s.Validate(); err != nil {
 		return "", err
 	}
-	region, creds, err := s.resolve(ctx)
-	if err != nil {
+	var r resolved
+	if err := s.resolve(ctx, &r); err != nil {
 		return "", err
 	}
-	target := strings.ReplaceAll(s.verificationURL(), "{region}", region)
-	tok, err := awssub.SubjectToken(ctx, creds, region, target, req.Audience, s.now())
+	target := strings.ReplaceAll(s.verificationURL(), "{region}", r.region)
+	tok, err := awssub.SubjectToken(ctx, r.creds, r.region, target, req.Audience, s.now())
 	if err != nil {
-		return "", &sts.Error{Op: "subject", Err: err} // its text names AWS already
+		return "", fail(0, "", err) // its text names AWS already
 	}
 	return tok, nil
 }
 
+// fail is the error of a subject token: an *sts.Error with Op "subject".
+// It is not inlined: it is called at a dozen cold places.
+//
+//go:noinline
+func fail(status int, desc string, cause error) error {
+	return &sts.Error{Op: "subject", StatusCode: status, Description: desc, Err: cause}
+}
+
+// resolved is what a subject token is signed with.
+type resolved struct {
+	region string
+	creds  aws.Credentials
+}
+
 // resolve finds the region and the credentials, asking the metadata service
 // (through the cache) for what the configuration and environment lack.
-func (s *Subject) resolve(ctx context.Context) (string, aws.Credentials, error) {
-	region := s.Region
-	if region == "" {
-		region = s.getenv("AWS_REGION")
+func (s *Subject) resolve(ctx context.Context, r *resolved) error {
+	r.region = s.Region
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r.region == "" {
+			r.region = s.getenv(k)
+		}
 	}
-	if region == "" {
-		region = s.getenv("AWS_DEFAULT_REGION")
-	}
-	var creds aws.Credentials
-	haveCreds := false
+	haveCreds := true
 	switch {
 	case s.Credentials != nil:
 		c, err := s.Credentials.Retrieve(ctx)
-		if err != nil {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws credentials provider: %w", err))}
+		switch {
+		case err != nil:
+			return fail(0, "", httpx.Transient(fmt.Errorf("aws credentials provider: %w", err)))
+		case c.AccessKeyID == "" || c.SecretAccessKey == "":
+			return fail(0, "aws credentials provider returned credentials without an access key id or secret access key", nil)
+		case c.CanExpire && !s.now().Before(c.Expires):
+			return fail(0, "", httpx.Retryable(errors.New("aws credentials provider returned expired credentials")))
 		}
-		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws credentials provider returned credentials without an access key id or secret access key"}
-		}
-		if c.CanExpire && !s.now().Before(c.Expires) {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Retryable(errors.New("aws credentials provider returned expired credentials"))}
-		}
-		creds, haveCreds = c, true
+		r.creds = c
 	case s.envHasCredentials():
-		creds = aws.Credentials{
+		r.creds = aws.Credentials{
 			AccessKeyID:     s.getenv("AWS_ACCESS_KEY_ID"),
 			SecretAccessKey: s.getenv("AWS_SECRET_ACCESS_KEY"),
 			SessionToken:    s.getenv("AWS_SESSION_TOKEN"),
 			Source:          "environment",
 		}
-		haveCreds = true
+	default:
+		haveCreds = false
 	}
-	if region != "" && haveCreds {
-		return region, creds, nil
+	switch {
+	case r.region != "" && haveCreds:
+		return nil
+	case r.region == "" && s.RegionURL == "":
+		return fail(0, "aws region unknown: set AWS_REGION or a region URL", nil)
+	case !haveCreds && s.CredentialsURL == "":
+		return fail(0, "aws credentials unknown: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a credentials provider or a credentials URL", nil)
 	}
-	if region == "" && s.RegionURL == "" {
-		return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws region unknown: set AWS_REGION or a region URL"}
-	}
-	if !haveCreds && s.CredentialsURL == "" {
-		return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws credentials unknown: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a credentials provider or a credentials URL"}
-	}
-	mdRegion, mdCreds, err := s.fromMetadata(ctx, region == "", !haveCreds)
-	if err != nil {
-		return "", aws.Credentials{}, err
-	}
-	if region == "" {
-		region = mdRegion
-	}
-	if !haveCreds {
-		creds = mdCreds
-	}
-	return region, creds, nil
+	return s.fromMetadata(ctx, r, !haveCreds)
 }
 
 func (s *Subject) sharedCache() *awsCache {
@@ -313,14 +314,15 @@ func (s *Subject) sharedCache() *awsCache {
 	}
 }
 
-// fromMetadata returns the region and/or the credentials from the cache, or
-// from the metadata service when the cache lacks them or they expired.
-func (s *Subject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) (string, aws.Credentials, error) {
+// fromMetadata fills in r's region when it is empty, and its credentials
+// when wantCreds, from the cache, or from the metadata service when the
+// cache lacks them or they expired.
+func (s *Subject) fromMetadata(ctx context.Context, r *resolved, wantCreds bool) error {
 	c := s.sharedCache()
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Transient(ctx.Err())}
+		return fail(0, "", httpx.Transient(ctx.Err()))
 	}
 	defer func() { <-c.sem }()
 
@@ -329,96 +331,97 @@ func (s *Subject) fromMetadata(ctx context.Context, wantRegion, wantCreds bool) 
 		// The cached credentials expired: forget them and the region.
 		c.region, c.creds, c.hasCreds, c.expires = "", secret.Value[aws.Credentials]{}, false, time.Time{}
 	}
-	if (!wantRegion || c.region != "") && (!wantCreds || c.hasCreds) {
-		return c.region, c.creds.Reveal(), nil
-	}
-
 	var hdr http.Header
-	if s.IMDSv2TokenURL != "" {
+	if s.IMDSv2TokenURL != "" && (r.region == "" && c.region == "" || wantCreds && !c.hasCreds) {
 		tok, err := s.metadata(ctx, http.MethodPut, s.IMDSv2TokenURL, http.Header{awsIMDSv2TTLHeader: {awsIMDSv2TTL}}, "IMDSv2 session token")
 		if err != nil {
-			return "", aws.Credentials{}, err
+			return err
 		}
 		t := strings.TrimSpace(string(tok))
 		if t == "" {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws metadata returned an empty IMDSv2 session token"}
+			return fail(0, "aws metadata returned an empty IMDSv2 session token", nil)
 		}
 		hdr = http.Header{awsIMDSv2TokenHeader: {t}}
 	}
-	if wantRegion && c.region == "" {
+	if r.region == "" && c.region == "" {
 		body, err := s.metadata(ctx, http.MethodGet, s.RegionURL, hdr, "availability zone")
 		if err != nil {
-			return "", aws.Credentials{}, err
+			return err
 		}
-		r, ok := awssub.RegionFromZone(string(body))
+		region, ok := awssub.RegionFromZone(string(body))
 		if !ok {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws metadata returned an invalid availability zone " + quoteIfPlain(strings.TrimSpace(string(body)))}
+			return fail(0, "aws metadata returned an invalid availability zone "+quoteIfPlain(strings.TrimSpace(string(body))), nil)
 		}
-		c.region = r
+		c.region = region
 	}
-	if wantCreds && !c.hasCreds {
-		body, err := s.metadata(ctx, http.MethodGet, s.CredentialsURL, hdr, "role name")
-		if err != nil {
-			return "", aws.Credentials{}, err
-		}
-		role := strings.TrimSpace(string(body))
-		if i := strings.IndexByte(role, '\n'); i >= 0 {
-			role = strings.TrimSpace(role[:i])
-		}
-		if !awssub.ValidRoleName(role) {
-			// A role name goes into the next request's path: anything else
-			// (credentials JSON from a misconfigured URL, say) must not.
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Description: "aws metadata returned an invalid role name " + quoteIfPlain(role)}
-		}
-		body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), hdr, "role credentials")
-		if err != nil {
-			return "", aws.Credentials{}, err
-		}
-		mc, err := awssub.ParseMetadataCredentials(body)
-		if err != nil {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: err}
-		}
-		if !mc.Expires.IsZero() && !now.Before(mc.Expires) {
-			return "", aws.Credentials{}, &sts.Error{Op: "subject", Err: httpx.Retryable(errors.New("aws metadata returned expired role credentials"))}
-		}
-		creds := aws.Credentials{
-			AccessKeyID: mc.AccessKeyID, SecretAccessKey: mc.SecretAccessKey, SessionToken: mc.SessionToken,
-			Source: "ec2 instance metadata", CanExpire: !mc.Expires.IsZero(), Expires: mc.Expires,
-		}
-		if mc.Expires.IsZero() || !now.Before(mc.Expires.Add(-awsCredentialsRefresh)) {
-			// Nothing to cache against: use once, keep the region only.
-			return c.region, creds, nil
-		}
-		c.creds, c.hasCreds, c.expires = secret.Of(creds), true, mc.Expires.Add(-awsCredentialsRefresh)
+	if r.region == "" {
+		r.region = c.region
 	}
-	return c.region, c.creds.Reveal(), nil
+	if !wantCreds {
+		return nil
+	}
+	if c.hasCreds {
+		r.creds = c.creds.Reveal()
+		return nil
+	}
+	body, err := s.metadata(ctx, http.MethodGet, s.CredentialsURL, hdr, "role name")
+	if err != nil {
+		return err
+	}
+	role, _, _ := strings.Cut(string(body), "\n")
+	if role = strings.TrimSpace(role); !awssub.ValidRoleName(role) {
+		// A role name goes into the next request's path: anything else
+		// (credentials JSON from a misconfigured URL, say) must not.
+		return fail(0, "aws metadata returned an invalid role name "+quoteIfPlain(role), nil)
+	}
+	body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), hdr, "role credentials")
+	if err != nil {
+		return err
+	}
+	mc, err := awssub.ParseMetadataCredentials(body)
+	if err != nil {
+		return fail(0, "", err)
+	}
+	if !mc.Expires.IsZero() && !now.Before(mc.Expires) {
+		return fail(0, "", httpx.Retryable(errors.New("aws metadata returned expired role credentials")))
+	}
+	r.creds = aws.Credentials{
+		AccessKeyID: mc.AccessKeyID, SecretAccessKey: mc.SecretAccessKey, SessionToken: mc.SessionToken,
+		Source: "ec2 instance metadata", CanExpire: !mc.Expires.IsZero(), Expires: mc.Expires,
+	}
+	if !mc.Expires.IsZero() && now.Before(mc.Expires.Add(-awsCredentialsRefresh)) {
+		c.creds, c.hasCreds, c.expires = secret.Of(r.creds), true, mc.Expires.Add(-awsCredentialsRefresh)
+	}
+	// Otherwise there is nothing to cache against: used once, only the
+	// region is kept.
+	return nil
 }
 
 // metadata performs one request to the metadata service and returns its body.
 func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.Header, what string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, awsMetadataTimeout)
 	defer cancel()
+	what = "aws metadata " + what
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
-		return nil, &sts.Error{Op: "subject", Description: "aws metadata " + what + ": invalid URL"}
+		return nil, fail(0, what+": invalid URL", nil)
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {
-		return nil, &sts.Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: %w", what, stripURLError(err)))}
+		return nil, fail(0, "", httpx.Transient(fmt.Errorf("%s: %w", what, stripURLError(err))))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMetadataMaxBody+1))
-	if err != nil {
-		return nil, &sts.Error{Op: "subject", Err: httpx.Transient(fmt.Errorf("aws metadata %s: reading the response: %w", what, err))}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &sts.Error{Op: "subject", StatusCode: resp.StatusCode, Description: fmt.Sprintf("aws metadata %s request to %s failed", what, httpx.RedactURL(req.URL))}
-	}
-	if len(body) > awsMetadataMaxBody {
-		return nil, &sts.Error{Op: "subject", Description: fmt.Sprintf("aws metadata %s response is larger than %d bytes", what, awsMetadataMaxBody)}
+	switch {
+	case err != nil:
+		return nil, fail(0, "", httpx.Transient(fmt.Errorf("%s: reading the response: %w", what, err)))
+	case resp.StatusCode != http.StatusOK:
+		return nil, fail(resp.StatusCode, what+" request to "+httpx.RedactURL(req.URL)+" failed", nil)
+	case len(body) > awsMetadataMaxBody:
+		return nil, fail(0, fmt.Sprintf("%s response is larger than %d bytes", what, awsMetadataMaxBody), nil)
 	}
 	return body, nil
 }

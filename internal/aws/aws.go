@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -93,8 +92,10 @@ func Sign(ctx context.Context, creds sdkaws.Credentials, region, verificationURL
 	if host == "" {
 		host = req.URL.Host
 	}
+	// The headers in Google's order, their keys' byte order (upper case
+	// first), which is the order they are appended in.
 	out := &Request{URL: verificationURL, Method: http.MethodPost}
-	out.Headers = append(out.Headers,
+	out.Headers = append(make([]Header, 0, 5),
 		Header{"Authorization", req.Header.Get("Authorization")},
 		Header{"host", host},
 		Header{"x-amz-date", req.Header.Get("X-Amz-Date")},
@@ -105,7 +106,6 @@ func Sign(ctx context.Context, creds sdkaws.Credentials, region, verificationURL
 	if target != "" {
 		out.Headers = append(out.Headers, Header{"x-goog-cloud-target-resource", target})
 	}
-	sort.SliceStable(out.Headers, func(i, j int) bool { return out.Headers[i].Key < out.Headers[j].Key })
 	return out, nil
 }
 

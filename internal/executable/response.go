@@ -72,6 +72,7 @@ func (e *FailureError) Error() string {
 	return fmt.Sprintf("executable: command reported failure: code %q: %s", code, msg)
 }
 
+//go:noinline
 func formatErr(format string, args ...any) error {
 	return &FormatError{Reason: fmt.Sprintf(format, args...)}
 }

@@ -3,6 +3,7 @@ package credfile
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
@@ -11,56 +12,28 @@ import (
 	"github.com/stsgo/sts/internal/iam"
 )
 
-// notFor refuses the keys of other types that a file of type typ has: a
-// reader could think they are used.
-func notFor(typ string, keys map[string]bool) error {
-	for _, k := range []string{"audience", "subject_token_type", "token_url", "token_info_url", "revoke_url",
-		"service_account_impersonation_url", "service_account_impersonation", "credential_source",
-		"workforce_pool_user_project", "refresh_token", "client_id", "client_secret", "private_key",
-		"client_email", "token_uri", "source_credentials", "delegates"} {
-		if allowed, present := keys[k]; present && !allowed {
+// otherKeys are the keys that only some types use, in the order notFor
+// reports them.
+var otherKeys = [...]string{"audience", "subject_token_type", "token_url", "token_info_url", "revoke_url",
+	"service_account_impersonation_url", "service_account_impersonation", "credential_source",
+	"workforce_pool_user_project", "refresh_token", "client_id", "client_secret", "private_key",
+	"client_email", "token_uri", "source_credentials", "delegates"}
+
+// notFor refuses the keys of other types that f, a file of type typ, has
+// (set, not null): a reader could think they are used. allowed are those
+// of otherKeys that typ uses.
+func notFor(f *fileJSON, typ string, allowed ...string) error {
+	present := [len(otherKeys)]bool{f.Audience != "", f.SubjectTokenType != "", f.TokenURL != nil,
+		f.TokenInfoURL != nil, f.RevokeURL != nil, f.ServiceAccountImpersonationURL != nil,
+		f.ServiceAccountImpersonation != nil, f.CredentialSource != nil, f.WorkforcePoolUserProject != "",
+		f.RefreshToken != nil, f.ClientID != "", f.ClientSecret != "", f.PrivateKey != "",
+		f.ClientEmail != "", f.TokenURI != nil, len(f.SourceCredentials) > 0, f.Delegates != nil}
+	for i, k := range otherKeys {
+		if present[i] && !slices.Contains(allowed, k) {
 			return invalid(k, "does not apply to %s files", typ)
 		}
 	}
 	return nil
-}
-
-// presentKeys maps the keys notFor knows that f has to false.
-func presentKeys(f *fileJSON) map[string]bool {
-	m := map[string]bool{}
-	set := func(k string, present bool) {
-		if present {
-			m[k] = false
-		}
-	}
-	set("audience", f.Audience != "")
-	set("subject_token_type", f.SubjectTokenType != "")
-	set("token_url", f.TokenURL != nil)
-	set("token_info_url", f.TokenInfoURL != nil)
-	set("revoke_url", f.RevokeURL != nil)
-	set("service_account_impersonation_url", f.ServiceAccountImpersonationURL != nil)
-	set("service_account_impersonation", f.ServiceAccountImpersonation != nil)
-	set("credential_source", f.CredentialSource != nil)
-	set("workforce_pool_user_project", f.WorkforcePoolUserProject != "")
-	set("refresh_token", f.RefreshToken != nil)
-	set("client_id", f.ClientID != "")
-	set("client_secret", f.ClientSecret != "")
-	set("private_key", f.PrivateKey != "")
-	set("client_email", f.ClientEmail != "")
-	set("token_uri", f.TokenURI != nil)
-	set("source_credentials", len(f.SourceCredentials) > 0)
-	set("delegates", f.Delegates != nil)
-	return m
-}
-
-// allow marks keys as used by the file's type.
-func allow(m map[string]bool, keys ...string) map[string]bool {
-	for _, k := range keys {
-		if _, ok := m[k]; ok {
-			m[k] = true
-		}
-	}
-	return m
 }
 
 // scopes returns the caller's scopes, or cloud-platform.
@@ -85,7 +58,7 @@ func loadServiceAccount(f *fileJSON, o *Options) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notFor(TypeServiceAccount, allow(presentKeys(f), "client_id", "private_key", "client_email", "token_uri")); err != nil {
+	if err := notFor(f, TypeServiceAccount, "client_id", "private_key", "client_email", "token_uri"); err != nil {
 		return nil, err
 	}
 	if err := verr(check.Principal("client_email", f.ClientEmail)); err != nil {
@@ -133,7 +106,7 @@ func loadUser(f *fileJSON, o *Options) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := notFor(TypeAuthorizedUser, allow(presentKeys(f), "refresh_token", "client_id", "client_secret", "token_uri")); err != nil {
+	if err := notFor(f, TypeAuthorizedUser, "refresh_token", "client_id", "client_secret", "token_uri"); err != nil {
 		return nil, err
 	}
 	for _, x := range []struct {
@@ -180,7 +153,7 @@ func loadImpersonated(f *fileJSON, o *Options, depth int) (*Credentials, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := notFor(TypeImpersonatedServiceAccount, allow(presentKeys(f), "service_account_impersonation_url", "source_credentials", "delegates")); err != nil {
+	if err := notFor(f, TypeImpersonatedServiceAccount, "service_account_impersonation_url", "source_credentials", "delegates"); err != nil {
 		return nil, err
 	}
 	if f.ServiceAccountImpersonationURL == nil {

@@ -39,25 +39,26 @@ func runByte(s string, i int) int {
 // unescape resolves the escapes runByte accepts, for looking at a run:
 // each becomes one byte ('=' for an encoded '=', 'A' for anything else).
 func unescape(run string) string {
-	if !strings.ContainsAny(run, `%\`) {
+	if !strings.ContainsAny(run, `%\\`) {
 		return run
 	}
-	var b strings.Builder
+	b := make([]byte, 0, len(run))
 	for i := 0; i < len(run); {
 		n := runByte(run, i)
+		c := run[i]
 		switch {
 		case n == 1:
-			b.WriteByte(run[i])
 		case n == 2:
-			b.WriteByte('/')
-		case strings.EqualFold(run[i:i+n], "%3D") || strings.EqualFold(run[i:i+n], `\u003d`):
-			b.WriteByte('=')
+			c = '/'
+		case strings.EqualFold(run[i:i+n], "%3D") || strings.EqualFold(run[i:i+n], `\\u003d`):
+			c = '='
 		default:
-			b.WriteByte('A')
+			c = 'A'
 		}
+		b = append(b, c)
 		i += n
 	}
-	return b.String()
+	return string(b)
 }
 
 // tokenShaped reports whether a run of token bytes looks like a credential:
@@ -131,8 +132,7 @@ const (
 // of redacting: long paths may be hidden too.
 func Redact(s string) string {
 	s = scrub.Clean(s, math.MaxInt)
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
 	expect := expectNothing
 	for i := 0; i < len(s); {
 		if runByte(s, i) == 0 {
@@ -144,8 +144,7 @@ func Redact(s string) string {
 			case (c == '"' || c == '\'') && expect == expectValue:
 				// A quoted value: all of it goes, up to its closing quote.
 				if end := closingQuote(s, i); end > i+1 {
-					b.WriteByte(c)
-					b.WriteString(Redacted)
+					b = append(append(b, c), Redacted...)
 					i, expect = end, expectNothing
 					continue
 				}
@@ -154,7 +153,7 @@ func Redact(s string) string {
 			default:
 				expect = expectNothing
 			}
-			b.WriteByte(s[i])
+			b = append(b, s[i])
 			i++
 			continue
 		}
@@ -169,7 +168,7 @@ func Redact(s string) string {
 		run := s[i:j]
 		i = j
 		var value bool
-		expect, value = redactRun(&b, run, expect)
+		b, expect, value = redactRun(b, run, expect)
 		if value {
 			// An unquoted credential value runs to a space or a
 			// delimiter, whatever it holds ("p@ss!" is one).
@@ -178,7 +177,7 @@ func Redact(s string) string {
 			}
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // closingQuote returns the offset of the quote that closes the one at
@@ -196,53 +195,46 @@ func closingQuote(s string, i int) int {
 	return len(s)
 }
 
-// redactRun writes run, redacted as needed, and returns what is expected
-// after it, and whether it redacted a credential's value (which may go on
-// past the run).
-func redactRun(b *strings.Builder, run string, expect int) (int, bool) {
+// redactRun appends run to b, redacted as needed, and returns b, what is
+// expected after the run, and whether it redacted a credential's value
+// (which may go on past the run).
+func redactRun(b []byte, run string, expect int) ([]byte, int, bool) {
 	plain := unescape(run)
 	switch {
 	case authScheme(plain):
-		b.WriteString(run)
-		return expectValue, false
+		return append(b, run...), expectValue, false
 	case expect == expectValue && credentialKey(plain):
 		// "token: token: …": the value names another credential.
-		b.WriteString(Redacted)
-		return expectColon, false
+		return append(b, Redacted...), expectColon, false
 	case expect == expectValue:
-		b.WriteString(Redacted)
-		return expectNothing, true
+		return append(b, Redacted...), expectNothing, true
 	}
 	// name=value in one run: the value of a credential goes.
 	if k := strings.IndexByte(plain, '='); k > 0 && credentialKey(plain[:k]) {
 		raw := rawIndex(run, k)
-		b.WriteString(run[:raw])
 		rest := run[raw:]
 		sep := len(rest) - len(strings.TrimLeft(rest, "="))
 		if strings.HasPrefix(strings.ToUpper(rest), "%3D") {
 			sep = 3
 		}
-		b.WriteString(rest[:sep])
+		b = append(b, run[:raw+sep]...)
 		value := rest[sep:]
 		switch {
 		case value == "":
-			return expectValue, false
+			return b, expectValue, false
 		case authScheme(unescape(value)):
-			b.WriteString(value)
-			return expectValue, false
+			return append(b, value...), expectValue, false
 		}
-		b.WriteString(Redacted)
-		return expectNothing, true
+		return append(b, Redacted...), expectNothing, true
 	}
 	if tokenShaped(plain) {
-		b.WriteString(Redacted)
-		return expectNothing, false
+		return append(b, Redacted...), expectNothing, false
 	}
-	b.WriteString(run)
+	b = append(b, run...)
 	if credentialKey(plain) {
-		return expectColon, false
+		return b, expectColon, false
 	}
-	return expectNothing, false
+	return b, expectNothing, false
 }
 
 // rawIndex returns the offset in run of the byte at offset k of

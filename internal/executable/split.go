@@ -24,73 +24,49 @@ func SplitCommand(s string) ([]string, error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return nil, errors.New("executable: command contains a NUL byte")
 	}
-	const (
-		plain = iota
-		single
-		double
-	)
 	var (
 		args  []string
-		word  strings.Builder
+		word  []byte
 		inArg bool // a word has started (possibly empty, from '' or "")
-		state = plain
+		quote byte // the open quote, 0 outside quotes
 	)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch state {
-		case single:
-			if c == '\'' {
-				state = plain
-			} else {
-				word.WriteByte(c)
-			}
-		case double:
-			switch c {
-			case '"':
-				state = plain
-			case '\\':
-				if i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
-					i++
-					word.WriteByte(s[i])
-				} else {
-					word.WriteByte(c)
-				}
-			default:
-				word.WriteByte(c)
-			}
-		default:
-			switch c {
-			case ' ', '\t', '\n', '\r':
-				if inArg {
-					args = append(args, word.String())
-					word.Reset()
-					inArg = false
-				}
-			case '\'':
-				state, inArg = single, true
-			case '"':
-				state, inArg = double, true
-			case '\\':
-				if i+1 >= len(s) {
-					return nil, errors.New("executable: command ends with a lone backslash")
-				}
+		switch {
+		case quote == '\'' && c == '\'', quote == '"' && c == '"':
+			quote = 0
+			continue
+		case quote == '\'':
+		case quote == '"' || c == '\\':
+			// A backslash escapes the next character outside quotes, and
+			// only '"' and '\\' inside double quotes.
+			if c == '\\' && i+1 < len(s) && (quote == 0 || s[i+1] == '"' || s[i+1] == '\\') {
 				i++
-				word.WriteByte(s[i])
-				inArg = true
-			default:
-				word.WriteByte(c)
-				inArg = true
+				c = s[i]
+			} else if quote == 0 {
+				return nil, errors.New("executable: command ends with a lone backslash")
 			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if inArg {
+				args = append(args, string(word))
+				word, inArg = word[:0], false
+			}
+			continue
+		case c == '\'' || c == '"':
+			quote, inArg = c, true
+			continue
 		}
+		word = append(word, c)
+		inArg = inArg || quote == 0
 	}
-	switch state {
-	case single:
+	switch quote {
+	case '\'':
 		return nil, errors.New("executable: command has an unterminated single quote")
-	case double:
+	case '"':
 		return nil, errors.New("executable: command has an unterminated double quote")
 	}
 	if inArg {
-		args = append(args, word.String())
+		args = append(args, string(word))
 	}
 	if len(args) == 0 {
 		return nil, errors.New("executable: command is empty")

@@ -44,9 +44,9 @@ type CacheOptions struct {
 	// doubling from MinBackoff, reset by a success. Zero means 1 s and
 	// 1 min. During the wait no refresh starts; with no valid token and a
 	// permanent last error (not Temporary: invalid_grant, 400, 401, 403),
-	// callers get that error again (text ending "(cached failure, retry
-	// after …)"; errors.As finds the *Error), so a loop of callers makes
-	// a bounded number of requests.
+	// callers get that *Error again (a copy, its text ending "(cached
+	// failure, retry after …)"), so a loop of callers makes a bounded
+	// number of requests.
 	MinBackoff, MaxBackoff time.Duration
 	// InitialToken, if valid, is served first (as with
 	// oauth2.ReuseTokenSource).
@@ -123,6 +123,17 @@ var tokenKind = refresh.Kind[*oauth2.Token]{
 	Wrap:      func(err error) error { return &Error{Op: "token", Err: httpx.Transient(err)} },
 	Refreshed: "sts: token refreshed",
 	Failed:    "sts: token refresh failed",
+	Recall:    recallError,
+}
+
+// recallError serves a remembered *Error as an *Error: a copy whose text
+// ends with the note saying so (see httpx.Recall). Another failure (a
+// source's own error type) comes back as the *refresh.Recalled.
+func recallError(r *refresh.Recalled) error {
+	if se, ok := r.Err.(*Error); ok {
+		return (*Error)(httpx.Recall((*httpx.Error)(se), se, r.Note()))
+	}
+	return r
 }
 
 // cacheSource is a CachedTokenSource seen as the source of its core: one

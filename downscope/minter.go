@@ -13,6 +13,7 @@ import (
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
+	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/source"
@@ -140,6 +141,7 @@ var sessionKind = refresh.Kind[*session]{
 	Wrap:      func(err error) error { return &sts.Error{Op: "intermediary", Err: httpx.Transient(err)} },
 	Refreshed: "sts: downscope: intermediary token fetched",
 	Failed:    "sts: downscope: intermediary token fetch failed",
+	Recall:    public.Recall,
 }
 
 // Token mints a downscoped token for cb. Its Expiry is the intermediary

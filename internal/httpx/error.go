@@ -61,8 +61,16 @@ func (e *Error) Error() string {
 	add(e.Code)
 	add(e.Description)
 	if e.Err != nil {
-		parts[n] = e.Err.Error()
-		n++
+		if r, ok := e.Err.(*recalled); ok && r.cause == nil {
+			// The note follows the last part.
+			if n == head {
+				add("failed")
+			}
+			parts[n-1] += " " + r.note
+		} else {
+			parts[n] = e.Err.Error()
+			n++
+		}
 	} else if n == head {
 		add("failed")
 	}
@@ -77,6 +85,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // without one, whether the status is 408, 429 or 5xx or the code is
 // "temporarily_unavailable" or "UNAVAILABLE".
 func (e *Error) Temporary() bool {
+	if r, ok := e.Err.(*recalled); ok && r.cause == nil {
+		return TemporaryStatus(e.StatusCode) || e.Code == "temporarily_unavailable" || e.Code == "UNAVAILABLE"
+	}
 	if e.Err != nil {
 		// errors.As for a *retryable, walked (see errtree).
 		return errtree.Walk(e.Err, func(err error) bool {
@@ -86,6 +97,37 @@ func (e *Error) Temporary() bool {
 	}
 	return TemporaryStatus(e.StatusCode) || e.Code == "temporarily_unavailable" || e.Code == "UNAVAILABLE"
 }
+
+// Recall returns a copy of e for a cache to serve again in place of a
+// fetch, having remembered the failure: orig is e as the cache's callers
+// got it (its public type), and note says it is remembered, such as
+// "(cached failure, retry after 3s)". The copy has e's fields, and its
+// text is e's with the note at its end; its cause unwraps to orig (and so
+// to e's cause), and it is as temporary as e.
+func Recall(e *Error, orig error, note string) *Error {
+	c := *e
+	cause := e.Err
+	if r, ok := cause.(*recalled); ok {
+		cause = r.cause // a cache's remembered copy, remembered by the next: one note
+	}
+	c.Err = &recalled{orig: orig, cause: cause, note: note}
+	return &c
+}
+
+// recalled is the cause of an Error served again (see Recall).
+type recalled struct {
+	orig, cause error
+	note        string
+}
+
+func (r *recalled) Error() string {
+	if r.cause == nil {
+		return r.note
+	}
+	return r.cause.Error() + " " + r.note
+}
+
+func (r *recalled) Unwrap() error { return r.orig }
 
 // TemporaryStatus reports whether an HTTP status is worth retrying.
 func TemporaryStatus(status int) bool {

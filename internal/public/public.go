@@ -10,6 +10,7 @@ import (
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/httpx"
+	"github.com/stsgo/sts/internal/refresh"
 )
 
 // Err returns err as its public type: an *httpx.Error as an *sts.Error, a
@@ -39,4 +40,15 @@ func Is(err error) bool {
 	var se *sts.Error
 	var ve *sts.ValidationError
 	return errors.As(err, &se) || errors.As(err, &ve)
+}
+
+// Recall serves a remembered *sts.Error as an *sts.Error: a copy whose
+// text ends with the note saying so (see httpx.Recall). Another failure
+// comes back as the *refresh.Recalled. It is the Kind.Recall of the
+// subpackages' caches.
+func Recall(r *refresh.Recalled) error {
+	if se, ok := r.Err.(*sts.Error); ok {
+		return (*sts.Error)(httpx.Recall((*httpx.Error)(se), se, r.Note()))
+	}
+	return r
 }

@@ -138,6 +138,9 @@ type Kind[T any] struct {
 	Wrap func(error) error
 	// Refreshed and Failed are the messages logged after a refresh.
 	Refreshed, Failed string
+	// Recall, if set, returns the error served for a remembered failure
+	// (r); nil returns r itself.
+	Recall func(r *Recalled) error
 
 	mu     sync.Mutex
 	shared map[values]*settings[T] // see settings.shared
@@ -439,9 +442,12 @@ func (c *Cache[T]) wait(ctx context.Context) (T, error) {
 			return e.v, nil
 		}
 		if c.perm {
-			err := &Recalled{Err: c.lastErr, Wait: time.Duration(c.retryAt - now)}
+			r := &Recalled{Err: c.lastErr, Wait: time.Duration(c.retryAt - now)}
 			c.mu.Unlock()
-			return zero, err
+			if c.kind.Recall != nil {
+				return zero, c.kind.Recall(r)
+			}
+			return zero, r
 		}
 	}
 	inline := false
@@ -628,9 +634,9 @@ func (c *Cache[T]) publish(f *flight[T], v T, exp time.Time, err error, perm boo
 }
 
 // Recalled is a remembered permanent failure, served again without a
-// fetch: its text is the failure's, then a note of how long until the next
-// fetch may start, and it unwraps to the failure (so errors.As finds the
-// failure's *sts.Error).
+// fetch (unless Kind.Recall serves another error for it): its text is the
+// failure's, then a note of how long until the next fetch may start, and
+// it unwraps to the failure.
 type Recalled struct {
 	// Not comparable, so that no equality function is linked for it.
 	_ [0]func()
@@ -641,14 +647,17 @@ type Recalled struct {
 }
 
 // Error implements the error interface.
-func (r *Recalled) Error() string {
+func (r *Recalled) Error() string { return r.Err.Error() + " " + r.Note() }
+
+// Note is the end of r's text: "(cached failure, retry after 3s)".
+func (r *Recalled) Note() string {
 	// Whole seconds, or milliseconds below one, rounded up.
 	unit := time.Second
 	if r.Wait < time.Second {
 		unit = time.Millisecond
 	}
 	wait := (r.Wait + unit - 1).Truncate(unit)
-	return fmt.Sprintf("%v (cached failure, retry after %v)", r.Err, wait)
+	return "(cached failure, retry after " + wait.String() + ")"
 }
 
 // Unwrap returns the failure remembered.

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stsgo/sts/internal/fixture"
 	"golang.org/x/oauth2"
 )
 
@@ -222,21 +223,6 @@ func TestCacheCancelledCallerDoesNotCancelSharedRefresh(t *testing.T) {
 	})
 }
 
-func TestCacheRefreshTimeoutBoundsHungSource(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := &fakeSource{lifetime: time.Hour, latency: time.Hour}
-		c := newCache(t, src, CacheOptions{RefreshTimeout: 5 * time.Second})
-		start := time.Now()
-		_, err := c.Token()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want deadline exceeded", err)
-		}
-		if d := time.Since(start); d != 5*time.Second {
-			t.Fatalf("hung refresh cut after %v, want 5s", d)
-		}
-	})
-}
-
 func TestCacheNoExpiryTokenNeverRefreshes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &fakeSource{noExpiry: true}
@@ -425,39 +411,77 @@ func (s *ctxIgnoringSource) TokenContext(context.Context) (*oauth2.Token, error)
 	return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", s.calls.Load()), Expiry: time.Now().Add(time.Hour)}, nil
 }
 
-// TestCacheRefreshTimeoutBoundsSourceIgnoringContext: a ContextTokenSource
-// that does not honour its context still has its refresh ended at
-// RefreshTimeout, for every waiting caller, and the next refresh works;
-// the late answer of the hung call is dropped.
-func TestCacheRefreshTimeoutBoundsSourceIgnoringContext(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := &ctxIgnoringSource{release: make(chan struct{})}
-		c := newCache(t, src, CacheOptions{RefreshTimeout: 5 * time.Second})
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() {
-				_, err := c.Token()
-				var se *Error
-				if !errors.As(err, &se) || !se.Temporary() || !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("err = %v, want a temporary *Error wrapping the deadline", err)
+// ctxHonouringSource's first call waits until its context ends.
+type ctxHonouringSource struct{ calls atomic.Int64 }
+
+func (s *ctxHonouringSource) Token() (*oauth2.Token, error) {
+	return s.TokenContext(context.Background())
+}
+
+func (s *ctxHonouringSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	if s.calls.Add(1) == 1 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return &oauth2.Token{AccessToken: "tok-2", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// TestCacheRefreshTimeout: a refresh whose source hangs ends at
+// RefreshTimeout, for every waiting caller, with a temporary *Error
+// wrapping the deadline, and the next refresh works; the late answer of a
+// hung call is dropped. So for a ContextTokenSource that honours its
+// context, one that does not, and a plain oauth2.TokenSource (which cannot
+// be cancelled). (Merged from TestCacheRefreshTimeoutBoundsHungSource,
+// TestCacheRefreshTimeoutBoundsSourceIgnoringContext and
+// TestRefreshTimeoutBoundsContextlessSource: each source kind now gets
+// every check.)
+func TestCacheRefreshTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  func() (oauth2.TokenSource, func())
+		next string // the token of the refresh after the hang
+	}{
+		{"context honoured", func() (oauth2.TokenSource, func()) { return &ctxHonouringSource{}, func() {} }, "tok-2"},
+		{"context ignored", func() (oauth2.TokenSource, func()) {
+			src := &ctxIgnoringSource{release: make(chan struct{})}
+			return src, func() { close(src.release) }
+		}, "tok-2"},
+		{"no context", func() (oauth2.TokenSource, func()) {
+			src := fixture.NewHungSource()
+			return src, src.Release
+		}, "fresh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src, release := tc.src()
+				c := newCache(t, src, CacheOptions{RefreshTimeout: 5 * time.Second})
+				start := time.Now()
+				var wg sync.WaitGroup
+				for range 3 {
+					wg.Go(func() {
+						_, err := c.Token()
+						var se *Error
+						if !errors.As(err, &se) || !se.Temporary() || !errors.Is(err, context.DeadlineExceeded) {
+							t.Errorf("err = %v, want a temporary *Error wrapping the deadline", err)
+						}
+					})
+				}
+				wg.Wait()
+				if d := time.Since(start); d != 5*time.Second {
+					t.Fatalf("hung refresh ended after %v, want 5 s", d)
+				}
+				tok, err := c.Token()
+				if err != nil || tok.AccessToken != tc.next {
+					t.Fatalf("after the hang: %v, %v; want %s", tok, err, tc.next)
+				}
+				release()
+				synctest.Wait()
+				if got, _ := c.Token(); got != tok {
+					t.Fatal("the hung call's late answer replaced the token")
 				}
 			})
-		}
-		wg.Wait()
-		if d := time.Since(start); d != 5*time.Second {
-			t.Fatalf("hung refresh ended after %v, want 5 s", d)
-		}
-		tok, err := c.Token()
-		if err != nil || tok.AccessToken != "tok-2" {
-			t.Fatalf("after the hang: %v, %v", tok, err)
-		}
-		close(src.release)
-		synctest.Wait()
-		if got, _ := c.Token(); got != tok {
-			t.Fatal("the hung call's late answer replaced the token")
-		}
-	})
+		})
+	}
 }
 
 // TestCachePermanentFailureRemembered: with no valid token, 1,000 calls in

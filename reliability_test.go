@@ -365,34 +365,6 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 	}
 }
 
-// TestRefreshTimeoutBoundsContextlessSource: a plain oauth2.TokenSource
-// that hangs cannot be cancelled, but the cache's refresh still ends at
-// RefreshTimeout, so callers are not stuck behind it and the next refresh
-// works.
-func TestRefreshTimeoutBoundsContextlessSource(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := fixture.NewHungSource()
-		defer src.Release()
-		c, err := NewCachedTokenSource(src, CacheOptions{RefreshTimeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		_, err = c.Token()
-		if d := time.Since(start); d != 5*time.Second {
-			t.Errorf("hung refresh ended after %v, want 5 s", d)
-		}
-		var se *Error
-		if !errors.As(err, &se) || !se.Temporary() || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want a temporary *Error wrapping the deadline", err)
-		}
-		tok, err := c.Token()
-		if err != nil || tok.AccessToken != "fresh" {
-			t.Fatalf("after the hang: %v, %v", tok, err)
-		}
-	})
-}
-
 // TestHungContextlessRootIsCutInLayers: the same for layers whose root is
 // a plain oauth2.TokenSource (as golang.org/x/oauth2/google gives): the
 // impersonated source's refresh ends at its RefreshTimeout (downscoped

@@ -353,6 +353,9 @@ func TestPanickingFetch(t *testing.T) {
 	})
 }
 
+// TestOptionsCheck: Check names the first field that is out of range,
+// with a reason, and accepts the rest. (TestOptionsCheckFields merged in:
+// its cases are the table's out-of-range rows from StaleFraction -0.1 on.)
 func TestOptionsCheck(t *testing.T) {
 	for _, tc := range []struct {
 		o     Options
@@ -361,13 +364,20 @@ func TestOptionsCheck(t *testing.T) {
 		{Options{StaleFraction: math.NaN()}, "StaleFraction"},
 		{Options{Jitter: math.NaN()}, "Jitter"},
 		{Options{StaleFraction: 0.05}, "Jitter"}, // below the default jitter
+		{Options{StaleFraction: -0.1}, "StaleFraction"},
+		{Options{StaleFraction: 1.5}, "StaleFraction"},
+		{Options{Jitter: 1}, "Jitter"},
+		{Options{StaleFraction: 0.2, Jitter: 0.3}, "Jitter"},
+		{Options{RefreshTimeout: -1}, "RefreshTimeout"},
+		{Options{MinBackoff: -1}, "MinBackoff"},
+		{Options{MaxBackoff: -1}, "MaxBackoff"},
 		{Options{StaleFraction: 0.05, Jitter: -1}, ""},
 		{Options{StaleFraction: 1, Jitter: 0.99, ExpiryMargin: -1}, ""},
 		{Options{}, ""},
 	} {
-		field, _, ok := tc.o.Check()
-		if field != tc.field || ok != (tc.field == "") {
-			t.Errorf("%+v: field %q ok %v, want %q", tc.o, field, ok, tc.field)
+		field, reason, ok := tc.o.Check()
+		if field != tc.field || ok != (tc.field == "") || (!ok && reason == "") {
+			t.Errorf("%+v: field %q reason %q ok %v, want %q", tc.o, field, reason, ok, tc.field)
 		}
 	}
 }
@@ -506,25 +516,6 @@ func TestExpiredFetchIsAFailure(t *testing.T) {
 			t.Fatalf("the expired answer was not remembered: %v", err)
 		}
 	})
-}
-
-func TestOptionsCheckFields(t *testing.T) {
-	for _, tc := range []struct {
-		o     Options
-		field string
-	}{
-		{Options{StaleFraction: -0.1}, "StaleFraction"},
-		{Options{StaleFraction: 1.5}, "StaleFraction"},
-		{Options{Jitter: 1}, "Jitter"},
-		{Options{StaleFraction: 0.2, Jitter: 0.3}, "Jitter"},
-		{Options{RefreshTimeout: -1}, "RefreshTimeout"},
-		{Options{MinBackoff: -1}, "MinBackoff"},
-		{Options{MaxBackoff: -1}, "MaxBackoff"},
-	} {
-		if field, reason, ok := tc.o.Check(); ok || field != tc.field || reason == "" {
-			t.Errorf("%+v: field %q reason %q, want %q", tc.o, field, reason, tc.field)
-		}
-	}
 }
 
 // TestSettingsShared: caches configured alike share their settings (an idle

@@ -202,17 +202,7 @@ func TestExecutableSubjectExchangeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := ts.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !tok.Valid() || seen.Load() != 1 {
-		t.Fatalf("token valid %t, %d exchanges", tok.Valid(), seen.Load())
-	}
-	reqs := srv.Requests()
-	if len(reqs) != 1 || !strings.Contains(reqs[0].Header.Get("x-goog-api-client"), "source/executable") {
-		t.Errorf("requests = %v", reqs)
-	}
+	fixture.WantOneExchange(t, ts, srv, &seen, "source/executable")
 
 	// A bad configuration fails at construction, naming the field.
 	_, err = NewTokenSource(Config{

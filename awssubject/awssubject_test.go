@@ -546,17 +546,7 @@ func TestAWSSubjectExchangeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := ts.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !tok.Valid() || seen.Load() != 1 {
-		t.Fatalf("token %v, %d exchanges", tok.Valid(), seen.Load())
-	}
-	reqs := srv.Requests()
-	if len(reqs) != 1 || !strings.Contains(reqs[0].Header.Get("x-goog-api-client"), "source/aws") {
-		t.Errorf("requests = %v", reqs)
-	}
+	fixture.WantOneExchange(t, ts, srv, &seen, "source/aws")
 
 	// A bad configuration fails at construction, naming the field.
 	_, err = sts.NewTokenSource(sts.Config{

@@ -81,6 +81,16 @@ func noFollowVia(c *http.Client) *http.Client {
 	return &http.Client{Transport: c.Transport, CheckRedirect: noFollow.CheckRedirect}
 }
 
+// visit GETs u with client, as a browser would, and returns the status.
+func visit(client *http.Client, u string) (int, error) {
+	resp, err := client.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // authorizeOnly asks the emulator for a code and returns the redirect URL
 // the browser would go to next.
 func authorizeOnly(t *testing.T, client *http.Client, authURL string) *url.URL {
@@ -279,10 +289,7 @@ func TestLoginBadVerifier(t *testing.T) {
 		sum := sha256.Sum256([]byte(strings.Repeat("x", 43)))
 		q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
 		pu.RawQuery = q.Encode()
-		resp, err := http.Get(pu.String())
-		if err == nil {
-			resp.Body.Close()
-		}
+		_, err := visit(http.DefaultClient, pu.String())
 		return err
 	})
 	_, err := Run(context.Background(), cfg)
@@ -373,15 +380,11 @@ func TestLoginIgnoresForeignState(t *testing.T) {
 					t.Errorf("%s: the page quotes the state or the code", bad.name)
 				}
 			}
-			resp, err := ln.Client().Get(loc.String())
-			if err != nil {
-				return err
+			status, err := visit(ln.Client(), loc.String())
+			if err == nil && status != http.StatusOK {
+				t.Errorf("genuine redirect: status %d", status)
 			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("genuine redirect: status %d", resp.StatusCode)
-			}
-			return nil
+			return err
 		})
 		res, err := Run(context.Background(), cfg)
 		if err != nil {
@@ -430,17 +433,12 @@ func TestLoginSingleUseListener(t *testing.T) {
 	var second int
 	cfg := loginConfig(srv, func(u string) error {
 		loc := authorizeOnly(t, noFollow, u)
-		for i := range 2 {
-			resp, err := http.Get(loc.String())
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if i == 1 {
-				second = resp.StatusCode
-			}
+		if _, err := visit(http.DefaultClient, loc.String()); err != nil {
+			return err
 		}
-		return nil
+		var err error
+		second, err = visit(http.DefaultClient, loc.String())
+		return err
 	})
 	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
@@ -460,10 +458,7 @@ func TestLoginErrorRedirect(t *testing.T) {
 		q := pu.Query()
 		cb, _ := url.Parse(q.Get("redirect_uri"))
 		cb.RawQuery = url.Values{"error": {"access_denied"}, "error_description": {"user said\nno"}, "state": {q.Get("state")}}.Encode()
-		resp, err := http.Get(cb.String())
-		if err == nil {
-			resp.Body.Close()
-		}
+		_, err := visit(http.DefaultClient, cb.String())
 		return err
 	})
 	_, err := Run(context.Background(), cfg)
@@ -483,20 +478,11 @@ func TestLoginCancelled(t *testing.T) {
 
 func TestLoginExpiredCode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
-		defer srv.Close()
-		ln := fixture.NewPipeListener(8085)
-		cfg := loginConfig(srv, func(u string) error {
-			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+		_, cfg := bubbleLogin(t, func(ln *fixture.PipeListener, loc *url.URL) error {
 			time.Sleep(ststest.AuthorizationCodeLifetime + time.Second)
-			resp, err := ln.Client().Get(loc.String())
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			return nil
+			_, err := visit(ln.Client(), loc.String())
+			return err
 		})
-		cfg.Listener = ln
 		_, err := Run(context.Background(), cfg)
 		wantLoginError(t, err, "invalid_grant", "expired")
 	})
@@ -504,20 +490,11 @@ func TestLoginExpiredCode(t *testing.T) {
 
 func TestLoginInBubbleHappyAndTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := ststest.NewInMemoryServer(ststest.Options{ClientID: loginClientID, ClientSecret: loginSecret})
-		defer srv.Close()
-		ln := fixture.NewPipeListener(8085)
-		cfg := loginConfig(srv, func(u string) error {
-			loc := authorizeOnly(t, noFollowVia(srv.Client()), u)
+		srv, cfg := bubbleLogin(t, func(ln *fixture.PipeListener, loc *url.URL) error {
 			time.Sleep(ststest.AuthorizationCodeLifetime - time.Second)
-			resp, err := ln.Client().Get(loc.String())
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			return nil
+			_, err := visit(ln.Client(), loc.String())
+			return err
 		})
-		cfg.Listener = ln
 		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatalf("code redeemed just in time: %v", err)
 		}

@@ -240,7 +240,7 @@ func (s *Server) serveToken(w http.ResponseWriter, ctx context.Context, q url.Va
 	now := time.Now()
 	tok, err := s.token(ctx, scopes, now)
 	if err != nil {
-		s.warn("sts serve: access token fetch failed", err)
+		s.warn(ctx, "sts serve: access token fetch failed", err)
 		refuse(w, http.StatusServiceUnavailable, msgNoToken)
 		return
 	}
@@ -304,7 +304,7 @@ func (s *Server) serveIdentity(w http.ResponseWriter, ctx context.Context, q url
 		err = errors.New("sts: metaserver: the ID token func returned a malformed token")
 	}
 	if err != nil {
-		s.warn("sts serve: ID token mint failed", err)
+		s.warn(ctx, "sts serve: ID token mint failed", err)
 		var se *sts.Error
 		if errors.As(err, &se) && se.StatusCode >= 400 && se.StatusCode < 500 && !se.Temporary() {
 			refuse(w, http.StatusForbidden, msgIDRefused)
@@ -329,7 +329,7 @@ func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.Check(r.Context()); err != nil {
-		s.warn("sts serve: readiness: access token fetch failed", err)
+		s.warn(r.Context(), "sts serve: readiness: access token fetch failed", err)
 		refuse(w, http.StatusServiceUnavailable, msgNotReady)
 		return
 	}

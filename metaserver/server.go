@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/statusrec"
 )
@@ -90,8 +91,10 @@ type Config struct {
 
 	// Logger receives one Debug record per request (method, path without
 	// the query, status, duration) and a Warn record for each failed token
-	// fetch; never a token. Nil means no logging.
-	Logger *slog.Logger
+	// fetch; never a token. A *slog.Logger usually; nil means what
+	// GOOGLE_SDK_GO_LOGGING_LEVEL asks for (see sts.LoggingLevelEnv): by
+	// default, no logging.
+	Logger sts.Logger
 }
 
 // Format prints c without its token sources, whatever the verb: no verb
@@ -117,7 +120,7 @@ type Server struct {
 	noIdentity string
 	hosts      map[string]bool
 	anyHost    bool
-	log        *slog.Logger
+	log        sts.Logger // nil: none
 	tree       *node
 
 	// expiry is the expiry (Unix nanoseconds) of the last token the main
@@ -143,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		src:        cfg.TokenSource,
 		scoped:     cfg.ScopedTokenSource,
 		noIdentity: cfg.IDTokenUnavailable,
-		log:        cfg.Logger,
+		log:        logenv.Resolve(cfg.Logger),
 		scopedSrc:  map[string]oauth2.TokenSource{},
 	}
 	if cfg.IDToken != nil {
@@ -396,9 +399,9 @@ func subset(a, b []string) bool {
 	return true
 }
 
-func (s *Server) warn(msg string, err error) {
+func (s *Server) warn(ctx context.Context, msg string, err error) {
 	if s.log != nil {
-		s.log.Warn(msg, "error", err.Error())
+		s.log.Log(ctx, slog.LevelWarn, msg, "error", err.Error())
 	}
 }
 
@@ -415,5 +418,5 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(path) > 200 {
 		path = path[:200] + "…"
 	}
-	s.log.Debug("request", "method", r.Method, "path", path, "status", rec.Status(), "duration", time.Since(start))
+	s.log.Log(r.Context(), slog.LevelDebug, "request", "method", r.Method, "path", path, "status", rec.Status(), "duration", time.Since(start))
 }

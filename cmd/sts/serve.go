@@ -259,7 +259,7 @@ func runServe(ctx context.Context, e *env, cfg metaserver.Config, ln net.Listene
 	fmt.Fprintf(e.stdout, "Stop it with Ctrl-C or SIGTERM.\n")
 	go func() {
 		if err := s.Check(ctx); err != nil && ctx.Err() == nil {
-			cfg.Logger.Warn("sts serve: the first access token could not be fetched; requests get 503 until one is", "error", err.Error())
+			cfg.Logger.Log(ctx, slog.LevelWarn, "sts serve: the first access token could not be fetched; requests get 503 until one is", "error", err.Error())
 		}
 	}()
 

@@ -111,6 +111,21 @@ func helperMain(args []string) int {
 		}
 		time.Sleep(time.Hour)
 		return 0
+	case "linger": // linger <fifo> <stdout>: say ready on the fifo, leave a grandchild holding it and stdout, answer, exit 0
+		f, err := os.OpenFile(args[0], os.O_WRONLY, 0)
+		if err != nil {
+			return 2
+		}
+		fmt.Fprintln(f, "ready")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", helperSep, "sleep")
+		cmd.Stdout = os.Stdout // the grandchild keeps the command's output open
+		cmd.ExtraFiles = []*os.File{f}
+		if err := cmd.Start(); err != nil {
+			return 2
+		}
+		f.Close()
+		fmt.Print(args[1])
+		return 0
 	case "hold": // hold <fifo>: open the fifo for writing, say ready, hang
 		f, err := os.OpenFile(args[0], os.O_WRONLY, 0)
 		if err != nil {

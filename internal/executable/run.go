@@ -17,7 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -404,41 +404,56 @@ func validateRevoke(r *Response) error {
 }
 
 // childEnv is the parent environment without the contract's variables,
-// followed by the contract's variables for this run.
-func childEnv(parent []string, c *Config) []string {
+// followed by the contract's variables for this run. As os/exec does, a
+// variable the parent has twice is passed once, with its last value, and
+// one holding a NUL byte is refused.
+func childEnv(parent []string, c *Config) ([]string, error) {
 	own := []string{EnvAudience, EnvTokenType, EnvInteractive, EnvImpersonatedEmail, EnvOutputFile, EnvRevoke}
+	interactive, revoke := "0", "0"
+	if c.interactive() {
+		interactive = "1"
+	}
+	if c.revoke {
+		revoke = "1"
+	}
 	env := make([]string, 0, len(parent)+len(own))
+	seen := make(map[string]bool, len(parent))
+	// The parent's variables last to first, so that the last value of
+	// each stays; then put back in order.
 outer:
-	for _, kv := range parent {
+	for i := len(parent) - 1; i >= 0; i-- {
+		kv := parent[i]
 		k, _, _ := strings.Cut(kv, "=")
+		if kv == "" || seen[k] {
+			continue
+		}
 		for _, o := range own {
 			if strings.EqualFold(k, o) {
 				continue outer
 			}
 		}
+		seen[k] = true
 		env = append(env, kv)
 	}
-	interactive := "0"
-	if c.interactive() {
-		interactive = "1"
-	}
+	slices.Reverse(env)
 	env = append(env,
 		EnvAudience+"="+c.Audience,
 		EnvTokenType+"="+c.TokenType,
 		EnvInteractive+"="+interactive,
+		EnvRevoke+"="+revoke,
 	)
-	if c.revoke {
-		env = append(env, EnvRevoke+"=1")
-	} else {
-		env = append(env, EnvRevoke+"=0")
-	}
 	if c.ImpersonatedEmail != "" {
 		env = append(env, EnvImpersonatedEmail+"="+c.ImpersonatedEmail)
 	}
 	if c.OutputFile != "" {
 		env = append(env, EnvOutputFile+"="+c.OutputFile)
 	}
-	return env
+	for _, kv := range env {
+		if strings.IndexByte(kv, 0) >= 0 {
+			return nil, errors.New("executable: an environment variable contains a NUL byte")
+		}
+	}
+	return env, nil
 }
 
 // execute runs the command and returns its standard output (nil for an
@@ -454,41 +469,42 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 
 	stdout := &capped{max: MaxOutput, onOverflow: cancel}
 	stderr := &capped{max: stderrKeep, discard: true}
-	cmd := exec.CommandContext(runCtx, c.Command[0], c.Command[1:]...)
-	cmd.Env = childEnv(environ(), &c)
-	cmd.WaitDelay = waitDelay
+	env, err := childEnv(environ(), &c)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &command{argv: c.Command, env: env}
 	switch {
 	case c.revoke:
 		// The answer comes on standard output; the terminal is there
 		// for anything the command asks.
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal, stdout, c.Terminal
+		cmd.stdin, cmd.stdout, cmd.stderr = c.Terminal, stdout, c.Terminal
 	case c.interactive():
 		// The terminal is the command's, and the command stays in the
 		// caller's process group: a process group other than the
 		// terminal's foreground one is stopped when it reads it.
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal, c.Terminal, c.Terminal
+		cmd.stdin, cmd.stdout, cmd.stderr = c.Terminal, c.Terminal, c.Terminal
 	default:
-		cmd.Stdin = nil // the null device: the command is not interactive
-		cmd.Stdout = stdout
-		cmd.Stderr = stderr
-		inOwnGroup(cmd)
+		// Standard input is the null device: the command is not
+		// interactive.
+		cmd.stdout, cmd.stderr, cmd.ownGroup = stdout, stderr, true
 	}
 
 	procs := c.procs
 	if procs == nil {
 		procs = &running
 	}
-	reaped, err := procs.start(cmd)
+	reaped, err := procs.start(runCtx, cmd)
 	if err != nil {
 		if err == ErrShutdown {
 			return nil, err
 		}
 		return nil, fmt.Errorf("executable: cannot start %s: %w", c.Command[0], startErr(err))
 	}
-	err = cmd.Wait()
-	if !c.interactive() && (errors.Is(err, exec.ErrWaitDelay) || runCtx.Err() != nil) {
+	state, err := cmd.wait()
+	if !c.interactive() && (err == errWaitDelay || runCtx.Err() != nil) {
 		// Whatever is left of the command's process group goes too.
-		killGroup(cmd)
+		cmd.killGroup()
 	}
 	switch {
 	case reaped():
@@ -499,32 +515,23 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 		return nil, fmt.Errorf("executable: %w", ctx.Err())
 	case runCtx.Err() != nil:
 		return nil, &TimeoutError{Timeout: timeout}
+	case state != nil && !state.Success():
+		// An interactive command's stderr went to the terminal.
+		return nil, &ExitError{Code: state.ExitCode(), State: state.String(),
+			Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
+	case err != nil && err != errWaitDelay:
+		return nil, fmt.Errorf("executable: running command: %w", err)
 	}
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			// An interactive command's stderr went to the terminal.
-			return nil, &ExitError{Code: ee.ExitCode(), State: ee.ProcessState.String(),
-				Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
-		}
-		if !errors.Is(err, exec.ErrWaitDelay) {
-			return nil, fmt.Errorf("executable: running command: %w", err)
-		}
-		// The command exited successfully but left a process holding its
-		// output open; what it wrote is complete.
-	}
+	// On errWaitDelay, the command exited successfully but left a process
+	// holding its output open; what it wrote is complete.
 	return stdout.bytes(), nil
 }
 
-// startErr strips the command path that exec errors repeat.
+// startErr strips the command path that start's errors repeat.
 func startErr(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
-	}
-	var ee *exec.Error
-	if errors.As(err, &ee) {
-		return ee.Err
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -195,6 +196,21 @@ func TestRunEnvironment(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("with impersonation: %s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// TestChildEnv: as os/exec passes it, the parent environment loses its
+// duplicates (the last value stays) and the contract's variables; a NUL
+// byte is refused.
+func TestChildEnv(t *testing.T) {
+	c := &Config{Audience: "aud", TokenType: TokenTypeJWT}
+	got, err := childEnv([]string{"A=1", "B=2", "A=3", "", EnvAudience + "=stale", "google_external_account_audience=x", "C"}, c)
+	want := []string{"B=2", "A=3", "C", EnvAudience + "=aud", EnvTokenType + "=" + TokenTypeJWT, EnvInteractive + "=0", EnvRevoke + "=0"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("childEnv = %q, %v; want %q", got, err, want)
+	}
+	if _, err := childEnv([]string{"A=x\x00y"}, c); err == nil {
+		t.Error("a NUL byte in the environment is accepted")
 	}
 }
 

@@ -3,7 +3,6 @@ package executable
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"sync"
 )
 
@@ -22,23 +21,24 @@ var running procs
 // procs is a set of running commands.
 type procs struct {
 	mu     sync.Mutex
-	cmds   map[*exec.Cmd]chan struct{} // closed once the command is reaped
-	closed bool                        // by Shutdown: nothing starts any more
+	cmds   map[*command]chan struct{} // closed once the command is reaped
+	closed bool                       // by Shutdown: nothing starts any more
 }
 
-// start starts cmd and adds it to p. The caller calls the returned done
-// once cmd is reaped; done reports whether Shutdown had been called.
-func (p *procs) start(cmd *exec.Cmd) (done func() bool, err error) {
+// start starts cmd, killed when ctx ends, and adds it to p. The caller
+// calls the returned done once cmd is reaped; done reports whether
+// Shutdown had been called.
+func (p *procs) start(ctx context.Context, cmd *command) (done func() bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, ErrShutdown
 	}
-	if err := cmd.Start(); err != nil {
+	if err := cmd.start(ctx); err != nil {
 		return nil, err
 	}
 	if p.cmds == nil {
-		p.cmds = make(map[*exec.Cmd]chan struct{})
+		p.cmds = make(map[*command]chan struct{})
 	}
 	reaped := make(chan struct{})
 	p.cmds[cmd] = reaped
@@ -52,14 +52,14 @@ func (p *procs) start(cmd *exec.Cmd) (done func() bool, err error) {
 }
 
 // shutdown kills every command of p (a non-interactive one with its process
-// group: its Cancel) and waits until their runs have reaped them, or ctx
+// group) and waits until their runs have reaped them, or ctx
 // ends. Commands that would start later are refused.
 func (p *procs) shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
 	waits := make([]chan struct{}, 0, len(p.cmds))
 	for cmd, reaped := range p.cmds {
-		_ = cmd.Cancel()
+		_ = cmd.kill()
 		waits = append(waits, reaped)
 	}
 	p.mu.Unlock()

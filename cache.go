@@ -2,10 +2,10 @@ package sts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
@@ -153,7 +153,7 @@ func (c *cacheSource) Fetch(ctx context.Context) (*oauth2.Token, time.Time, erro
 		return nil, time.Time{}, publicErr(err)
 	}
 	if tok == nil || tok.AccessToken == "" {
-		return nil, time.Time{}, &Error{Op: "token", Err: errors.New("source returned no token")}
+		return nil, time.Time{}, &Error{Op: "token", Err: errs.New("source returned no token")}
 	}
 	return tok, tok.Expiry, nil
 }

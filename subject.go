@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/secret"
@@ -152,7 +153,7 @@ func (f Format) validate(field string) error {
 func (f Format) extract(raw []byte) (string, error) {
 	if f.Type == "json" {
 		if err := wire.CheckMembers(raw, f.SubjectTokenField); err != nil {
-			return "", fmt.Errorf("JSON %w", err)
+			return "", errs.Errorf("JSON %w", err)
 		}
 		var m map[string]json.RawMessage
 		if err := wire.DecodeJSON(raw, &m); err != nil {
@@ -160,21 +161,21 @@ func (f Format) extract(raw []byte) (string, error) {
 		}
 		v, ok := m[f.SubjectTokenField]
 		if !ok {
-			return "", fmt.Errorf("JSON has no field %q", f.SubjectTokenField)
+			return "", errs.Errorf("JSON has no field %q", f.SubjectTokenField)
 		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return "", fmt.Errorf("JSON field %q is not a string", f.SubjectTokenField)
+			return "", errs.Errorf("JSON field %q is not a string", f.SubjectTokenField)
 		}
 		s = strings.TrimSpace(s)
 		if s == "" {
-			return "", fmt.Errorf("JSON field %q is empty", f.SubjectTokenField)
+			return "", errs.Errorf("JSON field %q is empty", f.SubjectTokenField)
 		}
 		return s, nil
 	}
 	s := strings.TrimSpace(string(raw))
 	if s == "" {
-		return "", errors.New("subject token is empty")
+		return "", errs.New("subject token is empty")
 	}
 	return s, nil
 }
@@ -213,11 +214,11 @@ func (f FileSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string
 	// (or a device) could block the refresh forever, whatever ctx says.
 	raw, err := fsutil.ReadFileLimited(f.Path, maxSubjectSize)
 	if err != nil {
-		return "", &Error{Op: "subject", Err: fmt.Errorf("reading subject token file: %w", err)}
+		return "", &Error{Op: "subject", Err: errs.Errorf("reading subject token file: %w", err)}
 	}
 	tok, err := f.Format.extract(raw)
 	if err != nil {
-		return "", &Error{Op: "subject", Err: fmt.Errorf("subject token file %q: %w", f.Path, err)}
+		return "", &Error{Op: "subject", Err: errs.Errorf("subject token file %q: %w", f.Path, err)}
 	}
 	return tok, nil
 }
@@ -273,7 +274,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.URL, nil)
 	if err != nil {
-		return "", &Error{Op: "subject", Err: errors.New("cannot build subject token request")}
+		return "", &Error{Op: "subject", Err: errs.New("cannot build subject token request")}
 	}
 	for k, v := range u.Headers {
 		req.Header.Set(k, v)
@@ -292,7 +293,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
 	if err != nil {
-		return "", fail(resp.StatusCode, "", httpx.Retryable(fmt.Errorf("reading body: %w", err)))
+		return "", fail(resp.StatusCode, "", httpx.Retryable(errs.Errorf("reading body: %w", err)))
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		host := ""
@@ -311,7 +312,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 		return "", fail(resp.StatusCode, desc, nil)
 	}
 	if len(raw) > maxSubjectSize {
-		return "", fail(resp.StatusCode, "", errors.New("body larger than 1 MiB"))
+		return "", fail(resp.StatusCode, "", errs.New("body larger than 1 MiB"))
 	}
 	tok, err := u.Format.extract(raw)
 	if err != nil {
@@ -435,7 +436,7 @@ func (t TokenSourceSubject) subjectTokenExpiry(ctx context.Context, _ SubjectReq
 		return "", time.Time{}, err
 	}
 	if !tok.Expiry.IsZero() && !tok.Expiry.After(time.Now()) {
-		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("root token source returned an expired token")}
+		return "", time.Time{}, &Error{Op: "subject", Err: errs.New("root token source returned an expired token")}
 	}
 	return tok.AccessToken, tok.Expiry, nil
 }
@@ -506,7 +507,7 @@ func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (st
 		var nf metadata.NotDefinedError
 		notDefined := errors.As(err, &nf)
 		// The metadata package quotes the server's answer: cleaned.
-		err = httpx.SafeCause(fmt.Errorf("metadata identity token: %w", err), nil)
+		err = httpx.SafeCause(errs.Errorf("metadata identity token: %w", err), nil)
 		if !notDefined {
 			err = httpx.Retryable(err)
 		}
@@ -514,7 +515,7 @@ func (m MetadataSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (st
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return "", &Error{Op: "subject", Err: errors.New("metadata server returned an empty identity token")}
+		return "", &Error{Op: "subject", Err: errs.New("metadata server returned an empty identity token")}
 	}
 	return tok, nil
 }

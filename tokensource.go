@@ -3,7 +3,6 @@ package sts
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/exchange"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/secret"
@@ -291,7 +291,7 @@ type expiringSubject interface {
 func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectRequest) (tok string, exp time.Time, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			tok, exp, err = "", time.Time{}, &Error{Op: "subject", Err: errors.New("subject token provider panicked")}
+			tok, exp, err = "", time.Time{}, &Error{Op: "subject", Err: errs.New("subject token provider panicked")}
 		}
 	}()
 	if e, ok := p.(expiringSubject); ok {
@@ -303,7 +303,7 @@ func fetchSubject(ctx context.Context, p SubjectTokenProvider, req SubjectReques
 		return "", time.Time{}, subjectErr(err)
 	}
 	if tok == "" {
-		return "", time.Time{}, &Error{Op: "subject", Err: errors.New("provider returned an empty subject token")}
+		return "", time.Time{}, &Error{Op: "subject", Err: errs.New("provider returned an empty subject token")}
 	}
 	return tok, exp, nil
 }

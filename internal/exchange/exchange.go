@@ -12,7 +12,6 @@ package exchange
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/source"
@@ -279,7 +279,7 @@ func (x *Exchanger) ExchangeSubject(ctx context.Context, subject string, subject
 		tok.Expiry = subjectExpiry
 	}
 	if x.requested == TokenTypeIntermediary && resp.SessionKey == "" {
-		return Result{}, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, errors.New("response has no access_boundary_session_key"))
+		return Result{}, httpx.BadAnswer("exchange", http.MethodPost, x.tokenURL, errs.New("response has no access_boundary_session_key"))
 	}
 	return Result{Token: tok, SessionKey: resp.SessionKey}, nil
 }
@@ -305,7 +305,7 @@ func withMember(options string, key, value string) (string, error) {
 	}
 	b = append(append(append(append(b, k...), ':'), v...), '}')
 	if len(b) > MaxOptionsSize {
-		return "", fmt.Errorf("options with %s are %d bytes, limit %d", key, len(b), MaxOptionsSize)
+		return "", errs.Errorf("options with %s are %d bytes, limit %d", key, len(b), MaxOptionsSize)
 	}
 	return string(b), nil
 }

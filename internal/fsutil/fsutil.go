@@ -9,11 +9,12 @@ package fsutil
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // ErrNotRegular is the cause of the error for a path that is not a regular
@@ -33,7 +34,7 @@ func ReadFileLimited(path string, limit int) ([]byte, error) { return readLimite
 
 // tooLarge is the error for a file at path over limit bytes.
 func tooLarge(path string, limit int) error {
-	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}
+	return &fs.PathError{Op: "read", Path: path, Err: errs.Errorf("larger than %d MiB", limit>>20)}
 }
 
 // WriteFileAtomic replaces the file at path with data, readable as perm:
@@ -78,14 +79,14 @@ func UpdateFile(path string, limit int, edit func([]byte) ([]byte, error)) error
 		return err
 	}
 	if n := links(before); n > 1 {
-		return &fs.PathError{Op: "update", Path: path, Err: fmt.Errorf("the file has %d hard links: replacing it would leave the old contents under the other names", n)}
+		return &fs.PathError{Op: "update", Path: path, Err: errs.Errorf("the file has %d hard links: replacing it would leave the old contents under the other names", n)}
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
 	if err != nil {
 		return err
 	}
 	if len(data) > limit {
-		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB", limit>>20)}
+		return &fs.PathError{Op: "read", Path: path, Err: errs.Errorf("larger than %d MiB", limit>>20)}
 	}
 	out, err := edit(data)
 	if err != nil {
@@ -95,7 +96,7 @@ func UpdateFile(path string, limit int, edit func([]byte) ([]byte, error)) error
 		keepOwner(tmp, before)
 		now, err := os.Lstat(target)
 		if err != nil || !os.SameFile(before, now) || !now.ModTime().Equal(before.ModTime()) || now.Size() != before.Size() {
-			return &fs.PathError{Op: "update", Path: path, Err: errors.New("the file changed while it was being updated")}
+			return &fs.PathError{Op: "update", Path: path, Err: errs.New("the file changed while it was being updated")}
 		}
 		return nil
 	})
@@ -111,7 +112,7 @@ func resolve(path string) (string, error) {
 	if st, lerr := os.Lstat(path); errors.Is(lerr, fs.ErrNotExist) {
 		return path, nil // a new file (in an existing directory, or the write fails)
 	} else if lerr == nil && st.Mode()&fs.ModeSymlink != 0 {
-		return "", &fs.PathError{Op: "write", Path: path, Err: errors.New("a symbolic link whose target cannot be resolved")}
+		return "", &fs.PathError{Op: "write", Path: path, Err: errs.New("a symbolic link whose target cannot be resolved")}
 	}
 	return "", err
 }

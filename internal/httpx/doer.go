@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/deadline"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/scrub"
@@ -261,7 +262,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	// was written.
 	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return nil, failure(r.Op, 0, errors.New("cannot build request"))
+		return nil, failure(r.Op, 0, errs.New("cannot build request"))
 	}
 	// The keys are canonical already and the values shared: no
 	// canonicalizing and no slice per value, as Header.Set would.
@@ -296,7 +297,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		// url.Error quotes the full URL, query included.
 		err = URLErrorCause(err)
 		if actx.Err() != nil {
-			err = errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
+			err = errs.Errorf("attempt timed out after %v: %w", d.timeout, context.DeadlineExceeded)
 		}
 		if d.logger != nil {
 			d.Log(ctx, slog.LevelDebug, "sts: transport error", "op", r.Op, "error", scrub.Clean(scrub.Secrets(err.Error(), r.Secrets), maxCause))
@@ -313,12 +314,12 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 		switch {
 		case errors.Is(err, wire.ErrBodyTooLarge):
 		case ctx.Err() != nil:
-			err = Transient(errorf("reading response: %w", ctx.Err()))
+			err = Transient(errs.Errorf("reading response: %w", ctx.Err()))
 		default:
 			if actx.Err() != nil {
-				err = errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)
+				err = errs.Errorf("reading response timed out after %v: %w", d.timeout, context.DeadlineExceeded)
 			} else {
-				err = errorf("reading response: %w", err)
+				err = errs.Errorf("reading response: %w", err)
 			}
 			// The connection broke mid-body (a truncated or stalled
 			// answer): worth another attempt whatever the status was.
@@ -331,7 +332,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 			return body, nil
 		}
 		if ct := resp.Header.Get("Content-Type"); !wire.ContentTypeIsJSON(ct) {
-			return nil, failure(r.Op, status, errorf("response has content type %s, want JSON", wire.Quote(ct, 64)))
+			return nil, failure(r.Op, status, errs.Errorf("response has content type %s, want JSON", wire.Quote(ct, 64)))
 		}
 		return body, nil
 	}
@@ -365,12 +366,6 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 func failure(op string, status int, err error) *Error {
 	return &Error{Op: op, StatusCode: status, Err: err}
 }
-
-// errorf is fmt.Errorf kept out of line: since Go 1.26 each call of
-// fmt.Errorf inlines an errors.New for its format.
-//
-//go:noinline
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 // attemptContext returns the context of one attempt: ctx's, ending after
 // the attempt time-out at the latest, and its cancel function. Under a
@@ -423,7 +418,7 @@ func (d *Doer) send(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp == nil {
-		return nil, fmt.Errorf("the client's RoundTripper (%T) returned neither a response nor an error", rt)
+		return nil, errs.Errorf("the client's RoundTripper (%T) returned neither a response nor an error", rt)
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody

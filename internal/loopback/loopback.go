@@ -19,7 +19,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/fsutil"
 )
 
@@ -87,7 +87,7 @@ func resolve(host string, hosts func() ([]byte, error)) (netip.Addr, error) {
 	}
 	data, err := hosts()
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("localhost: reading the hosts file: %w", err)
+		return netip.Addr{}, errs.Errorf("localhost: reading the hosts file: %w", err)
 	}
 	return localhostFromHosts(data)
 }
@@ -119,14 +119,14 @@ func localhostFromHosts(data []byte) (netip.Addr, error) {
 			continue // not an address line: the resolver skips it too
 		}
 		if a.Zone() != "" || !a.Unmap().IsLoopback() {
-			return netip.Addr{}, fmt.Errorf("localhost: the hosts file maps it to %s, which is not a loopback address", a)
+			return netip.Addr{}, errs.Errorf("localhost: the hosts file maps it to %s, which is not a loopback address", a)
 		}
 		if !first.IsValid() {
 			first = a.Unmap()
 		}
 	}
 	if !first.IsValid() {
-		return netip.Addr{}, errors.New("localhost: the hosts file has no address for it; name 127.0.0.1 or ::1")
+		return netip.Addr{}, errs.New("localhost: the hosts file has no address for it; name 127.0.0.1 or ::1")
 	}
 	return first, nil
 }
@@ -152,15 +152,15 @@ func ResolveAddr(addr, hostsPath string) (netip.AddrPort, error) {
 func resolveAddr(addr string, hosts func() ([]byte, error)) (netip.AddrPort, error) {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
-		return netip.AddrPort{}, errors.New("must be HOST:PORT")
+		return netip.AddrPort{}, errs.New("must be HOST:PORT")
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil {
-		return netip.AddrPort{}, errors.New("port must be a number from 0 to 65535")
+		return netip.AddrPort{}, errs.New("port must be a number from 0 to 65535")
 	}
 	a, err := resolve(host, hosts)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("host %s", err)
+		return netip.AddrPort{}, errs.Errorf("host %s", err)
 	}
 	return netip.AddrPortFrom(a, uint16(port)), nil
 }

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/stsgo/sts/internal/deadline"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/logenv"
 )
@@ -537,7 +538,7 @@ func (c *Cache[T]) run(f *flight[T]) {
 // its own.
 func (c *Cache[T]) expire(f *flight[T]) {
 	var zero T
-	err := fmt.Errorf("refresh did not finish within %v: %w", c.timeout, context.DeadlineExceeded)
+	err := errs.Errorf("refresh did not finish within %v: %w", c.timeout, context.DeadlineExceeded)
 	c.publish(f, zero, time.Time{}, c.wrap(err), false)
 }
 
@@ -601,7 +602,7 @@ func (c *Cache[T]) publish(f *flight[T], v T, exp time.Time, err error, perm boo
 			c.same = 0
 		}
 		if e.validTo <= now.UnixNano() {
-			err, perm = c.wrap(errors.New("the source returned an expired token")), true
+			err, perm = c.wrap(errs.New("the source returned an expired token")), true
 		}
 	}
 	if err == nil {

@@ -3,10 +3,11 @@ package wire
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // GenerateAccessTokenRequest is the JSON body of IAM Credentials'
@@ -39,14 +40,14 @@ func DecodeGenerateAccessTokenResponse(body []byte) (*GenerateAccessTokenRespons
 		return nil, err
 	}
 	if j.AccessToken == "" {
-		return nil, errors.New("response has no accessToken")
+		return nil, errs.New("response has no accessToken")
 	}
 	if j.ExpireTime == "" {
-		return nil, errors.New("response has no expireTime")
+		return nil, errs.New("response has no expireTime")
 	}
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(j.ExpireTime))
 	if err != nil {
-		return nil, fmt.Errorf("response expireTime %s is not an RFC 3339 time", Quote(j.ExpireTime, 64))
+		return nil, errs.Errorf("response expireTime %s is not an RFC 3339 time", Quote(j.ExpireTime, 64))
 	}
 	return &GenerateAccessTokenResponse{AccessToken: j.AccessToken, ExpireTime: t}, nil
 }
@@ -75,31 +76,31 @@ func DecodeGenerateIDTokenResponse(body []byte) (token string, expiry time.Time,
 		return "", time.Time{}, err
 	}
 	if j.Token == "" {
-		return "", time.Time{}, errors.New("response has no token")
+		return "", time.Time{}, errs.New("response has no token")
 	}
 	if len(j.Token) > maxIDToken {
-		return "", time.Time{}, fmt.Errorf("response token is longer than %d bytes", maxIDToken)
+		return "", time.Time{}, errs.Errorf("response token is longer than %d bytes", maxIDToken)
 	}
 	parts := strings.Split(j.Token, ".")
 	if len(parts) != 3 {
-		return "", time.Time{}, errors.New("response token is not a JWT")
+		return "", time.Time{}, errs.New("response token is not a JWT")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return "", time.Time{}, errors.New("response token payload is not base64url")
+		return "", time.Time{}, errs.New("response token payload is not base64url")
 	}
 	var claims struct {
 		Exp json.RawMessage `json:"exp"`
 	}
 	if json.Unmarshal(payload, &claims) != nil {
-		return "", time.Time{}, errors.New("response token payload is not a JSON object")
+		return "", time.Time{}, errs.New("response token payload is not a JSON object")
 	}
 	if len(claims.Exp) == 0 || string(claims.Exp) == "null" {
-		return "", time.Time{}, errors.New("response token has no exp claim")
+		return "", time.Time{}, errs.New("response token has no exp claim")
 	}
 	exp, err := ParseJSONInt(claims.Exp)
 	if err != nil || exp <= 0 || exp > time.Now().Add(MaxLifetime).Unix() {
-		return "", time.Time{}, errors.New("response token exp claim is not a plausible time")
+		return "", time.Time{}, errs.New("response token exp claim is not a plausible time")
 	}
 	return j.Token, time.Unix(exp, 0), nil
 }

@@ -3,10 +3,10 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // IntrospectRequest is the documented JSON body of STS's /v1/introspect
@@ -57,7 +57,7 @@ func DecodeIntrospection(body []byte) (*Introspection, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] != '{' {
 		if json.Valid(trimmed) {
-			return nil, errors.New("response is not a JSON object")
+			return nil, errs.New("response is not a JSON object")
 		}
 	}
 	if err := decodeJSON(body, &j); err != nil {
@@ -66,7 +66,7 @@ func DecodeIntrospection(body []byte) (*Introspection, error) {
 	in := &Introspection{}
 	active, err := parseBool(j.Active)
 	if err != nil {
-		return nil, fmt.Errorf("response field %q: %w", "active", err)
+		return nil, errs.Errorf("response field %q: %w", "active", err)
 	}
 	in.Active = active
 	strs := []struct {
@@ -82,13 +82,13 @@ func DecodeIntrospection(body []byte) (*Introspection, error) {
 	for _, f := range strs {
 		s, err := optString(f.raw)
 		if err != nil {
-			return nil, fmt.Errorf("response field %q: %w", f.name, err)
+			return nil, errs.Errorf("response field %q: %w", f.name, err)
 		}
 		*f.dst = clean(s, 1024)
 	}
 	scope, err := optString(j.Scope)
 	if err != nil {
-		return nil, fmt.Errorf("response field %q: %w", "scope", err)
+		return nil, errs.Errorf("response field %q: %w", "scope", err)
 	}
 	if fs := strings.Fields(scope); len(fs) > 0 {
 		in.Scopes = make([]string, len(fs))
@@ -97,10 +97,10 @@ func DecodeIntrospection(body []byte) (*Introspection, error) {
 		}
 	}
 	if in.Exp, err = optTimestamp(j.Exp); err != nil {
-		return nil, fmt.Errorf("response field %q: %w", "exp", err)
+		return nil, errs.Errorf("response field %q: %w", "exp", err)
 	}
 	if in.Iat, err = optTimestamp(j.Iat); err != nil {
-		return nil, fmt.Errorf("response field %q: %w", "iat", err)
+		return nil, errs.Errorf("response field %q: %w", "iat", err)
 	}
 	return in, nil
 }
@@ -112,7 +112,7 @@ func isNull(raw json.RawMessage) bool {
 
 func parseBool(raw json.RawMessage) (bool, error) {
 	if isNull(raw) {
-		return false, errors.New("is missing")
+		return false, errs.New("is missing")
 	}
 	var b bool
 	if json.Unmarshal(raw, &b) == nil {
@@ -127,7 +127,7 @@ func parseBool(raw json.RawMessage) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, errors.New("is not a boolean")
+	return false, errs.New("is not a boolean")
 }
 
 func optString(raw json.RawMessage) (string, error) {
@@ -136,7 +136,7 @@ func optString(raw json.RawMessage) (string, error) {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", errors.New("is not a string")
+		return "", errs.New("is not a string")
 	}
 	return s, nil
 }
@@ -153,7 +153,7 @@ func optTimestamp(raw json.RawMessage) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if n < 0 || n > maxTimestamp {
-		return time.Time{}, fmt.Errorf("timestamp %d is out of range", n)
+		return time.Time{}, errs.Errorf("timestamp %d is out of range", n)
 	}
 	return time.Unix(n, 0), nil
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/scrub"
 )
@@ -268,18 +269,18 @@ func DecodeTokenResponse(body []byte) (*TokenResponse, error) {
 		}
 	}
 	if r.AccessToken == "" {
-		return nil, errors.New("response has no access_token")
+		return nil, errs.New("response has no access_token")
 	}
 	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "bearer") && !strings.EqualFold(r.TokenType, "N_A") {
-		return nil, fmt.Errorf("response token_type %s is not Bearer", Quote(r.TokenType, 32))
+		return nil, errs.Errorf("response token_type %s is not Bearer", Quote(r.TokenType, 32))
 	}
 	d, ok, err := ParseSeconds(expiresIn)
 	if err != nil {
-		return nil, fmt.Errorf("response expires_in: %w", err)
+		return nil, errs.Errorf("response expires_in: %w", err)
 	}
 	if ok {
 		if d <= 0 {
-			return nil, fmt.Errorf("response expires_in must be positive, got %d", int64(d/time.Second))
+			return nil, errs.Errorf("response expires_in must be positive, got %d", int64(d/time.Second))
 		}
 		r.ExpiresIn, r.HasExpiresIn = d, true
 	}
@@ -331,10 +332,10 @@ func ParseSeconds(raw json.RawMessage) (d time.Duration, ok bool, err error) {
 		return 0, false, err
 	}
 	if n > int64(MaxLifetime/time.Second) {
-		return 0, false, fmt.Errorf("value %d is out of range", n)
+		return 0, false, errs.Errorf("value %d is out of range", n)
 	}
 	if n < -int64(MaxLifetime/time.Second) {
-		return 0, false, fmt.Errorf("value %d is out of range", n)
+		return 0, false, errs.Errorf("value %d is out of range", n)
 	}
 	return time.Duration(n) * time.Second, true, nil
 }
@@ -351,12 +352,12 @@ func ParseJSONInt(raw json.RawMessage) (int64, error) {
 	if len(b) > 0 && b[0] == '"' {
 		var str string
 		if err := json.Unmarshal(raw, &str); err != nil {
-			return 0, errors.New("not a number")
+			return 0, errs.New("not a number")
 		}
 		b = []byte(str)
 	}
 	if !isJSONInteger(b) {
-		return 0, fmt.Errorf("%s is not an integer", Quote(string(b), 32))
+		return 0, errs.Errorf("%s is not an integer", Quote(string(b), 32))
 	}
 	// Accumulated as a negative number, whose range is the larger.
 	digits, neg := bytes.CutPrefix(b, []byte("-"))
@@ -380,9 +381,9 @@ func ParseJSONInt(raw json.RawMessage) (int64, error) {
 // outOfRange is the error for the integer b, which does not fit in int64.
 func outOfRange(b []byte) error {
 	if len(b) > 32 {
-		return fmt.Errorf("value of %d digits is out of range", len(b))
+		return errs.Errorf("value of %d digits is out of range", len(b))
 	}
-	return fmt.Errorf("value %s is out of range", b)
+	return errs.Errorf("value %s is out of range", b)
 }
 
 // isJSONInteger reports whether s is -?(0|[1-9][0-9]*).
@@ -451,10 +452,10 @@ func DecodeError(body []byte, secrets []string) (e ErrorBody, ok bool) {
 // exactly so (see CheckMembers).
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("empty response body")
+		return errs.New("empty response body")
 	}
 	if err := CheckMembers(body, memberNames(reflect.TypeOf(v))...); err != nil {
-		return fmt.Errorf("response %w", err)
+		return errs.Errorf("response %w", err)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		// errors.As for both targets, walked (see errtree).
@@ -475,15 +476,15 @@ func decodeJSON(body []byte, v any) error {
 		})
 		switch {
 		case se != nil:
-			return fmt.Errorf("response is not valid JSON (syntax error at offset %d)", se.Offset)
+			return errs.Errorf("response is not valid JSON (syntax error at offset %d)", se.Offset)
 		case te != nil && te.Field == "":
-			return fmt.Errorf("response has the wrong type: a JSON %s, not an object", te.Value)
+			return errs.Errorf("response has the wrong type: a JSON %s, not an object", te.Value)
 		case te != nil:
-			return fmt.Errorf("response field %q has the wrong type", te.Field)
+			return errs.Errorf("response field %q has the wrong type", te.Field)
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return errors.New("response JSON is truncated")
+			return errs.New("response JSON is truncated")
 		}
-		return errors.New("response is not valid JSON")
+		return errs.New("response is not valid JSON")
 	}
 	return nil
 }
@@ -527,10 +528,10 @@ func CheckMembers(body []byte, names ...string) error {
 				continue
 			}
 			if key != n {
-				return fmt.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(scrub.Truncate(key, 64)), n)
+				return errs.Errorf("member %s is not %q: member names are case-sensitive", strconv.QuoteToASCII(scrub.Truncate(key, 64)), n)
 			}
 			if slices.Contains(seen, n) {
-				return fmt.Errorf("member %q appears more than once", n)
+				return errs.Errorf("member %q appears more than once", n)
 			}
 			seen = append(seen, n)
 		}

@@ -32,7 +32,10 @@ func OpenRegular(path string) (*os.File, error) { return openNoBlock(path) }
 // an *fs.PathError naming path.
 func ReadFileLimited(path string, limit int) ([]byte, error) { return readLimited(path, limit) }
 
-// tooLarge is the error for a file at path over limit bytes.
+// tooLarge is the error for a file at path over limit bytes. (Not inlined:
+// readers call it from several places.)
+//
+//go:noinline
 func tooLarge(path string, limit int) error {
 	return &fs.PathError{Op: "read", Path: path, Err: errs.Errorf("larger than %d MiB", limit>>20)}
 }

@@ -155,7 +155,7 @@ type answer struct {
 // quote the answer.
 func ParseAnswer(body []byte) (string, error) {
 	var a answer
-	if err := wire.DecodeJSON(body, &a); err != nil {
+	if err := wire.DecodeJSON(body, &a, "locations", "encodedLocations"); err != nil {
 		return "", err
 	}
 	switch {

@@ -1,6 +1,9 @@
 package wire
 
 import (
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,12 +31,35 @@ func TestDecodeJSON(t *testing.T) {
 	var v struct {
 		Token string `json:"token"`
 	}
-	if err := DecodeJSON([]byte(`{"token":"x"}`), &v); err != nil || v.Token != "x" {
+	if err := DecodeJSON([]byte(`{"token":"x"}`), &v, "token"); err != nil || v.Token != "x" {
 		t.Errorf("good JSON: %v, %q", err, v.Token)
 	}
-	for _, bad := range []string{``, `{`, `{"token":"x"} trailing`, `[1]`, `{"token":1}`} {
-		if err := DecodeJSON([]byte(bad), &v); err == nil {
+	for _, bad := range []string{``, `{`, `{"token":"x"} trailing`, `[1]`, `{"token":1}`, `{"token":"x","token":"y"}`, `{"Token":"x"}`} {
+		if err := DecodeJSON([]byte(bad), &v, "token"); err == nil {
 			t.Errorf("DecodeJSON(%q): no error", bad)
+		}
+	}
+}
+
+// TestMemberLists: the member names the decoders give decodeJSON are the
+// json tags of the structs they decode into, in order.
+func TestMemberLists(t *testing.T) {
+	for _, tc := range []struct {
+		v     any
+		names []string
+	}{
+		{tokenResponseJSON{}, tokenFields[:]},
+		{accessTokenJSON{}, accessTokenMembers},
+		{introspectionJSON{}, introspectionMembers},
+	} {
+		typ := reflect.TypeOf(tc.v)
+		var tags []string
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			tags = append(tags, name)
+		}
+		if !slices.Equal(tags, tc.names) {
+			t.Errorf("%v: json tags %q, member list %q", typ, tags, tc.names)
 		}
 	}
 }

@@ -32,11 +32,8 @@ type GenerateAccessTokenResponse struct {
 // DecodeGenerateAccessTokenResponse decodes {"accessToken": …, "expireTime":
 // RFC 3339}. The error never quotes the body, which holds the token.
 func DecodeGenerateAccessTokenResponse(body []byte) (*GenerateAccessTokenResponse, error) {
-	var j struct {
-		AccessToken string `json:"accessToken"`
-		ExpireTime  string `json:"expireTime"`
-	}
-	if err := decodeJSON(body, &j); err != nil {
+	var j accessTokenJSON
+	if err := decodeJSON(body, &j, accessTokenMembers...); err != nil {
 		return nil, err
 	}
 	if j.AccessToken == "" {
@@ -51,6 +48,16 @@ func DecodeGenerateAccessTokenResponse(body []byte) (*GenerateAccessTokenRespons
 	}
 	return &GenerateAccessTokenResponse{AccessToken: j.AccessToken, ExpireTime: t}, nil
 }
+
+// accessTokenJSON is a generateAccessToken answer as encoding/json decodes
+// it; accessTokenMembers are its members (a test checks them against the
+// tags).
+type accessTokenJSON struct {
+	AccessToken string `json:"accessToken"`
+	ExpireTime  string `json:"expireTime"`
+}
+
+var accessTokenMembers = []string{"accessToken", "expireTime"}
 
 // GenerateIDTokenRequest is the JSON body of IAM Credentials'
 // projects.serviceAccounts.generateIdToken.
@@ -72,7 +79,7 @@ func DecodeGenerateIDTokenResponse(body []byte) (token string, expiry time.Time,
 	var j struct {
 		Token string `json:"token"`
 	}
-	if err := decodeJSON(body, &j); err != nil {
+	if err := decodeJSON(body, &j, "token"); err != nil {
 		return "", time.Time{}, err
 	}
 	if j.Token == "" {

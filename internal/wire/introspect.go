@@ -35,6 +35,22 @@ type Introspection struct {
 	Username string
 }
 
+// introspectionJSON is an introspection answer as encoding/json decodes it;
+// introspectionMembers are its members (a test checks them against the
+// tags).
+type introspectionJSON struct {
+	Active   json.RawMessage `json:"active"`
+	ClientID json.RawMessage `json:"client_id"`
+	Exp      json.RawMessage `json:"exp"`
+	Iat      json.RawMessage `json:"iat"`
+	Iss      json.RawMessage `json:"iss"`
+	Scope    json.RawMessage `json:"scope"`
+	Sub      json.RawMessage `json:"sub"`
+	Username json.RawMessage `json:"username"`
+}
+
+var introspectionMembers = []string{"active", "client_id", "exp", "iat", "iss", "scope", "sub", "username"}
+
 // maxTimestamp bounds exp and iat: year 9999.
 const maxTimestamp = 253402300799
 
@@ -44,23 +60,14 @@ const maxTimestamp = 253402300799
 // numbers or as strings; "scope" is a space-separated string. Errors never
 // quote the body.
 func DecodeIntrospection(body []byte) (*Introspection, error) {
-	var j struct {
-		Active   json.RawMessage `json:"active"`
-		ClientID json.RawMessage `json:"client_id"`
-		Exp      json.RawMessage `json:"exp"`
-		Iat      json.RawMessage `json:"iat"`
-		Iss      json.RawMessage `json:"iss"`
-		Scope    json.RawMessage `json:"scope"`
-		Sub      json.RawMessage `json:"sub"`
-		Username json.RawMessage `json:"username"`
-	}
+	var j introspectionJSON
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] != '{' {
 		if json.Valid(trimmed) {
 			return nil, errs.New("response is not a JSON object")
 		}
 	}
-	if err := decodeJSON(body, &j); err != nil {
+	if err := decodeJSON(body, &j, introspectionMembers...); err != nil {
 		return nil, err
 	}
 	in := &Introspection{}

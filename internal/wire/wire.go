@@ -12,11 +12,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stsgo/sts/internal/errs"
@@ -304,7 +302,7 @@ type tokenResponseJSON struct {
 // reproduces for the answers it reads.
 func decodeTokenResponseJSON(body []byte, r *TokenResponse, expiresIn *[]byte) error {
 	var j tokenResponseJSON
-	if err := decodeJSON(body, &j); err != nil {
+	if err := decodeJSON(body, &j, tokenFields[:]...); err != nil {
 		return err
 	}
 	*r = TokenResponse{
@@ -447,14 +445,16 @@ func DecodeError(body []byte, secrets []string) (e ErrorBody, ok bool) {
 }
 
 // decodeJSON decodes a JSON object into v, a pointer to a struct or a map,
-// with errors that say what was wrong without quoting the body. The
-// members a struct's json tags name must appear at most once and spelled
-// exactly so (see CheckMembers).
-func decodeJSON(body []byte, v any) error {
+// with errors that say what was wrong without quoting the body. names are
+// the members v's json tags name (none for a map): each must appear at most
+// once and spelled exactly so (see CheckMembers). They are given rather
+// than read from the tags, which would link reflection on struct tags into
+// every program; the tests check them.
+func decodeJSON(body []byte, v any, names ...string) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errs.New("empty response body")
 	}
-	if err := CheckMembers(body, memberNames(reflect.TypeOf(v))...); err != nil {
+	if err := CheckMembers(body, names...); err != nil {
 		return errs.Errorf("response %w", err)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
@@ -550,29 +550,8 @@ func CheckMembers(body []byte, names ...string) error {
 	}
 }
 
-// memberNames lists the json names of the fields of *struct type t, or
-// none for another type.
-func memberNames(t reflect.Type) []string {
-	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-		return nil
-	}
-	if names, ok := memberNamesCache.Load(t); ok {
-		return names.([]string)
-	}
-	var names []string
-	for i := range t.Elem().NumField() {
-		if name, _, _ := strings.Cut(t.Elem().Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			names = append(names, name)
-		}
-	}
-	memberNamesCache.Store(t, names)
-	return names
-}
-
-var memberNamesCache sync.Map // reflect.Type → []string
-
 // DecodeJSON is decodeJSON for other packages of the module.
-func DecodeJSON(body []byte, v any) error { return decodeJSON(body, v) }
+func DecodeJSON(body []byte, v any, names ...string) error { return decodeJSON(body, v, names...) }
 
 // clean makes a server-provided string safe to put in an error message or
 // to show; see scrub.Clean.

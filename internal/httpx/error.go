@@ -188,7 +188,10 @@ func isTransient(err error) bool {
 }
 
 // Retryable marks err as transient (an interrupted body, credentials that
-// expired and will be renewed, …). Its text and chain are err's.
+// expired and will be renewed, …). Its text and chain are err's. (Not
+// inlined: it has many callers.)
+//
+//go:noinline
 func Retryable(err error) error {
 	if err == nil {
 		return nil

@@ -9,7 +9,9 @@ import (
 )
 
 // RedactURL renders u without user information, query or fragment, which
-// may carry secrets.
+// may carry secrets. (Not inlined: it has many callers.)
+//
+//go:noinline
 func RedactURL(u *url.URL) string {
 	c := *u
 	c.User = nil

@@ -402,7 +402,9 @@ func Clean(s string, max int) string {
 }
 
 // Truncate cuts s to at most max bytes on a character boundary, adding "…"
-// when it was longer.
+// when it was longer. (Not inlined: it has many callers.)
+//
+//go:noinline
 func Truncate(s string, max int) string {
 	if len(s) <= max {
 		return s

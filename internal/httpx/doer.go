@@ -163,8 +163,14 @@ const maxDoerConfigs = 64
 // Header values the Doer sets, shared by every request: a request's Header
 // map is its own, but the slices of values are these (a RoundTripper that
 // adds a value appends, which copies a slice of length and capacity 1).
+//
+// Accept-Encoding is identity, and no Accept is sent (Google's endpoints
+// answer JSON without one): an http.Transport adds "Accept-Encoding: gzip"
+// to a request that names no encoding, at the cost of a header map and a
+// value per request (and a decompressor per compressed answer), for
+// answers of a few hundred bytes.
 var (
-	acceptJSON  = []string{"application/json"}
+	identity    = []string{"identity"}
 	contentType = map[string][]string{"application/x-www-form-urlencoded": {"application/x-www-form-urlencoded"}, "application/json": {"application/json"}}
 )
 
@@ -247,12 +253,20 @@ func (d *Doer) Do(ctx context.Context, r *Request) ([]byte, *Error) {
 	}
 }
 
+// attemptState is what an attempt allocates, in one piece: its deadline
+// (under a refresh's context) and the reader of its body.
+type attemptState struct {
+	ctx  deadline.Context
+	body bytes.Reader
+}
+
 func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) {
-	actx, cancel := d.attemptContext(ctx)
+	st := new(attemptState)
+	actx, cancel := d.attemptContext(ctx, &st.ctx)
 	if cancel != nil {
 		defer cancel()
 	} else {
-		defer actx.(*deadline.Context).Cancel()
+		defer st.ctx.Cancel()
 	}
 	// A *bytes.Reader: the transport knows it is in memory and sends the
 	// headers and the body in one write (for another reader it flushes the
@@ -260,7 +274,8 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	// length and a GetBody, with which the transport resends it on a fresh
 	// connection when an idle one turned out to be closed before anything
 	// was written.
-	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, bytes.NewReader(r.Body))
+	st.body.Reset(r.Body)
+	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, &st.body)
 	if err != nil {
 		return nil, failure(r.Op, 0, errs.New("cannot build request"))
 	}
@@ -274,7 +289,7 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	} else if r.ContentType != "" {
 		req.Header.Set("Content-Type", r.ContentType)
 	}
-	req.Header["Accept"] = acceptJSON
+	req.Header["Accept-Encoding"] = identity
 	if d.apiInfo != nil {
 		req.Header["X-Goog-Api-Client"] = d.apiInfo
 	}
@@ -369,13 +384,14 @@ func failure(op string, status int, err error) *Error {
 
 // attemptContext returns the context of one attempt: ctx's, ending after
 // the attempt time-out at the latest, and its cancel function. Under a
-// refresh's context (a *deadline.Context, which carries no values) it is a
-// *deadline.Context too, to be ended with its Cancel method (cancel is then
+// refresh's context (a *deadline.Context, which carries no values) it is
+// slot, initialized, to be ended with its Cancel method (cancel is then
 // nil): it costs less than a context.WithTimeout and its parent's
 // bookkeeping.
-func (d *Doer) attemptContext(ctx context.Context) (actx context.Context, cancel context.CancelFunc) {
+func (d *Doer) attemptContext(ctx context.Context, slot *deadline.Context) (actx context.Context, cancel context.CancelFunc) {
 	if p, ok := ctx.(*deadline.Context); ok {
-		return deadline.New(p, time.Now().Add(d.timeout)), nil
+		slot.Init(p, time.Now().Add(d.timeout))
+		return slot, nil
 	}
 	return context.WithTimeout(ctx, d.timeout)
 }

@@ -37,7 +37,7 @@ func TestDoerFollowsNoRedirectWithAnyClient(t *testing.T) {
 		default:
 			b, _ := io.ReadAll(r.Body)
 			if string(b) != "a=b" || r.ContentLength != 3 || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
-				r.Header.Get("Accept") != "application/json" || r.Header.Get("X-Goog-Api-Client") != "test/2" || r.Header.Get("X-Extra") != "1" {
+				r.Header.Get("Accept-Encoding") != "identity" || r.Header.Get("X-Goog-Api-Client") != "test/2" || r.Header.Get("X-Extra") != "1" {
 				t.Errorf("request: body %q, length %d, headers %v", b, r.ContentLength, r.Header)
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -106,10 +106,10 @@ func TestDoerHeadersAreTheRequests(t *testing.T) {
 	var seen []http.Header
 	rt := rtFunc(func(r *http.Request) (*http.Response, error) {
 		seen = append(seen, r.Header.Clone())
-		r.Header.Add("Accept", "text/plain")
+		r.Header.Add("Accept-Encoding", "gzip")
 		r.Header.Add("X-Goog-Api-Client", "mutated")
 		r.Header.Set("Content-Type", "text/plain")
-		r.Header["Accept"] = append(r.Header["Accept"], "more")
+		r.Header["Accept-Encoding"] = append(r.Header["Accept-Encoding"], "more")
 		return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: -1,
 			Body: io.NopCloser(strings.NewReader(`{"access_token":"at","expires_in":60}`))}, nil
 	})
@@ -120,8 +120,8 @@ func TestDoerHeadersAreTheRequests(t *testing.T) {
 		}
 	}
 	for i, h := range seen {
-		if got := h.Values("Accept"); len(got) != 1 || got[0] != "application/json" {
-			t.Errorf("request %d: Accept %q", i, got)
+		if got := h.Values("Accept-Encoding"); len(got) != 1 || got[0] != "identity" {
+			t.Errorf("request %d: Accept-Encoding %q", i, got)
 		}
 		if got := h.Values("X-Goog-Api-Client"); len(got) != 1 || got[0] != "test/3" {
 			t.Errorf("request %d: X-Goog-Api-Client %q", i, got)
@@ -130,8 +130,8 @@ func TestDoerHeadersAreTheRequests(t *testing.T) {
 			t.Errorf("request %d: Content-Type %q", i, got)
 		}
 	}
-	if len(acceptJSON) != 1 || acceptJSON[0] != "application/json" {
-		t.Errorf("shared Accept value changed: %q", acceptJSON)
+	if len(identity) != 1 || identity[0] != "identity" {
+		t.Errorf("shared Accept-Encoding value changed: %q", identity)
 	}
 }
 

@@ -3,10 +3,15 @@ package bench
 import (
 	"context"
 	"io"
+	"maps"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -131,4 +136,90 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// wireCounts is what a counting emulator's server saw: connections opened
+// and bytes read (requests, headers and bodies).
+type wireCounts struct {
+	conns, read atomic.Int64
+}
+
+// countingConn counts the bytes read from a connection.
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// countingListener wraps every accepted connection in a countingConn.
+type countingListener struct {
+	net.Listener
+	read *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.read}, nil
+}
+
+// newCountingTCPEnv is newTCPEnv's emulator served by an httptest server
+// that counts the connections it accepts and the bytes it reads.
+func newCountingTCPEnv(tb testing.TB) (*env, *wireCounts) {
+	tb.Helper()
+	w := new(wireCounts)
+	srv := ststest.NewInMemoryServer(ststest.Options{})
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener = countingListener{hs.Listener, &w.read}
+	hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			w.conns.Add(1)
+		}
+	}
+	hs.Start()
+	tb.Cleanup(hs.Close)
+	srv.URL = hs.URL
+	e := envOf(tb, srv)
+	e.client = hs.Client()
+	return e, w
+}
+
+// TestExchangeWire: over loopback TCP, every library's cold exchanges
+// (a new source each) through one http.Client share one kept-alive
+// connection, and sts's requests have no more headers for the server to
+// parse than x/oauth2's. The bytes per request are logged (they differ by
+// the libraries' x-goog-api-client values and Accept-Encoding: sts sends
+// "identity", which keeps the transport from adding "gzip").
+func TestExchangeWire(t *testing.T) {
+	const n = 20
+	bytes := map[string]int64{}
+	headers := map[string]int{}
+	for _, lib := range append([]string{"floor"}, libraries...) {
+		e, w := newCountingTCPEnv(t)
+		op := exchangeOp(t, lib)(e)
+		for i := range n {
+			op(i)
+		}
+		reqs := e.srv.Requests()
+		if len(reqs) != n {
+			t.Fatalf("%s: %d requests for %d exchanges", lib, len(reqs), n)
+		}
+		bytes[lib], headers[lib] = w.read.Load()/n, len(reqs[n-1].Header)
+		t.Logf("%-6s %d connection(s) for %d exchanges; %d bytes and %d headers per request: %v",
+			lib, w.conns.Load(), n, bytes[lib], headers[lib], slices.Sorted(maps.Keys(reqs[n-1].Header)))
+		if c := w.conns.Load(); c != 1 {
+			t.Errorf("%s: %d connections for %d sequential exchanges through one client; want 1", lib, c, n)
+		}
+		e.close()
+	}
+	if headers["sts"] > headers["oauth2"] {
+		t.Errorf("sts sends %d headers per request (%d bytes), x/oauth2 %d (%d bytes)", headers["sts"], bytes["sts"], headers["oauth2"], bytes["oauth2"])
+	}
 }

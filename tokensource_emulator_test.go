@@ -220,3 +220,33 @@ func TestEmulatorClientCredentialsWithSpecialCharacters(t *testing.T) {
 		t.Fatalf("wrong secret: err = %v", err)
 	}
 }
+
+// TestEmulatorSubjectAudience: against an emulator checking audiences, a
+// subject minted for another provider fails once, with STS's permanent
+// invalid_grant as an *Error, and one minted for the configured audience
+// is exchanged.
+func TestEmulatorSubjectAudience(t *testing.T) {
+	s := ststest.NewInMemoryServer(ststest.Options{CheckSubjectAudience: true})
+	defer s.Close()
+	cfg := emulatorConfig(s)
+	cfg.Subject = StaticSubject(s.SubjectJWT("u", "//iam.googleapis.com/locations/global/workforcePools/p/providers/q"))
+	ts, err := NewTokenSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.Token()
+	se, ok := err.(*Error)
+	if !ok || se.StatusCode != 400 || se.Code != "invalid_grant" || se.Description != "The audience in JWT does not match the expected values." || se.Temporary() {
+		t.Fatalf("wrong audience: %v, want a permanent invalid_grant *Error", err)
+	}
+	if n := s.Count("/v1/token"); n != 1 {
+		t.Errorf("%d exchanges, want 1 (a permanent failure is not retried)", n)
+	}
+	cfg.Subject = StaticSubject(s.SubjectJWT("u", testAudience))
+	if ts, err = NewTokenSource(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatalf("right audience: %v", err)
+	}
+}

@@ -11,8 +11,9 @@
 //
 // Like STS, it refuses a JWT subject that is not a JWT or has expired
 // (Options.AcceptAnySubject turns this off; Server.SubjectJWT mints
-// subjects that pass) and, given Options.Providers, an audience naming
-// another provider.
+// subjects that pass), with Options.CheckSubjectAudience one whose aud the
+// provider does not allow, and, given Options.Providers, an audience
+// naming another provider.
 //
 // Besides token exchange, the server emulates the neighbouring endpoints a
 // federation client calls: IAM Credentials generateAccessToken and
@@ -87,6 +88,21 @@ type Options struct {
 	// signature. Server.SubjectJWT mints subject tokens that pass.
 	AcceptAnySubject bool
 
+	// CheckSubjectAudience adds STS's check of the aud claim of a JWT or
+	// ID token subject (a string or an array of strings): it must name an
+	// audience the provider allows, that is the request's audience with
+	// "https:" in front of its leading "//" (as SubjectJWT mints it) or
+	// one of AllowedAudiences; else 400 invalid_grant "The audience in JWT
+	// does not match the expected values.". Off by default, so that tests
+	// with hand-made subjects keep passing; AcceptAnySubject turns it off.
+	CheckSubjectAudience bool
+
+	// AllowedAudiences are the audiences a subject's aud may name besides
+	// the default one under CheckSubjectAudience, as the allowed audiences
+	// configured on a provider (they apply to every provider). Nil means
+	// the default one only.
+	AllowedAudiences []string
+
 	// Providers, if not empty, lists the audiences of the workload and
 	// workforce identity pool providers the emulator knows, each written
 	// as STS expects it ("//iam.googleapis.com/projects/NUMBER/locations/
@@ -138,8 +154,8 @@ func (o Options) String() string {
 	if o.ClientSecret != "" {
 		secret = "REDACTED"
 	}
-	return fmt.Sprintf("ststest.Options{TokenLifetime:%v AcceptAnySubject:%t Providers:%q ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t NoClientAuth:%t OnRequest:%t}",
-		o.TokenLifetime, o.AcceptAnySubject, o.Providers, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.NoClientAuth, o.OnRequest != nil)
+	return fmt.Sprintf("ststest.Options{TokenLifetime:%v AcceptAnySubject:%t CheckSubjectAudience:%t AllowedAudiences:%q Providers:%q ValidateSubject:%t ClientID:%q ClientSecret:%s RequireClientAuth:%t NoClientAuth:%t OnRequest:%t}",
+		o.TokenLifetime, o.AcceptAnySubject, o.CheckSubjectAudience, o.AllowedAudiences, o.Providers, o.ValidateSubject != nil, o.ClientID, secret, o.RequireClientAuth, o.NoClientAuth, o.OnRequest != nil)
 }
 
 // GoString is like String, so that %#v does not print the secret either.

@@ -75,6 +75,89 @@ func TestSubjectChecks(t *testing.T) {
 	}
 }
 
+// TestSubjectAudience: with CheckSubjectAudience, a JWT or ID token subject
+// whose aud names neither the provider's default audience nor one of
+// AllowedAudiences is refused with STS's answer; SubjectJWT's tokens pass.
+// Without it (the default), or with AcceptAnySubject, aud is not looked at.
+func TestSubjectAudience(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Unix()
+	def := "https:" + workloadAud
+	const alg = `{"alg":"RS256"}`
+	tests := []struct {
+		name      string
+		tokenType string
+		aud       any // nil: no aud claim
+		audience  string
+		ok        bool // accepted checking audiences
+	}{
+		{"default audience", ttJWT, def, workloadAud, true},
+		{"default audience, ID token", ttIDToken, def, workloadAud, true},
+		{"in an array", ttJWT, []any{"x", def}, workloadAud, true},
+		{"workforce default", ttJWT, "https:" + workforceAud, workforceAud, true},
+		{"allowed audience", ttJWT, "https://github.com/org", workloadAud, true},
+		{"another provider's", ttJWT, "https:" + workforceAud, workloadAud, false},
+		{"the audience without https:", ttJWT, workloadAud, workloadAud, false},
+		{"unknown", ttJWT, "https://example.com", workloadAud, false},
+		{"none", ttJWT, nil, workloadAud, false},
+		{"empty", ttJWT, "", workloadAud, false},
+		{"empty array", ttJWT, []any{}, workloadAud, false},
+		{"not a string", ttJWT, 42, workloadAud, false},
+		{"array of non-strings", ttJWT, []any{def, 1}, workloadAud, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := map[string]any{"sub": "u", "exp": exp}
+			if tc.aud != nil {
+				claims["aud"] = tc.aud
+			}
+			for _, o := range []struct {
+				opts  ststest.Options
+				check bool
+			}{
+				{ststest.Options{}, false},
+				{ststest.Options{CheckSubjectAudience: true, AllowedAudiences: []string{"https://github.com/org"}}, true},
+				{ststest.Options{CheckSubjectAudience: true, AcceptAnySubject: true}, false},
+			} {
+				s := ststest.NewInMemoryServer(o.opts)
+				form := exchangeForm()
+				form.Set("subject_token_type", tc.tokenType)
+				form.Set("subject_token", jwtWith(alg, claims))
+				form.Set("audience", tc.audience)
+				status, tr := postForm(t, s.Client(), s.TokenURL(), form)
+				s.Close()
+				if !o.check || tc.ok {
+					if status != 200 {
+						t.Errorf("%v: %d %+v, want 200", o.opts, status, tr)
+					}
+					continue
+				}
+				if status != 400 || tr.Error != "invalid_grant" || tr.ErrorDescription != "The audience in JWT does not match the expected values." {
+					t.Errorf("%v: %d %+v, want 400 invalid_grant", o.opts, status, tr)
+				}
+			}
+		})
+	}
+	// SubjectJWT mints subjects that pass; an expired one is still stale.
+	synctest.Test(t, func(t *testing.T) {
+		s := ststest.NewInMemoryServer(ststest.Options{CheckSubjectAudience: true})
+		defer s.Close()
+		for _, aud := range []string{workloadAud, workforceAud} {
+			form := exchangeForm()
+			form.Set("audience", aud)
+			form.Set("subject_token", s.SubjectJWT("u", aud))
+			if status, tr := postForm(t, s.Client(), s.TokenURL(), form); status != 200 {
+				t.Errorf("SubjectJWT for %s: %d %+v", aud, status, tr)
+			}
+		}
+		form := exchangeForm()
+		form.Set("subject_token", s.SubjectJWT("u", workloadAud))
+		time.Sleep(2 * time.Hour)
+		if status, tr := postForm(t, s.Client(), s.TokenURL(), form); status != 400 || !strings.HasSuffix(tr.ErrorDescription, "is stale to sign-in.") {
+			t.Errorf("expired: %d %+v", status, tr)
+		}
+	})
+}
+
 // TestSubjectJWT: a minted subject token passes the checks until it expires,
 // and names its subject.
 func TestSubjectJWT(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 const (
 	descUnparsableJWT   = "Unable to parse the ID Token."
 	descStaleJWT        = "ID Token issued at %d is stale to sign-in."
+	descWrongAudience   = "The audience in JWT does not match the expected values."
 	descUnknownProvider = `The target service indicated by the "audience" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist.`
 )
 
@@ -31,10 +32,11 @@ func (s *Server) checkProvider(audience string) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, code: "invalid_target", desc: descUnknownProvider}
 }
 
-// checkSubject checks the subject token of an exchange as STS does, unless
-// Options.AcceptAnySubject: a token of the JWT or ID token type must be a
-// JWT whose exp claim is in the future.
-func (s *Server) checkSubject(tokenType, token string, now time.Time) *oauthError {
+// checkSubject checks the subject token of an exchange for audience as
+// STS does, unless Options.AcceptAnySubject: a token of the JWT or ID token
+// type must be a JWT whose exp claim is in the future and, with
+// Options.CheckSubjectAudience, whose aud names an allowed audience.
+func (s *Server) checkSubject(tokenType, token, audience string, now time.Time) *oauthError {
 	if s.opts.AcceptAnySubject || (tokenType != typeJWT && tokenType != typeIDToken) {
 		return nil
 	}
@@ -53,7 +55,31 @@ func (s *Server) checkSubject(tokenType, token string, now time.Time) *oauthErro
 		}
 		return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: fmt.Sprintf(descStaleJWT, int64(iat))}
 	}
+	if s.opts.CheckSubjectAudience && !s.allowedAudience(claims["aud"], audience) {
+		return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: descWrongAudience}
+	}
 	return nil
+}
+
+// allowedAudience reports whether the aud claim raw (a string or an array
+// of strings) names an audience allowed for an exchange for audience: its
+// default one (see Options.CheckSubjectAudience) or an AllowedAudiences
+// entry.
+func (s *Server) allowedAudience(raw json.RawMessage, audience string) bool {
+	var auds []string
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		auds = []string{one}
+	} else if json.Unmarshal(raw, &auds) != nil {
+		return false
+	}
+	def, ok := strings.CutPrefix(audience, "//")
+	for _, a := range auds {
+		if (ok && a == "https://"+def) || (a != "" && slices.Contains(s.opts.AllowedAudiences, a)) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseJWT decodes the claims of a compact JWS (header.payload.signature;

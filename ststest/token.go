@@ -361,7 +361,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oe)
 		return
 	}
-	if oe := s.checkSubject(req.SubjectTokenType, req.SubjectToken, now); oe != nil {
+	if oe := s.checkSubject(req.SubjectTokenType, req.SubjectToken, req.Audience, now); oe != nil {
 		writeOAuthError(w, oe)
 		return
 	}

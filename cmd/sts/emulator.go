@@ -22,8 +22,9 @@ func init() {
 			"It prints its base URL on the first line of standard output, logs one line per request\n" +
 			"(method, path, status; never a token) on standard error, and stops cleanly on SIGINT or SIGTERM.\n" +
 			"It keeps every request in memory: run it for tests, not as a service.",
-		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--accept-any] [--provider AUDIENCE]...\n" +
-			"       [--allowed-locations ENCODED[=LOCATION,...]] [--client-id ID [--require-client-auth] | --no-client-auth] [--quiet]",
+		usage: "sts emulator [--listen 127.0.0.1:PORT] [--token-lifetime 1h] [--latency D] [--accept-any | --check-audience [--allowed-audience AUD]...]\n" +
+			"       [--provider AUDIENCE]..." +
+			" [--allowed-locations ENCODED[=LOCATION,...]] [--client-id ID [--require-client-auth] | --no-client-auth] [--quiet]",
 		setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
 			lifetime := fs.Duration("token-lifetime", ststest.DefaultTokenLifetime, "lifetime of the tokens the emulator issues")
@@ -34,6 +35,9 @@ func init() {
 			noClientAuth := fs.Bool("no-client-auth", false, "reject any client credentials (to check that a client sends none)")
 			acceptAny := fs.Bool("accept-any", false, "accept any subject token (by default, as STS, refuse a JWT or ID token subject that is not a JWT or has expired)")
 			allowed := fs.String("allowed-locations", "", "answer regional access boundary lookups with `ENCODED[=LOCATION,...]` (for example 0xA30=us-central1,europe-west1); default 0x0, no restriction")
+			checkAudience := fs.Bool("check-audience", false, "refuse, as STS, a JWT or ID token subject whose aud is neither https: followed by the exchange's audience nor an --allowed-audience")
+			var allowedAuds stringList
+			fs.Var(&allowedAuds, "allowed-audience", "an `aud` that subjects may name with --check-audience, besides the default (repeatable)")
 			var providers stringList
 			fs.Var(&providers, "provider", "the `audience` of a provider the emulator knows (repeatable); when given, exchanges for other providers are refused")
 			return func(ctx context.Context, e *env, args []string) error {
@@ -46,7 +50,14 @@ func init() {
 				if *latency < 0 {
 					return usagef("--latency must not be negative")
 				}
-				opts := ststest.Options{TokenLifetime: *lifetime, AcceptAnySubject: *acceptAny, NoClientAuth: *noClientAuth}
+				if *acceptAny && *checkAudience {
+					return usagef("--accept-any cannot be combined with --check-audience")
+				}
+				if len(allowedAuds) > 0 && !*checkAudience {
+					return usagef("--allowed-audience needs --check-audience")
+				}
+				opts := ststest.Options{TokenLifetime: *lifetime, AcceptAnySubject: *acceptAny, NoClientAuth: *noClientAuth,
+					CheckSubjectAudience: *checkAudience, AllowedAudiences: allowedAuds}
 				for _, p := range providers {
 					if !strings.HasPrefix(p, "//iam.") || !strings.Contains(p, "/providers/") {
 						return usagef("--provider %q: want //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER or //iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER", truncate(p, 200))

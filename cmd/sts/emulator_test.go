@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -59,6 +60,22 @@ func TestEmulatorSubjectChecksAndProviders(t *testing.T) {
 	defer stop(cmd2)
 	if err := exchange(lenient, "hello", other); err != nil {
 		t.Errorf("--accept-any: %v", err)
+	}
+
+	// --check-audience: testSubject has no aud; a subject with the
+	// default audience or an --allowed-audience passes.
+	strict, cmd3, _, _ := startEmulator(t, "--quiet", "--check-audience", "--allowed-audience", "https://github.com/org")
+	defer stop(cmd3)
+	if err := exchange(strict, testSubject, testAudience); !errors.As(err, &se) || se.Code != "invalid_grant" ||
+		se.Description != "The audience in JWT does not match the expected values." {
+		t.Errorf("--check-audience, no aud: %v", err)
+	}
+	for _, aud := range []string{"https:" + testAudience, "https://github.com/org"} {
+		claims, _ := json.Marshal(map[string]any{"aud": aud, "exp": 4102444800})
+		subject := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(claims) + "."
+		if err := exchange(strict, subject, testAudience); err != nil {
+			t.Errorf("--check-audience, aud %s: %v", aud, err)
+		}
 	}
 }
 

@@ -155,6 +155,8 @@ func TestUsageErrors(t *testing.T) {
 		{"demo", "extra-argument"},
 		{"emulator", "--listen", "0.0.0.0:0"},
 		{"emulator", "--listen", "nonsense"},
+		{"emulator", "--accept-any", "--check-audience"},
+		{"emulator", "--allowed-audience", "https://github.com/org"},
 	} {
 		r := cli(t, nil, "", args...)
 		if r.code != 2 || r.stderr == "" || r.stdout != "" {

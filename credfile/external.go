@@ -19,7 +19,6 @@ import (
 	"github.com/stsgo/sts/internal/refresh"
 	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/wire"
-	"github.com/stsgo/sts/x509subject"
 )
 
 // Names of the Options fields in errors.
@@ -295,17 +294,16 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		email = imp.email
 		c.serviceAccount = email
 	}
-	provider := src.provider
-	if x, ok := provider.(*x509subject.Subject); ok {
-		c.mtls = x.ExchangeClient
+	if src.x509 != nil {
+		c.mtls = src.x509.ExchangeClient
 	}
-	if x, ok := provider.(sts.ExecutableSubject); ok && x.Terminal != nil {
+	if x := src.exe; x != nil && x.Terminal != nil {
 		req := sts.SubjectRequest{Audience: f.Audience, SubjectTokenType: f.SubjectTokenType, ImpersonatedEmail: email}
 		c.revoke = func(ctx context.Context) error { return x.Revoke(ctx, req) }
 	}
 	xc := exchange.Config{
 		Subject: func(ctx context.Context, aud, typ string) (string, time.Time, error) {
-			tok, err := provider.SubjectToken(ctx, sts.SubjectRequest{Audience: aud, SubjectTokenType: typ, ImpersonatedEmail: email})
+			tok, err := src.token(ctx, sts.SubjectRequest{Audience: aud, SubjectTokenType: typ, ImpersonatedEmail: email})
 			return tok, time.Time{}, err
 		},
 		SubjectTokenType: f.SubjectTokenType,
@@ -324,9 +322,9 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		impURL = imp.url
 	}
 	c.locations = o.locationsCache(universe, f.Audience, impURL, email, src.client)
-	if b, ok := provider.(interface{ CertificateFingerprint() (string, error) }); ok {
+	if src.x509 != nil {
 		// Agent identities' tokens are bound to their certificate.
-		xc.Bind = b.CertificateFingerprint
+		xc.Bind = src.x509.CertificateFingerprint
 	}
 	if imp == nil {
 		c.ts, err = o.cached(exchange.New(xc))

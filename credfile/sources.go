@@ -1,6 +1,7 @@
 package credfile
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -18,12 +19,17 @@ import (
 	"github.com/stsgo/sts/x509subject"
 )
 
-// source is the subject-token provider a credential_source describes.
+// source is the subject-token provider a credential_source describes. It
+// holds the provider's SubjectToken method rather than the provider as an
+// interface: a provider value in an interface would link every method of
+// every type its fields reach (such as http.Cookie's, through a client).
 type source struct {
-	provider sts.SubjectTokenProvider
-	kind     string       // for the x-goog-api-client header and logs
-	client   *http.Client // the exchange's client (mTLS for certificates)
-	mtls     bool         // the default token URL is sts.mtls.<universe>
+	token  func(context.Context, sts.SubjectRequest) (string, error)
+	kind   string       // for the x-goog-api-client header and logs
+	client *http.Client // the exchange's client (mTLS for certificates)
+	mtls   bool         // the default token URL is sts.mtls.<universe>
+	x509   *x509subject.Subject
+	exe    *sts.ExecutableSubject // an executable source
 }
 
 // presentSources lists the source selectors of credential_source, in the order
@@ -107,7 +113,7 @@ func buildSource(cs *credentialSource, tokenType string, o *Options) (*source, e
 		if err != nil {
 			return nil, err
 		}
-		return o.plain(sts.FileSubject{Path: *cs.File, Format: format}, "file"), nil
+		return o.plain(sts.FileSubject{Path: *cs.File, Format: format}.SubjectToken, "file"), nil
 	case "url":
 		raw := *cs.URL
 		if err := verr(check.SourceURL("credential_source.url", raw)); err != nil {
@@ -123,7 +129,7 @@ func buildSource(cs *credentialSource, tokenType string, o *Options) (*source, e
 		if err != nil {
 			return nil, err
 		}
-		return o.plain(sts.URLSubject{URL: raw, Headers: cs.Headers, Format: format, HTTPClient: o.HTTPClient}, "url"), nil
+		return o.plain(sts.URLSubject{URL: raw, Headers: cs.Headers, Format: format, HTTPClient: o.HTTPClient}.SubjectToken, "url"), nil
 	case "executable":
 		return buildExecutable(cs.Executable, tokenType, o)
 	case "environment_id":
@@ -134,8 +140,8 @@ func buildSource(cs *credentialSource, tokenType string, o *Options) (*source, e
 }
 
 // plain is a source whose exchange goes over the caller's client.
-func (o *Options) plain(p sts.SubjectTokenProvider, kind string) *source {
-	return &source{provider: p, kind: kind, client: o.HTTPClient}
+func (o *Options) plain(token func(context.Context, sts.SubjectRequest) (string, error), kind string) *source {
+	return &source{token: token, kind: kind, client: o.HTTPClient}
 }
 
 // fileFormat converts credential_source.format. A subject_token_field_name
@@ -220,7 +226,9 @@ func buildExecutable(e *executableSource, tokenType string, o *Options) (*source
 		}
 		x.Terminal, x.InteractiveTimeout = o.Terminal, interactiveTimeout
 	}
-	return o.plain(x, "executable"), nil
+	s := o.plain(x.SubjectToken, "executable")
+	s.exe = &x
+	return s, nil
 }
 
 // awsFields names the AWS settings of credential_source.
@@ -272,14 +280,14 @@ func buildAWS(cs *credentialSource, tokenType string, o *Options) (*source, erro
 	if err := verr(awssub.Check(s, awsFields)); err != nil {
 		return nil, err
 	}
-	return o.plain(&awssubject.Subject{
+	return o.plain((&awssubject.Subject{
 		RegionURL:                   s.RegionURL,
 		CredentialsURL:              s.CredentialsURL,
 		IMDSv2TokenURL:              s.IMDSv2TokenURL,
 		RegionalCredVerificationURL: s.VerificationURL,
 		HTTPClient:                  o.HTTPClient,
 		Getenv:                      o.Getenv,
-	}, "aws"), nil
+	}).SubjectToken, "aws"), nil
 }
 
 // x509Fields names the certificate settings of credential_source.
@@ -324,5 +332,5 @@ func buildX509(c *certificateSource, tokenType string, o *Options) (*source, err
 	if err != nil {
 		return nil, err
 	}
-	return &source{provider: x, kind: "x509", client: client, mtls: true}, nil
+	return &source{token: x.SubjectToken, kind: "x509", client: client, mtls: true, x509: x}, nil
 }

@@ -86,7 +86,7 @@ func TestLoadExecutableCommandLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.provider.(sts.ExecutableSubject).Command; !slices.Equal(got, []string{"/opt/my tools/fetch token", "--audience", "a b", "c d"}) {
+	if got := s.exe.Command; !slices.Equal(got, []string{"/opt/my tools/fetch token", "--audience", "a b", "c d"}) {
 		t.Fatalf("got %q", got)
 	}
 	for _, bad := range []string{"", "   ", `"/opt/x`, `prog 'x`, `prog \`, `'' --flag`, "prog \x00"} {

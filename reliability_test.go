@@ -336,11 +336,8 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 	for _, layer := range []string{"exchange", "impersonated"} {
 		t.Run(layer, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
-				defer emu.Close()
-				emu.SetLatency(time.Second)
 				var outage fixture.ExpiryOutage
-				client := outage.Client(emu.Client().Transport)
+				emu, client := outage.Emulator(t)
 				root, err := NewTokenSource(relExchangeConfig(emu, client))
 				if err != nil {
 					t.Fatal(err)

@@ -26,11 +26,8 @@ func TestOutageAroundEveryExpiry(t *testing.T) {
 
 func outageAroundEveryExpiry(t *testing.T, kind string) {
 	synctest.Test(t, func(t *testing.T) {
-		emu := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
-		defer emu.Close()
-		emu.SetLatency(time.Second)
 		var outage fixture.ExpiryOutage
-		client := outage.Client(emu.Client().Transport)
+		emu, client := outage.Emulator(t)
 		root, err := sts.NewTokenSource(sts.Config{Subject: sts.StaticSubject(testJWT), SubjectTokenType: sts.TokenTypeJWT,
 			Audience: workloadAud, TokenURL: emu.TokenURL(), HTTPOptions: sts.HTTPOptions{HTTPClient: client}})
 		if err != nil {

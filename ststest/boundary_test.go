@@ -33,16 +33,6 @@ type intermediaryResponse struct {
 	SessionKey string `json:"access_boundary_session_key"`
 }
 
-// rootToken exchanges the test JWT for an access token of the server.
-func rootToken(t *testing.T, s *ststest.Server) string {
-	t.Helper()
-	status, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
-	if status != 200 {
-		t.Fatalf("root exchange: %d %+v", status, tr)
-	}
-	return tr.AccessToken
-}
-
 func intermediary(t *testing.T, s *ststest.Server, subject string) intermediaryResponse {
 	t.Helper()
 	resp, err := s.Client().PostForm(s.TokenURL(), url.Values{
@@ -162,7 +152,7 @@ var prefixChecks = []check{
 func TestAllowsClientSide(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	ir := intermediary(t, s, rootToken(t, s))
+	ir := intermediary(t, s, mustToken(t, s))
 	if ir.IssuedTokenType != ttInterm || ir.SessionKey == "" || ir.ExpiresIn != nil {
 		t.Fatalf("intermediary response %+v", ir.tokenResponse)
 	}
@@ -177,7 +167,7 @@ func TestAllowsClientSide(t *testing.T) {
 	runChecks(t, s, ir.AccessToken, []check{{"storage.objects.get", bucketA + "/objects/customer-a/f", "", false}})
 
 	// Each intermediary token has its own key.
-	ir2 := intermediary(t, s, rootToken(t, s))
+	ir2 := intermediary(t, s, mustToken(t, s))
 	if ir2.SessionKey == ir.SessionKey {
 		t.Fatal("two intermediary tokens share a session key")
 	}
@@ -190,7 +180,7 @@ func TestAllowsClientSide(t *testing.T) {
 func TestAllowsServerSide(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	root := rootToken(t, s)
+	root := mustToken(t, s)
 	opts := `{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"` + bucketA +
 		`","availablePermissions":["inRole:roles/storage.objectViewer"],"availabilityCondition":{"expression":"` + prefixOn + `"}}]}}`
 	status, tr := postForm(t, s.Client(), s.TokenURL(), url.Values{
@@ -210,7 +200,7 @@ func TestAllowsServerSide(t *testing.T) {
 func TestAllowsSeveralRulesAndRoles(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	ir := intermediary(t, s, rootToken(t, s))
+	ir := intermediary(t, s, mustToken(t, s))
 	tok := mint(t, ir.AccessToken, sessionAEAD(t, ir.SessionKey),
 		testRule{bucketA, []string{"inRole:roles/storage.objectViewer"}, ""},
 		testRule{"//storage.googleapis.com/projects/_/buckets/bucket-b", []string{"inRole:roles/storage.objectCreator", "inRole:roles/storage.legacyBucketReader"},
@@ -231,7 +221,7 @@ func TestAllowsSeveralRulesAndRoles(t *testing.T) {
 func TestAllowsErrors(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	ir := intermediary(t, s, rootToken(t, s))
+	ir := intermediary(t, s, mustToken(t, s))
 	good := mint(t, ir.AccessToken, sessionAEAD(t, ir.SessionKey), testRule{bucketA, []string{"inRole:roles/storage.objectViewer"}, ""})
 	obj := bucketA + "/objects/x"
 	for name, tok := range map[string]string{
@@ -260,7 +250,7 @@ func TestAllowsExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Hour})
 		defer s.Close()
-		ir := intermediary(t, s, rootToken(t, s))
+		ir := intermediary(t, s, mustToken(t, s))
 		tok := mint(t, ir.AccessToken, sessionAEAD(t, ir.SessionKey), testRule{bucketA, []string{"inRole:roles/storage.objectViewer"}, ""})
 		if ok, err := s.Allows(tok, "storage.objects.get", bucketA+"/objects/x", ""); !ok || err != nil {
 			t.Fatalf("fresh token: %v %v", ok, err)
@@ -278,7 +268,7 @@ func TestIntermediaryRejectsBoundary(t *testing.T) {
 	status, _ := postForm(t, s.Client(), s.TokenURL(), url.Values{
 		"grant_type":           {grantTE},
 		"requested_token_type": {ttInterm},
-		"subject_token":        {rootToken(t, s)},
+		"subject_token":        {mustToken(t, s)},
 		"subject_token_type":   {ttAccess},
 		"options":              {`{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"` + bucketA + `","availablePermissions":["inRole:roles/storage.objectViewer"]}]}}`},
 	})

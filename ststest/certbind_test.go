@@ -222,7 +222,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 	}
 
 	// Unbound tokens work over any connection.
-	plain := issue(t, s)
+	plain := mustToken(t, s)
 	if ok, err := s.Allows(plain, "storage.objects.get", obj, ""); !ok || err != nil {
 		t.Errorf("unbound token: %v %v", ok, err)
 	}

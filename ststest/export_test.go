@@ -10,6 +10,7 @@ var (
 	ErrCertificateRequired = errCertificateRequired
 	ErrConnectionReset     = errConnectionReset
 	ErrServerClosed        = errServerClosed
+	SnakeToCamel           = snakeToCamel
 )
 
 // RolePermissions returns a copy of the permissions the emulator gives a

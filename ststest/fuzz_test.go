@@ -81,6 +81,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 	})
 }
 
+// snakeToCamel converts "subject_token_type" to "subjectTokenType".
 func snakeToCamel(s string) string {
 	parts := strings.Split(s, "_")
 	for i := 1; i < len(parts); i++ {

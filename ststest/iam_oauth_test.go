@@ -15,50 +15,35 @@ import (
 
 const testSA = "sa@example-project.iam.gserviceaccount.com"
 
-// issue exchanges testJWT and returns the access token.
-func issue(t *testing.T, s *ststest.Server) string {
-	t.Helper()
-	status, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
-	if status != 200 || tr.AccessToken == "" {
-		t.Fatalf("exchange: %d %+v", status, tr)
-	}
-	return tr.AccessToken
+// googleError is the error member of a Google API answer.
+type googleError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Status  string `json:"status"`
 }
 
 type googleAnswer struct {
-	AccessToken string `json:"accessToken"`
-	ExpireTime  string `json:"expireTime"`
-	Error       *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Status  string `json:"status"`
-	} `json:"error"`
+	AccessToken string       `json:"accessToken"`
+	ExpireTime  string       `json:"expireTime"`
+	Error       *googleError `json:"error"`
 }
 
+// generate posts body, of contentType, to the server's path with an
+// optional Bearer token, and decodes the answer.
 func generate(t *testing.T, s *ststest.Server, path, bearer, contentType, body string) (int, googleAnswer) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := call(t, s, http.MethodPost, s.URL+path, bearer, contentType, body)
 	var a googleAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("answer %q: %v", b, err)
 	}
-	return resp.StatusCode, a
+	return status, a
 }
 
 func TestGenerateAccessToken(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	at := issue(t, s)
+	at := mustToken(t, s)
 	path := strings.TrimPrefix(s.ImpersonationURL(testSA), s.URL)
 	start := time.Now()
 	status, a := generate(t, s, path, at, "application/json",
@@ -116,7 +101,7 @@ func TestGenerateAccessToken(t *testing.T) {
 	// Expired and downscoped tokens are refused.
 	short := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: time.Nanosecond})
 	defer short.Close()
-	expired := issue(t, short)
+	expired := mustToken(t, short)
 	status, a = generate(t, short, path, expired, "application/json", scope)
 	if status != 401 {
 		t.Errorf("expired token: %d %+v", status, a.Error)

@@ -14,20 +14,12 @@ import (
 	"github.com/stsgo/sts/ststest"
 )
 
-func generateIDToken(t *testing.T, s *ststest.Server, sa, bearer, body string) (int, string, *struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Status  string `json:"status"`
-}) {
+func generateIDToken(t *testing.T, s *ststest.Server, sa, bearer, body string) (int, string, *googleError) {
 	t.Helper()
-	status, b := call(t, s, http.MethodPost, s.URL+"/v1/projects/-/serviceAccounts/"+sa+":generateIdToken", bearer, body)
+	status, b := call(t, s, http.MethodPost, s.URL+"/v1/projects/-/serviceAccounts/"+sa+":generateIdToken", bearer, "application/json", body)
 	var out struct {
-		Token string `json:"token"`
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Status  string `json:"status"`
-		} `json:"error"`
+		Token string       `json:"token"`
+		Error *googleError `json:"error"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("answer %q: %v", b, err)
@@ -35,13 +27,13 @@ func generateIDToken(t *testing.T, s *ststest.Server, sa, bearer, body string) (
 	return status, out.Token, out.Error
 }
 
-// call sends a request with an optional Bearer token and a JSON body, and
-// returns the status and the body of the answer.
-func call(t *testing.T, s *ststest.Server, method, u, bearer, body string) (int, []byte) {
+// call sends a request with an optional Bearer token and an optional body
+// of contentType, and returns the status and the body of the answer.
+func call(t *testing.T, s *ststest.Server, method, u, bearer, contentType, body string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
@@ -61,7 +53,7 @@ func call(t *testing.T, s *ststest.Server, method, u, bearer, body string) (int,
 func TestGenerateIDToken(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	at := issue(t, s)
+	at := mustToken(t, s)
 	start := time.Now()
 	status, tok, gerr := generateIDToken(t, s, testSA, at, `{"audience":"https://service.example","includeEmail":true,"delegates":["projects/-/serviceAccounts/d@example-project.iam.gserviceaccount.com"]}`)
 	if status != 200 || gerr != nil {
@@ -113,7 +105,7 @@ func TestGenerateIDToken(t *testing.T) {
 func TestGenerateIDTokenErrors(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	at := issue(t, s)
+	at := mustToken(t, s)
 	s.SetImpersonationCheck(func(_ ststest.TokenInfo, account string, delegates []string) error {
 		if len(delegates) > 0 {
 			return errors.New("Permission 'iam.serviceAccounts.getOpenIdToken' denied")

@@ -26,7 +26,7 @@ type locationsAnswer struct {
 
 func lookUp(t *testing.T, s *ststest.Server, resource, bearer string) (int, locationsAnswer) {
 	t.Helper()
-	status, b := call(t, s, http.MethodGet, s.AllowedLocationsURL(resource), bearer, "")
+	status, b := call(t, s, http.MethodGet, s.AllowedLocationsURL(resource), bearer, "", "")
 	var a locationsAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("answer %q: %v", b, err)
@@ -49,7 +49,7 @@ func impersonate(t *testing.T, s *ststest.Server, bearer, sa string) string {
 func TestAllowedLocations(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	federated := issue(t, s) // workloadAud: pool-1 of project 123456
+	federated := mustToken(t, s) // workloadAud: pool-1 of project 123456
 	form := exchangeForm()
 	form.Set("audience", workforceAud)
 	_, tr := postForm(t, s.Client(), s.TokenURL(), form)
@@ -89,12 +89,12 @@ func TestAllowedLocations(t *testing.T) {
 func TestAllowedLocationsErrors(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{Providers: []string{workloadAud, workforceAud}})
 	defer s.Close()
-	federated := issue(t, s)
+	federated := mustToken(t, s)
 	impersonated := impersonate(t, s, federated, testSA)
 	expired := func() string {
 		short := ststest.NewInMemoryServer(ststest.Options{TokenLifetime: 1})
 		defer short.Close()
-		return issue(t, short)
+		return mustToken(t, short)
 	}()
 	otherPool := "projects/123456/locations/global/workloadIdentityPools/pool-2"
 	form := exchangeForm()
@@ -142,7 +142,7 @@ func TestAllowedLocationsErrors(t *testing.T) {
 func TestAllowedLocationsFaults(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	at := issue(t, s)
+	at := mustToken(t, s)
 	path := strings.TrimPrefix(s.AllowedLocationsURL(workloadPool), s.URL)
 	s.PushFaults(ststest.GoogleErrorFault(503, "UNAVAILABLE", "try later"), ststest.Fault{Path: path, Reset: true})
 	if status, a := lookUp(t, s, workloadPool, at); status != 503 || a.Error == nil || a.Error.Status != "UNAVAILABLE" {

@@ -136,7 +136,7 @@ func basicReq(u, id, secret string, form url.Values) *http.Request {
 func TestRevokeAccessToken(t *testing.T) {
 	s := ststest.NewInMemoryServer(ststest.Options{})
 	defer s.Close()
-	at := issue(t, s)
+	at := mustToken(t, s)
 	if status, tr := postAs(t, s, s.RevokeURL(), "", "", url.Values{"token": {at}, "token_type_hint": {"access_token"}}); status != 200 {
 		t.Fatalf("revoke: %d %+v", status, tr)
 	}

@@ -243,10 +243,11 @@ func TestRecording(t *testing.T) {
 	}
 }
 
+// mustToken exchanges the test JWT for an access token of the server.
 func mustToken(t *testing.T, s *ststest.Server) string {
 	t.Helper()
 	status, tr := postForm(t, s.Client(), s.TokenURL(), exchangeForm())
-	if status != 200 {
+	if status != 200 || tr.AccessToken == "" {
 		t.Fatalf("exchange failed: %d %+v", status, tr)
 	}
 	return tr.AccessToken

@@ -215,7 +215,7 @@ func TestProviders(t *testing.T) {
 		}
 	}
 	// Downscoping names no audience: not refused.
-	at := issue(t, s)
+	at := mustToken(t, s)
 	form := url.Values{"grant_type": {grantTE}, "subject_token": {at}, "subject_token_type": {ttAccess},
 		"options": {`{"accessBoundary":{"accessBoundaryRules":[{"availableResource":"//storage.googleapis.com/projects/_/buckets/b","availablePermissions":["inRole:roles/storage.objectViewer"]}]}}`}}
 	if status, tr := postForm(t, s.Client(), s.TokenURL(), form); status != 200 {

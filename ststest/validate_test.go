@@ -12,17 +12,6 @@ import (
 	"github.com/stsgo/sts/ststest"
 )
 
-// snakeToCamel converts "subject_token_type" to "subjectTokenType".
-func snakeToCamel(s string) string {
-	parts := strings.Split(s, "_")
-	for i := 1; i < len(parts); i++ {
-		if parts[i] != "" {
-			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
-		}
-	}
-	return strings.Join(parts, "")
-}
-
 // jsonBody encodes form the way Google's generated clients do: a JSON object
 // with camelCase names.
 func jsonBody(t *testing.T, form url.Values) []byte {
@@ -32,7 +21,7 @@ func jsonBody(t *testing.T, form url.Values) []byte {
 		if len(v) != 1 {
 			t.Fatalf("parameter %s has %d values; not expressible in JSON", k, len(v))
 		}
-		m[snakeToCamel(k)] = v[0]
+		m[ststest.SnakeToCamel(k)] = v[0]
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -2,12 +2,12 @@ package sts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/tty"
@@ -193,8 +193,7 @@ func (e ExecutableSubject) runConfig(req SubjectRequest) (executable.Config, err
 // killed at its deadline is temporary: a retry may be faster. A cancelled
 // caller, a refusal, a bad response or a failed command are not.
 func executableError(err error) *Error {
-	var te *executable.TimeoutError
-	if errors.As(err, &te) {
+	if _, ok := errtree.As[*executable.TimeoutError](err); ok {
 		err = httpx.Retryable(err)
 	}
 	return &Error{Op: "subject", Err: err}

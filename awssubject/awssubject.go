@@ -30,6 +30,7 @@ import (
 
 	"github.com/stsgo/sts"
 	awssub "github.com/stsgo/sts/internal/aws"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/secret"
@@ -429,8 +430,7 @@ func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.
 // stripURLError replaces a *url.Error's URL by its redacted form, keeping the
 // error chain.
 func stripURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := errtree.As[*url.Error](err); ok {
 		if u, perr := url.Parse(ue.URL); perr == nil {
 			c := *ue
 			c.URL = httpx.RedactURL(u)

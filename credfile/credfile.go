@@ -58,6 +58,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/authtransport"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/locations"
 	"github.com/stsgo/sts/internal/public"
@@ -378,9 +379,8 @@ func (c *Credentials) HTTPClient(base *http.Client) *http.Client {
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	tok, err := c.ts.TokenContext(ctx)
 	if err != nil {
-		var se *sts.Error
-		var ve *sts.ValidationError
-		if !errors.As(err, &se) && !errors.As(err, &ve) {
+		_, isErr := errtree.As[*sts.Error](err)
+		if _, isInvalid := errtree.As[*sts.ValidationError](err); !isErr && !isInvalid {
 			err = &sts.Error{Op: "token", Err: err}
 		}
 		return nil, err

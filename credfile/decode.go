@@ -6,6 +6,7 @@ import (
 	"errors"
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errtree"
 	"io"
 )
 
@@ -108,13 +109,13 @@ func decodeFile(data []byte) (*fileJSON, error) {
 }
 
 func credJSONError(data []byte, err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+	se, syntax := errtree.As[*json.SyntaxError](err)
+	te, mismatch := errtree.As[*json.UnmarshalTypeError](err)
 	switch {
-	case errors.As(err, &se):
+	case syntax:
 		line, col := textPosition(data, max(se.Offset-1, 0)) // Offset is just past the bad byte
 		return invalid("credentials JSON", "syntax error at line %d, column %d (byte %d)", line, col, se.Offset)
-	case errors.As(err, &te):
+	case mismatch:
 		return (*sts.ValidationError)(check.TypeMismatch("credentials JSON", te))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		line, col := textPosition(data, int64(len(data)))

@@ -1,12 +1,12 @@
 package credfile
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/googleoauth"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/iam"
@@ -220,8 +220,7 @@ func loadImpersonated(f *fileJSON, o *Options, depth int) (*Credentials, error) 
 // nested prefixes the field of a *sts.ValidationError from a nested
 // document with the key it is under.
 func nested(key string, err error) error {
-	var ve *sts.ValidationError
-	if errors.As(err, &ve) {
+	if ve, ok := errtree.As[*sts.ValidationError](err); ok {
 		out := *ve
 		if out.Field == "credentials JSON" {
 			out.Field = key

@@ -2,7 +2,6 @@ package credfile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/jsonkeys"
 	"github.com/stsgo/sts/internal/logenv"
 )
@@ -83,8 +83,8 @@ func logUnknown(o *Options, r *jsonkeys.Report) {
 // does not have when the file has an unknown key close to it: the caller
 // misspelled it (subject_tokn_type).
 func hint(err error, r *jsonkeys.Report) error {
-	var ve *sts.ValidationError
-	if r == nil || !errors.As(err, &ve) {
+	ve, ok := errtree.As[*sts.ValidationError](err)
+	if r == nil || !ok {
 		return err
 	}
 	field := ve.Field

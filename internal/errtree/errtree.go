@@ -32,3 +32,20 @@ func Walk(err error, found func(error) bool) bool {
 	}
 	return false
 }
+
+// As is errors.As for a target of type T: the first error of err's tree
+// that is a T, or whose As method sets a T, and whether there is one.
+func As[T error](err error) (T, bool) {
+	var t T
+	ok := Walk(err, func(e error) bool {
+		if x, is := e.(T); is {
+			t = x
+			return true
+		}
+		if a, is := e.(interface{ As(any) bool }); is {
+			return a.As(&t)
+		}
+		return false
+	})
+	return t, ok
+}

@@ -52,5 +52,9 @@ func TestWalkLikeErrorsAs(t *testing.T) {
 		if ok != wantOK || (ok && (got == nil) != (want == nil)) || (ok && got != nil && *got != *want) {
 			t.Errorf("Walk(%#v) = %v, %t; errors.As finds %v, %t", err, got, ok, want, wantOK)
 		}
+		got, ok = As[*fs.PathError](err)
+		if ok != wantOK || (ok && (got == nil) != (want == nil)) || (ok && got != nil && *got != *want) {
+			t.Errorf("As(%#v) = %v, %t; errors.As finds %v, %t", err, got, ok, want, wantOK)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/stsgo/sts/internal/errtree"
 )
 
 // Token type URNs an executable may return. They mirror the root package's
@@ -104,8 +106,7 @@ func ParseResponse(data []byte) (*Response, error) {
 	}
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
+		if se, ok := errtree.As[*json.SyntaxError](err); ok {
 			return nil, formatErr("malformed JSON at offset %d", se.Offset)
 		}
 		return nil, formatErr("malformed JSON")

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/tty"
 )
@@ -336,11 +337,10 @@ func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error)
 		return Result{}, false, fmt.Errorf("executable: output file %s is corrupt: %w", path, err)
 	}
 	tok, exp, err := Validate(r, tokenType, now, true)
-	var fe *FailureError
 	switch {
 	case err == nil:
 		return Result{Token: tok, Expiry: exp, FromFile: true}, true, nil
-	case errors.Is(err, ErrExpired), errors.As(err, &fe):
+	case errors.Is(err, ErrExpired), isFailure(err):
 		return Result{}, false, nil
 	default:
 		return Result{}, false, fmt.Errorf("executable: output file %s is corrupt: %w", path, err)
@@ -529,11 +529,16 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 
 // startErr strips the command path that start's errors repeat.
 func startErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if pe, ok := errtree.As[*fs.PathError](err); ok {
 		return pe.Err
 	}
 	return err
+}
+
+// isFailure reports whether err is a *FailureError, or wraps one.
+func isFailure(err error) bool {
+	_, ok := errtree.As[*FailureError](err)
+	return ok
 }
 
 // capped is a concurrency-safe buffer that keeps at most max bytes. Beyond

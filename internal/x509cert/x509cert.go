@@ -29,6 +29,7 @@ import (
 	"weak"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 )
@@ -412,8 +413,7 @@ func ParseCertificateConfig(data []byte) (certPath, keyPath string, err error) {
 		} `json:"cert_configs"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
+		if se, ok := errtree.As[*json.SyntaxError](err); ok {
 			return "", "", fmt.Errorf("not valid JSON (at byte %d)", se.Offset)
 		}
 		return "", "", errors.New("not a JSON object of the expected shape")
@@ -473,8 +473,7 @@ func readLimited(path string) ([]byte, error) {
 
 // describeFSError renders a file-system error without repeating the path.
 func describeFSError(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if pe, ok := errtree.As[*fs.PathError](err); ok {
 		return pe.Err.Error()
 	}
 	return err.Error()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // User plays the person at a pseudo-terminal: once a prompt appears on the
@@ -52,7 +53,17 @@ func StartUser(t testing.TB, prompt, answer string) (*User, *os.File) {
 	var once sync.Once
 	u.stop = func() {
 		once.Do(func() {
+			// With the terminal side closed (the command's copy went with
+			// it), the user reads what is left of the output, then fails:
+			// closing the controlling side first could drop that output.
+			// The failsafe is for a process still holding the terminal.
 			term.Close()
+			failsafe := time.NewTimer(10 * time.Second)
+			defer failsafe.Stop()
+			select {
+			case <-done:
+			case <-failsafe.C:
+			}
 			ctl.Close()
 			<-done
 		})
@@ -61,7 +72,8 @@ func StartUser(t testing.TB, prompt, answer string) (*User, *os.File) {
 	return u, term
 }
 
-// Stop closes the terminal and waits for the user to finish.
+// Stop closes the terminal and waits for the user to read what it still
+// shows, and finish.
 func (u *User) Stop() { u.stop() }
 
 // Transcript returns what the terminal has shown so far (with the user's

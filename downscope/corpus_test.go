@@ -17,6 +17,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/downscope"
+	"github.com/stsgo/sts/internal/fixture"
 )
 
 // The session-key part of the bad-input corpus: malformed
@@ -174,7 +175,7 @@ func TestCorpusIntermediaryResponses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+				client := &http.Client{Transport: fixture.RoundTrip(func(r *http.Request) (*http.Response, error) {
 					_, _ = io.Copy(io.Discard, r.Body)
 					ct := "application/json"
 					if strings.HasPrefix(c.body, "<") {
@@ -221,7 +222,3 @@ func TestCorpusIntermediaryResponses(t *testing.T) {
 	}
 	t.Logf("intermediary response corpus: %d malformed responses", len(cases))
 }
-
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -34,7 +34,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 	// Record the session keys STS hands out.
 	base := emu.Client().Transport
-	client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+	client := &http.Client{Transport: fixture.RoundTrip(func(r *http.Request) (*http.Response, error) {
 		resp, err := base.RoundTrip(r)
 		if err != nil || resp.StatusCode != 200 {
 			return resp, err

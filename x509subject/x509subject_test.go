@@ -363,22 +363,18 @@ func TestX509SubjectExchangeClient(t *testing.T) {
 	if base.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate != nil {
 		t.Error("base transport modified")
 	}
-	_, err = s.ExchangeClient(&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })})
+	_, err = s.ExchangeClient(&http.Client{Transport: fixture.RoundTrip(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })})
 	var ve *sts.ValidationError
 	if !errors.As(err, &ve) || ve.Field != "Config.HTTPClient" {
 		t.Errorf("custom transport: %v", err)
 	}
 	// Through NewTokenSource the same error surfaces at construction.
 	_, err = sts.NewTokenSource(sts.Config{Subject: s, SubjectTokenType: sts.TokenTypeMTLS, Audience: "aud", TokenURL: "https://sts.example/v1/token",
-		HTTPOptions: sts.HTTPOptions{HTTPClient: &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })}}})
+		HTTPOptions: sts.HTTPOptions{HTTPClient: &http.Client{Transport: fixture.RoundTrip(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })}}})
 	if !errors.As(err, &ve) {
 		t.Errorf("NewTokenSource with a custom transport: %v", err)
 	}
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestX509SubjectFormatting(t *testing.T) {
 	f := fixture.NewX509(t)

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stsgo/sts/internal/check"
 	"io"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/jsonstr"
 )
 
 // Limits of a Credential Access Boundary, from STS's API reference: at
@@ -297,7 +299,7 @@ func (b *AccessBoundary) appendJSON(dst []byte) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"availableResource":`...)
-			dst = appendJSONString(dst, r.AvailableResource)
+			dst = jsonstr.AppendString(dst, r.AvailableResource, true)
 			dst = append(dst, `,"availablePermissions":`...)
 			if r.AvailablePermissions == nil {
 				dst = append(dst, "null"...)
@@ -307,20 +309,20 @@ func (b *AccessBoundary) appendJSON(dst []byte) []byte {
 					if j > 0 {
 						dst = append(dst, ',')
 					}
-					dst = appendJSONString(dst, p)
+					dst = jsonstr.AppendString(dst, p, true)
 				}
 				dst = append(dst, ']')
 			}
 			if c := r.AvailabilityCondition; c != nil {
 				dst = append(dst, `,"availabilityCondition":{"expression":`...)
-				dst = appendJSONString(dst, c.Expression)
+				dst = jsonstr.AppendString(dst, c.Expression, true)
 				if c.Title != "" {
 					dst = append(dst, `,"title":`...)
-					dst = appendJSONString(dst, c.Title)
+					dst = jsonstr.AppendString(dst, c.Title, true)
 				}
 				if c.Description != "" {
 					dst = append(dst, `,"description":`...)
-					dst = appendJSONString(dst, c.Description)
+					dst = jsonstr.AppendString(dst, c.Description, true)
 				}
 				dst = append(dst, '}')
 			}
@@ -329,67 +331,6 @@ func (b *AccessBoundary) appendJSON(dst []byte) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-// jsonSafe marks the ASCII bytes a JSON string holds as they are.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// appendJSONString appends s as a JSON string, escaped as encoding/json
-// escapes by default: quotes, backslashes and control characters, the HTML
-// characters <, > and &, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // boundaryFile is the JSON of a boundary file: the documented form

@@ -339,26 +339,22 @@ func ImpersonationURL(field, raw string) (string, *Error) {
 	return email, nil
 }
 
-// subjectTokenTypes are the token types STS takes as subject and actor
-// tokens.
-var subjectTokenTypes = map[string]bool{
-	"urn:ietf:params:oauth:token-type:jwt":          true,
-	"urn:ietf:params:oauth:token-type:id_token":     true,
-	"urn:ietf:params:oauth:token-type:saml2":        true,
-	"urn:ietf:params:oauth:token-type:access_token": true,
-	"urn:ietf:params:oauth:token-type:mtls":         true,
-	"urn:ietf:params:aws:token-type:aws4_request":   true,
-}
-
-// SubjectTokenType checks a subject (or actor) token type: one STS takes.
+// SubjectTokenType checks a subject (or actor) token type: one STS takes
+// as subject and actor tokens. (A switch rather than a map, which would be
+// built at every program's start.)
 func SubjectTokenType(field, typ string) *Error {
-	if typ == "" {
+	switch typ {
+	case "":
 		return Errorf(field, "must not be empty")
+	case "urn:ietf:params:oauth:token-type:jwt",
+		"urn:ietf:params:oauth:token-type:id_token",
+		"urn:ietf:params:oauth:token-type:saml2",
+		"urn:ietf:params:oauth:token-type:access_token",
+		"urn:ietf:params:oauth:token-type:mtls",
+		"urn:ietf:params:aws:token-type:aws4_request":
+		return nil
 	}
-	if !subjectTokenTypes[typ] {
-		return Errorf(field, "unknown token type %q", httpx.Truncate(typ, 100))
-	}
-	return nil
+	return Errorf(field, "unknown token type %q", httpx.Truncate(typ, 100))
 }
 
 // Command checks the argv of a credential executable: a program name, and

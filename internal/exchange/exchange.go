@@ -118,6 +118,9 @@ func kindOf(k kind) *kind {
 	p, ok := kinds[k]
 	if !ok {
 		p = &k
+		if kinds == nil {
+			kinds = make(map[kind]*kind)
+		}
 		if len(kinds) < maxKinds {
 			kinds[k] = p
 		}
@@ -129,7 +132,7 @@ func kindOf(k kind) *kind {
 // kinds holds the kinds in use.
 var (
 	kindsMu sync.Mutex
-	kinds   = map[kind]*kind{}
+	kinds   map[kind]*kind // made at the first use
 )
 
 const maxKinds = 64

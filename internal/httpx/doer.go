@@ -135,6 +135,9 @@ func (d *Doer) Init(o Options) {
 	c, ok := doerConfigs[key]
 	if !ok {
 		c = &doerConfig{timeout: key.timeout, retry: key.retry, apiInfo: headerValue(o.APIClient)}
+		if doerConfigs == nil {
+			doerConfigs = make(map[doerKey]*doerConfig)
+		}
 		if len(doerConfigs) < maxDoerConfigs {
 			doerConfigs[key] = c
 		}
@@ -155,7 +158,7 @@ type doerKey struct {
 // per Doer, as it would without sharing.
 var (
 	doerConfigsMu sync.Mutex
-	doerConfigs   = map[doerKey]*doerConfig{}
+	doerConfigs   map[doerKey]*doerConfig // made at the first use
 )
 
 const maxDoerConfigs = 64
@@ -170,8 +173,9 @@ const maxDoerConfigs = 64
 // value per request (and a decompressor per compressed answer), for
 // answers of a few hundred bytes.
 var (
-	identity    = []string{"identity"}
-	contentType = map[string][]string{"application/x-www-form-urlencoded": {"application/x-www-form-urlencoded"}, "application/json": {"application/json"}}
+	identity = []string{"identity"}
+	jsonType = []string{"application/json"}
+	formType = []string{"application/x-www-form-urlencoded"}
 )
 
 // headerValue returns the shared one-value slice for s, nil for "". Values
@@ -184,6 +188,9 @@ func headerValue(s string) []string {
 	v, ok := headerValues[s]
 	if !ok {
 		v = []string{s}
+		if headerValues == nil {
+			headerValues = make(map[string][]string)
+		}
 		if len(headerValues) < maxDoerConfigs {
 			headerValues[s] = v
 		}
@@ -194,7 +201,7 @@ func headerValue(s string) []string {
 
 var (
 	headerValuesMu sync.Mutex
-	headerValues   = map[string][]string{}
+	headerValues   map[string][]string // made at the first use
 )
 
 // Logger returns the resolved logger, nil for none.
@@ -284,9 +291,13 @@ func (d *Doer) attempt(ctx context.Context, r *Request, n int) ([]byte, *Error) 
 	for k, v := range r.Header {
 		req.Header[k] = v
 	}
-	if v := contentType[r.ContentType]; v != nil {
-		req.Header["Content-Type"] = v
-	} else if r.ContentType != "" {
+	switch r.ContentType {
+	case "":
+	case formType[0]:
+		req.Header["Content-Type"] = formType
+	case jsonType[0]:
+		req.Header["Content-Type"] = jsonType
+	default:
 		req.Header.Set("Content-Type", r.ContentType)
 	}
 	req.Header["Accept-Encoding"] = identity

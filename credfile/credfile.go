@@ -505,6 +505,8 @@ func LoadFile(path string, opts Options) (*Credentials, error) {
 
 // fileError is an error about the content of the credential file at path.
 type fileError struct {
+	// Not comparable, so that no equality function is linked for it.
+	_    [0]func()
 	path string
 	err  error
 }

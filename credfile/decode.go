@@ -62,6 +62,8 @@ type credentialSource struct {
 }
 
 type credentialFormat struct {
+	// Not comparable, so that no equality function is linked for it.
+	_                     [0]func()
 	Type                  string `json:"type"`
 	SubjectTokenFieldName string `json:"subject_token_field_name"`
 }
@@ -74,6 +76,8 @@ type executableSource struct {
 }
 
 type certificateSource struct {
+	// Not comparable, so that no equality function is linked for it.
+	_                           [0]func()
 	UseDefaultCertificateConfig *bool   `json:"use_default_certificate_config"`
 	CertificateConfigLocation   *string `json:"certificate_config_location"`
 	TrustChainPath              string  `json:"trust_chain_path"`

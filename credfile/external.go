@@ -156,6 +156,8 @@ func checkClient(f *fileJSON) error {
 
 // impersonation is the checked impersonation of an external_account file.
 type impersonation struct {
+	// Not comparable, so that no equality function is linked for it.
+	_          [0]func()
 	url, email string
 	lifetime   time.Duration // 0: IAM's default
 }

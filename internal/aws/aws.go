@@ -35,6 +35,8 @@ var emptyPayloadHash = func() string {
 
 // Header is one header of the serialized request.
 type Header struct {
+	// Not comparable, so that no equality function is linked for it.
+	_     [0]func()
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
@@ -96,15 +98,15 @@ func Sign(ctx context.Context, creds sdkaws.Credentials, region, verificationURL
 	// first), which is the order they are appended in.
 	out := &Request{URL: verificationURL, Method: http.MethodPost}
 	out.Headers = append(make([]Header, 0, 5),
-		Header{"Authorization", req.Header.Get("Authorization")},
-		Header{"host", host},
-		Header{"x-amz-date", req.Header.Get("X-Amz-Date")},
+		Header{Key: "Authorization", Value: req.Header.Get("Authorization")},
+		Header{Key: "host", Value: host},
+		Header{Key: "x-amz-date", Value: req.Header.Get("X-Amz-Date")},
 	)
 	if creds.SessionToken != "" {
-		out.Headers = append(out.Headers, Header{"x-amz-security-token", creds.SessionToken})
+		out.Headers = append(out.Headers, Header{Key: "x-amz-security-token", Value: creds.SessionToken})
 	}
 	if target != "" {
-		out.Headers = append(out.Headers, Header{"x-goog-cloud-target-resource", target})
+		out.Headers = append(out.Headers, Header{Key: "x-goog-cloud-target-resource", Value: target})
 	}
 	return out, nil
 }

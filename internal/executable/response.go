@@ -58,6 +58,8 @@ func (e *FormatError) Error() string { return "executable: invalid response: " +
 // FailureError is a well-formed response with "success": false. Code and
 // Message come from the executable (token-shaped text redacted).
 type FailureError struct {
+	// Not comparable, so that no equality function is linked for it.
+	_       [0]func()
 	Code    string
 	Message string
 }

@@ -157,6 +157,8 @@ func (r Result) GoString() string { return r.String() }
 
 // ExitError reports a command that exited unsuccessfully.
 type ExitError struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	// Code is the exit status, or -1 when the process was killed by a
 	// signal.
 	Code int

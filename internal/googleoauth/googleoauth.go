@@ -74,12 +74,16 @@ const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 // jwtHeader and jwtClaims are the JSON of an assertion, members in
 // golang.org/x/oauth2/jws's order.
 type jwtHeader struct {
+	// Not comparable, so that no equality function is linked for it.
+	_   [0]func()
 	Alg string `json:"alg"`
 	Typ string `json:"typ"`
 	Kid string `json:"kid,omitempty"`
 }
 
 type jwtClaims struct {
+	// Not comparable, so that no equality function is linked for it.
+	_     [0]func()
 	Iss   string `json:"iss"`
 	Scope string `json:"scope,omitempty"`
 	Aud   string `json:"aud"`

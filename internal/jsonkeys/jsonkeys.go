@@ -35,6 +35,8 @@ type Schema struct {
 
 // Key is one member name of an object, with the path of that object.
 type Key struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	// Path is the JSON path of the object: "" for the top level,
 	// "credential_source.format"; array elements show as "[i]".
 	Path string

@@ -78,7 +78,11 @@ func TestCheckAcceptsAndListsUnknown(t *testing.T) {
 			t.Errorf("Has(%q) = %t", field, !want)
 		}
 	}
-	got := fmt.Sprint(r.Unknown)
+	var keys []string
+	for _, k := range r.Unknown {
+		keys = append(keys, fmt.Sprintf("{%s %s}", k.Path, k.Name))
+	}
+	got := "[" + strings.Join(keys, " ") + "]"
 	want := "[{ Extra} {credential_source.format zzz} { subject_tokn_type} {source_credentials novel}]"
 	if got != want {
 		t.Errorf("unknown %s, want %s", got, want)

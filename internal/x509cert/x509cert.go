@@ -181,6 +181,8 @@ func (sh *Shared) Get(configPath, chainPath string) *State {
 // Error is a problem with the files a source reads. It never holds file
 // contents.
 type Error struct {
+	// Not comparable, so that no equality function is linked for it.
+	_ [0]func()
 	// Part is the file at fault: PartConfig, PartCert, PartKey or
 	// PartTrustChain.
 	Part string

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -291,7 +290,7 @@ func (u URLSubject) SubjectToken(ctx context.Context, _ SubjectRequest) (string,
 		return "", fail(0, "", httpx.Transient(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSubjectSize+1))
+	raw, err := fsutil.ReadUpTo(resp.Body, maxSubjectSize)
 	if err != nil {
 		return "", fail(resp.StatusCode, "", httpx.Retryable(errs.Errorf("reading body: %w", err)))
 	}

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"github.com/stsgo/sts"
 	awssub "github.com/stsgo/sts/internal/aws"
 	"github.com/stsgo/sts/internal/errtree"
+	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/public"
 	"github.com/stsgo/sts/internal/secret"
@@ -415,7 +415,7 @@ func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.
 		return nil, fail(0, "", httpx.Transient(fmt.Errorf("%s: %w", what, stripURLError(err))))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMetadataMaxBody+1))
+	body, err := fsutil.ReadUpTo(resp.Body, awsMetadataMaxBody)
 	switch {
 	case err != nil:
 		return nil, fail(0, "", httpx.Transient(fmt.Errorf("%s: reading the response: %w", what, err)))

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -291,7 +290,7 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("executable: reading output file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxOutput+1))
+	data, err := fsutil.ReadUpTo(f, MaxOutput)
 	if err != nil {
 		return nil, fmt.Errorf("executable: reading output file: %w", err)
 	}

@@ -8,6 +8,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -26,6 +27,15 @@ var ErrNotRegular = errors.New("not a regular file")
 // Unix), found on the opened handle and refused with ErrNotRegular. Every
 // error is an *fs.PathError naming path.
 func OpenRegular(path string) (*os.File, error) { return openNoBlock(path) }
+
+// ReadUpTo reads r to its end or to limit+1 bytes, whichever comes first:
+// a result longer than limit means r holds more than limit bytes. (It reads
+// with bytes.Buffer, which net/http links already, rather than io.ReadAll.)
+func ReadUpTo(r io.Reader, limit int64) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := b.ReadFrom(io.LimitReader(r, limit+1))
+	return b.Bytes(), err
+}
 
 // ReadFileLimited reads the regular file at path (see OpenRegular),
 // refusing one larger than limit bytes (a multiple of 1 MiB). Every error is

@@ -3,11 +3,13 @@ package fsutil
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestReadFileLimited(t *testing.T) {
@@ -83,5 +85,23 @@ func TestWriteFileAtomic(t *testing.T) {
 	// No directory: nothing is created.
 	if err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x"), 0o600); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing directory: %v", err)
+	}
+}
+
+// TestReadUpTo: a reader is read to its end, or to one byte past the
+// limit, which tells a caller it holds more.
+func TestReadUpTo(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		limit int64
+		want  string
+	}{{"hello", 10, "hello"}, {"hello", 5, "hello"}, {"hello", 3, "hell"}, {"", 0, ""}} {
+		got, err := ReadUpTo(strings.NewReader(tc.in), tc.limit)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("ReadUpTo(%q, %d) = %q, %v; want %q", tc.in, tc.limit, got, err, tc.want)
+		}
+	}
+	if _, err := ReadUpTo(iotest.ErrReader(io.ErrClosedPipe), 5); err != io.ErrClosedPipe {
+		t.Errorf("a failing reader: %v", err)
 	}
 }

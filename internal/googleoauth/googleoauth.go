@@ -119,8 +119,9 @@ func AuthorizedUser(clientID, clientSecret, refreshToken, tokenURL string, o htt
 	if tokenURL == "" {
 		tokenURL = DefaultTokenURL
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken},
-		"client_id": {clientID}, "client_secret": {clientSecret}}.Encode()
+	// Members in url.Values.Encode's order, as x/oauth2 sends them.
+	form := "client_id=" + url.QueryEscape(clientID) + "&client_secret=" + url.QueryEscape(clientSecret) +
+		"&grant_type=refresh_token&refresh_token=" + url.QueryEscape(refreshToken)
 	secrets := []string{refreshToken, clientSecret}
 	s := newSource("authorized_user", tokenURL, o)
 	s.form = func() (string, []string, error) { return form, secrets, nil }

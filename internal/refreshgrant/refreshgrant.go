@@ -102,9 +102,9 @@ func (r *Refresher) refresh(ctx context.Context) (*oauth2.Token, *httpx.Error) {
 	}
 	defer func() { <-r.grant }()
 	current := *r.current.Load()
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {current}}
+	form := "grant_type=refresh_token&refresh_token=" + url.QueryEscape(current)
 	hdr := http.Header{"Authorization": {r.authHeader}}
-	tok, resp, err := r.doer.PostToken(ctx, "refresh", r.tokenURL, []byte(form.Encode()), hdr, current)
+	tok, resp, err := r.doer.PostToken(ctx, "refresh", r.tokenURL, []byte(form), hdr, current)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +134,10 @@ func (r *Refresher) Revoke(ctx context.Context, revokeURL string) *httpx.Error {
 	}
 	defer func() { <-r.grant }()
 	current := *r.current.Load()
-	form := url.Values{"token": {current}, "token_type_hint": {"refresh_token"}}
+	form := "token=" + url.QueryEscape(current) + "&token_type_hint=refresh_token"
 	_, err := r.doer.Do(ctx, &httpx.Request{
 		Op: "revoke", Method: http.MethodPost, URL: revokeURL,
-		ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode()),
+		ContentType: "application/x-www-form-urlencoded", Body: []byte(form),
 		Header: http.Header{"Authorization": {r.authHeader}}, Secrets: []string{current}, EmptyOK: true,
 	})
 	if err != nil {

@@ -16,44 +16,46 @@ func AppendString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&') {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
+		c := s[i]
+		if c < utf8.RuneSelf && c >= ' ' && c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&') {
+			i++
+			continue
+		}
+		// esc[:n] replaces the size bytes at s[i:].
+		esc := [6]byte{'\\', 'u', '0', '0'}
+		var n, size int
+		if c < utf8.RuneSelf {
+			n, size = 2, 1
 			switch {
 			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
+				esc[1] = c
 			case c == '\n':
-				dst = append(dst, '\\', 'n')
+				esc[1] = 'n'
 			case c == '\r':
-				dst = append(dst, '\\', 'r')
+				esc[1] = 'r'
 			case c == '\t':
-				dst = append(dst, '\\', 't')
+				esc[1] = 't'
 			case c == '\b' && html:
-				dst = append(dst, '\\', 'b')
+				esc[1] = 'b'
 			case c == '\f' && html:
-				dst = append(dst, '\\', 'f')
+				esc[1] = 'f'
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+				n, esc[4], esc[5] = 6, hex[c>>4], hex[c&0xF]
 			}
-			i++
-			start = i
-			continue
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				n, esc[2], esc[3], esc[4], esc[5] = 6, 'f', 'f', 'f', 'd'
+			case r == '\u2028' || r == '\u2029':
+				n, esc[2], esc[4], esc[5] = 6, '2', '2', hex[r&0xF]
+			default:
+				i += size
+				continue
+			}
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
+		dst = append(append(dst, s[start:i]...), esc[:n]...)
 		i += size
 		start = i
 	}

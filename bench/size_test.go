@@ -17,13 +17,14 @@ import (
 // credential file at most 1.0x the size of the one with x/oauth2/google.
 // Neither is met (see README.md, "Binary size", for the figures and what
 // the remaining bytes buy), so TestBinarySize reports the goals and fails
-// on sizeCeiling's ratios instead: what the module reaches, with about 1.5%
-// of room. A change that crosses a ceiling pulls in more than ordinary
-// growth does, such as regexp, log/slog's handlers, errors.As, or
+// on sizeCeiling's ratios instead: what the module reaches, with about
+// 0.6% of room for the exchange program (0.964 reached) and 1.5% for the
+// load program. A change that crosses a ceiling pulls in more than
+// ordinary growth does, such as regexp, log/slog's handlers, errors.As, or
 // x/oauth2/google in a program that does not ask for them.
 var (
 	sizeGoal    = map[string]float64{"exchange": 0.95, "load": 1.0}
-	sizeCeiling = map[string]float64{"exchange": 0.98, "load": 1.06}
+	sizeCeiling = map[string]float64{"exchange": 0.97, "load": 1.06}
 )
 
 // notLinked are symbols each sts program must not link, as go tool nm

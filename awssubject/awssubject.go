@@ -16,7 +16,6 @@ package awssubject
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/stsgo/sts"
 	awssub "github.com/stsgo/sts/internal/aws"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
@@ -269,11 +269,11 @@ func (s *Subject) resolve(ctx context.Context, r *resolved) error {
 		c, err := s.Credentials.Retrieve(ctx)
 		switch {
 		case err != nil:
-			return fail(0, "", httpx.Transient(fmt.Errorf("aws credentials provider: %w", err)))
+			return fail(0, "", httpx.Transient(errs.Errorf("aws credentials provider: %w", err)))
 		case c.AccessKeyID == "" || c.SecretAccessKey == "":
 			return fail(0, "aws credentials provider returned credentials without an access key id or secret access key", nil)
 		case c.CanExpire && !s.now().Before(c.Expires):
-			return fail(0, "", httpx.Retryable(errors.New("aws credentials provider returned expired credentials")))
+			return fail(0, "", httpx.Retryable(errs.New("aws credentials provider returned expired credentials")))
 		}
 		r.creds = c
 	case s.envHasCredentials():
@@ -384,7 +384,7 @@ func (s *Subject) fromMetadata(ctx context.Context, r *resolved, wantCreds bool)
 		return fail(0, "", err)
 	}
 	if !mc.Expires.IsZero() && !now.Before(mc.Expires) {
-		return fail(0, "", httpx.Retryable(errors.New("aws metadata returned expired role credentials")))
+		return fail(0, "", httpx.Retryable(errs.New("aws metadata returned expired role credentials")))
 	}
 	r.creds = aws.Credentials{
 		AccessKeyID: mc.AccessKeyID, SecretAccessKey: mc.SecretAccessKey, SessionToken: mc.SessionToken,
@@ -412,13 +412,13 @@ func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {
-		return nil, fail(0, "", httpx.Transient(fmt.Errorf("%s: %w", what, stripURLError(err))))
+		return nil, fail(0, "", httpx.Transient(errs.Errorf("%s: %w", what, stripURLError(err))))
 	}
 	defer resp.Body.Close()
 	body, err := fsutil.ReadUpTo(resp.Body, awsMetadataMaxBody)
 	switch {
 	case err != nil:
-		return nil, fail(0, "", httpx.Transient(fmt.Errorf("%s: reading the response: %w", what, err)))
+		return nil, fail(0, "", httpx.Transient(errs.Errorf("%s: reading the response: %w", what, err)))
 	case resp.StatusCode != http.StatusOK:
 		return nil, fail(resp.StatusCode, what+" request to "+httpx.RedactURL(req.URL)+" failed", nil)
 	case len(body) > awsMetadataMaxBody:

@@ -47,7 +47,6 @@ package credfile
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -58,6 +57,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/authtransport"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/locations"
@@ -257,7 +257,7 @@ func (c *Credentials) TokenInfoURL() string { return c.tokenInfoURL }
 // *sts.ValidationError for a configuration that cannot revoke).
 func (c *Credentials) Revoke(ctx context.Context) error {
 	if c.revoke == nil {
-		return &sts.Error{Op: "revoke", Err: errors.New("only authorized-user files and interactive executable sources can be revoked")}
+		return &sts.Error{Op: "revoke", Err: errs.New("only authorized-user files and interactive executable sources can be revoked")}
 	}
 	if err := c.revoke(ctx); err != nil {
 		return public.Err(err)
@@ -493,7 +493,7 @@ func LoadFile(path string, opts Options) (*Credentials, error) {
 	}
 	data, err := fsutil.ReadFileLimited(path, maxFileSize)
 	if err != nil {
-		return nil, &sts.Error{Op: "load", Err: fmt.Errorf("reading credential file: %w", err)}
+		return nil, &sts.Error{Op: "load", Err: errs.Errorf("reading credential file: %w", err)}
 	}
 	c, err := Load(data, opts)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/gce"
 	"github.com/stsgo/sts/internal/httpx"
 )
@@ -38,7 +39,7 @@ const TypeMetadataServer = "metadata_server"
 
 // ErrNoCredentials is the cause (see errors.Is) of Detect's error when it
 // found no credentials anywhere.
-var ErrNoCredentials = errors.New("no credentials found")
+var ErrNoCredentials = errs.New("no credentials found")
 
 // Origin says where credentials came from.
 type Origin int
@@ -157,7 +158,7 @@ func Detect(ctx context.Context, opts Options) (*Credentials, error) {
 		}
 		tried = append(tried, fmt.Sprintf("no metadata server answered within %v", probe))
 	}
-	return nil, &sts.Error{Op: "detect", Err: fmt.Errorf("%w: %s", ErrNoCredentials, strings.Join(tried, "; "))}
+	return nil, &sts.Error{Op: "detect", Err: errs.Errorf("%w: %s", ErrNoCredentials, strings.Join(tried, "; "))}
 }
 
 // fromMetadata returns the metadata server's credentials, or nil, nil when

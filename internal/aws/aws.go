@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // Service is the SigV4 signing name of AWS STS, which GetCallerIdentity
@@ -71,24 +71,24 @@ func SubjectToken(ctx context.Context, creds sdkaws.Credentials, region, verific
 // token) and x-goog-cloud-target-resource (only with a target), in that order.
 func Sign(ctx context.Context, creds sdkaws.Credentials, region, verificationURL, target string, now time.Time) (*Request, error) {
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
-		return nil, errors.New("aws credentials need an access key id and a secret access key")
+		return nil, errs.New("aws credentials need an access key id and a secret access key")
 	}
 	if !ValidRegion(region) {
-		return nil, fmt.Errorf("invalid aws region %q", region)
+		return nil, errs.Errorf("invalid aws region %q", region)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, verificationURL, nil)
 	if err != nil {
-		return nil, errors.New("invalid regional credential verification url")
+		return nil, errs.New("invalid regional credential verification url")
 	}
 	if req.URL.Host == "" {
-		return nil, errors.New("regional credential verification url has no host")
+		return nil, errs.New("regional credential verification url has no host")
 	}
 	if target != "" {
 		req.Header.Set("x-goog-cloud-target-resource", target)
 	}
 	signer := v4.NewSigner()
 	if err := signer.SignHTTP(ctx, creds, req, emptyPayloadHash, Service, region, now.UTC()); err != nil {
-		return nil, errors.New("signing the GetCallerIdentity request failed")
+		return nil, errs.New("signing the GetCallerIdentity request failed")
 	}
 	host := req.Host
 	if host == "" {
@@ -194,22 +194,22 @@ func ParseMetadataCredentials(data []byte) (MetadataCredentials, error) {
 		Expiration      string  `json:"Expiration"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return MetadataCredentials{}, errors.New("aws metadata credentials are not a JSON object")
+		return MetadataCredentials{}, errs.New("aws metadata credentials are not a JSON object")
 	}
 	if doc.Code != nil && *doc.Code != "Success" {
-		return MetadataCredentials{}, fmt.Errorf("aws metadata credentials have code %q", truncate(*doc.Code, 64))
+		return MetadataCredentials{}, errs.Errorf("aws metadata credentials have code %q", truncate(*doc.Code, 64))
 	}
 	if doc.AccessKeyID == "" {
-		return MetadataCredentials{}, errors.New("aws metadata credentials lack AccessKeyId")
+		return MetadataCredentials{}, errs.New("aws metadata credentials lack AccessKeyId")
 	}
 	if doc.SecretAccessKey == "" {
-		return MetadataCredentials{}, errors.New("aws metadata credentials lack SecretAccessKey")
+		return MetadataCredentials{}, errs.New("aws metadata credentials lack SecretAccessKey")
 	}
 	c := MetadataCredentials{AccessKeyID: doc.AccessKeyID, SecretAccessKey: doc.SecretAccessKey, SessionToken: doc.Token}
 	if doc.Expiration != "" {
 		t, err := time.Parse(time.RFC3339, doc.Expiration)
 		if err != nil {
-			return MetadataCredentials{}, errors.New("aws metadata credentials have an Expiration that is not RFC 3339")
+			return MetadataCredentials{}, errs.New("aws metadata credentials have an Expiration that is not RFC 3339")
 		}
 		c.Expires = t
 	}

@@ -1,9 +1,10 @@
 package executable
 
 import (
-	"errors"
 	"io"
 	"os"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // command is one run of a credential executable: its argv, environment
@@ -27,4 +28,4 @@ type command struct {
 // errWaitDelay is wait's error when the command exited but its output
 // stayed open waitDelay longer (a process it left behind holds it): what
 // it wrote until then is complete.
-var errWaitDelay = errors.New("executable: the command's output stayed open after it exited")
+var errWaitDelay = errs.New("executable: the command's output stayed open after it exited")

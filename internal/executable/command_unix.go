@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // platform is what a started command keeps on Unix: the process, the
@@ -151,8 +153,8 @@ func (c *command) killGroup() {
 
 // Errors of lookPath, worded as os/exec's.
 var (
-	errNotFound = errors.New("executable file not found in $PATH")
-	errDot      = errors.New("cannot run executable found relative to current directory")
+	errNotFound = errs.New("executable file not found in $PATH")
+	errDot      = errs.New("cannot run executable found relative to current directory")
 )
 
 // lookPath finds the program of a command as os/exec does on Unix: a name

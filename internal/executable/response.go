@@ -3,11 +3,11 @@ package executable
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 )
 
@@ -25,7 +25,7 @@ const ExpirySkew = 30 * time.Second
 
 // ErrExpired is wrapped by errors for a well-formed success response whose
 // token expires within ExpirySkew.
-var ErrExpired = errors.New("executable: response token has expired")
+var ErrExpired = errs.New("executable: response token has expired")
 
 // Response is a decoded executable response. Pointer fields are nil when the
 // JSON omitted them. It holds the token: never print it.
@@ -254,7 +254,7 @@ func Validate(r *Response, wantType string, now time.Time, requireExpiry bool) (
 	} else {
 		exp = time.Unix(*r.ExpirationTime, 0)
 		if !exp.After(now.Add(ExpirySkew)) {
-			return "", time.Time{}, fmt.Errorf("%w (expiration_time %s, now %s, margin %s)",
+			return "", time.Time{}, errs.Errorf("%w (expiration_time %s, now %s, margin %s)",
 				ErrExpired, exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), ExpirySkew)
 		}
 	}

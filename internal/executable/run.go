@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/tty"
@@ -64,26 +65,26 @@ const (
 )
 
 // ErrNotAllowed is returned when the environment does not allow executables.
-var ErrNotAllowed = errors.New("executable: running credential executables is not allowed; " +
+var ErrNotAllowed = errs.New("executable: running credential executables is not allowed; " +
 	"set the environment variable " + EnvAllow + "=1 to allow it")
 
 // ErrInteractiveNoOutputFile is returned for an interactive run without an
 // output file: the command's standard output is the terminal, so its
 // response can only come from the file.
-var ErrInteractiveNoOutputFile = errors.New("executable: an interactive run needs an output file " +
+var ErrInteractiveNoOutputFile = errs.New("executable: an interactive run needs an output file " +
 	"(the command answers in it, its standard output being the terminal)")
 
 // ErrNotTerminal is returned for an interactive run whose terminal is not
 // one.
-var ErrNotTerminal = errors.New("executable: an interactive run needs a terminal, and the file given is not one")
+var ErrNotTerminal = errs.New("executable: an interactive run needs a terminal, and the file given is not one")
 
 // ErrNoInteractiveResponse is returned when an interactive command exits
 // successfully without writing a response to the output file.
-var ErrNoInteractiveResponse = errors.New("executable: the interactive command exited without writing a response to the output file")
+var ErrNoInteractiveResponse = errs.New("executable: the interactive command exited without writing a response to the output file")
 
 // ErrOutputTooLarge is returned when the command writes more than MaxOutput
 // bytes to its standard output.
-var ErrOutputTooLarge = fmt.Errorf("executable: command wrote more than %d bytes to standard output", MaxOutput)
+var ErrOutputTooLarge = errs.Errorf("executable: command wrote more than %d bytes to standard output", MaxOutput)
 
 // Config configures one Run.
 type Config struct {
@@ -201,21 +202,21 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 // check validates c; it does not check the timeout range.
 func (c *Config) check() error {
 	if len(c.Command) == 0 || c.Command[0] == "" {
-		return errors.New("executable: no command configured")
+		return errs.New("executable: no command configured")
 	}
 	for _, a := range c.Command {
 		if strings.IndexByte(a, 0) >= 0 {
-			return errors.New("executable: command contains a NUL byte")
+			return errs.New("executable: command contains a NUL byte")
 		}
 	}
 	if c.Timeout < 0 || c.InteractiveTimeout < 0 {
-		return errors.New("executable: negative timeout")
+		return errs.New("executable: negative timeout")
 	}
 	if c.interactive() && c.OutputFile == "" {
 		return ErrInteractiveNoOutputFile
 	}
 	if !KnownTokenType(c.TokenType) {
-		return fmt.Errorf("executable: subject token type %q cannot be supplied by an executable (want %s, %s or %s)",
+		return errs.Errorf("executable: subject token type %q cannot be supplied by an executable (want %s, %s or %s)",
 			c.TokenType, TokenTypeJWT, TokenTypeIDToken, TokenTypeSAML2)
 	}
 	return nil
@@ -253,7 +254,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("executable: %w", err)
+		return Result{}, errs.Errorf("executable: %w", err)
 	}
 	out, err := execute(ctx, c)
 	if err != nil {
@@ -284,18 +285,18 @@ func readFile(path string) ([]byte, error) {
 		return nil, nil
 	}
 	if errors.Is(err, fsutil.ErrNotRegular) {
-		return nil, fmt.Errorf("executable: output file %s: %w", path, fsutil.ErrNotRegular)
+		return nil, errs.Errorf("executable: output file %s: %w", path, fsutil.ErrNotRegular)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("executable: reading output file: %w", err)
+		return nil, errs.Errorf("executable: reading output file: %w", err)
 	}
 	defer f.Close()
 	data, err := fsutil.ReadUpTo(f, MaxOutput)
 	if err != nil {
-		return nil, fmt.Errorf("executable: reading output file: %w", err)
+		return nil, errs.Errorf("executable: reading output file: %w", err)
 	}
 	if len(data) > MaxOutput {
-		return nil, fmt.Errorf("executable: output file %s is larger than %d bytes", path, MaxOutput)
+		return nil, errs.Errorf("executable: output file %s is larger than %d bytes", path, MaxOutput)
 	}
 	return data, nil
 }
@@ -312,7 +313,7 @@ func interactiveResponse(path, tokenType string, now time.Time) (Result, error) 
 	}
 	r, err := ParseResponse(data)
 	if err != nil {
-		return Result{}, fmt.Errorf("executable: output file %s: %w", path, err)
+		return Result{}, errs.Errorf("executable: output file %s: %w", path, err)
 	}
 	tok, exp, err := Validate(r, tokenType, now, true)
 	if err != nil {
@@ -335,7 +336,7 @@ func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error)
 	}
 	r, err := ParseResponse(data)
 	if err != nil {
-		return Result{}, false, fmt.Errorf("executable: output file %s is corrupt: %w", path, err)
+		return Result{}, false, errs.Errorf("executable: output file %s is corrupt: %w", path, err)
 	}
 	tok, exp, err := Validate(r, tokenType, now, true)
 	switch {
@@ -344,14 +345,14 @@ func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error)
 	case errors.Is(err, ErrExpired), isFailure(err):
 		return Result{}, false, nil
 	default:
-		return Result{}, false, fmt.Errorf("executable: output file %s is corrupt: %w", path, err)
+		return Result{}, false, errs.Errorf("executable: output file %s is corrupt: %w", path, err)
 	}
 }
 
 // ErrRevokeNotInteractive is returned by Revoke for a configuration that
 // is not interactive: gcloud's revoke contract is for interactive
 // executables only.
-var ErrRevokeNotInteractive = errors.New("executable: revoking needs an interactive configuration (a terminal and an output file)")
+var ErrRevokeNotInteractive = errs.New("executable: revoking needs an interactive configuration (a terminal and an output file)")
 
 // Revoke runs the command in revoke mode, as gcloud does to sign out of
 // an interactive executable: GOOGLE_EXTERNAL_ACCOUNT_REVOKE=1 and
@@ -374,7 +375,7 @@ func Revoke(ctx context.Context, c Config) error {
 		return ErrNotTerminal
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("executable: %w", err)
+		return errs.Errorf("executable: %w", err)
 	}
 	c.revoke = true
 	out, err := execute(ctx, c)
@@ -451,7 +452,7 @@ outer:
 	}
 	for _, kv := range env {
 		if strings.IndexByte(kv, 0) >= 0 {
-			return nil, errors.New("executable: an environment variable contains a NUL byte")
+			return nil, errs.New("executable: an environment variable contains a NUL byte")
 		}
 	}
 	return env, nil
@@ -500,7 +501,7 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 		if err == ErrShutdown {
 			return nil, err
 		}
-		return nil, fmt.Errorf("executable: cannot start %s: %w", c.Command[0], startErr(err))
+		return nil, errs.Errorf("executable: cannot start %s: %w", c.Command[0], startErr(err))
 	}
 	state, err := cmd.wait()
 	if !c.interactive() && (err == errWaitDelay || runCtx.Err() != nil) {
@@ -513,7 +514,7 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 	case stdout.overflowed():
 		return nil, ErrOutputTooLarge
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("executable: %w", ctx.Err())
+		return nil, errs.Errorf("executable: %w", ctx.Err())
 	case runCtx.Err() != nil:
 		return nil, &TimeoutError{Timeout: timeout}
 	case state != nil && !state.Success():
@@ -521,7 +522,7 @@ func execute(ctx context.Context, c Config) ([]byte, error) {
 		return nil, &ExitError{Code: state.ExitCode(), State: state.String(),
 			Stderr: clip(Redact(string(stderr.bytes())), StderrReport)}
 	case err != nil && err != errWaitDelay:
-		return nil, fmt.Errorf("executable: running command: %w", err)
+		return nil, errs.Errorf("executable: running command: %w", err)
 	}
 	// On errWaitDelay, the command exited successfully but left a process
 	// holding its output open; what it wrote is complete.

@@ -2,13 +2,14 @@ package executable
 
 import (
 	"context"
-	"errors"
 	"sync"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // ErrShutdown is returned by a run that Shutdown ended, or that started
 // after it.
-var ErrShutdown = errors.New("executable: the program is exiting; the command was killed")
+var ErrShutdown = errs.New("executable: the program is exiting; the command was killed")
 
 // running holds the commands in progress in this process, so that a program
 // about to exit can end them (Shutdown). Nothing else would: a

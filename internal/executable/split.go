@@ -1,8 +1,9 @@
 package executable
 
 import (
-	"errors"
 	"strings"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // SplitCommand splits a command line from a configuration file into an argv,
@@ -22,7 +23,7 @@ import (
 // backslash or a NUL byte. The error never quotes the input.
 func SplitCommand(s string) ([]string, error) {
 	if strings.IndexByte(s, 0) >= 0 {
-		return nil, errors.New("executable: command contains a NUL byte")
+		return nil, errs.New("executable: command contains a NUL byte")
 	}
 	var (
 		args  []string
@@ -44,7 +45,7 @@ func SplitCommand(s string) ([]string, error) {
 				i++
 				c = s[i]
 			} else if quote == 0 {
-				return nil, errors.New("executable: command ends with a lone backslash")
+				return nil, errs.New("executable: command ends with a lone backslash")
 			}
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			if inArg {
@@ -61,18 +62,18 @@ func SplitCommand(s string) ([]string, error) {
 	}
 	switch quote {
 	case '\'':
-		return nil, errors.New("executable: command has an unterminated single quote")
+		return nil, errs.New("executable: command has an unterminated single quote")
 	case '"':
-		return nil, errors.New("executable: command has an unterminated double quote")
+		return nil, errs.New("executable: command has an unterminated double quote")
 	}
 	if inArg {
 		args = append(args, string(word))
 	}
 	if len(args) == 0 {
-		return nil, errors.New("executable: command is empty")
+		return nil, errs.New("executable: command is empty")
 	}
 	if args[0] == "" {
-		return nil, errors.New("executable: command's program name is empty")
+		return nil, errs.New("executable: command's program name is empty")
 	}
 	return args, nil
 }

@@ -20,7 +20,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/httpx"
 )
 
@@ -107,7 +107,7 @@ func assertion(key *rsa.PrivateKey, keyID, iss, scope, aud string, now time.Time
 	sum := sha256.Sum256([]byte(signed))
 	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:])
 	if err != nil {
-		return "", errors.New("signing the assertion failed")
+		return "", errs.New("signing the assertion failed")
 	}
 	return signed + "." + enc.EncodeToString(sig), nil
 }
@@ -143,12 +143,12 @@ func ParsePrivateKey(key string) (*rsa.PrivateKey, error) {
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		if k, err = x509.ParsePKCS1PrivateKey(der); err != nil {
-			return nil, errors.New("is not a PEM PKCS #8 or PKCS #1 private key")
+			return nil, errs.New("is not a PEM PKCS #8 or PKCS #1 private key")
 		}
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return nil, errors.New("is not an RSA private key")
+		return nil, errs.New("is not an RSA private key")
 	}
 	return rk, nil
 }

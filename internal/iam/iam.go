@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
@@ -131,10 +132,10 @@ func (c *caller) post(ctx context.Context) ([]byte, error) {
 func (c *caller) checkExpiry(what string, exp time.Time) error {
 	now := time.Now()
 	if !exp.After(now) {
-		return c.badAnswer(fmt.Errorf("response %s is in the past", what))
+		return c.badAnswer(errs.Errorf("response %s is in the past", what))
 	}
 	if exp.Sub(now) > wire.MaxLifetime {
-		return c.badAnswer(fmt.Errorf("response %s %s is more than ten years away", what, exp.UTC().Format(time.RFC3339)))
+		return c.badAnswer(errs.Errorf("response %s %s is more than ten years away", what, exp.UTC().Format(time.RFC3339)))
 	}
 	return nil
 }

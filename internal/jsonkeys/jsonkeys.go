@@ -11,11 +11,11 @@ package jsonkeys
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stsgo/sts/internal/errs"
 )
 
 // Schema lists the known keys of one JSON object. The zero value (and nil)
@@ -191,7 +191,7 @@ func (f *frame) admit(name string) *Problem {
 		if prev == name {
 			return &Problem{k, "duplicate key: a reader sees one value, a decoder uses the last"}
 		}
-		return &Problem{k, "key " + strconv.Quote(name) + " and key " + strconv.Quote(prev) + " differ only in case: a decoder may use either"}
+		return &Problem{k, "key " + quote(name) + " and key " + quote(prev) + " differ only in case: a decoder may use either"}
 	}
 	f.seen[folded] = name
 	if f.schema == nil {
@@ -211,11 +211,17 @@ func (f *frame) admit(name string) *Problem {
 	case !ok:
 		return nil
 	case strings.EqualFold(known, name):
-		return &Problem{k, "key differs from " + strconv.Quote(known) + " only in case: write " + strconv.Quote(known)}
+		return &Problem{k, "key differs from " + quote(known) + " only in case: write " + quote(known)}
 	default:
-		return &Problem{k, "key looks like " + strconv.Quote(known) + " but is not: write " + strconv.Quote(known)}
+		return &Problem{k, "key looks like " + quote(known) + " but is not: write " + quote(known)}
 	}
 }
+
+// quote is strconv.Quote, which Go inlines: out of line, the problems
+// that quote names share it.
+//
+//go:noinline
+func quote(s string) string { return strconv.Quote(s) }
 
 // skeleton maps a printable ASCII name to a form in which names a reader
 // may confuse are equal: lower case, with 1, I and | as l, 0 as o, rn as m,
@@ -254,17 +260,17 @@ func skeleton(name string) string {
 // pick.
 func SetString(data []byte, value string, path ...string) ([]byte, error) {
 	if len(path) == 0 {
-		return nil, errors.New("no member named")
+		return nil, errs.New("no member named")
 	}
 	var schema *Schema
 	for i := len(path) - 1; i >= 0; i-- {
 		schema = &Schema{Keys: map[string]*Schema{path[i]: schema}}
 	}
 	if _, p := Check(data, schema); p != nil {
-		return nil, fmt.Errorf("%s: %s", p.Field(), p.Reason)
+		return nil, errs.Errorf("%s: %s", p.Field(), p.Reason)
 	}
 	if !json.Valid(data) {
-		return nil, errors.New("not valid JSON")
+		return nil, errs.New("not valid JSON")
 	}
 	var enc bytes.Buffer
 	e := json.NewEncoder(&enc)
@@ -286,38 +292,38 @@ func setString(data, repl []byte, path []string, at string) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		if at == "" {
-			return nil, errors.New("not a JSON object")
+			return nil, errs.New("not a JSON object")
 		}
-		return nil, fmt.Errorf("member %q is not an object", at)
+		return nil, errs.Errorf("member %q is not an object", at)
 	}
 	start, end := -1, -1
 	var v json.RawMessage
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, errors.New("not valid JSON")
+			return nil, errs.New("not valid JSON")
 		}
 		name, _ := tok.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, errors.New("not valid JSON")
+			return nil, errs.New("not valid JSON")
 		}
 		if name != key {
 			continue
 		}
 		if start >= 0 {
-			return nil, fmt.Errorf("member %q appears more than once", field)
+			return nil, errs.Errorf("member %q appears more than once", field)
 		}
 		// The value is the last len(raw) bytes before the offset:
 		// Decode consumed the colon and spaces before it.
 		end = int(dec.InputOffset())
 		start, v = end-len(raw), raw
 		if start < 0 || !bytes.Equal(data[start:end], raw) {
-			return nil, errors.New("cannot locate the member's value")
+			return nil, errs.New("cannot locate the member's value")
 		}
 	}
 	if start < 0 {
-		return nil, fmt.Errorf("no member %q", field)
+		return nil, errs.Errorf("no member %q", field)
 	}
 	if len(path) > 1 {
 		inner, err := setString(v, repl, path[1:], field)
@@ -326,7 +332,7 @@ func setString(data, repl []byte, path []string, at string) ([]byte, error) {
 		}
 		repl = inner
 	} else if v[0] != '"' {
-		return nil, fmt.Errorf("member %q is not a string", field)
+		return nil, errs.Errorf("member %q is not a string", field)
 	}
 	out := make([]byte, 0, len(data)-(end-start)+len(repl))
 	out = append(out, data[:start]...)

@@ -14,8 +14,6 @@ package locations
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -26,6 +24,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/httpx"
 	"github.com/stsgo/sts/internal/wire"
 )
@@ -160,11 +159,11 @@ func ParseAnswer(body []byte) (string, error) {
 	}
 	switch {
 	case a.EncodedLocations == "":
-		return "", errors.New("answer has no encodedLocations")
+		return "", errs.New("answer has no encodedLocations")
 	case len(a.EncodedLocations) > maxEncoded:
-		return "", fmt.Errorf("encodedLocations is longer than %d bytes", maxEncoded)
+		return "", errs.Errorf("encodedLocations is longer than %d bytes", maxEncoded)
 	case !validEncoded(a.EncodedLocations):
-		return "", errors.New("encodedLocations is not a hexadecimal number")
+		return "", errs.New("encodedLocations is not a hexadecimal number")
 	}
 	return a.EncodedLocations, nil
 }

@@ -15,7 +15,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"weak"
 
 	"github.com/stsgo/sts/internal/check"
+	"github.com/stsgo/sts/internal/errs"
 	"github.com/stsgo/sts/internal/errtree"
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/httpx"
@@ -363,7 +363,7 @@ func SubjectTokenOf(leaf, chainPEM []byte) (string, error) {
 				chain = chain[1:]
 				break
 			}
-			return "", fmt.Errorf("the leaf certificate is certificate %d of the chain; it may only come first", i+1)
+			return "", errs.Errorf("the leaf certificate is certificate %d of the chain; it may only come first", i+1)
 		}
 	}
 	out := make([]string, 0, 1+len(chain))
@@ -388,18 +388,18 @@ func ParseCertificateChain(data []byte) ([][]byte, error) {
 			break
 		}
 		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is a %q, not a CERTIFICATE", len(out)+1, httpx.Truncate(b.Type, 40))
+			return nil, errs.Errorf("PEM block %d is a %q, not a CERTIFICATE", len(out)+1, httpx.Truncate(b.Type, 40))
 		}
 		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return nil, fmt.Errorf("certificate %d does not parse: %v", len(out)+1, err)
+			return nil, errs.Errorf("certificate %d does not parse: %v", len(out)+1, err)
 		}
 		out = append(out, b.Bytes)
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		if len(out) == 0 {
-			return nil, errors.New("no PEM certificate found")
+			return nil, errs.New("no PEM certificate found")
 		}
-		return nil, errors.New("data after the last PEM certificate is not PEM")
+		return nil, errs.New("data after the last PEM certificate is not PEM")
 	}
 	return out, nil
 }
@@ -416,19 +416,19 @@ func ParseCertificateConfig(data []byte) (certPath, keyPath string, err error) {
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		if se, ok := errtree.As[*json.SyntaxError](err); ok {
-			return "", "", fmt.Errorf("not valid JSON (at byte %d)", se.Offset)
+			return "", "", errs.Errorf("not valid JSON (at byte %d)", se.Offset)
 		}
-		return "", "", errors.New("not a JSON object of the expected shape")
+		return "", "", errs.New("not a JSON object of the expected shape")
 	}
 	switch {
 	case doc.CertConfigs == nil:
-		return "", "", errors.New("no cert_configs")
+		return "", "", errs.New("no cert_configs")
 	case doc.CertConfigs.Workload == nil:
-		return "", "", errors.New("no cert_configs.workload")
+		return "", "", errs.New("no cert_configs.workload")
 	case doc.CertConfigs.Workload.CertPath == "":
-		return "", "", errors.New("no cert_configs.workload.cert_path")
+		return "", "", errs.New("no cert_configs.workload.cert_path")
 	case doc.CertConfigs.Workload.KeyPath == "":
-		return "", "", errors.New("no cert_configs.workload.key_path")
+		return "", "", errs.New("no cert_configs.workload.key_path")
 	}
 	return doc.CertConfigs.Workload.CertPath, doc.CertConfigs.Workload.KeyPath, nil
 }

@@ -125,10 +125,9 @@ type awsCache struct {
 	sem chan struct{} // held while the metadata service is asked: one fetch at a time
 
 	// guarded by sem
-	region   string
-	creds    secret.Value[aws.Credentials] // printed by no path
-	hasCreds bool
-	expires  time.Time // when creds and region must be fetched again; zero: never
+	region  string
+	creds   func() aws.Credentials // a closure, printed by no path; nil when none
+	expires time.Time              // when creds and region must be fetched again; zero: never
 }
 
 var _ sts.SubjectTokenProvider = (*Subject)(nil)
@@ -330,22 +329,20 @@ func (s *Subject) fromMetadata(ctx context.Context, r *resolved, wantCreds bool)
 	now := s.now()
 	if !c.expires.IsZero() && !now.Before(c.expires) {
 		// The cached credentials expired: forget them and the region.
-		c.region, c.creds, c.hasCreds, c.expires = "", secret.Value[aws.Credentials]{}, false, time.Time{}
+		c.region, c.creds, c.expires = "", nil, time.Time{}
 	}
-	var hdr http.Header
-	if s.IMDSv2TokenURL != "" && (r.region == "" && c.region == "" || wantCreds && !c.hasCreds) {
-		tok, err := s.metadata(ctx, http.MethodPut, s.IMDSv2TokenURL, http.Header{awsIMDSv2TTLHeader: {awsIMDSv2TTL}}, "IMDSv2 session token")
+	var session string // the IMDSv2 session token
+	if s.IMDSv2TokenURL != "" && (r.region == "" && c.region == "" || wantCreds && c.creds == nil) {
+		tok, err := s.metadata(ctx, http.MethodPut, s.IMDSv2TokenURL, awsIMDSv2TTLHeader, awsIMDSv2TTL, "IMDSv2 session token")
 		if err != nil {
 			return err
 		}
-		t := strings.TrimSpace(string(tok))
-		if t == "" {
+		if session = strings.TrimSpace(string(tok)); session == "" {
 			return fail(0, "aws metadata returned an empty IMDSv2 session token", nil)
 		}
-		hdr = http.Header{awsIMDSv2TokenHeader: {t}}
 	}
 	if r.region == "" && c.region == "" {
-		body, err := s.metadata(ctx, http.MethodGet, s.RegionURL, hdr, "availability zone")
+		body, err := s.metadata(ctx, http.MethodGet, s.RegionURL, awsIMDSv2TokenHeader, session, "availability zone")
 		if err != nil {
 			return err
 		}
@@ -361,11 +358,11 @@ func (s *Subject) fromMetadata(ctx context.Context, r *resolved, wantCreds bool)
 	if !wantCreds {
 		return nil
 	}
-	if c.hasCreds {
-		r.creds = c.creds.Reveal()
+	if c.creds != nil {
+		r.creds = c.creds()
 		return nil
 	}
-	body, err := s.metadata(ctx, http.MethodGet, s.CredentialsURL, hdr, "role name")
+	body, err := s.metadata(ctx, http.MethodGet, s.CredentialsURL, awsIMDSv2TokenHeader, session, "role name")
 	if err != nil {
 		return err
 	}
@@ -375,7 +372,7 @@ func (s *Subject) fromMetadata(ctx context.Context, r *resolved, wantCreds bool)
 		// (credentials JSON from a misconfigured URL, say) must not.
 		return fail(0, "aws metadata returned an invalid role name "+quoteIfPlain(role), nil)
 	}
-	body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), hdr, "role credentials")
+	body, err = s.metadata(ctx, http.MethodGet, strings.TrimRight(s.CredentialsURL, "/")+"/"+url.PathEscape(role), awsIMDSv2TokenHeader, session, "role credentials")
 	if err != nil {
 		return err
 	}
@@ -391,15 +388,17 @@ func (s *Subject) fromMetadata(ctx context.Context, r *resolved, wantCreds bool)
 		Source: "ec2 instance metadata", CanExpire: !mc.Expires.IsZero(), Expires: mc.Expires,
 	}
 	if !mc.Expires.IsZero() && now.Before(mc.Expires.Add(-awsCredentialsRefresh)) {
-		c.creds, c.hasCreds, c.expires = secret.Of(r.creds), true, mc.Expires.Add(-awsCredentialsRefresh)
+		creds := r.creds
+		c.creds, c.expires = func() aws.Credentials { return creds }, mc.Expires.Add(-awsCredentialsRefresh)
 	}
 	// Otherwise there is nothing to cache against: used once, only the
 	// region is kept.
 	return nil
 }
 
-// metadata performs one request to the metadata service and returns its body.
-func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.Header, what string) ([]byte, error) {
+// metadata performs one request to the metadata service, with the header
+// name: value unless value is empty, and returns its body.
+func (s *Subject) metadata(ctx context.Context, method, rawURL, name, value, what string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, awsMetadataTimeout)
 	defer cancel()
 	what = "aws metadata " + what
@@ -407,8 +406,8 @@ func (s *Subject) metadata(ctx context.Context, method, rawURL string, hdr http.
 	if err != nil {
 		return nil, fail(0, what+": invalid URL", nil)
 	}
-	for k, v := range hdr {
-		req.Header[k] = v
+	if value != "" {
+		req.Header[name] = []string{value}
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {

@@ -204,6 +204,9 @@ func (e *Error) Error() string { return "x509: " + e.Msg }
 // Unwrap returns the file-system error, if any.
 func (e *Error) Unwrap() error { return e.err }
 
+// errorf builds an *Error (out of line: it has a dozen callers).
+//
+//go:noinline
 func errorf(part string, err error, format string, args ...any) *Error {
 	return &Error{Part: part, Msg: fmt.Sprintf(format, args...), err: err}
 }

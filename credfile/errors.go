@@ -8,6 +8,8 @@ import (
 )
 
 // invalid returns an *sts.ValidationError for field with a formatted reason.
+//
+//go:noinline
 func invalid(field, format string, args ...any) *sts.ValidationError {
 	return (*sts.ValidationError)(check.Errorf(field, format, args...))
 }
@@ -16,4 +18,6 @@ func invalid(field, format string, args ...any) *sts.ValidationError {
 func verr(e *check.Error) error { return public.Invalid(e) }
 
 // truncate shortens a value quoted in an error.
+//
+//go:noinline
 func truncate(s string, n int) string { return httpx.Truncate(s, n) }

@@ -124,6 +124,7 @@ func (c *command) wait() (*os.ProcessState, error) {
 	return state, nil
 }
 
+//go:noinline
 func (c *command) closePipes() {
 	for _, r := range c.pipes {
 		r.Close()

@@ -17,41 +17,25 @@ import (
 // schema lists the keys of every file type the package reads, at every
 // level: a key that looks like one of them (another case, a Unicode
 // folding, a confusable spelling, a duplicate) is refused, a key it does
-// not list is logged at debug level and used for "did you mean" hints.
-var schema = func() *jsonkeys.Schema {
-	keys := func(names ...string) *jsonkeys.Schema {
-		s := &jsonkeys.Schema{Keys: map[string]*jsonkeys.Schema{}}
-		for _, n := range names {
-			s.Keys[n] = nil
-		}
-		return s
+// not list is logged at debug level and used for "did you mean" hints. The
+// names of credential_source.headers are free (check.Headers checks them);
+// source_credentials is a file of its own.
+var schema = jsonkeys.ParseSchema(`
+	type universe_domain quota_project_id
+	audience subject_token_type token_url token_info_url revoke_url
+	service_account_impersonation_url service_account_impersonation{token_lifetime_seconds}
+	credential_source{
+		file url headers* format{type subject_token_field_name}
+		executable{command timeout_millis output_file interactive_timeout_millis}
+		environment_id region_url regional_cred_verification_url imdsv2_session_token_url
+		certificate{use_default_certificate_config certificate_config_location trust_chain_path}
 	}
-	source := keys("file", "url", "headers", "format", "executable", "environment_id", "region_url",
-		"regional_cred_verification_url", "imdsv2_session_token_url", "certificate")
-	source.Keys["headers"] = &jsonkeys.Schema{Free: true} // names checked by check.Headers
-	source.Keys["format"] = keys("type", "subject_token_field_name")
-	source.Keys["executable"] = keys("command", "timeout_millis", "output_file", "interactive_timeout_millis")
-	source.Keys["certificate"] = keys("use_default_certificate_config", "certificate_config_location", "trust_chain_path")
-	top := keys(
-		// every type
-		"type", "universe_domain", "quota_project_id",
-		// external_account, external_account_authorized_user
-		"audience", "subject_token_type", "token_url", "token_info_url", "revoke_url",
-		"service_account_impersonation_url", "service_account_impersonation", "credential_source",
-		"workforce_pool_user_project", "client_id", "client_secret", "refresh_token",
-		// service_account
-		"project_id", "private_key_id", "private_key", "client_email", "auth_uri", "token_uri",
-		"auth_provider_x509_cert_url", "client_x509_cert_url",
-		// authorized_user (gcloud auth application-default login)
-		"account",
-		// impersonated_service_account
-		"source_credentials", "delegates",
-	)
-	top.Keys["credential_source"] = source
-	top.Keys["service_account_impersonation"] = keys("token_lifetime_seconds")
-	top.Keys["source_credentials"] = top
-	return top
-}()
+	workforce_pool_user_project client_id client_secret refresh_token
+	project_id private_key_id private_key client_email auth_uri token_uri
+	auth_provider_x509_cert_url client_x509_cert_url
+	account
+	source_credentials^ delegates
+`)
 
 // checkKeys refuses look-alike keys, naming the first.
 func checkKeys(data []byte) (*jsonkeys.Report, error) {

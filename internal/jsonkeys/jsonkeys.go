@@ -33,6 +33,53 @@ type Schema struct {
 	Free bool
 }
 
+// ParseSchema builds the Schema that spec describes: the known keys,
+// separated by white space; a key followed by {…} has an object value (or
+// an array of objects) with the keys inside, one followed by * an object
+// whose member names are free (Schema.Free), one followed by ^ the
+// described schema itself, again (a document nested in its own kind). It
+// panics on a malformed spec: specs are constants of the program.
+func ParseSchema(spec string) *Schema {
+	top := &Schema{}
+	if rest := parseKeys(top, top, spec); rest != "" {
+		panic("jsonkeys: unbalanced schema at " + rest)
+	}
+	return top
+}
+
+// parseKeys reads keys into s up to the end of spec or a '}', which it
+// returns with what follows.
+func parseKeys(s, top *Schema, spec string) string {
+	s.Keys = map[string]*Schema{}
+	for {
+		spec = strings.TrimLeft(spec, " \t\n")
+		if spec == "" || spec[0] == '}' {
+			return spec
+		}
+		i := strings.IndexAny(spec, " \t\n{}*^")
+		if i < 0 {
+			i = len(spec)
+		}
+		name, sub := spec[:i], (*Schema)(nil)
+		spec = spec[i:]
+		if spec != "" {
+			switch spec[0] {
+			case '{':
+				sub = &Schema{}
+				if spec = parseKeys(sub, top, spec[1:]); spec == "" {
+					panic("jsonkeys: schema of " + name + " not closed")
+				}
+				spec = spec[1:]
+			case '*':
+				sub, spec = &Schema{Free: true}, spec[1:]
+			case '^':
+				sub, spec = top, spec[1:]
+			}
+		}
+		s.Keys[name] = sub
+	}
+}
+
 // Key is one member name of an object, with the path of that object.
 type Key struct {
 	// Not comparable, so that no equality function is linked for it.

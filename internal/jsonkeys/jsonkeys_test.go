@@ -3,6 +3,7 @@ package jsonkeys
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,31 @@ var testSchema = func() *Schema {
 	top.Keys["source_credentials"] = top
 	return top
 }()
+
+// TestParseSchema: the compact spec builds the same schema as the
+// literal, nested objects, free names and the recursion included; a
+// malformed spec panics.
+func TestParseSchema(t *testing.T) {
+	got := ParseSchema(`type audience token_url client_id
+		credential_source{file url headers* format{type subject_token_field_name}}
+		service_account_impersonation{token_lifetime_seconds} delegates source_credentials^`)
+	if !reflect.DeepEqual(got, testSchema) {
+		t.Errorf("ParseSchema = %+v, want %+v", got, testSchema)
+	}
+	if got.Keys["source_credentials"] != got {
+		t.Error("source_credentials^ is not the schema itself")
+	}
+	for _, bad := range []string{"a{b", "a}", "a{b}}"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("ParseSchema(%q) did not panic", bad)
+				}
+			}()
+			ParseSchema(bad)
+		}()
+	}
+}
 
 func TestCheckRefusesLookAlikes(t *testing.T) {
 	for _, tc := range []struct {

@@ -62,7 +62,6 @@ import (
 	"github.com/stsgo/sts/internal/fsutil"
 	"github.com/stsgo/sts/internal/locations"
 	"github.com/stsgo/sts/internal/public"
-	"github.com/stsgo/sts/internal/secret"
 )
 
 // Credential configuration file types.
@@ -196,8 +195,11 @@ type Credentials struct {
 	revokeURL      string
 	quotaProject   string
 	serviceAccount string
-	raw            secret.Value[[]byte] // the file: it holds secrets
-	ts             *sts.CachedTokenSource
+	// raw returns the file, which holds secrets; nil for none. Like the
+	// client secret, it is kept in a closure, which no way of printing
+	// or encoding reads (fmt shows a function as an address).
+	raw func() []byte
+	ts  *sts.CachedTokenSource
 	// revoke, if set, revokes what the file signed in (see Revoke).
 	revoke func(ctx context.Context) error
 	// mtls, set for certificate sources, builds a client presenting the
@@ -207,7 +209,7 @@ type Credentials struct {
 	locations *locations.Cache
 	// for IntrospectOptions
 	clientID     string
-	clientSecret secret.Value[string]
+	clientSecret func() string // nil for none
 	http         sts.HTTPOptions
 	projectID    string
 	// where the credentials came from
@@ -290,7 +292,12 @@ func (c *Credentials) ProjectID() string { return c.projectID }
 // server's credentials), which is where Google's clients read
 // quota_project_id from (see package googlecreds). It holds the file's
 // secrets: do not log it.
-func (c *Credentials) JSON() []byte { return bytes.Clone(c.raw.Reveal()) }
+func (c *Credentials) JSON() []byte {
+	if c.raw == nil {
+		return nil
+	}
+	return bytes.Clone(c.raw())
+}
 
 // IntrospectOptions returns the options that introspect tokens the way the
 // file says: its token_info_url (TokenInfoURL), universe, and client
@@ -302,7 +309,7 @@ func (c *Credentials) IntrospectOptions() sts.IntrospectOptions {
 		URL:            c.tokenInfoURL,
 		UniverseDomain: c.universe,
 		ClientID:       c.clientID,
-		ClientSecret:   c.clientSecret.Reveal(),
+		ClientSecret:   reveal(c.clientSecret),
 		HTTPOptions:    c.http,
 	}
 }
@@ -474,7 +481,8 @@ func load(data []byte, opts *Options, depth int) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.raw = secret.Of(bytes.Clone(data))
+	raw := bytes.Clone(data)
+	c.raw = func() []byte { return raw }
 	c.http = opts.HTTPOptions
 	return c, nil
 }

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/errtree"
-	"io"
 )
 
 // fileJSON holds every field of both file types. Strings that must be

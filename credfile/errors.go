@@ -21,3 +21,14 @@ func verr(e *check.Error) error { return public.Invalid(e) }
 //
 //go:noinline
 func truncate(s string, n int) string { return httpx.Truncate(s, n) }
+
+// hide keeps a secret in a closure (see Credentials.raw).
+func hide(s string) func() string { return func() string { return s } }
+
+// reveal returns the secret hide kept, "" for none.
+func reveal(f func() string) string {
+	if f == nil {
+		return ""
+	}
+	return f()
+}

@@ -17,7 +17,6 @@ import (
 	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
-	"github.com/stsgo/sts/internal/secret"
 	"github.com/stsgo/sts/internal/wire"
 )
 
@@ -276,7 +275,7 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		tokenInfoURL: tokenInfoURL,
 		quotaProject: quota,
 		clientID:     f.ClientID,
-		clientSecret: secret.Of(f.ClientSecret),
+		clientSecret: hide(f.ClientSecret),
 	}
 
 	scopes := o.Scopes

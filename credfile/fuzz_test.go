@@ -3,12 +3,13 @@ package credfile
 import (
 	"encoding/json"
 	"errors"
-	"github.com/stsgo/sts"
-	"github.com/stsgo/sts/internal/fixture"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/fixture"
 )
 
 // FuzzLoadCredentials checks that any input either loads or fails with a

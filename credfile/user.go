@@ -5,7 +5,6 @@ import (
 
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/refreshgrant"
-	"github.com/stsgo/sts/internal/secret"
 )
 
 // loadAuthorizedUser checks an external_account_authorized_user file and
@@ -99,6 +98,6 @@ func loadAuthorizedUser(f *fileJSON, o *Options) (*Credentials, error) {
 		quotaProject: quota,
 		ts:           ts,
 		clientID:     f.ClientID,
-		clientSecret: secret.Of(f.ClientSecret),
+		clientSecret: hide(f.ClientSecret),
 	}, nil
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"time"
 
 	"github.com/stsgo/sts"
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/errtree"
+	"github.com/stsgo/sts/internal/wire"
 )
 
 // fileJSON holds every field of both file types. Strings that must be
@@ -142,4 +145,29 @@ func textPosition(data []byte, off int64) (line, col int) {
 	line = bytes.Count(head, []byte{'\n'}) + 1
 	col = int(off) - bytes.LastIndexByte(head, '\n')
 	return line, col
+}
+
+// absent reports a member that is missing or null.
+func absent(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+// duration reads a member that counts units (seconds, milliseconds) as a
+// JSON integer, or a string of one, and checks it with bounds. A count too
+// large for a time.Duration reads as the largest one.
+func duration(field string, raw json.RawMessage, unit time.Duration, bounds func(string, time.Duration) *check.Error) (time.Duration, error) {
+	n, err := wire.ParseJSONInt(raw)
+	if err != nil {
+		units := "seconds"
+		if unit == time.Millisecond {
+			units = "milliseconds"
+		}
+		return 0, invalid(field, "must be an integer number of %s", units)
+	}
+	d := time.Duration(math.MaxInt64)
+	if n < math.MaxInt64/int64(unit) {
+		d = time.Duration(n) * unit
+	}
+	if err := bounds(field, d); err != nil {
+		return 0, verr(err)
+	}
+	return d, nil
 }

@@ -2,7 +2,6 @@ package credfile
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/stsgo/sts/internal/iam"
 	"github.com/stsgo/sts/internal/logenv"
 	"github.com/stsgo/sts/internal/refresh"
-	"github.com/stsgo/sts/internal/wire"
 )
 
 // Names of the Options fields in errors.
@@ -176,23 +174,16 @@ func checkImpersonation(f *fileJSON, o *Options, universe string) (*impersonatio
 		imp = &impersonation{url: *f.ServiceAccountImpersonationURL, email: email}
 	}
 	sai := f.ServiceAccountImpersonation
-	if sai == nil || len(sai.TokenLifetimeSeconds) == 0 || string(sai.TokenLifetimeSeconds) == "null" {
+	if sai == nil || absent(sai.TokenLifetimeSeconds) {
 		return imp, nil
 	}
 	const field = "service_account_impersonation.token_lifetime_seconds"
 	if imp == nil {
 		return nil, invalid(field, "only applies with service_account_impersonation_url")
 	}
-	n, err := wire.ParseJSONInt(sai.TokenLifetimeSeconds)
-	if err != nil {
-		return nil, invalid(field, "must be an integer number of seconds")
-	}
-	imp.lifetime = time.Duration(math.MaxInt64)
-	if n < math.MaxInt64/int64(time.Second) {
-		imp.lifetime = time.Duration(n) * time.Second
-	}
-	if err := check.ImpersonationLifetime(field, imp.lifetime); err != nil {
-		return nil, verr(err)
+	var err error
+	if imp.lifetime, err = duration(field, sai.TokenLifetimeSeconds, time.Second, check.ImpersonationLifetime); err != nil {
+		return nil, err
 	}
 	return imp, nil
 }

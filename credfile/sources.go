@@ -3,7 +3,6 @@ package credfile
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/stsgo/sts/internal/check"
 	"github.com/stsgo/sts/internal/executable"
 	"github.com/stsgo/sts/internal/tty"
-	"github.com/stsgo/sts/internal/wire"
 	"github.com/stsgo/sts/internal/x509cert"
 	"github.com/stsgo/sts/x509subject"
 )
@@ -165,21 +163,10 @@ func fileFormat(f *credentialFormat) (sts.Format, error) {
 // millis reads an optional millisecond count, checked by bounds; def
 // (unchecked) when it is absent.
 func millis(field string, raw json.RawMessage, def int64, bounds func(string, time.Duration) *check.Error) (time.Duration, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+	if absent(raw) {
 		return time.Duration(def) * time.Millisecond, nil
 	}
-	n, err := wire.ParseJSONInt(raw)
-	if err != nil {
-		return 0, invalid(field, "must be an integer number of milliseconds")
-	}
-	d := time.Duration(math.MaxInt64)
-	if n < math.MaxInt64/int64(time.Millisecond) {
-		d = time.Duration(n) * time.Millisecond
-	}
-	if err := bounds(field, d); err != nil {
-		return 0, verr(err)
-	}
-	return d, nil
+	return duration(field, raw, time.Millisecond, bounds)
 }
 
 // buildExecutable checks credential_source.executable and builds its

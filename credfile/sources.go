@@ -63,35 +63,20 @@ func buildSource(cs *credentialSource, tokenType string, o *Options) (*source, e
 		return nil, invalid("credential_source."+srcs[1], "cannot be combined with credential_source.%s", srcs[0])
 	}
 	kind := srcs[0]
-	// Fields that belong to other kinds of source.
-	onlyFor := func(field, owner string, set bool) error {
-		if set {
-			return invalid("credential_source."+field, "only applies to %s sources", owner)
-		}
-		return nil
-	}
-	if kind != "file" && kind != "url" {
-		if err := onlyFor("format", "file and url", cs.Format != nil); err != nil {
-			return nil, err
-		}
-	}
-	if kind != "url" {
-		if err := onlyFor("headers", "url", cs.Headers != nil); err != nil {
-			return nil, err
-		}
-	}
-	if kind != "environment_id" {
-		for _, x := range []struct {
-			field string
-			set   bool
-		}{
-			{"region_url", cs.RegionURL != nil},
-			{"regional_cred_verification_url", cs.RegionalCredVerificationURL != nil},
-			{"imdsv2_session_token_url", cs.IMDSv2SessionTokenURL != nil},
-		} {
-			if err := onlyFor(x.field, "environment_id (AWS)", x.set); err != nil {
-				return nil, err
-			}
+	// Fields that belong to other kinds of source (owner names them).
+	const aws = "environment_id (AWS)"
+	for _, x := range [...]struct {
+		field, owner string
+		set          bool
+	}{
+		{"format", "file and url", cs.Format != nil && kind != "file" && kind != "url"},
+		{"headers", "url", cs.Headers != nil && kind != "url"},
+		{"region_url", aws, cs.RegionURL != nil},
+		{"regional_cred_verification_url", aws, cs.RegionalCredVerificationURL != nil},
+		{"imdsv2_session_token_url", aws, cs.IMDSv2SessionTokenURL != nil},
+	} {
+		if x.set && (x.owner != aws || kind != "environment_id") {
+			return nil, invalid("credential_source."+x.field, "only applies to %s sources", x.owner)
 		}
 	}
 	// The subject token type must match the kind of source.

@@ -262,12 +262,12 @@ func (st *State) current() (*tls.Certificate, *Error) {
 	defer st.mu.Unlock()
 	cfgStamp, err := stampOf(st.key.configPath)
 	if err != nil {
-		return st.pair, errorf(PartConfig, err, "certificate configuration %s: %s", st.key.configPath, describeFSError(err))
+		return st.pair, fsError(PartConfig, "certificate configuration", st.key.configPath, err)
 	}
 	if cfgStamp != st.cfgStamp || st.certPath == "" {
 		data, err := readLimited(st.key.configPath)
 		if err != nil {
-			return st.pair, errorf(PartConfig, err, "certificate configuration %s: %s", st.key.configPath, describeFSError(err))
+			return st.pair, fsError(PartConfig, "certificate configuration", st.key.configPath, err)
 		}
 		certPath, keyPath, err := ParseCertificateConfig(data)
 		if err != nil {
@@ -284,11 +284,11 @@ func (st *State) current() (*tls.Certificate, *Error) {
 	}
 	cs, err := stampOf(st.certPath)
 	if err != nil {
-		return st.pair, errorf(PartCert, err, "certificate %s: %s", st.certPath, describeFSError(err))
+		return st.pair, fsError(PartCert, "certificate", st.certPath, err)
 	}
 	ks, err := stampOf(st.keyPath)
 	if err != nil {
-		return st.pair, errorf(PartKey, err, "private key %s: %s", st.keyPath, describeFSError(err))
+		return st.pair, fsError(PartKey, "private key", st.keyPath, err)
 	}
 	if st.pair != nil && cs == st.certStamp && ks == st.keyStamp {
 		return st.pair, nil
@@ -343,7 +343,7 @@ func (st *State) SubjectToken() (string, *Error) {
 		var err error
 		chain, err = readLimited(st.key.chainPath)
 		if err != nil {
-			return "", errorf(PartTrustChain, err, "trust chain %s: %s", st.key.chainPath, describeFSError(err))
+			return "", fsError(PartTrustChain, "trust chain", st.key.chainPath, err)
 		}
 	}
 	tok, err := SubjectTokenOf(pair.Certificate[0], chain)
@@ -441,11 +441,11 @@ func ParseCertificateConfig(data []byte) (certPath, keyPath string, err error) {
 func loadKeyPair(certPath, keyPath string) (*tls.Certificate, *Error) {
 	certPEM, err := readLimited(certPath)
 	if err != nil {
-		return nil, errorf(PartCert, err, "certificate %s: %s", certPath, describeFSError(err))
+		return nil, fsError(PartCert, "certificate", certPath, err)
 	}
 	keyPEM, err := readLimited(keyPath)
 	if err != nil {
-		return nil, errorf(PartKey, err, "private key %s: %s", keyPath, describeFSError(err))
+		return nil, fsError(PartKey, "private key", keyPath, err)
 	}
 	if b, _ := pem.Decode(certPEM); b == nil || b.Type != "CERTIFICATE" {
 		return nil, errorf(PartCert, nil, "certificate %s: no PEM CERTIFICATE block", certPath)
@@ -474,6 +474,14 @@ func loadKeyPair(certPath, keyPath string) (*tls.Certificate, *Error) {
 // pair.
 func readLimited(path string) ([]byte, error) {
 	return fsutil.ReadFileLimited(path, maxFileSize)
+}
+
+// fsError is the *Error of a file that cannot be read: what (such as
+// "private key") and path, then the file system's reason.
+//
+//go:noinline
+func fsError(part, what, path string, err error) *Error {
+	return &Error{Part: part, Msg: what + " " + path + ": " + describeFSError(err), err: err}
 }
 
 // describeFSError renders a file-system error without repeating the path.

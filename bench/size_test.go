@@ -18,25 +18,30 @@ import (
 // Neither is met (see README.md, "Binary size", for the figures and what
 // the remaining bytes buy), so TestBinarySize reports the goals and fails
 // on sizeCeiling's ratios instead: what the module reaches, with about
-// 0.6% of room for the exchange program (0.964 reached) and 1.5% for the
-// load program. A change that crosses a ceiling pulls in more than
+// 0.6% of room for the exchange program (0.964 reached) and 0.7% for the
+// load program (1.013 reached). A change that crosses a ceiling pulls in more than
 // ordinary growth does, such as regexp, log/slog's handlers, errors.As, or
 // x/oauth2/google in a program that does not ask for them.
 var (
 	sizeGoal    = map[string]float64{"exchange": 0.95, "load": 1.0}
-	sizeCeiling = map[string]float64{"exchange": 0.97, "load": 1.06}
+	sizeCeiling = map[string]float64{"exchange": 0.97, "load": 1.02}
 )
 
 // notLinked are symbols each sts program must not link, as go tool nm
-// names them (a name containing one of these fails): code that costs far
+// names them (a name containing one of these fails; one ending in $ is
+// the whole name): code that costs far
 // more than its use, kept out on purpose. regexp (its compiled patterns run
 // at every start), log/slog's handlers (a call of a *slog.Logger method, or
 // of any Handler's Handle), x/oauth2/google; and, in the exchange program,
 // http.Cookie's String, which a struct holding an *http.Client keeps once
-// the struct is converted to an interface.
+// the struct is converted to an interface; in the load program also
+// errors.As (reflection: errtree.As does without), os/exec (credential
+// executables start through os.StartProcess on Unix) and x/oauth2's jwt
+// and jws (service accounts sign their grants with crypto/rsa).
 var notLinked = map[string][]string{
 	"exchange": {"regexp.", "log/slog.(*commonHandler)", "golang.org/x/oauth2/google", "net/http.(*Cookie).String"},
-	"load":     {"regexp.", "log/slog.(*commonHandler)", "golang.org/x/oauth2/google"},
+	"load": {"regexp.", "log/slog.(*commonHandler)", "golang.org/x/oauth2/google", "net/http.(*Cookie).String",
+		"errors.As$", "os/exec.", "golang.org/x/oauth2/jwt", "golang.org/x/oauth2/jws"},
 }
 
 func TestBinarySize(t *testing.T) {
@@ -66,7 +71,8 @@ func TestBinarySize(t *testing.T) {
 					continue
 				}
 				for _, f := range forbidden {
-					if name := fields[len(fields)-1]; strings.Contains(name, f) {
+					name := fields[len(fields)-1]
+					if exact, ok := strings.CutSuffix(f, "$"); ok && name == exact || !ok && strings.Contains(name, f) {
 						t.Errorf("%s links %s: see why with go build -ldflags=-dumpdep (README.md, Binary size)", prog, name)
 					}
 				}

@@ -248,7 +248,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 	requireExpiry := c.OutputFile != ""
 	if c.OutputFile != "" {
-		res, ok, err := readOutputFile(c.OutputFile, c.TokenType, now())
+		res, ok, err := outputFile(c.OutputFile, c.TokenType, now(), false)
 		if err != nil || ok {
 			return res, err
 		}
@@ -261,7 +261,8 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		return Result{}, err
 	}
 	if c.interactive() {
-		return interactiveResponse(c.OutputFile, c.TokenType, now())
+		res, _, err := outputFile(c.OutputFile, c.TokenType, now(), true)
+		return res, err
 	}
 	r, err := ParseResponse(out)
 	if err != nil {
@@ -301,52 +302,43 @@ func readFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// interactiveResponse reads the response an interactive command left in
-// the output file: it must be there, well formed, successful and unexpired.
-func interactiveResponse(path, tokenType string, now time.Time) (Result, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return Result{}, err
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return Result{}, ErrNoInteractiveResponse
-	}
-	r, err := ParseResponse(data)
-	if err != nil {
-		return Result{}, errs.Errorf("executable: output file %s: %w", path, err)
-	}
-	tok, exp, err := Validate(r, tokenType, now, true)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Token: tok, Expiry: exp}, nil
-}
 
-// readOutputFile reports ok with a usable cached token, neither ok nor an
-// error when the command must run (no file, an expired or failure
-// response), and an error for an unreadable or corrupt file.
-func readOutputFile(path, tokenType string, now time.Time) (Result, bool, error) {
+// outputFile reads the response in the output file. Before a run (after
+// false) it reports ok with a usable cached token, neither ok nor an error
+// when the command must run (no file, an empty one, an expired or failure
+// response), and an error for an unreadable or corrupt file. After an
+// interactive run (after true) the response must be there, well formed,
+// successful and unexpired.
+func outputFile(path, tokenType string, now time.Time, after bool) (Result, bool, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return Result{}, false, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
+		if after {
+			return Result{}, false, ErrNoInteractiveResponse
+		}
 		// An empty file is what a command that has not written yet leaves.
 		return Result{}, false, nil
 	}
+	corrupt := "executable: output file %s is corrupt: %w"
+	if after {
+		corrupt = "executable: output file %s: %w"
+	}
 	r, err := ParseResponse(data)
 	if err != nil {
-		return Result{}, false, errs.Errorf("executable: output file %s is corrupt: %w", path, err)
+		return Result{}, false, errs.Errorf(corrupt, path, err)
 	}
 	tok, exp, err := Validate(r, tokenType, now, true)
 	switch {
 	case err == nil:
-		return Result{Token: tok, Expiry: exp, FromFile: true}, true, nil
+		return Result{Token: tok, Expiry: exp, FromFile: !after}, true, nil
+	case after:
+		return Result{}, false, err
 	case errors.Is(err, ErrExpired), isFailure(err):
 		return Result{}, false, nil
-	default:
-		return Result{}, false, errs.Errorf("executable: output file %s is corrupt: %w", path, err)
 	}
+	return Result{}, false, errs.Errorf(corrupt, path, err)
 }
 
 // ErrRevokeNotInteractive is returned by Revoke for a configuration that

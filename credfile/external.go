@@ -318,14 +318,16 @@ func loadExternalAccount(f *fileJSON, o *Options) (*Credentials, error) {
 		// Agent identities' tokens are bound to their certificate.
 		xc.Bind = src.x509.CertificateFingerprint
 	}
+	if imp != nil {
+		// The exchange asks for cloud-platform; the caller's scopes go to
+		// generateAccessToken.
+		xc.Scopes = []string{sts.CloudPlatformScope}
+	}
+	x := exchange.New(xc)
 	if imp == nil {
-		c.ts, err = o.cached(exchange.New(xc))
+		c.ts, err = o.cached(x)
 		return c, err
 	}
-	// The exchange asks for cloud-platform; the caller's scopes go to
-	// generateAccessToken.
-	xc.Scopes = []string{sts.CloudPlatformScope}
-	x := exchange.New(xc)
 	c.ts, err = o.cached(iam.NewAccessTokens(iam.Config{
 		Source:   x.TokenContext,
 		URL:      imp.url,

@@ -302,7 +302,6 @@ func readFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-
 // outputFile reads the response in the output file. Before a run (after
 // false) it reports ok with a usable cached token, neither ok nor an error
 // when the command must run (no file, an empty one, an expired or failure

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stsgo/sts"
+	"github.com/stsgo/sts/internal/jsonstr"
 )
 
 // Limits on requests.
@@ -250,11 +251,11 @@ func (s *Server) serveToken(w http.ResponseWriter, ctx context.Context, q url.Va
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := append((*bp)[:0], `{"access_token":`...)
-	b = appendJSONString(b, tok.AccessToken)
+	b = jsonstr.AppendString(b, tok.AccessToken, true)
 	b = append(b, `,"expires_in":`...)
 	b = strconv.AppendInt(b, secs, 10)
 	b = append(b, `,"token_type":`...)
-	b = appendJSONString(b, tok.Type())
+	b = jsonstr.AppendString(b, tok.Type(), true)
 	b = append(b, '}')
 	h := w.Header()
 	h["Content-Type"] = hdrJSON

@@ -1,9 +1,10 @@
 package metaserver
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/stsgo/sts/internal/jsonstr"
 )
 
 // leafKind says how a leaf is answered.
@@ -157,7 +158,7 @@ func (n *node) appendJSON(b []byte) []byte {
 		case leafNumber:
 			return append(b, n.text...)
 		default:
-			return appendJSONString(b, n.text)
+			return jsonstr.AppendString(b, n.text, true)
 		}
 	}
 	b = append(b, '{')
@@ -170,7 +171,7 @@ func (n *node) appendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, k.key)
+		b = jsonstr.AppendString(b, k.key, true)
 		b = append(b, ':')
 		b = k.appendJSON(b)
 	}
@@ -214,21 +215,7 @@ func appendJSONStrings(b []byte, list []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v)
+		b = jsonstr.AppendString(b, v, true)
 	}
 	return append(b, ']')
-}
-
-// appendJSONString appends v as a JSON string. Printable ASCII without
-// quote or backslash (every token and scope) is copied as is.
-func appendJSONString(b []byte, v string) []byte {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(v) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, v...)
-	return append(b, '"')
 }

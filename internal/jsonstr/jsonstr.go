@@ -1,5 +1,5 @@
 // Package jsonstr writes JSON strings, the one escaper of the module (the
-// boundary's JSON and the environment's logger both use it).
+// boundary's JSON, the environment's logger and metaserver's answers use it).
 package jsonstr
 
 import "unicode/utf8"

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,14 +64,12 @@ func interactiveCredFile(t *testing.T, emu *ststest.Server, edit func(map[string
 
 // runOnTerminal runs sts with a pseudo-terminal as its controlling
 // terminal and standard input (standard output and error are captured), and
-// types answer once prompt appears on the terminal.
+// types answer once prompt appears on the terminal. The transcript is all
+// the terminal showed: the user reads it to the end (every process holding
+// the terminal gone) before its side is closed.
 func runOnTerminal(t *testing.T, prompt, answer string, args ...string) (result, string) {
 	t.Helper()
-	ctl, term, err := ttytest.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ctl.Close()
+	u, term := ttytest.StartUser(t, prompt, answer)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
@@ -83,35 +80,15 @@ func runOnTerminal(t *testing.T, prompt, answer string, args ...string) (result,
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	term.Close()
-	shown := make(chan string)
-	go func() {
-		var seen bytes.Buffer
-		buf := make([]byte, 256)
-		answered := false
-		for {
-			n, err := ctl.Read(buf)
-			seen.Write(buf[:n])
-			if !answered && prompt != "" && strings.Contains(seen.String(), prompt) {
-				answered = true
-				_, _ = io.WriteString(ctl, answer+"\n")
-			}
-			if err != nil {
-				shown <- seen.String()
-				return
-			}
-		}
-	}()
-	err = cmd.Wait()
-	ctl.Close()
-	transcript := <-shown
+	err := cmd.Wait()
+	u.Stop()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}, transcript
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}, u.Transcript()
 }
 
 // TestTokenInteractive: sts token --interactive runs the file's executable

@@ -138,7 +138,7 @@ func FuzzParseSeconds(f *testing.F) {
 		// (a number, or a string holding one).
 		s := string(bytes.TrimSpace(raw))
 		var str string
-		if json.Unmarshal(raw, &str) == nil {
+		if json.Unmarshal([]byte(s), &str) == nil {
 			s = str
 		}
 		if n := int64(d / time.Second); strconv.FormatInt(n, 10) != s && s != "-0" {

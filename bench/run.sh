@@ -26,5 +26,5 @@ benchstat -filter '.name:Exchange' -col /lib "$out/exchange.txt" >"$out/exchange
 benchstat -filter '.name:ExchangeTCP' -col /lib "$out/exchange.txt" >"$out/exchangetcp.stat"
 benchstat -filter '.name:Downscope' -col /lib "$out/exchange.txt" >"$out/downscope.stat"
 benchstat -col /lib "$out/serve.txt" >"$out/serve.stat"
-benchstat -col /gomaxprocs -row /lib "$out/mint.txt" >"$out/mint.stat"
+benchstat -col /gomaxprocs -row /live,/lib "$out/mint.txt" >"$out/mint.stat"
 cat "$out/machine.txt" "$out/hotpath.stat" "$out/exchange.stat" "$out/exchangetcp.stat" "$out/downscope.stat" "$out/mint.stat" "$out/serve.stat" "$out/scenarios.txt"

@@ -413,7 +413,9 @@ func TestMintSealsAsTink(t *testing.T) {
 				t.Errorf("%s: tink's AEAD does not open the token: %v", tc.name, err)
 			}
 		}
-		if tc.direct {
+		// Under the race detector pooled buffers are dropped at random, so
+		// the count is checked without it (.ci/run runs this package so).
+		if tc.direct && !raceEnabled {
 			if n := testing.AllocsPerRun(100, func() { _, _ = k.Mint("inter", cb) }); n != 1 {
 				t.Errorf("%s: %v allocations per token; want 1", tc.name, n)
 			}
